@@ -1,0 +1,358 @@
+"""Load, merge and look up catalog entries.
+
+Sources, later ones overriding earlier ones by name:
+  1. the built-in files in ``rainier/catalog/data`` (shipped with the package),
+  2. directories in the ``RAINIER_CATALOG`` environment variable (os.pathsep-separated),
+  3. directories given with ``--catalog DIR`` (or ``Catalog.load(extra_dirs=...)``).
+
+A YAML file holds either kind-keyed lists::
+
+    accelerators:
+      - name: my-chip
+        ...
+    models:
+      - name: my-model
+        ...
+
+or one entry with a ``kind:`` key (``kind: model``). An entry may say ``extends: NAME`` to start
+from an existing entry of the same kind and override some fields. Every lookup that takes a name
+also takes a path to a YAML file holding one entry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import ValidationError
+
+from rainier.catalog.schema import (
+    KINDS,
+    Accelerator,
+    Economics,
+    Entry,
+    Model,
+    Network,
+    Site,
+    System,
+)
+from rainier.errors import RainierError, UnknownNameError
+
+__all__ = ["Catalog", "Problem", "check_dir", "default_catalog", "DATA_DIR", "load_entry_file"]
+
+DATA_DIR = Path(__file__).parent / "data"
+SINGULAR = {
+    "accelerator": "accelerators",
+    "system": "systems",
+    "network": "networks",
+    "site": "sites",
+    "model": "models",
+    "economics": "economics",
+}
+E = TypeVar("E", bound=Entry)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a user's catalog file."""
+
+    file: str
+    entry: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.entry}: {self.field}: {self.message}"
+
+
+@dataclass
+class _Raw:
+    kind: str
+    data: dict[str, Any]
+    file: str
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        msg = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        raise RainierError(f"{path}:{where}: malformed YAML ({msg})", fix="fix the YAML syntax") from None
+    except OSError as exc:
+        raise RainierError(f"cannot read {path}: {exc.strerror}", fix="check the path") from None
+
+
+def _raw_entries(path: Path) -> Iterator[_Raw]:
+    doc = _read_yaml(path)
+    if doc is None:
+        return
+    if not isinstance(doc, dict):
+        raise RainierError(f"{path}: expected a mapping of kinds (accelerators:, models:, ...) or one entry with kind:")
+    if "kind" in doc:
+        kind = SINGULAR.get(str(doc["kind"]), str(doc["kind"]))
+        if kind not in KINDS:
+            raise RainierError(
+                f"{path}: kind: unknown kind '{doc['kind']}'", fix=f"use one of {', '.join(SINGULAR)}"
+            )
+        data = {k: v for k, v in doc.items() if k != "kind"}
+        yield _Raw(kind, data, str(path))
+        return
+    for key, items in doc.items():
+        kind = SINGULAR.get(str(key), str(key))
+        if kind not in KINDS:
+            raise RainierError(f"{path}: {key}: unknown kind", fix=f"use one of {', '.join(KINDS)}")
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            raise RainierError(f"{path}: {key}: expected a list of entries")
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise RainierError(f"{path}: {key}[{i}]: expected a mapping with name: and fields")
+            yield _Raw(kind, item, str(path))
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(x) for x in loc) or "(entry)"
+
+
+def _validate(kind: str, data: dict[str, Any], file: str) -> Entry:
+    cls = KINDS[kind]
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = data.get("name", "?")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; `rainier catalog show` lists the fields)"
+        more = f" (+{len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+        raise RainierError(f"{file}: {kind[:-1]} '{name}': {_field_of(err['loc'])}: {msg}{more}") from None
+
+
+def _problems(kind: str, data: dict[str, Any], file: str) -> list[Problem]:
+    try:
+        KINDS[kind].model_validate(data)
+        return []
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            out.append(Problem(file, str(data.get("name", "?")), _field_of(err["loc"]), msg))
+        return out
+
+
+class Catalog:
+    """All entries by kind and name, after merging the built-in data with the user's files."""
+
+    def __init__(self, entries: dict[str, dict[str, Entry]], files: dict[tuple[str, str], str]):
+        self._entries = entries
+        self._files = files
+        self._alias: dict[str, dict[str, str]] = {}
+        for kind, by_name in entries.items():
+            idx: dict[str, str] = {}
+            for name, e in by_name.items():
+                idx[name.lower()] = name
+                for a in e.aliases:
+                    idx.setdefault(a.lower(), name)
+            self._alias[kind] = idx
+
+    # --- construction ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, extra_dirs: Iterable[str | Path] = (), *, use_env: bool = True) -> Catalog:
+        dirs: list[Path] = [DATA_DIR]
+        if use_env and os.environ.get("RAINIER_CATALOG"):
+            dirs += [Path(p) for p in os.environ["RAINIER_CATALOG"].split(os.pathsep) if p]
+        dirs += [Path(d) for d in extra_dirs]
+        raws: list[_Raw] = []
+        for d in dirs:
+            if not d.exists():
+                raise RainierError(f"catalog directory {d} does not exist", field="--catalog", fix="give an existing directory")
+            files = [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix in (".yaml", ".yml"))
+            for f in files:
+                raws.extend(_raw_entries(f))
+        entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        files_of: dict[tuple[str, str], str] = {}
+        merged: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
+        for r in raws:
+            data = dict(r.data)
+            base = data.pop("extends", None)
+            name = data.get("name")
+            if not name:
+                raise RainierError(f"{r.file}: a {r.kind[:-1]} entry has no name", fix="add name: to every entry")
+            if base is not None:
+                if base not in merged[r.kind]:
+                    raise UnknownNameError(r.kind[:-1], str(base), merged[r.kind], field=f"{r.file}: {name}: extends")
+                data = {**merged[r.kind][base], **data}
+                if "aliases" not in r.data:
+                    data["aliases"] = []
+            merged[r.kind][name] = data
+            files_of[(r.kind, name)] = r.file
+        # An entry overriding a built-in one should take its aliases off the old name.
+        for kind, by_name in merged.items():
+            for name, data in by_name.items():
+                entries[kind][name] = _validate(kind, data, files_of[(kind, name)])
+        return cls(entries, files_of)
+
+    # --- lookup ---------------------------------------------------------------------------------
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._entries[_kind(kind)])
+
+    def list(self, kind: str) -> list[Entry]:
+        k = _kind(kind)
+        return [self._entries[k][n] for n in sorted(self._entries[k])]
+
+    def file_of(self, kind: str, name: str) -> str:
+        return self._files.get((_kind(kind), name), "")
+
+    def get(self, kind: str, name_or_path: str | Path, field: str | None = None) -> Entry:
+        k = _kind(kind)
+        key = str(name_or_path)
+        if key.endswith((".yaml", ".yml")) or os.sep in key and Path(key).exists():
+            return load_entry_file(Path(key), k, self)
+        hit = self._alias[k].get(key.lower())
+        if hit is None:
+            raise UnknownNameError(k[:-1], key, list(self._entries[k]) + [a for e in self._entries[k].values() for a in e.aliases], field=field)
+        return self._entries[k][hit]
+
+    def find(self, name: str) -> tuple[str, Entry]:
+        """Look a name up in every kind (for `catalog show`)."""
+        for k in KINDS:
+            hit = self._alias[k].get(name.lower())
+            if hit is not None:
+                return k, self._entries[k][hit]
+        every = [n for k in KINDS for n in self._entries[k]]
+        raise UnknownNameError("catalog entry", name, every, field="NAME")
+
+    def accelerator(self, name: str | Path, field: str = "--chip") -> Accelerator:
+        return self.get("accelerators", name, field)  # type: ignore[return-value]
+
+    def system(self, name: str | Path, field: str = "--system") -> System:
+        return self.get("systems", name, field)  # type: ignore[return-value]
+
+    def network(self, name: str | Path, field: str = "network") -> Network:
+        return self.get("networks", name, field)  # type: ignore[return-value]
+
+    def site(self, name: str | Path, field: str = "site") -> Site:
+        return self.get("sites", name, field)  # type: ignore[return-value]
+
+    def model(self, name: str | Path, field: str = "--model") -> Model:
+        return self.get("models", name, field)  # type: ignore[return-value]
+
+    def economics(self, name: str = "default") -> Economics:
+        return self.get("economics", name, "economics")  # type: ignore[return-value]
+
+    def system_for(self, chip: Accelerator | str, system: str | None = None) -> System:
+        """The system a chip is bought in: the one named, else the chip's default, else the first that holds it."""
+        acc = self.accelerator(chip) if isinstance(chip, str) else chip
+        if system:
+            s = self.system(system)
+            if s.accelerator != acc.name:
+                raise RainierError(
+                    f"system '{s.name}' holds '{s.accelerator}', not '{acc.name}'", field="--system",
+                    fix=f"pick a system of {acc.name}: {', '.join(self.systems_of(acc.name)) or 'none in catalog'}",
+                )
+            return s
+        if acc.default_system and acc.default_system in self._entries["systems"]:
+            return self._entries["systems"][acc.default_system]  # type: ignore[return-value]
+        options = self.systems_of(acc.name)
+        if not options:
+            raise RainierError(f"no system in the catalog holds '{acc.name}'", field="--chip",
+                               fix="add a systems: entry with accelerator: " + acc.name)
+        return self._entries["systems"][options[0]]  # type: ignore[return-value]
+
+    def systems_of(self, chip_name: str) -> list[str]:
+        return sorted(n for n, s in self._entries["systems"].items() if getattr(s, "accelerator", None) == chip_name)
+
+    def check_references(self) -> list[Problem]:
+        """Cross-entry checks: systems name known accelerators and networks, defaults exist."""
+        out: list[Problem] = []
+        for s in self._entries["systems"].values():
+            assert isinstance(s, System)
+            f = self.file_of("systems", s.name)
+            if s.accelerator not in self._entries["accelerators"]:
+                out.append(Problem(f, s.name, "accelerator", f"unknown accelerator '{s.accelerator}'"))
+            if s.scaleout.network not in self._entries["networks"]:
+                out.append(Problem(f, s.name, "scaleout.network", f"unknown network '{s.scaleout.network}'"))
+        for a in self._entries["accelerators"].values():
+            assert isinstance(a, Accelerator)
+            if a.default_system and a.default_system not in self._entries["systems"]:
+                out.append(Problem(self.file_of("accelerators", a.name), a.name, "default_system",
+                                   f"unknown system '{a.default_system}'"))
+        return out
+
+
+def _kind(kind: str) -> str:
+    k = SINGULAR.get(kind, kind)
+    if k not in KINDS:
+        raise RainierError(f"unknown catalog kind '{kind}'", field="KIND", fix=f"use one of {', '.join(KINDS)}")
+    return k
+
+
+def load_entry_file(path: Path, kind: str, catalog: Catalog | None = None) -> Entry:
+    """One entry of ``kind`` from a YAML file (a bare mapping, ``kind:`` form, or a one-item list)."""
+    if not path.exists():
+        raise RainierError(f"file {path} does not exist", field=kind[:-1], fix="give a catalog name or an existing YAML file")
+    doc = _read_yaml(path)
+    if isinstance(doc, dict) and "kind" not in doc and kind not in doc and "name" in doc:
+        data = dict(doc)
+    else:
+        found = [r.data for r in _raw_entries(path) if r.kind == kind]
+        if len(found) != 1:
+            raise RainierError(f"{path}: expected exactly one {kind[:-1]} entry, found {len(found)}")
+        data = dict(found[0])
+    base = data.pop("extends", None)
+    if base is not None:
+        cat = catalog or default_catalog()
+        data = {**cat.get(kind, base).model_dump(exclude_defaults=True), "aliases": [], **data}
+    return _validate(kind, data, str(path))
+
+
+def check_dir(directory: str | Path) -> list[Problem]:
+    """Every problem in a user's catalog directory, with file, entry and field; [] when all is well."""
+    d = Path(directory)
+    if not d.exists():
+        raise RainierError(f"directory {d} does not exist", field="DIR", fix="give the folder holding your YAML files")
+    problems: list[Problem] = []
+    files = [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix in (".yaml", ".yml"))
+    if not files:
+        return [Problem(str(d), "-", "-", "no .yaml files found")]
+    for f in files:
+        try:
+            raws = list(_raw_entries(f))
+        except RainierError as exc:
+            problems.append(Problem(str(f), "-", "-", str(exc)))
+            continue
+        for r in raws:
+            if "extends" in r.data:
+                continue  # checked after merging below
+            problems.extend(_problems(r.kind, r.data, r.file))
+    if not problems:
+        try:
+            cat = Catalog.load([d], use_env=False)
+            problems.extend(cat.check_references())
+        except RainierError as exc:
+            problems.append(Problem(str(d), "-", "-", str(exc)))
+    return problems
+
+
+@lru_cache(maxsize=8)
+def _cached(extra: tuple[str, ...], env: str) -> Catalog:
+    return Catalog.load(extra)
+
+
+def default_catalog(extra_dirs: Iterable[str | Path] = ()) -> Catalog:
+    """The merged catalog (cached per set of directories and RAINIER_CATALOG value)."""
+    return _cached(tuple(str(d) for d in extra_dirs), os.environ.get("RAINIER_CATALOG", ""))
+
+
+_ = (field, Network, Site, Model, Economics)  # re-exported types used in annotations above

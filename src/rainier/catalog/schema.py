@@ -1,0 +1,361 @@
+"""Schemas of catalog entries: accelerators, systems, networks, sites, models, economics.
+
+The catalog is data (YAML); these pydantic models only validate it and expose SI-unit views.
+Figures are stored in the units their sources print (TFLOP/s, GB, TB/s, GB/s, Gbit/s, W, MW) with
+the unit in the field name; properties convert to SI (FLOP/s, bytes, bytes/s, W) for the models.
+
+Every entry carries a ``source`` (where its figures come from), optional ``field_sources`` (a source
+per figure where it differs from the entry's), and ``estimated`` (the figures that are estimates or
+projections rather than published values; ``estimated: true`` marks the whole entry).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Entry",
+    "Accelerator",
+    "ScaleUpTier",
+    "ScaleOut",
+    "System",
+    "Network",
+    "Site",
+    "MoE",
+    "MLA",
+    "Model",
+    "Economics",
+    "KINDS",
+    "PRECISIONS",
+]
+
+Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8")
+
+
+class Entry(BaseModel):
+    """Fields every catalog entry has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+    display_name: str | None = None
+    aliases: tuple[str, ...] = ()
+    source: str = Field(min_length=3)
+    field_sources: dict[str, str] = Field(default_factory=dict)
+    estimated: bool | tuple[str, ...] = False
+    notes: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    def is_estimate(self, field: str | None = None) -> bool:
+        if self.estimated is True:
+            return True
+        if self.estimated is False:
+            return False
+        return field is None or field in self.estimated
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> Entry:
+        names = set(type(self).model_fields)
+        for f in self.field_sources:
+            if f not in names:
+                raise ValueError(f"field_sources names '{f}', which is not a field of this entry")
+        if isinstance(self.estimated, tuple):
+            for f in self.estimated:
+                if f not in names:
+                    raise ValueError(f"estimated names '{f}', which is not a field of this entry")
+        return self
+
+
+def _positive(v: float | None, what: str) -> float | None:
+    if v is not None and (not math.isfinite(v) or v <= 0):
+        raise ValueError(f"{what} must be a positive number (got {v})")
+    return v
+
+
+class Accelerator(Entry):
+    """One accelerator chip (a GPU, a Trainium, a TPU): dense peaks, memory, links, power, price."""
+
+    vendor: str
+    family: str = Field(description="efficiency-curve family, e.g. nvidia-hopper, trainium2, tpu")
+    launch_year: int = Field(ge=2015, le=2035)
+    peak_tflops: dict[Precision, float] = Field(description="dense peak TFLOP/s by precision")
+    hbm_gb: float | None = None
+    hbm_gib: float | None = None
+    hbm_tbps: float = Field(gt=0, description="HBM bandwidth, TB/s")
+    sram_mb: float | None = None
+    scaleup_gbytes_s: float | None = Field(None, description="scale-up link bandwidth per chip, GB/s, as published")
+    scaleup_direction: Literal["bidirectional", "unidirectional", "aggregate"] = "bidirectional"
+    scaleout_gbits_s: float | None = Field(None, description="scale-out NIC bandwidth per chip, Gbit/s per direction")
+    tdp_w: float = Field(gt=0)
+    price_usd_per_chip_hour: float | None = None
+    capex_usd: float | None = Field(None, description="system capex per chip incl. its share of server and network")
+    default_system: str | None = None
+
+    @field_validator("peak_tflops")
+    @classmethod
+    def _peaks(cls, v: dict[str, float]) -> dict[str, float]:
+        if "bf16" not in v:
+            raise ValueError("peak_tflops needs a bf16 figure")
+        for k, x in v.items():
+            _positive(x, f"peak_tflops.{k}")
+        return v
+
+    @model_validator(mode="after")
+    def _memory(self) -> Accelerator:
+        if (self.hbm_gb is None) == (self.hbm_gib is None):
+            raise ValueError("give exactly one of hbm_gb or hbm_gib")
+        _positive(self.hbm_gb or self.hbm_gib, "hbm")
+        for f in ("scaleup_gbytes_s", "scaleout_gbits_s", "price_usd_per_chip_hour", "capex_usd", "sram_mb"):
+            _positive(getattr(self, f), f)
+        return self
+
+    # --- SI views -------------------------------------------------------------------------------
+    def peak_flops(self, precision: str = "bf16") -> float:
+        """Dense peak FLOP/s at a precision; falls back to the nearest wider precision listed."""
+        order = ["fp4", "fp8", "int8", "bf16", "fp16", "tf32", "fp32"]
+        p = "bf16" if precision == "fp16" and "fp16" not in self.peak_tflops else precision
+        if p in self.peak_tflops:
+            return self.peak_tflops[p] * 1e12  # type: ignore[index]
+        i = order.index(p) if p in order else order.index("bf16")
+        for q in order[i:]:
+            if q in self.peak_tflops:
+                return self.peak_tflops[q] * 1e12  # type: ignore[index]
+        return self.peak_tflops["bf16"] * 1e12
+
+    def supports(self, precision: str) -> bool:
+        """True where the chip has a native rate for ``precision`` faster than bf16 (or it is bf16)."""
+        return precision in self.peak_tflops or precision in ("bf16", "fp16")
+
+    @property
+    def hbm_bytes(self) -> float:
+        return self.hbm_gb * 1e9 if self.hbm_gb is not None else float(self.hbm_gib) * 2**30  # type: ignore[arg-type]
+
+    @property
+    def hbm_bw_bytes_s(self) -> float:
+        return self.hbm_tbps * 1e12
+
+    @property
+    def scaleup_bw_bytes_s(self) -> float:
+        """Per-chip scale-up bandwidth in one direction (bytes/s); 0 where the chip has none."""
+        if not self.scaleup_gbytes_s:
+            return 0.0
+        div = 1.0 if self.scaleup_direction == "unidirectional" else 2.0
+        return self.scaleup_gbytes_s * 1e9 / div
+
+    @property
+    def scaleout_bw_bytes_s(self) -> float:
+        return (self.scaleout_gbits_s or 0.0) * 1e9 / 8
+
+
+class ScaleUpTier(BaseModel):
+    """One level of a hierarchical scale-up domain (e.g. 16 chips in a server, 64 in an UltraServer)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    chips: int = Field(ge=1)
+    gbytes_s_per_chip: float = Field(gt=0, description="per-chip bandwidth at this tier, GB/s, as published")
+    direction: Literal["bidirectional", "unidirectional", "aggregate"] = "bidirectional"
+    latency_us: float = Field(2.0, ge=0)
+    topology: Literal["switch", "ring", "torus2d", "torus3d", "mesh"] = "switch"
+
+    @property
+    def bw_bytes_s(self) -> float:
+        return self.gbytes_s_per_chip * 1e9 / (1.0 if self.direction == "unidirectional" else 2.0)
+
+    @property
+    def latency_s(self) -> float:
+        return self.latency_us * 1e-6
+
+
+class ScaleOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    network: str
+    gbits_s_per_chip: float = Field(gt=0)
+    latency_us: float | None = Field(None, ge=0, description="overrides the network's latency")
+
+    @property
+    def bw_bytes_s(self) -> float:
+        return self.gbits_s_per_chip * 1e9 / 8
+
+
+class System(Entry):
+    """The unit you buy and the scale-up domain: a server, an UltraServer, an NVL72 rack, a TPU slice."""
+
+    accelerator: str
+    chips: int = Field(ge=1)
+    racks_per_system: float = Field(gt=0, description="2 for an UltraServer spanning two racks, 0.25 for 4 nodes per rack")
+    system_power_w: float = Field(gt=0, description="IT power of the system at full load: chips, hosts, fans, NICs, PSU loss")
+    idle_power_fraction: float = Field(0.3, ge=0, le=1, description="idle draw as a fraction of system_power_w")
+    scaleup: tuple[ScaleUpTier, ...] = Field(min_length=1)
+    scaleout: ScaleOut
+    capex_usd: float | None = Field(None, description="price of one system (chips, hosts, in-system links)")
+    price_usd_per_hour: float | None = None
+    cooling: Literal["air", "liquid"] = "air"
+
+    @model_validator(mode="after")
+    def _tiers(self) -> System:
+        prev = 0
+        for t in self.scaleup:
+            if t.chips <= prev:
+                raise ValueError("scaleup tiers must grow in chips, innermost first")
+            prev = t.chips
+        for f in ("capex_usd", "price_usd_per_hour"):
+            _positive(getattr(self, f), f)
+        return self
+
+    @property
+    def scaleup_domain_chips(self) -> int:
+        return self.scaleup[-1].chips
+
+    @property
+    def power_per_chip_w(self) -> float:
+        return self.system_power_w / self.chips
+
+
+class Network(Entry):
+    """A network fabric: scale-out (EFA, InfiniBand, RoCE, DCN) or a cross-site link."""
+
+    kind: Literal["scale-up", "scale-out", "cross-site"]
+    technology: str
+    latency_us: float = Field(ge=0)
+    link_gbits_s: float | None = Field(None, gt=0, description="per-port line rate")
+    tiers: int | None = Field(None, ge=1, description="switch tiers of a fat tree / Clos")
+    oversubscription: float = Field(1.0, ge=1.0)
+    capex_usd_per_chip: float | None = Field(None, gt=0)
+
+    @property
+    def latency_s(self) -> float:
+        return self.latency_us * 1e-6
+
+
+class Site(Entry):
+    """A data-center campus: power, PUE, location, electricity price."""
+
+    location: str
+    country: str = "US"
+    operator: str | None = None
+    power_mw: float = Field(gt=0, description="facility power at full build-out, MW")
+    pue: float = Field(ge=1.0, le=3.0)
+    electricity_usd_per_mwh: float = Field(gt=0)
+    buildings: int | None = Field(None, ge=1)
+    online: str | None = Field(None, description="first energization, YYYY-MM")
+
+
+class MoE(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    experts: int = Field(ge=2)
+    top_k: int = Field(ge=1)
+    expert_ffn_hidden: int = Field(ge=1)
+    shared_experts: int = Field(0, ge=0)
+    shared_ffn_hidden: int | None = None
+    dense_layers: int = Field(0, ge=0, description="leading layers with a dense FFN instead of experts")
+    capacity_factor: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _k(self) -> MoE:
+        if self.top_k > self.experts:
+            raise ValueError(f"top_k ({self.top_k}) must not exceed experts ({self.experts})")
+        return self
+
+
+class MLA(BaseModel):
+    """Multi-head latent attention (DeepSeek-V2/V3): low-rank q and kv projections."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    q_lora_rank: int = Field(ge=1)
+    kv_lora_rank: int = Field(ge=1)
+    qk_nope_head_dim: int = Field(ge=1)
+    qk_rope_head_dim: int = Field(ge=1)
+    v_head_dim: int = Field(ge=1)
+
+
+class Model(Entry):
+    """A transformer by its dimensions. Parameter counts are derived (see rainier.catalog.params)."""
+
+    family: str | None = None
+    layers: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    heads: int = Field(ge=1)
+    kv_heads: int | None = Field(None, ge=1)
+    head_dim: int | None = Field(None, ge=1)
+    ffn_hidden: int = Field(ge=1)
+    vocab: int = Field(ge=1)
+    ffn_type: Literal["gelu", "swiglu"] = "swiglu"
+    tied_embeddings: bool = False
+    bias: bool = False
+    learned_pos_emb: bool = False
+    max_seq: int = Field(2048, ge=1)
+    moe: MoE | None = None
+    mla: MLA | None = None
+    published_params_b: float | None = Field(None, gt=0, description="total parameters as published, billions")
+    published_active_params_b: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Model:
+        kv = self.kv_heads or self.heads
+        if self.heads % kv:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({kv})")
+        if self.head_dim is None and self.mla is None and self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads}) or give head_dim")
+        if self.moe and self.moe.dense_layers > self.layers:
+            raise ValueError("moe.dense_layers exceeds layers")
+        return self
+
+    @property
+    def n_kv_heads(self) -> int:
+        return self.kv_heads or self.heads
+
+    @property
+    def d_head(self) -> int:
+        return self.head_dim or self.hidden // self.heads
+
+    @property
+    def is_moe(self) -> bool:
+        return self.moe is not None
+
+    @property
+    def params(self) -> float:
+        from rainier.catalog.params import param_counts
+
+        return param_counts(self).total
+
+    @property
+    def active_params(self) -> float:
+        from rainier.catalog.params import param_counts
+
+        return param_counts(self).active
+
+
+class Economics(Entry):
+    """Facility and money assumptions used by sizing and cost (one entry named 'default' ships)."""
+
+    network_overhead_fraction: float = Field(ge=0, le=1, description="scale-out switches, storage: share added to system power")
+    default_pue: float = Field(ge=1.0, le=3.0)
+    load_factor: float = Field(gt=0, le=1, description="average draw / nameplate over a year")
+    electricity_usd_per_mwh: float = Field(gt=0)
+    hardware_life_years: float = Field(gt=0)
+    facility_life_years: float = Field(gt=0)
+    cost_of_capital: float = Field(ge=0, lt=1)
+    facility_capex_usd_per_w_it: float = Field(gt=0, description="shell, power and cooling per watt of IT")
+    om_fraction_per_year: float = Field(ge=0, lt=1, description="maintenance, spares, staff as a share of capex per year")
+
+
+KINDS: dict[str, type[Entry]] = {
+    "accelerators": Accelerator,
+    "systems": System,
+    "networks": Network,
+    "sites": Site,
+    "models": Model,
+    "economics": Economics,
+}

@@ -1,0 +1,48 @@
+"""Errors that reach the user as one line.
+
+Every problem with user input (an unknown catalog name, a malformed YAML file, a negative power, a
+parallelism that does not divide the chips, a model that does not fit) raises :class:`RainierError`.
+The CLI prints ``error: <message>`` and exits with code 2; no traceback is shown. The message names
+the offending field and, where one exists, the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["RainierError", "UnknownNameError", "closest"]
+
+
+class RainierError(Exception):
+    """A user-facing error: one line naming the field and the fix."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, field: str | None = None, fix: str | None = None):
+        self.field = field
+        self.fix = fix
+        text = message
+        if field and field not in message:
+            text = f"{field}: {text}"
+        if fix:
+            text = f"{text}; {fix}"
+        super().__init__(text.replace("\n", " "))
+
+
+def closest(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:
+    """The catalog names nearest to ``name`` (case-insensitive), best first."""
+    cands = sorted(set(candidates))
+    lower = {c.lower(): c for c in cands}
+    hits = difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.4)
+    # Substring matches help with short names ("h100" -> "h100-sxm").
+    subs = [c for c in cands if name.lower() in c.lower() and c.lower() not in hits]
+    out = [lower[h] for h in hits] + subs
+    return out[:n]
+
+
+class UnknownNameError(RainierError):
+    def __init__(self, kind: str, name: str, candidates: Iterable[str], field: str | None = None):
+        near = closest(name, candidates)
+        hint = f"did you mean: {', '.join(near)}?" if near else "see `rainier catalog list`"
+        super().__init__(f"unknown {kind} '{name}'", field=field or kind, fix=hint)

@@ -1,0 +1,198 @@
+"""Parse and format quantities as people write them: 5GW, 500MW, 1.2e6, 15T tokens, $100B, 2s, 200ms.
+
+Inside rainier every value is SI (watts, bytes, seconds, FLOP/s, US dollars). Conversion happens only
+here, at the edges: when the CLI or a scenario file reads a string and when a report prints a number.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from rainier.errors import RainierError
+
+__all__ = [
+    "parse_power",
+    "parse_count",
+    "parse_money",
+    "parse_duration",
+    "parse_bandwidth",
+    "parse_bytes",
+    "fmt_si",
+    "fmt_power",
+    "fmt_money",
+    "fmt_count",
+    "fmt_duration",
+]
+
+_SCALE = {
+    "": 1.0,
+    "k": 1e3,
+    "K": 1e3,
+    "m": 1e-3,  # only meaningful for power/time; counts reject it below
+    "M": 1e6,
+    "G": 1e9,
+    "B": 1e9,  # billions (money, params)
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+}
+
+_NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
+
+
+def _fail(field: str, text: object, example: str) -> RainierError:
+    return RainierError(f"cannot read '{text}'", field=field, fix=f"write it like {example}")
+
+
+def _number(value: object, field: str, example: str) -> float | None:
+    if isinstance(value, bool):
+        raise _fail(field, value, example)
+    if isinstance(value, (int, float)):
+        if not math.isfinite(float(value)):
+            raise _fail(field, value, example)
+        return float(value)
+    return None
+
+
+def parse_power(value: object, field: str = "power") -> float:
+    """Watts from '5GW', '500 MW', '1.2kW', '700W' or a bare number of watts."""
+    num = _number(value, field, "5GW, 500MW or 700W")
+    if num is None:
+        s = str(value).strip().replace(" ", "").replace("_", "")
+        m = re.fullmatch(_NUM + r"([kKMGT]?)[wW]", s) or re.fullmatch(_NUM + r"()", s)
+        if not m:
+            raise _fail(field, value, "5GW, 500MW or 700W")
+        num = float(m.group(1)) * _SCALE[m.group(2)]
+    if num < 0:
+        raise RainierError(f"power must not be negative (got {value})", field=field, fix="give a positive power such as 5GW")
+    return num
+
+
+def parse_count(value: object, field: str = "count") -> float:
+    """A count such as '1.2e6', '1M', '15T' (tokens), '100k', '1,000,000'."""
+    num = _number(value, field, "1000000, 1.2e6, 1M or 15T")
+    if num is None:
+        s = str(value).strip().replace(",", "").replace("_", "").replace(" ", "")
+        s = re.sub(r"(?i)tokens?$|tok$|chips?$", "", s)
+        m = re.fullmatch(_NUM + r"([kKMBGTP]?)", s)
+        if not m:
+            raise _fail(field, value, "1000000, 1.2e6, 1M or 15T")
+        num = float(m.group(1)) * _SCALE[m.group(2)]
+    if num < 0:
+        raise RainierError(f"must not be negative (got {value})", field=field, fix="give a positive number")
+    return num
+
+
+def parse_money(value: object, field: str = "budget") -> float:
+    """US dollars from '$100B', '100B$', '2.5M USD', '1e9'."""
+    num = _number(value, field, "$100B or 100B$")
+    if num is None:
+        s = str(value).strip().replace(",", "").replace(" ", "").replace("_", "")
+        s = re.sub(r"(?i)usd$", "", s).strip("$")
+        m = re.fullmatch(_NUM + r"([kKMBT]?)", s)
+        if not m:
+            raise _fail(field, value, "$100B or 100B$")
+        num = float(m.group(1)) * _SCALE[m.group(2)]
+    if num < 0:
+        raise RainierError(f"must not be negative (got {value})", field=field, fix="give a positive amount such as $100B")
+    return num
+
+
+_TIME = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0,
+         "h": 3600.0, "hr": 3600.0, "d": 86400.0, "day": 86400.0, "days": 86400.0, "w": 604800.0,
+         "y": 365 * 86400.0, "yr": 365 * 86400.0, "year": 365 * 86400.0, "years": 365 * 86400.0}
+
+
+def parse_duration(value: object, field: str = "duration") -> float:
+    """Seconds from '2s', '200ms', '30min', '1.5h', '7d', '1y', or a bare number of seconds."""
+    num = _number(value, field, "2s, 200ms, 30min or 7d")
+    if num is None:
+        s = str(value).strip().replace(" ", "")
+        m = re.fullmatch(_NUM + r"([a-zµ]*)", s)
+        if not m or m.group(2) not in _TIME and m.group(2) != "":
+            raise _fail(field, value, "2s, 200ms, 30min or 7d")
+        num = float(m.group(1)) * (_TIME[m.group(2)] if m.group(2) else 1.0)
+    if num < 0:
+        raise RainierError(f"must not be negative (got {value})", field=field, fix="give a positive duration such as 2s")
+    return num
+
+
+def parse_bandwidth(value: object, field: str = "bandwidth") -> float:
+    """Bytes per second from '400Gbps' (bits), '100GB/s' (bytes), or a bare number of Gbit/s."""
+    num = _number(value, field, "400Gbps or 50GB/s")
+    if num is not None:
+        val = num * 1e9 / 8
+    else:
+        s = str(value).strip().replace(" ", "")
+        m = re.fullmatch(_NUM + r"([kMGT]?)(bps|bit/s|b/s|B/s|Bps)", s)
+        if not m:
+            raise _fail(field, value, "400Gbps or 50GB/s")
+        scale = _SCALE[m.group(2)]
+        bits = m.group(3) in ("bps", "bit/s", "b/s")
+        val = float(m.group(1)) * scale / (8 if bits else 1)
+    if val < 0:
+        raise RainierError(f"must not be negative (got {value})", field=field, fix="give a positive bandwidth such as 400Gbps")
+    return val
+
+
+def parse_bytes(value: object, field: str = "bytes") -> float:
+    """Bytes from '80GB', '96GiB', '1.5TB' or a bare number of bytes."""
+    num = _number(value, field, "80GB or 96GiB")
+    if num is None:
+        s = str(value).strip().replace(" ", "")
+        m = re.fullmatch(_NUM + r"([kKMGTP]?)(i?)B", s)
+        if not m:
+            raise _fail(field, value, "80GB or 96GiB")
+        if m.group(3):  # binary prefix: KiB, MiB, GiB ...
+            base = 1024.0 ** {"": 0, "k": 1, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5}[m.group(2)]
+        else:
+            base = _SCALE[m.group(2)]
+        num = float(m.group(1)) * base
+    if num < 0:
+        raise RainierError(f"must not be negative (got {value})", field=field, fix="give a positive size")
+    return num
+
+
+def fmt_si(x: float, unit: str = "", digits: int = 3) -> str:
+    """1.23e9 -> '1.23 G' + unit."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g} {unit}".strip()
+    prefixes = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")]
+    for scale, p in prefixes:
+        if abs(x) >= scale:
+            return f"{x / scale:.{digits}g} {p}{unit}".strip()
+    return f"{x:.{digits}g} {unit}".strip()
+
+
+def fmt_power(w: float) -> str:
+    return fmt_si(w, "W")
+
+
+def fmt_money(usd: float) -> str:
+    for scale, p in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(usd) >= scale:
+            return f"${usd / scale:,.2f}{p}"
+    return f"${usd:,.2f}"
+
+
+def fmt_count(n: float) -> str:
+    if abs(n) >= 1e6:
+        return f"{n / 1e6:,.2f}M"
+    if abs(n) >= 1e4:
+        return f"{n / 1e3:,.1f}k"
+    return f"{n:,.0f}"
+
+
+def fmt_duration(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.3g} µs"
+    if s < 1:
+        return f"{s * 1e3:.3g} ms"
+    if s < 120:
+        return f"{s:.3g} s"
+    if s < 7200:
+        return f"{s / 60:.3g} min"
+    if s < 2 * 86400:
+        return f"{s / 3600:.3g} h"
+    return f"{s / 86400:.3g} days"
