@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -354,5 +354,3 @@ def default_catalog(extra_dirs: Iterable[str | Path] = ()) -> Catalog:
     """The merged catalog (cached per set of directories and RAINIER_CATALOG value)."""
     return _cached(tuple(str(d) for d in extra_dirs), os.environ.get("RAINIER_CATALOG", ""))
 
-
-_ = (field, Network, Site, Model, Economics)  # re-exported types used in annotations above

@@ -341,7 +341,8 @@ class Economics(Entry):
     """Facility and money assumptions used by sizing and cost (one entry named 'default' ships)."""
 
     network_overhead_fraction: float = Field(ge=0, le=1, description="scale-out switches, storage: share added to system power")
-    default_pue: float = Field(ge=1.0, le=3.0)
+    default_pue: float = Field(ge=1.0, le=3.0, description="PUE for air-cooled systems when no site is given")
+    default_pue_liquid: float = Field(ge=1.0, le=3.0, description="PUE for liquid-cooled systems when no site is given")
     load_factor: float = Field(gt=0, le=1, description="average draw / nameplate over a year")
     electricity_usd_per_mwh: float = Field(gt=0)
     hardware_life_years: float = Field(gt=0)

@@ -1,0 +1,48 @@
+"""Shared CLI plumbing: options every command takes, JSON/table output, the catalog, the console.
+
+Commands are thin: they parse strings with rainier.units, call the Python API, and print either a
+rich table or, with ``--json``, the API's dataclasses as JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from rainier.catalog.loader import Catalog, default_catalog
+from rainier.io import to_jsonable
+
+__all__ = ["CatalogOpt", "JsonOpt", "QuietOpt", "console", "err_console", "emit_json", "load_catalog", "split_list"]
+
+CatalogOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--catalog", help="extra catalog folder(s) of YAML files (also RAINIER_CATALOG)", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON on stdout instead of a table")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but the result")]
+
+
+def _no_color() -> bool:
+    return bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
+
+
+console = Console(no_color=_no_color(), highlight=False, soft_wrap=False)
+err_console = Console(stderr=True, no_color=_no_color(), highlight=False)
+
+
+def load_catalog(dirs: list[Path] | None) -> Catalog:
+    return default_catalog(tuple(dirs or ()))
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+
+
+def split_list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]

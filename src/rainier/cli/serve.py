@@ -1,0 +1,1 @@
+"""CLI commands of this family (filled in by its issue)."""
