@@ -128,13 +128,14 @@ def _validate(kind: str, data: dict[str, Any], file: str) -> Entry:
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
         name = data.get("name", "?")
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; `rainier catalog show` lists the fields)"
-        more = f" (+{len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
-        raise RainierError(f"{file}: {kind[:-1]} '{name}': {_field_of(err['loc'])}: {msg}{more}") from None
+        parts = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check the spelling; `rainier catalog show` lists the fields)"
+            parts.append(f"{_field_of(err['loc'])}: {msg}")
+        raise RainierError(f"{file}: {kind[:-1]} '{name}': " + "; ".join(parts)) from None
 
 
 def _problems(kind: str, data: dict[str, Any], file: str) -> list[Problem]:

@@ -11,7 +11,15 @@ from rich.table import Table
 from rainier.cli import app
 from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog, split_list
 from rainier.plan.sizing import SizingResult, size_fleet
-from rainier.units import fmt_count, fmt_money, fmt_power, parse_count, parse_duration, parse_money, parse_power
+from rainier.units import (
+    fmt_count,
+    fmt_money,
+    fmt_power,
+    parse_count,
+    parse_duration,
+    parse_money,
+    parse_power,
+)
 
 
 def sizing_table(results: list[SizingResult], title: str) -> Table:

@@ -1,0 +1,191 @@
+"""Catalog schema: every shipped entry validates, figures carry sources, derived counts match."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from rainier.catalog import Catalog, check_dir, param_counts
+from rainier.catalog.schema import Accelerator, Model
+from rainier.errors import RainierError
+
+ISSUE_ACCELERATORS = [
+    "trn1", "trn2", "trn3", "trn4", "inf2", "a100", "h100", "h200", "b200", "gb200", "gb300",
+    "tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu-v7", "mi300x", "mi325x", "mi355x",
+]
+ISSUE_MODELS = [
+    "gpt3-175b", "megatron-1t", "llama2-7b", "llama2-13b", "llama2-70b", "llama3-8b", "llama3-70b",
+    "llama3.1-405b", "mixtral-8x7b", "mixtral-8x22b", "deepseek-v3", "tiny-dense", "tiny-moe",
+]
+ISSUE_SYSTEMS = ["trn2.48xlarge", "trn2-ultraserver", "trn3-ultraserver", "p5.48xlarge", "dgx-h100", "dgx-b200",
+                 "gb200-nvl72", "tpu-v5p-cube", "tpu-v6e-256", "tpu-v7-cube"]
+
+
+def test_shipped_catalog_loads_and_cross_references(cat):
+    assert cat.check_references() == []
+    for kind in ("accelerators", "systems", "networks", "sites", "models", "economics"):
+        assert cat.list(kind), kind
+
+
+@pytest.mark.parametrize("name", ISSUE_ACCELERATORS)
+def test_issue_accelerators_present_with_sources(cat, name):
+    a = cat.accelerator(name)
+    assert a.source
+    assert a.peak_flops("bf16") > 1e13
+    assert a.hbm_bytes > 1e10 and a.hbm_bw_bytes_s > 1e11
+    # every chip can be bought in some system
+    assert cat.system_for(a).accelerator == a.name
+
+
+@pytest.mark.parametrize("name", ISSUE_SYSTEMS)
+def test_issue_systems(cat, name):
+    s = cat.system(name)
+    assert s.chips >= 1 and s.scaleup_domain_chips >= min(s.chips, s.scaleup[0].chips)
+    assert cat.network(s.scaleout.network).kind == "scale-out"
+
+
+def test_trainium4_is_marked_projection(cat):
+    assert cat.accelerator("trn4").is_estimate()
+    assert cat.accelerator("trn4").is_estimate("peak_tflops")
+
+
+def test_rainier_sites(cat):
+    indiana = cat.site("new-carlisle")
+    assert "Indiana" in indiana.location and indiana.power_mw > 1000
+    assert "Mississippi" in cat.site("mississippi").location
+
+
+@pytest.mark.parametrize("name", ISSUE_MODELS)
+def test_derived_params_match_published(cat, name):
+    m = cat.model(name)
+    pc = param_counts(m)
+    if m.published_params_b:
+        assert pc.total / 1e9 == pytest.approx(m.published_params_b, rel=0.02)
+    if m.published_active_params_b:
+        assert pc.active / 1e9 == pytest.approx(m.published_active_params_b, rel=0.02)
+    assert pc.active <= pc.total
+
+
+def test_dense_params_closed_form():
+    # Llama-style: 12*L*h^2-ish closed form with SwiGLU 3*h*f and GQA; compute by hand.
+    m = Model(name="x", source="test", layers=2, hidden=64, heads=4, kv_heads=2, ffn_hidden=128, vocab=100)
+    d = 64 // 4
+    attn = 64 * 4 * d + 2 * 64 * 2 * d + 4 * d * 64
+    mlp = 3 * 64 * 128
+    expected = 2 * (attn + mlp + 2 * 64) + 64 + 2 * 100 * 64
+    assert param_counts(m).total == expected
+
+
+def test_names_and_aliases_are_case_insensitive(cat):
+    assert cat.accelerator("Trainium2").name == "trn2"
+    assert cat.accelerator("H100-SXM").name == "h100"
+    assert cat.model("Llama-3.1-405B").name == "llama3.1-405b"
+
+
+def test_unknown_name_lists_closest(cat):
+    with pytest.raises(RainierError) as e:
+        cat.accelerator("h1000")
+    msg = str(e.value)
+    assert "h100" in msg and "--chip" in msg and "\n" not in msg
+
+
+def test_user_catalog_extends_and_overrides(tmp_path, monkeypatch):
+    (tmp_path / "mine.yaml").write_text(textwrap.dedent("""
+        accelerators:
+          - name: h100
+            extends: h100
+            tdp_w: 650
+            source: "my measurement"
+          - name: my-chip
+            extends: trn2
+            peak_tflops: {bf16: 1000, fp8: 2000}
+            source: "vendor sheet"
+    """))
+    cat = Catalog.load([tmp_path])
+    assert cat.accelerator("h100").tdp_w == 650
+    assert cat.accelerator("h100").hbm_tbps == 3.35  # inherited
+    assert cat.accelerator("my-chip").peak_flops("bf16") == 1e15
+    assert cat.accelerator("my-chip").hbm_tbps == 2.9
+    monkeypatch.setenv("RAINIER_CATALOG", str(tmp_path))
+    assert Catalog.load().accelerator("my-chip").name == "my-chip"
+
+
+def test_entry_from_file_path(tmp_path, cat):
+    f = tmp_path / "m.yaml"
+    f.write_text("name: my-model\nsource: mine\nlayers: 2\nhidden: 128\nheads: 4\nffn_hidden: 256\nvocab: 1000\n")
+    m = cat.model(str(f))
+    assert m.name == "my-model" and param_counts(m).total > 0
+
+
+def test_check_dir_reports_every_problem(tmp_path):
+    (tmp_path / "bad.yaml").write_text(textwrap.dedent("""
+        accelerators:
+          - name: chip-a
+            vendor: X
+            family: x
+            launch_year: 2024
+            peak_tflops: {bf16: -5}
+            hbm_gb: 10
+            hbm_tbps: 1
+            tdp_w: 100
+            source: "sheet"
+          - name: chip-b
+            vendor: X
+            family: x
+            launch_year: 2024
+            peak_tflops: {bf16: 5}
+            hbm_gb: 10
+            hbm_tbps: 1
+            tdp_w: 100
+            tdpp_w: 3
+            source: "sheet"
+        sites:
+          - name: s1
+            location: here
+            power_mw: -1
+            pue: 0.9
+            electricity_usd_per_mwh: 50
+            source: "sheet"
+    """))
+    (tmp_path / "broken.yaml").write_text("accelerators: [\n  - name: x\n")
+    problems = check_dir(tmp_path)
+    text = "\n".join(str(p) for p in problems)
+    assert "chip-a" in text and "peak_tflops" in text
+    assert "chip-b" in text and "tdpp_w" in text
+    assert "power_mw" in text and "pue" in text
+    assert "broken.yaml" in text and "malformed YAML" in text
+    assert all(p.file.endswith(".yaml") for p in problems)
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    (tmp_path / "x.yaml").write_text("models:\n  - name: a\n   layers: [\n")
+    with pytest.raises(RainierError) as e:
+        Catalog.load([tmp_path])
+    assert "x.yaml" in str(e.value) and "line" in str(e.value)
+
+
+def test_invalid_value_names_file_entry_field(tmp_path):
+    (tmp_path / "s.yaml").write_text(
+        "sites:\n  - name: hot\n    location: x\n    power_mw: 10\n    pue: 0.8\n    electricity_usd_per_mwh: 5\n    source: mine\n"
+    )
+    with pytest.raises(RainierError) as e:
+        Catalog.load([tmp_path])
+    msg = str(e.value)
+    assert "s.yaml" in msg and "hot" in msg and "pue" in msg
+
+
+def test_moe_topk_validated():
+    with pytest.raises(ValueError):
+        Model(name="m", source="a paper", layers=2, hidden=8, heads=2, ffn_hidden=8, vocab=8,
+              moe={"experts": 2, "top_k": 3, "expert_ffn_hidden": 4})
+
+
+def test_accelerator_requires_one_memory_figure():
+    base = dict(name="c", source="spec sheet", vendor="v", family="f", launch_year=2024, peak_tflops={"bf16": 1},
+                hbm_tbps=1, tdp_w=1)
+    with pytest.raises(ValueError):
+        Accelerator(**base)
+    with pytest.raises(ValueError):
+        Accelerator(**base, hbm_gb=1, hbm_gib=1)
+    assert Accelerator(**base, hbm_gib=1).hbm_bytes == 2**30

@@ -1,0 +1,75 @@
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rainier.errors import RainierError
+from rainier.units import (
+    fmt_money,
+    parse_bandwidth,
+    parse_bytes,
+    parse_count,
+    parse_duration,
+    parse_money,
+    parse_power,
+)
+
+
+@pytest.mark.parametrize(
+    "text,watts",
+    [("5GW", 5e9), ("500MW", 5e8), ("500 MW", 5e8), ("1.2kW", 1200), ("700W", 700), ("2.5e9", 2.5e9), (1e6, 1e6)],
+)
+def test_power(text, watts):
+    assert parse_power(text) == pytest.approx(watts)
+
+
+@pytest.mark.parametrize(
+    "text,n",
+    [("1000000", 1e6), ("1.2e6", 1.2e6), ("1M", 1e6), ("15T", 15e12), ("100k", 1e5), ("1,000,000", 1e6), ("15T tokens", 15e12)],
+)
+def test_count(text, n):
+    assert parse_count(text) == pytest.approx(n)
+
+
+@pytest.mark.parametrize("text,usd", [("$100B", 1e11), ("100B$", 1e11), ("2.5M", 2.5e6), ("$1,000", 1000), ("3e9", 3e9)])
+def test_money(text, usd):
+    assert parse_money(text) == pytest.approx(usd)
+
+
+@pytest.mark.parametrize("text,s", [("2s", 2), ("200ms", 0.2), ("30min", 1800), ("1.5h", 5400), ("7d", 604800), ("1y", 31536000)])
+def test_duration(text, s):
+    assert parse_duration(text) == pytest.approx(s)
+
+
+def test_bandwidth_bits_vs_bytes():
+    assert parse_bandwidth("400Gbps") == pytest.approx(50e9)
+    assert parse_bandwidth("50GB/s") == pytest.approx(50e9)
+
+
+def test_bytes_binary_prefix():
+    assert parse_bytes("96GiB") == 96 * 2**30
+    assert parse_bytes("80GB") == 80e9
+
+
+@pytest.mark.parametrize("bad", ["-5GW", "five", "5GX", "", "nan"])
+def test_power_rejects(bad):
+    with pytest.raises(RainierError) as e:
+        parse_power(bad, "--power")
+    assert "--power" in str(e.value)
+
+
+def test_negative_money_rejected():
+    with pytest.raises(RainierError):
+        parse_money("-$5B")
+
+
+@given(st.floats(min_value=1e-3, max_value=1e6, allow_nan=False))
+def test_power_roundtrip_megawatts(mw):
+    assert math.isclose(parse_power(f"{mw!r}MW"), mw * 1e6, rel_tol=1e-12)
+
+
+@given(st.floats(min_value=1, max_value=1e13))
+def test_fmt_money_parses_back(usd):
+    s = fmt_money(usd)
+    assert parse_money(s) == pytest.approx(usd, rel=6e-3)
