@@ -1,0 +1,187 @@
+"""Collective communication time over a hierarchical network, with latency + bandwidth terms.
+
+The network a job sees is a stack of levels, innermost first (``Topology.levels``):
+
+1. the scale-up tiers of its system (``system.scaleup``: NVLink, NeuronLink, ICI, Infinity Fabric),
+2. the scale-out fabric (``system.scaleout``: EFA, InfiniBand, RoCE, DCN) spanning one site,
+3. optionally a cross-site link when the job spans ``sites`` data centers.
+
+Each level has a span (chips reachable inside it), a per-chip bandwidth in one direction
+(``bw_bytes_s``) and a per-message latency (``latency_s``). Ranks are laid out contiguously, so a
+group of ``group_size`` members spaced ``stride`` ranks apart has ``n_l = clamp(span_l / stride, 1,
+group_size)`` members inside one level-``l`` domain and a fan-out ``p_l = n_l / n_{l-1}`` at level l.
+
+Algorithms (the alpha-beta model of Hockney 1994; Thakur, Rabenseifner & Gropp 2005; NCCL's
+hierarchical ring/tree):
+
+* all-reduce = hierarchical reduce-scatter up the levels, all-reduce at the top, all-gather down::
+
+      t = sum_l [ 2 (p_l - 1)/p_l * (N / n_{l-1}) / bw_l  +  alpha_l * min(2 (p_l - 1), 2 ceil(log2 p_l)) ]
+
+  the latency term takes the better of ring (2(p-1) steps) and double binary tree (2 log2 p);
+* reduce-scatter and all-gather are half of that (one sweep), ``N`` being the full buffer;
+* all-to-all sends ``N (n_l - n_{l-1}) / group`` of each chip's ``N`` bytes across level l; the
+  levels run concurrently so the bandwidth term is the slowest level's, latencies add;
+* p2p crosses the innermost level whose span exceeds ``stride``.
+
+``nbytes`` is always the full per-chip buffer: the all-reduced gradient, the gathered tensor, the
+bytes one chip sends in an all-to-all or a p2p.
+
+Cross-site: ``cross_site_gbps`` is the capacity of the link between two sites (per direction),
+shared by every chip of the job in a site that talks across it at the same time (all of them, for a
+data-parallel group spread over the sites). Without a job size (``Topology.with_chips``) the whole
+link is assumed available to one chip's traffic — optimistic; ``estimate_training`` always sets it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from rainier.catalog.schema import System
+from rainier.errors import RainierError
+
+__all__ = ["Level", "Topology", "collective_time_s", "OPS"]
+
+Op = Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "p2p"]
+OPS: tuple[str, ...] = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "p2p")
+_INF_SPAN = 1 << 62
+_DEFAULT_CROSS_SITE_LATENCY_S = 5e-3  # ~1000 km of fibre at ~5 us/km
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the network: span in chips, per-chip one-direction bandwidth, latency."""
+
+    name: str
+    span: int
+    bw_bytes_s: float
+    latency_s: float
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The levels a job's chips see, innermost first (see the module docstring)."""
+
+    levels: tuple[Level, ...]
+    sites: int = 1
+    cross_site_bytes_s: float | None = None
+    chips: int | None = None
+    scaleup_levels: int = 1
+    cross_site_latency_s: float = _DEFAULT_CROSS_SITE_LATENCY_S
+
+    @classmethod
+    def from_system(cls, system: System, catalog: object | None = None, sites: int = 1,
+                    cross_site_gbps: float | None = None, chips: int | None = None) -> Topology:
+        """Levels from a catalog system; ``catalog`` supplies the scale-out network's latency."""
+        if sites < 1:
+            raise RainierError(f"sites must be at least 1 (got {sites})", field="--sites", fix="give 1 or more")
+        levels: list[Level] = []
+        for t in system.scaleup:
+            levels.append(Level(t.name, int(t.chips), float(t.bw_bytes_s), float(t.latency_s)))
+        so = system.scaleout
+        lat_s = 10e-6
+        oversub = 1.0
+        net = None
+        if catalog is not None:
+            try:
+                net = catalog.network(so.network)  # type: ignore[attr-defined]
+            except RainierError:
+                net = None
+        if net is not None:
+            lat_s = net.latency_s
+            oversub = net.oversubscription
+        if so.latency_us is not None:
+            lat_s = so.latency_us * 1e-6
+        levels.append(Level(so.network, _INF_SPAN, so.bw_bytes_s / oversub, lat_s))
+        cross = None
+        if sites > 1:
+            if cross_site_gbps is None or cross_site_gbps <= 0:
+                raise RainierError("a job across sites needs the link capacity", field="--cross-site-gbps",
+                                   fix="give the cross-site link capacity in Gbit/s, e.g. --cross-site-gbps 400000")
+            cross = cross_site_gbps * 1e9 / 8
+        xlat = _DEFAULT_CROSS_SITE_LATENCY_S
+        if catalog is not None:
+            try:
+                xlat = catalog.network("cross-site").latency_s  # type: ignore[attr-defined]
+            except RainierError:
+                pass
+        topo = cls(tuple(levels), sites, cross, None, len(system.scaleup), xlat)
+        return topo.with_chips(chips) if chips else topo
+
+    def with_chips(self, chips: int) -> Topology:
+        """The same network for a job of ``chips`` chips (sizes the per-site span and cross-site share)."""
+        if self.sites == 1:
+            return replace(self, chips=int(chips))
+        per_site = max(1, int(chips) // self.sites)
+        inner = [lv for lv in self.levels if lv.name != "cross-site"]
+        so = inner[-1]
+        inner[-1] = replace(so, span=per_site)
+        share = float(self.cross_site_bytes_s or 0.0) / per_site
+        cross = Level("cross-site", _INF_SPAN, min(share, so.bw_bytes_s), self.cross_site_latency_s)
+        return replace(self, levels=tuple(inner) + (cross,), chips=int(chips))
+
+    @property
+    def scaleup_span(self) -> int:
+        """Chips in the largest scale-up domain (the span of the outermost scale-up tier)."""
+        return self.levels[self.scaleup_levels - 1].span
+
+    def scaled(self, factor: float) -> Topology:
+        """Every bandwidth multiplied by ``factor`` (for sensitivity studies and tests)."""
+        return replace(self, levels=tuple(replace(lv, bw_bytes_s=lv.bw_bytes_s * factor) for lv in self.levels))
+
+
+def _members(topo: Topology, group: int, stride: int) -> list[int]:
+    """Members of the group inside one domain of each level (cumulative), ending at ``group``."""
+    out = []
+    for lv in topo.levels:
+        n = lv.span // stride if lv.span < _INF_SPAN else group
+        out.append(int(min(group, max(1, n))))
+    out[-1] = group
+    return out
+
+
+def _latency(alpha: float, p: float, sweeps: float) -> float:
+    """Latency of ``sweeps`` passes over ``p`` members: the better of ring (p-1 steps) and tree (log2 p)."""
+    if p <= 1:
+        return 0.0
+    return alpha * sweeps * min(p - 1.0, float(math.ceil(math.log2(p))))
+
+
+def collective_time_s(topo: Topology, op: str, nbytes: float, group_size: int, stride: int = 1) -> float:
+    """Time of one collective over ``group_size`` chips spaced ``stride`` ranks apart (see module doc)."""
+    if op not in OPS:
+        raise RainierError(f"unknown collective '{op}'", field="op", fix=f"use one of {', '.join(OPS)}")
+    g = int(group_size)
+    if g <= 1 or nbytes <= 0:
+        return 0.0
+    stride = max(1, int(stride))
+    if op == "p2p":
+        for lv in topo.levels:
+            if lv.span > stride:
+                return lv.latency_s + nbytes / lv.bw_bytes_s
+        lv = topo.levels[-1]
+        return lv.latency_s + nbytes / lv.bw_bytes_s
+    n = _members(topo, g, stride)
+    t = 0.0
+    prev = 1
+    if op == "all_to_all":
+        worst = 0.0
+        for lv, nl in zip(topo.levels, n, strict=True):
+            if nl <= prev:
+                continue
+            frac = (nl - prev) / g
+            worst = max(worst, nbytes * frac / lv.bw_bytes_s)
+            t += _latency(lv.latency_s, nl / prev, 1.0)
+            prev = nl
+        return t + worst
+    sweeps = 2.0 if op == "all_reduce" else 1.0
+    for lv, nl in zip(topo.levels, n, strict=True):
+        if nl <= prev:
+            continue
+        p = nl / prev
+        t += sweeps * (p - 1) / p * (nbytes / prev) / lv.bw_bytes_s
+        t += _latency(lv.latency_s, p, sweeps)
+        prev = nl
+    return t

@@ -1,0 +1,167 @@
+"""Achieved compute time of one kernel on one accelerator: roofline times a shape-dependent efficiency.
+
+A GEMM ``C[m,n] = A[m,k] @ B[k,n]`` (``batch`` of them) does ``2 m n k`` FLOPs and moves at least
+``(m k + k n + m n)`` elements through HBM. Its time is the roofline (Williams, Waterman & Patterson,
+CACM 2009) with achieved, not peak, rates::
+
+    t = max( flops / (peak(precision) * eff(m, n, k)),   bytes / (hbm_bw * mem_eff) )
+
+    eff(m, n, k) = gemm_peak_eff * prec_ratio * s(m) * s(n) * s(k),     s(x) = x / (x + dim_half)
+
+``s`` is a saturation in each matrix dimension: a large GEMM reaches ``gemm_peak_eff`` of the dense
+peak; a dimension comparable to ``dim_half`` (tile size, wave quantisation, pipeline fill) loses
+about half. This is the usual shape of measured cuBLAS / XLA / NKI GEMM sweeps (e.g. NVIDIA's
+"Matrix Multiplication Background" guide; Calculon's and vTrain's efficiency tables) reduced to a
+few named parameters per accelerator family:
+
+================  =======================================================================
+gemm_peak_eff     fraction of dense peak reached by a large GEMM (bf16)
+dim_half          matrix dimension at which the saturation ``s`` is one half
+fp8_ratio         fp8 GEMM efficiency relative to bf16 (scaling / casting overheads)
+attn_eff          efficiency of fused (flash) attention relative to ``gemm_peak_eff``
+mem_eff           fraction of HBM bandwidth reached by streaming kernels
+================  =======================================================================
+
+The values live in ``perf/fits/efficiency.json``, written by ``scripts/fit_efficiency.py`` from the
+measured runs in ``perf/data/training-measured.csv``. A family with no measured rows uses the
+``default`` entry (a vendor-neutral prior stated in that file).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from rainier.catalog.schema import Accelerator
+from rainier.errors import RainierError
+
+__all__ = [
+    "EffParams",
+    "efficiency_params",
+    "gemm_efficiency",
+    "gemm_time_s",
+    "attention_time_s",
+    "memory_time_s",
+    "elementwise_time_s",
+    "bytes_per_element",
+    "load_fits",
+]
+
+_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
+
+
+def bytes_per_element(precision: str) -> float:
+    try:
+        return float(_BYTES[precision])
+    except KeyError:
+        raise RainierError(f"unknown precision '{precision}'", field="--precision",
+                           fix=f"use one of {', '.join(_BYTES)}") from None
+
+
+@dataclass(frozen=True)
+class EffParams:
+    """The named parameters of one family's achieved-efficiency curve (see the module docstring)."""
+
+    gemm_peak_eff: float = 0.70
+    dim_half: float = 48.0
+    fp8_ratio: float = 0.80
+    attn_eff: float = 0.75
+    mem_eff: float = 0.80
+    family: str = "default"
+    fitted: bool = False
+
+    def with_(self, **kw: Any) -> EffParams:
+        return replace(self, **kw)
+
+
+@lru_cache(maxsize=1)
+def load_fits() -> dict[str, Any]:
+    """The fitted-parameter file shipped with the package (``perf/fits/efficiency.json``)."""
+    try:
+        text = resources.files("rainier.perf").joinpath("fits/efficiency.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - broken install
+        return {"families": {}}
+    return json.loads(text)
+
+
+_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff")
+
+
+@lru_cache(maxsize=64)
+def efficiency_params(family: str) -> EffParams:
+    """Parameters for an accelerator family; the ``default`` prior where the family has no fit."""
+    fams = load_fits().get("families", {})
+    base = EffParams(**{k: float(v) for k, v in fams.get("default", {}).items() if k in _NAMES})
+    entry = fams.get(family)
+    if entry is None:
+        return base.with_(family="default")
+    vals = {k: float(v) for k, v in entry.items() if k in _NAMES}
+    return base.with_(family=family, fitted=bool(entry.get("fitted", False)), **vals)
+
+
+def _params(acc: Accelerator, params: EffParams | None) -> EffParams:
+    return params if params is not None else efficiency_params(acc.family)
+
+
+def _sat(x: float, half: float) -> float:
+    return x / (x + half)
+
+
+def gemm_efficiency(acc: Accelerator, m: float, n: float, k: float, precision: str = "bf16",
+                    params: EffParams | None = None) -> float:
+    """Achieved fraction of the dense peak for an ``m x k @ k x n`` GEMM."""
+    p = _params(acc, params)
+    eff = p.gemm_peak_eff * _sat(m, p.dim_half) * _sat(n, p.dim_half) * _sat(k, p.dim_half)
+    if precision == "fp8" and "fp8" in acc.peak_tflops:
+        eff *= p.fp8_ratio
+    return eff
+
+
+def gemm_time_s(acc: Accelerator, m: float, n: float, k: float, precision: str = "bf16", batch: float = 1,
+                params: EffParams | None = None) -> float:
+    """Time of ``batch`` GEMMs of shape ``(m x k) @ (k x n)``: roofline with achieved rates.
+
+    ``precision`` is the operand precision (``bf16`` or ``fp8``); outputs are written in bf16.
+    """
+    if m <= 0 or n <= 0 or k <= 0 or batch <= 0:
+        return 0.0
+    p = _params(acc, params)
+    flops = 2.0 * m * n * k * batch
+    peak = acc.peak_flops(precision)
+    t_flops = flops / (peak * gemm_efficiency(acc, m, n, k, precision, p))
+    b_in = bytes_per_element(precision)
+    nbytes = ((m * k + k * n) * b_in + m * n * 2.0) * batch
+    t_mem = nbytes / (acc.hbm_bw_bytes_s * p.mem_eff)
+    return max(t_flops, t_mem)
+
+
+def attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len: float, head_dim: float,
+                     params: EffParams | None = None) -> float:
+    """Time of fused (flash) attention doing ``flops`` FLOPs and moving ``nbytes`` (bf16 always).
+
+    Flash attention (Dao et al. 2022) tiles Q/K/V in on-chip memory, so it is compute-bound at a
+    fraction ``attn_eff`` of the GEMM efficiency; short sequences and small heads saturate less.
+    """
+    if flops <= 0:
+        return 0.0
+    p = _params(acc, params)
+    eff = p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * _sat(head_dim, p.dim_half)
+    t_flops = flops / (acc.peak_flops("bf16") * eff)
+    return max(t_flops, nbytes / (acc.hbm_bw_bytes_s * p.mem_eff))
+
+
+def memory_time_s(acc: Accelerator, nbytes: float, params: EffParams | None = None) -> float:
+    """Streaming ``nbytes`` through HBM at the achieved bandwidth (``mem_eff`` of peak)."""
+    if nbytes <= 0:
+        return 0.0
+    p = _params(acc, params)
+    return nbytes / (acc.hbm_bw_bytes_s * p.mem_eff)
+
+
+def elementwise_time_s(acc: Accelerator, nbytes: float, params: EffParams | None = None) -> float:
+    """Memory-bound elementwise ops (norms, activations, residual adds, optimizer): ``nbytes`` read+written."""
+    return memory_time_s(acc, nbytes, params)
+
