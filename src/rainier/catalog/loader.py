@@ -21,6 +21,7 @@ also takes a path to a YAML file holding one entry.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -205,10 +206,10 @@ class Catalog:
         return cls(entries, files_of)
 
     # --- lookup ---------------------------------------------------------------------------------
-    def names(self, kind: str) -> list[str]:
+    def names(self, kind: str) -> builtins.list[str]:
         return sorted(self._entries[_kind(kind)])
 
-    def list(self, kind: str) -> list[Entry]:
+    def list(self, kind: str) -> builtins.list[Entry]:
         k = _kind(kind)
         return [self._entries[k][n] for n in sorted(self._entries[k])]
 
@@ -271,12 +272,12 @@ class Catalog:
                                fix="add a systems: entry with accelerator: " + acc.name)
         return self._entries["systems"][options[0]]  # type: ignore[return-value]
 
-    def systems_of(self, chip_name: str) -> list[str]:
+    def systems_of(self, chip_name: str) -> builtins.list[str]:
         return sorted(n for n, s in self._entries["systems"].items() if getattr(s, "accelerator", None) == chip_name)
 
-    def check_references(self) -> list[Problem]:
+    def check_references(self) -> builtins.list[Problem]:
         """Cross-entry checks: systems name known accelerators and networks, defaults exist."""
-        out: list[Problem] = []
+        out: builtins.list[Problem] = []
         for s in self._entries["systems"].values():
             assert isinstance(s, System)
             f = self.file_of("systems", s.name)
