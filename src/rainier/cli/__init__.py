@@ -37,6 +37,7 @@ app.add_typer(fleet_app, name="fleet")
 from rainier.cli import catalog as _catalog  # noqa: E402,F401
 from rainier.cli import demo as _demo  # noqa: E402,F401
 from rainier.cli import fleet as _fleet  # noqa: E402,F401
+from rainier.cli import plan as _plan  # noqa: E402,F401
 from rainier.cli import report as _report  # noqa: E402,F401
 from rainier.cli import serve as _serve  # noqa: E402,F401
 from rainier.cli import size as _size  # noqa: E402,F401

@@ -1,0 +1,56 @@
+"""`rainier plan`: least-cost chip mix, sites and timing that meet a demand (MILP, HiGHS)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rainier.cli import app
+from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog, split_list
+from rainier.errors import RainierError
+from rainier.plan.capacity import plan_capacity
+from rainier.units import fmt_count, fmt_money, fmt_power
+
+_FLOPS = {"EF": 1e18, "PF": 1e15, "TF": 1e12, "ZF": 1e21}
+
+
+def parse_demand(text: str) -> tuple[list[int], list[float]]:
+    """'2026:500EF,2027:1500EF' -> ([2026, 2027], [5e20, 1.5e21]) delivered FLOP/s."""
+    years, flops = [], []
+    for part in split_list(text):
+        m = re.fullmatch(r"(\d{4}):([0-9.eE+]+)\s*(EF|PF|TF|ZF)?(?:LOP/?s)?", part.strip())
+        if not m:
+            raise RainierError(f"cannot read '{part}'", field="--demand", fix="write it like 2026:500EF,2027:1500EF")
+        years.append(int(m.group(1)))
+        flops.append(float(m.group(2)) * _FLOPS.get(m.group(3) or "EF", 1e18))
+    return years, flops
+
+
+@app.command("plan")
+def plan_cmd(
+    demand: Annotated[str, typer.Option("--demand", help="delivered dense FLOP/s per year: 2026:500EF,2027:1500EF")],
+    chip: Annotated[str, typer.Option("--chip", help="candidate chips, comma-separated")] = "trn2,trn3,gb200,h100",
+    site: Annotated[str, typer.Option("--site", help="candidate sites (catalog), comma-separated")] = "new-carlisle,mississippi",
+    utilization: Annotated[float, typer.Option("--utilization", help="achieved fraction of peak (MFU) per chip")] = 0.4,
+    precision: Annotated[str, typer.Option("--precision", help="bf16 or fp8 peak")] = "bf16",
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Least-cost purchase plan (chips x sites x years) meeting a delivered-FLOP/s demand under site power caps."""
+    cat = load_catalog(catalog)
+    years, flops = parse_demand(demand)
+    res = plan_capacity(cat, split_list(chip), split_list(site), years, flops, precision=precision,
+                        utilization=utilization)
+    if json:
+        emit_json(res)
+        return
+    t = Table(title=f"Least-cost plan ({res.status}): total {fmt_money(res.total_cost_usd)} owner cost")
+    for col in ("year", "site", "chip", "bought (systems)", "installed chips", "facility power", "delivered EF/s", "annual cost"):
+        t.add_column(col, justify="right" if col not in ("site", "chip") else "left")
+    for r in res.rows:
+        t.add_row(str(r.year), r.site, r.chip, fmt_count(r.systems_bought), fmt_count(r.chips_installed),
+                  fmt_power(r.facility_power_w), f"{r.delivered_flops / 1e18:,.0f}", fmt_money(r.annual_cost_usd))
+    console.print(t)

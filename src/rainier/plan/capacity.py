@@ -1,0 +1,196 @@
+"""Capacity planning: which chip mix, at which sites, bought when, meets demand at least cost.
+
+A mixed-integer program solved with HiGHS (``scipy.optimize.milp``):
+
+variables   x[c, s, y] >= 0, integer: systems of chip kind c bought at site s at the start of year y
+installed   I[c, s, t] = sum of x[c, s, y] for y <= t < y + hardware_life      (retire after life)
+objective   min  sum_t sum_{c,s} I[c, s, t] * chips_per_system(c) * cost_per_chip_hour(c, s) * 8760
+            (owner's annualized cost, rainier.econ.chip_hour_cost: capex recovery + facility + power + O&M)
+subject to  power:   sum_c I[c, s, t] * chips_per_system(c) * facility_w_per_chip(c, s) <= cap(s, t)
+            demand:  sum_{c,s} I[c, s, t] * chips_per_system(c) * peak(c) * utilization(c) >= D(t)
+            memory:  sum_{c,s} I[c, s, t] * chips_per_system(c) * hbm(c) >= M(t)     (optional)
+            launch:  x[c, s, y] = 0 where y < launch_year(c)
+
+Demand is delivered dense FLOP/s (peak x an achievable utilization per chip, default 0.4 MFU), the
+quantity a training-heavy tenant buys. Power caps are facility MW per site (from the catalog or given).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from rainier.catalog.loader import Catalog
+from rainier.econ import HOURS_PER_YEAR, chip_hour_cost, power_chain
+from rainier.errors import RainierError
+
+__all__ = ["PlanRow", "PlanResult", "plan_capacity"]
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    year: int
+    site: str
+    chip: str
+    system: str
+    systems_bought: int
+    systems_installed: int
+    chips_installed: int
+    facility_power_w: float
+    delivered_flops: float
+    annual_cost_usd: float
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    status: str
+    total_cost_usd: float
+    years: list[int]
+    rows: list[PlanRow] = field(default_factory=list)
+    demand_flops: list[float] = field(default_factory=list)
+    power_cap_w: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "total_cost_usd": self.total_cost_usd,
+            "years": self.years,
+            "demand_flops": self.demand_flops,
+            "power_cap_w": self.power_cap_w,
+            "rows": [r.__dict__ for r in self.rows],
+        }
+
+    def frame(self):  # -> pandas.DataFrame
+        import pandas as pd
+
+        return pd.DataFrame([r.__dict__ for r in self.rows])
+
+
+def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[int], demand_flops: list[float], *,
+                  precision: str = "bf16", utilization: float = 0.4, hbm_bytes: list[float] | None = None,
+                  power_cap_w: dict[str, float] | None = None, time_limit_s: float = 20.0) -> PlanResult:
+    """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``."""
+    if not chips:
+        raise RainierError("no chip given", field="--chip", fix="e.g. --chip trn2,trn3,gb200")
+    if not sites:
+        raise RainierError("no site given", field="--site", fix="e.g. --site new-carlisle,mississippi")
+    if len(years) != len(demand_flops) or not years:
+        raise RainierError("give one demand per year", field="--demand", fix="e.g. --demand 2026:500EF,2027:1500EF")
+    if sorted(years) != years or len(set(years)) != len(years):
+        raise RainierError("years must be increasing", field="--demand")
+    if any(d < 0 for d in demand_flops):
+        raise RainierError("demand must not be negative", field="--demand")
+    if not 0 < utilization <= 1:
+        raise RainierError(f"utilization must be in (0, 1] (got {utilization})", field="--utilization")
+    econ = cat.economics()
+    accs = [cat.accelerator(c) for c in chips]
+    systems = [cat.system_for(a) for a in accs]
+    site_objs = [cat.site(s, "--site") for s in sites]
+    caps = {s.name: (power_cap_w or {}).get(s.name, s.power_mw * 1e6) for s in site_objs}
+    life = int(round(econ.hardware_life_years))
+    nc, ns, ny = len(accs), len(site_objs), len(years)
+    idx = lambda c, s, y: (c * ns + s) * ny + y  # noqa: E731
+    nvar = nc * ns * ny
+
+    # Per (chip, site) constants.
+    fac_w = np.zeros((nc, ns))
+    cost_h = np.zeros((nc, ns))
+    for c, (a, sy) in enumerate(zip(accs, systems, strict=True)):
+        for s, site in enumerate(site_objs):
+            fac_w[c, s] = power_chain(a, sy, econ, site=site).facility_w
+            cost_h[c, s] = chip_hour_cost(a, sy, econ, site=site).total_usd
+    cps = np.array([sy.chips for sy in systems], dtype=float)
+    flops = np.array([a.peak_flops(precision) * utilization for a in accs])
+    hbm = np.array([a.hbm_bytes for a in accs])
+
+    def active(y_buy: int, t: int) -> bool:
+        return years[y_buy] <= years[t] < years[y_buy] + life
+
+    # Objective: every installed year costs a year of owner cost.
+    cobj = np.zeros(nvar)
+    for c in range(nc):
+        for s in range(ns):
+            for y in range(ny):
+                n_active = sum(active(y, t) for t in range(ny))
+                cobj[idx(c, s, y)] = n_active * cps[c] * cost_h[c, s] * HOURS_PER_YEAR
+    rows_a, lo, hi = [], [], []
+    for t in range(ny):
+        for s in range(ns):  # power cap per site and year
+            row = np.zeros(nvar)
+            for c in range(nc):
+                for y in range(ny):
+                    if active(y, t):
+                        row[idx(c, s, y)] = cps[c] * fac_w[c, s]
+            rows_a.append(row)
+            lo.append(-np.inf)
+            hi.append(caps[site_objs[s].name])
+        row = np.zeros(nvar)  # delivered FLOP/s
+        for c in range(nc):
+            for s in range(ns):
+                for y in range(ny):
+                    if active(y, t):
+                        row[idx(c, s, y)] = cps[c] * flops[c]
+        rows_a.append(row)
+        lo.append(demand_flops[t])
+        hi.append(np.inf)
+        if hbm_bytes is not None:
+            row = np.zeros(nvar)
+            for c in range(nc):
+                for s in range(ns):
+                    for y in range(ny):
+                        if active(y, t):
+                            row[idx(c, s, y)] = cps[c] * hbm[c]
+            rows_a.append(row)
+            lo.append(hbm_bytes[t])
+            hi.append(np.inf)
+    ub = np.full(nvar, np.inf)
+    for c, a in enumerate(accs):
+        for s in range(ns):
+            for y in range(ny):
+                if years[y] < a.launch_year:
+                    ub[idx(c, s, y)] = 0.0
+    # Solve in planner units (MW, EFLOP/s, PB) so HiGHS's absolute tolerances (1e-7) are negligible.
+    A = np.array(rows_a)
+    scale = np.array([1e6 if np.isinf(lo_) else 1e18 for lo_ in lo])  # power rows have no lower bound
+    if hbm_bytes is not None:
+        per_year = ns + 2
+        for t in range(ny):
+            scale[t * per_year + ns + 1] = 1e15
+    A = A / scale[:, None]
+    res = milp(
+        c=cobj / max(cobj.max(), 1.0),
+        constraints=LinearConstraint(A, np.array(lo) / scale, np.array(hi) / scale),
+        integrality=np.ones(nvar),
+        bounds=Bounds(np.zeros(nvar), ub),
+        options={"time_limit": time_limit_s, "mip_rel_gap": 1e-4},
+    )
+    if res.x is None:
+        need = max(demand_flops)
+        raise RainierError(
+            f"no plan meets the demand within the site power caps ({res.message.strip()}); "
+            f"peak demand {need / 1e18:,.0f} EF/s delivered",
+            field="--demand", fix="add sites or power, allow newer chips, or lower the demand",
+        )
+    x = np.round(res.x).astype(int)
+    rows: list[PlanRow] = []
+    for t in range(ny):
+        for s, site in enumerate(site_objs):
+            for c, a in enumerate(accs):
+                inst = sum(int(x[idx(c, s, y)]) for y in range(ny) if active(y, t))
+                bought = int(x[idx(c, s, t)])
+                if inst == 0 and bought == 0:
+                    continue
+                n = inst * int(cps[c])
+                rows.append(PlanRow(year=years[t], site=site.name, chip=a.name, system=systems[c].name,
+                                    systems_bought=bought, systems_installed=inst, chips_installed=n,
+                                    facility_power_w=n * fac_w[c, s], delivered_flops=n * flops[c],
+                                    annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR))
+    total = float(cobj @ x)
+    status = "optimal" if res.status == 0 else "feasible (time limit)"
+    if not math.isfinite(total):
+        raise RainierError("planner returned a non-finite cost", field="--demand")
+    return PlanResult(status=status, total_cost_usd=total, years=list(years), rows=rows,
+                      demand_flops=list(demand_flops), power_cap_w=caps)

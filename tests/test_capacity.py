@@ -1,0 +1,74 @@
+"""Capacity planner (MILP): closed-form single-option plans, caps, launch years, retirement."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rainier.econ import power_chain
+from rainier.errors import RainierError
+from rainier.plan.capacity import plan_capacity
+
+
+def test_single_option_is_the_ceiling(cat):
+    demand = [1e20, 3e20]
+    res = plan_capacity(cat, ["h100"], ["new-carlisle"], [2026, 2027], demand, utilization=0.5)
+    per_system = 8 * cat.accelerator("h100").peak_flops("bf16") * 0.5
+    for year, d in zip([2026, 2027], demand, strict=True):
+        (row,) = [r for r in res.rows if r.year == year]
+        assert row.systems_installed == math.ceil(d / per_system)
+        assert row.delivered_flops >= d
+
+
+def test_power_caps_are_respected_and_infeasible_is_an_error(cat):
+    site = cat.site("mississippi")
+    acc = cat.accelerator("trn2")
+    fac = power_chain(acc, cat.system_for(acc), cat.economics(), site=site).facility_w
+    max_chips = site.power_mw * 1e6 / fac
+    too_much = max_chips * acc.peak_flops("bf16") * 0.4 * 1.05
+    with pytest.raises(RainierError, match="--demand"):
+        plan_capacity(cat, ["trn2"], ["mississippi"], [2026], [too_much])
+    ok = plan_capacity(cat, ["trn2"], ["mississippi"], [2026], [too_much * 0.9])
+    assert sum(r.facility_power_w for r in ok.rows) <= site.power_mw * 1e6 * (1 + 1e-9)
+
+
+def test_chip_not_bought_before_launch(cat):
+    res = plan_capacity(cat, ["trn2", "trn4"], ["new-carlisle"], [2025, 2026], [1e20, 1e20])
+    assert all(r.chip != "trn4" for r in res.rows)  # launch_year 2027
+
+
+def test_hardware_retires_after_its_life(cat):
+    life = cat.economics().hardware_life_years
+    years = [2026, 2026 + int(life)]
+    res = plan_capacity(cat, ["h100"], ["new-carlisle"], years, [1e20, 1e20])
+    later = [r for r in res.rows if r.year == years[1]]
+    assert later and later[0].systems_bought == later[0].systems_installed > 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.one_of(st.just(0.0), st.floats(min_value=1e15, max_value=4e20)), min_size=1, max_size=3))
+def test_plans_meet_demand_within_caps(demand):
+    from rainier.catalog import default_catalog
+
+    cat = default_catalog()
+    years = list(range(2026, 2026 + len(demand)))
+    res = plan_capacity(cat, ["trn2", "gb200"], ["new-carlisle", "mississippi"], years, demand)
+    for y, d in zip(years, demand, strict=True):
+        rows = [r for r in res.rows if r.year == y]
+        assert sum(r.delivered_flops for r in rows) >= d * (1 - 1e-9)
+        for site, cap in res.power_cap_w.items():
+            assert sum(r.facility_power_w for r in rows if r.site == site) <= cap * (1 + 1e-9)
+
+
+def test_plan_cli_json(run_cli):
+    import json
+
+    rc, out, _ = run_cli("plan", "--demand", "2026:50EF,2027:100EF", "--chip", "trn2,h100", "--json")
+    assert rc == 0
+    d = json.loads(out)
+    assert d["status"] == "optimal" and d["rows"]
+    rc, _, err = run_cli("plan", "--demand", "2026-50EF")
+    assert rc == 2 and "--demand" in err
