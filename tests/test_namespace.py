@@ -4,7 +4,7 @@ import rainier
 
 EXPECTED = {
     "Catalog", "RainierError", "SizingResult", "__version__", "check_dir", "chip_hour_cost", "default_catalog",
-    "estimate_serving", "estimate_training", "load_scenario", "param_counts", "power_chain", "replica_capacity",
+    "estimate_serving", "estimate_training", "load_scenario", "param_counts", "plan_capacity", "power_chain", "replica_capacity",
     "run_fleet", "size_fleet", "write_run_report",
 }
 

@@ -3,7 +3,7 @@
 The public API (everything the CLI does is available here, returning plain dataclasses):
 
 - catalog: :func:`default_catalog`, :class:`Catalog`, :func:`param_counts`
-- sizing:  :func:`size_fleet`, :class:`SizingResult`
+- sizing:  :func:`size_fleet`, :class:`SizingResult`; planning: :func:`plan_capacity`
 - economics: :func:`power_chain`, :func:`chip_hour_cost`
 - errors:  :class:`RainierError`
 
@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "param_counts": "rainier.catalog.params",
     "size_fleet": "rainier.plan.sizing",
     "SizingResult": "rainier.plan.sizing",
+    "plan_capacity": "rainier.plan.capacity",
     "power_chain": "rainier.econ",
     "chip_hour_cost": "rainier.econ",
     "RainierError": "rainier.errors",
