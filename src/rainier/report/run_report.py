@@ -1,0 +1,563 @@
+"""The report of one fleet run, built from the run directory's files only (docs/contracts.md).
+
+Reads ``summary.json``, ``manifest.json``, ``scenario.yaml``, ``jobs.parquet``, ``events.parquet`` and
+``timeseries.parquet``; never a live simulator object, so any run directory (today's or last year's,
+from the simulator or from a script) renders the same way. Optional files and columns that are missing
+turn into a note in their section instead of an error; a directory without ``summary.json`` is not a run.
+
+Long series are downsampled for the default view so a year-long 1M-chip run stays small and quick to
+open: hourly up to a month, 6-hourly up to ~4 months, daily beyond. Levels (chips, tokens/s) are
+averaged over each bin; power is shown both as the bin mean and the bin maximum, because a cap is
+broken by peaks that a mean hides. The hourly data stay in ``timeseries.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from rainier.errors import RainierError
+from rainier.report.html import PALETTE, STATE_COLORS, Cell, Page, fmt_num, fmt_pct
+
+__all__ = ["RunData", "load_run", "build_run_page", "write_run_report", "headline", "bin_hours",
+           "downsample", "MAX_GANTT_JOBS"]
+
+MAX_GANTT_JOBS = 300  # rows in the Gantt chart; more are unreadable and slow to draw
+STATES = ("busy", "idle", "failed", "undelivered")
+
+
+@dataclass
+class RunData:
+    """The files of one run directory, parsed. Frames are None where the file is absent."""
+
+    path: Path
+    summary: dict[str, Any]
+    manifest: dict[str, Any]
+    scenario_text: str
+    jobs: pd.DataFrame | None
+    events: pd.DataFrame | None
+    ts: pd.DataFrame | None
+
+    @property
+    def name(self) -> str:
+        return str(self.summary.get("scenario") or self.manifest.get("scenario") or self.path.name)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (seed {self.summary.get('seed', self.manifest.get('seed', '?'))}, {self.path.name})"
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        return dict(self.summary.get("totals") or {})
+
+    @property
+    def horizon_h(self) -> float:
+        h = self.summary.get("horizon_h") or self.manifest.get("horizon_h")
+        if h:
+            return float(h)
+        if self.ts is not None and len(self.ts):
+            return float(self.ts.time_h.max()) + 1.0
+        return 0.0
+
+
+def _read_parquet(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # a corrupt optional file must not hide the rest of the report
+        raise RainierError(f"cannot read {path}: {exc}", field="RUN_DIR",
+                           fix="re-run the scenario; run directories are written atomically") from exc
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Parse a run directory; raises RainierError if it is not one."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RainierError(f"no run directory at {path}", field="RUN_DIR",
+                           fix="pass the --out folder of `rainier fleet run`")
+    sfile = path / "summary.json"
+    if not sfile.exists():
+        raise RainierError(f"{path} is not a fleet run directory (no summary.json)", field="RUN_DIR",
+                           fix="pass the --out folder of `rainier fleet run`")
+    try:
+        summary = json.loads(sfile.read_text())
+    except json.JSONDecodeError as exc:
+        raise RainierError(f"{sfile} is not valid JSON ({exc})", field="RUN_DIR") from exc
+    mfile = path / "manifest.json"
+    manifest = json.loads(mfile.read_text()) if mfile.exists() else {}
+    scen = path / "scenario.yaml"
+    return RunData(path=path, summary=summary, manifest=manifest,
+                   scenario_text=scen.read_text() if scen.exists() else "",
+                   jobs=_read_parquet(path / "jobs.parquet"), events=_read_parquet(path / "events.parquet"),
+                   ts=_read_parquet(path / "timeseries.parquet"))
+
+
+# ---------------------------------------------------------------------------------------------- series
+
+
+def bin_hours(horizon_h: float) -> int:
+    """Bin width of the default view: at most ~750 points per series."""
+    if horizon_h <= 24 * 31:
+        return 1
+    if horizon_h <= 24 * 125:
+        return 6
+    return 24
+
+
+def time_axis(horizon_h: float) -> tuple[float, str]:
+    """Divisor of time_h and the axis title: days beyond three days, hours otherwise."""
+    return (24.0, "days from start") if horizon_h > 72 else (1.0, "hours from start")
+
+
+def downsample(df: pd.DataFrame, bin_h: int, how: str = "mean") -> pd.DataFrame:
+    """Aggregate a frame indexed by time_h into bins of ``bin_h`` hours (index: bin start, hours)."""
+    if bin_h <= 1 or df.empty:
+        return df
+    key = (np.floor(df.index.to_numpy(dtype=np.float64) / bin_h) * bin_h)
+    return df.groupby(key).agg(how)
+
+
+def _num(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    for c in cols:
+        out[c] = pd.to_numeric(df[c], errors="coerce").fillna(0.0) if c in df.columns else 0.0
+    return out
+
+
+def site_rows(ts: pd.DataFrame) -> pd.DataFrame:
+    return ts[ts["tenant"].astype(str) == "*"] if "tenant" in ts.columns else ts
+
+
+def tenant_rows(ts: pd.DataFrame) -> pd.DataFrame:
+    return ts[ts["tenant"].astype(str) != "*"] if "tenant" in ts.columns else ts.iloc[:0]
+
+
+def fleet_series(ts: pd.DataFrame) -> pd.DataFrame:
+    """Fleet totals per hour (sum over sites of the site-total rows)."""
+    cols = ["chips_installed", "chips_busy", "chips_idle", "chips_failed", "chips_undelivered", "power_mw",
+            "power_cap_mw", "tokens_per_s_served", "tokens_per_s_demanded"]
+    s = site_rows(ts)
+    frame = _num(s, cols)
+    frame["time_h"] = pd.to_numeric(s["time_h"], errors="coerce")
+    return frame.groupby("time_h").sum().sort_index()
+
+
+def _f32(a: Any) -> np.ndarray:
+    return np.asarray(a, dtype=np.float32)
+
+
+# ------------------------------------------------------------------------------------------- headline
+
+
+def _energy(mwh: Any) -> str:
+    if mwh is None:
+        return "–"
+    v = float(mwh)
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:,.2f} TWh"
+    if abs(v) >= 1e3:
+        return f"{v / 1e3:,.1f} GWh"
+    return f"{v:,.0f} MWh"
+
+
+def _money(usd: Any) -> str:
+    return "–" if usd is None else "$" + fmt_num(float(usd))
+
+
+def _power(mw: Any) -> str:
+    if mw is None:
+        return "–"
+    v = float(mw)
+    return f"{v / 1e3:,.2f} GW" if abs(v) >= 1e3 else f"{v:,.1f} MW"
+
+
+def headline(run: RunData) -> list[tuple[str, str, str]]:
+    """(label, value, small print) of the headline figures; the CLI prints the same list."""
+    t = run.totals
+    sites = run.summary.get("sites") or []
+    cap = sum(float(s.get("power_cap_mw") or 0) for s in sites)
+    peak = t.get("peak_power_mw")
+    undeliv_end = None
+    if run.ts is not None and len(run.ts) and "chips_undelivered" in run.ts.columns:
+        fs = fleet_series(run.ts)
+        undeliv_end = float(fs["chips_undelivered"].iloc[-1])
+    inst = t.get("chips_installed_end")
+    lost = sum(float(v) for v in (run.summary.get("goodput_loss_by_cause_chip_hours") or {}).values())
+    demanded = t.get("tokens_demanded") or 0
+    return [
+        ("chips installed", fmt_num(inst), f"{fmt_num(undeliv_end)} still undelivered at the end" if undeliv_end else "at the end of the run"),
+        ("peak power", _power(peak), f"cap {_power(cap)} ({fmt_pct(float(peak) / cap) if peak and cap else '–'})" if cap else ""),
+        ("utilization", fmt_pct(t.get("utilization")), "busy / installed chip-hours"),
+        ("energy", _energy(t.get("energy_mwh")), "facility, metered"),
+        ("cost", _money(t.get("cost_usd")), f"over {run.horizon_h / 24:,.0f} days" if run.horizon_h >= 48 else f"over {run.horizon_h:g} h"),
+        ("goodput", fmt_pct(t.get("goodput")), f"{fmt_num(lost)} chip-hours lost to failures"),
+        ("SLO attainment", fmt_pct(t.get("slo_attainment")) if demanded else "–", "of inference tokens" if demanded else "no inference in this run"),
+        ("jobs finished", f"{fmt_num(t.get('jobs_finished'))} / {fmt_num(t.get('jobs_submitted'))}", f"{fmt_num(t.get('failures'))} failures"),
+        ("tokens served", fmt_num(t.get("tokens_served")), f"of {fmt_num(demanded)} demanded" if demanded else ""),
+    ]
+
+
+# ------------------------------------------------------------------------------------------- sections
+
+
+def _add_headline(page: Page, run: RunData) -> None:
+    sec = page.section("Summary", "summary")
+    sec.kpis(headline(run))
+    m = run.manifest
+    meta = [("scenario", run.name), ("seed", run.summary.get("seed", m.get("seed"))),
+            ("horizon", f"{run.horizon_h:,.0f} h ({run.horizon_h / 24:,.1f} days)"),
+            ("config sha256", str(run.summary.get("config_sha256") or m.get("config_sha256") or "–")[:16]),
+            ("rainier version", m.get("rainier_version", "–")),
+            ("simulated in", f"{float(m['wall_s']):,.1f} s" if m.get("wall_s") is not None else "–"),
+            ("events processed", m.get("events_processed")), ("run directory", str(run.path))]
+    sec.table(["run", ""], [(k, Cell(fmt_num(v))) for k, v in meta])
+
+
+def _add_power(page: Page, run: RunData) -> None:
+    sec = page.section("Power by site", "power")
+    if run.ts is None or run.ts.empty:
+        sec.text("No timeseries.parquet in this run.")
+        return
+    bin_h = bin_hours(run.horizon_h)
+    div, xlabel = time_axis(run.horizon_h)
+    s = site_rows(run.ts)
+    fig = go.Figure()
+    site_names = list(dict.fromkeys(s["site"].astype(str)))
+    for i, site in enumerate(site_names):
+        rows = s[s["site"].astype(str) == site]
+        df = _num(rows, ["power_mw", "power_cap_mw"]).set_index(pd.to_numeric(rows["time_h"]).to_numpy())
+        mean, peak = downsample(df, bin_h, "mean"), downsample(df, bin_h, "max")
+        x = _f32(mean.index.to_numpy() / div)
+        c = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=x, y=_f32(mean.power_mw), name=f"{site}", legendgroup=site, mode="lines",
+                                 line=dict(color=c, width=1.8),
+                                 hovertemplate=f"{site}<br>%{{x:.1f}}: %{{y:,.1f}} MW mean<extra></extra>"))
+        if bin_h > 1:
+            fig.add_trace(go.Scatter(x=x, y=_f32(peak.power_mw), name=f"{site} peak", legendgroup=site,
+                                     mode="lines", line=dict(color=c, width=0.8, dash="dot"), showlegend=False,
+                                     hovertemplate=f"{site}<br>%{{x:.1f}}: %{{y:,.1f}} MW peak<extra></extra>"))
+        fig.add_trace(go.Scatter(x=x, y=_f32(peak.power_cap_mw), name=f"{site} cap", legendgroup=site,
+                                 mode="lines", line=dict(color=c, width=1.2, dash="dash"), showlegend=False,
+                                 hovertemplate=f"{site} cap<br>%{{y:,.1f}} MW<extra></extra>"))
+    fig.update_layout(xaxis_title=xlabel, yaxis_title="MW", yaxis_rangemode="tozero")
+    agg = {1: "hourly", 6: "6-hourly", 24: "daily"}[bin_h]
+    sec.figure(fig, caption=f"Facility power per site ({agg} mean, solid"
+               + ("; bin maximum, dotted" if bin_h > 1 else "") + ") against the site's power cap (dashed).")
+    rows = []
+    for si in run.summary.get("sites") or []:
+        cap, peak = si.get("power_cap_mw"), si.get("peak_power_mw")
+        over = cap and peak is not None and float(peak) > float(cap) * (1 + 1e-9)
+        rows.append((si.get("site"), Cell(_power(cap)), Cell(_power(peak), "worse" if over else ""),
+                     Cell(fmt_pct(float(peak) / float(cap)) if cap and peak is not None else "–", "worse" if over else ""),
+                     Cell(_energy(si.get("energy_mwh"))), Cell(fmt_num(si.get("chips_installed_end")))))
+    if rows:
+        sec.table(["site", "power cap", "peak power", "peak / cap", "energy", "chips at end"], rows)
+
+
+def _add_states(page: Page, run: RunData) -> None:
+    sec = page.section("Chips by state", "chips")
+    if run.ts is None or run.ts.empty:
+        sec.text("No timeseries.parquet in this run.")
+        return
+    bin_h = bin_hours(run.horizon_h)
+    div, xlabel = time_axis(run.horizon_h)
+    fs = downsample(fleet_series(run.ts), bin_h, "mean")
+    x = _f32(fs.index.to_numpy() / div)
+    fig = go.Figure()
+    for st in STATES:
+        fig.add_trace(go.Scatter(x=x, y=_f32(fs[f"chips_{st}"]), name=st, stackgroup="chips", mode="lines",
+                                 line=dict(width=0.5, color=STATE_COLORS[st]), fillcolor=STATE_COLORS[st],
+                                 hovertemplate=f"{st}: %{{y:,.0f}} chips<extra></extra>"))
+    fig.update_layout(xaxis_title=xlabel, yaxis_title="chips", hovermode="x unified")
+    sec.figure(fig, caption="Every chip of the plan is busy, idle, failed (awaiting repair) or not yet delivered; "
+               "the stack is the planned fleet.")
+    t = run.totals
+    cap = float(t.get("chip_hours_capacity") or 0)
+    total = sum(float(t.get(f"chip_hours_{st}") or 0) for st in STATES)
+    sec.table(["state", "chip-hours", "share of plan", "share of installed"],
+              [(st, Cell(fmt_num(t.get(f"chip_hours_{st}"))),
+                Cell(fmt_pct(float(t.get(f"chip_hours_{st}") or 0) / total) if total else "–"),
+                Cell(fmt_pct(float(t.get(f"chip_hours_{st}") or 0) / cap) if cap and st != "undelivered" else "–"))
+               for st in STATES])
+
+
+def _tenant_busy(run: RunData, bin_h: int) -> pd.DataFrame:
+    tr = tenant_rows(run.ts)
+    if tr.empty:
+        return pd.DataFrame()
+    df = pd.DataFrame({"time_h": pd.to_numeric(tr["time_h"]), "tenant": tr["tenant"].astype(str),
+                       "busy": pd.to_numeric(tr.get("chips_busy", 0), errors="coerce")})
+    wide = df.pivot_table(index="time_h", columns="tenant", values="busy", aggfunc="sum").fillna(0.0)
+    return downsample(wide.sort_index(), bin_h, "mean")
+
+
+def _add_tenants(page: Page, run: RunData) -> None:
+    sec = page.section("Tenants: usage against commitment", "tenants")
+    tenants = run.summary.get("tenants") or []
+    if not tenants:
+        sec.text("The summary lists no tenants.")
+        return
+    names = [str(t.get("tenant")) for t in tenants]
+    committed = np.array([float(t.get("committed_chip_hours") or 0) for t in tenants])
+    delivered = np.array([float(t.get("delivered_chip_hours") or 0) for t in tenants])
+    fig = go.Figure([
+        go.Bar(x=names, y=_f32(committed), name="committed", marker_color="#bbbbbb",
+               hovertemplate="%{x}: %{y:,.3s} chip-hours committed<extra></extra>"),
+        go.Bar(x=names, y=_f32(delivered), name="delivered", marker_color=PALETTE[0],
+               text=[fmt_pct(d / c) if c else "" for d, c in zip(delivered, committed, strict=True)],
+               textposition="outside", hovertemplate="%{x}: %{y:,.3s} chip-hours delivered<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group", yaxis_title="chip-hours")
+    figs = [(fig, "Chip-hours each tenant was promised and received over the run (label: delivered / committed).")]
+    if run.ts is not None and not run.ts.empty:
+        bin_h = bin_hours(run.horizon_h)
+        div, xlabel = time_axis(run.horizon_h)
+        wide = _tenant_busy(run, bin_h)
+        if not wide.empty:
+            f2 = go.Figure()
+            x = _f32(wide.index.to_numpy() / div)
+            for i, t in enumerate(tenants):
+                name, c = str(t.get("tenant")), PALETTE[i % len(PALETTE)]
+                if name in wide.columns:
+                    f2.add_trace(go.Scatter(x=x, y=_f32(wide[name]), name=name, legendgroup=name, mode="lines",
+                                            line=dict(color=c, width=1.6),
+                                            hovertemplate=f"{name}: %{{y:,.0f}} chips busy<extra></extra>"))
+                cc = t.get("committed_chips")
+                if cc:
+                    f2.add_trace(go.Scatter(x=[x[0], x[-1]], y=[float(cc), float(cc)], name=f"{name} commitment",
+                                            legendgroup=name, showlegend=False, mode="lines",
+                                            line=dict(color=c, width=1, dash="dash"),
+                                            hovertemplate=f"{name} commitment: %{{y:,.0f}} chips<extra></extra>"))
+            f2.update_layout(xaxis_title=xlabel, yaxis_title="chips busy", yaxis_rangemode="tozero")
+            figs.append((f2, "Chips each tenant kept busy (solid) against its committed chips (dashed)."))
+    sec.row(*figs)
+    rows = []
+    for t in tenants:
+        c, d = float(t.get("committed_chip_hours") or 0), float(t.get("delivered_chip_hours") or 0)
+        share = d / c if c else None
+        rows.append((t.get("tenant"), Cell(fmt_num(t.get("committed_chips"))), Cell(fmt_num(c)), Cell(fmt_num(d)),
+                     Cell(fmt_pct(share), "worse" if share is not None and share < 0.95 else ""),
+                     Cell(f"{fmt_num(t.get('jobs_finished'))} / {fmt_num(t.get('jobs_submitted'))}"),
+                     Cell(fmt_num(t.get("queue_wait_mean_h"))), Cell(fmt_num(t.get("queue_wait_p95_h"))),
+                     Cell(fmt_pct(t.get("goodput"))),
+                     Cell(fmt_pct(t.get("slo_attainment")) if t.get("tokens_demanded") else "–")))
+    sec.table(["tenant", "committed chips", "committed chip-h", "delivered chip-h", "delivered / committed",
+               "jobs finished", "queue wait mean h", "queue wait p95 h", "goodput", "SLO attainment"], rows,
+              caption="Red: a tenant received less than 95 % of its commitment.")
+
+
+def _add_gantt(page: Page, run: RunData, max_jobs: int = MAX_GANTT_JOBS) -> None:
+    sec = page.section("Training jobs", "jobs")
+    j = run.jobs
+    if j is None or j.empty:
+        sec.text("No training jobs in this run (jobs.parquet is absent or empty).")
+        return
+    if "kind" in j.columns:
+        j = j[j["kind"].astype(str) == "training"]
+    need = {"job_id", "start_h", "end_h", "status"}
+    if j.empty or not need <= set(j.columns):
+        sec.text(f"jobs.parquet has no training attempts with columns {sorted(need)}.")
+        return
+    horizon = run.horizon_h or float(pd.to_numeric(j["end_h"], errors="coerce").max())
+    div, xlabel = time_axis(horizon)
+    j = j.copy()
+    j["job_id"] = j["job_id"].astype(str)
+    for c in ("submit_h", "start_h", "end_h", "chips", "attempt", "lost_chip_hours"):
+        j[c] = pd.to_numeric(j[c], errors="coerce") if c in j.columns else np.nan
+    j["status"] = j["status"].astype(str)
+    j["_end"] = j["end_h"].fillna(horizon)
+    j["_chip_h"] = (j["chips"].fillna(0) * (j["_end"] - j["start_h"]).clip(lower=0)).fillna(0)
+    per_job = j.groupby("job_id", sort=False).agg(chip_h=("_chip_h", "sum"), submit=("submit_h", "min"))
+    n_all = len(per_job)
+    keep = per_job.nlargest(max_jobs, "chip_h") if n_all > max_jobs else per_job
+    keep = keep.sort_values(["submit", "chip_h"], ascending=[True, False])
+    row_of = {jid: i for i, jid in enumerate(keep.index)}
+    j = j[j["job_id"].isin(row_of)]
+    j["_row"] = j["job_id"].map(row_of).astype(np.int32)
+    names = j["name"].astype(str) if "name" in j.columns else j["job_id"]
+    j["_label"] = names + " · " + (j["tenant"].astype(str) if "tenant" in j.columns else "")
+
+    def hover(df: pd.DataFrame) -> list[str]:
+        cause = df["failure_cause"].fillna("").astype(str) if "failure_cause" in df.columns else pd.Series("", index=df.index)
+        return [f"{lab}<br>attempt {int(a) if a == a else 0} · {st}{' (' + cz + ')' if cz else ''}"
+                f"<br>{fmt_num(ch)} chips · {s:,.1f}–{e:,.1f} h"
+                for lab, a, st, cz, ch, s, e in zip(df["_label"], df["attempt"], df["status"], cause, df["chips"],
+                                                     df["start_h"], df["_end"], strict=True)]
+
+    fig = go.Figure()
+    # Queueing: from submission to the first start (or to the end of the run if never started).
+    first = j.groupby("job_id").agg(row=("_row", "first"), submit=("submit_h", "min"), start=("start_h", "min"),
+                                    label=("_label", "first"))
+    first["start"] = first["start"].fillna(horizon)
+    q = first[(first["start"] - first["submit"]) > 0]
+    if len(q):
+        fig.add_trace(go.Bar(orientation="h", y=q["row"].to_numpy(np.int32), base=_f32(q["submit"] / div),
+                             x=_f32((q["start"] - q["submit"]) / div), name="queued",
+                             marker_color=STATE_COLORS["queued"], opacity=0.6,
+                             hovertext=[f"{lab}<br>queued {w:,.1f} h" for lab, w in
+                                        zip(q["label"], q["start"] - q["submit"], strict=True)],
+                             hoverinfo="text"))
+    ran = j[j["start_h"].notna()]
+    for st in ("finished", "running", "preempted", "failed"):
+        d = ran[ran["status"] == st]
+        if d.empty:
+            continue
+        fig.add_trace(go.Bar(orientation="h", y=d["_row"].to_numpy(np.int32), base=_f32(d["start_h"] / div),
+                             x=_f32((d["_end"] - d["start_h"]).clip(lower=0) / div), name=st,
+                             marker_color=STATE_COLORS.get(st, "#D55E00"), hovertext=hover(d), hoverinfo="text"))
+    other = ran[~ran["status"].isin(["finished", "running", "preempted", "failed"])]
+    if len(other):
+        fig.add_trace(go.Bar(orientation="h", y=other["_row"].to_numpy(np.int32), base=_f32(other["start_h"] / div),
+                             x=_f32((other["_end"] - other["start_h"]).clip(lower=0) / div), name="other",
+                             marker_color="#999999", hovertext=hover(other), hoverinfo="text"))
+    fails = ran[ran["status"] == "failed"]
+    if len(fails):
+        fig.add_trace(go.Scatter(x=_f32(fails["_end"] / div), y=fails["_row"].to_numpy(np.int32), mode="markers",
+                                 name="failure", marker=dict(symbol="x", size=7, color="#B2182B"),
+                                 hovertext=hover(fails), hoverinfo="text"))
+    restarts = ran[ran["attempt"].fillna(0) > 0]
+    if len(restarts):
+        fig.add_trace(go.Scatter(x=_f32(restarts["start_h"] / div), y=restarts["_row"].to_numpy(np.int32),
+                                 mode="markers", name="restart",
+                                 marker=dict(symbol="triangle-right", size=7, color="#1d2433"),
+                                 hovertext=hover(restarts), hoverinfo="text"))
+    n_rows = len(keep)
+    yaxis: dict[str, Any] = dict(autorange="reversed", title="job", showgrid=False, zeroline=False)
+    if n_rows <= 40:
+        yaxis.update(tickmode="array", tickvals=list(range(n_rows)),
+                     ticktext=[str(x) for x in first.sort_values("row")["label"]], title="")
+    else:
+        yaxis.update(showticklabels=False)
+    fig.update_layout(barmode="overlay", bargap=0.25, xaxis_title=xlabel, yaxis=yaxis,
+                      xaxis_range=[0, horizon / div])
+    height = int(min(1400, max(320, 110 + n_rows * (22 if n_rows <= 40 else 4))))
+    shown = f"the {n_rows} largest (by chip-hours) of {n_all} jobs" if n_all > n_rows else f"all {n_all} jobs"
+    sec.figure(fig, height=height,
+               caption=f"One row per job ({shown}), earliest submission at the top: grey is queueing, each "
+                       "bar an attempt coloured by how it ended; × marks a failure, ▸ a restart.")
+    allj = run.jobs
+    cnt = allj["status"].astype(str).value_counts() if "status" in allj.columns else pd.Series(dtype=int)
+    sec.table(["attempts", "count"], [(k, Cell(fmt_num(int(v)))) for k, v in cnt.items()] or [("–", Cell("0"))])
+
+
+def _add_inference(page: Page, run: RunData) -> None:
+    sec = page.section("Inference: demand and service", "inference")
+    t = run.totals
+    if run.ts is None or run.ts.empty or not float(t.get("tokens_demanded") or 0) and (
+            run.ts is None or float(pd.to_numeric(run.ts.get("tokens_per_s_demanded", 0)).sum() or 0) == 0):
+        sec.text("No inference demand in this run.")
+        return
+    bin_h = bin_hours(run.horizon_h)
+    div, xlabel = time_axis(run.horizon_h)
+    fs = downsample(fleet_series(run.ts)[["tokens_per_s_served", "tokens_per_s_demanded"]], bin_h, "mean")
+    x = _f32(fs.index.to_numpy() / div)
+    fig = go.Figure([
+        go.Scatter(x=x, y=_f32(fs.tokens_per_s_demanded), name="demanded", mode="lines",
+                   line=dict(color="#D55E00", width=1.4), hovertemplate="demanded %{y:,.3s} tok/s<extra></extra>"),
+        go.Scatter(x=x, y=_f32(fs.tokens_per_s_served), name="served", mode="lines", fill="tozeroy",
+                   line=dict(color=PALETTE[0], width=1.4), fillcolor="rgba(0,114,178,0.18)",
+                   hovertemplate="served %{y:,.3s} tok/s<extra></extra>"),
+    ])
+    fig.update_layout(xaxis_title=xlabel, yaxis_title="tokens / s", hovermode="x unified")
+    figs = [(fig, "Tokens per second demanded and served across the fleet (bin means); the gap is unmet demand.")]
+    ten = [x for x in run.summary.get("tenants") or [] if x.get("tokens_demanded")]
+    if ten:
+        names = [str(x.get("tenant")) for x in ten]
+        slo = [float(x.get("slo_attainment")) if x.get("slo_attainment") is not None else float("nan") for x in ten]
+        served = [float(x.get("tokens_served") or 0) / float(x.get("tokens_demanded")) for x in ten]
+        f2 = go.Figure([
+            go.Bar(x=names, y=_f32(slo), name="SLO attainment", marker_color=PALETTE[2],
+                   text=[fmt_pct(v) for v in slo], textposition="outside",
+                   hovertemplate="%{x}: %{y:.1%} of tokens within SLO<extra></extra>"),
+            go.Bar(x=names, y=_f32(served), name="served / demanded", marker_color=PALETTE[4],
+                   hovertemplate="%{x}: %{y:.1%} of demand served<extra></extra>"),
+        ])
+        f2.update_layout(barmode="group", yaxis=dict(tickformat=".0%", range=[0, 1.1]))
+        figs.append((f2, "Per tenant: the share of demanded tokens served within the latency SLO, and served at all."))
+    sec.row(*figs)
+
+
+def _add_cost(page: Page, run: RunData) -> None:
+    sec = page.section("Cost and energy", "cost")
+    tenants = run.summary.get("tenants") or []
+    sites = run.summary.get("sites") or []
+    figs = []
+    if tenants:
+        names = [str(t.get("tenant")) for t in tenants]
+        f = go.Figure([go.Bar(x=names, y=_f32([float(t.get("cost_usd") or 0) for t in tenants]), name="cost",
+                              marker_color=PALETTE[1], hovertemplate="%{x}: $%{y:,.4s}<extra></extra>")])
+        f.update_layout(yaxis_title="USD", title="cost by tenant")
+        figs.append((f, "Cost charged to each tenant over the run."))
+        f = go.Figure([go.Bar(x=names, y=_f32([float(t.get("energy_mwh") or 0) for t in tenants]), name="tenants",
+                              marker_color=PALETTE[2], hovertemplate="%{x}: %{y:,.4s} MWh<extra></extra>")])
+        if sites:
+            f.add_trace(go.Bar(x=[str(s.get("site")) for s in sites],
+                               y=_f32([float(s.get("energy_mwh") or 0) for s in sites]), name="sites",
+                               marker_color=PALETTE[0], hovertemplate="%{x}: %{y:,.4s} MWh<extra></extra>"))
+        f.update_layout(yaxis_title="MWh", title="energy by tenant and by site")
+        figs.append((f, "Facility energy attributed to tenants, and metered at each site."))
+    loss = run.summary.get("goodput_loss_by_cause_chip_hours") or {}
+    fails = run.summary.get("failures_by_cause") or {}
+    if loss or fails:
+        causes = sorted(set(loss) | set(fails), key=lambda c: -float(loss.get(c, 0)))
+        f = go.Figure([
+            go.Bar(x=causes, y=_f32([float(loss.get(c, 0)) for c in causes]), name="chip-hours lost",
+                   marker_color="#D55E00", hovertemplate="%{x}: %{y:,.4s} chip-hours lost<extra></extra>"),
+            go.Scatter(x=causes, y=_f32([float(fails.get(c, 0)) for c in causes]), name="failures", yaxis="y2",
+                       mode="markers", marker=dict(size=10, color="#1d2433", symbol="diamond"),
+                       hovertemplate="%{x}: %{y:,.0f} failures<extra></extra>"),
+        ])
+        f.update_layout(yaxis_title="chip-hours lost", title="goodput lost by failure cause",
+                        yaxis2=dict(overlaying="y", side="right", title="failures", rangemode="tozero", showgrid=False))
+        figs.append((f, "Chip-hours of work lost (since the last checkpoint) by failure cause; diamonds count failures."))
+    for k in range(0, len(figs), 3):
+        sec.row(*figs[k:k + 3])
+    t = run.totals
+    h = run.horizon_h or 1.0
+    busy = float(t.get("chip_hours_busy") or 0)
+    rows = [("energy", Cell(_energy(t.get("energy_mwh")))), ("cost", Cell(_money(t.get("cost_usd")))),
+            ("average power", Cell(_power(float(t.get("energy_mwh") or 0) / h))),
+            ("cost per busy chip-hour", Cell(f"${float(t.get('cost_usd') or 0) / busy:,.2f}" if busy else "–")),
+            ("energy per busy chip-hour", Cell(f"{1e3 * float(t.get('energy_mwh') or 0) / busy:,.2f} kWh" if busy else "–"))]
+    served = float(t.get("tokens_served") or 0)
+    if served:
+        rows.append(("cost per million tokens served (all cost)", Cell(f"${float(t.get('cost_usd') or 0) / served * 1e6:,.4f}")))
+    sec.table(["total", ""], rows)
+
+
+def _add_scenario(page: Page, run: RunData) -> None:
+    sec = page.section("Resolved scenario", "scenario")
+    sec.text(f"The fully resolved scenario this run executed ({run.path / 'scenario.yaml'}); "
+             "re-running it with the same seed reproduces the run.")
+    sec.pre(run.scenario_text or "(no scenario.yaml in this run directory)")
+
+
+def build_run_page(run: RunData) -> Page:
+    t0 = run.totals
+    sub = (f"{run.label} · {run.horizon_h / 24:,.1f} days · "
+           f"{fmt_num(t0.get('chips_installed_end'))} chips · utilization {fmt_pct(t0.get('utilization'))}")
+    page = Page(f"Fleet run: {run.name}", sub, kind="run")
+    _add_headline(page, run)
+    _add_power(page, run)
+    _add_states(page, run)
+    _add_tenants(page, run)
+    _add_gantt(page, run)
+    _add_inference(page, run)
+    _add_cost(page, run)
+    _add_scenario(page, run)
+    page.footer.append(f"from {run.path}")
+    return page
+
+
+def write_run_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Build the HTML report of a run directory; default ``RUN_DIR/report.html``. Returns its path."""
+    run = load_run(run_dir)
+    path = Path(out) if out is not None else run.path / "report.html"
+    return build_run_page(run).write(path)
