@@ -1,0 +1,192 @@
+"""Memory per chip in training: model states (weights, gradients, Adam) and activations.
+
+Model states (mixed precision with Adam, Rajbhandari et al. 2020 "ZeRO"), per parameter held::
+
+    weights bf16 2 B (+1 B fp8 copy when training in fp8)
+    gradients fp32 4 B (accumulated in fp32, as Megatron's main_grad and FSDP's fp32 reduce)
+    optimizer  12 B (fp32 master weights + Adam first and second moments)
+
+ZeRO-1 shards the optimizer over the data-parallel group (times CP, as Megatron's distributed
+optimizer), ZeRO-2 also the gradients, ZeRO-3 / FSDP also the weights (plus two layers gathered at a
+time for prefetch). Expert weights are sharded over EP and replicated over the expert-data-parallel
+group ``dp cp / ep``.
+
+Activations per layer per microbatch follow Korthikanti et al. 2022 ("Reducing Activation
+Recomputation in Large Transformer Models", Sec. 4), bf16, ``s`` the chip's sequence length
+(``seq / cp``), ``b`` microbatch, ``h`` hidden, ``a`` heads, ``t`` TP size. For a GPT layer
+(gelu, ``f = 4h``, dropout) with no parallelism this is ``s b h (34 + 5 a s / h)``; with TP,
+``s b h (10 + 24/t + 5 a s / (h t))``; with TP and sequence parallelism ``s b h (34/t + 5 a s/(h t))``;
+selective recomputation drops the ``5 a s / h`` score term; full recomputation keeps only the layer
+input ``2 s b h`` (``/t`` with SP). The derivation term by term, which generalises to GQA, SwiGLU,
+MoE, no-dropout models and flash attention (which keeps no score matrix), is in
+:func:`activation_bytes_per_layer`.
+
+Pipeline parallelism with 1F1B keeps ``min(pp, m)`` microbatches in flight on the first stage, whose
+``L/pp`` layers therefore hold ``L`` layers' worth of activations; the interleaved schedule multiplies
+that by ``1 + (pp - 1)/(pp vp)`` (Narayanan et al. 2021; Korthikanti et al. 2022 Sec. 4.2.3). The last
+stage also holds the fp32 logits, ``4 s b V / t``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from rainier.catalog.params import param_counts
+from rainier.catalog.schema import Model
+from rainier.perf.ops import uses_dropout
+
+__all__ = ["MemoryBreakdown", "activation_bytes_per_layer", "model_state_bytes", "params_per_chip",
+           "training_memory", "usable_hbm_bytes", "RECOMPUTE"]
+
+RECOMPUTE = ("none", "selective", "full")
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Bytes per chip, on the most loaded pipeline stage."""
+
+    weights: float
+    gradients: float
+    optimizer: float
+    activations: float
+    logits: float
+    total: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    def gb(self) -> dict[str, float]:
+        return {k: v / 1e9 for k, v in asdict(self).items()}
+
+
+def usable_hbm_bytes(hbm_bytes: float) -> float:
+    """HBM a training job can use: less 5% and 1 GB for the runtime, communication buffers, fragmentation."""
+    return 0.95 * hbm_bytes - 1e9
+
+
+def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, sp: bool = True,
+                               recompute: str = "selective", fused_attention: bool = True,
+                               moe_layer: bool = False, ep: int = 1) -> float:
+    """Bytes of activations one layer keeps for backward, one microbatch, on one chip (bf16).
+
+    ``s`` is the chip's sequence length (``seq / cp``). Terms (units of ``s b``; ``[r]`` = replicated on
+    every TP rank without sequence parallelism, otherwise divided by ``t``):
+
+    * two norm inputs 4h [r]; QKV input 2h [r]; Q 2 a d/t; K and V 4 k d/t (``k`` KV heads per rank);
+      output-projection input 2 a d/t; attention dropout mask h [r] (dropout models only);
+    * scores: ``5 a s/t`` (softmax out 2, dropout mask 1, dropout out 2) or ``2 a s/t`` without dropout,
+      none with flash attention or selective recomputation (recomputed in backward);
+    * MLP input 2h [r]; gelu: 2f/t (gelu in) + 2f/t (fc2 in); SwiGLU: 4f/t (gate, up) + 2f/t (product);
+      MoE: the dispatched tokens 2h top_k cf and their expert activations; MLP dropout mask h [r].
+
+    For a GPT layer (``f = 4h``, ``k = a``, dropout) the sum is Korthikanti's ``34 + 5 a s / h``.
+    """
+    t = max(1, tp)
+    sb = s * b
+    h, a = model.hidden, model.heads
+    if recompute == "full":
+        return 2.0 * sb * h / (t if sp else 1)
+    rep = (1.0 / t) if sp else 1.0
+    drop = uses_dropout(model)
+    if model.mla is not None:
+        c = model.mla
+        q_w = a * (c.qk_nope_head_dim + c.qk_rope_head_dim)
+        kv_w = a * (c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim)
+        o_w = a * c.v_head_dim
+        # compressed latents (q_r, kv_r) are small and kept too
+        x = 2.0 * (c.q_lora_rank + c.kv_lora_rank) * rep
+    else:
+        d = model.d_head
+        q_w = a * d
+        kv_w = 2 * max(model.n_kv_heads, t) * d
+        o_w = a * d
+        x = 0.0
+    per = (4 * h + 2 * h + (h if drop else 0)) * rep + x
+    per += (2 * q_w + 2 * kv_w + 2 * o_w) / t
+    if not fused_attention and recompute == "none":
+        per += (5.0 if drop else 2.0) * a * s / t
+    elif fused_attention:
+        per += 4.0 * a / t  # log-sum-exp per row (fp32)
+    per += (2 * h + (h if drop else 0)) * rep
+    mult = 2 if model.ffn_type == "swiglu" else 1
+    if moe_layer and model.moe is not None:
+        e = model.moe
+        routed = e.top_k * e.capacity_factor
+        per += 2.0 * h * routed / t + (2 * mult + 2) * e.expert_ffn_hidden * routed / t
+        if e.shared_experts:
+            fs = (e.shared_ffn_hidden or e.expert_ffn_hidden) * e.shared_experts
+            per += (2 * mult + 2) * fs / t
+    else:
+        per += (2 * mult + 2) * model.ffn_hidden / t
+    return per * sb
+
+
+def params_per_chip(model: Model, *, tp: int, pp: int, ep: int = 1) -> tuple[float, float]:
+    """(dense, expert) parameters held by one chip of the most loaded stage (embeddings on stage 1)."""
+    pc = param_counts(model)
+    emb = pc.embedding + pc.output if pp == 1 else max(pc.embedding, pc.output)
+    expert_total = pc.moe_layers * (pc.moe_per_layer_total - _shared_router(model))
+    dense_layers = pc.total - pc.embedding - pc.output - expert_total
+    layers_share = dense_layers / pp
+    dense = (layers_share + emb) / tp
+    expert = expert_total / pp / (tp * max(1, ep))
+    return dense, expert
+
+
+def _shared_router(model: Model) -> float:
+    if model.moe is None:
+        return 0.0
+    from rainier.catalog.params import mlp_params
+
+    e = model.moe
+    shared = e.shared_experts * mlp_params(model, e.shared_ffn_hidden or e.expert_ffn_hidden)
+    return shared + model.hidden * e.experts
+
+
+def model_state_bytes(dense: float, expert: float, *, zero: int, dp_shard: int, ep: int,
+                      precision: str = "bf16", gathered_params: float = 0.0) -> tuple[float, float, float]:
+    """(weights, gradients, optimizer) bytes per chip; ``dp_shard`` = dp x cp (the ZeRO group)."""
+    w_b = 2.0 + (1.0 if precision == "fp8" else 0.0)
+    g_b, o_b = 4.0, 12.0
+
+    def part(n: float, d: float) -> tuple[float, float, float]:
+        return (n * w_b / (d if zero >= 3 else 1.0), n * g_b / (d if zero >= 2 else 1.0),
+                n * o_b / (d if zero >= 1 else 1.0))
+
+    wd, gd, od = part(dense, float(max(1, dp_shard)))
+    we, ge, oe = part(expert, max(1.0, dp_shard / max(1, ep)))
+    w = wd + we + (gathered_params * w_b if zero >= 3 else 0.0)
+    return w, gd + ge, od + oe
+
+
+def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int, ep: int, vp: int,
+                    microbatches: int, recompute: str, zero: int, dp: int, sp: bool = True,
+                    precision: str = "bf16", fused_attention: bool = True) -> MemoryBreakdown:
+    """Peak bytes per chip (most loaded stage) for a training configuration."""
+    s = seq / cp
+    L = model.layers
+    moe_layers = (L - model.moe.dense_layers) if model.moe is not None else 0
+    dense_layers = L - moe_layers
+    kw = dict(b=b, s=s, tp=tp, sp=sp, recompute=recompute, fused_attention=fused_attention, ep=ep)
+    a_dense = activation_bytes_per_layer(model, moe_layer=False, **kw) if dense_layers else 0.0  # type: ignore[arg-type]
+    a_moe = activation_bytes_per_layer(model, moe_layer=True, **kw) if moe_layers else 0.0  # type: ignore[arg-type]
+    per_layer_avg = (dense_layers * a_dense + moe_layers * a_moe) / L
+    per_layer_max = max(a_dense, a_moe)
+    inflight = min(pp, microbatches)
+    factor = 1.0 + (pp - 1) / (pp * vp) if (vp > 1 and pp > 1) else 1.0
+    acts = per_layer_avg * (L / pp) * inflight * factor
+    if recompute == "full":
+        acts += activation_bytes_per_layer(model, moe_layer=moe_layers > 0, **{**kw, "recompute": "selective"})  # type: ignore[arg-type]
+    acts = max(acts, per_layer_max)
+    logits = 4.0 * s * b * model.vocab / tp
+    dense, expert = params_per_chip(model, tp=tp, pp=pp, ep=ep)
+    layer_params = (dense + expert) / max(1.0, L / pp)
+    w, g, o = model_state_bytes(dense, expert, zero=zero, dp_shard=dp * cp, ep=ep, precision=precision,
+                                gathered_params=2 * layer_params)
+    stage1 = acts + (logits if pp == 1 else 0.0)
+    last = per_layer_avg * (L / pp) + logits if pp > 1 else stage1
+    on_last = pp == 1 or last > stage1
+    act_peak = max(stage1, last)
+    lg = logits if on_last else 0.0
+    return MemoryBreakdown(weights=w, gradients=g, optimizer=o, activations=act_peak - lg, logits=lg,
+                           total=w + g + o + act_peak)

@@ -1,0 +1,606 @@
+"""Training step time, utilisation, memory, time/energy/cost to train, and the parallelism search.
+
+One optimizer step of a transformer (dense or MoE) trained with TP (+ sequence parallelism), PP
+(1F1B or interleaved), DP (ZeRO-0..3 / FSDP), CP (ring attention) and EP on ``chips`` accelerators::
+
+    step = m * t_stage_max                      m = global_batch / (dp * micro_batch) microbatches
+         + (pp - 1) / vp * t_stage_avg          pipeline bubble (Narayanan et al. 2021, Eq. 2 / Sec. 2.2)
+         + pp_comm + dp_comm_exposed + optimizer
+
+``t_stage`` is one microbatch's forward + backward (+ recomputation) through a stage's ``L/pp``
+layers (the first stage also does the embedding, the last the logits and loss), including the
+communication that sits on the critical path:
+
+* TP: 2 all-reduces (or all-gather + reduce-scatter with SP) per layer in forward, 2 in backward,
+  2 more in a fully recomputed forward, all **exposed** (not overlapped with GEMMs);
+* EP: a dispatch and a combine all-to-all per MoE layer in forward and in backward, exposed;
+* CP: ring attention passes K/V (forward) and K/V + their gradients (backward) around the CP ring,
+  **overlapped** with the attention compute of the chunk in hand: exposed = max(0, comm - attention);
+* PP: one activation p2p per microbatch per virtual stage boundary forward and backward, exposed.
+
+DP gradient synchronisation (bf16) **overlaps with the backward pass of the last microbatch** (all
+but its last layer), and the ZeRO-1/2 parameter all-gather with the forward of the next step's
+first microbatch: exposed = max(0, comm - window). ZeRO-3 / FSDP gathers weights in forward and
+backward and reduce-scatters gradients every microbatch, overlapped with that microbatch's compute.
+
+Compute times come from ``rainier.perf.compute`` (roofline x fitted shape-dependent efficiency) on
+the operations of ``rainier.perf.ops``; collectives from ``rainier.perf.collectives`` over the system's
+hierarchical network (ranks ordered TP innermost, then CP, EP/DP, PP; with several sites the
+cross-site dimension, DP by default, is outermost). Memory from ``rainier.perf.memory``.
+
+Utilisation (Chowdhery et al. 2022, "PaLM", App. B): model FLOPs per token are
+``6 N + 6 L a (d_qk + d_v) s`` (= ``6N + 12 L H Q T``), ``N`` the active parameters that do matrix
+multiplies (all but the input embedding table; the logits projection counts), attention counted as
+non-causal. **MFU** = model FLOPs / (step time x chips x dense peak at the training precision); HFU adds
+the recomputed FLOPs. ``tflops_per_chip`` is model FLOP/s per chip.
+
+Energy = chips x facility W per chip (``rainier.econ.power_chain``) x the economics load factor (average
+draw / nameplate in training, 0.75 per Epoch AI) x time. Cost = owner's cost per chip-hour
+(``rainier.econ.chip_hour_cost``) x chip-hours; the cloud price x chip-hours is reported beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rainier.catalog.loader import Catalog, default_catalog
+from rainier.catalog.params import param_counts
+from rainier.catalog.schema import Accelerator, Model, System
+from rainier.econ import chip_hour_cost, power_chain
+from rainier.errors import RainierError
+from rainier.perf import compute as C
+from rainier.perf.collectives import Topology, collective_time_s
+from rainier.perf.memory import RECOMPUTE, MemoryBreakdown, training_memory, usable_hbm_bytes
+from rainier.perf.ops import layer_ops, logits_ops
+
+__all__ = ["Parallelism", "Options", "TrainingResult", "estimate_training", "model_flops_per_token",
+           "search_configs"]
+
+_GB = 1e9
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """A training configuration: parallel sizes, microbatch, recomputation, ZeRO stage."""
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    cp: int = 1
+    ep: int = 1
+    vp: int = 1
+    micro_batch: int = 1
+    recompute: str = "selective"
+    zero: int = 1
+    sp: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.pp * self.dp * self.cp
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the run is executed, beyond its parallelism (defaults: a current Megatron-Core-like stack)."""
+
+    fused_attention: bool = True       # flash attention; False = unfused kernels (Megatron 2021-22)
+    overlap_dp: bool = True            # DP grad reduce / param gather overlapped with compute
+    recompute_fraction: float = 1.0    # share of layers fully recomputed under recompute="full"
+    cross_site_dim: str = "dp"         # which dimension spans sites: "dp" or "pp"
+    params: C.EffParams | None = None  # efficiency parameters (None: the fitted family values)
+
+
+@dataclass
+class TrainingResult:
+    """What ``rainier train --json`` prints (all times in seconds, memory in GB)."""
+
+    model: str
+    chip: str
+    system: str
+    chips: int
+    seq: int
+    global_batch: int
+    precision: str
+    step_time_s: float
+    tokens_per_s: float
+    tokens_per_s_per_chip: float
+    mfu: float
+    hfu: float
+    tflops_per_chip: float
+    memory_gb_per_chip: float
+    memory_gb_available: float
+    memory_breakdown_gb: dict[str, float]
+    parallelism: dict[str, Any]
+    breakdown: dict[str, float]
+    microbatches: int
+    model_flops_per_step: float
+    time_to_train_days: float | None
+    tokens: float | None
+    energy_mwh: float | None
+    cost_usd: float | None
+    cloud_cost_usd: float | None
+    power_mw: float
+    sites: int = 1
+    efficiency_family: str = "default"
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------------
+# model FLOPs
+
+
+def model_flops_per_token(model: Model, seq: int) -> float:
+    """PaLM model FLOPs per token: ``6 N_matmul + 6 L a (d_qk + d_v) seq`` (non-causal attention)."""
+    pc = param_counts(model)
+    n = pc.active - pc.embedding + model.vocab * model.hidden
+    if model.mla is not None:
+        c = model.mla
+        dqk, dv = c.qk_nope_head_dim + c.qk_rope_head_dim, c.v_head_dim
+    else:
+        dqk = dv = model.d_head
+    return 6.0 * n + 6.0 * model.layers * model.heads * (dqk + dv) * seq
+
+
+# --------------------------------------------------------------------------------------------------
+# evaluation context (caches shared by every configuration of one question)
+
+
+class _Ctx:
+    def __init__(self, model: Model, acc: Accelerator, system: System, topo: Topology, *, seq: int,
+                 global_batch: int, chips: int, precision: str, options: Options, catalog: Catalog):
+        self.model, self.acc, self.system, self.topo = model, acc, system, topo
+        self.seq, self.gb, self.chips, self.precision = seq, global_batch, chips, precision
+        self.opt = options
+        self.params = options.params or C.efficiency_params(acc.family)
+        self.catalog = catalog
+        self.pc = param_counts(model)
+        self.moe_layers = (model.layers - model.moe.dense_layers) if model.moe is not None else 0
+        self.dense_layers = model.layers - self.moe_layers
+        self.hbm_usable = usable_hbm_bytes(acc.hbm_bytes)
+        self._layer: dict[tuple[Any, ...], tuple[float, ...]] = {}
+        self._coll: dict[tuple[Any, ...], float] = {}
+        self._mem: dict[tuple[Any, ...], MemoryBreakdown] = {}
+        self.gemm_prec = "fp8" if precision == "fp8" and acc.supports("fp8") else "bf16"
+        self.peak = acc.peak_flops(self.gemm_prec)
+
+    def coll(self, op: str, nbytes: float, group: int, stride: int) -> float:
+        key = (op, nbytes, group, stride)
+        v = self._coll.get(key)
+        if v is None:
+            v = collective_time_s(self.topo, op, nbytes, group, stride)
+            self._coll[key] = v
+        return v
+
+    def strides(self, p: Parallelism) -> dict[str, int]:
+        """Rank distance between members of each group (TP innermost, then CP, DP, PP; see docstring)."""
+        tp, cp, dp, pp = p.tp, p.cp, p.dp, p.pp
+        if self.topo.sites > 1 and self.opt.cross_site_dim == "dp":
+            return {"tp": 1, "cp": tp, "ep": tp * cp, "dp": tp * cp * pp, "pp": tp * cp}
+        return {"tp": 1, "cp": tp, "ep": tp * cp, "dp": tp * cp, "pp": tp * cp * dp}
+
+    def layer(self, p: Parallelism, moe: bool) -> tuple[float, ...]:
+        """(fwd compute, bwd compute, attention fwd, recompute extra, tp comm fwd, ep comm fwd,
+        cp comm exposed fwd, cp comm exposed bwd, flops fwd) of one layer, one microbatch."""
+        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, self.topo.sites, p.dp, p.pp)
+        hit = self._layer.get(key)
+        if hit is not None:
+            return hit
+        acc, par, opt = self.acc, self.params, self.opt
+        ops = layer_ops(self.model, b=p.micro_batch, s=self.seq, tp=p.tp, cp=p.cp, ep=p.ep, sp=p.sp,
+                        moe_layer=moe, fused_attention=opt.fused_attention)
+        g_t = 0.0
+        for g in ops.gemms:
+            prec = "bf16" if g.name == "router" else self.gemm_prec
+            g_t += C.gemm_time_s(acc, g.m, g.n, g.k, prec, g.batch, par)
+        if ops.attn_fused:
+            a_f = C.attention_time_s(acc, ops.attn_flops, ops.attn_bytes, ops.attn_q_len, ops.attn_head_dim, par)
+            a_b = 2.5 * a_f
+        else:
+            a_f = sum(C.gemm_time_s(acc, g.m, g.n, g.k, "bf16", g.batch, par) for g in ops.attn_gemms)
+            a_f += C.memory_time_s(acc, ops.attn_bytes, par)
+            a_b = 2.0 * a_f
+        ew = C.elementwise_time_s(acc, ops.elementwise_bytes, par)
+        fwd = g_t + a_f + ew
+        bwd = 2.0 * g_t + a_b + 2.0 * ew
+        flops_fwd = ops.gemm_flops + ops.attn_flops
+        st = self.strides(p)
+        tp_c = 2.0 * self.coll("all_reduce", ops.tp_bytes, p.tp, st["tp"]) if p.tp > 1 else 0.0
+        ep_c = 2.0 * self.coll("all_to_all", ops.ep_bytes, p.ep, st["ep"]) if (moe and p.ep > 1) else 0.0
+        cp_f = cp_b = 0.0
+        if p.cp > 1:
+            kv = self.coll("all_gather", ops.cp_kv_bytes * p.cp, p.cp, st["cp"])
+            cp_f = max(0.0, kv - a_f)
+            cp_b = max(0.0, 2.0 * kv - a_b)
+        if p.recompute == "full":
+            rc = opt.recompute_fraction * (fwd + tp_c + ep_c + cp_f)
+            rc_flops = opt.recompute_fraction * flops_fwd
+        elif p.recompute == "selective" and not ops.attn_fused:
+            rc, rc_flops = a_f, ops.attn_flops
+        else:
+            rc, rc_flops = 0.0, 0.0
+        out = (fwd, bwd, a_f, rc, tp_c, ep_c, cp_f, cp_b, flops_fwd, rc_flops)
+        self._layer[key] = out
+        return out
+
+    def memory(self, p: Parallelism, m: int) -> MemoryBreakdown:
+        key = (p, min(m, p.pp))
+        hit = self._mem.get(key)
+        if hit is None:
+            hit = training_memory(self.model, b=p.micro_batch, seq=self.seq, tp=p.tp, pp=p.pp, cp=p.cp,
+                                  ep=p.ep, vp=p.vp, microbatches=m, recompute=p.recompute, zero=p.zero,
+                                  dp=p.dp, sp=p.sp, precision=self.gemm_prec,
+                                  fused_attention=self.opt.fused_attention)
+            self._mem[key] = hit
+        return hit
+
+
+@dataclass(frozen=True)
+class _Eval:
+    p: Parallelism
+    step_s: float
+    breakdown: dict[str, float]
+    mem: MemoryBreakdown
+    microbatches: int
+
+
+def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
+    """Step time and memory of one valid configuration (no validity checks here)."""
+    model = ctx.model
+    m = ctx.gb // (p.dp * p.micro_batch)
+    L, pp = model.layers, p.pp
+    d = ctx.layer(p, False) if ctx.dense_layers else None
+    e = ctx.layer(p, True) if ctx.moe_layers else None
+
+    def avg(i: int) -> float:
+        tot = (ctx.dense_layers * d[i] if d else 0.0) + (ctx.moe_layers * e[i] if e else 0.0)  # type: ignore[index]
+        return tot / L
+
+    per_layer = {k: avg(i) for i, k in enumerate(("fwd", "bwd", "attn", "rc", "tp", "ep", "cpf", "cpb", "flops", "rcflops"))}
+    lmax = math.ceil(L / pp) if pp > 1 else L
+    # embedding and logits on the first / last stage
+    acc, par = ctx.acc, ctx.params
+    lg, ce_bytes = logits_ops(model, b=p.micro_batch, s=ctx.seq, tp=p.tp, cp=p.cp)
+    t_lg = 3.0 * C.gemm_time_s(acc, lg.m, lg.n, lg.k, "bf16", 1, par) + C.elementwise_time_s(acc, 2 * ce_bytes, par)
+    t_emb = C.elementwise_time_s(acc, 3 * p.micro_batch * ctx.seq / p.cp * model.hidden * 2 / (p.tp if p.sp else 1), par)
+    comp_layer = per_layer["fwd"] + per_layer["bwd"] + per_layer["rc"]
+    tp_layer = per_layer["tp"] * (2.0 + (2.0 * ctx.opt.recompute_fraction if p.recompute == "full" else 0.0))
+    ep_layer = per_layer["ep"] * (2.0 + (ctx.opt.recompute_fraction if p.recompute == "full" else 0.0))
+    cp_layer = per_layer["cpf"] + per_layer["cpb"]
+    extra_first = t_emb
+    extra_last = t_lg
+    extra = extra_first + extra_last if pp == 1 else max(extra_first, extra_last)
+    comp_max = lmax * comp_layer + extra
+    t_avg = (L * (comp_layer + tp_layer + ep_layer + cp_layer) + extra_first + extra_last) / pp
+    st = ctx.strides(p)
+    bubble = (pp - 1) / p.vp * t_avg if pp > 1 else 0.0
+    pp_comm = 0.0
+    if pp > 1:
+        act = p.micro_batch * ctx.seq / p.cp * model.hidden * 2.0 / (p.tp if p.sp else 1)
+        pp_comm = 2.0 * m * p.vp * ctx.coll("p2p", act, 2, st["pp"])
+    # DP gradient / parameter synchronisation
+    dense_pc, expert_pc = _params_chip(ctx, p)
+    dshard = p.dp * p.cp
+    eshard = max(1, dshard // p.ep)
+    dp_comm = 0.0
+    fwd_mb = lmax * per_layer["fwd"]
+    bwd_mb = lmax * per_layer["bwd"]
+    if dshard > 1 or eshard > 1:
+        def sync(op: str) -> float:
+            t = ctx.coll(op, dense_pc * 2.0, dshard, st["dp"] if p.cp == 1 else st["cp"]) if dshard > 1 else 0.0
+            if expert_pc and eshard > 1:
+                t += ctx.coll(op, expert_pc * 2.0, eshard, st["ep"] * p.ep)
+            return t
+        last_layer = 1.0 / max(1, lmax)
+        if p.zero >= 3:
+            per_mb = 2.0 * sync("all_gather") + sync("reduce_scatter")
+            window = (fwd_mb + bwd_mb) if ctx.opt.overlap_dp else 0.0
+            dp_comm = m * max(0.0, per_mb - window)
+        else:
+            grad = sync("all_reduce") if p.zero == 0 else sync("reduce_scatter")
+            gather = 0.0 if p.zero == 0 else sync("all_gather")
+            if ctx.opt.overlap_dp:
+                dp_comm = max(0.0, grad - bwd_mb * (1 - last_layer)) + max(0.0, gather - fwd_mb * (1 - last_layer))
+            else:
+                dp_comm = grad + gather
+    # optimizer: read p32, m, v, grad; write p32, m, v, p16 on this chip's shard
+    shard = dshard if p.zero >= 1 else 1
+    opt_bytes = (dense_pc / shard + expert_pc / (eshard if p.zero >= 1 else 1)) * 30.0
+    t_opt = C.elementwise_time_s(acc, opt_bytes, par)
+    compute = m * comp_max
+    breakdown = {
+        "compute": compute,
+        "tp_comm": m * lmax * tp_layer,
+        "cp_comm": m * lmax * cp_layer,
+        "ep_comm": m * lmax * ep_layer,
+        "pp_comm": pp_comm,
+        "dp_comm": dp_comm,
+        "bubble": bubble,
+        "optimizer": t_opt,
+    }
+    step = sum(breakdown.values())
+    # recompute inside "compute" reported separately for insight (a part of compute, not added)
+    breakdown["recompute_in_compute"] = m * lmax * per_layer["rc"]
+    return _Eval(p, step, breakdown, ctx.memory(p, m), m)
+
+
+def _params_chip(ctx: _Ctx, p: Parallelism) -> tuple[float, float]:
+    from rainier.perf.memory import params_per_chip
+
+    return params_per_chip(ctx.model, tp=p.tp, pp=p.pp, ep=p.ep)
+
+
+# --------------------------------------------------------------------------------------------------
+# validity
+
+
+def _check(ctx: _Ctx, p: Parallelism) -> str | None:
+    """Why a configuration is invalid (field: reason; fix), or None."""
+    model = ctx.model
+    if min(p.tp, p.pp, p.dp, p.cp, p.ep, p.vp, p.micro_batch) < 1:
+        return "parallelism: every size must be at least 1"
+    if p.chips != ctx.chips:
+        return (f"--chips: tp x pp x dp x cp = {p.tp}x{p.pp}x{p.dp}x{p.cp} = {p.chips}, not {ctx.chips}; "
+                "choose sizes whose product is --chips (or leave --dp out to derive it)")
+    if p.recompute not in RECOMPUTE:
+        return f"--recompute: '{p.recompute}' is not one of {', '.join(RECOMPUTE)}"
+    if p.zero not in (0, 1, 2, 3):
+        return "--zero: ZeRO stage must be 0, 1, 2 or 3"
+    if model.heads % p.tp:
+        return f"--tp: {p.tp} does not divide the {model.heads} attention heads; use a divisor of {model.heads}"
+    kv = model.n_kv_heads
+    if kv % p.tp and p.tp % kv:
+        return f"--tp: {p.tp} and the {kv} KV heads do not divide one another"
+    if p.tp > ctx.topo.scaleup_span:
+        return (f"--tp: {p.tp} exceeds the scale-up domain of {ctx.topo.scaleup_span} chips "
+                f"({ctx.system.name}); keep TP within it")
+    if p.pp > model.layers:
+        return f"--pp: {p.pp} stages for {model.layers} layers; use at most {model.layers}"
+    if p.vp > 1 and (p.pp == 1 or model.layers % (p.pp * p.vp)):
+        return f"--vp: interleaving needs pp > 1 and pp x vp dividing the {model.layers} layers"
+    if ctx.seq % p.cp or (p.cp > 1 and (ctx.seq // p.cp) % 2):
+        return f"--cp: {p.cp} must divide the sequence length {ctx.seq} into even chunks"
+    if p.ep > 1:
+        if model.moe is None:
+            return "--ep: expert parallelism needs an MoE model; use --ep 1"
+        if model.moe.experts % p.ep:
+            return f"--ep: {p.ep} does not divide the {model.moe.experts} experts"
+        if (p.dp * p.cp) % p.ep:
+            return f"--ep: {p.ep} must divide dp x cp = {p.dp * p.cp} (experts are sharded over data-parallel ranks)"
+    if ctx.gb % (p.dp * p.micro_batch):
+        return (f"--global-batch: {ctx.gb} sequences is not a multiple of dp x micro-batch = "
+                f"{p.dp}x{p.micro_batch}; change --global-batch, --dp or --micro-batch")
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# search
+
+
+def _divisors(n: int) -> list[int]:
+    out = set()
+    i = 1
+    while i * i <= n:
+        if n % i == 0:
+            out.add(i)
+            out.add(n // i)
+        i += 1
+    return sorted(out)
+
+
+def _candidates(ctx: _Ctx, fixed: dict[str, Any]) -> list[Parallelism]:
+    model, chips = ctx.model, ctx.chips
+    pow2 = [1, 2, 4, 8, 16, 32, 64]
+
+    def opts(name: str, default: list[Any]) -> list[Any]:
+        return [fixed[name]] if fixed.get(name) is not None else default
+
+    dom = ctx.topo.scaleup_span
+    tps = opts("tp", [t for t in pow2 if t <= dom and model.heads % t == 0 and chips % t == 0])
+    pps = opts("pp", [d for d in _divisors(model.layers) if d <= 128 and chips % d == 0])
+    cps = opts("cp", [c for c in (1, 2, 4, 8, 16, 32) if ctx.seq % c == 0 and ctx.seq // c >= 1024] or [1])
+    if model.moe is not None:
+        eps = opts("ep", [x for x in _divisors(model.moe.experts) if x <= 256])
+    else:
+        eps = opts("ep", [1])
+    mbs = opts("micro_batch", [1, 2, 4, 8])
+    rcs = opts("recompute", ["none", "selective", "full"])
+    zs = opts("zero", [1, 3])
+    out = []
+    for tp in tps:
+        for cp in cps:
+            for pp in pps:
+                rest = tp * cp * pp
+                if chips % rest:
+                    continue
+                dp = chips // rest
+                if fixed.get("dp") is not None and fixed["dp"] != dp:
+                    continue
+                vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and model.layers % (pp * v) == 0)])
+                for ep in eps:
+                    if (dp * cp) % ep:
+                        continue
+                    for mb in mbs:
+                        if ctx.gb % (dp * mb):
+                            continue
+                        for vp in vps:
+                            for rc in rcs:
+                                for z in zs:
+                                    out.append(Parallelism(tp, pp, dp, cp, ep, vp, mb, rc, z))
+    return out
+
+
+def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list[_Eval], list[str]]:
+    """All valid, fitting configurations, fastest first (at most ``max(top, 1)`` returned)."""
+    best: list[_Eval] = []
+    reasons: list[str] = []
+    nfit = 0
+    cands = _candidates(ctx, fixed)
+    for p in cands:
+        why = _check(ctx, p)
+        if why:
+            if len(reasons) < 3:
+                reasons.append(why)
+            continue
+        m = ctx.gb // (p.dp * p.micro_batch)
+        mem = ctx.memory(p, m)
+        if mem.total > ctx.hbm_usable:
+            if len(reasons) < 3 or "memory" not in " ".join(reasons):
+                reasons.append(f"memory: needs {mem.total / _GB:.1f} GB of {ctx.hbm_usable / _GB:.1f} GB usable "
+                               f"({p.tp=}, {p.pp=}, {p.dp=}, {p.cp=}, {p.ep=}, recompute={p.recompute}, zero={p.zero})")
+            continue
+        nfit += 1
+        ev = _evaluate(ctx, p)
+        best.append(ev)
+        if len(best) > 4 * max(top, 1) + 32:
+            best.sort(key=lambda x: x.step_s)
+            del best[max(top, 1):]
+    best.sort(key=lambda x: x.step_s)
+    return best[: max(top, 1)], reasons
+
+
+# --------------------------------------------------------------------------------------------------
+# public entry point
+
+
+def _resolve(cat: Catalog, model: Model | str, chip: Accelerator | str, system: System | str | None
+             ) -> tuple[Model, Accelerator, System]:
+    m = model if isinstance(model, Model) else cat.model(model)
+    a = chip if isinstance(chip, Accelerator) else cat.accelerator(chip)
+    if isinstance(system, System):
+        s = system
+    else:
+        s = cat.system_for(a, system)
+    return m, a, s
+
+
+def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *, seq: int, global_batch: int,
+                      parallelism: Parallelism | dict[str, Any] | None = None, precision: str = "bf16",
+                      tokens: float | None = None, sites: int = 1, cross_site_gbps: float | None = None,
+                      system: System | str | None = None, catalog: Catalog | None = None, top: int = 1,
+                      options: Options | None = None) -> TrainingResult:
+    """Step time, utilisation, memory, time/energy/cost to train (see the module docstring).
+
+    ``parallelism``: a full :class:`Parallelism`, or a dict of the sizes to fix (``tp``, ``pp``, ``dp``,
+    ``cp``, ``ep``, ``vp``, ``micro_batch``, ``recompute``, ``zero``; missing ones are searched), or None
+    to search everything. ``top`` > 1 also returns the next-fastest configurations as ``alternatives``.
+    Raises :class:`RainierError` naming the field when nothing valid fits.
+    """
+    cat = catalog or default_catalog()
+    mdl, acc, sysm = _resolve(cat, model, chip, system)
+    chips = int(chips)
+    if chips < 1:
+        raise RainierError(f"need at least one chip (got {chips})", field="--chips", fix="give --chips 1 or more")
+    if seq < 1 or global_batch < 1:
+        raise RainierError("sequence length and global batch must be positive", field="--seq/--global-batch",
+                           fix="e.g. --seq 8192 --global-batch 2048")
+    if precision not in ("bf16", "fp16", "fp8"):
+        raise RainierError(f"unsupported training precision '{precision}'", field="--precision", fix="use bf16 or fp8")
+    if precision == "fp8" and "fp8" not in acc.peak_tflops:
+        raise RainierError(f"{acc.name} has no fp8 rate", field="--precision", fix="use --precision bf16")
+    if sites > 1 and chips % sites:
+        raise RainierError(f"{chips} chips do not split evenly over {sites} sites", field="--sites",
+                           fix="choose --chips divisible by --sites")
+    opt = options or Options()
+    topo = Topology.from_system(sysm, cat, sites=sites, cross_site_gbps=cross_site_gbps, chips=chips)
+    ctx = _Ctx(mdl, acc, sysm, topo, seq=int(seq), global_batch=int(global_batch), chips=chips,
+               precision="bf16" if precision == "fp16" else precision, options=opt, catalog=cat)
+    if isinstance(parallelism, Parallelism):
+        why = _check(ctx, parallelism)
+        if why:
+            raise RainierError(why)
+        m = ctx.gb // (parallelism.dp * parallelism.micro_batch)
+        mem = ctx.memory(parallelism, m)
+        if mem.total > ctx.hbm_usable:
+            g = mem.gb()
+            raise RainierError(
+                f"does not fit: needs {mem.total / _GB:.1f} GB per chip, {ctx.hbm_usable / _GB:.1f} GB usable of "
+                f"{acc.hbm_bytes / _GB:.0f} GB on {acc.name} (weights {g['weights']:.1f}, gradients {g['gradients']:.1f}, "
+                f"optimizer {g['optimizer']:.1f}, activations {g['activations'] + g['logits']:.1f} GB)",
+                field="memory",
+                fix="raise --tp/--pp, use --zero 1-3, --recompute full, a smaller --micro-batch, or more chips")
+        evals = [_evaluate(ctx, parallelism)]
+        reasons: list[str] = []
+    else:
+        fixed = dict(parallelism or {})
+        unknown = set(fixed) - set(Parallelism.__dataclass_fields__)
+        if unknown:
+            raise RainierError(f"unknown parallelism field(s) {sorted(unknown)}", field="parallelism",
+                               fix="use tp, pp, dp, cp, ep, vp, micro_batch, recompute, zero, sp")
+        evals, reasons = search_configs(ctx, fixed, top)
+        if not evals:
+            why = reasons[0] if reasons else "no parallelism divides the chips, heads, layers and batch"
+            raise RainierError(f"no valid configuration fits: {why}", field="parallelism",
+                               fix="try more chips, another --global-batch, or fix fewer sizes")
+    return _result(ctx, evals, tokens=tokens)
+
+
+def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingResult:
+    best = evals[0]
+    model, acc = ctx.model, ctx.acc
+    tok_step = ctx.gb * ctx.seq
+    step = best.step_s
+    tps = tok_step / step
+    mflops = model_flops_per_token(model, ctx.seq) * tok_step
+    hw_extra = _recompute_flops(ctx, best)
+    mfu = mflops / (step * ctx.chips * ctx.peak)
+    hfu = (mflops + hw_extra) / (step * ctx.chips * ctx.peak)
+    econ = ctx.catalog.economics()
+    chain = power_chain(acc, ctx.system, econ)
+    power_w = ctx.chips * chain.facility_w * econ.load_factor
+    ttt_days = energy = cost = cloud = None
+    if tokens:
+        secs = tokens / tps
+        ttt_days = secs / 86400
+        energy = power_w * secs / 3.6e9
+        try:
+            cost = chip_hour_cost(acc, ctx.system, econ).total_usd * ctx.chips * secs / 3600
+        except RainierError:
+            cost = None
+        chc = chip_hour_cost(acc, ctx.system, econ).cloud_price_usd if cost is not None else acc.price_usd_per_chip_hour
+        cloud = chc * ctx.chips * secs / 3600 if chc else None
+    notes = [
+        "MFU: PaLM definition (6N + 12LHQT per token, non-causal attention) over dense peak at "
+        f"{ctx.gemm_prec}; HFU adds recomputation",
+        f"energy: facility power x load factor {econ.load_factor:g} (average draw / nameplate in training)",
+    ]
+    if not ctx.params.fitted:
+        notes.append(f"efficiency: no measured runs for family '{acc.family}'; default prior used")
+    alts = []
+    for ev in evals[1:]:
+        alts.append({"parallelism": ev.p.to_dict(), "step_time_s": ev.step_s,
+                     "tokens_per_s": tok_step / ev.step_s,
+                     "mfu": mflops / (ev.step_s * ctx.chips * ctx.peak),
+                     "memory_gb_per_chip": ev.mem.total / _GB, "breakdown": ev.breakdown})
+    return TrainingResult(
+        model=model.name, chip=acc.name, system=ctx.system.name, chips=ctx.chips, seq=ctx.seq,
+        global_batch=ctx.gb, precision=ctx.precision, step_time_s=step, tokens_per_s=tps,
+        tokens_per_s_per_chip=tps / ctx.chips, mfu=mfu, hfu=hfu,
+        tflops_per_chip=mflops / step / ctx.chips / 1e12, memory_gb_per_chip=best.mem.total / _GB,
+        memory_gb_available=ctx.hbm_usable / _GB, memory_breakdown_gb=best.mem.gb(),
+        parallelism=best.p.to_dict(), breakdown=dict(best.breakdown), microbatches=best.microbatches,
+        model_flops_per_step=mflops, time_to_train_days=ttt_days, tokens=tokens, energy_mwh=energy,
+        cost_usd=cost, cloud_cost_usd=cloud, power_mw=power_w / 1e6, sites=ctx.topo.sites,
+        efficiency_family=ctx.params.family, alternatives=alts, notes=notes,
+    )
+
+
+def _recompute_flops(ctx: _Ctx, ev: _Eval) -> float:
+    """Extra FLOPs per step done by recomputation (whole job)."""
+    p = ev.p
+    tot = 0.0
+    for moe, n in ((False, ctx.dense_layers), (True, ctx.moe_layers)):
+        if n:
+            lay = ctx.layer(p, moe)
+            tot += n * lay[9]
+    # per-chip per-microbatch flops x chips in a model replica (tp*cp) x microbatches x dp
+    return tot * p.tp * p.cp * ev.microbatches * p.dp
+
