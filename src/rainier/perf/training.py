@@ -92,6 +92,7 @@ class Options:
     overlap_dp: bool = True            # DP grad reduce / param gather overlapped with compute
     recompute_fraction: float = 1.0    # share of layers fully recomputed under recompute="full"
     cross_site_dim: str = "dp"         # which dimension spans sites: "dp" or "pp"
+    check_memory: bool = True          # reject configurations that do not fit in HBM
     params: C.EffParams | None = None  # efficiency parameters (None: the fitted family values)
 
 
@@ -265,7 +266,8 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
         return tot / L
 
     per_layer = {k: avg(i) for i, k in enumerate(("fwd", "bwd", "attn", "rc", "tp", "ep", "cpf", "cpb", "flops", "rcflops"))}
-    lmax = math.ceil(L / pp) if pp > 1 else L
+    # the most loaded stage: layers spread as evenly as possible over pp x vp virtual stages
+    lmax = math.ceil(L / (pp * p.vp)) * p.vp if pp > 1 else L
     # embedding and logits on the first / last stage
     acc, par = ctx.acc, ctx.params
     lg, ce_bytes = logits_ops(model, b=p.micro_batch, s=ctx.seq, tp=p.tp, cp=p.cp)
@@ -364,8 +366,8 @@ def _check(ctx: _Ctx, p: Parallelism) -> str | None:
                 f"({ctx.system.name}); keep TP within it")
     if p.pp > model.layers:
         return f"--pp: {p.pp} stages for {model.layers} layers; use at most {model.layers}"
-    if p.vp > 1 and (p.pp == 1 or model.layers % (p.pp * p.vp)):
-        return f"--vp: interleaving needs pp > 1 and pp x vp dividing the {model.layers} layers"
+    if p.vp > 1 and (p.pp == 1 or p.pp * p.vp > model.layers):
+        return f"--vp: interleaving needs pp > 1 and pp x vp at most the {model.layers} layers"
     if ctx.seq % p.cp or (p.cp > 1 and (ctx.seq // p.cp) % 2):
         return f"--cp: {p.cp} must divide the sequence length {ctx.seq} into even chunks"
     if p.ep > 1:
@@ -424,7 +426,7 @@ def _candidates(ctx: _Ctx, fixed: dict[str, Any]) -> list[Parallelism]:
                 dp = chips // rest
                 if fixed.get("dp") is not None and fixed["dp"] != dp:
                     continue
-                vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and model.layers % (pp * v) == 0)])
+                vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and pp * v <= model.layers)])
                 for ep in eps:
                     if (dp * cp) % ep:
                         continue
@@ -452,7 +454,7 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
             continue
         m = ctx.gb // (p.dp * p.micro_batch)
         mem = ctx.memory(p, m)
-        if mem.total > ctx.hbm_usable:
+        if ctx.opt.check_memory and mem.total > ctx.hbm_usable:
             if len(reasons) < 3 or "memory" not in " ".join(reasons):
                 reasons.append(f"memory: needs {mem.total / _GB:.1f} GB of {ctx.hbm_usable / _GB:.1f} GB usable "
                                f"({p.tp=}, {p.pp=}, {p.dp=}, {p.cp=}, {p.ep=}, recompute={p.recompute}, zero={p.zero})")
@@ -519,7 +521,7 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
             raise RainierError(why)
         m = ctx.gb // (parallelism.dp * parallelism.micro_batch)
         mem = ctx.memory(parallelism, m)
-        if mem.total > ctx.hbm_usable:
+        if opt.check_memory and mem.total > ctx.hbm_usable:
             g = mem.gb()
             raise RainierError(
                 f"does not fit: needs {mem.total / _GB:.1f} GB per chip, {ctx.hbm_usable / _GB:.1f} GB usable of "

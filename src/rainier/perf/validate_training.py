@@ -1,0 +1,331 @@
+"""Validation of the training model against published measured runs (``perf/data/training-measured.csv``).
+
+Every row of the table is either *usable* (its model, hardware, chip count, sequence, global batch
+and the parallelism sizes the source gives are known) or *unusable* with the reason. For a usable row
+``estimate_training`` runs with the published sizes fixed; sizes the source does not publish
+(microbatch, interleaving, recomputation, ZeRO stage) are searched: the fastest configuration
+that fits, as a tuned production run would be, and the searched fields are reported.
+
+The prediction is converted into each source's own metric, with the source's own definition:
+
+* ``megatron_tflops`` (Narayanan et al. 2021 and Megatron-DeepSpeed / BLOOM): the FLOPs of
+  ``96 B s L h^2 (1 + s/(6h) + V/(16 L h))`` per iteration (counts the full-recompute forward) divided by
+  iteration time and GPUs;
+* ``iteration_s`` (Korthikanti et al. 2022): the step time itself;
+* ``tokens_per_s_per_chip`` (torchtitan, NeMo / Megatron-Bridge): global batch x seq / step / chips;
+* ``palm_tflops`` (Llama 3): PaLM model FLOPs (6N + 12 L H Q T) per second per GPU;
+* ``foundry_mfu`` (llm-foundry): ``3 (2 N s + 4 L h s^2)`` FLOPs per sequence (N all parameters) over
+  the 989 TFLOP/s H100 bf16 peak that llm-foundry assumes, as a percentage;
+* ``sequences_per_s`` (AWS Neuron): sequences per second of the whole job.
+
+Rows used to fit the efficiency parameters (``scripts/fit_efficiency.py``; listed in
+``perf/fits/efficiency.json``) are marked and excluded from the reported score.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from typing import Any
+
+from rainier.catalog.loader import Catalog, default_catalog
+from rainier.catalog.params import param_counts
+from rainier.errors import RainierError
+from rainier.perf.compute import EffParams, load_fits
+from rainier.perf.training import (
+    Options,
+    TrainingResult,
+    estimate_training,
+)
+
+__all__ = ["RowSpec", "RowResult", "ValidationReport", "ROWS", "load_rows", "validate_training",
+           "predict_row", "TARGET_MAPE", "TARGET_MAX_ERR"]
+
+TARGET_MAPE = 10.0
+TARGET_MAX_ERR = 25.0
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """How to reproduce one measured row: model, chip, fixed parallelism, options, metric."""
+
+    model: str = ""
+    chip: str = ""
+    fixed: dict[str, Any] = field(default_factory=dict)
+    metric: str = ""
+    precision: str = "bf16"
+    options: Options = Options()
+    global_batch: int | None = None
+    seq: int | None = None
+    note: str = ""
+    unusable: str = ""
+
+
+_OLD_MEGATRON = Options(fused_attention=False, overlap_dp=False)
+_MEGATRON_2022 = Options(fused_attention=False)
+_SEL_LAYER = Options(recompute_fraction=0.5)
+_FIT_HW = Options(check_memory=False)
+_FIT_HW_NOTE = ("the run fit on its hardware; rainier's activation estimate for torchtitan's op-level selective "
+                "checkpointing is conservative, so the memory check is skipped")
+_H100_500W = "Meta's H100 SXM 96GB HBM2e capped at 500 W is modelled as the catalog H100 SXM (700 W, HBM3)"
+
+ROWS: dict[int, RowSpec] = {
+    # Narayanan et al. 2021 Table 1: PTD-P, full recompute, fp16, unfused attention, DP all-reduce after backward
+    1: RowSpec("gpt-1.7b", "a100", {"tp": 1, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
+    2: RowSpec("gpt-3.6b", "a100", {"tp": 2, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
+    3: RowSpec("gpt-7.5b", "a100", {"tp": 4, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
+    4: RowSpec("gpt-18.4b", "a100", {"tp": 8, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
+    5: RowSpec("gpt-39.1b", "a100", {"tp": 8, "pp": 2, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
+    6: RowSpec("gpt-76.1b", "a100", {"tp": 8, "pp": 4, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
+    7: RowSpec("gpt-310b", "a100", {"tp": 8, "pp": 16, "dp": 15, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
+    8: RowSpec("megatron-1t", "a100", {"tp": 8, "pp": 64, "dp": 6, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
+    # Korthikanti et al. 2022 Table 5 (configs Table 3)
+    9: RowSpec("gpt-22b", "a100", {"tp": 8, "pp": 1, "dp": 1, "vp": 1, "micro_batch": 4, "recompute": "full", "sp": False}, "iteration_s", options=_MEGATRON_2022),
+    10: RowSpec("gpt-22b", "a100", {"tp": 8, "pp": 1, "dp": 1, "vp": 1, "micro_batch": 4, "recompute": "selective", "sp": True}, "iteration_s", options=_MEGATRON_2022),
+    11: RowSpec("gpt3-175b", "a100", {"tp": 8, "pp": 8, "dp": 1, "vp": 3, "micro_batch": 1, "recompute": "full", "sp": False}, "iteration_s", options=_MEGATRON_2022),
+    12: RowSpec("mt-nlg-530b", "a100", {"tp": 8, "pp": 35, "dp": 1, "vp": 3, "micro_batch": 1, "recompute": "full", "sp": False}, "iteration_s", options=_MEGATRON_2022),
+    13: RowSpec("mt-nlg-530b", "a100", {"tp": 8, "pp": 35, "dp": 1, "vp": 3, "micro_batch": 1, "recompute": "selective", "sp": True}, "iteration_s", options=_MEGATRON_2022),
+    14: RowSpec("megatron-1t", "a100", {"tp": 8, "pp": 64, "dp": 1, "vp": 1, "micro_batch": 1, "recompute": "full", "sp": False}, "iteration_s", options=_MEGATRON_2022),
+    # Llama 3 Table 4 (16M tokens per batch)
+    15: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 16, "dp": 64, "cp": 1}, "palm_tflops", global_batch=2048,
+                note="126 layers over 16 stages (uneven); VP, microbatch, recompute searched"),
+    16: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 16, "dp": 8, "cp": 16}, "palm_tflops", global_batch=128, seq=131072,
+                note="VP, microbatch, recompute searched"),
+    17: RowSpec(unusable="global batch, TP/PP/DP of the 12,288-GPU run not in the table; MegaScale's parallel-block transformer and LAMB not modelled"),
+    18: RowSpec(unusable="derived value (55.2/1.34), no configuration"),
+    19: RowSpec(unusable="global batch not in the table; PaLM's 2D weight-stationary TPU sharding (12-way model x 256 data per pod) is not Megatron TP/PP"),
+    20: RowSpec(unusable="chip count, batch and parallelism not given (MFU as recomputed by PaLM)"),
+    21: RowSpec(unusable="TPU v3 not in the catalog; batch and parallelism not given"),
+    22: RowSpec(unusable="global batch and parallelism not given (MFU as recomputed by PaLM)"),
+    23: RowSpec("bloom-176b", "a100", {"tp": 4, "pp": 12, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 1, "sp": False},
+                "megatron_tflops", options=_MEGATRON_2022, note="Megatron-DeepSpeed, ZeRO-1; VP searched"),
+    24: RowSpec(unusable="metaseq's FLOP-counting convention is not stated, and a 2M-token batch does not divide over DP 124"),
+    25: RowSpec(unusable="H800 (NVLink cut to 400 GB/s) not in the catalog; batch ramp 3072-15360 and DualPipe compute/comm overlap"),
+    26: RowSpec(unusable="MLPerf time-to-train needs the benchmark's token budget and batch, not in the table"),
+    27: RowSpec(unusable="MLPerf time-to-train needs the benchmark's token budget and batch, not in the table"),
+    28: RowSpec(unusable="MLPerf time-to-train needs the benchmark's token budget and batch, not in the table"),
+    29: RowSpec(unusable="MLPerf time-to-train needs the token budget; FP4 training not modelled"),
+    30: RowSpec(unusable="MLPerf time-to-train needs the token budget; FP4 training not modelled"),
+    31: RowSpec(unusable="MLPerf time-to-train needs the benchmark's token budget and batch, not in the table"),
+    32: RowSpec(unusable="MLPerf time-to-train needs the token budget; FP4 training not modelled"),
+    # torchtitan (FSDP2 = ZeRO-3, flash attention)
+    33: RowSpec("llama3-8b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip",
+                global_batch=64, options=_SEL_LAYER, note="'selective layer' = every 2nd layer fully recomputed"),
+    34: RowSpec("llama3-8b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "selective", "zero": 3}, "tokens_per_s_per_chip", global_batch=64),
+    35: RowSpec("llama3-70b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=64),
+    36: RowSpec("llama2-13b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 2, "recompute": "none", "zero": 3}, "tokens_per_s_per_chip", global_batch=128),
+    37: RowSpec("llama2-70b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "selective", "zero": 3}, "tokens_per_s_per_chip", global_batch=64,
+                options=_FIT_HW, note=_FIT_HW_NOTE),
+    38: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 1, "dp": 16, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=32,
+                note="H100 94/96 GB modelled as the 80 GB H100 SXM"),
+    39: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "selective", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, options=_FIT_HW, note=_H100_500W + '; ' + _FIT_HW_NOTE),
+    40: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "selective", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, precision="fp8", options=_FIT_HW, note=_H100_500W + '; ' + _FIT_HW_NOTE),
+    41: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 128, "micro_batch": 2, "recompute": "selective", "zero": 3}, "tokens_per_s_per_chip", global_batch=256, options=_FIT_HW, note=_H100_500W + '; ' + _FIT_HW_NOTE),
+    42: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 128, "micro_batch": 2, "recompute": "selective", "zero": 3}, "tokens_per_s_per_chip", global_batch=256, precision="fp8", options=_FIT_HW, note=_H100_500W + '; ' + _FIT_HW_NOTE),
+    43: RowSpec("llama3-70b", "h100", {"tp": 8, "pp": 1, "dp": 32, "micro_batch": 16, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=512, precision="fp8", note=_H100_500W),
+    44: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 8, "dp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=256,
+                note=_H100_500W + "; local batch 32 = 32 microbatches of 1 through 1F1B"),
+    45: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 8, "dp": 8, "cp": 1, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=64, seq=32768, note=_H100_500W),
+    46: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 8, "dp": 1, "cp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=8, seq=262144, note=_H100_500W),
+    47: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 1, "cp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=1, seq=262144, note=_H100_500W),
+    # NVIDIA Megatron-Bridge (NeMo 25.11); recompute / ZeRO not stated: searched
+    48: RowSpec("llama3-8b", "gb300", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 2}, "tokens_per_s_per_chip", precision="fp8"),
+    49: RowSpec("llama3-70b", "gb300", {"tp": 1, "pp": 1, "cp": 1, "vp": 1, "micro_batch": 2, "zero": 3}, "tokens_per_s_per_chip", precision="fp8"),
+    50: RowSpec("deepseek-v3", "gb300", {"tp": 1, "pp": 2, "cp": 1, "ep": 32, "vp": 4, "micro_batch": 1}, "tokens_per_s_per_chip",
+                note="MTP module not modelled; 61 layers over 2 x 4 virtual stages (uneven)"),
+    51: RowSpec("qwen3-235b-a22b", "gb300", {"tp": 1, "pp": 4, "cp": 1, "ep": 16, "micro_batch": 2}, "tokens_per_s_per_chip",
+                note="VP 12 over 94 layers is uneven; VP searched"),
+    52: RowSpec("llama3-8b", "gb200", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 2}, "tokens_per_s_per_chip", precision="fp8"),
+    53: RowSpec("llama3-70b", "gb200", {"tp": 1, "pp": 1, "cp": 1, "vp": 1, "micro_batch": 2, "zero": 3}, "tokens_per_s_per_chip", precision="fp8"),
+    54: RowSpec("deepseek-v3", "gb200", {"tp": 1, "pp": 4, "cp": 1, "ep": 64, "micro_batch": 1}, "tokens_per_s_per_chip",
+                note="MTP not modelled; VP 4 over 61 layers uneven, searched"),
+    55: RowSpec("deepseek-v3", "gb200", {"tp": 1, "pp": 8, "cp": 1, "ep": 32, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8",
+                note="MTP not modelled; VP 4 over 61 layers uneven, searched"),
+    56: RowSpec("gpt-oss-120b", "gb200", {"tp": 1, "pp": 1, "cp": 1, "ep": 64, "vp": 1, "micro_batch": 1}, "tokens_per_s_per_chip",
+                note="sliding-window layers modelled as full attention"),
+    57: RowSpec("llama3-8b", "b200", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 2}, "tokens_per_s_per_chip", precision="fp8"),
+    58: RowSpec("deepseek-v3", "b200", {"tp": 1, "pp": 16, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8",
+                note="MTP not modelled; 61 layers over 16 stages (uneven)"),
+    59: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 1, "zero": 3}, "tokens_per_s_per_chip", precision="fp8"),
+    60: RowSpec("llama3-70b", "h100", {"tp": 4, "pp": 8, "cp": 1, "vp": 5, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
+    61: RowSpec("gpt-oss-120b", "h100", {"tp": 1, "pp": 4, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 4}, "tokens_per_s_per_chip",
+                note="sliding-window layers modelled as full attention"),
+    # NeMo 24.09 H100 FP8
+    62: RowSpec("gpt3-175b", "h100", {"tp": 4, "pp": 8, "cp": 1, "vp": 6, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
+    63: RowSpec("llama2-70b", "h100", {"tp": 4, "pp": 4, "cp": 1, "vp": 20, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
+    64: RowSpec("llama3-70b", "h100", {"tp": 4, "pp": 4, "cp": 2, "vp": 5, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
+    65: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "cp": 2, "vp": 1, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
+    66: RowSpec("gpt3-5b", "h100", {"tp": 1, "pp": 1, "cp": 1, "vp": 1, "micro_batch": 4}, "tokens_per_s_per_chip", precision="fp8"),
+    # llm-foundry (FSDP FULL_SHARD = ZeRO-3, flash attention)
+    67: RowSpec("mpt-30b", "h100", {"tp": 1, "pp": 1, "dp": 32, "micro_batch": 14, "recompute": "full", "zero": 3}, "foundry_mfu"),
+    68: RowSpec("mpt-30b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "foundry_mfu",
+                options=_FIT_HW, note="the run fit on its hardware; rainier's estimate is 4 GB over its usable HBM"),
+    69: RowSpec("mpt-7b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 6, "recompute": "none", "zero": 3}, "foundry_mfu"),
+    70: RowSpec("mpt-7b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "foundry_mfu"),
+    71: RowSpec("mpt-3b", "h100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 6, "recompute": "none", "zero": 3}, "foundry_mfu"),
+    72: RowSpec("mpt-1b", "h100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 20, "recompute": "none", "zero": 3}, "foundry_mfu"),
+    73: RowSpec("mpt-760m", "h100", {"tp": 1, "pp": 1, "dp": 32, "micro_batch": 24, "recompute": "none", "zero": 3}, "foundry_mfu"),
+    # AWS Neuron: TP/DP counted in NeuronCores (2 per Trainium1): TP 32 cores = 16 chips, DP 32
+    74: RowSpec("llama3-8b", "trn1", {"tp": 16, "pp": 1, "dp": 32, "micro_batch": 1, "zero": 1}, "sequences_per_s",
+                note="TP 32 NeuronCores = 16 chips (2 cores each); ZeRO-1"),
+    75: RowSpec(unusable="Llama 4 Behemoth architecture, batch and parallelism not published"),
+    76: RowSpec(unusable="per-size configuration not given (README figure only)"),
+}
+
+_FAMILY_OF_HW = {"a100": "nvidia-ampere", "h100": "nvidia-hopper", "gb300": "nvidia-blackwell",
+                 "gb200": "nvidia-blackwell", "b200": "nvidia-blackwell", "trn1": "aws-neuron-v2"}
+
+
+@dataclass
+class RowResult:
+    id: int
+    source: str
+    model: str
+    hardware: str
+    chips: int | None
+    metric: str
+    unit: str
+    measured: float | None
+    predicted: float | None = None
+    error_pct: float | None = None
+    family: str = ""
+    fitted: bool = False
+    usable: bool = True
+    reason: str = ""
+    parallelism: dict[str, Any] | None = None
+    searched: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ValidationReport:
+    rows: list[RowResult]
+    mape_heldout: float
+    max_abs_err_heldout: float
+    max_err_row: int | None
+    mape_by_family: dict[str, float]
+    mape_fitted: float | None
+    n_heldout: int
+    n_fitted: int
+    n_unusable: int
+    target_mape: float = TARGET_MAPE
+    target_max_err: float = TARGET_MAX_ERR
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_rows() -> list[dict[str, str]]:
+    text = resources.files("rainier.perf").joinpath("data/training-measured.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def _int(s: str) -> int | None:
+    try:
+        return int(float(s))
+    except (TypeError, ValueError):
+        return None
+
+
+def _megatron_flops(model: Any, gb: int, seq: int) -> float:
+    h, L, V = model.hidden, model.layers, model.vocab
+    return 96.0 * gb * seq * L * h * h * (1 + seq / (6 * h) + V / (16 * L * h))
+
+
+def _convert(metric: str, res: TrainingResult, model: Any) -> float:
+    if metric == "megatron_tflops":
+        return _megatron_flops(model, res.global_batch, res.seq) / res.step_time_s / res.chips / 1e12
+    if metric == "iteration_s":
+        return res.step_time_s
+    if metric == "tokens_per_s_per_chip":
+        return res.tokens_per_s_per_chip
+    if metric == "palm_tflops":
+        return res.tflops_per_chip
+    if metric == "foundry_mfu":
+        n = param_counts(model).total
+        per_seq = 3.0 * (2.0 * n * res.seq + 4.0 * model.layers * model.hidden * res.seq ** 2)
+        return 100.0 * per_seq * res.global_batch / res.step_time_s / res.chips / 989e12
+    if metric == "sequences_per_s":
+        return res.global_batch / res.step_time_s
+    raise ValueError(metric)
+
+
+def predict_row(row: dict[str, str], spec: RowSpec, catalog: Catalog, params: EffParams | None = None
+                ) -> tuple[float, TrainingResult]:
+    """Predicted value of a usable row in the row's own metric (and the full result)."""
+    cat = catalog
+    chips = _int((row["chips"].split() or [""])[0])
+    seq = spec.seq or _int(row["seq_len"])
+    gb = spec.global_batch or _int(row["global_batch"])
+    if chips is None or seq is None or gb is None:
+        raise ValueError(f"row {row['id']}: chips/seq/global batch missing")
+    opt = spec.options
+    if params is not None:
+        opt = replace(opt, params=params)
+    fixed = dict(spec.fixed)
+    model = cat.model(spec.model)
+    res = estimate_training(model, spec.chip, chips, seq=seq, global_batch=gb, parallelism=fixed,
+                            precision=spec.precision, catalog=cat, options=opt)
+    return _convert(spec.metric, res, model), res
+
+
+def _fit_ids() -> set[int]:
+    return {int(i) for i in load_fits().get("fit_rows", [])}
+
+
+def validate_training(catalog: Catalog | None = None, params_by_family: dict[str, EffParams] | None = None,
+                      ids: list[int] | None = None) -> ValidationReport:
+    """Predict every usable row; MAPE over held-out rows overall and per hardware family."""
+    cat = catalog or default_catalog()
+    fit = _fit_ids()
+    out: list[RowResult] = []
+    for row in load_rows():
+        rid = int(row["id"])
+        if ids is not None and rid not in ids:
+            continue
+        spec = ROWS.get(rid, RowSpec(unusable="no reproduction recipe for this row"))
+        measured = float(row["value"]) if row["value"] else None
+        r = RowResult(id=rid, source=row["source"].split("'")[0].strip(" ,"), model=row["model"],
+                      hardware=row["hardware"].split(",")[0].split("(")[0].strip(), chips=_int((row["chips"].split() or [""])[0]),
+                      metric=row["metric"], unit=row["unit"], measured=measured,
+                      family=_FAMILY_OF_HW.get(spec.chip, ""), fitted=rid in fit, note=spec.note)
+        if spec.unusable:
+            r.usable, r.reason = False, spec.unusable
+            out.append(r)
+            continue
+        params = params_by_family.get(r.family) if params_by_family else None
+        try:
+            pred, res = predict_row(row, spec, cat, params)
+        except RainierError as exc:
+            r.usable, r.reason = False, f"rainier cannot reproduce it: {exc}"
+            out.append(r)
+            continue
+        r.predicted = pred
+        r.error_pct = 100.0 * (pred - measured) / measured if measured else None
+        r.parallelism = res.parallelism
+        r.searched = [k for k in ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch", "recompute", "zero")
+                      if k not in spec.fixed]
+        out.append(r)
+    return _summarise(out)
+
+
+def _summarise(rows: list[RowResult]) -> ValidationReport:
+    held = [r for r in rows if r.usable and not r.fitted and r.error_pct is not None]
+    fitted = [r for r in rows if r.usable and r.fitted and r.error_pct is not None]
+    mape = sum(abs(r.error_pct) for r in held) / len(held) if held else float("nan")  # type: ignore[arg-type]
+    worst = max(held, key=lambda r: abs(r.error_pct or 0.0), default=None)
+    fam: dict[str, list[float]] = defaultdict(list)
+    for r in held:
+        fam[r.family].append(abs(r.error_pct or 0.0))
+    return ValidationReport(
+        rows=rows, mape_heldout=mape, max_abs_err_heldout=abs(worst.error_pct or 0.0) if worst else float("nan"),
+        max_err_row=worst.id if worst else None,
+        mape_by_family={k: sum(v) / len(v) for k, v in sorted(fam.items())},
+        mape_fitted=(sum(abs(r.error_pct or 0.0) for r in fitted) / len(fitted)) if fitted else None,
+        n_heldout=len(held), n_fitted=len(fitted), n_unusable=sum(1 for r in rows if not r.usable),
+    )
