@@ -52,9 +52,11 @@ def fmt_num(x: Any, digits: int = 3) -> str:
     if not math.isfinite(v):
         return "–"
     a = abs(v)
-    for scale, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e4, "k")):
-        if a >= scale:
-            return f"{v / scale:,.{max(digits - 1, 0)}f}{suffix}" if a / scale < 10 else f"{v / scale:,.{max(digits - 2, 0)}f}{suffix}"
+    for threshold, scale, suffix in ((1e15, 1e15, "P"), (1e12, 1e12, "T"), (1e9, 1e9, "B"), (1e6, 1e6, "M"),
+                                     (1e4, 1e3, "k")):
+        if a >= threshold:
+            r = a / scale
+            return f"{v / scale:,.{max(digits - (1 if r < 10 else 2 if r < 100 else 3), 0)}f}{suffix}"
     if v == int(v) and a < 1e4:
         return f"{int(v):,}"
     if a >= 100:
@@ -172,9 +174,15 @@ class Page:
 
     def _figure(self, fig: go.Figure, *, caption: str = "", height: int | None = None) -> str:
         i = len(self._figs)
-        fig.update_layout(margin=dict(l=60, r=20, t=40 if fig.layout.title.text else 20, b=50),
+        titled = bool(fig.layout.title.text)
+        # The legend sits in the top margin, under the title when there is one.
+        fig.update_layout(margin=dict(l=60, r=20, t=90 if titled else 50, b=50),
                           legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-                          hovermode="closest", font=dict(size=12))
+                          font=dict(size=12))
+        if titled:
+            fig.update_layout(title=dict(x=0.01, xanchor="left", y=0.98, yanchor="top", font=dict(size=14)))
+        if fig.layout.hovermode is None:
+            fig.update_layout(hovermode="closest")
         if height is not None:
             fig.update_layout(height=height)
         elif fig.layout.height is None:
