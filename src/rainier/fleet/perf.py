@@ -1,0 +1,184 @@
+"""Job speed and serving capacity for the fleet, cached per configuration and per simulation.
+
+The fleet asks two questions many times: how fast does a training job of a given model on a given
+number of chips of a given system run (tokens/s), and how much a serving replica sustains at an SLO.
+The answers come from the single-job models (``rainier.perf.training.estimate_training`` and
+``rainier.perf.inference.replica_capacity``, see docs/contracts.md) and are cached in a
+:class:`PerfCache` that belongs to one simulation (no process-global cache), keyed by configuration.
+
+Backends (scenario ``perf.backend``):
+
+- ``estimators``: the issue 4/5 models; an error there is a user error.
+- ``physics``: the closed-form fallback below, always available and fast.
+- ``auto`` (default): the estimators when they import; a configuration they reject (RainierError,
+  e.g. the model does not fit) falls back to physics for that configuration and is counted in
+  ``fallbacks``.
+
+Closed-form physics fallback (documented, deliberately simple):
+
+- training: ``tokens/s = mfu_assumed x peak_bf16_flops x chips / (6 x active_params)`` (6ND rule),
+  times ``cross_site.efficiency`` when a gang spans sites;
+- serving: one replica holds the weights in at most 60% of its HBM (chips a power of two); decode is
+  HBM-bandwidth bound: a step streams the weights plus the batch's KV cache at
+  ``decode_bw_efficiency x chips x hbm_bw``; the batch is the largest that fits memory and keeps the
+  step under the TPOT SLO (cap 512); prefill at ``mfu_assumed`` of peak takes its share of the time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from rainier.errors import RainierError
+
+__all__ = ["PerfCache", "TrainingSpeed", "ServingCapacity", "physics_training_tokens_per_s", "physics_replica"]
+
+
+@dataclass(frozen=True)
+class TrainingSpeed:
+    tokens_per_s: float
+    source: str  # "estimators" | "physics"
+
+
+@dataclass(frozen=True)
+class ServingCapacity:
+    chips_per_replica: int
+    output_tokens_per_s: float
+    total_tokens_per_s: float
+    source: str
+
+
+_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}
+
+
+def physics_training_tokens_per_s(model: Any, acc: Any, chips: int, mfu: float) -> float:
+    return mfu * acc.peak_flops("bf16") * chips / (6.0 * model.active_params)
+
+
+def _kv_bytes_per_token(model: Any, precision: str) -> float:
+    b = min(_BYTES.get(precision, 2.0), 2.0)
+    if model.mla is not None:
+        return model.layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * b
+    return 2.0 * model.layers * model.n_kv_heads * model.d_head * b
+
+
+def physics_replica(model: Any, acc: Any, precision: str, input_len: int, output_len: int, tpot_s: float,
+                    mfu: float, bw_eff: float) -> ServingCapacity:
+    wbytes = model.params * _BYTES.get(precision, 2.0)
+    chips = 1
+    while wbytes > 0.6 * chips * acc.hbm_bytes:
+        chips *= 2
+    bw = chips * acc.hbm_bw_bytes_s * bw_eff
+    kv_seq = _kv_bytes_per_token(model, precision) * (input_len + output_len / 2.0)
+    b_mem = (0.9 * chips * acc.hbm_bytes - wbytes) / kv_seq
+    b_slo = (tpot_s * bw - wbytes) / kv_seq
+    batch = max(1.0, min(b_mem, b_slo, 512.0))
+    t_step = (wbytes + batch * kv_seq) / bw
+    out0 = batch / t_step
+    prefill_s = 2.0 * model.active_params * input_len / (mfu * acc.peak_flops(precision) * chips)
+    out = out0 / (1.0 + out0 / output_len * prefill_s)
+    return ServingCapacity(chips, out, out * (input_len + output_len) / output_len, "physics")
+
+
+class PerfCache:
+    """Per-simulation cache of job speeds and replica capacities, keyed by configuration."""
+
+    def __init__(self, catalog: Any, backend: str = "auto", mfu_assumed: float = 0.4, decode_bw_efficiency: float = 0.6,
+                 seq: int = 8192, global_batch_tokens: float = 16e6, cross_site_gbps: float = 400.0,
+                 cross_site_efficiency: float = 0.8) -> None:
+        self.catalog = catalog
+        self.mfu = mfu_assumed
+        self.bw_eff = decode_bw_efficiency
+        self.seq = seq
+        self.global_batch_tokens = global_batch_tokens
+        self.cross_site_gbps = cross_site_gbps
+        self.cross_site_efficiency = cross_site_efficiency
+        self._train: dict[tuple[Any, ...], TrainingSpeed] = {}
+        self._serve: dict[tuple[Any, ...], ServingCapacity] = {}
+        self.fallbacks: list[str] = []
+        self._est_train = None
+        self._est_serve = None
+        if backend in ("auto", "estimators"):
+            try:
+                from rainier.perf.training import estimate_training
+
+                self._est_train = estimate_training
+            except ImportError:
+                if backend == "estimators":
+                    raise RainierError("rainier.perf.training is not installed", field="perf.backend",
+                                       fix="use backend: physics or auto") from None
+            try:
+                from rainier.perf.inference import replica_capacity
+
+                self._est_serve = replica_capacity
+            except ImportError:
+                if backend == "estimators":
+                    raise RainierError("rainier.perf.inference is not installed", field="perf.backend",
+                                       fix="use backend: physics or auto") from None
+        self.strict = backend == "estimators"
+
+    @property
+    def backend(self) -> str:
+        parts = ["training:" + ("estimators" if self._est_train else "physics"),
+                 "serving:" + ("estimators" if self._est_serve else "physics")]
+        return ",".join(parts)
+
+    def training(self, model: str, system: str, chips: int, sites: int = 1) -> TrainingSpeed:
+        key = (model, system, int(chips), int(sites))
+        hit = self._train.get(key)
+        if hit is not None:
+            return hit
+        cat = self.catalog
+        m, sysm = cat.model(model), cat.system(system)
+        acc = cat.accelerator(sysm.accelerator)
+        speed: TrainingSpeed | None = None
+        if self._est_train is not None:
+            try:
+                res = self._est_train(m, acc, int(chips), seq=self.seq,
+                                      global_batch=max(1, round(self.global_batch_tokens / self.seq)),
+                                      sites=int(sites), cross_site_gbps=self.cross_site_gbps if sites > 1 else None,
+                                      system=sysm, catalog=cat)
+                tps = float(res.tokens_per_s)
+                if not (tps > 0 and math.isfinite(tps)):
+                    raise RainierError(f"estimator returned {tps} tokens/s")
+                speed = TrainingSpeed(tps, "estimators")
+            except (RainierError, ValueError, ZeroDivisionError) as exc:
+                if self.strict:
+                    raise
+                self.fallbacks.append(f"training {model} on {chips} x {system} ({sites} site): {exc}")
+        if speed is None:
+            tps = physics_training_tokens_per_s(m, acc, int(chips), self.mfu)
+            if sites > 1:
+                tps *= self.cross_site_efficiency
+            speed = TrainingSpeed(tps, "physics")
+        self._train[key] = speed
+        return speed
+
+    def serving(self, model: str, system: str, precision: str, input_len: int, output_len: int,
+                ttft_s: float, tpot_s: float) -> ServingCapacity:
+        key = (model, system, precision, input_len, output_len, ttft_s, tpot_s)
+        hit = self._serve.get(key)
+        if hit is not None:
+            return hit
+        cat = self.catalog
+        m, sysm = cat.model(model), cat.system(system)
+        acc = cat.accelerator(sysm.accelerator)
+        cap: ServingCapacity | None = None
+        if self._est_serve is not None:
+            try:
+                r = self._est_serve(m, acc, precision=precision, input_len=input_len, output_len=output_len,
+                                    slo_ttft_s=ttft_s, slo_tpot_s=tpot_s, catalog=cat)
+                cpr = int(r.chips_per_replica)
+                tot = float(r.total_tokens_per_s)
+                if cpr < 1 or not (tot > 0 and math.isfinite(tot)):
+                    raise RainierError(f"estimator returned {cpr} chips, {tot} tokens/s")
+                cap = ServingCapacity(cpr, float(r.output_tokens_per_s), tot, "estimators")
+            except (RainierError, ValueError, ZeroDivisionError) as exc:
+                if self.strict:
+                    raise
+                self.fallbacks.append(f"serving {model} on {system}: {exc}")
+        if cap is None:
+            cap = physics_replica(m, acc, precision, input_len, output_len, tpot_s, self.mfu, self.bw_eff)
+        self._serve[key] = cap
+        return cap

@@ -1,0 +1,135 @@
+"""The scheduler interface: one method, a read-only view in, decisions out as data.
+
+A policy is any object with ``decide(view) -> list[Decision]`` (a ``typing.Protocol``). The view holds
+the pending jobs in submit order, the running jobs in start order, the tenants (entitlement and usage in
+chips) and a scratch :class:`~rainier.fleet.placement.Capacity` to plan against. Decisions are applied
+in order by the engine: ``Preempt`` stops a running job (it loses the work since its last checkpoint
+and goes back to the queue), ``Start`` places a pending job with the same site rule the scratch used.
+
+Policies register themselves by name with ``@register_scheduler("name")`` in their own module; the name
+is the string scenario files and the CLI use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rainier.errors import UnknownNameError
+from rainier.fleet.placement import Capacity
+
+__all__ = ["Start", "Preempt", "Decision", "Scheduler", "FleetView", "register_scheduler", "make_scheduler",
+           "scheduler_names", "JobView", "TenantView"]
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    job_id: int
+    borrowed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Preempt:
+    job_id: int
+    reason: str = "preempt"
+
+
+Decision = Start | Preempt
+
+
+class JobView(Protocol):
+    """What a policy may read of a job (policies never write to it)."""
+
+    id: int
+    tenant: int
+    kind: int
+    chips: int
+    n_systems: int
+    priority: int
+    submit_s: float
+    start_s: float
+    est_end_s: float
+    preemptible: bool
+    cross_site: bool
+    borrowed: bool
+
+    @property
+    def est_runtime_s(self) -> float: ...
+
+    def pool_counts(self) -> dict[int, int]: ...
+
+
+class TenantView(Protocol):
+    index: int
+    name: str
+    priority: int
+    borrow: bool
+    preemptible: bool
+    entitlement_chips: float
+    usage_chips: float
+
+
+@dataclass(frozen=True)
+class FleetView:
+    now_s: float
+    pending: Sequence[JobView]
+    running: Sequence[JobView]
+    tenants: Sequence[TenantView]
+    capacity: Capacity
+
+    def scratch(self) -> Capacity:
+        return self.capacity.copy()
+
+
+class Scheduler(Protocol):
+    def decide(self, view: FleetView) -> list[Decision]: ...
+
+
+_REGISTRY: dict[str, Callable[..., Scheduler]] = {}
+
+
+def register_scheduler(name: str) -> Callable[[Callable[..., Scheduler]], Callable[..., Scheduler]]:
+    def deco(factory: Callable[..., Scheduler]) -> Callable[..., Scheduler]:
+        if name in _REGISTRY and _REGISTRY[name] is not factory:
+            raise ValueError(f"scheduler '{name}' registered twice")
+        _REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def scheduler_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler:
+    if name not in _REGISTRY:
+        raise UnknownNameError("scheduler", name, _REGISTRY, field="scheduler.name")
+    try:
+        return _REGISTRY[name](**(params or {}))
+    except TypeError as exc:
+        from rainier.errors import RainierError
+
+        raise RainierError(f"bad parameters for scheduler '{name}': {exc}", field="scheduler.params") from None
+
+
+def victims_for(job: JobView, running: Sequence[JobView], cap: Capacity, eligible: Callable[[JobView], bool],
+                order: Callable[[JobView], Any]) -> list[JobView] | None:
+    """The fewest running jobs (in ``order``) whose preemption lets ``job`` fit; None if none does.
+
+    ``cap`` is updated (victims given back, job taken) only when a set is found.
+    """
+    cands = sorted((r for r in running if r.kind == job.kind and eligible(r)), key=order)
+    if not cands:
+        return None
+    trial = cap.copy()
+    chosen: list[JobView] = []
+    for r in cands:
+        trial.give(r.pool_counts())
+        chosen.append(r)
+        if trial.fit(job.kind, job.n_systems, job.cross_site) is not None:
+            for v in chosen:
+                cap.give(v.pool_counts())
+            return chosen
+    return None

@@ -1,0 +1,784 @@
+"""Fleet scenarios: the YAML schema, its validation, and the fully resolved form a run writes.
+
+A scenario describes one simulated fleet: the clock (``start`` date, ``horizon``, ``seed``), sites
+(power cap, PUE, network domains, systems installed at the start, a monthly delivery schedule per system
+kind, decommissioning), tenants (commitment as facility power or chips, priority, borrowing), training
+jobs (listed one by one or drawn by generators), inference services (demand with a daily and weekly
+shape and growth, SLO), failures (rates per chip- or system-hour by cause, blast radius, repair-time
+distribution; the default preset follows the Llama 3 405B interruption table in facts.md §2(c)), the
+scheduler by registered name with its parameters, and scenario events (site outage, supply slip,
+demand spike) at given times.
+
+People write quantities the way they speak (``365d``, ``2200MW``, ``15T``, ``30min``, ``2026-03``);
+validation converts every one to SI (seconds, watts, tokens, tokens/s) so the resolved scenario that a
+run writes holds plain numbers in SI units. Times given as dates or months are converted to seconds
+from ``start``. Every validation error is a :class:`~rainier.errors.RainierError` whose field is the
+YAML path of the offending value, e.g. ``sites[0].systems[1].deliveries[2].month``.
+
+Invariants after :func:`load_scenario`: names are unique per kind; every catalog reference (site, system,
+model) resolves; every job and service names a declared tenant; every time lies in ``[0, inf)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rainier.errors import RainierError
+from rainier.units import parse_count, parse_duration, parse_power
+
+__all__ = [
+    "Scenario",
+    "SiteSpec",
+    "SystemPool",
+    "Delivery",
+    "TenantSpec",
+    "JobSpec",
+    "JobGenerator",
+    "ServiceSpec",
+    "FailureCause",
+    "FailureSpec",
+    "SchedulerSpec",
+    "ScenarioEvent",
+    "load_scenario",
+    "scenario_from_dict",
+    "builtin_scenarios",
+    "resolved_dict",
+    "config_sha256",
+    "LLAMA3_CAUSES",
+]
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+HOUR_S = 3600.0
+
+
+# --- field parsers: human strings -> SI floats ------------------------------------------------------
+
+def _dur(v: Any) -> float:
+    return parse_duration(v, "duration")
+
+
+def _opt_dur(v: Any) -> Any:
+    return None if v is None else parse_duration(v, "duration")
+
+
+def _power(v: Any) -> float:
+    return parse_power(v, "power")
+
+
+def _count(v: Any) -> float:
+    return parse_count(v, "count")
+
+
+def _rate(v: Any) -> float:
+    """Tokens/s: a count such as '50M' (per second)."""
+    if isinstance(v, str):
+        v = v.strip().removesuffix("/s").removesuffix("tok").removesuffix("tokens")
+    return parse_count(v, "tokens_per_s")
+
+
+Seconds = Annotated[float, BeforeValidator(_dur)]
+Watts = Annotated[float, BeforeValidator(_power)]
+Count = Annotated[float, BeforeValidator(_count)]
+TokensPerS = Annotated[float, BeforeValidator(_rate)]
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- time points ------------------------------------------------------------------------------------
+
+class TimeRef(_M):
+    """A point in time: seconds from the scenario start, a date (YYYY-MM-DD) or a month (YYYY-MM)."""
+
+
+def _time_point(v: Any, start: dt.date, field: str) -> float:
+    if isinstance(v, (dt.date, dt.datetime)):
+        d = v if isinstance(v, dt.date) else v.date()
+        return (dt.datetime(d.year, d.month, d.day) - dt.datetime(start.year, start.month, start.day)).total_seconds()
+    if isinstance(v, str):
+        s = v.strip()
+        for fmt in ("%Y-%m-%d", "%Y-%m"):
+            try:
+                d = dt.datetime.strptime(s, fmt)
+            except ValueError:
+                continue
+            return (d - dt.datetime(start.year, start.month, start.day)).total_seconds()
+    return parse_duration(v, field)
+
+
+def month_start_s(start: dt.date, months: int) -> float:
+    """Seconds from ``start`` to the first day of the month ``months`` after ``start``'s month."""
+    y, m = divmod(start.month - 1 + months, 12)
+    d = dt.datetime(start.year + y, m + 1, 1)
+    return max(0.0, (d - dt.datetime(start.year, start.month, start.day)).total_seconds())
+
+
+# --- sites and supply -------------------------------------------------------------------------------
+
+class Delivery(_M):
+    """Systems arriving (or retiring) at ``at_s``; ``systems`` already converted from chips if given."""
+
+    at_s: float = Field(ge=0)
+    systems: int = Field(ge=0)
+
+
+class SystemPool(_M):
+    kind: str = Field(description="catalog system name, e.g. trn2-ultraserver")
+    installed: int = Field(0, ge=0, description="systems installed at the start")
+    deliveries: tuple[Delivery, ...] = ()
+    decommission: tuple[Delivery, ...] = ()
+
+
+class SiteSpec(_M):
+    name: str
+    catalog: str | None = Field(None, description="catalog site name (default: name)")
+    power_cap_w: float = Field(0.0, ge=0, description="facility power cap; 0 = the catalog site's power_mw")
+    pue: float = Field(0.0, ge=0, description="0 = the catalog site's PUE")
+    systems_per_domain: int = Field(256, ge=1, description="systems per network domain (spine block)")
+    systems: tuple[SystemPool, ...] = Field(min_length=1)
+
+
+# --- tenants, jobs, services ------------------------------------------------------------------------
+
+class TenantSpec(_M):
+    name: str
+    commitment_w: float = Field(0.0, ge=0, description="committed facility power")
+    commitment_chips: float = Field(0.0, ge=0, description="committed chips (alternative to power)")
+    priority: int = 0
+    borrow: bool = True
+    preemptible: bool = True
+
+
+class Checkpoint(_M):
+    interval_s: Seconds = Field(1800.0, gt=0)
+    save_s: Seconds = Field(60.0, ge=0)
+    restore_s: Seconds = Field(600.0, ge=0)
+
+
+class JobSpec(_M):
+    name: str
+    tenant: str
+    model: str
+    system: str
+    tokens: Count = Field(gt=0)
+    chips: int | Literal["auto"] = "auto"
+    target_s: Seconds = Field(30 * 86400.0, gt=0, description="for chips: auto, the wall time to aim at")
+    arrival_s: float = Field(0.0, ge=0)
+    checkpoint: Checkpoint = Checkpoint()
+    priority: int | None = None
+    cross_site: bool = False
+
+
+class Choice(_M):
+    value: Any
+    weight: float = Field(1.0, gt=0)
+
+
+class Dist(_M):
+    """A positive random quantity: fixed, exponential (mean) or lognormal (median, sigma); seconds."""
+
+    dist: Literal["fixed", "exponential", "lognormal"] = "fixed"
+    mean_s: Seconds | None = None
+    median_s: Seconds | None = None
+    sigma: float = Field(1.0, ge=0)
+    max_s: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _params(self) -> Dist:
+        if self.dist in ("fixed", "exponential") and self.mean_s is None:
+            raise ValueError(f"{self.dist} needs mean")
+        if self.dist == "lognormal" and self.median_s is None:
+            raise ValueError("lognormal needs median")
+        return self
+
+    @property
+    def mean(self) -> float:
+        if self.dist == "lognormal":
+            return float(self.median_s) * math.exp(self.sigma**2 / 2)  # type: ignore[arg-type]
+        return float(self.mean_s)  # type: ignore[arg-type]
+
+
+class JobGenerator(_M):
+    """Many jobs: Poisson arrivals, sizes from a weighted list, durations from a distribution.
+
+    A drawn job's tokens are its duration x the job speed at its size (from the perf cache), so the
+    nominal run time does not depend on which performance model is installed.
+    """
+
+    name: str
+    tenant: str
+    rate_per_day: float = Field(gt=0)
+    count: int | None = Field(None, ge=0, description="stop after this many jobs (default: run to the horizon)")
+    start_s: float = Field(0.0, ge=0)
+    end_s: float | None = None
+    models: tuple[Choice, ...] = Field(min_length=1)
+    system: str
+    chips: tuple[Choice, ...] = Field(min_length=1)
+    duration: Dist
+    checkpoint: Checkpoint = Checkpoint()
+    priority: int | None = None
+    cross_site: bool = False
+
+
+class Demand(_M):
+    tokens_per_s: TokensPerS = Field(gt=0, description="mean demand at the start (input + output tokens/s)")
+    daily_amplitude: float = Field(0.0, ge=0, lt=1)
+    peak_hour: float = Field(15.0, ge=0, lt=24)
+    weekend_factor: float = Field(1.0, gt=0)
+    growth_per_year: float = Field(1.0, gt=0, description="multiplier per year (2.0 = doubles each year)")
+
+
+class Slo(_M):
+    ttft_s: Seconds = Field(2.0, gt=0)
+    tpot_s: Seconds = Field(0.05, gt=0)
+
+
+class ServiceSpec(_M):
+    name: str
+    tenant: str
+    model: str
+    system: str
+    precision: str = "bf16"
+    input_len: int = Field(2048, ge=1)
+    output_len: int = Field(512, ge=1)
+    slo: Slo = Slo()
+    demand: Demand
+    headroom: float = Field(0.1, ge=0, description="capacity kept above demand")
+    min_chips: int = Field(0, ge=0)
+    sites: tuple[str, ...] = ()
+
+
+# --- failures ---------------------------------------------------------------------------------------
+
+class FailureCause(_M):
+    name: str
+    rate_per_chip_hour: float = Field(0.0, ge=0)
+    rate_per_system_hour: float = Field(0.0, ge=0)
+    radius: Literal["chip", "system", "rack"] = "system"
+    repair: Dist
+
+
+def _llama3_causes() -> tuple[FailureCause, ...]:
+    # Llama 3 405B: 419 unexpected interruptions in 54 days on 16,384 H100 (facts.md §2(c)), grouped.
+    gpu_hours = 16384 * 54 * 24.0
+    groups = [
+        ("accelerator", 148 + 19 + 17 + 6, "chip", {"dist": "lognormal", "median_s": 4 * HOUR_S, "sigma": 0.8}),
+        ("hbm", 72, "chip", {"dist": "lognormal", "median_s": 4 * HOUR_S, "sigma": 0.8}),
+        ("software", 54 + 7, "system", {"dist": "lognormal", "median_s": 0.25 * HOUR_S, "sigma": 0.5}),
+        ("network", 35 + 7, "rack", {"dist": "lognormal", "median_s": 2 * HOUR_S, "sigma": 0.8}),
+        ("host", 32 + 3 + 3 + 10, "system", {"dist": "lognormal", "median_s": 8 * HOUR_S, "sigma": 0.8}),
+        ("silent_data_corruption", 6, "chip", {"dist": "lognormal", "median_s": 12 * HOUR_S, "sigma": 0.8}),
+    ]
+    return tuple(
+        FailureCause(name=n, rate_per_chip_hour=c / gpu_hours, radius=r, repair=Dist(**d))  # type: ignore[arg-type]
+        for n, c, r, d in groups
+    )
+
+
+LLAMA3_CAUSES = _llama3_causes()
+
+
+class FailureSpec(_M):
+    preset: Literal["llama3", "none"] = "llama3"
+    scale: float = Field(1.0, ge=0, description="multiplies every rate")
+    causes: tuple[FailureCause, ...] = ()
+
+    def resolved_causes(self) -> tuple[FailureCause, ...]:
+        base = LLAMA3_CAUSES if self.preset == "llama3" else ()
+        by = {c.name: c for c in base}
+        for c in self.causes:
+            by[c.name] = c
+        return tuple(by.values())
+
+
+class SchedulerSpec(_M):
+    name: str = "fifo"
+    params: dict[str, Any] = Field(default_factory=dict)
+    interval_s: Seconds = Field(0.0, ge=0, description="coalesce scheduler passes to at most one per interval")
+
+
+class PerfSpec(_M):
+    backend: Literal["auto", "estimators", "physics"] = "auto"
+    mfu_assumed: float = Field(0.40, gt=0, le=1)
+    decode_bw_efficiency: float = Field(0.6, gt=0, le=1)
+    seq: int = Field(8192, ge=1)
+    global_batch_tokens: Count = Field(16e6, gt=0)
+
+
+class CrossSite(_M):
+    allowed: bool = False
+    gbps: float = Field(400.0, gt=0, description="cross-site bandwidth per site pair, Gbit/s")
+    efficiency: float = Field(0.8, gt=0, le=1, description="job speed factor when a gang spans sites (physics backend)")
+
+
+class ScenarioEvent(_M):
+    at_s: float = Field(ge=0)
+    kind: Literal["site_outage", "supply_slip", "demand_spike"]
+    site: str | None = None
+    system: str | None = None
+    service: str | None = None
+    duration_s: Seconds = Field(0.0, ge=0)
+    months: int = Field(0, ge=0)
+    factor: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _needs(self) -> ScenarioEvent:
+        if self.kind in ("site_outage", "supply_slip") and not self.site:
+            raise ValueError(f"{self.kind} needs site")
+        if self.kind == "demand_spike" and not self.service:
+            raise ValueError("demand_spike needs service")
+        return self
+
+
+class Scenario(_M):
+    name: str
+    description: str = ""
+    start: dt.date = dt.date(2025, 10, 1)
+    horizon_s: Seconds = Field(gt=0)
+    seed: int = Field(0, ge=0)
+    hourly_s: float = Field(HOUR_S, gt=0, description="accounting step")
+    perf: PerfSpec = PerfSpec()
+    cross_site: CrossSite = CrossSite()
+    scheduler: SchedulerSpec = SchedulerSpec()
+    sites: tuple[SiteSpec, ...] = Field(min_length=1)
+    tenants: tuple[TenantSpec, ...] = Field(min_length=1)
+    jobs: tuple[JobSpec, ...] = ()
+    generators: tuple[JobGenerator, ...] = ()
+    services: tuple[ServiceSpec, ...] = ()
+    failures: FailureSpec = FailureSpec()
+    events: tuple[ScenarioEvent, ...] = ()
+
+    @field_validator("sites", "tenants", "jobs", "generators", "services")
+    @classmethod
+    def _unique(cls, v: tuple[Any, ...]) -> tuple[Any, ...]:
+        seen: set[str] = set()
+        for x in v:
+            if x.name in seen:
+                raise ValueError(f"duplicate name '{x.name}'")
+            seen.add(x.name)
+        return v
+
+    @model_validator(mode="after")
+    def _refs(self) -> Scenario:
+        tenants = {t.name for t in self.tenants}
+        for kind, items in (("jobs", self.jobs), ("generators", self.generators), ("services", self.services)):
+            for i, x in enumerate(items):
+                if x.tenant not in tenants:
+                    raise _FieldError(f"{kind}[{i}].tenant", f"unknown tenant '{x.tenant}'",
+                                      f"declare it under tenants: ({', '.join(sorted(tenants))})")
+        sites = {s.name for s in self.sites}
+        services = {s.name for s in self.services}
+        for i, e in enumerate(self.events):
+            if e.site and e.site not in sites:
+                raise _FieldError(f"events[{i}].site", f"unknown site '{e.site}'", f"one of {', '.join(sorted(sites))}")
+            if e.service and e.service not in services:
+                raise _FieldError(f"events[{i}].service", f"unknown service '{e.service}'")
+        for i, s in enumerate(self.services):
+            for name in s.sites:
+                if name not in sites:
+                    raise _FieldError(f"services[{i}].sites", f"unknown site '{name}'")
+        return self
+
+    @property
+    def horizon_h(self) -> float:
+        return self.horizon_s / HOUR_S
+
+
+class _FieldError(ValueError):
+    def __init__(self, field: str, message: str, fix: str | None = None):
+        self.field, self.message, self.fix = field, message, fix
+        super().__init__(message)
+
+
+# --- pre-processing: dates, months, chips -> SI before pydantic sees the document ------------------
+
+_RENAMES = {"horizon": "horizon_s", "arrival": "arrival_s", "target": "target_s", "interval": "interval_s",
+            "save": "save_s", "restore": "restore_s", "mean": "mean_s", "median": "median_s", "max": "max_s",
+            "ttft": "ttft_s", "tpot": "tpot_s", "duration": "duration_s", "start": "start_s", "end": "end_s",
+            "at": "at_s", "power_cap": "power_cap_w", "commitment_power": "commitment_w",
+            "hourly": "hourly_s"}
+
+
+def _ren(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(d)
+    for k in keys:
+        if k in out and _RENAMES[k] not in out:
+            out[_RENAMES[k]] = out.pop(k)
+    return out
+
+
+def _prep(doc: dict[str, Any]) -> dict[str, Any]:
+    """Turn the human-friendly document into the schema's SI form, naming fields on error."""
+    if not isinstance(doc, dict):
+        raise RainierError("a scenario file holds a mapping (name:, horizon:, sites:, ...)", field="(scenario)")
+    d = _ren(doc, ("horizon", "hourly"))
+    start_raw = d.get("start", dt.date(2025, 10, 1))
+    try:
+        start = start_raw if isinstance(start_raw, dt.date) else dt.datetime.strptime(str(start_raw), "%Y-%m-%d").date()
+    except ValueError:
+        raise RainierError(f"cannot read '{start_raw}'", field="start", fix="write a date like 2025-10-01") from None
+    d["start"] = start
+
+    def when(v: Any, field: str) -> float:
+        try:
+            return _time_point(v, start, field)
+        except RainierError as exc:
+            raise RainierError(str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc), field=field) from None
+
+    def month(v: Any, field: str) -> float:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return month_start_s(start, v)
+        return when(v, field)
+
+    def pools(site: dict[str, Any], si: int) -> list[Any]:
+        out = []
+        for pi, p in enumerate(site.get("systems") or []):
+            if not isinstance(p, dict):
+                out.append(p)
+                continue
+            p = dict(p)
+            f = f"sites[{si}].systems[{pi}]"
+            per = p.pop("chips_per_system", None)  # filled by resolve(); chips need the catalog
+            if "installed_chips" in p:
+                p["_installed_chips"] = p.pop("installed_chips")
+            for key in ("deliveries", "decommission"):
+                items = []
+                for di, x in enumerate(p.get(key) or []):
+                    if not isinstance(x, dict):
+                        items.append(x)
+                        continue
+                    x = dict(x)
+                    ff = f"{f}.{key}[{di}]"
+                    if "month" in x:
+                        x["at_s"] = month(x.pop("month"), f"{ff}.month")
+                    elif "at" in x:
+                        x["at_s"] = when(x.pop("at"), f"{ff}.at")
+                    if "every_month" in x:  # {from: 2025-11, to: 2026-09, systems: N}: one entry per month
+                        raise RainierError("use from/to for repeated deliveries", field=f"{ff}.every_month")
+                    if "from" in x:
+                        a = x.pop("from")
+                        b = x.pop("to", None)
+                        if b is None:
+                            raise RainierError("from: needs to:", field=f"{ff}.to")
+                        t0, t1 = month(a, f"{ff}.from"), month(b, f"{ff}.to")
+                        for m in range(0, 600):
+                            t = _add_months(start, t0, m)
+                            if t > t1 + 1:
+                                break
+                            y = dict(x)
+                            y["at_s"] = t
+                            items.append(y)
+                        continue
+                    items.append(x)
+                p[key] = items
+            if per is not None:
+                p["_chips_per_system"] = per
+            out.append(p)
+        return out
+
+    sites = []
+    for si, s in enumerate(d.get("sites") or []):
+        if isinstance(s, dict):
+            s = dict(s)
+            if "power_cap" in s:
+                s["power_cap_w"] = s.pop("power_cap")
+            s["systems"] = pools(s, si)
+        sites.append(s)
+    if "sites" in d:
+        d["sites"] = sites
+
+    tenants = []
+    for ti, t in enumerate(d.get("tenants") or []):
+        if isinstance(t, dict):
+            t = dict(t)
+            c = t.pop("commitment", None)
+            if c is not None:
+                if isinstance(c, dict):
+                    if "power" in c:
+                        t["commitment_w"] = c["power"]
+                    if "chips" in c:
+                        t["commitment_chips"] = c["chips"]
+                else:
+                    # a bare string with a W unit is power; a bare number is chips
+                    if isinstance(c, str) and c.strip().lower().endswith("w"):
+                        t["commitment_w"] = c
+                    else:
+                        t["commitment_chips"] = c
+            for k in ("commitment_w",):
+                if k in t:
+                    t[k] = _wrap(parse_power, t[k], f"tenants[{ti}].commitment")
+            if "commitment_chips" in t:
+                t["commitment_chips"] = _wrap(parse_count, t["commitment_chips"], f"tenants[{ti}].commitment")
+        tenants.append(t)
+    if "tenants" in d:
+        d["tenants"] = tenants
+
+    def ckpt(x: Any) -> Any:
+        return _ren(x, ("interval", "save", "restore")) if isinstance(x, dict) else x
+
+    def dist(x: Any) -> Any:
+        return _ren(x, ("mean", "median", "max")) if isinstance(x, dict) else x
+
+    def choices(xs: Any, key: str) -> Any:
+        if not isinstance(xs, list):
+            return xs
+        out = []
+        for x in xs:
+            if isinstance(x, dict) and key in x:
+                y = dict(x)
+                y["value"] = y.pop(key)
+                out.append(y)
+            elif isinstance(x, (str, int, float)):
+                out.append({"value": x})
+            else:
+                out.append(x)
+        return out
+
+    jobs = []
+    for ji, j in enumerate(d.get("jobs") or []):
+        if isinstance(j, dict):
+            j = _ren(j, ("target",))
+            if "arrival" in j:
+                j["arrival_s"] = when(j.pop("arrival"), f"jobs[{ji}].arrival")
+            if "checkpoint" in j:
+                j["checkpoint"] = ckpt(j["checkpoint"])
+        jobs.append(j)
+    if "jobs" in d:
+        d["jobs"] = jobs
+
+    gens = []
+    for gi, g in enumerate(d.get("generators") or []):
+        if isinstance(g, dict):
+            g = dict(g)
+            for k in ("start", "end"):
+                if k in g:
+                    g[f"{k}_s"] = when(g.pop(k), f"generators[{gi}].{k}")
+            if "checkpoint" in g:
+                g["checkpoint"] = ckpt(g["checkpoint"])
+            if "duration" in g:
+                g["duration"] = dist(g["duration"])
+            if "models" in g:
+                g["models"] = choices(g["models"], "model")
+            elif "model" in g:
+                g["models"] = [{"value": g.pop("model")}]
+            if "chips" in g:
+                g["chips"] = choices(g["chips"] if isinstance(g["chips"], list) else [g["chips"]], "chips")
+        gens.append(g)
+    if "generators" in d:
+        d["generators"] = gens
+
+    services = []
+    for s in d.get("services") or []:
+        if isinstance(s, dict):
+            s = dict(s)
+            if isinstance(s.get("slo"), dict):
+                s["slo"] = _ren(s["slo"], ("ttft", "tpot"))
+        services.append(s)
+    if "services" in d:
+        d["services"] = services
+
+    if isinstance(d.get("failures"), dict):
+        f = dict(d["failures"])
+        if isinstance(f.get("causes"), list):
+            f["causes"] = [dict(c, repair=dist(c["repair"])) if isinstance(c, dict) and "repair" in c else c
+                           for c in f["causes"]]
+        d["failures"] = f
+    if isinstance(d.get("scheduler"), str):
+        d["scheduler"] = {"name": d["scheduler"]}
+    elif isinstance(d.get("scheduler"), dict):
+        d["scheduler"] = _ren(d["scheduler"], ("interval",))
+
+    events = []
+    for ei, e in enumerate(d.get("events") or []):
+        if isinstance(e, dict):
+            e = dict(e)
+            if "at" in e:
+                e["at_s"] = when(e.pop("at"), f"events[{ei}].at")
+            e = _ren(e, ("duration",))
+        events.append(e)
+    if "events" in d:
+        d["events"] = events
+    return d
+
+
+def _add_months(start: dt.date, t0_s: float, m: int) -> float:
+    base = dt.datetime(start.year, start.month, start.day) + dt.timedelta(seconds=t0_s)
+    y, mo = divmod(base.month - 1 + m, 12)
+    d = dt.datetime(base.year + y, mo + 1, min(base.day, 28))
+    return (d - dt.datetime(start.year, start.month, start.day)).total_seconds()
+
+
+def _wrap(fn: Any, v: Any, field: str) -> float:
+    try:
+        return float(fn(v, field))
+    except RainierError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise RainierError(str(exc), field=field) from None
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for x in loc:
+        if isinstance(x, int):
+            out += f"[{x}]"
+        else:
+            name = str(x)
+            for k, v in _RENAMES.items():
+                if name == v:
+                    name = k
+                    break
+            out += ("." if out else "") + name
+    return out or "(scenario)"
+
+
+def _resolve_catalog(doc: dict[str, Any], catalog: Any) -> dict[str, Any]:
+    """Fill catalog-derived values (chips -> systems, site defaults) and check references."""
+    from rainier.errors import UnknownNameError
+
+    for si, s in enumerate(doc.get("sites") or []):
+        if not isinstance(s, dict):
+            continue
+        try:
+            site = catalog.site(s.get("catalog") or s.get("name", ""), field=f"sites[{si}].catalog")
+        except UnknownNameError:
+            site = None
+            if s.get("catalog"):
+                raise
+        if site is not None:
+            if not s.get("power_cap_w"):
+                s["power_cap_w"] = site.power_mw * 1e6
+            if not s.get("pue"):
+                s["pue"] = site.pue
+            s["catalog"] = site.name
+        elif not s.get("power_cap_w") or not s.get("pue"):
+            raise RainierError(f"site '{s.get('name')}' is not in the catalog, so give power_cap and pue",
+                               field=f"sites[{si}].power_cap")
+        else:
+            s["catalog"] = None
+        if "power_cap_w" in s:
+            s["power_cap_w"] = _wrap(parse_power, s["power_cap_w"], f"sites[{si}].power_cap")
+        for pi, p in enumerate(s.get("systems") or []):
+            if not isinstance(p, dict):
+                continue
+            f = f"sites[{si}].systems[{pi}]"
+            system = catalog.system(str(p.get("kind", "")), field=f"{f}.kind")
+            p["kind"] = system.name
+            per = system.chips
+            if "_installed_chips" in p:
+                p["installed"] = math.ceil(_wrap(parse_count, p.pop("_installed_chips"), f"{f}.installed_chips") / per)
+            p.pop("_chips_per_system", None)
+            for key in ("deliveries", "decommission"):
+                for di, x in enumerate(p.get(key) or []):
+                    if isinstance(x, dict) and "chips" in x:
+                        x["systems"] = math.ceil(_wrap(parse_count, x.pop("chips"), f"{f}.{key}[{di}].chips") / per)
+    for kind in ("jobs", "generators", "services"):
+        for i, x in enumerate(doc.get(kind) or []):
+            if not isinstance(x, dict):
+                continue
+            if "system" not in x and "chip" in x:
+                acc = catalog.accelerator(str(x.pop("chip")), field=f"{kind}[{i}].chip")
+                x["system"] = catalog.system_for(acc).name
+            if "system" in x:
+                x["system"] = catalog.system(str(x["system"]), field=f"{kind}[{i}].system").name
+            if "model" in x:
+                x["model"] = catalog.model(str(x["model"]), field=f"{kind}[{i}].model").name
+            for ci, c in enumerate(x.get("models") or []):
+                if isinstance(c, dict) and "value" in c:
+                    c["value"] = catalog.model(str(c["value"]), field=f"{kind}[{i}].models[{ci}]").name
+    return doc
+
+
+def scenario_from_dict(doc: dict[str, Any], *, seed: int | None = None, catalog: Any = None,
+                       source: str = "scenario") -> Scenario:
+    """Validate a scenario document (already parsed YAML)."""
+    from rainier.catalog import default_catalog
+
+    cat = catalog or default_catalog()
+    d = _prep(doc)
+    d = _resolve_catalog(d, cat)
+    if seed is not None:
+        d["seed"] = int(seed)
+    try:
+        sc = Scenario.model_validate(d)
+    except _FieldError as exc:
+        raise RainierError(f"{source}: {exc.message}", field=exc.field, fix=exc.fix) from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        ctx_err = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, _FieldError):
+            raise RainierError(f"{source}: {ctx_err.message}", field=ctx_err.field, fix=ctx_err.fix) from None
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        field = _loc(tuple(err["loc"]))
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise RainierError(f"{source}: {field}: {msg}{more}", field=field) from None
+    # references the pydantic model cannot see: generator models/sizes
+    for i, g in enumerate(sc.generators):
+        for ci, c in enumerate(g.chips):
+            if not isinstance(c.value, int) or c.value <= 0:
+                raise RainierError(f"{source}: chips must be positive integers (got {c.value!r})",
+                                   field=f"generators[{i}].chips[{ci}]")
+    return sc
+
+
+def builtin_scenarios() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def load_scenario(path_or_name: str | Path, *, seed: int | None = None, catalog: Any = None,
+                  overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load a scenario from a YAML file or a built-in name (``rainier``, ``tiny``, ...)."""
+    p = Path(path_or_name)
+    if not p.exists():
+        cand = SCENARIO_DIR / f"{path_or_name}.yaml"
+        if not cand.exists():
+            from rainier.errors import closest
+
+            near = closest(str(path_or_name), builtin_scenarios())
+            raise RainierError(f"no scenario file or built-in scenario '{path_or_name}'", field="SCENARIO",
+                               fix=f"built-ins: {', '.join(near or builtin_scenarios())}")
+        p = cand
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise RainierError(f"{p}:{where}: malformed YAML", fix="fix the YAML syntax") from None
+    if overrides:
+        doc = {**doc, **overrides}
+    return scenario_from_dict(doc, seed=seed, catalog=catalog, source=p.name)
+
+
+def resolved_dict(sc: Scenario) -> dict[str, Any]:
+    """The fully resolved scenario as plain data (SI units, every default filled in)."""
+    return sc.model_dump(mode="json")
+
+
+def resolved_yaml(sc: Scenario) -> str:
+    return yaml.safe_dump(resolved_dict(sc), sort_keys=False, default_flow_style=None, width=110)
+
+
+def config_sha256(sc: Scenario) -> str:
+    text = json.dumps(resolved_dict(sc), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

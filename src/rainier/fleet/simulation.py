@@ -1,0 +1,850 @@
+"""The fleet simulation: sites, supply, tenants, training gangs, inference services, failures, power.
+
+One :class:`Simulation` owns everything it uses (kernel, random streams, perf cache, state); running
+the same scenario and seed twice gives identical results. Time is seconds from the scenario start.
+
+What is modelled (per event, Python; per hour, numpy):
+
+- **Training jobs** are gangs of whole systems of one kind, placed all-or-nothing by
+  :mod:`rainier.fleet.placement`. Progress is analytic: after an optional restore, compute runs at the
+  job's tokens/s (from :class:`~rainier.fleet.perf.PerfCache`) in cycles of ``interval`` compute plus a
+  blocking ``save``; the end time is known at start, so checkpoints cost no events. An interruption
+  (failure, preemption, site outage) commits the tokens of completed checkpoints and loses the rest;
+  the attempt's busy chip-time minus its useful compute is goodput loss, split by cause: restore time to
+  the cause of the restart, save time to ``checkpoint``, lost compute to the interrupting cause.
+- **Restart**: after a failure the job restarts at once if its pool(s) have enough startable systems
+  (hot spares), otherwise it waits in the queue for repairs; it pays the restore time either way.
+- **Inference services** are a fluid allocation updated hourly: enough systems for the hour's demand
+  plus headroom, taken from idle systems (services do not preempt training); tokens served is
+  ``min(demand, capacity at the SLO)``; failures inside the hour reduce capacity until the next update.
+- **Failures**, **supply** and **power**: see :mod:`rainier.fleet.policies.failures`, ``supply``, ``power``.
+- **Commitments**: tenant *i* with commitment ``c_i`` (chips, or facility watts / the fleet's average
+  facility watts per chip) is entitled to ``installed x c_i / max(sum c, installed)`` chips, updated
+  hourly; fair-share scheduling uses it, and the summary reports its integral as committed chip-hours.
+
+Conservation: per site and hour, chips busy + idle + failed + undelivered = site capacity (all systems
+the scenario ever places there; retired systems count as undelivered), because the ledger integrates
+each level exactly between events.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rainier.fleet.engine import PRIO_ACCOUNT, PRIO_LATE, PRIO_URGENT, Kernel
+from rainier.fleet.perf import PerfCache
+from rainier.fleet.placement import Capacity, pick_systems, plan_sites
+from rainier.fleet.policies import FleetView, Preempt, Start, make_scheduler
+from rainier.fleet.policies.failures import FailureTable, draw_duration
+from rainier.fleet.policies.power import startable, system_power
+from rainier.fleet.policies.supply import SupplyItem, apply_slip
+from rainier.fleet.scenario import HOUR_S, Scenario
+from rainier.fleet.state import (
+    BUSY,
+    FAILED,
+    IDLE,
+    NO_OWNER,
+    RETIRED,
+    Job,
+    Ledger,
+    Pool,
+    Service,
+    SiteState,
+    Stream,
+    Tenant,
+)
+
+__all__ = ["Simulation", "RunResult"]
+
+YEAR_S = 365.0 * 86400.0
+
+
+def _losses(*pairs: tuple[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in pairs:
+        out[k] = out.get(k, 0.0) + v
+    return out
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, as plain data (the run-directory writer's input)."""
+
+    scenario: Scenario
+    jobs: dict[str, list[Any]]
+    events: dict[str, list[Any]]
+    timeseries: dict[str, Any]
+    summary: dict[str, Any]
+    events_processed: int
+    perf_backend: str
+    perf_fallbacks: list[str] = field(default_factory=list)
+    audit: list[tuple[int, int, int, float, float]] | None = None
+
+
+class Simulation:
+    def __init__(self, scenario: Scenario, catalog: Any = None, *, audit: bool = False,
+                 progress: Callable[[float, float], None] | None = None) -> None:
+        from rainier.catalog import default_catalog
+
+        self.sc = sc = scenario
+        self.cat = cat = catalog or default_catalog()
+        self.k = Kernel()
+        self.progress = progress
+        seeds = np.random.SeedSequence(sc.seed).spawn(3)
+        self.rng_jobs = np.random.default_rng(seeds[0])
+        self.fail_stream = Stream(np.random.default_rng(seeds[1]))
+        self.repair_stream = Stream(np.random.default_rng(seeds[2]))
+        self.perf = PerfCache(cat, sc.perf.backend, sc.perf.mfu_assumed, sc.perf.decode_bw_efficiency, sc.perf.seq,
+                              sc.perf.global_batch_tokens, sc.cross_site.gbps, sc.cross_site.efficiency)
+        self.scheduler = make_scheduler(sc.scheduler.name, sc.scheduler.params)
+        self.horizon_s = sc.horizon_s
+
+        # --- kinds, sites, pools -------------------------------------------------------------------
+        kinds: list[str] = []
+        for s in sc.sites:
+            for p in s.systems:
+                if p.kind not in kinds:
+                    kinds.append(p.kind)
+        for x in (*sc.jobs, *sc.generators, *sc.services):
+            if x.system not in kinds:
+                kinds.append(x.system)
+        self.kinds = kinds
+        self.kind_index = {k: i for i, k in enumerate(kinds)}
+        self.sites: list[SiteState] = []
+        self.pools: list[Pool] = []
+        self.pools_of_kind: dict[int, list[int]] = {i: [] for i in range(len(kinds))}
+        supply: list[SupplyItem] = []
+        causes = sc.failures.resolved_causes()
+        self.fail_tables: dict[int, FailureTable] = {}
+        for si, s in enumerate(sc.sites):
+            site = SiteState(si, s.name, s.power_cap_w, s.pue, 0)
+            self.sites.append(site)
+            for ps in s.systems:
+                system = cat.system(ps.kind)
+                n = ps.installed + sum(d.systems for d in ps.deliveries)
+                if n == 0:
+                    continue
+                pw = system_power(cat, ps.kind, s.pue, s.catalog)
+                spr = max(1, round(1.0 / system.racks_per_system)) if system.racks_per_system < 1 else 1
+                k = self.kind_index[ps.kind]
+                pool = Pool(len(self.pools), si, k, ps.kind, n, system.chips, spr, s.systems_per_domain,
+                            pw.busy_w, pw.idle_w, pw.cost_usd_per_s)
+                self.pools.append(pool)
+                site.pools.append(pool.index)
+                site.capacity_chips += n * system.chips
+                self.pools_of_kind[k].append(pool.index)
+                if ps.installed:
+                    supply.append(SupplyItem(0.0, pool.index, ps.installed, "delivery"))
+                supply += [SupplyItem(d.at_s, pool.index, d.systems, "delivery") for d in ps.deliveries if d.systems]
+                supply += [SupplyItem(d.at_s, pool.index, d.systems, "decommission") for d in ps.decommission if d.systems]
+                if k not in self.fail_tables:
+                    self.fail_tables[k] = FailureTable.build(causes, system.chips, sc.failures.scale)
+        self.supply = supply
+        self.supply_handles: list[Any] = []
+        self.fail_handle: list[Any] = [None] * len(self.pools)
+        self.outage_failed: dict[int, list[tuple[int, np.ndarray]]] = {}
+
+        # --- tenants, ledger ----------------------------------------------------------------------
+        self.tenants = [Tenant(i, t.name, t.priority, t.borrow, t.preemptible, t.commitment_w, t.commitment_chips)
+                        for i, t in enumerate(sc.tenants)]
+        self.tenant_index = {t.name: t.index for t in self.tenants}
+        T = len(self.tenants)
+        self.L = Ledger(len(self.sites), T)
+        L = self.L
+        self.c_inst, self.c_busy, self.c_failed = L.col("installed_chips"), L.col("busy_chips"), L.col("failed_chips")
+        self.c_power, self.c_cost = L.col("power_w"), L.col("cost_usd_per_s")
+        self.c_tbusy = [L.col("t_busy_chips", t) for t in range(T)]
+        self.c_tpower = [L.col("t_power_w", t) for t in range(T)]
+        self.c_tserved = [L.col("t_served", t) for t in range(T)]
+        self.c_tdemand = [L.col("t_demanded", t) for t in range(T)]
+        self.c_tcost = [L.col("t_cost_usd_per_s", t) for t in range(T)]
+
+        # --- jobs ------------------------------------------------------------------------------------
+        self.jobs: list[Job] = []
+        self._make_jobs()
+        self.pending: list[tuple[float, int]] = []
+        self.running: dict[int, Job] = {}
+        self._running_view: list[Job] | None = None
+        self._pass_handle: Any = None
+        self._last_pass_s = -math.inf
+
+        # --- services --------------------------------------------------------------------------------
+        self.services: list[Service] = []
+        for i, sv in enumerate(sc.services):
+            cap = self.perf.serving(sv.model, sv.system, sv.precision, sv.input_len, sv.output_len, sv.slo.ttft_s, sv.slo.tpot_s)
+            k = self.kind_index[sv.system]
+            pools = [p for p in self.pools_of_kind[k] if not sv.sites or self.sites[self.pools[p].site].name in sv.sites]
+            self.services.append(Service(
+                i, sv.name, self.tenant_index[sv.tenant], sv.model, k, sv.system, cap.chips_per_replica,
+                cap.total_tokens_per_s, sv.demand.tokens_per_s, sv.demand.daily_amplitude, sv.demand.peak_hour,
+                sv.demand.weekend_factor, sv.demand.growth_per_year, sv.headroom, sv.min_chips, pools, -(i + 2)))
+
+        # --- records ---------------------------------------------------------------------------------
+        self.attempts: list[tuple[Any, ...]] = []
+        self.log: list[tuple[Any, ...]] = []
+        self.failures_by_cause: dict[str, int] = {c.name: 0 for c in causes}
+        self.loss_by_cause: dict[str, float] = {}
+        self.useful_chip_s = np.zeros(T)
+        self.train_busy_chip_s = np.zeros(T)
+        self.ts_rows: list[tuple[float, float, np.ndarray]] = []
+        self.committed_chip_s = np.zeros(T)
+        self.audit = [] if audit else None
+        self._audit_open: dict[tuple[int, int], tuple[int, float]] = {}
+        self.deferred_deliveries = 0
+        self._last_tick_s = 0.0
+        self.fleet_power_w = 0.0
+        self.fleet_peak_w = 0.0
+
+    # ================================================================ setup helpers
+    def _make_jobs(self) -> None:
+        sc = self.sc
+        for js in sc.jobs:
+            self._add_job(js.name, js.tenant, js.model, js.system, js.tokens, js.chips, js.target_s, js.arrival_s,
+                          js.checkpoint, js.priority, js.cross_site)
+        rng = self.rng_jobs
+        for g in sc.generators:
+            t = g.start_s
+            end = min(g.end_s if g.end_s is not None else self.horizon_s, self.horizon_s)
+            mw = np.array([c.weight for c in g.models])
+            cw = np.array([c.weight for c in g.chips])
+            n = 0
+            while g.count is None or n < g.count:
+                t += rng.exponential(86400.0 / g.rate_per_day)
+                if t >= end:
+                    break
+                model = g.models[int(rng.choice(len(mw), p=mw / mw.sum()))].value
+                chips = int(g.chips[int(rng.choice(len(cw), p=cw / cw.sum()))].value)
+                d = g.duration
+                if d.dist == "fixed":
+                    dur = float(d.mean_s)  # type: ignore[arg-type]
+                elif d.dist == "exponential":
+                    dur = float(rng.exponential(d.mean_s))
+                else:
+                    dur = float(d.median_s) * math.exp(d.sigma * rng.standard_normal())  # type: ignore[arg-type]
+                if d.max_s is not None:
+                    dur = min(dur, float(d.max_s))
+                dur = max(dur, 1.0)
+                system = self.cat.system(g.system)
+                chips = -(-chips // system.chips) * system.chips
+                tps = self.perf.training(model, g.system, chips, 1).tokens_per_s
+                n += 1
+                self._add_job(f"{g.name}-{n:05d}", g.tenant, model, g.system, dur * tps, chips, 0.0, t, g.checkpoint,
+                              g.priority, g.cross_site)
+
+    def _add_job(self, name: str, tenant: str, model: str, system_name: str, tokens: float, chips: Any, target_s: float,
+                 arrival_s: float, ck: Any, priority: int | None, cross_site: bool) -> None:
+        system = self.cat.system(system_name)
+        if chips == "auto":
+            per_chip = self.perf.training(model, system_name, system.chips * 64, 1).tokens_per_s / (system.chips * 64)
+            chips = max(system.chips, math.ceil(tokens / (per_chip * target_s)))
+        n_sys = -(-int(chips) // system.chips)
+        chips = n_sys * system.chips
+        tn = self.tenants[self.tenant_index[tenant]]
+        job = Job(len(self.jobs), name, tn.index, model, self.kind_index[system_name], system_name, chips, n_sys, float(tokens),
+                  arrival_s, tn.priority if priority is None else priority, tn.preemptible, cross_site,
+                  ck.interval_s, ck.save_s, ck.restore_s)
+        job.est_tokens_per_s = self.perf.training(model, system_name, chips, 1).tokens_per_s
+        self.jobs.append(job)
+
+    # ================================================================ run
+    def run(self) -> RunResult:
+        k = self.k
+        for it in self.supply:
+            self.supply_handles.append(k.schedule_at(it.at_s, self._supply, it, priority=PRIO_URGENT))
+        for job in self.jobs:
+            if job.submit_s < self.horizon_s:
+                k.schedule_at(job.submit_s, self._arrive, job)
+        for e in self.sc.events:
+            if e.at_s < self.horizon_s:
+                k.schedule_at(e.at_s, self._scenario_event, e, priority=PRIO_URGENT)
+        k.schedule_at(0.0, self._tick, priority=PRIO_ACCOUNT)
+        k.run(self.horizon_s)
+        if not self.ts_rows or self.ts_rows[-1][1] < self.horizon_s:
+            self._snapshot(self.horizon_s)
+        return self._finish()
+
+    # ================================================================ ledger-aware transitions
+    def _acquire(self, pool: Pool, idx: np.ndarray, owner: int, tenant: int, power_per_sys: float) -> None:
+        t = self.k.now_s
+        st = pool.state
+        if (st[idx] != IDLE).any():
+            raise AssertionError("a system was assigned while not idle (a chip would be in two jobs)")
+        st[idx] = BUSY
+        pool.owner[idx] = owner
+        pool.free_by_domain -= np.bincount(idx // pool.spd, minlength=pool.n_domains)
+        m = len(idx)
+        pool.n_idle -= m
+        pool.n_busy += m
+        site = self.sites[pool.site]
+        site.cap_power_w += m * (pool.busy_w - pool.idle_w)
+        if site.cap_power_w > site.cap_w * (1 + 1e-9) + 1e-3:
+            raise AssertionError(f"site {site.name} power above its cap")
+        self._power(site, t, m * (power_per_sys - pool.idle_w), tenant, m * power_per_sys)
+        L, s = self.L, pool.site
+        L.add(s, t, self.c_busy, m * pool.cps)
+        L.level[s, self.c_tbusy[tenant]] += m * pool.cps
+        L.level[s, self.c_tcost[tenant]] += m * pool.cost_usd_per_s
+        self.tenants[tenant].usage_chips += m * pool.cps
+        if self.audit is not None:
+            for i in idx.tolist():
+                self._audit_open[(pool.index, i)] = (owner, t)
+
+    def _release(self, pool: Pool, idx: np.ndarray, tenant: int, power_per_sys: float) -> None:
+        t = self.k.now_s
+        st = pool.state
+        if (st[idx] != BUSY).any():
+            raise AssertionError("releasing a system that is not busy")
+        st[idx] = IDLE
+        if self.audit is not None:
+            for i in idx.tolist():
+                o, t0 = self._audit_open.pop((pool.index, i))
+                self.audit.append((pool.index, i, o, t0, t))
+        pool.owner[idx] = NO_OWNER
+        pool.free_by_domain += np.bincount(idx // pool.spd, minlength=pool.n_domains)
+        m = len(idx)
+        pool.n_idle += m
+        pool.n_busy -= m
+        site = self.sites[pool.site]
+        site.cap_power_w -= m * (pool.busy_w - pool.idle_w)
+        self._power(site, t, -m * (power_per_sys - pool.idle_w), tenant, -m * power_per_sys)
+        L, s = self.L, pool.site
+        L.add(s, t, self.c_busy, -m * pool.cps)
+        L.level[s, self.c_tbusy[tenant]] -= m * pool.cps
+        L.level[s, self.c_tcost[tenant]] -= m * pool.cost_usd_per_s
+        self.tenants[tenant].usage_chips -= m * pool.cps
+        if pool.drain > 0:
+            self._retire_idle(pool, pool.drain)
+
+    def _power(self, site: SiteState, t: float, delta_site: float, tenant: int | None = None, delta_t: float = 0.0) -> None:
+        L, s = self.L, site.index
+        L.add(s, t, self.c_power, delta_site)
+        if tenant is not None:
+            L.level[s, self.c_tpower[tenant]] += delta_t
+        site.power_w += delta_site
+        if site.power_w > site.peak_power_w:
+            site.peak_power_w = site.power_w
+        self.fleet_power_w += delta_site
+        if self.fleet_power_w > self.fleet_peak_w:
+            self.fleet_peak_w = self.fleet_power_w
+
+    def _fail_idle(self, pool: Pool, i: int) -> None:
+        """IDLE -> FAILED; the idle draw stays reserved against the cap so a repair can never exceed it."""
+        assert pool.state[i] == IDLE
+        pool.state[i] = FAILED
+        pool.free_by_domain[i // pool.spd] -= 1
+        pool.n_idle -= 1
+        pool.n_failed += 1
+        site = self.sites[pool.site]
+        self._power(site, self.k.now_s, -pool.idle_w)
+        self.L.level[pool.site, self.c_failed] += pool.cps
+
+    def _repair_one(self, pool: Pool, i: int) -> bool:
+        if pool.state[i] != FAILED:
+            return False
+        pool.state[i] = IDLE
+        pool.free_by_domain[i // pool.spd] += 1
+        pool.n_idle += 1
+        pool.n_failed -= 1
+        site = self.sites[pool.site]
+        self._power(site, self.k.now_s, pool.idle_w)
+        self.L.level[pool.site, self.c_failed] -= pool.cps
+        if pool.drain > 0:
+            self._retire_idle(pool, pool.drain)
+        return True
+
+    def _retire_idle(self, pool: Pool, m: int) -> int:
+        idx = np.flatnonzero(pool.state[: pool.n_delivered] == IDLE)[:m]
+        if idx.size == 0:
+            return 0
+        t = self.k.now_s
+        pool.state[idx] = RETIRED
+        pool.free_by_domain -= np.bincount(idx // pool.spd, minlength=pool.n_domains)
+        r = len(idx)
+        pool.n_idle -= r
+        pool.n_retired += r
+        pool.drain = max(0, pool.drain - r)
+        site = self.sites[pool.site]
+        site.cap_power_w -= r * pool.idle_w
+        self._power(site, t, -r * pool.idle_w)
+        L, s = self.L, pool.site
+        L.level[s, self.c_inst] -= r * pool.cps
+        L.level[s, self.c_cost] -= r * pool.cost_usd_per_s
+        return r
+
+    # ================================================================ supply and scenario events
+    def _supply(self, it: SupplyItem) -> None:
+        pool = self.pools[it.pool]
+        site = self.sites[pool.site]
+        t = self.k.now_s
+        if it.kind == "decommission":
+            r = self._retire_idle(pool, it.systems)
+            pool.drain += it.systems - r
+            self._log("decommission", site.index, None, None, it.systems * pool.cps, None, f"{pool.kind_name}")
+            return
+        if site.down_until_s > t:
+            self.k.schedule_at(site.down_until_s, self._supply, it, priority=PRIO_URGENT)
+            return
+        room = site.cap_w - site.cap_power_w
+        m = min(it.systems, int((room + 1e-6) // pool.idle_w) if pool.idle_w > 0 else it.systems,
+                pool.n - pool.n_delivered)
+        if m > 0:
+            lo = pool.n_delivered
+            idx = np.arange(lo, lo + m)
+            pool.state[idx] = IDLE
+            pool.free_by_domain += np.bincount(idx // pool.spd, minlength=pool.n_domains)
+            pool.n_delivered += m
+            pool.n_idle += m
+            site.cap_power_w += m * pool.idle_w
+            self._power(site, t, m * pool.idle_w)
+            L, s = self.L, site.index
+            L.level[s, self.c_inst] += m * pool.cps
+            L.level[s, self.c_cost] += m * pool.cost_usd_per_s
+            self._log("delivery", site.index, None, None, m * pool.cps, None, pool.kind_name)
+            self._reschedule_failures(pool)
+            self._request_pass()
+        if m < it.systems:
+            self.deferred_deliveries += it.systems - m
+            rest = SupplyItem(t + HOUR_S, it.pool, it.systems - m, "delivery")
+            self._log("delivery_deferred", site.index, None, None, (it.systems - m) * pool.cps, "power_cap", pool.kind_name)
+            self.k.schedule_at(t + HOUR_S, self._supply, rest, priority=PRIO_URGENT)
+
+    def _scenario_event(self, e: Any) -> None:
+        t = self.k.now_s
+        if e.kind == "site_outage":
+            s = next(x for x in self.sites if x.name == e.site)
+            self._outage(s, e.duration_s)
+        elif e.kind == "supply_slip":
+            s = next(x for x in self.sites if x.name == e.site)
+            pools = {p for p in s.pools if e.system is None or self.pools[p].kind_name == e.system}
+            for h in self.supply_handles:
+                if self.k.active(h) and h[4][0].kind == "delivery" and h[4][0].pool in pools and h[0] > t:
+                    self.k.cancel(h)
+            new_items = apply_slip([h[4][0] for h in self.supply_handles if h[0] > t and h[4][0].pool in pools
+                                    and h[4][0].kind == "delivery"], t, pools, e.months)
+            for it in new_items:
+                if it.at_s < self.horizon_s:
+                    self.supply_handles.append(self.k.schedule_at(it.at_s, self._supply, it, priority=PRIO_URGENT))
+            self._log("supply_slip", s.index, None, None, 0, None, f"{e.months} months {e.system or 'all kinds'}")
+        elif e.kind == "demand_spike":
+            sv = next(x for x in self.services if x.name == e.service)
+            sv.spikes.append((t, t + (e.duration_s or HOUR_S), e.factor))
+            self._log("demand_spike", None, sv.tenant, None, 0, None, f"{sv.name} x{e.factor:g}")
+
+    def _outage(self, site: SiteState, duration_s: float) -> None:
+        t = self.k.now_s
+        site.down_until_s = max(site.down_until_s, t + duration_s)
+        self._log("outage", site.index, None, None, 0, "site_outage", f"{duration_s / HOUR_S:g} h")
+        failed: list[tuple[int, np.ndarray]] = []
+        for p in site.pools:
+            pool = self.pools[p]
+            busy = np.flatnonzero(pool.state[: pool.n_delivered] == BUSY)
+            self._hit_owners(pool, busy, "site_outage", restart=False)
+            idle = np.flatnonzero(pool.state[: pool.n_delivered] == IDLE)
+            for i in idle.tolist():
+                self._fail_idle(pool, i)
+            failed.append((p, idle))
+        self.outage_failed.setdefault(site.index, []).extend(failed)
+        self.k.schedule_at(site.down_until_s, self._outage_end, site, priority=PRIO_URGENT)
+
+    def _outage_end(self, site: SiteState) -> None:
+        if self.k.now_s < site.down_until_s:
+            return
+        for p, idx in self.outage_failed.pop(site.index, []):
+            pool = self.pools[p]
+            for i in idx.tolist():
+                self._repair_one(pool, i)
+        self._log("outage_end", site.index, None, None, 0, "site_outage", "")
+        self._request_pass()
+
+    # ================================================================ failures
+    def _reschedule_failures(self, pool: Pool) -> None:
+        table = self.fail_tables.get(pool.kind)
+        self.k.cancel(self.fail_handle[pool.index])
+        if table is None or table.hazard_per_s <= 0 or pool.n_delivered == 0:
+            return
+        rate = pool.n_delivered * table.hazard_per_s
+        self.fail_handle[pool.index] = self.k.schedule(self.fail_stream.exponential() / rate, self._failure, pool.index)
+
+    def _failure(self, p: int) -> None:
+        pool = self.pools[p]
+        table = self.fail_tables[pool.kind]
+        fs = self.fail_stream
+        rate = pool.n_delivered * table.hazard_per_s
+        self.fail_handle[p] = self.k.schedule(fs.exponential() / rate, self._failure, p)
+        i = min(int(fs.uniform() * pool.n_delivered), pool.n_delivered - 1)
+        u = fs.uniform()
+        st = pool.state[i]
+        if st != IDLE and st != BUSY:
+            return  # thinning: the drawn system is not in service
+        cause = table.pick(u)
+        if cause.radius == "rack":
+            lo = (i // pool.spr) * pool.spr
+            hi = min(lo + pool.spr, pool.n_delivered)
+            seg = pool.state[lo:hi]
+            idx = np.flatnonzero((seg == IDLE) | (seg == BUSY)) + lo
+        else:
+            idx = np.array([i])
+        self.failures_by_cause[cause.name] = self.failures_by_cause.get(cause.name, 0) + 1
+        owner = int(pool.owner[i])
+        tenant = None
+        jid = None
+        if owner >= 0:
+            jid = owner
+            tenant = self.jobs[owner].tenant
+        elif owner != NO_OWNER:
+            tenant = self.services[-owner - 2].tenant
+        self._log("failure", pool.site, tenant, jid, len(idx) * pool.cps, cause.name, pool.kind_name)
+        busy = idx[pool.state[idx] == BUSY]
+        restart = self._hit_owners(pool, busy, cause.name, restart=True, failed=idx)
+        for j in idx.tolist():
+            if pool.state[j] == IDLE:
+                self._fail_idle(pool, j)
+                self.k.schedule(draw_duration(cause.repair, self.repair_stream), self._repair, p, j, cause.name)
+        for job in restart:
+            self._try_restart(job)
+
+    def _hit_owners(self, pool: Pool, busy: np.ndarray, cause: str, restart: bool,
+                    failed: np.ndarray | None = None) -> list[Job]:
+        """Interrupt the jobs and services holding ``busy`` systems of ``pool``; return jobs to restart."""
+        out: list[Job] = []
+        if busy.size == 0:
+            return out
+        owners = sorted(set(pool.owner[busy].tolist()))
+        for o in owners:
+            if o >= 0:
+                job = self.jobs[o]
+                self._interrupt(job, cause, "failed")
+                if restart:
+                    out.append(job)
+                else:
+                    self._enqueue(job)
+            else:
+                sv = self.services[-o - 2]
+                mine = busy[pool.owner[busy] == o]
+                u = sv.util.get(pool.index, 1.0)
+                self._release(pool, mine, sv.tenant, pool.idle_w + (pool.busy_w - pool.idle_w) * u)
+                sv.alloc[pool.index] -= len(mine)
+        return out
+
+    def _repair(self, p: int, i: int, cause: str) -> None:
+        pool = self.pools[p]
+        site = self.sites[pool.site]
+        if site.down_until_s > self.k.now_s:
+            self.k.schedule_at(site.down_until_s, self._repair, p, i, cause)
+            return
+        if self._repair_one(pool, i):
+            self._log("repair", pool.site, None, None, pool.cps, cause, pool.kind_name)
+            self._request_pass()
+
+    # ================================================================ jobs
+    def _arrive(self, job: Job) -> None:
+        job.status = "queued"
+        job.queued_since_s = self.k.now_s
+        self._log("job_submit", None, job.tenant, job.id, job.chips, None, job.name)
+        self._enqueue(job)
+
+    def _enqueue(self, job: Job) -> None:
+        job.status = "queued"
+        job.queued_since_s = self.k.now_s
+        bisect.insort(self.pending, (job.submit_s, job.id))
+        self._request_pass()
+
+    def _startable(self) -> list[int]:
+        out = []
+        for pool in self.pools:
+            site = self.sites[pool.site]
+            if site.down_until_s > self.k.now_s:
+                out.append(0)
+                continue
+            out.append(startable(pool.n_idle, site.cap_w - site.cap_power_w, pool.busy_w - pool.idle_w))
+        return out
+
+    def _start(self, job: Job, plan: list[tuple[int, int]], borrowed: bool) -> None:
+        t = self.k.now_s
+        sites = tuple(sorted({self.pools[p].site for p, _ in plan}))
+        rate = self.perf.training(job.model, job.kind_name, job.chips, len(sites)).tokens_per_s
+        placement = {}
+        for p, m in plan:
+            pool = self.pools[p]
+            idx = pick_systems(pool, m)
+            self._acquire(pool, idx, job.id, job.tenant, pool.busy_w)
+            placement[p] = idx
+        job.placement = placement
+        job.sites = sites
+        job.attempt += 1
+        job.status = "running"
+        job.borrowed = borrowed
+        job.start_s = t
+        job.attempt_restore_s = job.restore_s if job.attempt > 1 else 0.0
+        job.compute_start_s = t + job.attempt_restore_s
+        job.tokens_per_s = rate
+        rc = (job.tokens_total - job.tokens_done) / rate
+        n_saves = max(0, math.ceil(rc / job.ckpt_interval_s - 1e-9) - 1)
+        end = job.compute_start_s + rc + n_saves * job.ckpt_save_s
+        job.est_end_s = end
+        job.end_handle = self.k.schedule_at(end, self._job_end, job)
+        job.waits_s.append(t - job.queued_since_s)
+        self.running[job.id] = job
+        self._running_view = None
+        self._log("job_start", sites[0], job.tenant, job.id, job.chips, None, f"attempt {job.attempt}")
+
+    def _release_job(self, job: Job) -> None:
+        for p, idx in job.placement.items():
+            pool = self.pools[p]
+            self._release(pool, idx, job.tenant, pool.busy_w)
+        job.placement = {}
+        self.running.pop(job.id, None)
+        self._running_view = None
+
+    def _site_label(self, job: Job) -> str:
+        return "+".join(self.sites[s].name for s in job.sites)
+
+    def _account(self, job: Job, t: float, useful_s: float, lost: dict[str, float]) -> float:
+        busy_s = (t - job.start_s)
+        self.useful_chip_s[job.tenant] += useful_s * job.chips
+        self.train_busy_chip_s[job.tenant] += busy_s * job.chips
+        tot = 0.0
+        for c, s in lost.items():
+            if s > 0:
+                self.loss_by_cause[c] = self.loss_by_cause.get(c, 0.0) + s * job.chips / HOUR_S
+                tot += s
+        return tot * job.chips / HOUR_S
+
+    def _job_end(self, job: Job) -> None:
+        t = self.k.now_s
+        rc = (job.tokens_total - job.tokens_done) / job.tokens_per_s
+        n_saves = max(0, math.ceil(rc / job.ckpt_interval_s - 1e-9) - 1)
+        lost = _losses((job.restart_cause or "restart", job.attempt_restore_s), ("checkpoint", n_saves * job.ckpt_save_s))
+        lost_ch = self._account(job, t, rc, lost)
+        job.tokens_done = job.tokens_total
+        self._record_attempt(job, t, "finished", None, lost_ch)
+        job.status = "finished"
+        self._release_job(job)
+        self._log("job_end", job.sites[0], job.tenant, job.id, job.chips, None, "finished")
+        self._request_pass()
+
+    def _interrupt(self, job: Job, cause: str, status: str) -> None:
+        """Stop a running attempt: commit checkpointed tokens, lose the rest, free the systems."""
+        t = self.k.now_s
+        self.k.cancel(job.end_handle)
+        el = t - job.start_s
+        restore = min(el, job.attempt_restore_s)
+        c = max(0.0, t - job.compute_start_s)
+        cycle = job.ckpt_interval_s + job.ckpt_save_s
+        k = math.floor(c / cycle) if cycle > 0 else 0
+        saved_compute = k * job.ckpt_interval_s
+        rem = c - k * cycle
+        lost = _losses((job.restart_cause or "restart", restore), ("checkpoint", k * job.ckpt_save_s), (cause, rem))
+        lost_ch = self._account(job, t, saved_compute, lost)
+        job.tokens_done = min(job.tokens_total, job.tokens_done + saved_compute * job.tokens_per_s)
+        self._record_attempt(job, t, status, cause, lost_ch)
+        self._release_job(job)
+        job.restart_cause = cause
+        self._log("preempt" if status == "preempted" else "job_interrupt", job.sites[0], job.tenant, job.id, job.chips,
+                  cause, status)
+
+    def _try_restart(self, job: Job) -> None:
+        """Restart at once on spares if the gang fits now; else queue for repairs."""
+        job.queued_since_s = self.k.now_s
+        plan = plan_sites(self._startable(), self.pools_of_kind[job.kind], job.n_systems,
+                          job.cross_site and self.sc.cross_site.allowed)
+        if plan is not None:
+            self._start(job, plan, job.borrowed)
+        else:
+            self._enqueue(job)
+
+    def _record_attempt(self, job: Job, t: float, status: str, cause: str | None, lost_ch: float) -> None:
+        self.attempts.append((job.id, job.name, self.tenants[job.tenant].name, job.attempt, job.chips,
+                              self._site_label(job), job.submit_s / HOUR_S, job.start_s / HOUR_S, t / HOUR_S, status,
+                              cause, job.tokens_done, job.tokens_total, lost_ch, job.tokens_per_s))
+
+    # ================================================================ scheduling
+    def _request_pass(self) -> None:
+        if self._pass_handle is not None and self.k.active(self._pass_handle):
+            return
+        t = self.k.now_s
+        iv = self.sc.scheduler.interval_s
+        at = t if iv <= 0 else max(t, self._last_pass_s + iv)
+        self._pass_handle = self.k.schedule_at(at, self._pass, priority=PRIO_LATE)
+
+    def _pass(self) -> None:
+        self._pass_handle = None
+        self._last_pass_s = self.k.now_s
+        if not self.pending:
+            return
+        jobs = self.jobs
+        pending = [jobs[i] for _, i in self.pending]
+        if self._running_view is None:
+            self._running_view = list(self.running.values())
+        st = self._startable()
+        cap = Capacity(st, self.pools_of_kind, [p.site for p in self.pools],
+                       [s.cap_w - s.cap_power_w for s in self.sites], [p.busy_w - p.idle_w for p in self.pools],
+                       [p.n_idle if self.sites[p.site].down_until_s <= self.k.now_s else 0 for p in self.pools],
+                       self.sc.cross_site.allowed)
+        view = FleetView(self.k.now_s, pending, self._running_view, self.tenants, cap)
+        decisions = self.scheduler.decide(view)
+        for d in decisions:
+            job = jobs[d.job_id]
+            if isinstance(d, Preempt):
+                if job.status == "running":
+                    self._interrupt(job, "preempt", "preempted")
+                    self._enqueue(job)
+            elif isinstance(d, Start):
+                if job.status != "queued":
+                    continue
+                plan = plan_sites(self._startable(), self.pools_of_kind[job.kind], job.n_systems,
+                                  job.cross_site and self.sc.cross_site.allowed)
+                if plan is None:
+                    continue
+                self.pending.remove((job.submit_s, job.id))
+                self._start(job, plan, d.borrowed)
+
+    # ================================================================ hourly accounting and inference
+    def _snapshot(self, t: float) -> None:
+        t0 = self.ts_rows[-1][1] if self.ts_rows else 0.0
+        if t <= t0 and self.ts_rows:
+            return
+        integ = self.L.snapshot(t)
+        self.ts_rows.append((t0, t, integ))
+
+    def _entitlements(self) -> None:
+        installed = float(sum(self.L.level[s.index, self.c_inst] for s in self.sites))
+        w = sum(p.busy_w * p.n_delivered for p in self.pools)
+        chips = sum(p.cps * p.n_delivered for p in self.pools)
+        w_per_chip = w / chips if chips else 1.0
+        c = [t.commitment_chips + t.commitment_w / w_per_chip for t in self.tenants]
+        tot = sum(c)
+        for t, ci in zip(self.tenants, c, strict=True):
+            t.entitlement_chips = installed * ci / max(tot, installed) if tot > 0 else installed / len(self.tenants)
+            t.committed_chips_nominal = ci  # type: ignore[attr-defined]
+
+    def _tick(self) -> None:
+        t = self.k.now_s
+        if t > 0:
+            self._snapshot(t)
+            for tn in self.tenants:
+                self.committed_chip_s[tn.index] += tn.entitlement_chips * (t - self._last_tick_s)
+        self._last_tick_s = t
+        if t >= self.horizon_s:
+            return
+        self._entitlements()
+        step = min(self.sc.hourly_s, self.horizon_s - t)
+        for sv in self.services:
+            self._serve(sv, t, step)
+        if self.progress is not None:
+            self.progress(t, self.horizon_s)
+        self.k.schedule_at(t + step, self._tick, priority=PRIO_ACCOUNT)
+
+    def _demand(self, sv: Service, t: float) -> float:
+        hour = (t / HOUR_S) % 24.0
+        weekday = (self.sc.start.toordinal() - 1 + int(t // 86400.0)) % 7  # ordinal 1 (0001-01-01) is a Monday
+        d = sv.base_tokens_per_s * sv.growth_per_year ** (t / YEAR_S)
+        d *= 1.0 + sv.daily_amplitude * math.cos(2 * math.pi * (hour - sv.peak_hour) / 24.0)
+        if weekday >= 5:
+            d *= sv.weekend_factor
+        for t0, t1, f in sv.spikes:
+            if t0 <= t < t1:
+                d *= f
+        return d
+
+    def _serve(self, sv: Service, t: float, step: float) -> None:
+        demand = self._demand(sv, t + step / 2)
+        per_chip = sv.tokens_per_s_per_replica / sv.chips_per_replica
+        # full-load power on held systems while reallocating, then set this hour's utilization
+        for p, n in sv.alloc.items():
+            pool = self.pools[p]
+            u = sv.util.get(p, 1.0)
+            if n:
+                self._power(self.sites[pool.site], t, n * (pool.busy_w - pool.idle_w) * (1 - u), sv.tenant,
+                            n * (pool.busy_w - pool.idle_w) * (1 - u))
+            sv.util[p] = 1.0
+        need_chips = max(demand * (1 + sv.headroom) / per_chip, float(sv.min_chips))
+        have = {p: sv.alloc.get(p, 0) for p in sv.pools}
+        cps = {p: self.pools[p].cps for p in sv.pools}
+        have_chips = sum(have[p] * cps[p] for p in sv.pools)
+        if have_chips > need_chips:
+            excess = have_chips - need_chips
+            for p in reversed(sv.pools):
+                pool = self.pools[p]
+                drop = min(have[p], int(excess // pool.cps))
+                if drop > 0:
+                    held = np.flatnonzero(pool.owner == sv.owner_id)[-drop:]
+                    self._release(pool, held, sv.tenant, pool.busy_w)
+                    have[p] -= drop
+                    excess -= drop * pool.cps
+            self._request_pass()
+        elif have_chips < need_chips:
+            short = need_chips - have_chips
+            st = self._startable()
+            for p in sv.pools:
+                pool = self.pools[p]
+                take = min(st[p], math.ceil(short / pool.cps))
+                if take > 0:
+                    idx = pick_systems(pool, take)
+                    self._acquire(pool, idx, sv.owner_id, sv.tenant, pool.busy_w)
+                    have[p] += take
+                    short -= take * pool.cps
+                if short <= 0:
+                    break
+                st = self._startable()
+        sv.alloc = {p: n for p, n in have.items()}
+        cap_tps = sum(have[p] * cps[p] for p in sv.pools) * per_chip
+        served = min(demand, cap_tps)
+        util = served / cap_tps if cap_tps > 0 else 0.0
+        L = self.L
+        total_sys = sum(have.values())
+        for p in sv.pools:
+            pool = self.pools[p]
+            n = have[p]
+            if n:
+                self._power(self.sites[pool.site], t, -n * (pool.busy_w - pool.idle_w) * (1 - util), sv.tenant,
+                            -n * (pool.busy_w - pool.idle_w) * (1 - util))
+            sv.util[p] = util
+        # served / demanded levels per site, in proportion to the systems held (demand evenly if none)
+        sites = sorted({self.pools[p].site for p in sv.pools})
+        share: dict[int, float] = {s: 0.0 for s in sites}
+        for p in sv.pools:
+            share[self.pools[p].site] += (have[p] / total_sys) if total_sys else 1.0 / len(sv.pools)
+        prev = sv.extra.get("levels", {})
+        for s in sites:
+            ps, pd = prev.get(s, (0.0, 0.0))
+            ns, nd = served * share[s], demand * share[s]
+            L.add(s, t, self.c_tserved[sv.tenant], ns - ps)
+            L.level[s, self.c_tdemand[sv.tenant]] += nd - pd
+            prev[s] = (ns, nd)
+        sv.extra["levels"] = prev
+        sv.served_tokens += served * step
+        sv.demanded_tokens += demand * step
+
+    # ================================================================ logging and results
+    def _log(self, kind: str, site: int | None, tenant: int | None, job_id: int | None, chips: float,
+             cause: str | None, detail: str) -> None:
+        self.log.append((self.k.now_s, kind, site, tenant, job_id, chips, cause, detail))
+
+    def _finish(self) -> RunResult:
+        from rainier.fleet.outputs import build_result
+
+        t = self.horizon_s
+        self.k.now_s = t
+        for job in list(self.running.values()):
+            c = max(0.0, t - job.compute_start_s)
+            cycle = job.ckpt_interval_s + job.ckpt_save_s
+            k = math.floor(c / cycle) if cycle > 0 else 0
+            done_compute = k * job.ckpt_interval_s + min(c - k * cycle, job.ckpt_interval_s)
+            lost = _losses((job.restart_cause or "restart", min(t - job.start_s, job.attempt_restore_s)),
+                           ("checkpoint", k * job.ckpt_save_s + max(0.0, c - k * cycle - job.ckpt_interval_s)))
+            lost_ch = self._account(job, t, done_compute, lost)
+            job.tokens_done = min(job.tokens_total, job.tokens_done + k * job.ckpt_interval_s * job.tokens_per_s)
+            self._record_attempt(job, t, "running", None, lost_ch)
+        if self.audit is not None:
+            for (p, i), (o, t0) in sorted(self._audit_open.items()):
+                self.audit.append((p, i, o, t0, t))
+        for pool in self.pools:
+            pool.check()
+        return build_result(self)
