@@ -135,7 +135,7 @@ def table_html(header: Sequence[str], rows: Iterable[Sequence[Any]], *, caption:
         tds = []
         for i, c in enumerate(r):
             if isinstance(c, Cell):
-                klass = " ".join(x for x in (c.cls, "num" if i else "") if x)
+                klass = " ".join(x for x in ("num" if i else "", c.cls) if x)
                 title = f' title="{esc(c.title)}"' if c.title else ""
                 tds.append(f'<td class="{klass}"{title}>{esc(c.text)}</td>')
             else:

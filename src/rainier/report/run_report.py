@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from rainier.errors import RainierError
 from rainier.report.html import PALETTE, STATE_COLORS, Cell, Page, fmt_num, fmt_pct
 
-__all__ = ["RunData", "load_run", "build_run_page", "write_run_report", "headline", "bin_hours",
+__all__ = ["RunData", "load_run", "check_run_dir", "build_run_page", "write_run_report", "headline", "bin_hours",
            "downsample", "MAX_GANTT_JOBS"]
 
 MAX_GANTT_JOBS = 300  # rows in the Gantt chart; more are unreadable and slow to draw
@@ -97,6 +97,45 @@ def load_run(run_dir: str | Path) -> RunData:
                    scenario_text=scen.read_text() if scen.exists() else "",
                    jobs=_read_parquet(path / "jobs.parquet"), events=_read_parquet(path / "events.parquet"),
                    ts=_read_parquet(path / "timeseries.parquet"))
+
+
+REQUIRED_COLUMNS = {
+    "jobs.parquet": ["job_id", "name", "tenant", "kind", "attempt", "chips", "site", "submit_h", "start_h", "end_h",
+                     "status", "failure_cause", "tokens_done", "tokens_total", "lost_chip_hours", "tokens_per_s"],
+    "events.parquet": ["time_h", "kind", "site", "tenant", "job_id", "chips", "cause", "detail"],
+    "timeseries.parquet": ["time_h", "site", "tenant", "chips_installed", "chips_busy", "chips_idle", "chips_failed",
+                           "chips_undelivered", "power_mw", "power_cap_mw", "tokens_per_s_served",
+                           "tokens_per_s_demanded"],
+}
+REQUIRED_TOTALS = ["chips_installed_end", "chip_hours_capacity", "chip_hours_busy", "chip_hours_idle",
+                   "chip_hours_failed", "chip_hours_undelivered", "utilization", "energy_mwh", "cost_usd",
+                   "jobs_submitted", "jobs_finished", "failures", "goodput", "tokens_served", "tokens_demanded",
+                   "slo_attainment", "peak_power_mw"]
+
+
+def check_run_dir(run_dir: str | Path) -> list[str]:
+    """Departures of a run directory from docs/contracts.md (empty when it conforms)."""
+    path = Path(run_dir)
+    problems = [f"missing {f}" for f in ("summary.json", "manifest.json", "scenario.yaml", *REQUIRED_COLUMNS)
+                if not (path / f).exists()]
+    if (path / "summary.json").exists():
+        summary = json.loads((path / "summary.json").read_text())
+        for k in ("scenario", "seed", "horizon_h", "config_sha256", "totals", "tenants", "sites",
+                  "failures_by_cause", "goodput_loss_by_cause_chip_hours"):
+            if k not in summary:
+                problems.append(f"summary.json: no {k}")
+        problems += [f"summary.json totals: no {k}" for k in REQUIRED_TOTALS if k not in (summary.get("totals") or {})]
+    if (path / "manifest.json").exists():
+        manifest = json.loads((path / "manifest.json").read_text())
+        problems += [f"manifest.json: no {k}" for k in ("scenario", "seed", "config_sha256", "rainier_version",
+                                                         "horizon_h", "wall_s", "events_processed") if k not in manifest]
+    import pyarrow.parquet as pq
+
+    for f, cols in REQUIRED_COLUMNS.items():
+        if (path / f).exists():
+            have = set(pq.read_schema(path / f).names)
+            problems += [f"{f}: no column {c}" for c in cols if c not in have]
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------- series
