@@ -1,1 +1,163 @@
-"""CLI commands of this family (filled in by its issue)."""
+"""`rainier train` (step time, MFU, memory, time/energy/cost to train) and `rainier validate training`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rainier.cli import app, validate_app
+from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog
+from rainier.errors import RainierError
+from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_si, parse_count
+
+
+def _int_opt(value: str | None, field: str) -> int | None:
+    if value is None:
+        return None
+    n = parse_count(value, field)
+    if n != int(n) or n < 1:
+        raise RainierError(f"must be a whole number of at least 1 (got {value})", field=field)
+    return int(n)
+
+
+def _result_table(r: Any) -> Table:
+    t = Table(title=f"Training {r.model} on {fmt_count(r.chips)} x {r.chip} ({r.system}), seq {r.seq}, "
+                    f"batch {r.global_batch} seqs, {r.precision}")
+    t.add_column("")
+    t.add_column("value", justify="right")
+    p = r.parallelism
+    rows = [
+        ("parallelism", f"TP {p['tp']} x PP {p['pp']} (vp {p['vp']}) x DP {p['dp']} x CP {p['cp']}, EP {p['ep']}"),
+        ("micro-batch / microbatches", f"{p['micro_batch']} / {r.microbatches}"),
+        ("recompute / ZeRO", f"{p['recompute']} / {p['zero']}"),
+        ("step time", fmt_duration(r.step_time_s)),
+        ("tokens/s (per chip)", f"{fmt_count(r.tokens_per_s)} ({r.tokens_per_s_per_chip:,.0f})"),
+        ("MFU / HFU", f"{100 * r.mfu:.1f}% / {100 * r.hfu:.1f}%"),
+        ("model TFLOP/s per chip", f"{r.tflops_per_chip:,.0f}"),
+        ("memory per chip", f"{r.memory_gb_per_chip:.1f} GB of {r.memory_gb_available:.1f} GB usable"),
+    ]
+    for k, v in r.breakdown.items():
+        if k != "recompute_in_compute" and v > 0:
+            rows.append((f"  {k}", f"{fmt_duration(v)} ({100 * v / r.step_time_s:.1f}%)"))
+    if r.time_to_train_days is not None:
+        rows += [
+            (f"time to train {fmt_si(r.tokens or 0)} tokens", f"{r.time_to_train_days:,.1f} days"),
+            ("energy", f"{r.energy_mwh:,.0f} MWh ({r.power_mw:,.1f} MW average)"),
+            ("cost (owner)", fmt_money(r.cost_usd) if r.cost_usd is not None else "-"),
+            ("cost (cloud price)", fmt_money(r.cloud_cost_usd) if r.cloud_cost_usd is not None else "-"),
+        ]
+    for label, v in rows:
+        t.add_row(label, v)
+    return t
+
+
+@app.command("train")
+def train_cmd(
+    model: Annotated[str, typer.Option("--model", help="model name or YAML file")],
+    chip: Annotated[str, typer.Option("--chip", help="accelerator name or YAML file")],
+    chips: Annotated[str, typer.Option("--chips", help="number of chips: 16384, 1M")],
+    seq: Annotated[str, typer.Option("--seq", help="sequence length in tokens: 8192, 128k")],
+    global_batch: Annotated[str, typer.Option("--global-batch", help="global batch in sequences")],
+    tp: Annotated[str | None, typer.Option("--tp", help="tensor parallel size (searched if absent)")] = None,
+    pp: Annotated[str | None, typer.Option("--pp", help="pipeline parallel size")] = None,
+    dp: Annotated[str | None, typer.Option("--dp", help="data parallel size")] = None,
+    cp: Annotated[str | None, typer.Option("--cp", help="context parallel size")] = None,
+    ep: Annotated[str | None, typer.Option("--ep", help="expert parallel size")] = None,
+    vp: Annotated[str | None, typer.Option("--vp", help="interleaved virtual stages per pipeline rank")] = None,
+    micro_batch: Annotated[str | None, typer.Option("--micro-batch", help="microbatch size in sequences")] = None,
+    recompute: Annotated[str | None, typer.Option("--recompute", help="none | selective | full")] = None,
+    zero: Annotated[int | None, typer.Option("--zero", help="ZeRO stage 0-3 (3 = FSDP)")] = None,
+    precision: Annotated[str, typer.Option("--precision", help="bf16 | fp8")] = "bf16",
+    tokens: Annotated[str | None, typer.Option("--tokens", help="tokens to train on: 15T")] = None,
+    sites: Annotated[int, typer.Option("--sites", help="data centers the job spans")] = 1,
+    cross_site_gbps: Annotated[float | None, typer.Option("--cross-site-gbps", help="capacity of the link between sites, Gbit/s")] = None,
+    top: Annotated[int, typer.Option("--top", help="also list the next-best configurations")] = 1,
+    system: Annotated[str | None, typer.Option("--system", help="system to run in (default: the chip's)")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """How long training a model takes on N chips, at what MFU, memory, energy and cost."""
+    from rainier.perf.training import estimate_training
+
+    cat = load_catalog(catalog)
+    fixed: dict[str, Any] = {}
+    for name, val in (("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("ep", ep), ("vp", vp),
+                      ("micro_batch", micro_batch)):
+        n = _int_opt(val, f"--{name.replace('_', '-')}")
+        if n is not None:
+            fixed[name] = n
+    if recompute is not None:
+        if recompute not in ("none", "selective", "full"):
+            raise RainierError(f"'{recompute}' is not a recomputation mode", field="--recompute",
+                               fix="use none, selective or full")
+        fixed["recompute"] = recompute
+    if zero is not None:
+        if zero not in (0, 1, 2, 3):
+            raise RainierError(f"ZeRO stage {zero} does not exist", field="--zero", fix="use 0, 1, 2 or 3")
+        fixed["zero"] = zero
+    if top < 1:
+        raise RainierError("must be at least 1", field="--top")
+    res = estimate_training(
+        model, chip, _int_opt(chips, "--chips") or 1, seq=_int_opt(seq, "--seq") or 1,
+        global_batch=_int_opt(global_batch, "--global-batch") or 1, parallelism=fixed or None,
+        precision=precision, tokens=parse_count(tokens, "--tokens") if tokens else None, sites=sites,
+        cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
+    )
+    if report is not None:
+        import rainier.report as rep
+
+        if hasattr(rep, "write_training_report"):
+            rep.write_training_report(res, report)
+    if json:
+        emit_json(res)
+        return
+    console.print(_result_table(res))
+    if res.alternatives:
+        t = Table(title="alternatives")
+        for c in ("TP", "PP", "VP", "DP", "CP", "EP", "mb", "recompute", "ZeRO", "step", "MFU", "GB/chip"):
+            t.add_column(c, justify="right")
+        for a in res.alternatives:
+            p = a["parallelism"]
+            t.add_row(*(str(p[k]) for k in ("tp", "pp", "vp", "dp", "cp", "ep", "micro_batch", "recompute", "zero")),
+                      fmt_duration(a["step_time_s"]), f"{100 * a['mfu']:.1f}%", f"{a['memory_gb_per_chip']:.1f}")
+        console.print(t)
+    if not quiet:
+        for n in res.notes:
+            console.print(f"note: {n}")
+
+
+@validate_app.command("training")
+def validate_training_cmd(
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Predicted vs measured for every usable published training run; MAPE on held-out rows."""
+    from rainier.perf.validate_training import validate_training
+
+    rep = validate_training(load_catalog(catalog))
+    if json:
+        emit_json(rep)
+        return
+    t = Table(title="rainier training model vs published measurements (F = used for fitting, excluded from score)")
+    for c in ("id", "", "source", "model", "hardware", "chips", "metric", "measured", "predicted", "error"):
+        t.add_column(c, justify="right" if c in ("chips", "measured", "predicted", "error") else "left")
+    for r in rep.rows:
+        if not r.usable:
+            continue
+        t.add_row(str(r.id), "F" if r.fitted else "", r.source[:28], r.model[:26], r.hardware[:24],
+                  str(r.chips), r.unit, f"{r.measured:,.4g}", f"{r.predicted:,.4g}", f"{r.error_pct:+.1f}%")
+    console.print(t)
+    console.print(f"held-out rows: {rep.n_heldout}, MAPE {rep.mape_heldout:.1f}% (target <= {rep.target_mape:g}%), "
+                  f"max |error| {rep.max_abs_err_heldout:.1f}% (row {rep.max_err_row}; target <= {rep.target_max_err:g}%)")
+    console.print("per family (held out): " + ", ".join(f"{k} {v:.1f}%" for k, v in rep.mape_by_family.items()))
+    if rep.mape_fitted is not None:
+        console.print(f"fitted rows: {rep.n_fitted}, MAPE {rep.mape_fitted:.1f}% (not part of the score)")
+    console.print(f"unusable rows: {rep.n_unusable}")
+    for r in rep.rows:
+        if not r.usable:
+            console.print(f"  {r.id}: {r.model} ({r.hardware}): {r.reason}")

@@ -539,7 +539,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                                fix="use tp, pp, dp, cp, ep, vp, micro_batch, recompute, zero, sp")
         evals, reasons = search_configs(ctx, fixed, top)
         if not evals:
-            why = reasons[0] if reasons else "no parallelism divides the chips, heads, layers and batch"
+            why = reasons[0] if reasons else (
+                f"no tp x pp x cp x dp = {chips} with tp dividing the {mdl.heads} heads within the scale-up "
+                f"domain, pp dividing the {mdl.layers} layers and dp dividing the global batch of {global_batch}")
             raise RainierError(f"no valid configuration fits: {why}", field="parallelism",
                                fix="try more chips, another --global-batch, or fix fewer sizes")
     return _result(ctx, evals, tokens=tokens)

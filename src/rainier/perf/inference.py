@@ -1,0 +1,842 @@
+"""Analytic inference performance: per-iteration step time, memory, KV cache, batch limits, search.
+
+One *replica* serves a model on ``tp * pp`` chips: attention and dense layers are tensor-parallel
+over ``tp`` chips (Megatron-LM, Shoeybi et al. 2019), layers are split over ``pp`` pipeline stages,
+and the experts of MoE layers are spread over ``ep`` of the ``tp`` chips (``ep`` divides ``tp``; each
+expert is tensor-split over the remaining ``tp / ep``). A deployment is ``replicas`` such replicas
+behind a router (see :mod:`rainier.perf.serving`).
+
+Step time of one continuous-batching iteration (Orca, Yu et al. OSDI'22; chunked prefill,
+Sarathi-Serve, Agrawal et al. OSDI'24) that carries ``T`` new tokens (one per decoding sequence plus
+the prefill chunks), ``n_seq`` sequences, a summed decode context ``C`` and prefill attention work
+``U = sum over prefill tokens of their position``::
+
+    t_step = pp * [ t_lin(T/pp) + t_head(n_seq/pp) + t_comm(T/pp) + t_ew(T/pp) ]  (per stage, microbatch)
+           + C * c_kv + U * c_attn                                                 (attention core)
+           + (pp - 1) * t_p2p(T/pp) + t_step0 + L * t_layer0                        (hand-offs, overheads)
+
+* ``t_lin`` sums the GEMMs of the stage's layers with :func:`rainier.perf.compute.gemm_time_s` (roofline
+  with the fitted shape-dependent efficiency): weights are read once per microbatch, so small ``T``
+  is memory-bound (decode) and large ``T`` compute-bound (prefill) -- the roofline decides.
+* MoE layers read only the experts the batch touches: with uniform top-k routing the expected number
+  of distinct experts hit by ``T`` tokens is ``E (1 - (1 - k/E)^T)`` (a balls-in-bins expectation),
+  each doing a GEMM of ``T k / (E p)`` tokens.
+* Decode attention streams the KV cache: ``c_kv`` = KV bytes per context token per chip / achieved
+  HBM bandwidth (or its FLOPs at attention efficiency if larger). Prefill attention is compute-bound:
+  ``4 * heads/tp * head_dim`` FLOPs per (query, key) pair (causal, flash attention, Dao et al. 2022).
+* TP: two all-reduces of ``T * hidden`` bf16 activations per layer; MoE layers with ``ep > 1`` add a
+  dispatch and a combine all-to-all of ``T k hidden / ep``; PP: one p2p hand-off per stage boundary.
+  All through :func:`rainier.perf.collectives.collective_time_s` over the system's scale-up tiers.
+* ``t_step0`` (scheduling, sampling, launch) and ``t_layer0`` (per-layer kernel launch and sync not
+  hidden by graphs) are fitted by ``scripts/fit_inference.py`` into ``perf/fits/inference.json``
+  together with ``gemm_scale`` (achieved inference GEMM time relative to the training fit).
+
+Memory per chip: weights (bf16 2 B, fp8 1 B, fp4 0.5 B + one fp8 scale per 16 = 0.5625 B per
+parameter; embeddings and the output head stay bf16) / (tp pp); activations of one token budget;
+the KV cache in what remains of ``hbm_usable_fraction`` of HBM. KV bytes per token (closed form):
+GQA ``2 L n_kv d b``; MLA (DeepSeek-V2/V3) caches the compressed latent ``L (kv_lora_rank + rope) b``.
+The KV cache is fp8 when weights are fp8 or fp4 (as MLPerf submissions run), bf16 otherwise.
+
+Cost per million output tokens = chips x owner's cost per chip-hour (:func:`rainier.econ.chip_hour_cost`)
+/ output tokens per hour; joules per output token = chips x facility watts per chip
+(:func:`rainier.econ.power_chain`, full load) / output tokens per second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rainier.catalog.loader import Catalog, default_catalog
+from rainier.catalog.params import param_counts
+from rainier.catalog.schema import Accelerator, Model, System
+from rainier.errors import RainierError
+from rainier.perf import collectives as _coll
+from rainier.perf import compute as _comp
+
+__all__ = [
+    "WEIGHT_BYTES",
+    "InferenceFit",
+    "load_inference_fit",
+    "kv_bytes_per_token",
+    "MemoryPlan",
+    "memory_plan",
+    "StepModel",
+    "step_model",
+    "SteadyState",
+    "steady_state",
+    "Candidate",
+    "search_configs",
+    "ServingResult",
+    "estimate_serving",
+    "ReplicaCapacity",
+    "replica_capacity",
+]
+
+WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5625}
+ACT_BYTES = 2.0  # activations and collectives in bf16
+DEFAULT_TOKEN_BUDGET = 8192
+MAX_SLOTS = 4096
+
+
+# --- fitted parameters ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InferenceFit:
+    """Inference-specific parameters (see the module docstring); defaults are priors before fitting."""
+
+    step_overhead_s: float = 2.0e-3
+    layer_overhead_s: float = 10e-6
+    gemm_scale: float = 1.0
+    hbm_usable_fraction: float = 0.90
+    fitted: bool = False
+    fitted_rows: tuple[int, ...] = ()
+
+
+@lru_cache(maxsize=1)
+def load_inference_fit() -> InferenceFit:
+    try:
+        text = resources.files("rainier.perf").joinpath("fits/inference.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):
+        return InferenceFit()
+    d = json.loads(text).get("params", {})
+    names = {f for f in InferenceFit.__dataclass_fields__}
+    kw: dict[str, Any] = {k: v for k, v in d.items() if k in names}
+    if "fitted_rows" in kw:
+        kw["fitted_rows"] = tuple(int(x) for x in kw["fitted_rows"])
+    return InferenceFit(**kw)
+
+
+# --- resolving names ----------------------------------------------------------------------------
+def _resolve(model: Model | str, chip: Accelerator | str, system: System | str | None,
+             catalog: Catalog | None) -> tuple[Catalog, Model, Accelerator, System]:
+    cat = catalog or default_catalog()
+    m = model if isinstance(model, Model) else cat.model(model)
+    a = chip if isinstance(chip, Accelerator) else cat.accelerator(chip)
+    if isinstance(system, System):
+        s = system
+    else:
+        s = cat.system_for(a, system)
+    return cat, m, a, s
+
+
+def _check_precision(acc: Accelerator, precision: str) -> None:
+    if precision not in WEIGHT_BYTES:
+        raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
+    if precision in ("fp8", "fp4") and precision not in acc.peak_tflops:
+        have = ", ".join(p for p in ("bf16", "fp8", "fp4") if p in acc.peak_tflops or p == "bf16")
+        raise RainierError(f"{acc.name} has no native {precision}", field="--precision", fix=f"use one of {have}")
+
+
+def kv_precision(precision: str) -> str:
+    return "fp8" if precision in ("fp8", "fp4", "int8") else "bf16"
+
+
+# --- KV cache and memory --------------------------------------------------------------------------
+def kv_bytes_per_token(model: Model, kv_dtype: str = "bf16") -> float:
+    """KV-cache bytes one token occupies in the whole model (closed form, GQA and MLA aware)."""
+    b = WEIGHT_BYTES["fp8" if kv_dtype in ("fp8", "fp4", "int8") else "bf16"]
+    if model.mla is not None:
+        return float(model.layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * b)
+    return float(2 * model.layers * model.n_kv_heads * model.d_head * b)
+
+
+def _kv_heads_per_chip(model: Model, tp: int) -> float:
+    return max(model.n_kv_heads / tp, 1.0)
+
+
+def _kv_bytes_token_layer_chip(model: Model, tp: int, kv_dtype: str) -> float:
+    b = WEIGHT_BYTES[kv_dtype]
+    if model.mla is not None:  # the latent is replicated on every TP rank
+        return float((model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * b)
+    return float(2 * _kv_heads_per_chip(model, tp) * model.d_head * b)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Bytes per chip of one replica and the KV-cache capacity it leaves (tokens per replica)."""
+
+    hbm_bytes: float
+    usable_bytes: float
+    weights_bytes: float
+    activation_bytes: float
+    kv_bytes_per_token_chip: float
+    kv_bytes: float
+    kv_capacity_tokens: int
+    fits: bool
+
+    def to_dict(self) -> dict[str, float | bool]:
+        return {
+            "hbm_gb_per_chip": self.hbm_bytes / 1e9,
+            "usable_gb_per_chip": self.usable_bytes / 1e9,
+            "weights_gb_per_chip": self.weights_bytes / 1e9,
+            "activations_gb_per_chip": self.activation_bytes / 1e9,
+            "kv_cache_gb_per_chip": self.kv_bytes / 1e9,
+            "kv_bytes_per_token_per_chip": self.kv_bytes_per_token_chip,
+            "kv_capacity_tokens": self.kv_capacity_tokens,
+            "fits": self.fits,
+        }
+
+
+def weight_bytes_per_chip(model: Model, precision: str, tp: int, pp: int) -> float:
+    pc = param_counts(model)
+    emb = pc.embedding + pc.output
+    return ((pc.total - emb) * WEIGHT_BYTES[precision] + emb * ACT_BYTES) / (tp * pp)
+
+
+def memory_plan(model: Model, acc: Accelerator, precision: str, tp: int, pp: int, *,
+                token_budget: int = DEFAULT_TOKEN_BUDGET, max_batch: int = 1024,
+                fit: InferenceFit | None = None) -> MemoryPlan:
+    f = fit or load_inference_fit()
+    kvd = kv_precision(precision)
+    w = weight_bytes_per_chip(model, precision, tp, pp)
+    ffn = model.moe.expert_ffn_hidden * model.moe.top_k if model.moe else model.ffn_hidden
+    act = token_budget * ACT_BYTES * (4 * model.hidden + 3 * ffn / tp) + max_batch * model.vocab / tp * 4.0
+    usable = acc.hbm_bytes * f.hbm_usable_fraction
+    per_tok = _kv_bytes_token_layer_chip(model, tp, kvd) * math.ceil(model.layers / pp)
+    kv = usable - w - act
+    cap = int(kv // per_tok) if kv > 0 else 0
+    return MemoryPlan(acc.hbm_bytes, usable, w, act, per_tok, max(kv, 0.0), cap, cap > 0)
+
+
+def _not_fit_error(model: Model, acc: Accelerator, precision: str, tp: int, pp: int, mp: MemoryPlan,
+                   need_tokens: int) -> RainierError:
+    return RainierError(
+        f"{model.name} at {precision} on {tp * pp} x {acc.name} (tp={tp}, pp={pp}) does not fit: "
+        f"weights {mp.weights_bytes / 1e9:.1f} GB + activations {mp.activation_bytes / 1e9:.1f} GB per chip "
+        f"of {mp.usable_bytes / 1e9:.1f} GB usable leave {mp.kv_bytes / 1e9:.1f} GB for the KV cache "
+        f"({mp.kv_capacity_tokens} tokens; one request needs {need_tokens})",
+        field="--tp/--pp", fix="use more chips per replica (--tp, --pp), a lower --precision, or shorter requests")
+
+
+# --- the step model --------------------------------------------------------------------------------
+def _sat_grid(cap: int) -> np.ndarray:
+    g = np.concatenate([np.arange(1, 65, dtype=float), np.geomspace(64, max(cap, 65), 56)])
+    return np.unique(np.round(g))
+
+
+class StepModel:
+    """Per-iteration time of one replica as a vectorizable function of the batch's aggregates."""
+
+    def __init__(self, model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *,
+                 tp: int, pp: int, ep: int, precision: str, fit: InferenceFit | None = None,
+                 token_cap: int = 65536):
+        self.model, self.acc, self.system = model, acc, system
+        self.tp, self.pp, self.ep, self.precision = int(tp), int(pp), int(ep), precision
+        self.fit = fit or load_inference_fit()
+        self.kv_dtype = kv_precision(precision)
+        self.topo = _coll.Topology.from_system(system, catalog)
+        self.layers_stage = model.layers / pp
+        pc = param_counts(model)
+        self.moe_layers_stage = pc.moe_layers / pp
+        self.dense_layers_stage = pc.dense_layers / pp
+        self.eff = _comp.efficiency_params(acc.family)
+        self.grid = _sat_grid(token_cap)
+        parts = np.array([self._stage_parts(float(t)) for t in self.grid])
+        self.t_lin, self.t_comm, self.t_ew, self.t_p2p = parts.T
+        self.t_head = np.array([self._head(float(t)) for t in self.grid])
+        self.t_stage = self.t_lin + self.t_comm + self.t_ew
+        # Attention core coefficients (seconds per unit, per iteration over all layers).
+        kv_b = _kv_bytes_token_layer_chip(model, tp, self.kv_dtype)
+        mem_c = _comp.memory_time_s(acc, 1e9) / 1e9
+        heads = math.ceil(model.heads / tp)
+        if model.mla is not None:
+            c = model.mla
+            dec_flops = heads * 2.0 * (2 * c.kv_lora_rank + c.qk_rope_head_dim)  # absorbed MLA decode
+            pf_flops = heads * 2.0 * (c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim)
+            hd = c.qk_nope_head_dim + c.qk_rope_head_dim
+        else:
+            dec_flops = heads * 4.0 * model.d_head
+            pf_flops = dec_flops
+            hd = model.d_head
+        attn_c = _comp.attention_time_s(acc, 1e12, 0.0, 512, hd) / 1e12
+        attn_dec_c = _comp.attention_time_s(acc, 1e12, 0.0, 64, hd) / 1e12
+        self.c_kv = model.layers * max(kv_b * mem_c, dec_flops * attn_dec_c)
+        self.c_attn = model.layers * pf_flops * attn_c
+        self.t_fixed = self.fit.step_overhead_s + self.fit.layer_overhead_s * model.layers
+
+    # per-stage pieces for a microbatch of T tokens
+    def _gemm(self, m: float, n: float, k: float, batch: float = 1.0, precision: str | None = None) -> float:
+        p = precision or self.precision
+        if m <= 0 or batch <= 0:
+            return 0.0
+        t = _comp.gemm_time_s(self.acc, m, n, k, p, batch)
+        if self.fit.gemm_scale != 1.0:
+            b_in = _comp.bytes_per_element(p)
+            t_mem = ((m * k + k * n) * b_in + m * n * 2.0) * batch / (self.acc.hbm_bw_bytes_s * self.eff.mem_eff)
+            if t > t_mem * (1 + 1e-9):  # compute-bound: scale the compute roof only
+                t = max(t * self.fit.gemm_scale, t_mem)
+        return t
+
+    def _stage_parts(self, T: float) -> tuple[float, float, float, float]:
+        m, tp, ep = self.model, self.tp, self.ep
+        h = m.hidden
+        heads = math.ceil(m.heads / tp)
+        g = self._gemm
+        if m.mla is not None:
+            c = m.mla
+            attn = (g(T, c.q_lora_rank, h) + g(T, heads * (c.qk_nope_head_dim + c.qk_rope_head_dim), c.q_lora_rank)
+                    + g(T, c.kv_lora_rank + c.qk_rope_head_dim, h)
+                    + g(T, heads * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank)
+                    + g(T, h, heads * c.v_head_dim))
+        else:
+            d = m.d_head
+            attn = g(T, (heads + 2 * _kv_heads_per_chip(m, tp)) * d, h) + g(T, h, heads * d)
+        mats_up = 2 if m.ffn_type == "swiglu" else 1
+
+        def mlp(ffn: float, tokens: float, batch: float = 1.0, split: float = tp) -> float:
+            return g(tokens, mats_up * ffn / split, h, batch) + g(tokens, h, ffn / split, batch)
+
+        dense = mlp(m.ffn_hidden, T)
+        moe = 0.0
+        if m.moe is not None:
+            e = m.moe
+            E, k = e.experts, e.top_k
+            split = tp / ep
+            p_hit = 1.0 - (1.0 - k / E) ** T
+            touched = (E / ep) * p_hit
+            tokens_local = T * k / ep
+            m_e = tokens_local / max(touched, 1e-12)
+            moe = mlp(e.expert_ffn_hidden, m_e, touched, split) + g(T, E, h)
+            if e.shared_experts:
+                moe += mlp((e.shared_ffn_hidden or e.expert_ffn_hidden) * e.shared_experts, T)
+        lin = self.layers_stage * attn + self.dense_layers_stage * dense + self.moe_layers_stage * moe
+        # Collectives per layer.
+        ar = _coll.collective_time_s(self.topo, "all_reduce", T * h * ACT_BYTES, tp) if tp > 1 else 0.0
+        comm = self.dense_layers_stage * 2 * ar
+        if m.moe is not None:
+            if ep > 1:
+                a2a = _coll.collective_time_s(self.topo, "all_to_all", T * m.moe.top_k * h * ACT_BYTES / ep, ep)
+                comm += self.moe_layers_stage * (ar + 2 * a2a)
+            else:
+                comm += self.moe_layers_stage * 2 * ar
+        ffn_local = (m.moe.expert_ffn_hidden * m.moe.top_k if m.moe else m.ffn_hidden) / tp
+        ew_bytes = T * ACT_BYTES * (8 * h + 3 * ffn_local) + T * _kv_bytes_token_layer_chip(m, tp, self.kv_dtype)
+        ew = self.layers_stage * _comp.elementwise_time_s(self.acc, ew_bytes)
+        p2p = 0.0
+        if self.pp > 1:
+            p2p = _coll.collective_time_s(self.topo, "p2p", T * h * ACT_BYTES, 2, stride=tp)
+        return lin, comm, ew, p2p
+
+    def _head(self, n_seq: float) -> float:
+        m = self.model
+        # Logits of the last position of each sequence; the head stays bf16.
+        return self._gemm(n_seq, m.vocab / self.tp, m.hidden, precision="bf16")
+
+    # vectorized step time
+    def step_time_s(self, tokens: Any, n_seq: Any, ctx_sum: Any, prefill_units: Any) -> Any:
+        """Seconds of one iteration (arrays or scalars): see the module docstring's equation."""
+        pp = self.pp
+        t_mb = np.asarray(tokens, dtype=float) / pp
+        s_mb = np.asarray(n_seq, dtype=float) / pp
+        t = pp * (np.interp(t_mb, self.grid, self.t_stage) + np.interp(s_mb, self.grid, self.t_head))
+        if pp > 1:
+            t = t + (pp - 1) * np.interp(t_mb, self.grid, self.t_p2p)
+        t = t + np.asarray(ctx_sum, dtype=float) * self.c_kv + np.asarray(prefill_units, dtype=float) * self.c_attn
+        return np.where(np.asarray(tokens) > 0, t + self.t_fixed, 0.0)
+
+    def decode_step_s(self, batch: float, context: float) -> float:
+        return float(self.step_time_s(batch, batch, batch * context, 0.0))
+
+    def prefill_s(self, tokens: float) -> float:
+        return float(self.step_time_s(tokens, 1, 0.0, tokens * (tokens + 1) / 2))
+
+    def breakdown(self, tokens: float, n_seq: float, ctx_sum: float, prefill_units: float) -> dict[str, float]:
+        pp = self.pp
+        t_mb, s_mb = tokens / pp, n_seq / pp
+        return {
+            "gemm_s": pp * float(np.interp(t_mb, self.grid, self.t_lin) + np.interp(s_mb, self.grid, self.t_head)),
+            "attention_decode_s": ctx_sum * self.c_kv,
+            "attention_prefill_s": prefill_units * self.c_attn,
+            "collectives_s": pp * float(np.interp(t_mb, self.grid, self.t_comm))
+            + (pp - 1) * float(np.interp(t_mb, self.grid, self.t_p2p)),
+            "elementwise_s": pp * float(np.interp(t_mb, self.grid, self.t_ew)),
+            "overhead_s": self.t_fixed,
+        }
+
+
+_STEP_CACHE: dict[tuple[Any, ...], tuple[StepModel, tuple[Any, ...]]] = {}
+
+
+def step_model(model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *, tp: int, pp: int = 1,
+               ep: int = 1, precision: str = "bf16", fit: InferenceFit | None = None) -> StepModel:
+    """A :class:`StepModel`, cached per (objects, parallelism, precision, fit).
+
+    Catalog entries hold dicts and are not hashable, so the cache keys on identity and keeps the
+    objects alive beside the value (an id is never reused while its object lives).
+    """
+    f = fit or load_inference_fit()
+    key = (id(model), id(acc), id(system), id(catalog), int(tp), int(pp), int(ep), precision, f)
+    hit = _STEP_CACHE.get(key)
+    if hit is not None:
+        return hit[0]
+    sm = StepModel(model, acc, system, catalog, tp=tp, pp=pp, ep=ep, precision=precision, fit=f)
+    if len(_STEP_CACHE) > 512:
+        _STEP_CACHE.clear()
+    _STEP_CACHE[key] = (sm, (model, acc, system, catalog))
+    return sm
+
+
+# --- steady state (fluid) -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SteadyState:
+    """Fluid steady state of a full batch: every slot busy, prefill chunks fill the token budget."""
+
+    batch: float
+    step_s: float
+    requests_per_step: float
+    output_tokens_per_s: float
+    total_tokens_per_s: float
+    requests_per_s: float
+    ttft_s: float
+
+
+def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
+                 token_budget: int = DEFAULT_TOKEN_BUDGET) -> SteadyState:
+    """Throughput of one replica with ``batch`` requests in flight (offline / saturated).
+
+    Each request holds a slot for ``mean_out`` iterations (one prefill, ``mean_out - 1`` decodes), so
+    ``x = batch / mean_out`` requests complete per iteration unless the prefill chunks overflow the
+    token budget, ``x <= budget / (mean_in + mean_out - 1)``.
+    """
+    b = max(float(batch), 1.0)
+    x = min(b / mean_out, token_budget / (mean_in + mean_out - 1))
+    n_dec = x * (mean_out - 1)
+    tokens = n_dec + x * mean_in
+    ctx = n_dec * (mean_in + mean_out / 2)
+    units = x * mean_in * (mean_in + 1) / 2
+    dt = float(sm.step_time_s(tokens, n_dec + x, ctx, units))
+    ttft = float(sm.prefill_s(min(mean_in, token_budget)))
+    return SteadyState(b, dt, x, x * mean_out / dt, x * (mean_in + mean_out) / dt, x / dt, ttft)
+
+
+# --- configuration search ------------------------------------------------------------------------
+def _pow2_upto(n: int) -> list[int]:
+    out, v = [], 1
+    while v <= n:
+        out.append(v)
+        v *= 2
+    return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    tp: int
+    pp: int
+    ep: int
+    replicas: int
+    max_batch: int
+    kv_capacity_tokens: int
+    output_tokens_per_s: float
+    output_tokens_per_s_per_chip: float
+    step_s: float
+    ttft_s: float
+    meets_slo: bool
+
+    @property
+    def chips_per_replica(self) -> int:
+        return self.tp * self.pp
+
+
+def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, token_budget: int,
+               slo_tpot_s: float | None, batch_cap: int | None) -> tuple[int, SteadyState]:
+    bmax = max(1, int(kv_tokens // max(mean_in + mean_out, 1.0)))
+    bmax = min(bmax, MAX_SLOTS)
+    if batch_cap is not None:
+        bmax = min(bmax, int(batch_cap))
+    st = steady_state(sm, bmax, mean_in, mean_out, token_budget)
+    if slo_tpot_s is None or st.step_s <= 0.85 * slo_tpot_s:
+        return bmax, st
+    lo, hi = 1, bmax
+    best = steady_state(sm, 1, mean_in, mean_out, token_budget)
+    while lo < hi:  # step time grows with batch: bisect the largest batch under the TPOT target
+        mid = (lo + hi + 1) // 2
+        s = steady_state(sm, mid, mean_in, mean_out, token_budget)
+        if s.step_s <= 0.85 * slo_tpot_s:
+            lo, best = mid, s
+        else:
+            hi = mid - 1
+    return lo, best
+
+
+def search_configs(model: Model, acc: Accelerator, system: System, catalog: Catalog | None, chips: int, *,
+                   precision: str, mean_in: float, mean_out: float, tp: int | None = None,
+                   pp: int | None = None, ep: int | None = None, replicas: int | None = None,
+                   slo_ttft_s: float | None = None, slo_tpot_s: float | None = None,
+                   max_batch: int | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET,
+                   fit: InferenceFit | None = None) -> list[Candidate]:
+    """Every feasible (tp, pp, ep) on ``chips`` chips, best output tokens/s per chip first.
+
+    Fixed flags are honoured; the rest are enumerated: tp over powers of two within the scale-up
+    domain, pp over powers of two dividing the layers' count roughly, ep over divisors of tp (MoE).
+    Scored analytically (:func:`steady_state`); SLO-meeting candidates rank first.
+    """
+    dom = system.scaleup_domain_chips
+    tps = [tp] if tp else [t for t in _pow2_upto(min(chips, dom))]
+    pps = [pp] if pp else [p for p in _pow2_upto(min(chips, 16)) if p <= model.layers]
+    out: list[Candidate] = []
+    need = int(mean_in + mean_out)
+    for t in tps:
+        for p in pps:
+            per = t * p
+            if per > chips:
+                continue
+            if replicas is not None and replicas * per > chips:
+                continue
+            eps = [ep] if ep else ([e for e in _pow2_upto(t) if t % e == 0] if model.moe else [1])
+            for e in eps:
+                if model.moe is None and e != 1:
+                    continue
+                if model.moe is not None and (t % e or e > model.moe.experts):
+                    continue
+                mp = memory_plan(model, acc, precision, t, p, token_budget=token_budget,
+                                 max_batch=max_batch or 1024, fit=fit)
+                if mp.kv_capacity_tokens < need:
+                    continue
+                sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit)
+                b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch)
+                r = replicas or chips // per
+                meets = (slo_tpot_s is None or st.step_s <= slo_tpot_s) and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s)
+                tok = st.output_tokens_per_s * r
+                out.append(Candidate(t, p, e, r, b, mp.kv_capacity_tokens, tok, tok / chips, st.step_s, st.ttft_s, meets))
+    out.sort(key=lambda c: (not c.meets_slo, -c.output_tokens_per_s_per_chip, c.tp * c.pp))
+    return out
+
+
+# --- results --------------------------------------------------------------------------------------
+@dataclass
+class ServingResult:
+    """What `rainier serve --json` prints (one deployment at one traffic level)."""
+
+    output_tokens_per_s: float
+    output_tokens_per_s_per_chip: float
+    total_tokens_per_s: float
+    requests_per_s: float
+    ttft_s: dict[str, float]
+    tpot_s: dict[str, float]
+    e2e_s: dict[str, float]
+    max_batch: int
+    kv_cache_gb: float
+    slo_attainment: float | None
+    goodput_tokens_per_s: float | None
+    cost_per_mtok_usd: float
+    cost_per_mtok_cloud_usd: float | None
+    joules_per_token: float
+    max_qps: float | None
+    config: dict[str, Any]
+    memory: dict[str, Any]
+    queue: dict[str, float]
+    breakdown: dict[str, float]
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def _econ(cat: Catalog, acc: Accelerator, system: System) -> tuple[float, float | None, float]:
+    from rainier.econ import chip_hour_cost, power_chain
+
+    econ = cat.economics()
+    cost = chip_hour_cost(acc, system, econ)
+    chain = power_chain(acc, system, econ)
+    return cost.total_usd, cost.cloud_price_usd, chain.facility_w
+
+
+def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *, tp: int | None = None,
+                     ep: int | None = None, pp: int | None = None, replicas: int | None = None,
+                     precision: str = "bf16", input_len: int | None = None, output_len: int | None = None,
+                     lengths: str | Any | None = None, qps: float | None = None, concurrency: int | None = None,
+                     offline: bool = False, trace: str | Path | None = None, requests: int | None = None,
+                     slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, seed: int = 0,
+                     system: str | System | None = None, max_batch: int | None = None,
+                     token_budget: int | None = None, prefill_replicas: int | None = None,
+                     catalog: Catalog | None = None, fit: InferenceFit | None = None) -> ServingResult:
+    """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
+
+    Traffic: ``offline`` (all requests at t = 0), ``qps`` (Poisson), ``concurrency`` (closed loop) or a
+    ``trace`` file; with an SLO and none of those, the highest Poisson rate whose p99 TTFT and TPOT meet
+    it is found (MLPerf Server) and returned as ``max_qps``. Without ``tp``/``pp``/``ep`` the best
+    configuration is searched. ``prefill_replicas`` splits the replicas into disaggregated prefill and
+    decode pools (Splitwise / DistServe) with KV transfer over the scale-out network.
+    """
+    from rainier.perf import serving as _srv
+    from rainier.perf.workload import FixedLengths, load_trace, named_dist
+
+    t0 = time.perf_counter()
+    cat, m, a, s = _resolve(model, chip, system, catalog)
+    _check_precision(a, precision)
+    f = fit or load_inference_fit()
+    chips = int(chips)
+    if chips < 1:
+        raise RainierError(f"need at least one chip (got {chips})", field="--chips", fix="give --chips 8")
+    for name, v in (("--tp", tp), ("--pp", pp), ("--ep", ep), ("--replicas", replicas)):
+        if v is not None and v < 1:
+            raise RainierError(f"must be at least 1 (got {v})", field=name, fix=f"give {name} 1 or more")
+    if sum(x is not None and x is not False for x in (qps, concurrency)) + bool(offline) > 1:
+        raise RainierError("give only one of --offline, --qps, --concurrency", field="--offline/--qps/--concurrency",
+                           fix="pick one traffic mode")
+    if qps is not None and not qps > 0:
+        raise RainierError(f"must be positive (got {qps})", field="--qps", fix="give e.g. --qps 10")
+    if concurrency is not None and concurrency < 1:
+        raise RainierError(f"must be at least 1 (got {concurrency})", field="--concurrency", fix="give e.g. --concurrency 64")
+    for name, v in (("--slo-ttft", slo_ttft_s), ("--slo-tpot", slo_tpot_s)):
+        if v is not None and not v > 0:
+            raise RainierError(f"must be positive (got {v})", field=name, fix="give e.g. 2s or 200ms")
+    if tp is not None and pp is not None and tp * pp > chips:
+        raise RainierError(f"tp x pp = {tp * pp} exceeds the {chips} chips", field="--tp/--pp", fix="lower --tp/--pp or raise --chips")
+    if tp is not None and tp > s.scaleup_domain_chips:
+        raise RainierError(f"tp={tp} spans more than the {s.scaleup_domain_chips}-chip scale-up domain of {s.name}",
+                           field="--tp", fix=f"use --tp {s.scaleup_domain_chips} or less")
+    if ep is not None and m.moe is None and ep != 1:
+        raise RainierError(f"{m.name} is dense; expert parallelism needs a MoE model", field="--ep", fix="drop --ep")
+    if ep is not None and tp is not None and tp % ep:
+        raise RainierError(f"ep={ep} must divide tp={tp} (experts are spread over the TP group)", field="--ep",
+                           fix="give an --ep that divides --tp")
+
+    # Workload.
+    trace_reqs = None
+    if trace is not None:
+        if input_len is not None or output_len is not None:
+            raise RainierError("give either --trace or --input-len/--output-len", field="--trace", fix="drop one")
+        trace_reqs = load_trace(trace)
+        dist_name = f"trace:{Path(trace).name}"
+        mean_in, mean_out = trace_reqs.mean_input, trace_reqs.mean_output
+        dist = None
+    elif input_len is not None or output_len is not None:
+        if input_len is None or output_len is None:
+            missing = "--output-len" if output_len is None else "--input-len"
+            raise RainierError("fixed lengths need both --input-len and --output-len", field=missing,
+                               fix=f"add {missing}")
+        dist = FixedLengths(int(input_len), int(output_len))
+        dist_name, mean_in, mean_out = f"fixed {input_len}/{output_len}", float(input_len), float(output_len)
+    else:
+        dist = named_dist(lengths or "openorca") if lengths is None or isinstance(lengths, str) else lengths
+        dist_name, mean_in, mean_out = dist.name, dist.mean_input, dist.mean_output
+    if mean_in + mean_out > m.max_seq * 64:
+        pass  # models may serve longer contexts than trained with; memory limits it below
+
+    budget = int(token_budget or DEFAULT_TOKEN_BUDGET)
+    searched = tp is None or pp is None or (m.moe is not None and ep is None)
+    slo_for_search = slo_tpot_s
+    cands = search_configs(m, a, s, cat, chips, precision=precision, mean_in=mean_in, mean_out=mean_out,
+                           tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
+                           slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f)
+    if not cands:
+        t_, p_ = tp or min(chips, s.scaleup_domain_chips), pp or 1
+        mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f)
+        raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out))
+    best = cands[0]
+    if concurrency is not None and max_batch is None:
+        pass
+    sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision, fit=f)
+    mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f)
+    reps = best.replicas
+    slots = int(max_batch) if max_batch is not None else max(1, min(MAX_SLOTS, int(1.5 * best.max_batch) if slo_for_search is None else best.max_batch))
+    budget = max(budget, slots)
+    notes: list[str] = []
+    if reps * best.tp * best.pp < chips:
+        notes.append(f"{chips - reps * best.tp * best.pp} chips left idle (replicas of {best.tp * best.pp} chips)")
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    n_req = requests
+    mode: str
+    sim_kw: dict[str, Any] = dict(slots=slots, token_budget=budget, kv_capacity_tokens=mp.kv_capacity_tokens)
+    pool = _srv.Pool(sm, reps, **sim_kw)
+    pf_pool = None
+    if prefill_replicas is not None:
+        if not 0 < prefill_replicas < reps:
+            raise RainierError(f"prefill replicas must be between 1 and {reps - 1} (got {prefill_replicas})",
+                               field="--prefill-replicas", fix="split the replicas into two non-empty pools")
+        pf_pool = _srv.Pool(sm, prefill_replicas, **sim_kw)
+        pool = _srv.Pool(sm, reps - prefill_replicas, **sim_kw)
+    max_qps = None
+
+    def _reqs(n: int, qps_: float | None) -> Any:
+        if trace_reqs is not None and qps_ is None and not offline:
+            return trace_reqs if n >= len(trace_reqs) else _srv.subset(trace_reqs, n)
+        if trace_reqs is not None:
+            from rainier.perf.workload import EmpiricalLengths
+
+            d = EmpiricalLengths(tuple(trace_reqs.input_len.tolist()), tuple(trace_reqs.output_len.tolist()))
+            from rainier.perf.workload import make_requests
+
+            return make_requests(d, n, rng, qps=qps_)
+        from rainier.perf.workload import make_requests
+
+        assert dist is not None
+        return make_requests(dist, n, rng, qps=qps_)
+
+    auto_n = max(1000, min(200_000, 4 * reps * best.max_batch))
+    if offline:
+        mode = "offline"
+        reqs = _reqs(n_req or auto_n, None)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
+    elif qps is not None:
+        mode = "poisson"
+        reqs = _reqs(n_req or max(2000, 20 * reps), qps)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
+    elif concurrency is not None:
+        mode = "concurrency"
+        reqs = _reqs(n_req or max(1000, 4 * int(concurrency)), None)
+        sim = _srv.simulate_deployment(pool, reqs, concurrency=int(concurrency), prefill_pool=pf_pool,
+                                       kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
+    elif trace_reqs is not None:
+        mode = "trace"
+        reqs = _reqs(n_req or len(trace_reqs), None)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
+    elif slo_ttft_s is not None or slo_tpot_s is not None:
+        mode = "server-max-qps"
+        st = steady_state(sm, best.max_batch, mean_in, mean_out, budget)
+        n_s = n_req or max(3000, 40 * reps)
+        base = _reqs(n_s, 1.0)
+        max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s, slo_tpot_s,
+                                              prefill_pool=pf_pool, system=s,
+                                              kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)))
+        reqs = base
+    else:
+        mode = "offline"
+        reqs = _reqs(n_req or auto_n, None)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
+
+    usd_h, cloud_h, fac_w = _econ(cat, a, s)
+    out_tps = sim.output_tokens_per_s
+    if mode == "server-max-qps" and max_qps == 0.0:
+        notes.append("no Poisson rate meets the SLO on this configuration (SLO infeasible)")
+    cost = chips * usd_h / 3600.0 / out_tps * 1e6 if out_tps > 0 else float("inf")
+    cloud = chips * cloud_h / 3600.0 / out_tps * 1e6 if (cloud_h and out_tps > 0) else None
+    jpt = chips * fac_w / out_tps if out_tps > 0 else float("inf")
+    att = None
+    good = None
+    if slo_ttft_s is not None or slo_tpot_s is not None:
+        att, good = sim.slo_attainment(slo_ttft_s, slo_tpot_s)
+    bd_state = steady_state(sm, max(1, int(round(sim.mean_batch))) if sim.mean_batch > 0 else 1, mean_in, mean_out, budget)
+    x = bd_state.requests_per_step
+    n_dec = x * (mean_out - 1)
+    bd = sm.breakdown(n_dec + x * mean_in, n_dec + x, n_dec * (mean_in + mean_out / 2), x * mean_in * (mean_in + 1) / 2)
+    bd["step_s"] = bd_state.step_s
+    config = {
+        "model": m.name, "chip": a.name, "system": s.name, "chips": chips, "tp": best.tp, "pp": best.pp,
+        "ep": best.ep, "replicas": reps, "chips_per_replica": best.tp * best.pp,
+        "prefill_replicas": prefill_replicas, "precision": precision, "kv_cache_dtype": kv_precision(precision),
+        "max_batch": slots, "token_budget": budget, "mode": mode, "qps": qps if mode == "poisson" else max_qps,
+        "concurrency": concurrency, "requests": len(reqs), "lengths": dist_name, "input_len_mean": mean_in,
+        "output_len_mean": mean_out, "slo_ttft_s": slo_ttft_s, "slo_tpot_s": slo_tpot_s, "seed": seed,
+        "searched": searched, "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
+    }
+    alts = [
+        {"tp": c.tp, "pp": c.pp, "ep": c.ep, "replicas": c.replicas, "max_batch": c.max_batch,
+         "output_tokens_per_s_per_chip": c.output_tokens_per_s_per_chip, "step_s": c.step_s, "meets_slo": c.meets_slo}
+        for c in cands[:5]
+    ] if searched else []
+    return ServingResult(
+        output_tokens_per_s=out_tps,
+        output_tokens_per_s_per_chip=out_tps / chips,
+        total_tokens_per_s=sim.total_tokens_per_s,
+        requests_per_s=sim.requests_per_s,
+        ttft_s=sim.pct("ttft", (50, 90, 99)),
+        tpot_s=sim.pct("tpot", (50, 90, 99)),
+        e2e_s=sim.pct("e2e", (50, 99)),
+        max_batch=slots,
+        kv_cache_gb=mp.kv_bytes * best.tp * best.pp / 1e9,
+        slo_attainment=att,
+        goodput_tokens_per_s=good,
+        cost_per_mtok_usd=cost,
+        cost_per_mtok_cloud_usd=cloud,
+        joules_per_token=jpt,
+        max_qps=max_qps,
+        config=config,
+        memory=mp.to_dict() | {"kv_bytes_per_token": kv_bytes_per_token(m, kv_precision(precision))},
+        queue=sim.queue_stats(),
+        breakdown=bd,
+        alternatives=alts,
+        notes=notes + sim.notes,
+        wall_s=time.perf_counter() - t0,
+    )
+
+
+# --- replica capacity for the fleet simulator ------------------------------------------------------------
+@dataclass(frozen=True)
+class ReplicaCapacity:
+    """Sustainable throughput of one replica at the SLO (analytic, steady state)."""
+
+    chips_per_replica: int
+    output_tokens_per_s: float
+    total_tokens_per_s: float
+    requests_per_s: float
+    power_w: float
+    tp: int
+    pp: int
+    ep: int
+    max_batch: int
+    tpot_s: float
+    ttft_s: float
+    meets_slo: bool
+    cost_per_mtok_usd: float
+
+
+class _Ref:
+    """Hashable by identity: lets lru_cache take unhashable catalog objects."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Ref) and other.obj is self.obj
+
+
+def _key(x: Any) -> Any:
+    return x if x is None or isinstance(x, (str, Path, Catalog)) else _Ref(x)
+
+
+@lru_cache(maxsize=4096)
+def _replica_capacity(model: Any, chip: Any, precision: str, input_len: float,
+                      output_len: float, slo_ttft_s: float | None, slo_tpot_s: float | None,
+                      catalog: Catalog | None, system: Any) -> ReplicaCapacity:
+    model, chip, system = (v.obj if isinstance(v, _Ref) else v for v in (model, chip, system))
+    cat, m, a, s = _resolve(model, chip, system, catalog)
+    _check_precision(a, precision)
+    dom = s.scaleup_domain_chips
+    best: Candidate | None = None
+    for chips in _pow2_upto(max(dom, 1) * 4):
+        cands = search_configs(m, a, s, cat, chips, precision=precision, mean_in=input_len, mean_out=output_len,
+                               slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, replicas=1)
+        cands = [c for c in cands if c.tp * c.pp == chips]
+        if cands and (best is None or (cands[0].meets_slo, cands[0].output_tokens_per_s_per_chip)
+                      > (best.meets_slo, best.output_tokens_per_s_per_chip)):
+            best = cands[0]
+    if best is None:
+        mp = memory_plan(m, a, precision, dom, 4)
+        raise _not_fit_error(m, a, precision, dom, 4, mp, int(input_len + output_len))
+    sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision)
+    st = steady_state(sm, best.max_batch, input_len, output_len)
+    usd_h, _, fac_w = _econ(cat, a, s)
+    n = best.tp * best.pp
+    cost = n * usd_h / 3600.0 / st.output_tokens_per_s * 1e6
+    return ReplicaCapacity(n, st.output_tokens_per_s, st.total_tokens_per_s, st.requests_per_s, n * fac_w,
+                           best.tp, best.pp, best.ep, best.max_batch, st.step_s, st.ttft_s, best.meets_slo, cost)
+
+
+def replica_capacity(model: Model | str, chip: Accelerator | str, *, precision: str = "bf16",
+                     input_len: float = 294.0, output_len: float = 290.0, slo_ttft_s: float | None = None,
+                     slo_tpot_s: float | None = None, catalog: Catalog | None = None,
+                     system: str | None = None) -> ReplicaCapacity:
+    """The best replica (fewest chips per output token/s) and its throughput at the SLO; cached."""
+    return _replica_capacity(_key(model), _key(chip), precision, float(input_len), float(output_len),
+                             None if slo_ttft_s is None else float(slo_ttft_s),
+                             None if slo_tpot_s is None else float(slo_tpot_s), catalog, _key(system))

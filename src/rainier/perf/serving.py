@@ -1,0 +1,451 @@
+"""Request-level discrete-event simulation of one serving deployment.
+
+A deployment is ``R`` identical replicas behind a router. Requests are routed round-robin in arrival
+order (Vidur's default; with identical replicas and Poisson traffic it balances counts). Each replica
+runs iteration-level continuous batching (Orca, Yu et al. OSDI'22) with chunked prefill
+(Sarathi-Serve, Agrawal et al. OSDI'24):
+
+* at every iteration boundary, waiting requests are admitted first-come first-served while a batch
+  slot is free (``slots`` = the max batch) and the KV cache can reserve ``input + output`` tokens
+  (TensorRT-LLM's "guaranteed no evict" policy, so no request is ever preempted);
+* the iteration carries one token for every decoding request, and the rest of the ``token_budget``
+  goes to prefill chunks of the admitted requests in FCFS order (only the oldest can be partial);
+* a request's prefill finishing produces its first token at the end of that iteration (TTFT); each
+  later iteration produces one more; the request leaves when its output is complete and frees its KV;
+* the iteration's duration comes from :meth:`rainier.perf.inference.StepModel.step_time_s` on the
+  batch's aggregates (tokens, sequences, summed decode context, prefill attention work).
+
+The events are the iteration boundaries. All replicas advance in lock-step *iterations* (each with its
+own clock), so one numpy operation updates every replica and every request slot at once: the work is
+``O(iterations x replicas x slots)`` vector operations and a million requests take seconds.
+
+Traffic: open loop (arrival times given: Poisson, offline, trace) or closed loop (``concurrency`` C:
+C requests in flight, a new one arriving as each finishes). Disaggregated serving (Splitwise, Patel et
+al. ISCA'24; DistServe, Zhong et al. OSDI'24): a prefill pool produces the first token, the KV cache
+crosses the scale-out network (bytes / (chips x NIC bandwidth) + latency), then a decode pool runs
+the remaining tokens.
+
+Invariants checked by the tests: every request finishes exactly once; output tokens = sum of output
+lengths; Little's law ``L = lambda W`` between the time-averaged number in the system (measured from
+the simulator's state) and the mean latency; the same seed gives the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rainier.catalog.schema import System
+from rainier.errors import RainierError
+from rainier.perf.workload import Requests
+
+__all__ = ["Pool", "SimResult", "simulate", "simulate_deployment", "max_qps_under_slo", "subset"]
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Replicas of one configuration: the step model, how many, and each replica's batch limits."""
+
+    step: Any  # rainier.perf.inference.StepModel
+    replicas: int
+    slots: int
+    token_budget: int
+    kv_capacity_tokens: int
+
+    def __post_init__(self) -> None:
+        if self.replicas < 1:
+            raise RainierError(f"need at least one replica (got {self.replicas})", field="--replicas")
+        if self.slots < 1:
+            raise RainierError(f"max batch must be at least 1 (got {self.slots})", field="max_batch")
+        if self.kv_capacity_tokens < 1:
+            raise RainierError("the KV cache has no room", field="kv_capacity_tokens")
+
+    @property
+    def chips_per_replica(self) -> int:
+        return int(self.step.tp * self.step.pp)
+
+
+@dataclass
+class SimResult:
+    """Per-request times and time-weighted state of one simulation."""
+
+    arrival_s: np.ndarray
+    input_len: np.ndarray
+    output_len: np.ndarray
+    first_token_s: np.ndarray
+    finish_s: np.ndarray
+    replica: np.ndarray
+    busy_time_s: float
+    area_in_system: float
+    area_waiting: float
+    area_batch: float
+    max_waiting: int
+    iterations: int
+    horizon_s: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ttft(self) -> np.ndarray:
+        return self.first_token_s - self.arrival_s
+
+    @property
+    def e2e(self) -> np.ndarray:
+        return self.finish_s - self.arrival_s
+
+    @property
+    def tpot(self) -> np.ndarray:
+        m = self.output_len > 1
+        return (self.finish_s[m] - self.first_token_s[m]) / (self.output_len[m] - 1)
+
+    @property
+    def span_s(self) -> float:
+        if len(self.finish_s) == 0:
+            return 0.0
+        return float(np.max(self.finish_s) - np.min(self.arrival_s))
+
+    @property
+    def output_tokens(self) -> int:
+        return int(self.output_len.sum())
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        s = self.span_s
+        return self.output_tokens / s if s > 0 else 0.0
+
+    @property
+    def total_tokens_per_s(self) -> float:
+        s = self.span_s
+        return float(self.output_len.sum() + self.input_len.sum()) / s if s > 0 else 0.0
+
+    @property
+    def requests_per_s(self) -> float:
+        s = self.span_s
+        return len(self.arrival_s) / s if s > 0 else 0.0
+
+    @property
+    def mean_batch(self) -> float:
+        return self.area_batch / self.busy_time_s if self.busy_time_s > 0 else 0.0
+
+    def pct(self, what: str, qs: tuple[int, ...]) -> dict[str, float]:
+        x = getattr(self, what)
+        if len(x) == 0:
+            return {f"p{q}": float("nan") for q in qs}
+        v = np.percentile(x, qs)
+        return {f"p{q}": float(y) for q, y in zip(qs, v, strict=True)} | {"mean": float(np.mean(x))}
+
+    def slo_attainment(self, slo_ttft_s: float | None, slo_tpot_s: float | None) -> tuple[float, float]:
+        """Fraction of requests meeting both SLOs, and the goodput (their output tokens per second)."""
+        ok = np.ones(len(self.arrival_s), dtype=bool)
+        if slo_ttft_s is not None:
+            ok &= self.ttft <= slo_ttft_s
+        if slo_tpot_s is not None:
+            m = self.output_len > 1
+            tp = np.zeros(len(ok))
+            tp[m] = self.tpot
+            ok &= tp <= slo_tpot_s
+        s = self.span_s
+        return float(ok.mean()) if len(ok) else 0.0, float(self.output_len[ok].sum() / s) if s > 0 else 0.0
+
+    def queue_stats(self) -> dict[str, float]:
+        h = self.horizon_s
+        return {
+            "mean_in_system": self.area_in_system / h if h > 0 else 0.0,
+            "mean_waiting": self.area_waiting / h if h > 0 else 0.0,
+            "max_waiting": float(self.max_waiting),
+            "mean_batch": self.mean_batch,
+            "iterations": float(self.iterations),
+        }
+
+
+def subset(reqs: Requests, n: int) -> Requests:
+    return Requests(reqs.arrival_s[:n], reqs.input_len[:n], reqs.output_len[:n])
+
+
+def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context0: np.ndarray,
+             output_len: np.ndarray, *, concurrency: int | None = None) -> SimResult:
+    """Run one pool on requests given as arrays (see the module docstring for the policy).
+
+    ``prefill_len`` tokens are computed before the first token (0 for requests whose KV arrives from a
+    prefill pool); ``context0`` is the context the first decode attends to; ``output_len`` >= 1.
+    """
+    arr = np.asarray(arrival_s, dtype=float)
+    n = len(arr)
+    if n == 0:
+        raise RainierError("no requests to simulate", field="--requests", fix="give --requests 1 or more")
+    order = np.argsort(arr, kind="stable")
+    if not np.all(order == np.arange(n)):
+        raise RainierError("requests must be sorted by arrival time", field="requests")
+    pin = np.asarray(prefill_len, dtype=np.int64)
+    c0 = np.asarray(context0, dtype=np.int64)
+    nout = np.maximum(np.asarray(output_len, dtype=np.int64), 1)
+    sm = pool.step
+    R, S, B, KV = pool.replicas, pool.slots, max(pool.token_budget, pool.slots), pool.kv_capacity_tokens
+    notes: list[str] = []
+    need = c0 + nout
+    over = need > KV
+    if over.any():
+        notes.append(f"{int(over.sum())} requests need more KV cache than a replica has ({KV} tokens); "
+                     "they run alone with their reservation capped")
+        need = np.minimum(need, KV)
+
+    # Round-robin routing: request i -> replica i % R, position i // R in that replica's queue.
+    rep = np.arange(n) % R
+    qpos = np.arange(n) // R
+    nmax = int(qpos.max()) + 1
+    INF = np.inf
+    A = np.full((R, nmax + 1), INF)
+    PIN = np.zeros((R, nmax + 1), dtype=np.int64)
+    C0 = np.zeros((R, nmax + 1), dtype=np.int64)
+    NOUT = np.ones((R, nmax + 1), dtype=np.int64)
+    NEED = np.zeros((R, nmax + 1), dtype=np.int64)
+    RID = np.full((R, nmax + 1), n, dtype=np.int64)
+    A[rep, qpos], PIN[rep, qpos], C0[rep, qpos] = arr, pin, c0
+    NOUT[rep, qpos], NEED[rep, qpos], RID[rep, qpos] = nout, need, np.arange(n)
+    counts = np.bincount(rep, minlength=R)
+
+    closed = concurrency is not None
+    if closed:
+        c_r = np.full(R, int(concurrency) // R) + (np.arange(R) < int(concurrency) % R)
+        c_r = np.minimum(c_r, counts)
+        if (c_r == 0).any():
+            notes.append("concurrency below the replica count: some replicas receive no requests")
+        A[:] = INF
+        cols = np.arange(nmax + 1)
+        A[cols[None, :] < c_r[:, None]] = 0.0
+        A[:, nmax] = INF
+        nrel = c_r.copy()
+    else:
+        # For the time-averaged number in system: per-replica arrival counts by a flat searchsorted.
+        hmax = float(arr.max()) + 1.0
+        off = np.arange(R, dtype=float) * (hmax + 1.0) * 2.0
+        flat = np.where(np.isfinite(A), A, hmax + 0.5) + off[:, None]
+        flat = flat.ravel()
+
+    first = np.full(n + 1, np.nan)
+    fin = np.full(n + 1, np.nan)
+    t = np.zeros(R)
+    adm = np.zeros(R, dtype=np.int64)
+    pf = np.zeros(R, dtype=np.int64)
+    pfd = np.zeros(R, dtype=np.int64)
+    kvu = np.zeros(R, dtype=np.int64)
+    ndec = np.zeros(R, dtype=np.int64)
+    nfin = np.zeros(R, dtype=np.int64)
+    s_rid = np.full((R, S), -1, dtype=np.int64)
+    s_left = np.zeros((R, S), dtype=np.int64)
+    s_ctx = np.zeros((R, S), dtype=np.float64)
+    s_kv = np.zeros((R, S), dtype=np.int64)
+    rr = np.arange(R)
+    rows = rr[:, None]
+    Wa = int(min(S, 256))
+    min_in = int(max(1, np.percentile(pin, 5))) if pin.max() > 0 else 1
+    Wp = int(min(S, 256, max(8, B // min_in + 2)))
+    ja = np.arange(Wa)
+    jp = np.arange(Wp)
+    area_sys = area_wait = area_batch = busy = 0.0
+    max_wait = 0
+    iters = 0
+    while True:
+        active = (adm > pf) | (ndec > 0)
+        nxt = A[rr, np.minimum(adm, nmax)]
+        idle = ~active
+        jump = idle & np.isfinite(nxt)
+        if jump.any():
+            t = np.where(jump & (nxt > t), nxt, t)
+        if not (active | jump).any():
+            break
+        iters += 1
+        # 1. admission (FCFS while a slot and the KV reservation fit)
+        pos = np.minimum(adm[:, None] + ja, nmax)
+        nd_w = NEED[rows, pos]
+        cap = S - (adm - pf) - ndec
+        ok = (A[rows, pos] <= t[:, None]) & (ja < cap[:, None]) & (np.cumsum(nd_w, axis=1) <= (KV - kvu)[:, None])
+        ok = np.logical_and.accumulate(ok, axis=1)
+        k = ok.sum(axis=1)
+        if k.any():
+            kvu += (nd_w * ok).sum(axis=1)
+            adm += k
+        # 2. prefill chunks in FCFS order within the token budget left by the decodes
+        npf = adm - pf
+        bud = np.maximum(B - ndec, 0)
+        ppos = np.minimum(pf[:, None] + jp, nmax)
+        valid = jp < npf[:, None]
+        pin_w = PIN[rows, ppos]
+        rem = np.where(valid, pin_w - np.where(jp == 0, pfd[:, None], 0), 0)
+        cum = np.cumsum(rem, axis=1)
+        full = valid & (cum <= bud[:, None])
+        c = full.sum(axis=1)
+        prev = np.where(c > 0, cum[rr, np.maximum(c - 1, 0)], 0)
+        cn = np.minimum(c, Wp - 1)
+        has_next = c < np.minimum(npf, Wp)
+        rem_next = rem[rr, cn]
+        part = np.where(has_next, np.maximum(np.minimum(bud - prev, rem_next), 0), 0)
+        tok_pf = prev + part
+        done_before = pin_w - rem
+        units = (np.where(full, rem * done_before + rem * (rem + 1) / 2.0, 0.0)).sum(axis=1)
+        dn = pin_w[rr, cn] - rem_next
+        units = units + np.where(part > 0, part * dn + part * (part + 1) / 2.0, 0.0)
+        # 3. iteration time
+        tokens = ndec + tok_pf
+        nseq = ndec + c + (part > 0)
+        ctx_sum = s_ctx.sum(axis=1)
+        dt = np.where(active | (k > 0), sm.step_time_s(tokens, nseq, ctx_sum, units), 0.0)
+        t_end = t + dt
+        # time-weighted state over this iteration (state at its start)
+        if closed:
+            insys = nrel - nfin  # released (arrived) and not finished
+            waiting = nrel - adm
+        else:
+            arrived = np.searchsorted(flat, t + off, side="right") - rr * (nmax + 1)
+            insys = arrived - nfin
+            waiting = arrived - adm
+        area_sys += float((insys * dt).sum())
+        area_wait += float((waiting * dt).sum())
+        area_batch += float(((ndec + c + (part > 0)) * dt).sum())
+        busy += float(dt.sum())
+        mw = int(waiting.max())
+        if mw > max_wait:
+            max_wait = mw
+        # 4. decodes advance one token; finished requests leave
+        occ = s_rid >= 0
+        s_left -= occ
+        s_ctx += occ
+        done_slot = occ & (s_left <= 0)
+        fin_r = np.zeros(R, dtype=np.int64)
+        if done_slot.any():
+            dr, ds = np.nonzero(done_slot)
+            fin[s_rid[dr, ds]] = t_end[dr]
+            kvu -= np.bincount(dr, weights=s_kv[dr, ds], minlength=R).astype(np.int64)
+            fr = np.bincount(dr, minlength=R)
+            fin_r += fr
+            ndec -= fr
+            s_rid[dr, ds] = -1
+            s_ctx[dr, ds] = 0.0
+            s_kv[dr, ds] = 0
+            s_left[dr, ds] = 0
+        # 5. completed prefills: first token now; into a decode slot unless that was the last token
+        if c.any():
+            cr, cj = np.nonzero(full)
+            p_ = ppos[cr, cj]
+            ids = RID[cr, p_]
+            first[ids] = t_end[cr]
+            no = NOUT[cr, p_]
+            one = no <= 1
+            if one.any():
+                fin[ids[one]] = t_end[cr[one]]
+                kvu -= np.bincount(cr[one], weights=NEED[cr[one], p_[one]], minlength=R).astype(np.int64)
+                f1 = np.bincount(cr[one], minlength=R)
+                fin_r += f1
+            go = ~one
+            if go.any():
+                gr, gp = cr[go], p_[go]
+                cnt = np.bincount(gr, minlength=R)
+                start = np.cumsum(cnt) - cnt
+                q = np.arange(len(gr)) - start[gr]
+                fr_, fs_ = np.nonzero(s_rid < 0)
+                fcnt = np.bincount(fr_, minlength=R)
+                fstart = np.cumsum(fcnt) - fcnt
+                slot = fs_[fstart[gr] + q]
+                s_rid[gr, slot] = RID[gr, gp]
+                s_left[gr, slot] = NOUT[gr, gp] - 1
+                s_ctx[gr, slot] = C0[gr, gp] + 1
+                s_kv[gr, slot] = NEED[gr, gp]
+                ndec += cnt
+        pf += c
+        pfd = np.where(c > 0, part, pfd + part)
+        nfin += fin_r
+        t = np.where(dt > 0, t_end, t)
+        if closed and fin_r.any():
+            # release one new request per finished one, arriving now
+            W = int(fin_r.max())
+            jr = np.arange(W)
+            rpos = nrel[:, None] + jr
+            m = (jr < fin_r[:, None]) & (rpos < counts[:, None])
+            r2, j2 = np.nonzero(m)
+            A[r2, rpos[r2, j2]] = t_end[r2]
+            nrel += m.sum(axis=1)
+    if np.isnan(fin[:n]).any():  # pragma: no cover - a scheduler bug, never a user error
+        raise RuntimeError(f"{int(np.isnan(fin[:n]).sum())} requests never finished")
+    if closed:  # a request "arrives" when a finishing one releases it
+        arr = A[rep, qpos]
+    horizon = float(t.max())
+    return SimResult(arr.copy(), c0, nout, first[:n], fin[:n], rep, busy, area_sys, area_wait,
+                     area_batch, max_wait, iters, horizon, notes)
+
+
+def _sorted(reqs: Requests) -> Requests:
+    o = np.argsort(reqs.arrival_s, kind="stable")
+    return Requests(reqs.arrival_s[o], reqs.input_len[o], reqs.output_len[o])
+
+
+def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None = None,
+                        prefill_pool: Pool | None = None, kv_bytes_per_token: float = 0.0,
+                        system: System | None = None) -> SimResult:
+    """Simulate a deployment: one pool (co-located prefill and decode) or prefill + decode pools."""
+    reqs = _sorted(reqs)
+    x = reqs.input_len.astype(np.int64)
+    y = reqs.output_len.astype(np.int64)
+    if prefill_pool is None:
+        return simulate(pool, reqs.arrival_s, x, x, y, concurrency=concurrency)
+    if concurrency is not None:
+        raise RainierError("disaggregated pools take open-loop traffic", field="--concurrency",
+                           fix="use --qps or --offline with --prefill-replicas")
+    pre = simulate(prefill_pool, reqs.arrival_s, x, x, np.ones_like(y))
+    bw = (system.scaleout.bw_bytes_s if system is not None else 50e9) * prefill_pool.chips_per_replica
+    xfer = x * kv_bytes_per_token / bw + 20e-6
+    dec_arr = pre.first_token_s + xfer
+    o = np.argsort(dec_arr, kind="stable")
+    dec = simulate(pool, dec_arr[o], np.zeros_like(x), x[o], y[o])
+    inv = np.empty_like(o)
+    inv[o] = np.arange(len(o))
+    finish = dec.finish_s[inv]
+    return SimResult(reqs.arrival_s, x, y, pre.first_token_s, finish, pre.replica,
+                     pre.busy_time_s + dec.busy_time_s, pre.area_in_system + dec.area_in_system,
+                     pre.area_waiting + dec.area_waiting, dec.area_batch, max(pre.max_waiting, dec.max_waiting),
+                     pre.iterations + dec.iterations, max(pre.horizon_s, dec.horizon_s),
+                     pre.notes + dec.notes + [f"disaggregated: {prefill_pool.replicas} prefill + {pool.replicas} "
+                                              f"decode replicas; mean KV transfer {float(xfer.mean()) * 1e3:.2f} ms"])
+
+
+def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_s: float | None,
+                      slo_tpot_s: float | None, *, prefill_pool: Pool | None = None,
+                      kv_bytes_per_token: float = 0.0, system: System | None = None,
+                      iters: int = 12) -> tuple[float, SimResult]:
+    """Highest Poisson rate whose p99 TTFT and p99 TPOT meet the SLO (MLPerf Server), by bisection.
+
+    ``base`` holds unit-rate Poisson arrivals; a rate ``q`` uses arrivals ``base / q`` (the same random
+    stream at every rate, so latency grows monotonically with load). Returns (0, run at the lowest
+    rate tried) when even a light load misses the SLO.
+    """
+    def run(q: float) -> tuple[bool, SimResult]:
+        r = base.with_arrivals(base.arrival_s / q)
+        sim = simulate_deployment(pool, r, prefill_pool=prefill_pool, kv_bytes_per_token=kv_bytes_per_token,
+                                  system=system)
+        ok = True
+        if slo_ttft_s is not None:
+            ok &= float(np.percentile(sim.ttft, 99)) <= slo_ttft_s
+        if slo_tpot_s is not None and len(sim.tpot):
+            ok &= float(np.percentile(sim.tpot, 99)) <= slo_tpot_s
+        return ok, sim
+
+    cap = max(capacity_rps, 1e-6)
+    lo_q = 0.02 * cap
+    ok, sim_lo = run(lo_q)
+    if not ok:
+        return 0.0, sim_lo
+    hi_q = 1.3 * cap
+    ok, sim_hi = run(hi_q)
+    if ok:
+        return hi_q, sim_hi
+    best, best_sim = lo_q, sim_lo
+    for _ in range(iters):
+        mid = (lo_q * hi_q) ** 0.5 if hi_q / lo_q > 4 else 0.5 * (lo_q + hi_q)
+        ok, sim = run(mid)
+        if ok:
+            lo_q, best, best_sim = mid, mid, sim
+        else:
+            hi_q = mid
+        if hi_q / lo_q < 1.01:
+            break
+    return best, best_sim

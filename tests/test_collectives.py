@@ -1,0 +1,82 @@
+"""rainier.perf.collectives: alpha-beta collectives over the hierarchical network."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rainier.errors import RainierError
+from rainier.perf.collectives import OPS, Topology, collective_time_s
+
+
+@pytest.fixture()
+def topo(cat):
+    return Topology.from_system(cat.system("dgx-h100"), cat)
+
+
+def test_levels_from_system(cat, topo):
+    s = cat.system("dgx-h100")
+    assert topo.levels[0].span == 8 and topo.levels[0].bw_bytes_s == s.scaleup[0].bw_bytes_s
+    assert topo.levels[-1].bw_bytes_s == pytest.approx(s.scaleout.bw_bytes_s)
+    assert topo.levels[-1].latency_s == cat.network("ib-ndr").latency_s
+    assert topo.scaleup_span == 8
+
+
+def test_ring_all_reduce_closed_form(topo):
+    n, p = 1e9, 8
+    lv = topo.levels[0]
+    expect = 2 * (p - 1) / p * n / lv.bw_bytes_s + 2 * 3 * lv.latency_s  # tree latency 2*log2(8) < 2*(8-1)
+    assert collective_time_s(topo, "all_reduce", n, p, 1) == pytest.approx(expect)
+
+
+def test_reduce_scatter_is_half_an_all_reduce(topo):
+    for g, s in ((8, 1), (64, 8), (512, 8)):
+        ar = collective_time_s(topo, "all_reduce", 1e9, g, s)
+        assert collective_time_s(topo, "reduce_scatter", 1e9, g, s) == pytest.approx(ar / 2)
+        assert collective_time_s(topo, "all_gather", 1e9, g, s) == pytest.approx(ar / 2)
+
+
+def test_crossing_the_scaleup_domain_is_slower(topo):
+    inside = collective_time_s(topo, "all_reduce", 1e9, 8, 1)
+    across = collective_time_s(topo, "all_reduce", 1e9, 8, 8)
+    assert across > 5 * inside
+
+
+def test_trivial_groups_cost_nothing(topo):
+    for op in OPS:
+        assert collective_time_s(topo, op, 1e9, 1, 1) == 0.0
+        assert collective_time_s(topo, op, 0, 8, 1) == 0.0
+    with pytest.raises(RainierError):
+        collective_time_s(topo, "broadcast", 1, 2)
+
+
+def test_p2p_and_all_to_all(topo):
+    lv = topo.levels
+    assert collective_time_s(topo, "p2p", 1e6, 2, 1) == pytest.approx(lv[0].latency_s + 1e6 / lv[0].bw_bytes_s)
+    assert collective_time_s(topo, "p2p", 1e6, 2, 8) == pytest.approx(lv[1].latency_s + 1e6 / lv[1].bw_bytes_s)
+    a2a = collective_time_s(topo, "all_to_all", 1e9, 8, 1)
+    assert a2a == pytest.approx(7 / 8 * 1e9 / lv[0].bw_bytes_s + 3 * lv[0].latency_s)
+
+
+def test_cross_site_needs_capacity_and_slows_dp(cat):
+    s = cat.system("dgx-h100")
+    with pytest.raises(RainierError, match="cross-site-gbps"):
+        Topology.from_system(s, cat, sites=2)
+    one = Topology.from_system(s, cat, chips=2048)
+    two = Topology.from_system(s, cat, sites=2, cross_site_gbps=10_000, chips=2048)
+    assert two.levels[-1].name == "cross-site" and two.levels[-2].span == 1024
+    t1 = collective_time_s(one, "all_reduce", 1e9, 256, 8)
+    t2 = collective_time_s(two, "all_reduce", 1e9, 256, 8)
+    assert t2 > t1
+
+
+@given(st.sampled_from(OPS), st.floats(1e3, 1e10), st.sampled_from([2, 4, 8, 16, 64, 1024]),
+       st.sampled_from([1, 2, 8, 16]), st.floats(1.0, 10.0))
+@settings(max_examples=100, deadline=None)
+def test_more_bandwidth_never_slower(op, nbytes, group, stride, factor):
+    from rainier.catalog import default_catalog
+
+    cat = default_catalog()
+    topo = Topology.from_system(cat.system("trn2-ultraserver"), cat, sites=2, cross_site_gbps=1e5, chips=4096)
+    assert collective_time_s(topo.scaled(factor), op, nbytes, group, stride) <= collective_time_s(topo, op, nbytes, group, stride) * (1 + 1e-12)

@@ -1,0 +1,167 @@
+"""rainier.perf.training: closed forms, invariants, rejection of bad configs, the search, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rainier.catalog.params import param_counts
+from rainier.errors import RainierError
+from rainier.perf.ops import layer_ops
+from rainier.perf.training import Parallelism, estimate_training, model_flops_per_token
+
+JSON_KEYS = {"step_time_s", "tokens_per_s", "tokens_per_s_per_chip", "mfu", "hfu", "tflops_per_chip",
+             "memory_gb_per_chip", "parallelism", "breakdown", "time_to_train_days", "energy_mwh", "cost_usd",
+             "alternatives"}
+
+
+def test_gpt_params_closed_form(cat):
+    m = cat.model("gpt3-175b")
+    L, h, V = m.layers, m.hidden, m.vocab
+    # 12 L h^2 + 13 L h (biases, norms) + V h + s h + 2h (Narayanan et al. 2021, Eq. in Sec. 5.1)
+    closed = 12 * L * h * h + 13 * L * h + V * h + m.max_seq * h + h
+    assert param_counts(m).total == pytest.approx(closed, rel=1e-6)
+
+
+def test_layer_flops_match_6nd(cat):
+    m = cat.model("llama3-8b")
+    ops = layer_ops(m, b=1, s=4096, tp=1)
+    pc = param_counts(m)
+    assert ops.gemm_flops == pytest.approx(2 * 4096 * (pc.attention_per_layer + pc.dense_mlp_per_layer), rel=1e-3)
+    # model FLOPs per token = 6N + 12 L H Q T (PaLM); 6 N D when attention is negligible
+    n = pc.total - pc.embedding + m.vocab * m.hidden
+    assert model_flops_per_token(m, 4096) == pytest.approx(6 * n + 12 * m.layers * m.heads * m.d_head * 4096)
+
+
+def test_tp_splits_gemm_flops(cat):
+    m = cat.model("llama3-70b")
+    one = layer_ops(m, b=1, s=8192, tp=1).gemm_flops
+    assert layer_ops(m, b=1, s=8192, tp=8).gemm_flops == pytest.approx(one / 8)
+
+
+def test_moe_active_flops(cat):
+    m = cat.model("mixtral-8x7b")
+    ops = layer_ops(m, b=1, s=4096, tp=1, ep=1, moe_layer=True)
+    pc = param_counts(m)
+    assert ops.gemm_flops == pytest.approx(2 * 4096 * (pc.attention_per_layer + pc.moe_per_layer_active), rel=1e-3)
+
+
+def test_mfu_definition_and_breakdown_sum(cat):
+    r = estimate_training("llama3-70b", "h100", 64, seq=8192, global_batch=128,
+                          parallelism=Parallelism(tp=8, pp=8, dp=1, vp=5, micro_batch=1, recompute="selective"))
+    m = cat.model("llama3-70b")
+    flops = model_flops_per_token(m, 8192) * 128 * 8192
+    assert r.mfu == pytest.approx(flops / (r.step_time_s * 64 * cat.accelerator("h100").peak_flops("bf16")))
+    parts = {k: v for k, v in r.breakdown.items() if k != "recompute_in_compute"}
+    assert sum(parts.values()) == pytest.approx(r.step_time_s)
+    assert 0.2 < r.mfu < 0.8 and r.hfu >= r.mfu
+    assert r.tokens_per_s == pytest.approx(128 * 8192 / r.step_time_s)
+
+
+def test_full_recompute_costs_time_and_raises_hfu():
+    kw = dict(seq=2048, global_batch=64, catalog=None)
+    base = Parallelism(tp=8, pp=8, dp=1, micro_batch=1, recompute="selective")
+    sel = estimate_training("gpt3-175b", "a100", 64, parallelism=base, **kw)
+    full = estimate_training("gpt3-175b", "a100", 64, parallelism=Parallelism(**{**base.to_dict(), "recompute": "full"}), **kw)
+    assert full.step_time_s > sel.step_time_s and full.hfu > full.mfu
+
+
+def test_time_energy_cost(cat):
+    from rainier.econ import chip_hour_cost, power_chain
+
+    r = estimate_training("llama3-8b", "h100", 64, seq=8192, global_batch=64, tokens=1e12)
+    secs = 1e12 / r.tokens_per_s
+    assert r.time_to_train_days == pytest.approx(secs / 86400)
+    acc, sysm, econ = cat.accelerator("h100"), cat.system("dgx-h100"), cat.economics()
+    assert r.energy_mwh == pytest.approx(64 * power_chain(acc, sysm, econ).facility_w * econ.load_factor * secs / 3.6e9)
+    assert r.cost_usd == pytest.approx(chip_hour_cost(acc, sysm, econ).total_usd * 64 * secs / 3600)
+
+
+def test_config_that_does_not_fit_is_rejected_with_numbers():
+    with pytest.raises(RainierError, match=r"needs [\d.]+ GB per chip, [\d.]+ GB usable") as exc:
+        estimate_training("llama3.1-405b", "h100", 16, seq=8192, global_batch=16,
+                          parallelism=Parallelism(tp=8, pp=1, dp=2, recompute="none", zero=0))
+    assert exc.value.field == "memory"
+
+
+@pytest.mark.parametrize("par,field", [
+    (Parallelism(tp=3, pp=1, dp=5), "--tp"),
+    (Parallelism(tp=8, pp=1, dp=1), "--chips"),
+    (Parallelism(tp=16, pp=1, dp=1), "--tp"),       # beyond the 8-GPU NVLink domain
+    (Parallelism(tp=1, pp=1, dp=16, ep=2), "--ep"),  # dense model
+])
+def test_impossible_parallelism_names_the_field(par, field):
+    with pytest.raises(RainierError, match=field.replace("-", r"\-")):
+        estimate_training("llama3-8b", "h100", 16 if par.chips != 15 else 15, seq=4096, global_batch=64, parallelism=par)
+
+
+def test_search_returns_valid_fitting_config(cat):
+    r = estimate_training("llama3-70b", "h100", 512, seq=8192, global_batch=512, top=5)
+    p = r.parallelism
+    m = cat.model("llama3-70b")
+    assert p["tp"] * p["pp"] * p["dp"] * p["cp"] == 512
+    assert m.heads % p["tp"] == 0 and p["tp"] <= 8
+    assert 512 % (p["dp"] * p["micro_batch"]) == 0
+    assert r.memory_gb_per_chip <= r.memory_gb_available
+    assert len(r.alternatives) == 4
+    assert all(a["step_time_s"] >= r.step_time_s for a in r.alternatives)
+
+
+def test_search_moe_and_cross_site():
+    r = estimate_training("deepseek-v3", "gb200", 1024, seq=4096, global_batch=1024, precision="fp8")
+    assert r.parallelism["ep"] >= 1 and r.memory_gb_per_chip <= r.memory_gb_available
+    one = estimate_training("llama3-70b", "trn2", 4096, seq=8192, global_batch=1024,
+                            parallelism={"tp": 16, "pp": 4, "cp": 1, "micro_batch": 1, "recompute": "selective", "zero": 1})
+    two = estimate_training("llama3-70b", "trn2", 4096, seq=8192, global_batch=1024, sites=2, cross_site_gbps=1000,
+                            parallelism={"tp": 16, "pp": 4, "cp": 1, "micro_batch": 1, "recompute": "selective", "zero": 1})
+    assert two.step_time_s >= one.step_time_s and two.sites == 2
+
+
+@given(st.floats(1.0, 8.0), st.sampled_from(["scaleup", "scaleout"]))
+@settings(max_examples=5, deadline=None)
+def test_more_bandwidth_never_slows_a_step(factor, which):
+    from rainier.catalog import default_catalog
+
+    cat = default_catalog()
+    sysm = cat.system("dgx-h100")
+    if which == "scaleup":
+        tiers = tuple(t.model_copy(update={"gbytes_s_per_chip": t.gbytes_s_per_chip * factor}) for t in sysm.scaleup)
+        faster = sysm.model_copy(update={"scaleup": tiers})
+    else:
+        faster = sysm.model_copy(update={"scaleout": sysm.scaleout.model_copy(
+            update={"gbits_s_per_chip": sysm.scaleout.gbits_s_per_chip * factor})})
+    kw = dict(seq=8192, global_batch=256, catalog=cat)
+    fixed = Parallelism(tp=8, pp=4, dp=8, cp=2, vp=5, micro_batch=1, recompute="selective", zero=1)
+    a = estimate_training("llama3-70b", "h100", 512, parallelism=fixed, system=sysm, **kw)
+    b = estimate_training("llama3-70b", "h100", 512, parallelism=fixed, system=faster, **kw)
+    assert b.step_time_s <= a.step_time_s * (1 + 1e-12)
+    sa = estimate_training("llama3-8b", "h100", 16, system=sysm, seq=8192, global_batch=32, catalog=cat)
+    sb = estimate_training("llama3-8b", "h100", 16, system=faster, seq=8192, global_batch=32, catalog=cat)
+    assert sb.step_time_s <= sa.step_time_s * (1 + 1e-12)
+
+
+def test_cli_train_json(run_cli):
+    rc, out, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192",
+                           "--global-batch", "128", "--tokens", "15T", "--top", "3", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert JSON_KEYS <= set(d)
+    assert set(d["parallelism"]) >= {"tp", "pp", "dp", "cp", "ep", "vp", "micro_batch", "recompute", "zero"}
+    assert {"compute", "tp_comm", "pp_comm", "dp_comm", "cp_comm", "ep_comm", "bubble", "optimizer"} <= set(d["breakdown"])
+    assert d["time_to_train_days"] > 0 and d["energy_mwh"] > 0 and d["cost_usd"] > 0
+    assert len(d["alternatives"]) == 2
+
+
+def test_cli_errors_are_one_line(run_cli):
+    rc, _, err = run_cli("train", "--model", "llama3-8b", "--chip", "h1000", "--chips", "8", "--seq", "8192",
+                         "--global-batch", "8")
+    assert rc == 2 and err.count("\n") == 1 and "--chip" in err
+    rc, _, err = run_cli("train", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "16", "--seq", "8192",
+                         "--global-batch", "16", "--tp", "8", "--pp", "1", "--dp", "2", "--recompute", "none")
+    assert rc == 2 and "GB" in err and err.count("\n") == 1
+    rc, out, _ = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--seq", "8192",
+                         "--global-batch", "16")
+    assert rc == 0 and "MFU" in out
