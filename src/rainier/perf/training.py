@@ -445,6 +445,7 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
     best: list[_Eval] = []
     reasons: list[str] = []
     nfit = 0
+    least = (float("inf"), "")
     cands = _candidates(ctx, fixed)
     for p in cands:
         why = _check(ctx, p)
@@ -455,9 +456,10 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
         m = ctx.gb // (p.dp * p.micro_batch)
         mem = ctx.memory(p, m)
         if ctx.opt.check_memory and mem.total > ctx.hbm_usable:
-            if len(reasons) < 3 or "memory" not in " ".join(reasons):
-                reasons.append(f"memory: needs {mem.total / _GB:.1f} GB of {ctx.hbm_usable / _GB:.1f} GB usable "
-                               f"({p.tp=}, {p.pp=}, {p.dp=}, {p.cp=}, {p.ep=}, recompute={p.recompute}, zero={p.zero})")
+            if mem.total < least[0]:
+                least = (mem.total, f"memory: even the leanest configuration needs {mem.total / _GB:.1f} GB of "
+                         f"{ctx.hbm_usable / _GB:.1f} GB usable per chip (tp={p.tp}, pp={p.pp}, dp={p.dp}, cp={p.cp}, "
+                         f"ep={p.ep}, recompute={p.recompute}, zero={p.zero})")
             continue
         nfit += 1
         ev = _evaluate(ctx, p)
@@ -466,6 +468,8 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
             best.sort(key=lambda x: x.step_s)
             del best[max(top, 1):]
     best.sort(key=lambda x: x.step_s)
+    if least[1]:
+        reasons.insert(0, least[1])
     return best[: max(top, 1)], reasons
 
 
