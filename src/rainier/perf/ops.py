@@ -13,7 +13,8 @@ tokens. Its forward GEMMs are (h hidden, a heads, k kv heads, d head dim, f FFN 
 * output projection ``T x (a/t) d @ (a/t) d x h``;
 * MLP ``T x h @ h x m f/t`` and ``T x f/t @ f/t x h`` with ``m`` = 1 (gelu) or 2 (SwiGLU gate+up);
 * MoE: router ``T x h @ h x E``; each of the ``E/ep`` local experts gets ``T top_k ep / E x cf``
-  tokens (balanced routing, capacity factor ``cf``); shared experts like a dense MLP.
+  tokens (balanced routing, capacity factor ``cf``); shared experts like a dense MLP; the token
+  permutation before and after the experts reads and writes every routed copy (``4 T top_k cf h`` bytes).
 
 Backward GEMMs are twice the forward FLOPs (input and weight gradients); flash-attention backward
 costs 2.5x its forward (it recomputes the scores; Dao 2023). Elementwise bytes per layer (forward):
@@ -129,7 +130,10 @@ def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int
             f_act += T * fs / t
         if ep_ > 1:
             ep_bytes = T * e.top_k * e.capacity_factor * h * act_bytes / t
+        # token permutation before the experts and un-permutation after: each routed copy read and written
+        permute_bytes = 4.0 * T * e.top_k * e.capacity_factor * h * act_bytes / t
     else:
+        permute_bytes = 0.0
         f = model.ffn_hidden
         gemms.append(Gemm("mlp_up", T, mult * f / t, h))
         gemms.append(Gemm("mlp_down", T, h, f / t))
@@ -142,6 +146,7 @@ def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int
         ew += 4.0 * T * (a_r + kv_r) * d_qk * act_bytes / 2  # rotary on q and k
     if uses_dropout(model):
         ew += 2 * 5.0 * T * h * rep
+    ew += permute_bytes
     return LayerOps(
         gemms=tuple(gemms), attn_flops=attn_flops, attn_bytes=attn_bytes, attn_q_len=s / cp,
         attn_head_dim=float(d_qk), attn_fused=fused_attention, attn_gemms=attn_gemms,
