@@ -221,6 +221,7 @@ class PageCheck:
     screenshot: Path | None = None
     title: str = ""
     sections: list[str] = field(default_factory=list)
+    plotly_ready_ms: float | None = None  # performance.now() once plotly.js was parsed and run
 
     @property
     def empty_charts(self) -> list[str]:
@@ -253,37 +254,50 @@ _INSPECT = r"""
 """
 
 
-def check_report(path: str | Path, *, screenshot: str | Path | None = None, offline: bool = False,
-                 binary: str | None = None, wait_s: float = 30.0, full_page: bool = True) -> PageCheck:
-    """Open ``path`` from a file:// URL in headless Chromium and report what rendered."""
+def _check(br: Chromium, path: str | Path, screenshot: str | Path | None, wait_s: float, full_page: bool) -> PageCheck:
     url = Path(path).resolve().as_uri()
+    br.events.clear()
+    br.call("Emulation.setDeviceMetricsOverride",
+            {"width": br.width, "height": br.height, "deviceScaleFactor": 1, "mobile": False})
+    t0 = time.monotonic()
+    nav = br.call("Page.navigate", {"url": url}, timeout=wait_s)
+    if nav.get("errorText"):
+        raise BrowserError(f"navigation failed: {nav['errorText']}")
+    info = br.evaluate(_INSPECT % {"wait_ms": int(wait_s * 1000)}, timeout=wait_s + 10)
+    load_s = time.monotonic() - t0
+    br.pump(0.2)  # late console messages
+    shot = None
+    if screenshot is not None:
+        if full_page:
+            h = min(int(info.get("height") or br.height), 16000)
+            br.call("Emulation.setDeviceMetricsOverride",
+                    {"width": br.width, "height": h, "deviceScaleFactor": 1, "mobile": False})
+            br.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            br.pump(0.3)
+        data = br.call("Page.captureScreenshot", {"format": "png"}, timeout=60)["data"]
+        shot = Path(screenshot)
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        shot.write_bytes(base64.b64decode(data))
+    state = info.get("state") or {}
+    blocked = [e["params"]["request"]["url"] for e in br.events
+               if e.get("method") == "Fetch.requestPaused"
+               and not e["params"]["request"]["url"].startswith(("file:", "data:", "about:", "blob:"))]
+    errors = br.console_errors() + [f"chart: {e}" for e in state.get("errors", [])]
+    return PageCheck(url=url, load_s=load_s, rendered_ms=state.get("t_rendered_ms"), charts=info["charts"],
+                     expected_charts=int(info.get("expected") or 0), errors=errors, requests=br.requests(),
+                     blocked=blocked, screenshot=shot, title=info.get("title", ""),
+                     sections=list(info.get("sections") or []), plotly_ready_ms=state.get("t_plotly_ready_ms"))
+
+
+def check_report(path: str | Path, *, screenshot: str | Path | None = None, offline: bool = False,
+                 binary: str | None = None, wait_s: float = 30.0, full_page: bool = True,
+                 browser: Chromium | None = None) -> PageCheck:
+    """Open ``path`` from a file:// URL in headless Chromium and report what rendered.
+
+    Pass ``browser`` (a started :class:`Chromium`) to reuse one browser for several pages; otherwise a
+    fresh one is started and closed (a cold start: what a person opening the file sees).
+    """
+    if browser is not None:
+        return _check(browser, path, screenshot, wait_s, full_page)
     with Chromium(binary, offline=offline) as br:
-        t0 = time.monotonic()
-        nav = br.call("Page.navigate", {"url": url}, timeout=wait_s)
-        if nav.get("errorText"):
-            raise BrowserError(f"navigation failed: {nav['errorText']}")
-        info = br.evaluate(_INSPECT % {"wait_ms": int(wait_s * 1000)}, timeout=wait_s + 10)
-        load_s = time.monotonic() - t0
-        br.pump(0.2)  # late console messages
-        shot = None
-        if screenshot is not None:
-            params: dict[str, Any] = {"format": "png"}
-            if full_page:
-                h = min(int(info.get("height") or br.height), 16000)
-                br.call("Emulation.setDeviceMetricsOverride",
-                        {"width": br.width, "height": h, "deviceScaleFactor": 1, "mobile": False})
-                br.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-                br.pump(0.3)
-            data = br.call("Page.captureScreenshot", params, timeout=60)["data"]
-            shot = Path(screenshot)
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            shot.write_bytes(base64.b64decode(data))
-        state = info.get("state") or {}
-        blocked = [e["params"]["request"]["url"] for e in br.events
-                   if e.get("method") == "Fetch.requestPaused"
-                   and not e["params"]["request"]["url"].startswith(("file:", "data:", "about:", "blob:"))]
-        errors = br.console_errors() + [f"chart: {e}" for e in state.get("errors", [])]
-        return PageCheck(url=url, load_s=load_s, rendered_ms=state.get("t_rendered_ms"), charts=info["charts"],
-                         expected_charts=int(info.get("expected") or 0), errors=errors, requests=br.requests(),
-                         blocked=blocked, screenshot=shot, title=info.get("title", ""),
-                         sections=list(info.get("sections") or []))
+        return _check(br, path, screenshot, wait_s, full_page)

@@ -232,7 +232,8 @@ class Page:
 
 _LOADER = r"""
 (function () {
-  var state = window.__rainier = {charts: 0, rendered: 0, errors: [], done: false, t_rendered_ms: null};
+  var state = window.__rainier = {charts: 0, rendered: 0, errors: [], done: false, t_rendered_ms: null,
+                                 t_plotly_ready_ms: performance.now()};
   function fail(e) { state.errors.push(String(e && e.message || e)); console.error('rainier chart:', e); }
   try {
     var tpl = JSON.parse(document.getElementById('rainier-template').textContent);
