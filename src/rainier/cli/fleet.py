@@ -1,1 +1,125 @@
-"""CLI commands of this family (filled in by its issue)."""
+"""`rainier fleet run|list`: simulate a fleet scenario and write its run directory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rainier.cli import fleet_app
+from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, err_console, load_catalog
+from rainier.units import fmt_count, fmt_money, parse_duration
+
+__all__ = ["run_scenario", "summary_table"]
+
+
+def summary_table(summary: dict[str, Any], run_dir: Path | None) -> Table:
+    t = summary["totals"]
+    title = f"fleet run: {summary['scenario']} (seed {summary['seed']}, {summary['horizon_h'] / 24:.0f} days)"
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column("fleet", justify="right")
+    rows = [
+        ("chips installed at end", fmt_count(t["chips_installed_end"])),
+        ("utilization (busy / installed)", f"{t['utilization']:.1%}"),
+        ("chip-hours busy / idle / failed", f"{fmt_count(t['chip_hours_busy'])} / {fmt_count(t['chip_hours_idle'])} / "
+                                             f"{fmt_count(t['chip_hours_failed'])}"),
+        ("jobs finished / submitted", f"{t['jobs_finished']:,} / {t['jobs_submitted']:,}"),
+        ("failures", f"{t['failures']:,}"),
+        ("training goodput", f"{t['goodput']:.1%}"),
+        ("inference SLO attainment", f"{t['slo_attainment']:.1%}"),
+        ("energy", f"{t['energy_mwh'] / 1e3:,.1f} GWh"),
+        ("peak power", f"{t['peak_power_mw']:,.0f} MW"),
+        ("owner cost", fmt_money(t["cost_usd"])),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    for tn in summary["tenants"]:
+        table.add_row(f"{tn['tenant']}: delivered / committed chip-h",
+                      f"{fmt_count(tn['delivered_chip_hours'])} / {fmt_count(tn['committed_chip_hours'])}")
+        table.add_row(f"{tn['tenant']}: jobs done, wait mean / p95",
+                      f"{tn['jobs_finished']}/{tn['jobs_submitted']}, {tn['queue_wait_mean_h']:.1f} h / {tn['queue_wait_p95_h']:.1f} h")
+    if run_dir is not None:
+        table.caption = f"run directory: {run_dir}"
+    return table
+
+
+def run_scenario(scenario: str, out: Path | None, seed: int | None, catalog: list[Path] | None, quiet: bool,
+                 json: bool, horizon: str | None = None) -> tuple[Any, Path]:
+    from rainier.fleet import load_scenario, run_fleet
+
+    cat = load_catalog(catalog)
+    overrides = {"horizon": horizon} if horizon else None
+    if horizon:
+        parse_duration(horizon, "--horizon")
+    sc = load_scenario(scenario, seed=seed, catalog=cat, overrides=overrides)
+    out_dir = out or Path("runs") / f"{sc.name}-seed{sc.seed}"
+    show = not quiet and not json and sys.stderr.isatty()
+    if show:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("simulating {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TimeElapsedColumn(), console=err_console, transient=True) as bar:
+            task = bar.add_task(sc.name, total=sc.horizon_s)
+            every = max(1, int(sc.horizon_s / 3600 / 200))
+            state = {"n": 0}
+
+            def progress(t: float, total: float) -> None:
+                state["n"] += 1
+                if state["n"] % every == 0:
+                    bar.update(task, completed=t)
+
+            result = run_fleet(sc, out_dir, catalog=cat, progress=progress)
+    else:
+        result = run_fleet(sc, out_dir, catalog=cat)
+    return result, out_dir
+
+
+@fleet_app.command("run")
+def run_cmd(
+    scenario: Annotated[str, typer.Argument(help="scenario YAML file or built-in name (rainier, tiny, ...)")],
+    out: Annotated[Path | None, typer.Option("--out", help="run directory (default runs/NAME-seedN)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="override the scenario's seed")] = None,
+    horizon: Annotated[str | None, typer.Option("--horizon", help="override the horizon: 30d, 1y")] = None,
+    report: Annotated[bool, typer.Option("--report", help="also write the HTML report of the run")] = False,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Simulate a fleet scenario; write scenario.yaml, manifest, summary and Parquet tables to a run directory."""
+    result, out_dir = run_scenario(scenario, out, seed, catalog, quiet, json, horizon)
+    report_path = None
+    if report:
+        import rainier.report as rep
+
+        if hasattr(rep, "write_run_report"):
+            report_path = rep.write_run_report(out_dir)
+        elif not quiet:
+            err_console.print("note: the report writer is not available in this build")
+    if json:
+        emit_json({"run_dir": str(out_dir), "report": None if report_path is None else str(report_path),
+                   "wall_s": round(result.wall_s, 3), "events_processed": result.events_processed, **result.summary})
+        return
+    if quiet:
+        console.print(str(out_dir))
+        return
+    console.print(summary_table(result.summary, out_dir))
+    console.print(f"{result.events_processed:,} events in {result.wall_s:.1f} s; perf backend {result.perf_backend}")
+    if report_path is not None:
+        console.print(f"report: {report_path}")
+
+
+@fleet_app.command("list")
+def list_cmd(json: JsonOpt = False) -> None:
+    """List the built-in scenarios."""
+    from rainier.fleet import builtin_scenarios
+
+    names = builtin_scenarios()
+    if json:
+        emit_json(names)
+        return
+    for n in names:
+        console.print(n)

@@ -41,6 +41,7 @@ from rainier.fleet.engine import PRIO_ACCOUNT, PRIO_LATE, PRIO_URGENT, Kernel
 from rainier.fleet.perf import PerfCache
 from rainier.fleet.placement import Capacity, pick_systems, plan_sites
 from rainier.fleet.policies import FleetView, Preempt, Start, make_scheduler
+from rainier.fleet.policies.base import JobSeq
 from rainier.fleet.policies.failures import FailureTable, draw_duration
 from rainier.fleet.policies.power import startable, system_power
 from rainier.fleet.policies.supply import SupplyItem, apply_slip
@@ -169,6 +170,7 @@ class Simulation:
         self.jobs: list[Job] = []
         self._make_jobs()
         self.pending: list[tuple[float, int]] = []
+        self.pending_g: dict[tuple[int, int], list[tuple[float, int]]] = {}
         self.running: dict[int, Job] = {}
         self._running_view: list[Job] | None = None
         self._pass_handle: Any = None
@@ -552,7 +554,9 @@ class Simulation:
     def _enqueue(self, job: Job) -> None:
         job.status = "queued"
         job.queued_since_s = self.k.now_s
-        bisect.insort(self.pending, (job.submit_s, job.id))
+        key = (job.submit_s, job.id)
+        bisect.insort(self.pending, key)
+        bisect.insort(self.pending_g.setdefault((job.tenant, job.kind), []), key)
         self._request_pass()
 
     def _startable(self) -> list[int]:
@@ -679,7 +683,8 @@ class Simulation:
         if not self.pending:
             return
         jobs = self.jobs
-        pending = [jobs[i] for _, i in self.pending]
+        pending = JobSeq(jobs, self.pending)
+        groups = {g: JobSeq(jobs, keys) for g, keys in self.pending_g.items() if keys}
         if self._running_view is None:
             self._running_view = list(self.running.values())
         st = self._startable()
@@ -687,7 +692,7 @@ class Simulation:
                        [s.cap_w - s.cap_power_w for s in self.sites], [p.busy_w - p.idle_w for p in self.pools],
                        [p.n_idle if self.sites[p.site].down_until_s <= self.k.now_s else 0 for p in self.pools],
                        self.sc.cross_site.allowed)
-        view = FleetView(self.k.now_s, pending, self._running_view, self.tenants, cap)
+        view = FleetView(self.k.now_s, pending, groups, self._running_view, self.tenants, cap)
         decisions = self.scheduler.decide(view)
         for d in decisions:
             job = jobs[d.job_id]
@@ -702,7 +707,10 @@ class Simulation:
                                   job.cross_site and self.sc.cross_site.allowed)
                 if plan is None:
                     continue
-                self.pending.remove((job.submit_s, job.id))
+                key = (job.submit_s, job.id)
+                del self.pending[bisect.bisect_left(self.pending, key)]
+                g = self.pending_g[(job.tenant, job.kind)]
+                del g[bisect.bisect_left(g, key)]
                 self._start(job, plan, d.borrowed)
 
     # ================================================================ hourly accounting and inference

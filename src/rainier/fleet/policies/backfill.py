@@ -20,10 +20,12 @@ class EasyBackfill:
         cap = view.scratch()
         out: list[Decision] = []
         shadow: dict[int, tuple[float, int]] = {}  # kind -> (shadow time, extra systems)
-        smallest_free = None
+        kinds = list(cap.pools_of_kind)
         for job in view.pending:
             k = job.kind
             if cap.total(k) == 0:
+                if all(cap.total(x) == 0 for x in kinds):
+                    break
                 continue
             plan = cap.fit(k, job.n_systems, job.cross_site)
             if k not in shadow:
@@ -51,5 +53,4 @@ class EasyBackfill:
                 cap.take(plan)
                 shadow[k] = (t_shadow, extra - job.n_systems)
                 out.append(Start(job.id))
-        del smallest_free
         return out

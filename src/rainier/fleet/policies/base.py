@@ -20,7 +20,7 @@ from rainier.errors import UnknownNameError
 from rainier.fleet.placement import Capacity
 
 __all__ = ["Start", "Preempt", "Decision", "Scheduler", "FleetView", "register_scheduler", "make_scheduler",
-           "scheduler_names", "JobView", "TenantView"]
+           "scheduler_names", "JobView", "TenantView", "JobSeq"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +70,50 @@ class TenantView(Protocol):
     usage_chips: float
 
 
+class JobSeq(Sequence[JobView]):
+    """A lazy read-only sequence of jobs given sorted ``(submit_s, job_id)`` keys (no copying per pass)."""
+
+    __slots__ = ("_jobs", "_keys")
+
+    def __init__(self, jobs: Sequence[Any], keys: Sequence[tuple[float, int]]) -> None:
+        self._jobs, self._keys = jobs, keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._jobs[k[1]] for k in self._keys[i]]
+        return self._jobs[self._keys[i][1]]
+
+    def __iter__(self) -> Any:
+        jobs = self._jobs
+        for k in self._keys:
+            yield jobs[k[1]]
+
+
 @dataclass(frozen=True)
 class FleetView:
+    """Read-only state for one scheduler pass.
+
+    ``pending``: all queued jobs in submit order; ``pending_groups``: the same per (tenant, system kind),
+    each in submit order; ``running``: running jobs in start order; ``tenants``: entitlement and usage;
+    ``capacity``: startable systems per pool (copy it with :meth:`scratch` before planning).
+    """
+
     now_s: float
     pending: Sequence[JobView]
+    pending_groups: dict[tuple[int, int], Sequence[JobView]]
     running: Sequence[JobView]
     tenants: Sequence[TenantView]
     capacity: Capacity
 
     def scratch(self) -> Capacity:
         return self.capacity.copy()
+
+    @property
+    def n_kinds(self) -> int:
+        return len(self.capacity.pools_of_kind)
 
 
 class Scheduler(Protocol):

@@ -2,7 +2,8 @@
 
 Each tenant is entitled to ``entitlement_chips`` (its commitment's share of the installed fleet, see the
 engine). Pending jobs are taken tenant by tenant, always from the tenant with the lowest usage /
-entitlement (ties: higher tenant priority, then tenant order), head of line within a tenant. A job that
+entitlement (ties: higher tenant priority, then tenant order), head of line within a tenant and system
+kind (a tenant's blocked Trn3 job does not hold back its Trn2 jobs). A job that
 keeps its tenant within its entitlement starts when it fits; a job beyond the entitlement starts only if
 the tenant may borrow, and is then marked *borrowed*. When a within-entitlement job does not fit, the
 policy reclaims: it preempts borrowed, preemptible jobs of tenants above their entitlement (most over
@@ -14,7 +15,6 @@ from __future__ import annotations
 from rainier.fleet.policies.base import (
     Decision,
     FleetView,
-    JobView,
     Preempt,
     Start,
     register_scheduler,
@@ -35,24 +35,24 @@ class FairShare:
         tenants = list(view.tenants)
         usage = [t.usage_chips for t in tenants]
         ent = [t.entitlement_chips for t in tenants]
-        queues: dict[int, list[JobView]] = {}
-        for j in view.pending:
-            queues.setdefault(j.tenant, []).append(j)
-        heads = {t: 0 for t in queues}
+        queues = {g: q for g, q in view.pending_groups.items() if len(q)}
+        heads = {g: 0 for g in sorted(queues)}
         running = list(view.running)
         gone: set[int] = set()
 
-        def ratio(t: int) -> tuple[float, int, int]:
+        def ratio(g: tuple[int, int]) -> tuple[float, int, int, int]:
+            t = g[0]
             r = usage[t] / ent[t] if ent[t] > 0 else float("inf")
-            return (r, -tenants[t].priority, t)
+            return (r, -tenants[t].priority, t, g[1])
 
         while heads:
-            t = min(heads, key=ratio)
-            q = queues[t]
-            job = q[heads[t]]
+            g = min(heads, key=ratio)
+            t = g[0]
+            q = queues[g]
+            job = q[heads[g]]
             within = usage[t] + job.chips <= ent[t] + 1e-9
             if not within and not tenants[t].borrow:
-                del heads[t]
+                del heads[g]
                 continue
             plan = cap.fit(job.kind, job.n_systems, job.cross_site)
             if plan is None and within and self.reclaim:
@@ -68,12 +68,12 @@ class FairShare:
                     running = [r for r in running if r.id not in gone]
                     plan = cap.fit(job.kind, job.n_systems, job.cross_site)
             if plan is None:
-                del heads[t]
+                del heads[g]
                 continue
             cap.take(plan)
             usage[t] += job.chips
             out.append(Start(job.id, borrowed=not within))
-            heads[t] += 1
-            if heads[t] >= len(q):
-                del heads[t]
+            heads[g] += 1
+            if heads[g] >= len(q):
+                del heads[g]
         return out

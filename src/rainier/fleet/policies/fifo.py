@@ -14,8 +14,11 @@ class Fifo:
         cap = view.scratch()
         blocked: set[int] = set()
         out: list[Decision] = []
+        kinds = view.n_kinds
         for job in view.pending:
             if job.kind in blocked:
+                if len(blocked) >= kinds:
+                    break
                 continue
             plan = cap.fit(job.kind, job.n_systems, job.cross_site)
             if plan is None:

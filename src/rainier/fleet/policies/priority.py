@@ -20,8 +20,11 @@ class PriorityPreempt:
         blocked: set[int] = set()
         gone: set[int] = set()
         running = list(view.running)
+        kinds = view.n_kinds
         for job in sorted(view.pending, key=lambda j: (-j.priority, j.submit_s, j.id)):
             if job.kind in blocked:
+                if len(blocked) >= kinds:
+                    break
                 continue
             plan = cap.fit(job.kind, job.n_systems, job.cross_site)
             if plan is None and self.preempt:
