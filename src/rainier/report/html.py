@@ -304,5 +304,7 @@ pre.diff .hunk { color:var(--accent); display:block; }
 .badge { display:inline-block; padding:1px 7px; border-radius:9px; font-size:12px; background:#eef1f5; }
 .badge.warn { background:var(--worse); color:var(--worse-fg); }
 .badge.ok { background:var(--better); color:var(--better-fg); }
+.js-plotly-plot .plotly .modebar { opacity:0; transition:opacity .2s; }
+.js-plotly-plot .plotly:hover .modebar { opacity:1; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:10px 0 30px; }
 """

@@ -269,12 +269,15 @@ def _add_power(page: Page, run: RunData) -> None:
     s = site_rows(run.ts)
     fig = go.Figure()
     site_names = list(dict.fromkeys(s["site"].astype(str)))
+    top_power = top_cap = 0.0
     for i, site in enumerate(site_names):
         rows = s[s["site"].astype(str) == site]
         df = _num(rows, ["power_mw", "power_cap_mw"]).set_index(pd.to_numeric(rows["time_h"]).to_numpy())
         mean, peak = downsample(df, bin_h, "mean"), downsample(df, bin_h, "max")
         x = _f32(mean.index.to_numpy() / div)
         c = PALETTE[i % len(PALETTE)]
+        top_power = max(top_power, float(peak.power_mw.max()))
+        top_cap = max(top_cap, float(peak.power_cap_mw.max()))
         fig.add_trace(go.Scatter(x=x, y=_f32(mean.power_mw), name=f"{site}", legendgroup=site, mode="lines",
                                  line=dict(color=c, width=1.8),
                                  hovertemplate=f"{site}<br>%{{x:.1f}}: %{{y:,.1f}} MW mean<extra></extra>"))
@@ -286,6 +289,12 @@ def _add_power(page: Page, run: RunData) -> None:
                                  mode="lines", line=dict(color=c, width=1.2, dash="dash"), showlegend=False,
                                  hovertemplate=f"{site} cap<br>%{{y:,.1f}} MW<extra></extra>"))
     fig.update_layout(xaxis_title=xlabel, yaxis_title="MW", yaxis_rangemode="tozero")
+    if top_power > 0 and top_cap > 3 * top_power:
+        # A cap far above the draw would flatten the power lines against the axis: scale to the power
+        # and say where the caps are.
+        fig.update_layout(yaxis_range=[0, 1.25 * top_power])
+        fig.add_annotation(xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="top", showarrow=False,
+                           text=f"caps ({_power(top_cap)} max) above the scale", font=dict(size=11, color="#5b6577"))
     agg = {1: "hourly", 6: "6-hourly", 24: "daily"}[bin_h]
     sec.figure(fig, caption=f"Facility power per site ({agg} mean, solid"
                + ("; bin maximum, dotted" if bin_h > 1 else "") + ") against the site's power cap (dashed).")
