@@ -5,6 +5,7 @@ from __future__ import annotations
 import json as _json
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app
-from rainier.cli.common import JsonOpt, QuietOpt, console
+from rainier.cli.common import JsonOpt, QuietOpt, console, err_console
 
 
 @app.command("report")
@@ -29,20 +30,25 @@ def report_cmd(
     from rainier.report.run_report import build_run_page, headline, load_run
 
     t0 = time.perf_counter()
-    a = load_run(run_dir)
-    if run_dir_b is None:
-        page = build_run_page(a)
-        path = page.write(out if out is not None else a.path / "report.html")
-        extra: dict = {"kind": "run", "run": str(a.path)}
-        rows = [(k, v, s) for k, v, s in headline(a)]
-    else:
-        b = load_run(run_dir_b)
-        page = build_compare_page(a, b)
-        path = page.write(out if out is not None else a.path / f"compare-{b.path.name}.html")
-        metrics = compare_metrics(a, b)
-        extra = {"kind": "compare", "runs": [str(a.path), str(b.path)],
-                 "differences": [{k: m[k] for k in ("metric", "a", "b", "rel", "verdict")} for m in metrics if m["verdict"]]}
-        rows = []
+    # A year-long 1M-chip run takes a second or two to read and draw: show a spinner on a terminal.
+    spinner = err_console.status("building the report...") if not (json or quiet) and err_console.is_terminal \
+        else nullcontext()
+    with spinner:
+        a = load_run(run_dir)
+        if run_dir_b is None:
+            page = build_run_page(a)
+            path = page.write(out if out is not None else a.path / "report.html")
+            extra: dict = {"kind": "run", "run": str(a.path)}
+            rows = [(k, v, s) for k, v, s in headline(a)]
+        else:
+            b = load_run(run_dir_b)
+            page = build_compare_page(a, b)
+            path = page.write(out if out is not None else a.path / f"compare-{b.path.name}.html")
+            metrics = compare_metrics(a, b)
+            extra = {"kind": "compare", "runs": [str(a.path), str(b.path)],
+                     "differences": [{k: m[k] for k in ("metric", "a", "b", "rel", "verdict")}
+                                     for m in metrics if m["verdict"]]}
+            rows = []
     build_s = time.perf_counter() - t0
     size = path.stat().st_size
     if json:
