@@ -16,10 +16,11 @@ and model sizes rather than to flatter the score:
 
 * nvidia-ampere:    4 (Megatron-LM 2021, GPT 18.4B), 11 (Korthikanti 2022, GPT-3 175B iteration
                     time), 33 (torchtitan Llama 3 8B, FSDP)
-* nvidia-hopper:    44 (torchtitan Llama 3.1 405B, 512 GPUs, FSDP x TP x PP), 59 (NeMo Llama 3 8B FP8),
-                    67 (llm-foundry MPT 30B)
-* nvidia-blackwell: 57 (NeMo B200 Llama 3 8B FP8), 51 (NeMo GB300 Qwen3 235B MoE BF16),
-                    49 (NeMo GB300 Llama 3 70B FP8 FSDP)
+* nvidia-hopper:    59 (NeMo Llama 3 8B FP8), 63 (NeMo Llama 2 70B FP8, TP4 PP4 VP20),
+                    67 (llm-foundry MPT 30B BF16), 47 (torchtitan Llama 3 8B at 262k tokens, CP 8: anchors
+                    the attention efficiency)
+* nvidia-blackwell: 57 (NeMo B200 Llama 3 8B FP8), 49 (NeMo GB300 Llama 3 70B FP8 FSDP),
+                    54 (NeMo GB200 DeepSeek-V3 BF16: the family's BF16 rows are all MoE)
 * aws-neuron-v2:    74 (the only Trainium row; so this family has no held-out score)
 
 Families without rows (google-tpu, amd-cdna3/4, aws-neuron-v3/v4) use the ``default`` prior:
@@ -48,8 +49,8 @@ PRIOR_SOURCE = ("vendor-neutral prior: large bf16 GEMMs reach ~70% of dense peak
 
 FIT = {
     "nvidia-ampere": ([4, 11, 33], ["gemm_peak_eff", "attn_eff"]),
-    "nvidia-hopper": ([44, 59, 67], ["gemm_peak_eff", "attn_eff", "fp8_ratio"]),
-    "nvidia-blackwell": ([57, 51, 49], ["gemm_peak_eff", "attn_eff", "fp8_ratio"]),
+    "nvidia-hopper": ([59, 63, 67, 47], ["gemm_peak_eff", "attn_eff", "fp8_ratio"]),
+    "nvidia-blackwell": ([57, 49, 54], ["gemm_peak_eff", "attn_eff", "fp8_ratio"]),
     "aws-neuron-v2": ([74], ["gemm_peak_eff"]),
 }
 BOUNDS = {"gemm_peak_eff": (0.2, 0.95), "attn_eff": (0.2, 1.0), "fp8_ratio": (0.3, 1.0), "mem_eff": (0.3, 0.95),

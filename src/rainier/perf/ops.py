@@ -19,7 +19,9 @@ tokens. Its forward GEMMs are (h hidden, a heads, k kv heads, d head dim, f FFN 
 Backward GEMMs are twice the forward FLOPs (input and weight gradients); flash-attention backward
 costs 2.5x its forward (it recomputes the scores; Dao 2023). Elementwise bytes per layer (forward):
 two norms (4 T h bytes each), two residual adds (6 T h each), activation (gelu 4 T f/t, SwiGLU 6 T f/t),
-rotary (4 T (a + k) d / t), dropout for GPT-style models (5 T h each of two). Without sequence
+rotary (4 T (a + k) d / t), dropout for GPT-style models (5 T h each of two); an eager (unfused)
+PyTorch stack moves more bytes per op (``EAGER`` below: RMSNorm 36 bytes per element instead of 4,
+rotary 24 instead of 4, SwiGLU 10 instead of 6, fp32 cross-entropy 30 per logit instead of 12). Without sequence
 parallelism the norm/residual/dropout work is replicated on every TP rank; with it, divided by t.
 Backward elementwise work is taken as twice the forward.
 """
@@ -30,7 +32,16 @@ from dataclasses import dataclass
 
 from rainier.catalog.schema import Model
 
-__all__ = ["Gemm", "LayerOps", "layer_ops", "logits_ops", "uses_dropout"]
+__all__ = ["Gemm", "LayerOps", "layer_ops", "logits_ops", "uses_dropout", "FUSED", "EAGER"]
+
+# HBM bytes per element of each elementwise op in forward (bf16 tensors, fp32 math), for a stack with
+# fused kernels (Megatron-Core / Transformer Engine / torch.compile: one read and one write per op)
+# and for eager PyTorch, where each primitive is a kernel (counted from the reference code of
+# torchtitan's Llama: RMSNorm = float, pow, mean, rsqrt-mul, type_as, weight-mul; RoPE = float,
+# complex mul, type_as; SwiGLU = silu, mul; cross-entropy in fp32 = float, log-softmax (2 passes),
+# gather, and its backward).
+FUSED = {"norm": 4.0, "residual": 6.0, "swiglu": 6.0, "gelu": 4.0, "rope": 4.0, "cross_entropy": 12.0}
+EAGER = {"norm": 36.0, "residual": 6.0, "swiglu": 10.0, "gelu": 4.0, "rope": 24.0, "cross_entropy": 30.0}
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,8 @@ def uses_dropout(model: Model) -> bool:
 
 
 def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int = 1, sp: bool = True,
-              moe_layer: bool = False, fused_attention: bool = True, act_bytes: float = 2.0) -> LayerOps:
+              moe_layer: bool = False, fused_attention: bool = True, act_bytes: float = 2.0,
+              fused_elementwise: bool = True) -> LayerOps:
     """Forward operations of one transformer layer on one chip (see the module docstring)."""
     h, a = model.hidden, model.heads
     t = max(1, tp)
@@ -140,10 +152,12 @@ def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int
         f_act = T * f / t
     # elementwise bytes (forward)
     rep = 1.0 / t if sp else 1.0
-    ew = (2 * 4 + 2 * 6) * T * h * act_bytes / 2 * rep
-    ew += (6.0 if mult == 2 else 4.0) * f_act * act_bytes / 2
+    k = EAGER if not fused_elementwise else FUSED
+    norm_b = k["norm"] if model.ffn_type == "swiglu" else FUSED["norm"]  # LayerNorm is one kernel either way
+    ew = (2 * norm_b + 2 * k["residual"]) * T * h * rep
+    ew += (k["swiglu"] if mult == 2 else k["gelu"]) * f_act
     if model.mla is None and not model.learned_pos_emb:
-        ew += 4.0 * T * (a_r + kv_r) * d_qk * act_bytes / 2  # rotary on q and k
+        ew += k["rope"] * T * (a_r + kv_r) * d_qk  # rotary on q and k
     if uses_dropout(model):
         ew += 2 * 5.0 * T * h * rep
     ew += permute_bytes
@@ -155,8 +169,10 @@ def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int
     )
 
 
-def logits_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1) -> tuple[Gemm, float]:
-    """The output projection GEMM and the cross-entropy bytes (fp32 logits read and written) per chip."""
+def logits_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1,
+               fused_elementwise: bool = True) -> tuple[Gemm, float]:
+    """The output projection GEMM and the cross-entropy HBM bytes (forward) per chip."""
     T = b * s / cp
     v_r = model.vocab / max(1, tp)
-    return Gemm("logits", T, v_r, model.hidden), 12.0 * T * v_r
+    k = FUSED if fused_elementwise else EAGER
+    return Gemm("logits", T, v_r, model.hidden), k["cross_entropy"] * T * v_r

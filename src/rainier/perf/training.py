@@ -89,10 +89,13 @@ class Options:
     """How the run is executed, beyond its parallelism (defaults: a current Megatron-Core-like stack)."""
 
     fused_attention: bool = True       # flash attention; False = unfused kernels (Megatron 2021-22)
+    fused_elementwise: bool = True     # fused norm/rope/activation/loss kernels; False = eager PyTorch
     overlap_dp: bool = True            # DP grad reduce / param gather overlapped with compute
     recompute_fraction: float = 1.0    # share of layers fully recomputed under recompute="full"
     cross_site_dim: str = "dp"         # which dimension spans sites: "dp" or "pp"
     check_memory: bool = True          # reject configurations that do not fit in HBM
+    power_cap_w: float | None = None   # chip power cap below TDP: clocks (and compute peaks) scale as
+    #                                    (cap / TDP)^(1/3) (dynamic power ~ V^2 f with V ~ f); HBM unchanged
     params: C.EffParams | None = None  # efficiency parameters (None: the fitted family values)
 
 
@@ -197,7 +200,8 @@ class _Ctx:
             return hit
         acc, par, opt = self.acc, self.params, self.opt
         ops = layer_ops(self.model, b=p.micro_batch, s=self.seq, tp=p.tp, cp=p.cp, ep=p.ep, sp=p.sp,
-                        moe_layer=moe, fused_attention=opt.fused_attention)
+                        moe_layer=moe, fused_attention=opt.fused_attention,
+                        fused_elementwise=opt.fused_elementwise)
         g_t = 0.0
         for g in ops.gemms:
             prec = "bf16" if g.name == "router" else self.gemm_prec
@@ -270,7 +274,8 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     lmax = math.ceil(L / (pp * p.vp)) * p.vp if pp > 1 else L
     # embedding and logits on the first / last stage
     acc, par = ctx.acc, ctx.params
-    lg, ce_bytes = logits_ops(model, b=p.micro_batch, s=ctx.seq, tp=p.tp, cp=p.cp)
+    lg, ce_bytes = logits_ops(model, b=p.micro_batch, s=ctx.seq, tp=p.tp, cp=p.cp,
+                              fused_elementwise=ctx.opt.fused_elementwise)
     t_lg = 3.0 * C.gemm_time_s(acc, lg.m, lg.n, lg.k, "bf16", 1, par) + C.elementwise_time_s(acc, 2 * ce_bytes, par)
     t_emb = C.elementwise_time_s(acc, 3 * p.micro_batch * ctx.seq / p.cp * model.hidden * 2 / (p.tp if p.sp else 1), par)
     comp_layer = per_layer["fwd"] + per_layer["bwd"] + per_layer["rc"]
@@ -516,6 +521,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         raise RainierError(f"{chips} chips do not split evenly over {sites} sites", field="--sites",
                            fix="choose --chips divisible by --sites")
     opt = options or Options()
+    if opt.power_cap_w is not None and opt.power_cap_w < acc.tdp_w:
+        f = (opt.power_cap_w / acc.tdp_w) ** (1.0 / 3.0)
+        acc = acc.model_copy(update={"peak_tflops": {k: v * f for k, v in acc.peak_tflops.items()}})
     topo = Topology.from_system(sysm, cat, sites=sites, cross_site_gbps=cross_site_gbps, chips=chips)
     ctx = _Ctx(mdl, acc, sysm, topo, seq=int(seq), global_batch=int(global_batch), chips=chips,
                precision="bf16" if precision == "fp16" else precision, options=opt, catalog=cat)
