@@ -68,9 +68,9 @@ def _assert_rendered(check) -> None:
         assert c["width"] > 100 and c["height"] > 100, c
 
 
-def test_run_report_renders_in_chromium(reports, tmp_path):
+def test_run_report_renders_in_chromium(reports, tmp_path, browser):
     shot = _shot_dir(tmp_path) / "run-report.png"
-    check = check_report(reports["run"], screenshot=shot)  # a fresh browser: a cold open
+    check = check_report(reports["run"], screenshot=shot, browser=browser)  # the module's first page: a cold open
     _assert_rendered(check)
     assert check.sections == RUN_SECTIONS
     assert check.title.startswith("Fleet run:")
@@ -103,3 +103,13 @@ def test_one_page_reports_render_in_chromium(tmp_path, browser, offline_browser)
     serving = write_serving_report({"ttft_s": {"p50": 0.2, "p99": 0.8}, "tpot_s": {"p50": 0.02, "p99": 0.04},
                                     "config": {"model": "m", "chip": "c"}}, tmp_path / "serve.html")
     _assert_rendered(check_report(serving, browser=offline_browser))
+
+
+def test_report_of_a_real_fleet_run_renders(tmp_path, browser):
+    pytest.importorskip("rainier.fleet.simulation", reason="the fleet simulator (issue 6) is not in this tree")
+    from rainier.fleet import run_fleet
+
+    run_fleet("tiny", out=tmp_path / "tiny")
+    check = check_report(write_run_report(tmp_path / "tiny"), browser=browser)
+    _assert_rendered(check)
+    assert check.sections == RUN_SECTIONS
