@@ -279,7 +279,8 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     t_lg = 3.0 * C.gemm_time_s(acc, lg.m, lg.n, lg.k, "bf16", 1, par) + C.elementwise_time_s(acc, 2 * ce_bytes, par)
     t_emb = C.elementwise_time_s(acc, 3 * p.micro_batch * ctx.seq / p.cp * model.hidden * 2 / (p.tp if p.sp else 1), par)
     comp_layer = per_layer["fwd"] + per_layer["bwd"] + per_layer["rc"]
-    tp_layer = per_layer["tp"] * (2.0 + (2.0 * ctx.opt.recompute_fraction if p.recompute == "full" else 0.0))
+    # per_layer["tp"] is the forward's two collectives; backward has two more, a recomputed forward two
+    tp_layer = per_layer["tp"] * (2.0 + (ctx.opt.recompute_fraction if p.recompute == "full" else 0.0))
     ep_layer = per_layer["ep"] * (2.0 + (ctx.opt.recompute_fraction if p.recompute == "full" else 0.0))
     cp_layer = per_layer["cpf"] + per_layer["cpb"]
     extra_first = t_emb
@@ -302,7 +303,10 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     bwd_mb = lmax * per_layer["bwd"]
     if dshard > 1 or eshard > 1:
         def sync(op: str) -> float:
-            t = ctx.coll(op, dense_pc * 2.0, dshard, st["dp"] if p.cp == 1 else st["cp"]) if dshard > 1 else 0.0
+            # the ZeRO group is cp x dp: hierarchically over CP (stride tp), then DP on 1/cp of the data
+            nb = dense_pc * 2.0
+            t = ctx.coll(op, nb, p.cp, st["cp"]) if p.cp > 1 else 0.0
+            t += ctx.coll(op, nb / p.cp, p.dp, st["dp"]) if p.dp > 1 else 0.0
             if expert_pc and eshard > 1:
                 t += ctx.coll(op, expert_pc * 2.0, eshard, st["ep"] * p.ep)
             return t
