@@ -1,7 +1,8 @@
-"""`rainier demo`: the main job on the built-in default."""
+"""`rainier demo`: size the built-in 5 GW fleet, then simulate the default `rainier` fleet scenario."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,12 +19,26 @@ DEMO_CHIPS = ["trn2", "h100", "gb200", "tpu-v6e"]
 def demo_cmd(
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
-    quick: Annotated[bool, typer.Option("--quick", help="sizing only")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="sizing only (no fleet simulation)")] = False,
+    horizon: Annotated[str | None, typer.Option("--horizon", help="shorter simulated horizon, e.g. 30d (default: the scenario's year)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="run directory (default runs/rainier-seedN)")] = None,
 ) -> None:
-    """Size the built-in 5 GW fleet and compare chips (later: run the default fleet scenario)."""
+    """Size the built-in 5 GW fleet and compare chips, then run the default `rainier` fleet scenario."""
     cat = load_catalog(catalog)
     results = size_fleet(cat, DEMO_CHIPS, power_w=5e9)
-    if json:
-        emit_json({"sizing": results})
+    if quick:
+        if json:
+            emit_json({"sizing": results})
+        else:
+            console.print(sizing_table(results, "What 5 GW of facility power buys"))
         return
-    console.print(sizing_table(results, "What 5 GW of facility power buys"))
+    if not json:
+        console.print(sizing_table(results, "What 5 GW of facility power buys"))
+    from rainier.cli.fleet import run_scenario, summary_table
+
+    result, run_dir = run_scenario("rainier", out, None, catalog, quiet=False, json=json, horizon=horizon)
+    if json:
+        emit_json({"sizing": results, "run_dir": str(run_dir), "fleet": result.summary})
+        return
+    console.print(summary_table(result.summary, run_dir))
+    console.print(f"{result.events_processed:,} events in {result.wall_s:.1f} s; run directory: {run_dir}")

@@ -115,7 +115,7 @@ def build_result(sim: Simulation) -> RunResult:
 
     ts["chips_installed"] = block(inst, None)
     ts["chips_busy"] = block(busy, np.stack([avg[:, :, c] for c in sim.c_tbusy], axis=2))
-    ts["chips_idle"] = block(np.maximum(inst - busy - failed, 0.0), None)
+    ts["chips_idle"] = block(avg[:, :, sim.c_idle], None)
     ts["chips_failed"] = block(failed, None)
     ts["chips_undelivered"] = block(cap_chips[None, :] - inst, None)
     ts["power_mw"] = block(avg[:, :, sim.c_power] / 1e6, np.stack([avg[:, :, c] for c in sim.c_tpower], axis=2) / 1e6)
@@ -130,6 +130,7 @@ def build_result(sim: Simulation) -> RunResult:
     inst_ch = float(tot[:, sim.c_inst].sum() / H)
     busy_ch = float(tot[:, sim.c_busy].sum() / H)
     failed_ch = float(tot[:, sim.c_failed].sum() / H)
+    idle_ch = float(tot[:, sim.c_idle].sum() / H)
     served = float(sum(sv.served_tokens for sv in sim.services))
     demanded = float(sum(sv.demanded_tokens for sv in sim.services))
     submitted = [j for j in sim.jobs if j.status != "pending"]
@@ -140,7 +141,7 @@ def build_result(sim: Simulation) -> RunResult:
         "chips_installed_end": float(L.level[:, sim.c_inst].sum()),
         "chip_hours_capacity": cap_ch,
         "chip_hours_busy": busy_ch,
-        "chip_hours_idle": inst_ch - busy_ch - failed_ch,
+        "chip_hours_idle": idle_ch,
         "chip_hours_failed": failed_ch,
         "chip_hours_undelivered": cap_ch - inst_ch,
         "utilization": busy_ch / inst_ch if inst_ch > 0 else 0.0,

@@ -69,27 +69,31 @@ HOUR_S = 3600.0
 
 # --- field parsers: human strings -> SI floats ------------------------------------------------------
 
-def _dur(v: Any) -> float:
-    return parse_duration(v, "duration")
+def _as_value_error(fn: Any, v: Any, what: str) -> Any:
+    # pydantic reports the field path of a ValueError; a RainierError would escape without it
+    try:
+        return fn(v, what)
+    except RainierError as exc:
+        raise ValueError(str(exc).removeprefix(f"{what}: ")) from None
 
 
-def _opt_dur(v: Any) -> Any:
-    return None if v is None else parse_duration(v, "duration")
+def _dur(v: Any) -> Any:
+    return None if v is None else _as_value_error(parse_duration, v, "duration")
 
 
 def _power(v: Any) -> float:
-    return parse_power(v, "power")
+    return _as_value_error(parse_power, v, "power")
 
 
 def _count(v: Any) -> float:
-    return parse_count(v, "count")
+    return _as_value_error(parse_count, v, "count")
 
 
 def _rate(v: Any) -> float:
     """Tokens/s: a count such as '50M' (per second)."""
     if isinstance(v, str):
         v = v.strip().removesuffix("/s").removesuffix("tok").removesuffix("tokens")
-    return parse_count(v, "tokens_per_s")
+    return _as_value_error(parse_count, v, "tokens_per_s")
 
 
 Seconds = Annotated[float, BeforeValidator(_dur)]
@@ -353,7 +357,7 @@ class Scenario(_M):
     start: dt.date = dt.date(2025, 10, 1)
     horizon_s: Seconds = Field(gt=0)
     seed: int = Field(0, ge=0)
-    hourly_s: float = Field(HOUR_S, gt=0, description="accounting step")
+    hourly_s: Seconds = Field(HOUR_S, gt=0, description="accounting step (the timeseries row length)")
     perf: PerfSpec = PerfSpec()
     cross_site: CrossSite = CrossSite()
     scheduler: SchedulerSpec = SchedulerSpec()
@@ -439,8 +443,9 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
     def when(v: Any, field: str) -> float:
         try:
             return _time_point(v, start, field)
-        except RainierError as exc:
-            raise RainierError(str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc), field=field) from None
+        except RainierError:
+            raise RainierError(f"cannot read '{v}'", field=field,
+                               fix="write a date (2026-03-01), a month (2026-03) or a time from the start (30d)") from None
 
     def month(v: Any, field: str) -> float:
         if isinstance(v, int) and not isinstance(v, bool):

@@ -159,6 +159,7 @@ class Simulation:
         self.L = Ledger(len(self.sites), T)
         L = self.L
         self.c_inst, self.c_busy, self.c_failed = L.col("installed_chips"), L.col("busy_chips"), L.col("failed_chips")
+        self.c_idle = L.col("idle_chips")
         self.c_power, self.c_cost = L.col("power_w"), L.col("cost_usd_per_s")
         self.c_tbusy = [L.col("t_busy_chips", t) for t in range(T)]
         self.c_tpower = [L.col("t_power_w", t) for t in range(T)]
@@ -290,6 +291,7 @@ class Simulation:
         self._power(site, t, m * (power_per_sys - pool.idle_w), tenant, m * power_per_sys)
         L, s = self.L, pool.site
         L.add(s, t, self.c_busy, m * pool.cps)
+        L.level[s, self.c_idle] -= m * pool.cps
         L.level[s, self.c_tbusy[tenant]] += m * pool.cps
         L.level[s, self.c_tcost[tenant]] += m * pool.cost_usd_per_s
         self.tenants[tenant].usage_chips += m * pool.cps
@@ -317,6 +319,7 @@ class Simulation:
         self._power(site, t, -m * (power_per_sys - pool.idle_w), tenant, -m * power_per_sys)
         L, s = self.L, pool.site
         L.add(s, t, self.c_busy, -m * pool.cps)
+        L.level[s, self.c_idle] += m * pool.cps
         L.level[s, self.c_tbusy[tenant]] -= m * pool.cps
         L.level[s, self.c_tcost[tenant]] -= m * pool.cost_usd_per_s
         self.tenants[tenant].usage_chips -= m * pool.cps
@@ -345,6 +348,7 @@ class Simulation:
         site = self.sites[pool.site]
         self._power(site, self.k.now_s, -pool.idle_w)
         self.L.level[pool.site, self.c_failed] += pool.cps
+        self.L.level[pool.site, self.c_idle] -= pool.cps
 
     def _repair_one(self, pool: Pool, i: int) -> bool:
         if pool.state[i] != FAILED:
@@ -356,6 +360,7 @@ class Simulation:
         site = self.sites[pool.site]
         self._power(site, self.k.now_s, pool.idle_w)
         self.L.level[pool.site, self.c_failed] -= pool.cps
+        self.L.level[pool.site, self.c_idle] += pool.cps
         if pool.drain > 0:
             self._retire_idle(pool, pool.drain)
         return True
@@ -376,6 +381,7 @@ class Simulation:
         self._power(site, t, -r * pool.idle_w)
         L, s = self.L, pool.site
         L.level[s, self.c_inst] -= r * pool.cps
+        L.level[s, self.c_idle] -= r * pool.cps
         L.level[s, self.c_cost] -= r * pool.cost_usd_per_s
         return r
 
@@ -406,6 +412,7 @@ class Simulation:
             self._power(site, t, m * pool.idle_w)
             L, s = self.L, site.index
             L.level[s, self.c_inst] += m * pool.cps
+            L.level[s, self.c_idle] += m * pool.cps
             L.level[s, self.c_cost] += m * pool.cost_usd_per_s
             self._log("delivery", site.index, None, None, m * pool.cps, None, pool.kind_name)
             self._reschedule_failures(pool)

@@ -68,7 +68,7 @@ class Ledger:
     Columns: see :meth:`col`. ``add`` integrates the site's row to ``t`` and then changes one level.
     """
 
-    BASE = ("installed_chips", "busy_chips", "failed_chips", "power_w", "cost_usd_per_s")
+    BASE = ("installed_chips", "busy_chips", "failed_chips", "idle_chips", "power_w", "cost_usd_per_s")
     PER_TENANT = ("t_busy_chips", "t_power_w", "t_served", "t_demanded", "t_cost_usd_per_s")
 
     def __init__(self, n_sites: int, n_tenants: int) -> None:

@@ -1,0 +1,67 @@
+"""Shared hypothesis strategies for fleet tests: small random but valid scenario documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+SYSTEMS = ["trn2.48xlarge", "trn2-ultraserver"]
+SCHEDULERS = ["fifo", "priority", "fair-share", "easy-backfill"]
+# full-load facility watts of one system at PUE 1.15 (power_chain): used to set binding caps
+BUSY_W = {"trn2.48xlarge": 11000 * 1.07 * 1.15, "trn2-ultraserver": 44000 * 1.07 * 1.15}
+CHIPS = {"trn2.48xlarge": 16, "trn2-ultraserver": 64}
+
+
+@st.composite
+def pools(draw: Any, kind: str) -> dict[str, Any]:
+    installed = draw(st.integers(1, 10))
+    deliveries = draw(st.lists(st.fixed_dictionaries({"at": st.sampled_from(["6h", "1d", "30h", "2d"]),
+                                                      "systems": st.integers(0, 4)}), max_size=2))
+    decom = draw(st.lists(st.fixed_dictionaries({"at": st.sampled_from(["12h", "40h"]),
+                                                 "systems": st.integers(1, 3)}), max_size=1))
+    return {"kind": kind, "installed": installed, "deliveries": deliveries, "decommission": decom}
+
+
+@st.composite
+def scenarios(draw: Any, max_sites: int = 2, services: bool = True, events: bool = True) -> dict[str, Any]:
+    """A scenario document (YAML-shaped dict) small enough to simulate in tens of milliseconds."""
+    kind = draw(st.sampled_from(SYSTEMS))
+    n_sites = draw(st.integers(1, max_sites))
+    sites = []
+    for i in range(n_sites):
+        p = draw(pools(kind))
+        total = p["installed"] + sum(d["systems"] for d in p["deliveries"])
+        cap_frac = draw(st.sampled_from([0.2, 0.4, 0.7, 1.0, 3.0]))  # < 1: the cap binds; 0.2: deliveries wait
+        sites.append({"name": f"site{i}", "power_cap": f"{max(total * BUSY_W[kind] * cap_frac, 0.5 * BUSY_W[kind]) / 1e6:.6f}MW",
+                      "pue": 1.15, "systems_per_domain": draw(st.integers(1, 4)), "systems": [p]})
+    n_t = draw(st.integers(1, 3))
+    tenants = [{"name": f"t{i}", "commitment": {"chips": draw(st.integers(0, 400))}, "priority": draw(st.integers(0, 2)),
+                "borrow": draw(st.booleans()), "preemptible": draw(st.booleans())} for i in range(n_t)]
+    cps = CHIPS[kind]
+    gens = []
+    for i in range(n_t):
+        gens.append({
+            "name": f"g{i}", "tenant": f"t{i}", "rate_per_day": draw(st.sampled_from([4, 12, 30])),
+            "models": ["tiny-dense"], "system": kind,
+            "chips": [{"chips": cps * draw(st.integers(1, 4)), "weight": 1}, {"chips": cps, "weight": 2}],
+            "duration": {"dist": draw(st.sampled_from(["exponential", "lognormal"])), "mean": "3h", "median": "2h",
+                         "sigma": 0.8},
+            "checkpoint": {"interval": draw(st.sampled_from(["10min", "30min", "2h"])), "save": "20s", "restore": "5min"},
+            "cross_site": draw(st.booleans()),
+        })
+    doc: dict[str, Any] = {
+        "name": "prop", "horizon": draw(st.sampled_from(["1d", "2d", "3d"])), "seed": draw(st.integers(0, 10_000)),
+        "perf": {"backend": "physics"},
+        "scheduler": {"name": draw(st.sampled_from(SCHEDULERS)), "interval": draw(st.sampled_from([0, "10min"]))},
+        "cross_site": {"allowed": draw(st.booleans())},
+        "sites": sites, "tenants": tenants, "generators": gens,
+        "failures": {"preset": "llama3", "scale": draw(st.sampled_from([0, 20, 300]))},
+    }
+    if services and draw(st.booleans()):
+        doc["services"] = [{"name": "svc", "tenant": "t0", "model": "tiny-dense", "system": kind,
+                            "demand": {"tokens_per_s": f"{draw(st.integers(1, 40))}M", "daily_amplitude": 0.5}}]
+    if events and draw(st.booleans()):
+        ev = draw(st.sampled_from(["site_outage", "supply_slip"]))
+        doc["events"] = [{"at": "20h", "kind": ev, "site": "site0", "duration": "5h", "months": 1}]
+    return doc

@@ -1,0 +1,190 @@
+"""Behaviour of schedulers, failures, power cap, supply, outages, inference and cross-site placement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rainier.fleet import run_fleet
+from rainier.fleet.policies import scheduler_names
+from rainier.fleet.scenario import scenario_from_dict
+
+SYS = "trn2.48xlarge"  # 16 chips per system
+
+
+def doc(jobs: list[dict[str, Any]], *, systems: int = 4, scheduler: str = "fifo", tenants: Any = None,
+        horizon: str = "3d", failures: Any = None, **extra: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "name": "t", "horizon": horizon, "seed": 3, "perf": {"backend": "physics"},
+        "scheduler": {"name": scheduler},
+        "sites": [{"name": "s", "power_cap": "100MW", "pue": 1.15, "systems_per_domain": 2,
+                   "systems": [{"kind": SYS, "installed": systems}]}],
+        "tenants": tenants or [{"name": "a"}],
+        "jobs": jobs,
+        "failures": failures or {"preset": "none"},
+    }
+    d.update(extra)
+    return d
+
+
+def job(name: str, chips: int, hours: float, at: str = "0h", tenant: str = "a", **kw: Any) -> dict[str, Any]:
+    # tiny-dense on trn2 at the physics speed: tokens chosen for the wanted duration below
+    return {"name": name, "tenant": tenant, "model": "tiny-dense", "system": SYS, "chips": chips,
+            "tokens": f"{hours}", "arrival": at, "checkpoint": {"interval": "1000d", "save": "0s", "restore": "0s"},
+            **kw}
+
+
+def run(d: dict[str, Any], cat: Any, hours_jobs: bool = True):
+    sc = scenario_from_dict(d, catalog=cat)
+    if hours_jobs:  # "tokens" above hold hours: turn them into tokens at the job's speed
+        from rainier.fleet.perf import PerfCache
+
+        pc = PerfCache(cat, "physics")
+        jobs = [j.model_copy(update={"tokens": j.tokens * 3600 * pc.training(j.model, j.system, j.chips).tokens_per_s})
+                for j in sc.jobs]
+        sc = sc.model_copy(update={"jobs": tuple(jobs)})
+    return run_fleet(sc, catalog=cat, audit=True)
+
+
+def rows(r, name: str) -> list[dict[str, Any]]:
+    j = r.jobs
+    return [{c: j[c][k] for c in j} for k in range(len(j["job_id"])) if j["name"][k] == name]
+
+
+def test_registry_has_the_four_policies():
+    assert {"fifo", "priority", "fair-share", "easy-backfill"} <= set(scheduler_names())
+
+
+def test_fifo_blocks_and_easy_backfill_fills(cat):
+    jobs = [job("big1", 64, 10), job("big2", 64, 10, at="1h"), job("small", 16, 2, at="2h")]
+    fifo = run(doc(jobs, scheduler="fifo"), cat)
+    assert rows(fifo, "small")[0]["start_h"] == pytest.approx(20.0)  # behind big2
+    # one system free: give big1 three systems so small can backfill before big2's reservation
+    jobs = [job("big1", 48, 10), job("big2", 64, 10, at="1h"), job("small", 16, 2, at="2h"),
+            job("long", 16, 30, at="3h")]
+    bf = run(doc(jobs, scheduler="easy-backfill"), cat)
+    assert rows(bf, "small")[0]["start_h"] == pytest.approx(2.0)   # ends by the shadow time (10 h)
+    assert rows(bf, "big2")[0]["start_h"] == pytest.approx(10.0)   # reservation honoured
+    assert rows(bf, "long")[0]["start_h"] >= 20.0 - 1e-9           # would delay big2: not backfilled
+    ff = run(doc(jobs, scheduler="fifo"), cat)
+    assert rows(ff, "small")[0]["start_h"] == pytest.approx(20.0)
+
+
+def test_priority_preempts_lower_priority(cat):
+    tenants = [{"name": "lo", "priority": 0}, {"name": "hi", "priority": 5}]
+    jobs = [job("low", 64, 10, tenant="lo"), job("high", 32, 2, at="3h", tenant="hi")]
+    r = run(doc(jobs, scheduler="priority", tenants=tenants), cat)
+    low, high = rows(r, "low"), rows(r, "high")
+    assert high[0]["start_h"] == pytest.approx(3.0)
+    assert low[0]["status"] == "preempted" and low[0]["end_h"] == pytest.approx(3.0)
+    assert low[-1]["status"] == "finished" and low[-1]["tokens_done"] == low[-1]["tokens_total"]
+    assert r.summary["goodput_loss_by_cause_chip_hours"]["preempt"] > 0
+    fifo = run(doc(jobs, scheduler="fifo", tenants=tenants), cat)
+    assert rows(fifo, "high")[0]["start_h"] == pytest.approx(10.0)
+
+
+def test_fair_share_borrows_then_reclaims(cat):
+    tenants = [{"name": "a", "commitment": {"chips": 32}, "borrow": True},
+               {"name": "b", "commitment": {"chips": 32}, "borrow": True}]
+    jobs = [job("a1", 32, 20, tenant="a"), job("a2", 32, 20, tenant="a"), job("b1", 32, 5, at="4h", tenant="b")]
+    r = run(doc(jobs, scheduler="fair-share", tenants=tenants), cat)
+    a_rows = rows(r, "a1") + rows(r, "a2")
+    assert all(x["start_h"] == 0.0 for x in a_rows[:1])
+    assert rows(r, "b1")[0]["start_h"] == pytest.approx(4.0)          # reclaimed at once
+    assert any(x["status"] == "preempted" for x in a_rows)            # the borrowed gang gave way
+    no_borrow = [dict(t, borrow=False) for t in tenants]
+    r2 = run(doc(jobs, scheduler="fair-share", tenants=no_borrow), cat)
+    assert rows(r2, "a2")[0]["start_h"] >= 20.0 - 1e-9                # not allowed past its share
+
+
+def test_failures_lose_work_restart_and_cost_goodput(cat):
+    d = doc([{"name": "long", "tenant": "a", "model": "tiny-dense", "system": SYS, "chips": 48, "tokens": "1",
+              "checkpoint": {"interval": "30min", "save": "30s", "restore": "10min"}}],
+            failures={"preset": "llama3", "scale": 400}, horizon="5d")
+    sc = scenario_from_dict(d, catalog=cat)
+    from rainier.fleet.perf import PerfCache
+
+    tps = PerfCache(cat, "physics").training("tiny-dense", SYS, 48).tokens_per_s
+    sc = sc.model_copy(update={"jobs": (sc.jobs[0].model_copy(update={"tokens": 40 * 3600 * tps}),)})
+    r = run_fleet(sc, catalog=cat)
+    att = rows(r, "long")
+    assert len(att) > 1 and att[0]["status"] == "failed" and att[0]["failure_cause"]
+    assert att[-1]["status"] == "finished"
+    assert sum(a["lost_chip_hours"] for a in att) > 0
+    assert r.summary["totals"]["goodput"] < 1.0
+    loss = r.summary["goodput_loss_by_cause_chip_hours"]
+    assert loss["checkpoint"] > 0 and any(k in loss for k in ("accelerator", "hbm", "software", "host", "network"))
+    # wall time exceeds the ideal 40 h by restores, saves and lost work
+    assert att[-1]["end_h"] > 40.0
+
+
+def test_power_cap_limits_busy_systems(cat):
+    # cap fits 4 systems idle + 2 busy: at most 2 systems (32 chips) run at once
+    busy_w = 11000 * 1.07 * 1.15
+    cap_w = 4 * busy_w * 0.3 + 2 * busy_w * 0.7 + 1.0
+    d = doc([job(f"j{i}", 16, 3, at=f"{i}h") for i in range(6)])
+    d["sites"][0]["power_cap"] = f"{cap_w}W"
+    r = run(d, cat)
+    site = np.asarray(r.timeseries["tenant"], dtype=object) == "*"
+    assert np.asarray(r.timeseries["chips_busy"])[site].max() <= 32 + 1e-9
+    assert r.summary["sites"][0]["peak_power_mw"] <= cap_w / 1e6 + 1e-12
+    assert r.summary["totals"]["jobs_finished"] == 6
+
+
+def test_supply_slip_and_decommission(cat):
+    d = doc([], systems=2)
+    d["sites"][0]["systems"][0]["deliveries"] = [{"at": "2d", "systems": 2}]
+    d["sites"][0]["systems"][0]["decommission"] = [{"at": "1d", "systems": 1}]
+    d["events"] = [{"at": "1h", "kind": "supply_slip", "site": "s", "months": 1}]
+    d["horizon"] = "40d"
+    d["hourly"] = "1d"
+    r = run(d, cat)
+    deliveries = [(t, c) for t, k, c in zip(r.events["time_h"], r.events["kind"], r.events["chips"], strict=True)
+                  if k == "delivery"]
+    assert deliveries[0] == (0.0, 32.0)
+    assert deliveries[1][0] == pytest.approx(48 + 30.436875 * 24)
+    assert r.summary["totals"]["chips_installed_end"] == 16 + 32
+
+
+def test_site_outage_interrupts_and_fails_everything(cat):
+    d = doc([job("j", 64, 20)], events=[{"at": "5h", "kind": "site_outage", "site": "s", "duration": "6h"}])
+    r = run(d, cat)
+    att = rows(r, "j")
+    assert att[0]["status"] == "failed" and att[0]["failure_cause"] == "site_outage"
+    assert att[1]["start_h"] == pytest.approx(11.0)
+    ts = r.timeseries
+    site = np.asarray(ts["tenant"], dtype=object) == "*"
+    failed = np.asarray(ts["chips_failed"])[site]
+    assert failed[6] == pytest.approx(64.0) and failed[12] == 0.0
+
+
+def test_inference_follows_diurnal_demand(cat):
+    d = doc([], systems=8, services=[{"name": "svc", "tenant": "a", "model": "tiny-dense", "system": SYS,
+                                      "demand": {"tokens_per_s": "2M", "daily_amplitude": 0.5, "peak_hour": 12}}])
+    r = run(d, cat)
+    ts = r.timeseries
+    site = np.asarray(ts["tenant"], dtype=object) == "*"
+    dem = np.asarray(ts["tokens_per_s_demanded"])[site][:24]
+    srv = np.asarray(ts["tokens_per_s_served"])[site][:24]
+    assert dem.argmax() in (11, 12) and dem.max() / dem.min() > 2.5
+    assert (srv <= dem * (1 + 1e-9)).all()
+    assert r.summary["totals"]["slo_attainment"] > 0.99
+    # too little capacity: attainment drops below one
+    d["services"][0]["demand"]["tokens_per_s"] = "1T"
+    r2 = run(d, cat)
+    assert r2.summary["totals"]["slo_attainment"] < 0.5
+
+
+def test_cross_site_only_when_allowed(cat):
+    sites = [{"name": f"s{i}", "power_cap": "100MW", "pue": 1.15, "systems": [{"kind": SYS, "installed": 2}]}
+             for i in range(2)]
+    d = doc([job("wide", 64, 2, cross_site=True)], sites=sites)
+    r = run(d, cat)
+    assert rows(r, "wide")[0]["status"] == "queued"
+    d["cross_site"] = {"allowed": True, "efficiency": 0.5}
+    r = run(d, cat)
+    w = rows(r, "wide")[0]
+    assert w["site"] == "s0+s1" and w["status"] == "finished"
+    assert w["end_h"] == pytest.approx(4.0)  # half speed across sites
