@@ -252,3 +252,10 @@ def test_large_run_report_stays_small(tmp_path):
             if isinstance(y, dict):
                 points += len(base64.b64decode(y["bdata"])) // np.dtype(y["dtype"]).itemsize
     assert points < 100_000  # downsampled, not 8760 x sites x tenants
+
+
+def test_run_without_inference_says_so(tmp_path):
+    run = write_synthetic_run(tmp_path / "train-only", inference=False, tenants=2, jobs=10)
+    text = write_run_report(run).read_text()
+    assert "No inference demand in this run." in text
+    assert "no inference in this run" in text  # the headline card

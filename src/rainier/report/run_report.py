@@ -497,9 +497,13 @@ def _add_gantt(page: Page, run: RunData, max_jobs: int = MAX_GANTT_JOBS) -> None
 
 def _add_inference(page: Page, run: RunData) -> None:
     sec = page.section("Inference: demand and service", "inference")
-    t = run.totals
-    if run.ts is None or run.ts.empty or not float(t.get("tokens_demanded") or 0) and (
-            run.ts is None or float(pd.to_numeric(run.ts.get("tokens_per_s_demanded", 0)).sum() or 0) == 0):
+    if run.ts is None or run.ts.empty:
+        sec.text("No timeseries.parquet in this run.")
+        return
+    demanded = float(run.totals.get("tokens_demanded") or 0)
+    if demanded == 0 and "tokens_per_s_demanded" in run.ts.columns:
+        demanded = float(pd.to_numeric(run.ts["tokens_per_s_demanded"], errors="coerce").fillna(0).sum())
+    if demanded == 0:
         sec.text("No inference demand in this run.")
         return
     bin_h = bin_hours(run.horizon_h)
