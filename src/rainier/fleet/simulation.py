@@ -431,11 +431,11 @@ class Simulation:
         elif e.kind == "supply_slip":
             s = next(x for x in self.sites if x.name == e.site)
             pools = {p for p in s.pools if e.system is None or self.pools[p].kind_name == e.system}
-            for h in self.supply_handles:
-                if self.k.active(h) and h[4][0].kind == "delivery" and h[4][0].pool in pools and h[0] > t:
-                    self.k.cancel(h)
-            new_items = apply_slip([h[4][0] for h in self.supply_handles if h[0] > t and h[4][0].pool in pools
-                                    and h[4][0].kind == "delivery"], t, pools, e.months)
+            due = [h for h in self.supply_handles if self.k.active(h) and h[3][0].kind == "delivery"
+                   and h[3][0].pool in pools and h[0] > t]
+            for h in due:
+                self.k.cancel(h)
+            new_items = apply_slip([h[3][0] for h in due], t, pools, e.months)
             for it in new_items:
                 if it.at_s < self.horizon_s:
                     self.supply_handles.append(self.k.schedule_at(it.at_s, self._supply, it, priority=PRIO_URGENT))
