@@ -165,3 +165,27 @@ def test_cli_errors_are_one_line(run_cli):
     rc, out, _ = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--seq", "8192",
                          "--global-batch", "16")
     assert rc == 0 and "MFU" in out
+
+
+def test_power_cap_and_eager_kernels_slow_a_step():
+    from rainier.perf.training import Options
+
+    kw = dict(seq=8192, global_batch=16,
+              parallelism=Parallelism(tp=1, pp=1, dp=8, micro_batch=2, recompute="none", zero=3))
+    base = estimate_training("llama3-8b", "h100", 8, **kw)
+    capped = estimate_training("llama3-8b", "h100", 8, options=Options(power_cap_w=500), **kw)
+    eager = estimate_training("llama3-8b", "h100", 8, options=Options(fused_elementwise=False), **kw)
+    f = (500 / 700) ** (1 / 3)
+    assert base.step_time_s < capped.step_time_s <= base.step_time_s / f * (1 + 1e-9)
+    assert eager.step_time_s > base.step_time_s
+
+
+def test_parallelism_space_is_valid():
+    from rainier.catalog import default_catalog
+    from rainier.perf.parallelism import candidates, check_parallelism
+
+    m = default_catalog().model("llama3.1-405b")
+    cands = candidates(m, chips=16384, seq=8192, global_batch=2048, scaleup_span=8, fixed={})
+    assert 100 < len(cands) < 20000
+    ok = [p for p in cands if check_parallelism(m, p, chips=16384, seq=8192, global_batch=2048, scaleup_span=8) is None]
+    assert ok and all(p.chips == 16384 and p.tp <= 8 and 2048 % (p.dp * p.micro_batch) == 0 for p in ok)

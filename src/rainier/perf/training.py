@@ -52,36 +52,14 @@ from rainier.econ import chip_hour_cost, power_chain
 from rainier.errors import RainierError
 from rainier.perf import compute as C
 from rainier.perf.collectives import Topology, collective_time_s
-from rainier.perf.memory import RECOMPUTE, MemoryBreakdown, training_memory, usable_hbm_bytes
+from rainier.perf.memory import MemoryBreakdown, training_memory, usable_hbm_bytes
 from rainier.perf.ops import layer_ops, logits_ops
+from rainier.perf.parallelism import Parallelism, candidates, check_parallelism
 
 __all__ = ["Parallelism", "Options", "TrainingResult", "estimate_training", "model_flops_per_token",
            "search_configs"]
 
 _GB = 1e9
-
-
-@dataclass(frozen=True)
-class Parallelism:
-    """A training configuration: parallel sizes, microbatch, recomputation, ZeRO stage."""
-
-    tp: int = 1
-    pp: int = 1
-    dp: int = 1
-    cp: int = 1
-    ep: int = 1
-    vp: int = 1
-    micro_batch: int = 1
-    recompute: str = "selective"
-    zero: int = 1
-    sp: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def chips(self) -> int:
-        return self.tp * self.pp * self.dp * self.cp
 
 
 @dataclass(frozen=True)
@@ -350,103 +328,17 @@ def _params_chip(ctx: _Ctx, p: Parallelism) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------------------------------
-# validity
-
-
-def _check(ctx: _Ctx, p: Parallelism) -> str | None:
-    """Why a configuration is invalid (field: reason; fix), or None."""
-    model = ctx.model
-    if min(p.tp, p.pp, p.dp, p.cp, p.ep, p.vp, p.micro_batch) < 1:
-        return "parallelism: every size must be at least 1"
-    if p.chips != ctx.chips:
-        return (f"--chips: tp x pp x dp x cp = {p.tp}x{p.pp}x{p.dp}x{p.cp} = {p.chips}, not {ctx.chips}; "
-                "choose sizes whose product is --chips (or leave --dp out to derive it)")
-    if p.recompute not in RECOMPUTE:
-        return f"--recompute: '{p.recompute}' is not one of {', '.join(RECOMPUTE)}"
-    if p.zero not in (0, 1, 2, 3):
-        return "--zero: ZeRO stage must be 0, 1, 2 or 3"
-    if model.heads % p.tp:
-        return f"--tp: {p.tp} does not divide the {model.heads} attention heads; use a divisor of {model.heads}"
-    kv = model.n_kv_heads
-    if kv % p.tp and p.tp % kv:
-        return f"--tp: {p.tp} and the {kv} KV heads do not divide one another"
-    if p.tp > ctx.topo.scaleup_span:
-        return (f"--tp: {p.tp} exceeds the scale-up domain of {ctx.topo.scaleup_span} chips "
-                f"({ctx.system.name}); keep TP within it")
-    if p.pp > model.layers:
-        return f"--pp: {p.pp} stages for {model.layers} layers; use at most {model.layers}"
-    if p.vp > 1 and (p.pp == 1 or p.pp * p.vp > model.layers):
-        return f"--vp: interleaving needs pp > 1 and pp x vp at most the {model.layers} layers"
-    if ctx.seq % p.cp or (p.cp > 1 and (ctx.seq // p.cp) % 2):
-        return f"--cp: {p.cp} must divide the sequence length {ctx.seq} into even chunks"
-    if p.ep > 1:
-        if model.moe is None:
-            return "--ep: expert parallelism needs an MoE model; use --ep 1"
-        if model.moe.experts % p.ep:
-            return f"--ep: {p.ep} does not divide the {model.moe.experts} experts"
-        if (p.dp * p.cp) % p.ep:
-            return f"--ep: {p.ep} must divide dp x cp = {p.dp * p.cp} (experts are sharded over data-parallel ranks)"
-    if ctx.gb % (p.dp * p.micro_batch):
-        return (f"--global-batch: {ctx.gb} sequences is not a multiple of dp x micro-batch = "
-                f"{p.dp}x{p.micro_batch}; change --global-batch, --dp or --micro-batch")
-    return None
-
-
-# --------------------------------------------------------------------------------------------------
 # search
 
 
-def _divisors(n: int) -> list[int]:
-    out = set()
-    i = 1
-    while i * i <= n:
-        if n % i == 0:
-            out.add(i)
-            out.add(n // i)
-        i += 1
-    return sorted(out)
+def _check(ctx: _Ctx, p: Parallelism) -> str | None:
+    return check_parallelism(ctx.model, p, chips=ctx.chips, seq=ctx.seq, global_batch=ctx.gb,
+                             scaleup_span=ctx.topo.scaleup_span, system_name=ctx.system.name)
 
 
 def _candidates(ctx: _Ctx, fixed: dict[str, Any]) -> list[Parallelism]:
-    model, chips = ctx.model, ctx.chips
-    pow2 = [1, 2, 4, 8, 16, 32, 64]
-
-    def opts(name: str, default: list[Any]) -> list[Any]:
-        return [fixed[name]] if fixed.get(name) is not None else default
-
-    dom = ctx.topo.scaleup_span
-    tps = opts("tp", [t for t in pow2 if t <= dom and model.heads % t == 0 and chips % t == 0])
-    pps = opts("pp", [d for d in _divisors(model.layers) if d <= 128 and chips % d == 0])
-    cps = opts("cp", [c for c in (1, 2, 4, 8, 16, 32) if ctx.seq % c == 0 and ctx.seq // c >= 1024] or [1])
-    if model.moe is not None:
-        eps = opts("ep", [x for x in _divisors(model.moe.experts) if x <= 256])
-    else:
-        eps = opts("ep", [1])
-    mbs = opts("micro_batch", [1, 2, 4, 8])
-    rcs = opts("recompute", ["none", "selective", "full"])
-    zs = opts("zero", [1, 3])
-    out = []
-    for tp in tps:
-        for cp in cps:
-            for pp in pps:
-                rest = tp * cp * pp
-                if chips % rest:
-                    continue
-                dp = chips // rest
-                if fixed.get("dp") is not None and fixed["dp"] != dp:
-                    continue
-                vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and pp * v <= model.layers)])
-                for ep in eps:
-                    if (dp * cp) % ep:
-                        continue
-                    for mb in mbs:
-                        if ctx.gb % (dp * mb):
-                            continue
-                        for vp in vps:
-                            for rc in rcs:
-                                for z in zs:
-                                    out.append(Parallelism(tp, pp, dp, cp, ep, vp, mb, rc, z))
-    return out
+    return candidates(ctx.model, chips=ctx.chips, seq=ctx.seq, global_batch=ctx.gb,
+                      scaleup_span=ctx.topo.scaleup_span, fixed=fixed)
 
 
 def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list[_Eval], list[str]]:

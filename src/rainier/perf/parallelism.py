@@ -1,0 +1,144 @@
+"""Parallelism configurations of a training job: the sizes, their validity, the search space.
+
+A configuration is TP x PP x DP x CP chips (EP is carved out of DP x CP, as in Megatron-Core), with a
+microbatch size, interleaving depth ``vp``, recomputation mode and ZeRO stage. Validity rules:
+
+* ``tp x pp x dp x cp == chips``; TP divides the attention heads, TP and the KV heads divide one
+  another (KV heads are replicated when TP exceeds them), TP stays within the scale-up domain;
+* ``pp <= layers`` (uneven stages allowed: the most loaded stage sets the pace), ``pp x vp <= layers``;
+* CP divides the sequence into even chunks (ring attention with load-balanced causal halves);
+* EP divides the experts and ``dp x cp``; only MoE models take EP > 1;
+* ``global_batch`` is a multiple of ``dp x micro_batch`` (gradient accumulation makes up the rest).
+
+The search enumerates TP over powers of two within the scale-up domain, PP over the divisors of the
+layer count, CP over powers of two leaving chunks of at least 1,024 tokens, EP over the divisors of
+the experts, microbatch 1-8, vp 1-8, the three recomputation modes and ZeRO 1 or 3, with DP derived
+from the chip count. The space stays small (hundreds to a few thousand points) at any chip count,
+which is what makes a million-chip search take milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rainier.catalog.schema import Model
+from rainier.perf.memory import RECOMPUTE
+
+__all__ = ["Parallelism", "check_parallelism", "candidates", "divisors"]
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """A training configuration: parallel sizes, microbatch, recomputation, ZeRO stage."""
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    cp: int = 1
+    ep: int = 1
+    vp: int = 1
+    micro_batch: int = 1
+    recompute: str = "selective"
+    zero: int = 1
+    sp: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.pp * self.dp * self.cp
+
+
+def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, global_batch: int,
+                      scaleup_span: int, system_name: str = "") -> str | None:
+    """Why a configuration is invalid (field: reason; fix), or None."""
+    if min(p.tp, p.pp, p.dp, p.cp, p.ep, p.vp, p.micro_batch) < 1:
+        return "parallelism: every size must be at least 1"
+    if p.chips != chips:
+        return (f"--chips: tp x pp x dp x cp = {p.tp}x{p.pp}x{p.dp}x{p.cp} = {p.chips}, not {chips}; "
+                "choose sizes whose product is --chips (or leave --dp out to derive it)")
+    if p.recompute not in RECOMPUTE:
+        return f"--recompute: '{p.recompute}' is not one of {', '.join(RECOMPUTE)}"
+    if p.zero not in (0, 1, 2, 3):
+        return "--zero: ZeRO stage must be 0, 1, 2 or 3"
+    if model.heads % p.tp:
+        return f"--tp: {p.tp} does not divide the {model.heads} attention heads; use a divisor of {model.heads}"
+    kv = model.n_kv_heads
+    if kv % p.tp and p.tp % kv:
+        return f"--tp: {p.tp} and the {kv} KV heads do not divide one another"
+    if p.tp > scaleup_span:
+        return (f"--tp: {p.tp} exceeds the scale-up domain of {scaleup_span} chips "
+                f"({system_name}); keep TP within it")
+    if p.pp > model.layers:
+        return f"--pp: {p.pp} stages for {model.layers} layers; use at most {model.layers}"
+    if p.vp > 1 and (p.pp == 1 or p.pp * p.vp > model.layers):
+        return f"--vp: interleaving needs pp > 1 and pp x vp at most the {model.layers} layers"
+    if seq % p.cp or (p.cp > 1 and (seq // p.cp) % 2):
+        return f"--cp: {p.cp} must divide the sequence length {seq} into even chunks"
+    if p.ep > 1:
+        if model.moe is None:
+            return "--ep: expert parallelism needs an MoE model; use --ep 1"
+        if model.moe.experts % p.ep:
+            return f"--ep: {p.ep} does not divide the {model.moe.experts} experts"
+        if (p.dp * p.cp) % p.ep:
+            return f"--ep: {p.ep} must divide dp x cp = {p.dp * p.cp} (experts are sharded over data-parallel ranks)"
+    if global_batch % (p.dp * p.micro_batch):
+        return (f"--global-batch: {global_batch} sequences is not a multiple of dp x micro-batch = "
+                f"{p.dp}x{p.micro_batch}; change --global-batch, --dp or --micro-batch")
+    return None
+
+
+def divisors(n: int) -> list[int]:
+    out = set()
+    i = 1
+    while i * i <= n:
+        if n % i == 0:
+            out.add(i)
+            out.add(n // i)
+        i += 1
+    return sorted(out)
+
+
+def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup_span: int,
+               fixed: dict[str, Any]) -> list[Parallelism]:
+    """Configurations to try: fixed sizes as given, the others enumerated, dp derived from the chips."""
+    pow2 = [1, 2, 4, 8, 16, 32, 64]
+
+    def opts(name: str, default: list[Any]) -> list[Any]:
+        return [fixed[name]] if fixed.get(name) is not None else default
+
+    dom = scaleup_span
+    tps = opts("tp", [t for t in pow2 if t <= dom and model.heads % t == 0 and chips % t == 0])
+    pps = opts("pp", [d for d in divisors(model.layers) if d <= 128 and chips % d == 0])
+    cps = opts("cp", [c for c in (1, 2, 4, 8, 16, 32) if seq % c == 0 and seq // c >= 1024] or [1])
+    if model.moe is not None:
+        eps = opts("ep", [x for x in divisors(model.moe.experts) if x <= 256])
+    else:
+        eps = opts("ep", [1])
+    mbs = opts("micro_batch", [1, 2, 4, 8])
+    rcs = opts("recompute", ["none", "selective", "full"])
+    zs = opts("zero", [1, 3])
+    out = []
+    for tp in tps:
+        for cp in cps:
+            for pp in pps:
+                rest = tp * cp * pp
+                if chips % rest:
+                    continue
+                dp = chips // rest
+                if fixed.get("dp") is not None and fixed["dp"] != dp:
+                    continue
+                vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and pp * v <= model.layers)])
+                for ep in eps:
+                    if (dp * cp) % ep:
+                        continue
+                    for mb in mbs:
+                        if global_batch % (dp * mb):
+                            continue
+                        for vp in vps:
+                            for rc in rcs:
+                                for z in zs:
+                                    out.append(Parallelism(tp, pp, dp, cp, ep, vp, mb, rc, z))
+    return out
