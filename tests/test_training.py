@@ -171,7 +171,7 @@ def test_power_cap_and_eager_kernels_slow_a_step():
     from rainier.perf.training import Options
 
     kw = dict(seq=8192, global_batch=16,
-              parallelism=Parallelism(tp=1, pp=1, dp=8, micro_batch=2, recompute="none", zero=3))
+              parallelism=Parallelism(tp=1, pp=1, dp=8, micro_batch=1, recompute="full", zero=3))
     base = estimate_training("llama3-8b", "h100", 8, **kw)
     capped = estimate_training("llama3-8b", "h100", 8, options=Options(power_cap_w=500), **kw)
     eager = estimate_training("llama3-8b", "h100", 8, options=Options(fused_elementwise=False), **kw)
