@@ -52,6 +52,16 @@ def main() -> None:
     print(f"full search 405B on 1,000,000 Trainium2 over 2 sites: {t:.3f} s  (target < 5 s)  -> {r.parallelism} "
           f"step {r.step_time_s:.2f} s MFU {100 * r.mfu:.1f}%")
 
+    def s1m_moe() -> None:
+        r = estimate_training("deepseek-v3", "trn2", 1_048_576, seq=4096, global_batch=65536, catalog=cat, top=5,
+                              precision="fp8")
+        s1m_moe.r = r  # type: ignore[attr-defined]
+
+    t = timed(s1m_moe, 3)
+    r = s1m_moe.r  # type: ignore[attr-defined]
+    print(f"full search DeepSeek-V3 (MoE) on 1,048,576 Trainium2: {t:.3f} s  (target < 5 s)  -> {r.parallelism} "
+          f"step {r.step_time_s:.2f} s MFU {100 * r.mfu:.1f}%")
+
     def s1m_h() -> None:
         r = estimate_training(model, chip, 1_048_576, seq=8192, global_batch=16384, catalog=cat, top=5)
         s1m_h.r = r  # type: ignore[attr-defined]

@@ -189,3 +189,17 @@ def test_parallelism_space_is_valid():
     assert 100 < len(cands) < 20000
     ok = [p for p in cands if check_parallelism(m, p, chips=16384, seq=8192, global_batch=2048, scaleup_span=8) is None]
     assert ok and all(p.chips == 16384 and p.tp <= 8 and 2048 % (p.dp * p.micro_batch) == 0 for p in ok)
+
+
+def test_branch_and_bound_search_matches_exhaustive(cat):
+    import rainier.perf.training as T
+    from rainier.perf.collectives import Topology
+
+    m, acc = cat.model("mixtral-8x7b"), cat.accelerator("h100")
+    s = cat.system_for(acc)
+    r = T.estimate_training(m, acc, 128, seq=4096, global_batch=256, catalog=cat)
+    ctx = T._Ctx(m, acc, s, Topology.from_system(s, cat, chips=128), seq=4096, global_batch=256, chips=128,
+                 precision="bf16", options=T.Options(), catalog=cat)
+    steps = [T._evaluate(ctx, p).step_s for p in T._candidates(ctx, {})
+             if T._check(ctx, p) is None and ctx.memory(p, 256 // (p.dp * p.micro_batch)).total <= ctx.hbm_usable]
+    assert r.step_time_s == pytest.approx(min(steps), rel=1e-12)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from rainier.catalog.params import param_counts
+from rainier.catalog.params import ParamCounts, param_counts
 from rainier.catalog.schema import Model
 from rainier.perf.ops import uses_dropout
 
@@ -124,9 +124,10 @@ def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, s
     return per * sb
 
 
-def params_per_chip(model: Model, *, tp: int, pp: int, ep: int = 1) -> tuple[float, float]:
+def params_per_chip(model: Model, *, tp: int, pp: int, ep: int = 1, pc: ParamCounts | None = None
+                    ) -> tuple[float, float]:
     """(dense, expert) parameters held by one chip of the most loaded stage (embeddings on stage 1)."""
-    pc = param_counts(model)
+    pc = pc or param_counts(model)
     emb = pc.embedding + pc.output if pp == 1 else max(pc.embedding, pc.output)
     expert_total = pc.moe_layers * (pc.moe_per_layer_total - _shared_router(model))
     dense_layers = pc.total - pc.embedding - pc.output - expert_total
@@ -164,7 +165,9 @@ def model_state_bytes(dense: float, expert: float, *, zero: int, dp_shard: int, 
 
 def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int, ep: int, vp: int,
                     microbatches: int, recompute: str, zero: int, dp: int, sp: bool = True,
-                    precision: str = "bf16", fused_attention: bool = True) -> MemoryBreakdown:
+                    precision: str = "bf16", fused_attention: bool = True,
+                    pc: ParamCounts | None = None,
+                    params_chip: tuple[float, float] | None = None) -> MemoryBreakdown:
     """Peak bytes per chip (most loaded stage) for a training configuration."""
     s = seq / cp
     L = model.layers
@@ -183,7 +186,7 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
         acts += activation_bytes_per_layer(model, moe_layer=moe_layers > 0, **{**kw, "recompute": "selective"})  # type: ignore[arg-type]
     acts = max(acts, per_layer_max)
     logits = 4.0 * s * b * model.vocab / tp
-    dense, expert = params_per_chip(model, tp=tp, pp=pp, ep=ep)
+    dense, expert = params_chip or params_per_chip(model, tp=tp, pp=pp, ep=ep, pc=pc)
     layer_params = (dense + expert) / max(1.0, L / pp)
     w, g, o = model_state_bytes(dense, expert, zero=zero, dp_shard=dp * cp, ep=ep, precision=precision,
                                 gathered_params=2 * layer_params)

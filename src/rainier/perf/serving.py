@@ -85,6 +85,7 @@ class SimResult:
     iterations: int
     horizon_s: float
     notes: list[str] = field(default_factory=list)
+    steps: int = 0
 
     @property
     def ttft(self) -> np.ndarray:
@@ -155,7 +156,8 @@ class SimResult:
             "mean_waiting": self.area_waiting / h if h > 0 else 0.0,
             "max_waiting": float(self.max_waiting),
             "mean_batch": self.mean_batch,
-            "iterations": float(self.iterations),
+            "events": float(self.iterations),
+            "iterations": float(self.steps),
         }
 
 
@@ -174,8 +176,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     n = len(arr)
     if n == 0:
         raise RainierError("no requests to simulate", field="--requests", fix="give --requests 1 or more")
-    order = np.argsort(arr, kind="stable")
-    if not np.all(order == np.arange(n)):
+    if n > 1 and np.any(np.diff(arr) < 0):
         raise RainierError("requests must be sorted by arrival time", field="requests")
     pin = np.asarray(prefill_len, dtype=np.int64)
     c0 = np.asarray(context0, dtype=np.int64)
@@ -189,6 +190,9 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         notes.append(f"{int(over.sum())} requests need more KV cache than a replica has ({KV} tokens); "
                      "they run alone with their reservation capped")
         need = np.minimum(need, KV)
+    # Per-request lookups (index n is a dummy for padding).
+    need_x = np.append(need, 0)
+    fctx_x = np.append(c0 + nout, 0).astype(float)  # context when the request leaves
 
     # Round-robin routing: request i -> replica i % R, position i // R in that replica's queue.
     rep = np.arange(n) % R
@@ -212,40 +216,43 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         if (c_r == 0).any():
             notes.append("concurrency below the replica count: some replicas receive no requests")
         A[:] = INF
-        cols = np.arange(nmax + 1)
-        A[cols[None, :] < c_r[:, None]] = 0.0
-        A[:, nmax] = INF
+        A[np.arange(nmax + 1)[None, :] < c_r[:, None]] = 0.0
         nrel = c_r.copy()
     else:
-        # For the time-averaged number in system: per-replica arrival counts by a flat searchsorted.
+        # For the time-averaged number in system: per-replica arrival counts by one flat searchsorted.
         hmax = float(arr.max()) + 1.0
         off = np.arange(R, dtype=float) * (hmax + 1.0) * 2.0
-        flat = np.where(np.isfinite(A), A, hmax + 0.5) + off[:, None]
-        flat = flat.ravel()
+        flat = (np.where(np.isfinite(A), A, hmax + 0.5) + off[:, None]).ravel()
 
     first = np.full(n + 1, np.nan)
     fin = np.full(n + 1, np.nan)
     t = np.zeros(R)
-    adm = np.zeros(R, dtype=np.int64)
-    pf = np.zeros(R, dtype=np.int64)
-    pfd = np.zeros(R, dtype=np.int64)
-    kvu = np.zeros(R, dtype=np.int64)
-    ndec = np.zeros(R, dtype=np.int64)
+    adm = np.zeros(R, dtype=np.int64)  # admitted (queue positions < adm)
+    pf = np.zeros(R, dtype=np.int64)  # first position whose prefill is not complete
+    pfd = np.zeros(R, dtype=np.int64)  # prefill tokens already done for position pf
+    kvu = np.zeros(R, dtype=np.int64)  # KV tokens reserved
+    ndec = np.zeros(R, dtype=np.int64)  # decoding requests
     nfin = np.zeros(R, dtype=np.int64)
-    s_rid = np.full((R, S), -1, dtype=np.int64)
-    s_left = np.zeros((R, S), dtype=np.int64)
-    s_ctx = np.zeros((R, S), dtype=np.float64)
-    s_kv = np.zeros((R, S), dtype=np.int64)
+    ctx = np.zeros(R)  # summed context of the decoding requests
+    BIG = np.int64(1) << 62
+    width = int(min(S, 64))  # slot arrays grow on demand up to S
+    s_rid = np.full((R, width), n, dtype=np.int64)
+    s_left = np.full((R, width), BIG, dtype=np.int64)
     rr = np.arange(R)
     rows = rr[:, None]
-    Wa = int(min(S, 256))
+    Wa = int(min(S, 128))
     min_in = int(max(1, np.percentile(pin, 5))) if pin.max() > 0 else 1
-    Wp = int(min(S, 256, max(8, B // min_in + 2)))
-    ja = np.arange(Wa)
-    jp = np.arange(Wp)
+    Wp_max = int(min(S, 128, max(8, B // min_in + 2)))
+    jA = np.arange(Wa)
+    jP = np.arange(Wp_max)
+    zeros_i = np.zeros(R, dtype=np.int64)
+    ones_i = np.ones(R, dtype=np.int64)
+    tail = np.zeros(R, dtype=np.int64)  # next free column for appended slots (holes behind it)
     area_sys = area_wait = area_batch = busy = 0.0
     max_wait = 0
     iters = 0
+    steps = 0
+    c_kv = float(sm.c_kv)
     while True:
         active = (adm > pf) | (ndec > 0)
         nxt = A[rr, np.minimum(adm, nmax)]
@@ -256,74 +263,96 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         if not (active | jump).any():
             break
         iters += 1
-        # 1. admission (FCFS while a slot and the KV reservation fit)
-        pos = np.minimum(adm[:, None] + ja, nmax)
-        nd_w = NEED[rows, pos]
-        cap = S - (adm - pf) - ndec
-        ok = (A[rows, pos] <= t[:, None]) & (ja < cap[:, None]) & (np.cumsum(nd_w, axis=1) <= (KV - kvu)[:, None])
-        ok = np.logical_and.accumulate(ok, axis=1)
-        k = ok.sum(axis=1)
-        if k.any():
-            kvu += (nd_w * ok).sum(axis=1)
-            adm += k
-        # 2. prefill chunks in FCFS order within the token budget left by the decodes
-        npf = adm - pf
-        bud = np.maximum(B - ndec, 0)
-        ppos = np.minimum(pf[:, None] + jp, nmax)
-        valid = jp < npf[:, None]
-        pin_w = PIN[rows, ppos]
-        rem = np.where(valid, pin_w - np.where(jp == 0, pfd[:, None], 0), 0)
-        cum = np.cumsum(rem, axis=1)
-        full = valid & (cum <= bud[:, None])
-        c = full.sum(axis=1)
-        prev = np.where(c > 0, cum[rr, np.maximum(c - 1, 0)], 0)
-        cn = np.minimum(c, Wp - 1)
-        has_next = c < np.minimum(npf, Wp)
-        rem_next = rem[rr, cn]
-        part = np.where(has_next, np.maximum(np.minimum(bud - prev, rem_next), 0), 0)
-        tok_pf = prev + part
-        done_before = pin_w - rem
-        units = (np.where(full, rem * done_before + rem * (rem + 1) / 2.0, 0.0)).sum(axis=1)
-        dn = pin_w[rr, cn] - rem_next
-        units = units + np.where(part > 0, part * dn + part * (part + 1) / 2.0, 0.0)
-        # 3. iteration time
-        tokens = ndec + tok_pf
-        nseq = ndec + c + (part > 0)
-        ctx_sum = s_ctx.sum(axis=1)
-        dt = np.where(active | (k > 0), sm.step_time_s(tokens, nseq, ctx_sum, units), 0.0)
-        t_end = t + dt
-        # time-weighted state over this iteration (state at its start)
+        # 1. admission (FCFS while a slot and the KV reservation fit); windows sized to the need
         if closed:
-            insys = nrel - nfin  # released (arrived) and not finished
-            waiting = nrel - adm
+            arrived = nrel
         else:
             arrived = np.searchsorted(flat, t + off, side="right") - rr * (nmax + 1)
-            insys = arrived - nfin
-            waiting = arrived - adm
-        area_sys += float((insys * dt).sum())
-        area_wait += float((waiting * dt).sum())
-        area_batch += float(((ndec + c + (part > 0)) * dt).sum())
+        cap = S - (adm - pf) - ndec
+        wmax = int(np.minimum(arrived - adm, cap).max())
+        if wmax > 0:
+            wa = min(Wa, 1 << (wmax - 1).bit_length())
+            ja = jA[:wa]
+            pos = np.minimum(adm[:, None] + ja, nmax)
+            nd_w = NEED[rows, pos]
+            ok = (A[rows, pos] <= t[:, None]) & (ja < cap[:, None]) & (np.cumsum(nd_w, axis=1) <= (KV - kvu)[:, None])
+            ok = np.logical_and.accumulate(ok, axis=1)
+            k = ok.sum(axis=1)
+            kvu += (nd_w * ok).sum(axis=1)
+            adm += k
+        else:
+            k = zeros_i
+        # 2. prefill chunks in FCFS order within the token budget left by the decodes
+        npf = adm - pf
+        if npf.any():
+            Wp = min(Wp_max, 1 << (int(npf.max()) - 1).bit_length())
+            jp = jP[:Wp]
+            jp0 = jp == 0
+            bud = np.maximum(B - ndec, 0)
+            ppos = np.minimum(pf[:, None] + jp, nmax)
+            valid = jp < npf[:, None]
+            pin_w = PIN[rows, ppos]
+            rem = np.where(valid, pin_w - np.where(jp0, pfd[:, None], 0), 0)
+            cum = np.cumsum(rem, axis=1)
+            full = valid & (cum <= bud[:, None])
+            c = full.sum(axis=1)
+            prev = np.where(c > 0, cum[rr, np.maximum(c - 1, 0)], 0)
+            cn = np.minimum(c, Wp - 1)
+            rem_next = rem[rr, cn]
+            part = np.where(c < np.minimum(npf, Wp), np.maximum(np.minimum(bud - prev, rem_next), 0), 0)
+            tok_pf = prev + part
+            units = np.where(full, rem * (pin_w - rem) + rem * (rem + 1) / 2.0, 0.0).sum(axis=1)
+            units = units + np.where(part > 0, part * (pin_w[rr, cn] - rem_next) + part * (part + 1) / 2.0, 0.0)
+        else:
+            c = part = tok_pf = np.zeros(R, dtype=np.int64)
+            units = np.zeros(R)
+        # 3. iteration time. A row with only decodes and nothing admissible before its next finish
+        # (no arrival yet, or no room) runs ``nsteps`` decode iterations as one event: the context
+        # grows by one per request per step and the step time is linear in it, so the time is closed form.
+        tokens = ndec + tok_pf
+        nseq = ndec + c + (part > 0)
+        base = sm.step_time_s(tokens, nseq, 0.0, units)
+        kfin = s_left.min(axis=1)
+        ff = (tok_pf == 0) & (ndec > 0)
+        if ff.any():
+            gap = A[rr, np.minimum(adm, nmax)] - t
+            g = np.minimum(np.maximum(gap, 0.0), 1e30)
+            qa = c_kv * ndec / 2.0
+            qb = np.maximum(base + c_kv * ctx - qa, 1e-300)
+            root = np.where(qa > 0, (np.sqrt(qb * qb + 4.0 * qa * g) - qb) / (2.0 * np.maximum(qa, 1e-300)), g / qb)
+            karr = np.where(gap > 0, np.ceil(root), 1e18)  # gap <= 0: queued but blocked until a finish
+            nsteps = np.where(ff, np.clip(np.minimum(kfin, karr), 1, 1e15), 1).astype(np.int64)
+        else:
+            nsteps = ones_i
+        dt = nsteps * base + c_kv * (nsteps * ctx + ndec * nsteps * (nsteps - 1) / 2.0)
+        dt = np.where(active | (k > 0), dt, 0.0)
+        t_end = t + dt
+        steps += int(nsteps[dt > 0].sum())
+        # time-weighted state over this event (state at its start)
+        insys = arrived - nfin
+        waiting = arrived - adm
+        area_sys += float(insys @ dt)
+        area_wait += float(waiting @ dt)
+        area_batch += float(nseq @ dt)
         busy += float(dt.sum())
         mw = int(waiting.max())
         if mw > max_wait:
             max_wait = mw
-        # 4. decodes advance one token; finished requests leave
-        occ = s_rid >= 0
-        s_left -= occ
-        s_ctx += occ
-        done_slot = occ & (s_left <= 0)
+        # 4. decodes advance; finished requests leave and free their slot and KV reservation
+        ctx += ndec * nsteps
+        s_left -= nsteps[:, None]
         fin_r = np.zeros(R, dtype=np.int64)
-        if done_slot.any():
-            dr, ds = np.nonzero(done_slot)
-            fin[s_rid[dr, ds]] = t_end[dr]
-            kvu -= np.bincount(dr, weights=s_kv[dr, ds], minlength=R).astype(np.int64)
+        if (kfin - nsteps <= 0).any():
+            dr, ds = np.nonzero(s_left <= 0)
+            ids = s_rid[dr, ds]
+            fin[ids] = t_end[dr]
+            kvu -= np.bincount(dr, weights=need_x[ids], minlength=R).astype(np.int64)
+            ctx -= np.bincount(dr, weights=fctx_x[ids], minlength=R)
             fr = np.bincount(dr, minlength=R)
             fin_r += fr
             ndec -= fr
-            s_rid[dr, ds] = -1
-            s_ctx[dr, ds] = 0.0
-            s_kv[dr, ds] = 0
-            s_left[dr, ds] = 0
+            s_rid[dr, ds] = n
+            s_left[dr, ds] = BIG
         # 5. completed prefills: first token now; into a decode slot unless that was the last token
         if c.any():
             cr, cj = np.nonzero(full)
@@ -334,23 +363,29 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             one = no <= 1
             if one.any():
                 fin[ids[one]] = t_end[cr[one]]
-                kvu -= np.bincount(cr[one], weights=NEED[cr[one], p_[one]], minlength=R).astype(np.int64)
-                f1 = np.bincount(cr[one], minlength=R)
-                fin_r += f1
+                kvu -= np.bincount(cr[one], weights=need_x[ids[one]], minlength=R).astype(np.int64)
+                fin_r += np.bincount(cr[one], minlength=R)
             go = ~one
             if go.any():
                 gr, gp = cr[go], p_[go]
                 cnt = np.bincount(gr, minlength=R)
+                if int((tail + cnt).max()) > width:
+                    # compact: occupied slots to the front (stable), then grow if still short
+                    order = np.argsort(s_rid == n, axis=1, kind="stable")
+                    s_rid = np.take_along_axis(s_rid, order, axis=1)
+                    s_left = np.take_along_axis(s_left, order, axis=1)
+                    tail = ndec.copy()
+                    if int((tail + cnt).max()) > width:
+                        new = int(min(S, max(2 * width, int((tail + cnt).max()))))
+                        s_rid = np.concatenate([s_rid, np.full((R, new - width), n, dtype=np.int64)], axis=1)
+                        s_left = np.concatenate([s_left, np.full((R, new - width), BIG, dtype=np.int64)], axis=1)
+                        width = new
                 start = np.cumsum(cnt) - cnt
-                q = np.arange(len(gr)) - start[gr]
-                fr_, fs_ = np.nonzero(s_rid < 0)
-                fcnt = np.bincount(fr_, minlength=R)
-                fstart = np.cumsum(fcnt) - fcnt
-                slot = fs_[fstart[gr] + q]
+                slot = tail[gr] + np.arange(len(gr)) - start[gr]
+                tail += cnt
                 s_rid[gr, slot] = RID[gr, gp]
                 s_left[gr, slot] = NOUT[gr, gp] - 1
-                s_ctx[gr, slot] = C0[gr, gp] + 1
-                s_kv[gr, slot] = NEED[gr, gp]
+                ctx += np.bincount(gr, weights=C0[gr, gp] + 1.0, minlength=R)
                 ndec += cnt
         pf += c
         pfd = np.where(c > 0, part, pfd + part)
@@ -371,7 +406,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         arr = A[rep, qpos]
     horizon = float(t.max())
     return SimResult(arr.copy(), c0, nout, first[:n], fin[:n], rep, busy, area_sys, area_wait,
-                     area_batch, max_wait, iters, horizon, notes)
+                     area_batch, max_wait, iters, horizon, notes, steps)
 
 
 def _sorted(reqs: Requests) -> Requests:

@@ -34,6 +34,11 @@ multiplies (all but the input embedding table; the logits projection counts), at
 non-causal. **MFU** = model FLOPs / (step time x chips x dense peak at the training precision); HFU adds
 the recomputed FLOPs. ``tflops_per_chip`` is model FLOP/s per chip.
 
+Search (no or partial parallelism given): the space of ``rainier.perf.parallelism`` is filtered for
+validity and memory, then evaluated in order of a lower bound (the most loaded stage's per-layer
+compute and exposed TP/EP/CP communication, which every other term only adds to); the search stops
+once the bound exceeds the k-th best step time (branch and bound; exact, tested against exhaustive).
+
 Energy = chips x facility W per chip (``rainier.econ.power_chain``) x the economics load factor (average
 draw / nameplate in training, 0.75 per Epoch AI) x time. Cost = owner's cost per chip-hour
 (``rainier.econ.chip_hour_cost``) x chip-hours; the cloud price x chip-hours is reported beside it.
@@ -52,7 +57,7 @@ from rainier.econ import chip_hour_cost, power_chain
 from rainier.errors import RainierError
 from rainier.perf import compute as C
 from rainier.perf.collectives import Topology, collective_time_s
-from rainier.perf.memory import MemoryBreakdown, training_memory, usable_hbm_bytes
+from rainier.perf.memory import MemoryBreakdown, params_per_chip, training_memory, usable_hbm_bytes
 from rainier.perf.ops import layer_ops, logits_ops
 from rainier.perf.parallelism import Parallelism, candidates, check_parallelism
 
@@ -151,6 +156,8 @@ class _Ctx:
         self._layer: dict[tuple[Any, ...], tuple[float, ...]] = {}
         self._coll: dict[tuple[Any, ...], float] = {}
         self._mem: dict[tuple[Any, ...], MemoryBreakdown] = {}
+        self._pchip: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._ends: dict[tuple[Any, ...], tuple[float, float]] = {}
         self.gemm_prec = "fp8" if precision == "fp8" and acc.supports("fp8") else "bf16"
         self.peak = acc.peak_flops(self.gemm_prec)
 
@@ -172,7 +179,8 @@ class _Ctx:
     def layer(self, p: Parallelism, moe: bool) -> tuple[float, ...]:
         """(fwd compute, bwd compute, attention fwd, recompute extra, tp comm fwd, ep comm fwd,
         cp comm exposed fwd, cp comm exposed bwd, flops fwd) of one layer, one microbatch."""
-        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, self.topo.sites, p.dp, p.pp)
+        # TP, CP and EP groups' strides do not depend on dp or pp (see strides()), so neither does this
+        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute)
         hit = self._layer.get(key)
         if hit is not None:
             return hit
@@ -214,6 +222,21 @@ class _Ctx:
         self._layer[key] = out
         return out
 
+    def ends(self, p: Parallelism) -> tuple[float, float]:
+        """(embedding, logits + loss) time per microbatch, forward and backward, on the end stages."""
+        key = (p.tp, p.cp, p.micro_batch, p.sp)
+        hit = self._ends.get(key)
+        if hit is None:
+            acc, par, model = self.acc, self.params, self.model
+            lg, ce_bytes = logits_ops(model, b=p.micro_batch, s=self.seq, tp=p.tp, cp=p.cp,
+                                      fused_elementwise=self.opt.fused_elementwise)
+            t_lg = 3.0 * C.gemm_time_s(acc, lg.m, lg.n, lg.k, "bf16", 1, par) + C.elementwise_time_s(acc, 2 * ce_bytes, par)
+            t_emb = C.elementwise_time_s(
+                acc, 3 * p.micro_batch * self.seq / p.cp * model.hidden * 2 / (p.tp if p.sp else 1), par)
+            hit = (t_emb, t_lg)
+            self._ends[key] = hit
+        return hit
+
     def memory(self, p: Parallelism, m: int) -> MemoryBreakdown:
         key = (p, min(m, p.pp))
         hit = self._mem.get(key)
@@ -221,7 +244,8 @@ class _Ctx:
             hit = training_memory(self.model, b=p.micro_batch, seq=self.seq, tp=p.tp, pp=p.pp, cp=p.cp,
                                   ep=p.ep, vp=p.vp, microbatches=m, recompute=p.recompute, zero=p.zero,
                                   dp=p.dp, sp=p.sp, precision=self.gemm_prec,
-                                  fused_attention=self.opt.fused_attention)
+                                  fused_attention=self.opt.fused_attention, pc=self.pc,
+                                  params_chip=_params_chip(self, p))
             self._mem[key] = hit
         return hit
 
@@ -251,11 +275,7 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     # the most loaded stage: layers spread as evenly as possible over pp x vp virtual stages
     lmax = math.ceil(L / (pp * p.vp)) * p.vp if pp > 1 else L
     # embedding and logits on the first / last stage
-    acc, par = ctx.acc, ctx.params
-    lg, ce_bytes = logits_ops(model, b=p.micro_batch, s=ctx.seq, tp=p.tp, cp=p.cp,
-                              fused_elementwise=ctx.opt.fused_elementwise)
-    t_lg = 3.0 * C.gemm_time_s(acc, lg.m, lg.n, lg.k, "bf16", 1, par) + C.elementwise_time_s(acc, 2 * ce_bytes, par)
-    t_emb = C.elementwise_time_s(acc, 3 * p.micro_batch * ctx.seq / p.cp * model.hidden * 2 / (p.tp if p.sp else 1), par)
+    t_emb, t_lg = ctx.ends(p)
     comp_layer = per_layer["fwd"] + per_layer["bwd"] + per_layer["rc"]
     # per_layer["tp"] is the forward's two collectives; backward has two more, a recomputed forward two
     tp_layer = per_layer["tp"] * (2.0 + (ctx.opt.recompute_fraction if p.recompute == "full" else 0.0))
@@ -303,7 +323,7 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     # optimizer: read p32, m, v, grad; write p32, m, v, p16 on this chip's shard
     shard = dshard if p.zero >= 1 else 1
     opt_bytes = (dense_pc / shard + expert_pc / (eshard if p.zero >= 1 else 1)) * 30.0
-    t_opt = C.elementwise_time_s(acc, opt_bytes, par)
+    t_opt = C.elementwise_time_s(ctx.acc, opt_bytes, ctx.params)
     compute = m * comp_max
     breakdown = {
         "compute": compute,
@@ -322,9 +342,12 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
 
 
 def _params_chip(ctx: _Ctx, p: Parallelism) -> tuple[float, float]:
-    from rainier.perf.memory import params_per_chip
-
-    return params_per_chip(ctx.model, tp=p.tp, pp=p.pp, ep=p.ep)
+    key = (p.tp, p.pp, p.ep)
+    hit = ctx._pchip.get(key)
+    if hit is None:
+        hit = params_per_chip(ctx.model, tp=p.tp, pp=p.pp, ep=p.ep, pc=ctx.pc)
+        ctx._pchip[key] = hit
+    return hit
 
 
 # --------------------------------------------------------------------------------------------------
@@ -341,12 +364,28 @@ def _candidates(ctx: _Ctx, fixed: dict[str, Any]) -> list[Parallelism]:
                       scaleup_span=ctx.topo.scaleup_span, fixed=fixed)
 
 
+def _lower_bound(ctx: _Ctx, p: Parallelism, m: int) -> float:
+    """The most loaded stage's per-layer work (compute + exposed TP/EP/CP comm) for all microbatches:
+    every other term of the step (ends, bubble, PP, DP, optimizer) is non-negative, so this bounds it."""
+    L = ctx.model.layers
+    rf = ctx.opt.recompute_fraction if p.recompute == "full" else 0.0
+    tot = 0.0
+    for moe, n in ((False, ctx.dense_layers), (True, ctx.moe_layers)):
+        if n:
+            x = ctx.layer(p, moe)
+            tot += n * (x[0] + x[1] + x[3] + x[4] * (2.0 + rf) + x[5] * (2.0 + rf) + x[6] + x[7])
+    lmax = math.ceil(L / (p.pp * p.vp)) * p.vp if p.pp > 1 else L
+    return m * lmax * tot / L
+
+
 def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list[_Eval], list[str]]:
     """All valid, fitting configurations, fastest first (at most ``max(top, 1)`` returned)."""
     best: list[_Eval] = []
     reasons: list[str] = []
     nfit = 0
     least = (float("inf"), "")
+    bound = float("inf")
+    fitting: list[tuple[float, Parallelism]] = []
     cands = _candidates(ctx, fixed)
     for p in cands:
         why = _check(ctx, p)
@@ -363,11 +402,19 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
                          f"ep={p.ep}, recompute={p.recompute}, zero={p.zero})")
             continue
         nfit += 1
-        ev = _evaluate(ctx, p)
-        best.append(ev)
-        if len(best) > 4 * max(top, 1) + 32:
+        fitting.append((_lower_bound(ctx, p, m), p))
+    # branch and bound: evaluate in order of the compute-only lower bound; stop once the bound alone
+    # is slower than the k-th best full step time found so far
+    k = max(top, 1)
+    fitting.sort(key=lambda x: x[0])
+    for lb, p in fitting:
+        if len(best) >= k and lb >= bound:
+            break
+        best.append(_evaluate(ctx, p))
+        if len(best) >= k:
             best.sort(key=lambda x: x.step_s)
-            del best[max(top, 1):]
+            del best[k:]
+            bound = best[-1].step_s
     best.sort(key=lambda x: x.step_s)
     if least[1]:
         reasons.insert(0, least[1])
