@@ -138,7 +138,7 @@ def build_result(sim: Simulation) -> RunResult:
     useful = float(sim.useful_chip_s.sum())
     trainbusy = float(sim.train_busy_chip_s.sum())
     totals = {
-        "chips_installed_end": float(L.level[:, sim.c_inst].sum()),
+        "chips_installed_end": float(sum(row[sim.c_inst] for row in L.level)),
         "chip_hours_capacity": cap_ch,
         "chip_hours_busy": busy_ch,
         "chip_hours_idle": idle_ch,
@@ -185,7 +185,7 @@ def build_result(sim: Simulation) -> RunResult:
         "power_cap_mw": s.cap_w / 1e6,
         "peak_power_mw": s.peak_power_w / 1e6,
         "energy_mwh": float(tot[s.index, sim.c_power] / 3.6e9),
-        "chips_installed_end": float(L.level[s.index, sim.c_inst]),
+        "chips_installed_end": float(L.level[s.index][sim.c_inst]),
     } for s in sim.sites]
     from rainier.fleet.scenario import config_sha256
 

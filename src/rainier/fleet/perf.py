@@ -134,19 +134,26 @@ class PerfCache:
         acc = cat.accelerator(sysm.accelerator)
         speed: TrainingSpeed | None = None
         if self._est_train is not None:
-            try:
-                res = self._est_train(m, acc, int(chips), seq=self.seq,
-                                      global_batch=max(1, round(self.global_batch_tokens / self.seq)),
-                                      sites=int(sites), cross_site_gbps=self.cross_site_gbps if sites > 1 else None,
-                                      system=sysm, catalog=cat)
-                tps = float(res.tokens_per_s)
-                if not (tps > 0 and math.isfinite(tps)):
-                    raise RainierError(f"estimator returned {tps} tokens/s")
-                speed = TrainingSpeed(tps, "estimators")
-            except (RainierError, ValueError, ZeroDivisionError) as exc:
-                if self.strict:
-                    raise
-                self.fallbacks.append(f"training {model} on {chips} x {system} ({sites} site): {exc}")
+            # global batch: the power of two nearest the scenario's tokens per step; a gang whose data
+            # parallelism cannot divide it gets 2x and 4x before falling back
+            base = 2 ** max(0, round(math.log2(max(1.0, self.global_batch_tokens / self.seq))))
+            err: Exception | None = None
+            for gb in (base, base * 2, base * 4):
+                try:
+                    res = self._est_train(m, acc, int(chips), seq=self.seq, global_batch=gb, sites=int(sites),
+                                          cross_site_gbps=self.cross_site_gbps if sites > 1 else None,
+                                          system=sysm, catalog=cat)
+                    tps = float(res.tokens_per_s)
+                    if not (tps > 0 and math.isfinite(tps)):
+                        raise RainierError(f"estimator returned {tps} tokens/s")
+                    speed = TrainingSpeed(tps, "estimators")
+                    break
+                except (RainierError, ValueError, ZeroDivisionError) as exc:
+                    err = exc
+            if speed is None:
+                if self.strict and err is not None:
+                    raise err
+                self.fallbacks.append(f"training {model} on {chips} x {system} ({sites} site): {err}")
         if speed is None:
             tps = physics_training_tokens_per_s(m, acc, int(chips), self.mfu)
             if sites > 1:

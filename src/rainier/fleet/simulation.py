@@ -291,9 +291,9 @@ class Simulation:
         self._power(site, t, m * (power_per_sys - pool.idle_w), tenant, m * power_per_sys)
         L, s = self.L, pool.site
         L.add(s, t, self.c_busy, m * pool.cps)
-        L.level[s, self.c_idle] -= m * pool.cps
-        L.level[s, self.c_tbusy[tenant]] += m * pool.cps
-        L.level[s, self.c_tcost[tenant]] += m * pool.cost_usd_per_s
+        L.add(s, self.k.now_s, self.c_idle, -(m * pool.cps))
+        L.add(s, self.k.now_s, self.c_tbusy[tenant], m * pool.cps)
+        L.add(s, self.k.now_s, self.c_tcost[tenant], m * pool.cost_usd_per_s)
         self.tenants[tenant].usage_chips += m * pool.cps
         if self.audit is not None:
             for i in idx.tolist():
@@ -319,9 +319,9 @@ class Simulation:
         self._power(site, t, -m * (power_per_sys - pool.idle_w), tenant, -m * power_per_sys)
         L, s = self.L, pool.site
         L.add(s, t, self.c_busy, -m * pool.cps)
-        L.level[s, self.c_idle] += m * pool.cps
-        L.level[s, self.c_tbusy[tenant]] -= m * pool.cps
-        L.level[s, self.c_tcost[tenant]] -= m * pool.cost_usd_per_s
+        L.add(s, self.k.now_s, self.c_idle, m * pool.cps)
+        L.add(s, self.k.now_s, self.c_tbusy[tenant], -(m * pool.cps))
+        L.add(s, self.k.now_s, self.c_tcost[tenant], -(m * pool.cost_usd_per_s))
         self.tenants[tenant].usage_chips -= m * pool.cps
         if pool.drain > 0:
             self._retire_idle(pool, pool.drain)
@@ -330,7 +330,7 @@ class Simulation:
         L, s = self.L, site.index
         L.add(s, t, self.c_power, delta_site)
         if tenant is not None:
-            L.level[s, self.c_tpower[tenant]] += delta_t
+            L.add(s, self.k.now_s, self.c_tpower[tenant], delta_t)
         site.power_w += delta_site
         if site.power_w > site.peak_power_w:
             site.peak_power_w = site.power_w
@@ -347,8 +347,8 @@ class Simulation:
         pool.n_failed += 1
         site = self.sites[pool.site]
         self._power(site, self.k.now_s, -pool.idle_w)
-        self.L.level[pool.site, self.c_failed] += pool.cps
-        self.L.level[pool.site, self.c_idle] -= pool.cps
+        self.L.add(pool.site, self.k.now_s, self.c_failed, pool.cps)
+        self.L.add(pool.site, self.k.now_s, self.c_idle, -(pool.cps))
 
     def _repair_one(self, pool: Pool, i: int) -> bool:
         if pool.state[i] != FAILED:
@@ -359,8 +359,8 @@ class Simulation:
         pool.n_failed -= 1
         site = self.sites[pool.site]
         self._power(site, self.k.now_s, pool.idle_w)
-        self.L.level[pool.site, self.c_failed] -= pool.cps
-        self.L.level[pool.site, self.c_idle] += pool.cps
+        self.L.add(pool.site, self.k.now_s, self.c_failed, -(pool.cps))
+        self.L.add(pool.site, self.k.now_s, self.c_idle, pool.cps)
         if pool.drain > 0:
             self._retire_idle(pool, pool.drain)
         return True
@@ -380,9 +380,9 @@ class Simulation:
         site.cap_power_w -= r * pool.idle_w
         self._power(site, t, -r * pool.idle_w)
         L, s = self.L, pool.site
-        L.level[s, self.c_inst] -= r * pool.cps
-        L.level[s, self.c_idle] -= r * pool.cps
-        L.level[s, self.c_cost] -= r * pool.cost_usd_per_s
+        L.add(s, self.k.now_s, self.c_inst, -(r * pool.cps))
+        L.add(s, self.k.now_s, self.c_idle, -(r * pool.cps))
+        L.add(s, self.k.now_s, self.c_cost, -(r * pool.cost_usd_per_s))
         return r
 
     # ================================================================ supply and scenario events
@@ -411,9 +411,9 @@ class Simulation:
             site.cap_power_w += m * pool.idle_w
             self._power(site, t, m * pool.idle_w)
             L, s = self.L, site.index
-            L.level[s, self.c_inst] += m * pool.cps
-            L.level[s, self.c_idle] += m * pool.cps
-            L.level[s, self.c_cost] += m * pool.cost_usd_per_s
+            L.add(s, self.k.now_s, self.c_inst, m * pool.cps)
+            L.add(s, self.k.now_s, self.c_idle, m * pool.cps)
+            L.add(s, self.k.now_s, self.c_cost, m * pool.cost_usd_per_s)
             self._log("delivery", site.index, None, None, m * pool.cps, None, pool.kind_name)
             self._reschedule_failures(pool)
             self._request_pass()
@@ -484,22 +484,28 @@ class Simulation:
         pool = self.pools[p]
         table = self.fail_tables[pool.kind]
         fs = self.fail_stream
-        rate = pool.n_delivered * table.hazard_per_s
-        self.fail_handle[p] = self.k.schedule(fs.exponential() / rate, self._failure, p)
-        i = min(int(fs.uniform() * pool.n_delivered), pool.n_delivered - 1)
+        nd = pool.n_delivered
+        self.fail_handle[p] = self.k.schedule(fs.exponential() / (nd * table.hazard_per_s), self._failure, p)
+        i = min(int(fs.uniform() * nd), nd - 1)
         u = fs.uniform()
         st = pool.state[i]
         if st != IDLE and st != BUSY:
             return  # thinning: the drawn system is not in service
         cause = table.pick(u)
+        self.failures_by_cause[cause.name] = self.failures_by_cause.get(cause.name, 0) + 1
+        if cause.radius != "rack" and st == IDLE:
+            # the common cheap case: an idle system fails; no job is touched
+            self._log("failure", pool.site, None, None, pool.cps, cause.name, pool.kind_name)
+            self._fail_idle(pool, i)
+            self.k.schedule(draw_duration(cause.repair, self.repair_stream), self._repair, p, i, cause.name)
+            return
         if cause.radius == "rack":
             lo = (i // pool.spr) * pool.spr
-            hi = min(lo + pool.spr, pool.n_delivered)
+            hi = min(lo + pool.spr, nd)
             seg = pool.state[lo:hi]
             idx = np.flatnonzero((seg == IDLE) | (seg == BUSY)) + lo
         else:
             idx = np.array([i])
-        self.failures_by_cause[cause.name] = self.failures_by_cause.get(cause.name, 0) + 1
         owner = int(pool.owner[i])
         tenant = None
         jid = None
@@ -510,7 +516,7 @@ class Simulation:
             tenant = self.services[-owner - 2].tenant
         self._log("failure", pool.site, tenant, jid, len(idx) * pool.cps, cause.name, pool.kind_name)
         busy = idx[pool.state[idx] == BUSY]
-        restart = self._hit_owners(pool, busy, cause.name, restart=True, failed=idx)
+        restart = self._hit_owners(pool, busy, cause.name, restart=True)
         for j in idx.tolist():
             if pool.state[j] == IDLE:
                 self._fail_idle(pool, j)
@@ -518,8 +524,7 @@ class Simulation:
         for job in restart:
             self._try_restart(job)
 
-    def _hit_owners(self, pool: Pool, busy: np.ndarray, cause: str, restart: bool,
-                    failed: np.ndarray | None = None) -> list[Job]:
+    def _hit_owners(self, pool: Pool, busy: np.ndarray, cause: str, restart: bool) -> list[Job]:
         """Interrupt the jobs and services holding ``busy`` systems of ``pool``; return jobs to restart."""
         out: list[Job] = []
         if busy.size == 0:
@@ -725,11 +730,10 @@ class Simulation:
         t0 = self.ts_rows[-1][1] if self.ts_rows else 0.0
         if t <= t0 and self.ts_rows:
             return
-        integ = self.L.snapshot(t)
-        self.ts_rows.append((t0, t, integ))
+        self.ts_rows.append((t0, t, self.L.close()))
 
     def _entitlements(self) -> None:
-        installed = float(sum(self.L.level[s.index, self.c_inst] for s in self.sites))
+        installed = float(sum(self.L.level[s.index][self.c_inst] for s in self.sites))
         w = sum(p.busy_w * p.n_delivered for p in self.pools)
         chips = sum(p.cps * p.n_delivered for p in self.pools)
         w_per_chip = w / chips if chips else 1.0
@@ -750,6 +754,7 @@ class Simulation:
             return
         self._entitlements()
         step = min(self.sc.hourly_s, self.horizon_s - t)
+        self.L.open(t, t + step)
         for sv in self.services:
             self._serve(sv, t, step)
         if self.progress is not None:
@@ -831,7 +836,7 @@ class Simulation:
             ps, pd = prev.get(s, (0.0, 0.0))
             ns, nd = served * share[s], demand * share[s]
             L.add(s, t, self.c_tserved[sv.tenant], ns - ps)
-            L.level[s, self.c_tdemand[sv.tenant]] += nd - pd
+            L.add(s, self.k.now_s, self.c_tdemand[sv.tenant], nd - pd)
             prev[s] = (ns, nd)
         sv.extra["levels"] = prev
         sv.served_tokens += served * step

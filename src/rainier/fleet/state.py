@@ -63,9 +63,12 @@ class Stream:
 
 
 class Ledger:
-    """Time-integrals of per-site levels; one row of columns per site.
+    """Time-integrals of per-site levels over accounting intervals; one row of columns per site.
 
-    Columns: see :meth:`col`. ``add`` integrates the site's row to ``t`` and then changes one level.
+    Pre-credited integration: when an interval [t0, t1) opens, each integral starts at
+    ``level x (t1 - t0)``; a change of ``delta`` at time t adds ``delta x (t1 - t)``. At t1 the integral
+    is exact, and each change costs one scalar update (no per-event row operations). Levels and
+    integrals are Python lists (a handful of sites); :meth:`close` returns the interval as an array.
     """
 
     BASE = ("installed_chips", "busy_chips", "failed_chips", "idle_chips", "power_w", "cost_usd_per_s")
@@ -74,9 +77,9 @@ class Ledger:
     def __init__(self, n_sites: int, n_tenants: int) -> None:
         self.n_tenants = n_tenants
         self.ncol = len(self.BASE) + len(self.PER_TENANT) * n_tenants
-        self.level = np.zeros((n_sites, self.ncol))
-        self.acc = np.zeros((n_sites, self.ncol))
-        self.last = np.zeros(n_sites)
+        self.level = [[0.0] * self.ncol for _ in range(n_sites)]
+        self.acc = [[0.0] * self.ncol for _ in range(n_sites)]
+        self.t_end = 0.0
         self.total = np.zeros((n_sites, self.ncol))  # whole-run integrals
 
     def col(self, name: str, tenant: int | None = None) -> int:
@@ -84,27 +87,21 @@ class Ledger:
             return self.BASE.index(name)
         return len(self.BASE) + self.PER_TENANT.index(name) * self.n_tenants + tenant
 
-    def sync(self, site: int, t: float) -> None:
-        dt = t - self.last[site]
-        if dt > 0:
-            self.acc[site] += self.level[site] * dt
-            self.last[site] = t
-
     def add(self, site: int, t: float, col: int, delta: float) -> None:
-        dt = t - self.last[site]
-        if dt > 0:
-            self.acc[site] += self.level[site] * dt
-            self.last[site] = t
-        self.level[site, col] += delta
+        self.level[site][col] += delta
+        self.acc[site][col] += delta * (self.t_end - t)
 
-    def snapshot(self, t: float) -> np.ndarray:
-        """Integrate every site to ``t``; return the integrals since the last snapshot and reset them."""
-        dt = t - self.last
-        self.acc += self.level * dt[:, None]
-        self.last[:] = t
-        out = self.acc.copy()
+    def open(self, t0: float, t1: float) -> None:
+        """Start the interval [t0, t1): integrals start at level x length."""
+        dt = t1 - t0
+        self.acc = [[x * dt for x in row] for row in self.level]
+        self.t_end = t1
+
+    def close(self) -> np.ndarray:
+        """The integrals of the interval that ends now (unit x seconds), per site and column."""
+        out = np.array(self.acc, dtype=float)
         self.total += out
-        self.acc[:] = 0.0
+        self.acc = [[0.0] * self.ncol for _ in self.level]
         return out
 
 
