@@ -259,3 +259,33 @@ def test_run_without_inference_says_so(tmp_path):
     text = write_run_report(run).read_text()
     assert "No inference demand in this run." in text
     assert "no inference in this run" in text  # the headline card
+
+
+def test_gantt_stays_within_budget_when_jobs_fail_often(tmp_path):
+    """Thousands of failed attempts: segments merge, failures become a heat strip, per-job hover."""
+    from rainier.report.run_report import MAX_MARKERS
+
+    run = write_synthetic_run(tmp_path / "flaky", jobs=200, failure_scale=30, horizon_h=24 * 60)
+    jobs = pd.read_parquet(run / "jobs.parquet")
+    n_failed = int((jobs.status == "failed").sum())
+    assert n_failed > MAX_MARKERS
+    text = write_run_report(run).read_text()
+    gantt = next(f for f in _figures(text) if any(t.get("name") == "queued" for t in f["data"]))
+    kinds = {t.get("name"): t for t in gantt["data"]}
+    assert kinds["failures"]["type"] == "heatmap"
+    assert "failure" not in kinds and "restart" not in kinds  # no per-failure markers
+    failed = kinds["failed (interrupted)"]["x"]
+    n_points = len(base64.b64decode(failed["bdata"])) // np.dtype(failed["dtype"]).itemsize
+    assert n_points < 3 * n_failed  # adjacent attempts merged into fewer segments
+    assert "too many to mark one by one" in text
+
+
+def test_gantt_marks_each_failure_and_restart_when_few(runs, tmp_path):
+    a, _ = runs
+    jobs = pd.read_parquet(a / "jobs.parquet")
+    text = write_run_report(a, tmp_path / "r.html").read_text()
+    gantt = next(f for f in _figures(text) if any(t.get("name") == "queued" for t in f["data"]))
+    kinds = {t.get("name"): t for t in gantt["data"]}
+    fx = kinds["failure"]["x"]
+    assert len(base64.b64decode(fx["bdata"])) // np.dtype(fx["dtype"]).itemsize == int((jobs.status == "failed").sum())
+    assert "restart" in kinds

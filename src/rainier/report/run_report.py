@@ -26,9 +26,14 @@ from rainier.errors import RainierError
 from rainier.report.html import PALETTE, STATE_COLORS, Cell, Page, fmt_num, fmt_pct
 
 __all__ = ["RunData", "load_run", "check_run_dir", "build_run_page", "write_run_report", "headline", "bin_hours",
-           "downsample", "MAX_GANTT_JOBS"]
+           "downsample", "MAX_GANTT_JOBS", "MAX_MARKERS"]
 
 MAX_GANTT_JOBS = 300  # rows in the Gantt chart; more are unreadable and slow to draw
+# Attempts by how they ended. An attempt cut short by a failure still ran (up to its last checkpoint), so
+# it is drawn in a quiet slate; the failures themselves are the red marks on top.
+GANTT_COLORS = {"finished": "#009E73", "running": "#56B4E9", "preempted": "#E69F00", "failed": "#8c96a8",
+                "queued": "#d0d0d0", "other": "#bbbbbb"}
+MAX_MARKERS = 2000  # failure/restart markers and per-attempt hover points drawn one by one (SVG)
 STATES = ("busy", "idle", "failed", "undelivered")
 
 
@@ -401,7 +406,39 @@ def _add_tenants(page: Page, run: RunData) -> None:
               caption="Red: a tenant received less than 95 % of its commitment.")
 
 
+def _segments(start: np.ndarray, end: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x, y of horizontal segments start->end at ``row``, NaN-separated: one SVG path for any count."""
+    n = len(start)
+    x = np.full(3 * n, np.nan, dtype=np.float32)
+    y = np.full(3 * n, np.nan, dtype=np.float32)
+    x[0::3], x[1::3] = start, end
+    y[0::3], y[1::3] = row, row
+    return x, y
+
+
+def _merge_segments(start: np.ndarray, end: np.ndarray, row: np.ndarray, tol: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join segments of one row that overlap or lie closer than ``tol``: at screen resolution they
+    are one line, and a year-long job that failed a thousand times would otherwise cost a thousand."""
+    if len(start) == 0:
+        return start, end, row
+    df = pd.DataFrame({"s": start, "e": end, "r": row}).sort_values(["r", "s"], kind="stable")
+    reach = df.groupby("r")["e"].cummax()
+    prev_reach = reach.groupby(df["r"]).shift()
+    new = prev_reach.isna() | (df["s"] > prev_reach + tol)
+    g = df.assign(g=new.cumsum()).groupby("g").agg(s=("s", "min"), e=("e", "max"), r=("r", "first"))
+    return g["s"].to_numpy(), g["e"].to_numpy(), g["r"].to_numpy()
+
+
 def _add_gantt(page: Page, run: RunData, max_jobs: int = MAX_GANTT_JOBS) -> None:
+    """Jobs as rows, attempts as segments coloured by outcome, failures and restarts marked.
+
+    Drawn to a fixed budget whatever the run's size: at most ``max_jobs`` rows (the largest by
+    chip-hours); attempts of all statuses as one NaN-separated line per status (one SVG path each);
+    failures and restarts as markers up to MAX_MARKERS, beyond that failures as a heat strip (failures
+    per job and time bin, one image) and restarts implied; hover text per attempt up to MAX_MARKERS,
+    beyond that per job.
+    """
     sec = page.section("Training jobs", "jobs")
     j = run.jobs
     if j is None or j.empty:
@@ -427,10 +464,16 @@ def _add_gantt(page: Page, run: RunData, max_jobs: int = MAX_GANTT_JOBS) -> None
     keep = per_job.nlargest(max_jobs, "chip_h") if n_all > max_jobs else per_job
     keep = keep.sort_values(["submit", "chip_h"], ascending=[True, False])
     row_of = {jid: i for i, jid in enumerate(keep.index)}
-    j = j[j["job_id"].isin(row_of)]
+    j = j[j["job_id"].isin(row_of)].copy()
     j["_row"] = j["job_id"].map(row_of).astype(np.int32)
     names = j["name"].astype(str) if "name" in j.columns else j["job_id"]
-    j["_label"] = names + " · " + (j["tenant"].astype(str) if "tenant" in j.columns else "")
+    j["_label"] = names + (" · " + j["tenant"].astype(str) if "tenant" in j.columns else "")
+    # attempts may count from 0 or 1: a restart is any attempt after the job's first
+    j["_restart"] = j["attempt"].fillna(0) > j.groupby("job_id")["attempt"].transform("min").fillna(0)
+    ran = j[j["start_h"].notna()]
+    n_rows = len(keep)
+    n_att = len(ran)
+    detail = n_att <= MAX_MARKERS
 
     def hover(df: pd.DataFrame) -> list[str]:
         cause = df["failure_cause"].fillna("").astype(str) if "failure_cause" in df.columns else pd.Series("", index=df.index)
@@ -439,60 +482,88 @@ def _add_gantt(page: Page, run: RunData, max_jobs: int = MAX_GANTT_JOBS) -> None
                 for lab, a, st, cz, ch, s, e in zip(df["_label"], df["attempt"], df["status"], cause, df["chips"],
                                                      df["start_h"], df["_end"], strict=True)]
 
+    height = int(min(1400, max(320, 110 + n_rows * (22 if n_rows <= 40 else 4))))
+    px_row = (height - 110) / max(n_rows, 1)
+    width = float(max(1.0, min(14.0, 0.7 * px_row)))
     fig = go.Figure()
     # Queueing: from submission to the first start (or to the end of the run if never started).
     first = j.groupby("job_id").agg(row=("_row", "first"), submit=("submit_h", "min"), start=("start_h", "min"),
-                                    label=("_label", "first"))
+                                    end=("_end", "max"), label=("_label", "first"), chips=("chips", "max"),
+                                    attempts=("status", "size"), failures=("status", lambda s: int((s == "failed").sum())),
+                                    last=("status", "last"))
     first["start"] = first["start"].fillna(horizon)
     q = first[(first["start"] - first["submit"]) > 0]
     if len(q):
-        fig.add_trace(go.Bar(orientation="h", y=q["row"].to_numpy(np.int32), base=_f32(q["submit"] / div),
-                             x=_f32((q["start"] - q["submit"]) / div), name="queued",
-                             marker_color=STATE_COLORS["queued"], opacity=0.6,
-                             hovertext=[f"{lab}<br>queued {w:,.1f} h" for lab, w in
-                                        zip(q["label"], q["start"] - q["submit"], strict=True)],
-                             hoverinfo="text"))
-    ran = j[j["start_h"].notna()]
-    for st in ("finished", "running", "preempted", "failed"):
-        d = ran[ran["status"] == st]
+        x, y = _segments(q["submit"].to_numpy() / div, q["start"].to_numpy() / div, q["row"].to_numpy())
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="queued", hoverinfo="skip",
+                                 line=dict(color=GANTT_COLORS["queued"], width=max(1.0, width * 0.6))))
+    statuses = ["finished", "running", "preempted", "failed"]
+    for st in [*statuses, "other"]:
+        d = ran[ran["status"] == st] if st != "other" else ran[~ran["status"].isin(statuses)]
         if d.empty:
             continue
-        fig.add_trace(go.Bar(orientation="h", y=d["_row"].to_numpy(np.int32), base=_f32(d["start_h"] / div),
-                             x=_f32((d["_end"] - d["start_h"]).clip(lower=0) / div), name=st,
-                             marker_color=STATE_COLORS.get(st, "#D55E00"), hovertext=hover(d), hoverinfo="text"))
-    other = ran[~ran["status"].isin(["finished", "running", "preempted", "failed"])]
-    if len(other):
-        fig.add_trace(go.Bar(orientation="h", y=other["_row"].to_numpy(np.int32), base=_f32(other["start_h"] / div),
-                             x=_f32((other["_end"] - other["start_h"]).clip(lower=0) / div), name="other",
-                             marker_color="#999999", hovertext=hover(other), hoverinfo="text"))
+        segs = _merge_segments(d["start_h"].to_numpy() / div, d["_end"].to_numpy() / div, d["_row"].to_numpy(),
+                               tol=horizon / div / 2500)
+        x, y = _segments(*segs)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="failed (interrupted)" if st == "failed" else st,
+                                 hoverinfo="skip", line=dict(color=GANTT_COLORS[st], width=width)))
     fails = ran[ran["status"] == "failed"]
-    if len(fails):
+    restarts = ran[ran["_restart"]]
+    if len(fails) and len(fails) <= MAX_MARKERS:
         fig.add_trace(go.Scatter(x=_f32(fails["_end"] / div), y=fails["_row"].to_numpy(np.int32), mode="markers",
                                  name="failure", marker=dict(symbol="x", size=7, color="#B2182B"),
                                  hovertext=hover(fails), hoverinfo="text"))
-    restarts = ran[ran["attempt"].fillna(0) > 0]
-    if len(restarts):
+    elif len(fails):
+        nb = 200
+        bins = np.minimum((fails["_end"].to_numpy() / horizon * nb).astype(np.int64), nb - 1)
+        z = np.zeros((n_rows, nb), dtype=np.float32)
+        np.add.at(z, (fails["_row"].to_numpy(), bins), 1.0)
+        z[z == 0] = np.nan
+        fig.add_trace(go.Heatmap(z=z, x0=0.5 * horizon / nb / div, dx=horizon / nb / div, y0=0, dy=1,
+                                 colorscale=[[0, "#f4a582"], [0.5, "#d6604d"], [1, "#67001f"]], name="failures",
+                                 showscale=True, colorbar=dict(title="failures", thickness=10, len=min(0.5, 300 / height),
+                                                               y=1, yanchor="top"),
+                                 hovertemplate="%{z:.0f} failures<extra></extra>", showlegend=True, opacity=0.9))
+    if len(restarts) and len(restarts) <= MAX_MARKERS:
         fig.add_trace(go.Scatter(x=_f32(restarts["start_h"] / div), y=restarts["_row"].to_numpy(np.int32),
                                  mode="markers", name="restart",
                                  marker=dict(symbol="triangle-right", size=7, color="#1d2433"),
                                  hovertext=hover(restarts), hoverinfo="text"))
-    n_rows = len(keep)
-    yaxis: dict[str, Any] = dict(autorange="reversed", title="job", showgrid=False, zeroline=False)
+    # Hover: per attempt while there are few, else per job (two points: its first start and last end).
+    if detail and n_att:
+        fig.add_trace(go.Scatter(x=_f32((ran["start_h"] + ran["_end"]) / 2 / div), y=ran["_row"].to_numpy(np.int32),
+                                 mode="markers", marker=dict(size=max(4, width), opacity=0), showlegend=False,
+                                 name="attempts", hovertext=hover(ran), hoverinfo="text"))
+    else:
+        txt = [f"{lab}<br>{fmt_num(ch)} chips · {int(na)} attempts · {int(nf)} failures · last {ls}"
+               f"<br>submitted {s:,.1f} h · ran {a:,.1f}–{e:,.1f} h"
+               for lab, ch, na, nf, ls, s, a, e in zip(first["label"], first["chips"], first["attempts"], first["failures"],
+                                                       first["last"], first["submit"], first["start"], first["end"],
+                                                       strict=True)]
+        fig.add_trace(go.Scatter(x=_f32(np.concatenate([first["start"], first["end"]]) / div),
+                                 y=np.concatenate([first["row"], first["row"]]).astype(np.int32), mode="markers",
+                                 marker=dict(size=max(4, width), opacity=0), showlegend=False, name="jobs",
+                                 hovertext=txt + txt, hoverinfo="text"))
+    yaxis: dict[str, Any] = dict(autorange="reversed", title="job", showgrid=False, zeroline=False,
+                                 range=[n_rows - 0.5, -0.5])
     if n_rows <= 40:
         yaxis.update(tickmode="array", tickvals=list(range(n_rows)),
                      ticktext=[str(x) for x in first.sort_values("row")["label"]], title="")
     else:
         yaxis.update(showticklabels=False)
-    fig.update_layout(barmode="overlay", bargap=0.25, xaxis_title=xlabel, yaxis=yaxis,
-                      xaxis_range=[0, horizon / div])
-    height = int(min(1400, max(320, 110 + n_rows * (22 if n_rows <= 40 else 4))))
+    fig.update_layout(xaxis_title=xlabel, yaxis=yaxis, xaxis_range=[0, horizon / div])
     shown = f"the {n_rows} largest (by chip-hours) of {n_all} jobs" if n_all > n_rows else f"all {n_all} jobs"
+    marks = ("× marks a failure, ▸ a restart" if len(fails) <= MAX_MARKERS else
+             f"{len(fails):,} failures are too many to mark one by one: the heat strip counts them per job and "
+             f"{horizon / 200:,.3g} h, and every failure is followed by a restart")
     sec.figure(fig, height=height,
                caption=f"One row per job ({shown}), earliest submission at the top: grey is queueing, each "
-                       "bar an attempt coloured by how it ended; × marks a failure, ▸ a restart.")
+                       f"segment an attempt coloured by how it ended (slate: cut short by a failure); {marks}.")
     allj = run.jobs
     cnt = allj["status"].astype(str).value_counts() if "status" in allj.columns else pd.Series(dtype=int)
-    sec.table(["attempts", "count"], [(k, Cell(fmt_num(int(v)))) for k, v in cnt.items()] or [("–", Cell("0"))])
+    rows = [(k, Cell(fmt_num(int(v)))) for k, v in cnt.items()]
+    rows.append(("jobs", Cell(fmt_num(n_all))))
+    sec.table(["attempts", "count"], rows)
 
 
 def _add_inference(page: Page, run: RunData) -> None:

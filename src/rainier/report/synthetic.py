@@ -46,6 +46,7 @@ def write_synthetic_run(
     scheduler: str = "fair-share",
     name: str = "synthetic",
     delivery_slip_h: float = 0.0,
+    failure_scale: float = 1.0,
 ) -> Path:
     """Write a consistent run directory at ``path`` (replacing it) and return its path."""
     rng = np.random.default_rng(seed)
@@ -108,7 +109,7 @@ def write_synthetic_run(
             }))
     ts = pd.concat(rows, ignore_index=True)
 
-    jobs_df, events_df = _jobs_and_events(rng, jobs, horizon_h, site_names, ten_names, serving, planned)
+    jobs_df, events_df = _jobs_and_events(rng, jobs, horizon_h, site_names, ten_names, serving, planned, failure_scale)
 
     energy_site = power.sum(0)  # MWh, hourly steps
     energy_ten = pw_busy.sum((0, 1))
@@ -186,7 +187,7 @@ def write_synthetic_run(
 
 
 def _jobs_and_events(rng: np.random.Generator, n_jobs: int, horizon_h: int, sites: list[str],
-                     tenants: list[str], serving: np.ndarray, planned: np.ndarray):
+                     tenants: list[str], serving: np.ndarray, planned: np.ndarray, failure_scale: float = 1.0):
     train_tenants = [t for t, s in zip(tenants, serving, strict=True) if not s] or tenants
     jrows: list[dict] = []
     erows: list[dict] = []
@@ -207,7 +208,7 @@ def _jobs_and_events(rng: np.random.Generator, n_jobs: int, horizon_h: int, site
                                   done_h, work_h, 0.0, tokens_total))
                 break
             erows.append(_ev(start, "job_start", sites[s], ten, job_id, chips))
-            fail_at = float(rng.exponential(work_h * 1.5))
+            fail_at = float(rng.exponential(work_h * 1.5 / failure_scale))
             remaining = work_h - done_h
             if fail_at < remaining and start + fail_at < horizon_h:
                 end = start + fail_at
