@@ -241,7 +241,7 @@ def headline(run: RunData) -> list[tuple[str, str, str]]:
         ("utilization", fmt_pct(t.get("utilization")), "busy / installed chip-hours"),
         ("energy", _energy(t.get("energy_mwh")), "facility, metered"),
         ("cost", _money(t.get("cost_usd")), f"over {run.horizon_h / 24:,.0f} days" if run.horizon_h >= 48 else f"over {run.horizon_h:g} h"),
-        ("goodput", fmt_pct(t.get("goodput")), f"{fmt_num(lost)} chip-hours lost to failures"),
+        ("goodput", fmt_pct(t.get("goodput")), f"{fmt_num(lost)} chip-hours of work lost"),
         ("SLO attainment", fmt_pct(t.get("slo_attainment")) if demanded else "–", "of inference tokens" if demanded else "no inference in this run"),
         ("jobs finished", f"{fmt_num(t.get('jobs_finished'))} / {fmt_num(t.get('jobs_submitted'))}", f"{fmt_num(t.get('failures'))} failures"),
         ("tokens served", fmt_num(t.get("tokens_served")), f"of {fmt_num(demanded)} demanded" if demanded else ""),
@@ -382,14 +382,18 @@ def _add_tenants(page: Page, run: RunData) -> None:
                     f2.add_trace(go.Scatter(x=x, y=_f32(wide[name]), name=name, legendgroup=name, mode="lines",
                                             line=dict(color=c, width=1.6),
                                             hovertemplate=f"{name}: %{{y:,.0f}} chips busy<extra></extra>"))
-                cc = t.get("committed_chips")
+                # The commitment as average chips: committed chip-hours / hours is what the tenant was
+                # entitled to (a nominal commitment larger than the fleet is scaled down to it).
+                cch = t.get("committed_chip_hours")
+                cc = float(cch) / run.horizon_h if cch and run.horizon_h else t.get("committed_chips")
                 if cc:
                     f2.add_trace(go.Scatter(x=[x[0], x[-1]], y=[float(cc), float(cc)], name=f"{name} commitment",
                                             legendgroup=name, showlegend=False, mode="lines",
                                             line=dict(color=c, width=1, dash="dash"),
                                             hovertemplate=f"{name} commitment: %{{y:,.0f}} chips<extra></extra>"))
             f2.update_layout(xaxis_title=xlabel, yaxis_title="chips busy", yaxis_rangemode="tozero")
-            figs.append((f2, "Chips each tenant kept busy (solid) against its committed chips (dashed)."))
+            figs.append((f2, "Chips each tenant kept busy (solid) against its commitment (dashed: committed "
+                             "chip-hours / hours, the average chips it was entitled to)."))
     sec.row(*figs)
     rows = []
     for t in tenants:
@@ -637,9 +641,9 @@ def _add_cost(page: Page, run: RunData) -> None:
                        mode="markers", marker=dict(size=10, color="#1d2433", symbol="diamond"),
                        hovertemplate="%{x}: %{y:,.0f} failures<extra></extra>"),
         ])
-        f.update_layout(yaxis_title="chip-hours lost", title="goodput lost by failure cause",
+        f.update_layout(yaxis_title="chip-hours lost", title="goodput lost by cause",
                         yaxis2=dict(overlaying="y", side="right", title="failures", rangemode="tozero", showgrid=False))
-        figs.append((f, "Chip-hours of work lost (since the last checkpoint) by failure cause; diamonds count failures."))
+        figs.append((f, "Chip-hours of work lost by cause (failures lose the work since the last checkpoint; checkpointing costs its save time); diamonds count failures."))
     for k in range(0, len(figs), 3):
         sec.row(*figs[k:k + 3])
     t = run.totals
