@@ -700,6 +700,8 @@ class Simulation:
         if self._running_view is None:
             self._running_view = list(self.running.values())
         st = self._startable()
+        if not any(st) and not getattr(self.scheduler, "may_preempt", True):
+            return  # nothing can start and this policy never preempts: skip building the view
         cap = Capacity(st, self.pools_of_kind, [p.site for p in self.pools],
                        [s.cap_w - s.cap_power_w for s in self.sites], [p.busy_w - p.idle_w for p in self.pools],
                        [p.n_idle if self.sites[p.site].down_until_s <= self.k.now_s else 0 for p in self.pools],

@@ -16,6 +16,8 @@ __all__ = ["EasyBackfill"]
 
 @register_scheduler("easy-backfill")
 class EasyBackfill:
+    may_preempt = False
+
     def decide(self, view: FleetView) -> list[Decision]:
         cap = view.scratch()
         out: list[Decision] = []

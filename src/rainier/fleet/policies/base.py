@@ -117,6 +117,9 @@ class FleetView:
 
 
 class Scheduler(Protocol):
+    """``decide`` is the policy. An optional class attribute ``may_preempt = False`` tells the engine it
+    may skip a pass when no system can start (the default assumes the policy may preempt)."""
+
     def decide(self, view: FleetView) -> list[Decision]: ...
 
 

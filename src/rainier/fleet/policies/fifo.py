@@ -10,6 +10,8 @@ __all__ = ["Fifo"]
 
 @register_scheduler("fifo")
 class Fifo:
+    may_preempt = False
+
     def decide(self, view: FleetView) -> list[Decision]:
         cap = view.scratch()
         blocked: set[int] = set()
