@@ -25,8 +25,11 @@ carries some selection bias.
                     54 (NeMo GB200 DeepSeek-V3 BF16: the family's BF16 rows are all MoE)
 * aws-neuron-v2:    74 (the only Trainium row; so this family has no held-out score)
 
-Families without rows (google-tpu, amd-cdna3/4, aws-neuron-v3/v4) use the ``default`` prior:
-large bf16 GEMMs at 70% of dense peak, HBM streams at 80%, fp8 GEMMs at 0.8x the bf16 efficiency.
+Families without rows (google-tpu, amd-cdna3/4, aws-neuron-v3/v4) use the ``default`` entry: the
+mean of the GEMM and attention efficiencies fitted for the families with at least three fit rows
+(the NVIDIA generations), with the vendor-neutral prior for the rest (HBM streams at 80% of peak,
+fp8 GEMMs at 0.8x the bf16 efficiency, dim_half 48). The single Trainium1 row is not used for the
+default: it is one configuration (TP over 32 NeuronCores for an 8B model) and fits far lower.
 """
 
 from __future__ import annotations
@@ -99,6 +102,12 @@ def main() -> None:
         fams[fam] = {**PRIOR, **vals, "fitted": True, "fit_rows": ids, "free": names,
                      "fit_errors_pct": [round(e, 2) for e in errs]}
         print(f"{fam:18s} rows {ids}: {vals}  errors % {[round(e, 1) for e in errs]}")
+    rich = [f for f, (ids, _) in FIT.items() if len(ids) >= 3]
+    for name in ("gemm_peak_eff", "attn_eff"):
+        fams["default"][name] = round(sum(float(fams[f][name]) for f in rich) / len(rich), 4)  # type: ignore[arg-type]
+    fams["default"]["source"] = (f"mean of the fitted gemm_peak_eff and attn_eff of {', '.join(rich)}; "
+                                 "mem_eff, fp8_ratio, dim_half: " + PRIOR_SOURCE)
+    print(f"default            {({k: fams['default'][k] for k in PRIOR})}")
     doc = {
         "description": "Achieved-efficiency curve parameters per accelerator family (rainier.perf.compute), "
                        "fitted by scripts/fit_efficiency.py on the rows listed in fit_rows of "
