@@ -69,7 +69,8 @@ class Chromium:
 
     def start(self) -> None:
         self._profile = tempfile.mkdtemp(prefix="rainier-chromium-")
-        args = [self.binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        assert self.binary is not None
+        args: list[str] = [self.binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--disable-extensions", "--disable-dev-shm-usage", "--mute-audio",
                 "--hide-scrollbars", "--allow-file-access-from-files", f"--user-data-dir={self._profile}",

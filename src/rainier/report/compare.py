@@ -243,13 +243,14 @@ def build_compare_page(a: RunData, b: RunData) -> Page:
         sec.row((f, "Share of each tenant's committed chip-hours delivered."), (f2, "Mean queue wait of training jobs."))
         rows = []
         for n in names:
-            x, y = ta.get(n) or {}, tb.get(n) or {}
-            sa, sb = share(x), share(y)
+            ra: dict[str, Any] = ta.get(n) or {}
+            rb: dict[str, Any] = tb.get(n) or {}
+            sa, sb = share(ra), share(rb)
             cells: list[Any] = [n]
             for key, kind, direction in (("share", "pct", +1), ("queue_wait_mean_h", "num", -1),
                                          ("goodput", "pct", +1), ("slo_attainment", "pct", +1), ("cost_usd", "num", -1)):
-                va = sa if key == "share" else x.get(key)
-                vb = sb if key == "share" else y.get(key)
+                va = sa if key == "share" else ra.get(key)
+                vb = sb if key == "share" else rb.get(key)
                 rel = _rel(None if va is None else float(va), None if vb is None else float(vb))
                 f_ = fmt_pct if kind == "pct" else fmt_num
                 cells += [Cell(f_(va)), Cell(f_(vb), _cls(direction, rel))]

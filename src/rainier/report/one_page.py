@@ -158,7 +158,7 @@ def build_sizing_page(results: Sequence[Any]) -> Page:
 
 
 def build_training_page(result: Any) -> Page:
-    d = to_jsonable(result) or {}
+    d: dict[str, Any] = to_jsonable(result) or {}
     par = d.get("parallelism") or {}
     par_s = " ".join(f"{k}={v}" for k, v in par.items() if isinstance(v, int | str) and not isinstance(v, bool))
     title = f"Training {d.get('model', '?')} on {fmt_num(d.get('chips'))} × {d.get('chip', '?')}"
@@ -175,8 +175,9 @@ def build_training_page(result: Any) -> Page:
         ("memory per chip", f"{mem:,.1f} GB" if mem is not None else "–", f"of {avail:,.0f} GB" if avail else ""),
         ("time to train", f"{ttt:,.1f} days" if ttt is not None else "–", f"{fmt_num(d.get('tokens'))} tokens" if d.get("tokens") else "give --tokens"),
         ("energy", f"{_f(d, 'energy_mwh'):,.0f} MWh" if _f(d, "energy_mwh") is not None else "–", f"{_f(d, 'power_mw', default=0):,.1f} MW facility"),
-        ("cost", fmt_money(_f(d, "cost_usd")) if _f(d, "cost_usd") is not None else "–",
-         f"cloud {fmt_money(_f(d, 'cloud_cost_usd'))}" if _f(d, "cloud_cost_usd") is not None else "owner cost"),
+        ("cost", fmt_money(_f(d, "cost_usd", default=0) or 0) if _f(d, "cost_usd") is not None else "–",
+         f"cloud {fmt_money(_f(d, 'cloud_cost_usd', default=0) or 0)}" if _f(d, "cloud_cost_usd") is not None
+         else "owner cost"),
     ])
     sec = page.section("Where a step's time goes", "breakdown")
     bd = {k: float(v) for k, v in (d.get("breakdown") or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}

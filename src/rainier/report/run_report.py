@@ -377,10 +377,10 @@ def _add_tenants(page: Page, run: RunData) -> None:
             f2 = go.Figure()
             x = _f32(wide.index.to_numpy() / div)
             for i, t in enumerate(tenants):
-                name, c = str(t.get("tenant")), PALETTE[i % len(PALETTE)]
+                name, col = str(t.get("tenant")), PALETTE[i % len(PALETTE)]
                 if name in wide.columns:
                     f2.add_trace(go.Scatter(x=x, y=_f32(wide[name]), name=name, legendgroup=name, mode="lines",
-                                            line=dict(color=c, width=1.6),
+                                            line=dict(color=col, width=1.6),
                                             hovertemplate=f"{name}: %{{y:,.0f}} chips busy<extra></extra>"))
                 # The commitment as average chips: committed chip-hours / hours is what the tenant was
                 # entitled to (a nominal commitment larger than the fleet is scaled down to it).
@@ -389,7 +389,7 @@ def _add_tenants(page: Page, run: RunData) -> None:
                 if cc:
                     f2.add_trace(go.Scatter(x=[x[0], x[-1]], y=[float(cc), float(cc)], name=f"{name} commitment",
                                             legendgroup=name, showlegend=False, mode="lines",
-                                            line=dict(color=c, width=1, dash="dash"),
+                                            line=dict(color=col, width=1, dash="dash"),
                                             hovertemplate=f"{name} commitment: %{{y:,.0f}} chips<extra></extra>"))
             f2.update_layout(xaxis_title=xlabel, yaxis_title="chips busy", yaxis_rangemode="tozero")
             figs.append((f2, "Chips each tenant kept busy (solid) against its commitment (dashed: committed "
@@ -397,9 +397,9 @@ def _add_tenants(page: Page, run: RunData) -> None:
     sec.row(*figs)
     rows = []
     for t in tenants:
-        c, d = float(t.get("committed_chip_hours") or 0), float(t.get("delivered_chip_hours") or 0)
-        share = d / c if c else None
-        rows.append((t.get("tenant"), Cell(fmt_num(t.get("committed_chips"))), Cell(fmt_num(c)), Cell(fmt_num(d)),
+        c, dlv = float(t.get("committed_chip_hours") or 0), float(t.get("delivered_chip_hours") or 0)
+        share = dlv / c if c else None
+        rows.append((t.get("tenant"), Cell(fmt_num(t.get("committed_chips"))), Cell(fmt_num(c)), Cell(fmt_num(dlv)),
                      Cell(fmt_pct(share), "worse" if share is not None and share < 0.95 else ""),
                      Cell(f"{fmt_num(t.get('jobs_finished'))} / {fmt_num(t.get('jobs_submitted'))}"),
                      Cell(fmt_num(t.get("queue_wait_mean_h"))), Cell(fmt_num(t.get("queue_wait_p95_h"))),
@@ -564,7 +564,8 @@ def _add_gantt(page: Page, run: RunData, max_jobs: int = MAX_GANTT_JOBS) -> None
                caption=f"One row per job ({shown}), earliest submission at the top: grey is queueing, each "
                        f"segment an attempt coloured by how it ended (slate: cut short by a failure); {marks}.")
     allj = run.jobs
-    cnt = allj["status"].astype(str).value_counts() if "status" in allj.columns else pd.Series(dtype=int)
+    cnt = allj["status"].astype(str).value_counts() if allj is not None and "status" in allj.columns \
+        else pd.Series(dtype=int)
     rows = [(k, Cell(fmt_num(int(v)))) for k, v in cnt.items()]
     rows.append(("jobs", Cell(fmt_num(n_all))))
     sec.table(["attempts", "count"], rows)

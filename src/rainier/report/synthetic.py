@@ -231,8 +231,8 @@ def _jobs_and_events(rng: np.random.Generator, n_jobs: int, horizon_h: int, site
                 erows.append(_ev(end, "job_end", sites[s], ten, job_id, chips))
             break
     for w in range(0, horizon_h, 168):
-        for s in sites:
-            erows.append(_ev(float(w), "delivery", s, None, None, 0, None))
+        for site in sites:
+            erows.append(_ev(float(w), "delivery", site, None, None, 0, None))
     jobs = pd.DataFrame(jrows)
     events = pd.DataFrame(erows).sort_values("time_h", kind="stable").reset_index(drop=True)
     return jobs, events
