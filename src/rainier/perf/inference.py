@@ -94,10 +94,26 @@ class InferenceFit:
 
     step_overhead_s: float = 2.0e-3
     layer_overhead_s: float = 10e-6
-    gemm_scale: float = 1.0
     hbm_usable_fraction: float = 0.90
+    # (family, compute_scale, memory_scale, dim_half): achieved GEMM efficiency and HBM bandwidth of
+    # the family's inference kernels relative to the training fit of rainier.perf.compute, and the
+    # GEMM dimension at half efficiency (0 = the training fit's), which decode-sized GEMMs expose.
+    families: tuple[tuple[str, float, float, float], ...] = ()
     fitted: bool = False
     fitted_rows: tuple[int, ...] = ()
+
+    def scales(self, family: str) -> tuple[float, float, float]:
+        for fam, c, m, d in self.families:
+            if fam == family:
+                return c, m, d
+        return 1.0, 1.0, 0.0
+
+    def eff_params(self, acc: Accelerator) -> Any:
+        """compute.EffParams of the chip's family with this fit's inference scales applied."""
+        base = _comp.efficiency_params(acc.family)
+        c, m, d = self.scales(acc.family)
+        return base.with_(gemm_peak_eff=min(base.gemm_peak_eff * c, 0.98), mem_eff=min(base.mem_eff * m, 0.98),
+                          dim_half=d if d > 0 else base.dim_half)
 
 
 @lru_cache(maxsize=1)
@@ -106,11 +122,13 @@ def load_inference_fit() -> InferenceFit:
         text = resources.files("rainier.perf").joinpath("fits/inference.json").read_text(encoding="utf-8")
     except (FileNotFoundError, ModuleNotFoundError):
         return InferenceFit()
-    d = json.loads(text).get("params", {})
-    names = {f for f in InferenceFit.__dataclass_fields__}
+    doc = json.loads(text)
+    d = doc.get("params", {})
+    names = {f for f in InferenceFit.__dataclass_fields__} - {"families", "fitted_rows"}
     kw: dict[str, Any] = {k: v for k, v in d.items() if k in names}
-    if "fitted_rows" in kw:
-        kw["fitted_rows"] = tuple(int(x) for x in kw["fitted_rows"])
+    kw["fitted_rows"] = tuple(int(x) for x in doc.get("fitted_rows", ()))
+    kw["families"] = tuple((k, float(v.get("compute_scale", 1.0)), float(v.get("memory_scale", 1.0)),
+                            float(v.get("dim_half", 0.0))) for k, v in sorted(doc.get("families", {}).items()))
     return InferenceFit(**kw)
 
 
@@ -237,7 +255,7 @@ class StepModel:
         pc = param_counts(model)
         self.moe_layers_stage = pc.moe_layers / pp
         self.dense_layers_stage = pc.dense_layers / pp
-        self.eff = _comp.efficiency_params(acc.family)
+        self.eff = self.fit.eff_params(acc)
         self.grid = _sat_grid(token_cap)
         parts = np.array([self._stage_parts(float(t)) for t in self.grid])
         self.t_lin, self.t_comm, self.t_ew, self.t_p2p = parts.T
@@ -245,7 +263,7 @@ class StepModel:
         self.t_stage = self.t_lin + self.t_comm + self.t_ew
         # Attention core coefficients (seconds per unit, per iteration over all layers).
         kv_b = _kv_bytes_token_layer_chip(model, tp, self.kv_dtype)
-        mem_c = _comp.memory_time_s(acc, 1e9) / 1e9
+        mem_c = _comp.memory_time_s(acc, 1e9, self.eff) / 1e9
         heads = math.ceil(model.heads / tp)
         if model.mla is not None:
             c = model.mla
@@ -256,8 +274,8 @@ class StepModel:
             dec_flops = heads * 4.0 * model.d_head
             pf_flops = dec_flops
             hd = model.d_head
-        attn_c = _comp.attention_time_s(acc, 1e12, 0.0, 512, hd) / 1e12
-        attn_dec_c = _comp.attention_time_s(acc, 1e12, 0.0, 64, hd) / 1e12
+        attn_c = _comp.attention_time_s(acc, 1e12, 0.0, 512, hd, self.eff) / 1e12
+        attn_dec_c = _comp.attention_time_s(acc, 1e12, 0.0, 64, hd, self.eff) / 1e12
         self.c_kv = model.layers * max(kv_b * mem_c, dec_flops * attn_dec_c)
         self.c_attn = model.layers * pf_flops * attn_c
         self.t_fixed = self.fit.step_overhead_s + self.fit.layer_overhead_s * model.layers
@@ -267,13 +285,7 @@ class StepModel:
         p = precision or self.precision
         if m <= 0 or batch <= 0:
             return 0.0
-        t = _comp.gemm_time_s(self.acc, m, n, k, p, batch)
-        if self.fit.gemm_scale != 1.0:
-            b_in = _comp.bytes_per_element(p)
-            t_mem = ((m * k + k * n) * b_in + m * n * 2.0) * batch / (self.acc.hbm_bw_bytes_s * self.eff.mem_eff)
-            if t > t_mem * (1 + 1e-9):  # compute-bound: scale the compute roof only
-                t = max(t * self.fit.gemm_scale, t_mem)
-        return t
+        return _comp.gemm_time_s(self.acc, m, n, k, p, batch, self.eff)
 
     def _stage_parts(self, T: float) -> tuple[float, float, float, float]:
         m, tp, ep = self.model, self.tp, self.ep
@@ -319,7 +331,7 @@ class StepModel:
                 comm += self.moe_layers_stage * 2 * ar
         ffn_local = (m.moe.expert_ffn_hidden * m.moe.top_k if m.moe else m.ffn_hidden) / tp
         ew_bytes = T * ACT_BYTES * (8 * h + 3 * ffn_local) + T * _kv_bytes_token_layer_chip(m, tp, self.kv_dtype)
-        ew = self.layers_stage * _comp.elementwise_time_s(self.acc, ew_bytes)
+        ew = self.layers_stage * _comp.elementwise_time_s(self.acc, ew_bytes, self.eff)
         p2p = 0.0
         if self.pp > 1:
             p2p = _coll.collective_time_s(self.topo, "p2p", T * h * ACT_BYTES, 2, stride=tp)
@@ -677,14 +689,14 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         assert dist is not None
         return make_requests(dist, n, rng, qps=qps_)
 
-    auto_n = max(1000, min(200_000, 4 * reps * best.max_batch))
+    auto_n = max(1000, min(100_000, 3 * reps * best.max_batch))
     if offline:
         mode = "offline"
         reqs = _reqs(n_req or auto_n, None)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
     elif qps is not None:
         mode = "poisson"
-        reqs = _reqs(n_req or max(2000, 20 * reps), qps)
+        reqs = _reqs(n_req or int(min(100_000, max(3000, 300 * qps))), qps)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
     elif concurrency is not None:
         mode = "concurrency"
@@ -698,7 +710,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     elif slo_ttft_s is not None or slo_tpot_s is not None:
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget)
-        n_s = n_req or max(3000, 40 * reps)
+        n_s = n_req or int(min(50_000, max(3000, 200 * st.requests_per_s * reps)))
         base = _reqs(n_s, 1.0)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s, slo_tpot_s,
                                               prefill_pool=pf_pool, system=s,

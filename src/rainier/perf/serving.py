@@ -318,8 +318,8 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             gap = A[rr, np.minimum(adm, nmax)] - t
             g = np.minimum(np.maximum(gap, 0.0), 1e30)
             qa = c_kv * ndec / 2.0
-            qb = np.maximum(base + c_kv * ctx - qa, 1e-300)
-            root = np.where(qa > 0, (np.sqrt(qb * qb + 4.0 * qa * g) - qb) / (2.0 * np.maximum(qa, 1e-300)), g / qb)
+            qb = np.maximum(base + c_kv * ctx - qa, 1e-12)
+            root = np.where(qa > 0, (np.sqrt(qb * qb + 4.0 * qa * g) - qb) / (2.0 * np.maximum(qa, 1e-12)), g / qb)
             karr = np.where(gap > 0, np.ceil(root), 1e18)  # gap <= 0: queued but blocked until a finish
             nsteps = np.where(ff, np.clip(np.minimum(kfin, karr), 1, 1e15), 1).astype(np.int64)
         else:
@@ -446,7 +446,7 @@ def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None =
 def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_s: float | None,
                       slo_tpot_s: float | None, *, prefill_pool: Pool | None = None,
                       kv_bytes_per_token: float = 0.0, system: System | None = None,
-                      iters: int = 12) -> tuple[float, SimResult]:
+                      iters: int = 6) -> tuple[float, SimResult]:
     """Highest Poisson rate whose p99 TTFT and p99 TPOT meet the SLO (MLPerf Server), by bisection.
 
     ``base`` holds unit-rate Poisson arrivals; a rate ``q`` uses arrivals ``base / q`` (the same random
@@ -465,22 +465,41 @@ def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_
         return ok, sim
 
     cap = max(capacity_rps, 1e-6)
-    lo_q = 0.02 * cap
-    ok, sim_lo = run(lo_q)
-    if not ok:
-        return 0.0, sim_lo
-    hi_q = 1.3 * cap
-    ok, sim_hi = run(hi_q)
+    # Bracket around the analytic capacity first: light loads are the slow runs (little batching).
+    q = 0.7 * cap
+    ok, sim = run(q)
+    tried = {q: (ok, sim)}
     if ok:
-        return hi_q, sim_hi
-    best, best_sim = lo_q, sim_lo
+        lo_q, hi_q, best, best_sim = q, None, q, sim
+        for f in (1.0, 1.3, 1.7):
+            q2 = f * cap
+            ok2, s2 = run(q2)
+            if not ok2:
+                hi_q = q2
+                break
+            lo_q, best, best_sim = q2, q2, s2
+        if hi_q is None:
+            return best, best_sim
+    else:
+        hi_q = q
+        lo_q = None
+        for f in (0.4, 0.15, 0.04):
+            q2 = f * cap
+            ok2, s2 = run(q2)
+            if ok2:
+                lo_q, best, best_sim = q2, q2, s2
+                break
+            hi_q = q2
+            tried[q2] = (ok2, s2)
+        if lo_q is None:
+            return 0.0, s2
     for _ in range(iters):
-        mid = (lo_q * hi_q) ** 0.5 if hi_q / lo_q > 4 else 0.5 * (lo_q + hi_q)
+        if hi_q / lo_q < 1.02:
+            break
+        mid = 0.5 * (lo_q + hi_q)
         ok, sim = run(mid)
         if ok:
             lo_q, best, best_sim = mid, mid, sim
         else:
             hi_q = mid
-        if hi_q / lo_q < 1.01:
-            break
     return best, best_sim

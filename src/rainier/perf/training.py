@@ -77,6 +77,7 @@ class Options:
     recompute_fraction: float = 1.0    # share of layers fully recomputed under recompute="full"
     cross_site_dim: str = "dp"         # which dimension spans sites: "dp" or "pp"
     check_memory: bool = True          # reject configurations that do not fit in HBM
+    overlap_ep: bool = False           # EP all-to-all hidden under another microbatch's compute (DualPipe)
     power_cap_w: float | None = None   # chip power cap below TDP: clocks (and compute peaks) scale as
     #                                    (cap / TDP)^(1/3) (dynamic power ~ V^2 f with V ~ f); HBM unchanged
     params: C.EffParams | None = None  # efficiency parameters (None: the fitted family values)
@@ -206,6 +207,9 @@ class _Ctx:
         st = self.strides(p)
         tp_c = 2.0 * self.coll("all_reduce", ops.tp_bytes, p.tp, st["tp"]) if p.tp > 1 else 0.0
         ep_c = 2.0 * self.coll("all_to_all", ops.ep_bytes, p.ep, st["ep"]) if (moe and p.ep > 1) else 0.0
+        if opt.overlap_ep and ep_c > 0:
+            # DualPipe-style: a microbatch's dispatch/combine run under another's compute (fwd + bwd)
+            ep_c = max(0.0, 2.0 * ep_c - (fwd + bwd)) / 2.0
         cp_f = cp_b = 0.0
         if p.cp > 1:
             kv = self.coll("all_gather", ops.cp_kv_bytes * p.cp, p.cp, st["cp"])

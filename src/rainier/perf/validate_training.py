@@ -20,7 +20,8 @@ The prediction is converted into each source's own metric, with the source's own
 * ``palm_tflops`` (Llama 3): PaLM model FLOPs (6N + 12 L H Q T) per second per GPU;
 * ``foundry_mfu`` (llm-foundry): ``3 (2 N s + 4 L h s^2)`` FLOPs per sequence (N all parameters) over
   the 989 TFLOP/s H100 bf16 peak that llm-foundry assumes, as a percentage;
-* ``sequences_per_s`` (AWS Neuron): sequences per second of the whole job.
+* ``sequences_per_s`` (AWS Neuron): sequences per second of the whole job;
+* ``gpu_hours_per_T`` (DeepSeek-V3): GPU-hours per trillion training tokens, ``1e12 / (tokens/s/GPU) / 3600``.
 
 Rows used to fit the efficiency parameters (``scripts/fit_efficiency.py``; listed in
 ``perf/fits/efficiency.json``) are marked and excluded from the reported score.
@@ -111,7 +112,11 @@ ROWS: dict[int, RowSpec] = {
     23: RowSpec("bloom-176b", "a100", {"tp": 4, "pp": 12, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 1, "sp": False},
                 "megatron_tflops", options=_MEGATRON_2022, note="Megatron-DeepSpeed, ZeRO-1; VP searched"),
     24: RowSpec(unusable="metaseq's FLOP-counting convention is not stated, and a 2M-token batch does not divide over DP 124"),
-    25: RowSpec(unusable="H800 (NVLink cut to 400 GB/s) not in the catalog; batch ramp 3072-15360 and DualPipe compute/comm overlap"),
+    25: RowSpec("deepseek-v3", "h800", {"tp": 1, "pp": 16, "dp": 128, "cp": 1, "ep": 64, "zero": 1}, "gpu_hours_per_T",
+                global_batch=15360, precision="fp8", options=Options(overlap_ep=True),
+                note=("H800 = catalog H100 SXM with NVLink cut to 400 GB/s; DualPipe modelled as EP all-to-all "
+                      "overlapped with compute (VP searched for its smaller bubble); batch at its final 15,360 "
+                      "(ramp from 3,072 ignored); MTP module not modelled")),
     26: RowSpec(unusable="MLPerf time-to-train needs the benchmark's token budget and batch, not in the table"),
     27: RowSpec(unusable="MLPerf time-to-train needs the benchmark's token budget and batch, not in the table"),
     28: RowSpec(unusable="MLPerf time-to-train needs the benchmark's token budget and batch, not in the table"),
@@ -192,7 +197,7 @@ for _i in EAGER_ROWS:
     ROWS[_i] = replace(ROWS[_i], options=replace(ROWS[_i].options, fused_elementwise=False),
                        note=(ROWS[_i].note + "; " if ROWS[_i].note else "") + "eager PyTorch (no torch.compile)")
 
-_FAMILY_OF_HW = {"a100": "nvidia-ampere", "h100": "nvidia-hopper", "gb300": "nvidia-blackwell",
+_FAMILY_OF_HW = {"a100": "nvidia-ampere", "h100": "nvidia-hopper", "h800": "nvidia-hopper", "gb300": "nvidia-blackwell",
                  "gb200": "nvidia-blackwell", "b200": "nvidia-blackwell", "trn1": "aws-neuron-v2"}
 
 
@@ -268,6 +273,8 @@ def _convert(metric: str, res: TrainingResult, model: Any) -> float:
         n = param_counts(model).total
         per_seq = 3.0 * (2.0 * n * res.seq + 4.0 * model.layers * model.hidden * res.seq ** 2)
         return 100.0 * per_seq * res.global_batch / res.step_time_s / res.chips / 989e12
+    if metric == "gpu_hours_per_T":
+        return 1e12 / res.tokens_per_s_per_chip / 3600.0
     if metric == "sequences_per_s":
         return res.global_batch / res.step_time_s
     raise ValueError(metric)
@@ -290,9 +297,21 @@ def predict_row(row: dict[str, str], spec: RowSpec, catalog: Catalog, params: Ef
         opt = replace(opt, params=params)
     fixed = dict(spec.fixed)
     model = cat.model(spec.model)
-    res = estimate_training(model, spec.chip, chips, seq=seq, global_batch=gb, parallelism=fixed,
-                            precision=spec.precision, catalog=cat, options=opt)
+    chip, system = _hardware(spec.chip, cat)
+    res = estimate_training(model, chip, chips, seq=seq, global_batch=gb, parallelism=fixed,
+                            precision=spec.precision, catalog=cat, options=opt, system=system)
     return _convert(spec.metric, res, model), res
+
+
+def _hardware(name: str, cat: Catalog) -> tuple[Any, Any]:
+    """A catalog chip, or a documented variant of one (the H800: an H100 with NVLink cut to 400 GB/s)."""
+    if name == "h800":
+        h100 = cat.accelerator("h100")
+        acc = h100.model_copy(update={"name": "h800", "display_name": "H800 SXM", "scaleup_gbytes_s": 400.0})
+        sysm = cat.system("dgx-h100")
+        tiers = tuple(t.model_copy(update={"gbytes_s_per_chip": 400.0}) for t in sysm.scaleup)
+        return acc, sysm.model_copy(update={"name": "dgx-h800", "accelerator": "h800", "scaleup": tiers})
+    return name, None
 
 
 def _fit_ids() -> set[int]:
