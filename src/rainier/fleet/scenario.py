@@ -382,7 +382,9 @@ class Scenario(_M):
     @model_validator(mode="after")
     def _refs(self) -> Scenario:
         tenants = {t.name for t in self.tenants}
-        for kind, items in (("jobs", self.jobs), ("generators", self.generators), ("services", self.services)):
+        named: list[tuple[str, tuple[Any, ...]]] = [("jobs", self.jobs), ("generators", self.generators),
+                                                    ("services", self.services)]
+        for kind, items in named:
             for i, x in enumerate(items):
                 if x.tenant not in tenants:
                     raise _FieldError(f"{kind}[{i}].tenant", f"unknown tenant '{x.tenant}'",

@@ -112,9 +112,9 @@ class Simulation:
             for p in s.systems:
                 if p.kind not in kinds:
                     kinds.append(p.kind)
-        for x in (*sc.jobs, *sc.generators, *sc.services):
-            if x.system not in kinds:
-                kinds.append(x.system)
+        for name in [x.system for x in sc.jobs] + [x.system for x in sc.generators] + [x.system for x in sc.services]:
+            if name not in kinds:
+                kinds.append(name)
         self.kinds = kinds
         self.kind_index = {k: i for i, k in enumerate(kinds)}
         self.sites: list[SiteState] = []
@@ -197,7 +197,7 @@ class Simulation:
         self.train_busy_chip_s = np.zeros(T)
         self.ts_rows: list[tuple[float, float, np.ndarray]] = []
         self.committed_chip_s = np.zeros(T)
-        self.audit = [] if audit else None
+        self.audit: list[tuple[int, int, int, float, float]] | None = [] if audit else None
         self._audit_open: dict[tuple[int, int], tuple[int, float]] = {}
         self.deferred_deliveries = 0
         self._last_tick_s = 0.0
@@ -227,7 +227,7 @@ class Simulation:
                 if d.dist == "fixed":
                     dur = float(d.mean_s)  # type: ignore[arg-type]
                 elif d.dist == "exponential":
-                    dur = float(rng.exponential(d.mean_s))
+                    dur = float(rng.exponential(float(d.mean_s)))  # type: ignore[arg-type]
                 else:
                     dur = float(d.median_s) * math.exp(d.sigma * rng.standard_normal())  # type: ignore[arg-type]
                 if d.max_s is not None:

@@ -12,7 +12,7 @@ is the string scenario files and the CLI use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -103,7 +103,7 @@ class FleetView:
 
     now_s: float
     pending: Sequence[JobView]
-    pending_groups: dict[tuple[int, int], Sequence[JobView]]
+    pending_groups: Mapping[tuple[int, int], Sequence[JobView]]
     running: Sequence[JobView]
     tenants: Sequence[TenantView]
     capacity: Capacity

@@ -15,6 +15,7 @@ from __future__ import annotations
 from rainier.fleet.policies.base import (
     Decision,
     FleetView,
+    JobView,
     Preempt,
     Start,
     register_scheduler,
@@ -57,8 +58,10 @@ class FairShare:
             plan = cap.fit(job.kind, job.n_systems, job.cross_site)
             if plan is None and within and self.reclaim:
                 over = {i for i in range(len(tenants)) if usage[i] > ent[i] + 1e-9 and i != t}
-                vs = victims_for(job, running, cap,
-                                 lambda r, over=over: r.id not in gone and r.borrowed and r.preemptible and r.tenant in over,
+                def eligible(r: JobView, over: set[int] = over) -> bool:
+                    return r.id not in gone and r.borrowed and r.preemptible and r.tenant in over
+
+                vs = victims_for(job, running, cap, eligible,
                                  lambda r: (-(usage[r.tenant] - ent[r.tenant]), -r.start_s, -r.id))
                 if vs is not None:
                     for v in vs:

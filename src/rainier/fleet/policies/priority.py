@@ -4,7 +4,15 @@ priority first, most recently started first) if that makes it fit; otherwise the
 
 from __future__ import annotations
 
-from rainier.fleet.policies.base import Decision, FleetView, Preempt, Start, register_scheduler, victims_for
+from rainier.fleet.policies.base import (
+    Decision,
+    FleetView,
+    JobView,
+    Preempt,
+    Start,
+    register_scheduler,
+    victims_for,
+)
 
 __all__ = ["PriorityPreempt"]
 
@@ -28,9 +36,10 @@ class PriorityPreempt:
                 continue
             plan = cap.fit(job.kind, job.n_systems, job.cross_site)
             if plan is None and self.preempt:
-                vs = victims_for(job, running, cap,
-                                 lambda r, j=job: r.id not in gone and r.preemptible and r.priority < j.priority,
-                                 lambda r: (r.priority, -r.start_s, -r.id))
+                def eligible(r: JobView, j: JobView = job) -> bool:
+                    return r.id not in gone and r.preemptible and r.priority < j.priority
+
+                vs = victims_for(job, running, cap, eligible, lambda r: (r.priority, -r.start_s, -r.id))
                 if vs is not None:
                     for v in vs:
                         gone.add(v.id)
