@@ -81,8 +81,13 @@ def test_run_report_has_every_section_and_chart(runs, tmp_path):
         assert "template" not in f["layout"], "the template is shared once per page, not per chart"
     # numpy arrays travel as base64 typed arrays
     assert any(isinstance(t.get("y"), dict) and "bdata" in t["y"] for f in figs for t in f["data"])
-    # default output path: RUN_DIR/report.html
+    # default output path: RUN_DIR/report.html; readable like any document (not mkstemp's 0600)
     assert write_run_report(a) == a / "report.html"
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_report_never_needs_the_simulator(runs, tmp_path, monkeypatch):

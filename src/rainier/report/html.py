@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -227,7 +228,12 @@ class Page:
 """
 
     def write(self, path: str | Path) -> Path:
-        return atomic_write_text(path, self.render())
+        out = atomic_write_text(path, self.render())
+        # mkstemp leaves the file 0600; a report is meant to be opened and shared like any document.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(out, 0o666 & ~umask)
+        return out
 
 
 _LOADER = r"""
