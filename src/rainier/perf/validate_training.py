@@ -18,6 +18,7 @@ The prediction is converted into each source's own metric, with the source's own
 * ``iteration_s`` (Korthikanti et al. 2022): the step time itself;
 * ``tokens_per_s_per_chip`` (torchtitan, NeMo / Megatron-Bridge): global batch x seq / step / chips;
 * ``palm_tflops`` (Llama 3): PaLM model FLOPs (6N + 12 L H Q T) per second per GPU;
+* ``palm_mfu`` (PaLM): the same FLOPs over the dense bf16 peak, as a percentage (rainier's own MFU);
 * ``foundry_mfu`` (llm-foundry): ``3 (2 N s + 4 L h s^2)`` FLOPs per sequence (N all parameters) over
   the 989 TFLOP/s H100 bf16 peak that llm-foundry assumes, as a percentage;
 * ``sequences_per_s`` (AWS Neuron): sequences per second of the whole job;
@@ -105,7 +106,11 @@ ROWS: dict[int, RowSpec] = {
                 note="VP, microbatch, recompute searched"),
     17: RowSpec(unusable="global batch, TP/PP/DP of the 12,288-GPU run not in the table; MegaScale's parallel-block transformer and LAMB not modelled"),
     18: RowSpec(unusable="derived value (55.2/1.34), no configuration"),
-    19: RowSpec(unusable="global batch not in the table; PaLM's 2D weight-stationary TPU sharding (12-way model x 256 data per pod) is not Megatron TP/PP"),
+    19: RowSpec("palm-540b", "tpu-v4", {"tp": 12, "pp": 1, "dp": 512, "cp": 1, "recompute": "full", "zero": 3},
+                "palm_mfu", global_batch=2048, options=Options(recompute_fraction=0.75),
+                note=("batch 2048 x 2048 tokens: PaLM paper Sec. 5 (final batch; not in the table); 12-way model "
+                      "parallelism as TP 12, weights sharded over the data axis as ZeRO-3; rematerialisation of 3/4 "
+                      "of the forward from the published HFU/MFU = 57.8/46.2; TPU family unfitted: default prior")),
     20: RowSpec(unusable="chip count, batch and parallelism not given (MFU as recomputed by PaLM)"),
     21: RowSpec(unusable="TPU v3 not in the catalog; batch and parallelism not given"),
     22: RowSpec(unusable="global batch and parallelism not given (MFU as recomputed by PaLM)"),
@@ -197,7 +202,7 @@ for _i in EAGER_ROWS:
     ROWS[_i] = replace(ROWS[_i], options=replace(ROWS[_i].options, fused_elementwise=False),
                        note=(ROWS[_i].note + "; " if ROWS[_i].note else "") + "eager PyTorch (no torch.compile)")
 
-_FAMILY_OF_HW = {"a100": "nvidia-ampere", "h100": "nvidia-hopper", "h800": "nvidia-hopper", "gb300": "nvidia-blackwell",
+_FAMILY_OF_HW = {"tpu-v4": "google-tpu", "a100": "nvidia-ampere", "h100": "nvidia-hopper", "h800": "nvidia-hopper", "gb300": "nvidia-blackwell",
                  "gb200": "nvidia-blackwell", "b200": "nvidia-blackwell", "trn1": "aws-neuron-v2"}
 
 
@@ -273,6 +278,8 @@ def _convert(metric: str, res: TrainingResult, model: Any) -> float:
         n = param_counts(model).total
         per_seq = 3.0 * (2.0 * n * res.seq + 4.0 * model.layers * model.hidden * res.seq ** 2)
         return 100.0 * per_seq * res.global_batch / res.step_time_s / res.chips / 989e12
+    if metric == "palm_mfu":
+        return 100.0 * res.mfu
     if metric == "gpu_hours_per_T":
         return 1e12 / res.tokens_per_s_per_chip / 3600.0
     if metric == "sequences_per_s":
