@@ -186,6 +186,13 @@ def build_compare_page(a: RunData, b: RunData) -> Page:
     if have_ts:
         f1 = _overlay(runs, "power_mw", bin_h, div, "mean", cap="power_cap_mw")
         f1.update_layout(xaxis_title=xlabel, yaxis_title="MW", yaxis_rangemode="tozero")
+        top = [float(np.nanmax(t.y)) if len(t.y) else 0.0 for t in f1.data]
+        power_top = max(top[0::2], default=0.0)
+        cap_top = max(top[1::2], default=0.0)
+        if power_top > 0 and cap_top > 3 * power_top:  # caps far above the draw would flatten it
+            f1.update_layout(yaxis_range=[0, 1.25 * power_top])
+            f1.add_annotation(xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="top", showarrow=False,
+                              text=f"caps ({cap_top:,.0f} MW) above the scale", font=dict(size=11, color="#5b6577"))
         f2 = _overlay(runs, "", bin_h, div, ratio=("chips_busy", "chips_installed"))
         f2.update_layout(xaxis_title=xlabel, yaxis=dict(title="utilization", tickformat=".0%"))
         sec.row((f1, "Fleet facility power (bin mean) and the summed site caps (dashed)."),
