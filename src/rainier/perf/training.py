@@ -174,14 +174,14 @@ class _Ctx:
         """Rank distance between members of each group (TP innermost, then CP, DP, PP; see docstring)."""
         tp, cp, dp, pp = p.tp, p.cp, p.dp, p.pp
         if self.topo.sites > 1 and self.opt.cross_site_dim == "dp":
-            return {"tp": 1, "cp": tp, "ep": tp * cp, "dp": tp * cp * pp, "pp": tp * cp}
+            return {"tp": 1, "cp": tp, "ep": tp * cp * pp, "dp": tp * cp * pp, "pp": tp * cp}
         return {"tp": 1, "cp": tp, "ep": tp * cp, "dp": tp * cp, "pp": tp * cp * dp}
 
     def layer(self, p: Parallelism, moe: bool) -> tuple[float, ...]:
         """(fwd compute, bwd compute, attention fwd, recompute extra, tp comm fwd, ep comm fwd,
         cp comm exposed fwd, cp comm exposed bwd, flops fwd) of one layer, one microbatch."""
-        # TP, CP and EP groups' strides do not depend on dp or pp (see strides()), so neither does this
-        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute)
+        # TP, CP and EP groups' strides do not depend on dp, nor on pp with one site (see strides())
+        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, p.pp if self.topo.sites > 1 else 0)
         hit = self._layer.get(key)
         if hit is not None:
             return hit
@@ -216,7 +216,8 @@ class _Ctx:
             cp_f = max(0.0, kv - a_f)
             cp_b = max(0.0, 2.0 * kv - a_b)
         if p.recompute == "full":
-            rc = opt.recompute_fraction * (fwd + tp_c + ep_c + cp_f)
+            # the recomputed forward's TP/EP collectives are counted with tp_comm / ep_comm
+            rc = opt.recompute_fraction * (fwd + cp_f)
             rc_flops = opt.recompute_fraction * flops_fwd
         elif p.recompute == "selective" and not ops.attn_fused:
             rc, rc_flops = a_f, ops.attn_flops
