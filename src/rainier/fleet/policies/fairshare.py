@@ -7,7 +7,10 @@ kind (a tenant's blocked Trn3 job does not hold back its Trn2 jobs). A job that
 keeps its tenant within its entitlement starts when it fits; a job beyond the entitlement starts only if
 the tenant may borrow, and is then marked *borrowed*. When a within-entitlement job does not fit, the
 policy reclaims: it preempts borrowed, preemptible jobs of tenants above their entitlement (most over
-first, newest first) if that makes the job fit. A tenant whose head job cannot start waits this pass.
+first, newest first) if that makes the job fit. A group whose head job cannot start waits this pass,
+unless ``lookahead`` > 0: then up to that many younger jobs of the group that fit may start around it
+(no reservation: a large head job can be overtaken while small jobs keep fitting). Job priority is not
+used within a tenant; tenants' priorities break ties between equal usage ratios.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ __all__ = ["FairShare"]
 
 @register_scheduler("fair-share")
 class FairShare:
-    def __init__(self, reclaim: bool = True) -> None:
+    def __init__(self, reclaim: bool = True, lookahead: int = 0) -> None:
         self.reclaim = reclaim
+        self.lookahead = int(lookahead)
 
     def decide(self, view: FleetView) -> list[Decision]:
         cap = view.scratch()
@@ -40,6 +44,7 @@ class FairShare:
         heads = {g: 0 for g in sorted(queues)}
         running = list(view.running)
         gone: set[int] = set()
+        skipped: dict[tuple[int, int], list[int]] = {}
 
         def ratio(g: tuple[int, int]) -> tuple[float, int, int, int]:
             t = g[0]
@@ -58,6 +63,7 @@ class FairShare:
             plan = cap.fit(job.kind, job.n_systems, job.cross_site)
             if plan is None and within and self.reclaim:
                 over = {i for i in range(len(tenants)) if usage[i] > ent[i] + 1e-9 and i != t}
+
                 def eligible(r: JobView, over: set[int] = over) -> bool:
                     return r.id not in gone and r.borrowed and r.preemptible and r.tenant in over
 
@@ -71,7 +77,13 @@ class FairShare:
                     running = [r for r in running if r.id not in gone]
                     plan = cap.fit(job.kind, job.n_systems, job.cross_site)
             if plan is None:
-                del heads[g]
+                skipped.setdefault(g, []).append(heads[g])
+                if len(skipped[g]) > self.lookahead:
+                    del heads[g]
+                    continue
+                heads[g] += 1
+                if heads[g] >= len(q):
+                    del heads[g]
                 continue
             cap.take(plan)
             usage[t] += job.chips
