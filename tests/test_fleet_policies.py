@@ -188,3 +188,14 @@ def test_cross_site_only_when_allowed(cat):
     w = rows(r, "wide")[0]
     assert w["site"] == "s0+s1" and w["status"] == "finished"
     assert w["end_h"] == pytest.approx(4.0)  # half speed across sites
+
+
+def test_fair_share_lookahead_lets_small_jobs_pass_a_blocked_head(cat):
+    tenants = [{"name": "a", "commitment": {"chips": 64}}]
+    jobs = [job("first", 32, 10), job("huge", 64, 2, at="1h"), job("small", 16, 2, at="2h")]
+    strict = run(doc(jobs, scheduler="fair-share", tenants=tenants), cat)
+    assert rows(strict, "small")[0]["start_h"] >= 10.0 - 1e-9        # waits behind the blocked head
+    d = doc(jobs, tenants=tenants)
+    d["scheduler"] = {"name": "fair-share", "params": {"lookahead": 2}}
+    la = run(d, cat)
+    assert rows(la, "small")[0]["start_h"] == pytest.approx(2.0)
