@@ -192,7 +192,8 @@ def build_training_page(result: Any) -> Page:
                              hovertemplate="%{y}: %{x:.4g} s<extra></extra>"))
         step = _f(d, "step_time_s")
         f.update_layout(title="step-time breakdown" + (f" (step {_secs(step)})" if step else ""),
-                        xaxis_title="seconds per step", yaxis=dict(autorange="reversed"), showlegend=False)
+                        xaxis=dict(title="seconds per step", range=[0, 1.3 * items[0][1]]),
+                        yaxis=dict(autorange="reversed"), showlegend=False)
         figs.append((f, "Time per step by component (exposed communication and bubbles count where they are not "
                         "overlapped)." + (f" Zero: {', '.join(zero)}." if zero else "")))
     mb = {k: float(v) for k, v in (d.get("memory_breakdown_gb") or {}).items()
@@ -247,7 +248,8 @@ def build_serving_page(result: Any) -> Page:
     d = to_jsonable(result) or {}
     cfg = d.get("config") or {}
     title = f"Serving {cfg.get('model', d.get('model', '?'))} on {cfg.get('chip', d.get('chip', '?'))}"
-    sub = " · ".join(f"{k} {v}" for k, v in cfg.items() if isinstance(v, int | float | str) and not isinstance(v, bool))[:300]
+    sub_keys = ("system", "chips", "tp", "pp", "ep", "replicas", "precision", "mode", "qps", "concurrency", "lengths")
+    sub = " · ".join(f"{k} {fmt_num(cfg[k])}" for k in sub_keys if cfg.get(k) is not None and not isinstance(cfg[k], bool))
     page = Page(title, sub, kind="serving")
     sec = page.section("Summary", "summary")
     cloud = _f(d, "cost_per_mtok_cloud_usd")
@@ -259,7 +261,9 @@ def build_serving_page(result: Any) -> Page:
         ("cost per M tokens", f"${_f(d, 'cost_per_mtok_usd'):,.3f}" if _f(d, "cost_per_mtok_usd") is not None else "–",
          f"cloud ${cloud:,.3f}" if cloud is not None else "owner cost"),
         ("energy per token", f"{_f(d, 'joules_per_token'):,.3g} J" if _f(d, "joules_per_token") is not None else "–", "facility"),
-        ("SLO attainment", fmt_pct(_f(d, "slo_attainment")), f"goodput {fmt_num(_f(d, 'goodput_tokens_per_s'))} tok/s" if _f(d, "goodput_tokens_per_s") else ""),
+        ("SLO attainment", fmt_pct(_f(d, "slo_attainment")),
+         f"goodput {fmt_num(_f(d, 'goodput_tokens_per_s'))} tok/s" if _f(d, "goodput_tokens_per_s")
+         else ("" if _f(d, "slo_attainment") is not None else "no SLO given")),
         ("batch / KV cache", f"{fmt_num(d.get('max_batch'))}", f"{_f(d, 'kv_cache_gb', default=0):,.1f} GB KV cache"),
     ])
     sec = page.section("Latency", "latency")
@@ -278,24 +282,39 @@ def build_serving_page(result: Any) -> Page:
         sec.row(*figs)
     else:
         sec.text("The result carries no latency percentiles.")
-    bd = {k: float(v) for k, v in (d.get("breakdown") or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    mem = {k: float(v) for k, v in (d.get("memory") or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    nums = {k: float(v) for k, v in (d.get("breakdown") or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    step = next((nums[k] for k in ("step_s", "total_s", "total") if k in nums), None)
+    bd = {k.removesuffix("_s"): v for k, v in nums.items() if k not in ("step_s", "total_s", "total") and v > 0}
+    mem = d.get("memory") or {}
+    gb = {k.removesuffix("_per_chip").removesuffix("_gb"): float(v) for k, v in mem.items()
+          if k.endswith(("_gb", "_gb_per_chip")) and k not in ("hbm_gb_per_chip", "usable_gb_per_chip")
+          and isinstance(v, int | float) and not isinstance(v, bool)}
     figs = []
     if bd:
-        f = go.Figure(go.Bar(y=list(bd), x=list(bd.values()), orientation="h", marker_color=PALETTE[4],
-                             hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
-        f.update_layout(title="time breakdown", yaxis=dict(autorange="reversed"))
-        figs.append((f, "Where the time of a decode/prefill iteration goes."))
-    if mem:
-        f = go.Figure(go.Bar(x=list(mem), y=list(mem.values()), marker_color=PALETTE[2],
-                             hovertemplate="%{x}: %{y:,.4g}<extra></extra>"))
-        f.update_layout(title="memory")
-        figs.append((f, "Memory per chip (GB) as the result reports it."))
+        items = sorted(bd.items(), key=lambda kv: -kv[1])
+        f = go.Figure(go.Bar(y=[k for k, _ in items], x=[v * 1e3 for _, v in items], orientation="h",
+                             marker_color=PALETTE[4], text=[_secs(v) for _, v in items], textposition="outside",
+                             hovertemplate="%{y}: %{x:.4g} ms<extra></extra>"))
+        f.update_layout(title="time per iteration by component" + (f" (iteration {_secs(step)})" if step else ""),
+                        xaxis=dict(title="ms", range=[0, 1.3e3 * items[0][1]]), yaxis=dict(autorange="reversed"),
+                        showlegend=False)
+        figs.append((f, "Where the time of a typical batched iteration goes."))
+    if gb:
+        f = go.Figure([go.Bar(x=["per chip"], y=[v], name=k, marker_color=PALETTE[i % len(PALETTE)],
+                              hovertemplate=f"{k}: %{{y:,.2f}} GB<extra></extra>") for i, (k, v) in enumerate(gb.items())])
+        for key, label, dash in (("hbm_gb_per_chip", "HBM", "dash"), ("usable_gb_per_chip", "usable", "dot")):
+            v = mem.get(key)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                f.add_hline(y=float(v), line=dict(color="#B2182B", dash=dash),
+                            annotation_text=f"{label} {float(v):,.0f} GB")
+        f.update_layout(title="memory per chip", barmode="stack", yaxis_title="GB")
+        figs.append((f, "Weights, activations and KV cache per chip against the HBM."))
     if figs:
         sec = page.section("Breakdown", "breakdown")
         sec.row(*figs)
     sec = page.section("Configuration", "config")
     _kv_table(sec, "deployment", cfg)
+    _kv_table(sec, "memory", mem)
     _kv_table(sec, "queue", d.get("queue") or {})
     alts = [a for a in d.get("alternatives") or [] if isinstance(a, dict)]
     if alts:
