@@ -38,6 +38,7 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -93,7 +94,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
-    fams: dict[str, dict[str, object]] = {"default": {**PRIOR, "fitted": False, "source": PRIOR_SOURCE}}
+    fams: dict[str, dict[str, Any]] = {"default": {**PRIOR, "fitted": False, "source": PRIOR_SOURCE}}
     fit_rows: list[int] = []
     # write the prior first so that predictions during the fit never read stale fitted values
     for fam, (ids, names) in FIT.items():
@@ -104,7 +105,7 @@ def main() -> None:
         print(f"{fam:18s} rows {ids}: {vals}  errors % {[round(e, 1) for e in errs]}")
     rich = [f for f, (ids, _) in FIT.items() if len(ids) >= 3]
     for name in ("gemm_peak_eff", "attn_eff"):
-        fams["default"][name] = round(sum(float(fams[f][name]) for f in rich) / len(rich), 4)  # type: ignore[arg-type]
+        fams["default"][name] = round(sum(float(fams[f][name]) for f in rich) / len(rich), 4)
     fams["default"]["source"] = (f"mean of the fitted gemm_peak_eff and attn_eff of {', '.join(rich)}; "
                                  "mem_eff, fp8_ratio, dim_half: " + PRIOR_SOURCE)
     print(f"default            {({k: fams['default'][k] for k in PRIOR})}")

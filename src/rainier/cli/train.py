@@ -119,16 +119,16 @@ def train_cmd(
     console.print(_result_table(res))
     if res.alternatives:
         t = Table(title="alternatives")
-        for c in ("TP", "PP", "VP", "DP", "CP", "EP", "mb", "recompute", "ZeRO", "step", "MFU", "GB/chip"):
-            t.add_column(c, justify="right")
+        for col in ("TP", "PP", "VP", "DP", "CP", "EP", "mb", "recompute", "ZeRO", "step", "MFU", "GB/chip"):
+            t.add_column(col, justify="right")
         for a in res.alternatives:
-            p = a["parallelism"]
-            t.add_row(*(str(p[k]) for k in ("tp", "pp", "vp", "dp", "cp", "ep", "micro_batch", "recompute", "zero")),
+            ap = a["parallelism"]
+            t.add_row(*(str(ap[k]) for k in ("tp", "pp", "vp", "dp", "cp", "ep", "micro_batch", "recompute", "zero")),
                       fmt_duration(a["step_time_s"]), f"{100 * a['mfu']:.1f}%", f"{a['memory_gb_per_chip']:.1f}")
         console.print(t)
     if not quiet:
-        for n in res.notes:
-            console.print(f"note: {n}")
+        for note in res.notes:
+            console.print(f"note: {note}")
 
 
 @validate_app.command("training")

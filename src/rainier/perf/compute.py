@@ -94,7 +94,8 @@ _NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff")
 def efficiency_params(family: str) -> EffParams:
     """Parameters for an accelerator family; the ``default`` prior where the family has no fit."""
     fams = load_fits().get("families", {})
-    base = EffParams(**{k: float(v) for k, v in fams.get("default", {}).items() if k in _NAMES})
+    vals: dict[str, Any] = {k: float(v) for k, v in fams.get("default", {}).items() if k in _NAMES}
+    base = EffParams(**vals)
     entry = fams.get(family)
     if entry is None:
         return base.with_(family="default")

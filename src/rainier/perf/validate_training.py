@@ -364,7 +364,7 @@ def validate_training(catalog: Catalog | None = None, params_by_family: dict[str
 def _summarise(rows: list[RowResult]) -> ValidationReport:
     held = [r for r in rows if r.usable and not r.fitted and r.error_pct is not None]
     fitted = [r for r in rows if r.usable and r.fitted and r.error_pct is not None]
-    mape = sum(abs(r.error_pct) for r in held) / len(held) if held else float("nan")  # type: ignore[arg-type]
+    mape = sum(abs(r.error_pct or 0.0) for r in held) / len(held) if held else float("nan")
     worst = max(held, key=lambda r: abs(r.error_pct or 0.0), default=None)
     fam: dict[str, list[float]] = defaultdict(list)
     for r in held:

@@ -242,7 +242,7 @@ def load_trace(path: str | Path, limit: int | None = None) -> Requests:
     if len(df) == 0:
         raise RainierError(f"{p}: the trace has no requests", field="--trace")
     raw = df[tc]
-    if np.issubdtype(raw.dtype, np.number):
+    if pd.api.types.is_numeric_dtype(raw):
         t = raw.to_numpy(dtype=float)
     else:
         ts = pd.to_datetime(raw, errors="coerce")
