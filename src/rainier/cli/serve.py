@@ -1,1 +1,152 @@
-"""CLI commands of this family (filled in by its issue)."""
+"""`rainier serve` (one deployment's throughput, latency, cost) and `rainier validate inference`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rainier.cli import app, validate_app
+from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog
+from rainier.errors import RainierError
+from rainier.units import fmt_duration, parse_count, parse_duration
+
+
+def _int(value: str | None, field: str) -> int | None:
+    if value is None:
+        return None
+    v = parse_count(value, field)
+    if v != int(v):
+        raise RainierError(f"must be a whole number (got {value})", field=field, fix="give an integer")
+    return int(v)
+
+
+def _pcts(d: dict[str, float], keys: tuple[str, ...]) -> str:
+    return " / ".join(fmt_duration(d[k]) if d.get(k) == d.get(k) else "-" for k in keys)
+
+
+@app.command("serve")
+def serve_cmd(
+    model: Annotated[str, typer.Option("--model", help="model name or YAML file")],
+    chip: Annotated[str, typer.Option("--chip", help="accelerator name or YAML file")],
+    chips: Annotated[str, typer.Option("--chips", help="chips in the deployment")],
+    tp: Annotated[str | None, typer.Option("--tp", help="tensor parallelism per replica (default: searched)")] = None,
+    ep: Annotated[str | None, typer.Option("--ep", help="expert parallelism (MoE; divides --tp)")] = None,
+    pp: Annotated[str | None, typer.Option("--pp", help="pipeline stages per replica")] = None,
+    replicas: Annotated[str | None, typer.Option("--replicas", help="replicas behind the router")] = None,
+    precision: Annotated[str, typer.Option("--precision", help="weights: bf16, fp8 or fp4")] = "bf16",
+    input_len: Annotated[str | None, typer.Option("--input-len", help="input tokens per request")] = None,
+    output_len: Annotated[str | None, typer.Option("--output-len", help="output tokens per request")] = None,
+    lengths: Annotated[str | None, typer.Option("--lengths", help="named length distribution (default openorca: MLPerf Llama-2-70B)")] = None,
+    trace: Annotated[Path | None, typer.Option("--trace", help="CSV trace: timestamp, input and output tokens (Azure LLM trace format)")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="all requests at once (MLPerf Offline)")] = False,
+    qps: Annotated[float | None, typer.Option("--qps", help="Poisson arrivals, requests per second")] = None,
+    concurrency: Annotated[str | None, typer.Option("--concurrency", help="keep this many requests in flight")] = None,
+    requests: Annotated[str | None, typer.Option("--requests", help="requests to simulate (default: enough for steady state)")] = None,
+    slo_ttft: Annotated[str | None, typer.Option("--slo-ttft", help="p99 time-to-first-token target, e.g. 2s")] = None,
+    slo_tpot: Annotated[str | None, typer.Option("--slo-tpot", help="p99 time-per-output-token target, e.g. 200ms")] = None,
+    max_batch: Annotated[str | None, typer.Option("--max-batch", help="max requests per replica batch (default: from memory/SLO)")] = None,
+    token_budget: Annotated[str | None, typer.Option("--token-budget", help="max tokens per iteration (default 8192)")] = None,
+    prefill_replicas: Annotated[str | None, typer.Option("--prefill-replicas", help="disaggregate: replicas that only prefill")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
+    system: Annotated[str | None, typer.Option("--system", help="system holding the chips (default: the chip's)")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Serve a model on N chips: tokens/s, TTFT/TPOT percentiles, cost per million tokens, J/token."""
+    from rainier.perf.inference import estimate_serving
+
+    cat = load_catalog(catalog)
+    res = estimate_serving(
+        model, chip, _int(chips, "--chips") or 0, tp=_int(tp, "--tp"), ep=_int(ep, "--ep"), pp=_int(pp, "--pp"),
+        replicas=_int(replicas, "--replicas"), precision=precision.lower(), input_len=_int(input_len, "--input-len"),
+        output_len=_int(output_len, "--output-len"), lengths=lengths, qps=qps,
+        concurrency=_int(concurrency, "--concurrency"), offline=offline, trace=trace,
+        requests=_int(requests, "--requests"),
+        slo_ttft_s=parse_duration(slo_ttft, "--slo-ttft") if slo_ttft is not None else None,
+        slo_tpot_s=parse_duration(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
+        seed=seed, system=system, max_batch=_int(max_batch, "--max-batch"),
+        token_budget=_int(token_budget, "--token-budget"), prefill_replicas=_int(prefill_replicas, "--prefill-replicas"),
+        catalog=cat,
+    )
+    if report is not None:
+        import rainier.report as _rep
+
+        if hasattr(_rep, "write_serving_report"):
+            _rep.write_serving_report(res, report)
+        elif not quiet and not json:
+            console.print("report: rainier.report has no serving report yet; skipped")
+    if json:
+        emit_json(res)
+        return
+    c = res.config
+    title = (f"{c['model']} on {c['chips']} x {c['chip']} ({c['system']}), {c['precision']}: "
+             f"{c['replicas']} replicas of tp={c['tp']} pp={c['pp']}" + (f" ep={c['ep']}" if c["ep"] > 1 else ""))
+    t = Table(title=title)
+    t.add_column("")
+    t.add_column("value", justify="right")
+    rows = [
+        ("traffic", f"{c['mode']}" + (f" at {c['qps']:.3g} req/s" if c.get("qps") else "")
+         + f", {c['requests']:,} requests, lengths {c['lengths']}"),
+        ("output tokens/s (per chip)", f"{res.output_tokens_per_s:,.0f} ({res.output_tokens_per_s_per_chip:,.0f})"),
+        ("total tokens/s", f"{res.total_tokens_per_s:,.0f}"),
+        ("requests/s", f"{res.requests_per_s:,.2f}"),
+        ("TTFT p50 / p90 / p99", _pcts(res.ttft_s, ("p50", "p90", "p99"))),
+        ("TPOT p50 / p90 / p99", _pcts(res.tpot_s, ("p50", "p90", "p99"))),
+        ("end-to-end p50 / p99", _pcts(res.e2e_s, ("p50", "p99"))),
+        ("max batch per replica / token budget", f"{res.max_batch:,} / {c['token_budget']:,}"),
+        ("KV cache per replica", f"{res.kv_cache_gb:,.1f} GB ({res.memory['kv_capacity_tokens']:,} tokens)"),
+        ("weights per chip", f"{res.memory['weights_gb_per_chip']:,.1f} GB of {res.memory['hbm_gb_per_chip']:,.0f} GB"),
+        ("cost per M output tokens (owner)", f"${res.cost_per_mtok_usd:,.3f}"),
+        ("cost per M output tokens (cloud price)", "-" if res.cost_per_mtok_cloud_usd is None else f"${res.cost_per_mtok_cloud_usd:,.3f}"),
+        ("energy per output token (facility)", f"{res.joules_per_token:,.3f} J"),
+    ]
+    if res.max_qps is not None:
+        rows.insert(1, ("max Poisson rate meeting the SLO", f"{res.max_qps:,.3g} req/s"))
+    if res.slo_attainment is not None:
+        rows.append(("SLO attainment", f"{res.slo_attainment:.1%}"))
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+    if not quiet:
+        for n in res.notes:
+            console.print(f"note: {n}")
+        if res.alternatives and len(res.alternatives) > 1:
+            alts = ", ".join(f"tp{a['tp']}/pp{a['pp']}" + (f"/ep{a['ep']}" if a['ep'] > 1 else "")
+                             + f" {a['output_tokens_per_s_per_chip']:,.0f}" for a in res.alternatives[1:4])
+            console.print(f"searched; next best (analytic output tok/s per chip): {alts}")
+        if report is not None:
+            console.print(f"report: {report}")
+
+
+@validate_app.command("inference")
+def validate_inference_cmd(
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Predicted vs measured for every usable row of the inference reference table; MAPE on held-out rows."""
+    from rainier.perf.validate_inference import validate_inference
+
+    rep = validate_inference(catalog=load_catalog(catalog))
+    if json:
+        emit_json(rep)
+        return
+    t = Table(title="rainier inference model vs published measurements (F = fitted, excluded from the score)")
+    for col in ("id", "model", "chip", "chips", "metric", "measured", "predicted", "error", "config"):
+        t.add_column(col, justify="right" if col in ("chips", "measured", "predicted", "error") else "left")
+    for r in rep.rows:
+        cfg = f"tp{r.config['tp']} pp{r.config['pp']} x{r.config['replicas']} b{r.config['max_batch']}"
+        t.add_row(f"{r.id}{' F' if r.fitted else ''}", r.model, r.chip, str(r.chips), r.metric, f"{r.measured:,.4g}",
+                  f"{r.predicted:,.4g}", f"{r.error:+.1%}", cfg)
+    console.print(t)
+    console.print(f"held-out MAPE {rep.mape:.1%} over {rep.held_out} rows (target <= 15%); worst row {rep.worst_row} "
+                  f"at {rep.max_abs_error:.1%} (target <= 35%)")
+    console.print("per family: " + ", ".join(f"{k} {v:.1%}" for k, v in rep.mape_by_family.items()))
+    console.print(f"fitted rows: {', '.join(map(str, rep.fitted_rows)) or 'none'}")
+    console.print("not reproducible:")
+    for rid, why in sorted(rep.not_reproducible.items()):
+        console.print(f"  {rid}: {why}")

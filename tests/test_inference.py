@@ -1,0 +1,138 @@
+"""Analytic inference model: KV cache closed forms, memory-bound decode, roofline bounds, memory, search."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from rainier.catalog.params import param_counts
+from rainier.errors import RainierError
+from rainier.perf.inference import (
+    estimate_serving,
+    kv_bytes_per_token,
+    memory_plan,
+    replica_capacity,
+    search_configs,
+    step_model,
+)
+
+
+def test_kv_bytes_per_token_closed_form(cat):
+    m = cat.model("llama2-70b")  # GQA: 80 layers, 8 kv heads of 128
+    assert kv_bytes_per_token(m, "bf16") == 2 * 80 * 8 * 128 * 2
+    assert kv_bytes_per_token(m, "fp8") == 2 * 80 * 8 * 128 * 1
+    mha = cat.model("llama2-7b")  # MHA: kv heads = heads
+    assert kv_bytes_per_token(mha, "bf16") == 2 * 32 * 32 * 128 * 2
+    ds = cat.model("deepseek-v3")  # MLA caches the latent plus the rope key
+    assert kv_bytes_per_token(ds, "bf16") == 61 * (512 + 64) * 2
+
+
+def test_memory_bound_decode_is_bytes_over_bandwidth(cat):
+    """Batch 1, short context: the step is the weights streamed at the achieved HBM bandwidth."""
+    m, a = cat.model("llama2-7b"), cat.accelerator("h100")
+    sm = step_model(m, a, cat.system_for(a), cat, tp=1, precision="bf16")
+    pc = param_counts(m)
+    weight_bytes = (pc.total - pc.embedding) * 2.0  # the input embedding is a lookup, not a stream
+    bw = a.hbm_bw_bytes_s * sm.eff.mem_eff
+    expected = weight_bytes / bw + sm.t_fixed
+    got = sm.decode_step_s(1, 16)
+    assert expected <= got <= 1.05 * expected
+
+
+def test_decode_kv_read_grows_with_context(cat):
+    m, a = cat.model("llama2-70b"), cat.accelerator("h200")
+    sm = step_model(m, a, cat.system_for(a), cat, tp=1, precision="fp8")
+    d = sm.decode_step_s(64, 4096) - sm.decode_step_s(64, 1024)
+    kv = 64 * 3072 * kv_bytes_per_token(m, "fp8")
+    assert d == pytest.approx(kv / (a.hbm_bw_bytes_s * sm.eff.mem_eff), rel=0.05)
+
+
+def test_prefill_never_beats_peak(cat):
+    m, a = cat.model("llama2-70b"), cat.accelerator("h100")
+    sm = step_model(m, a, cat.system_for(a), cat, tp=8, precision="fp8")
+    t = sm.prefill_s(8192)
+    flops = 2 * param_counts(m).active * 8192 / 8
+    assert t > flops / a.peak_flops("fp8")
+
+
+def test_more_bandwidth_never_slows_a_step(cat):
+    m, a = cat.model("llama2-13b"), cat.accelerator("h100")
+    fast = a.model_copy(update={"hbm_tbps": a.hbm_tbps * 2})
+    s1 = step_model(m, a, cat.system_for(a), cat, tp=1)
+    s2 = step_model(m, fast, cat.system_for(a), cat, tp=1)
+    for b in (1, 16, 256):
+        assert s2.decode_step_s(b, 512) <= s1.decode_step_s(b, 512)
+
+
+def test_moe_touched_experts(cat):
+    """Decode of one token reads top_k experts; a big batch reads them all."""
+    m, a = cat.model("mixtral-8x7b"), cat.accelerator("h100")
+    sm = step_model(m, a, cat.system_for(a), cat, tp=2, precision="fp8")
+    dense = step_model(cat.model("llama2-7b"), a, cat.system_for(a), cat, tp=2, precision="fp8")
+    assert sm.decode_step_s(1, 16) < 2.5 * dense.decode_step_s(1, 16)  # 2 of 8 experts, not 8
+    t1, t64 = sm.decode_step_s(1, 16), sm.decode_step_s(64, 16)
+    assert t64 > 2 * t1  # 64 tokens touch ~all 8 experts
+
+
+def test_memory_plan_and_not_fit(cat):
+    m, a = cat.model("llama2-70b"), cat.accelerator("h100")
+    mp = memory_plan(m, a, "fp8", 2, 1)
+    assert mp.fits and mp.kv_capacity_tokens > 100_000
+    assert mp.weights_bytes + mp.activation_bytes + mp.kv_bytes == pytest.approx(mp.usable_bytes)
+    with pytest.raises(RainierError) as ei:
+        estimate_serving("llama3.1-405b", "h100", 1, tp=1, pp=1, precision="bf16", input_len=128, output_len=128)
+    msg = str(ei.value)
+    assert "does not fit" in msg and "GB" in msg and "--tp" in msg
+
+
+def test_search_prefers_feasible_and_is_fast(cat):
+    m, a = cat.model("llama2-70b"), cat.accelerator("h100")
+    t = time.perf_counter()
+    cands = search_configs(m, a, cat.system_for(a), cat, 8, precision="fp8", mean_in=294, mean_out=290)
+    assert time.perf_counter() - t < 10
+    assert cands and all(c.tp * c.pp * c.replicas <= 8 for c in cands)
+    assert cands[0].tp * cands[0].pp >= 2  # 70 GB of fp8 weights do not leave room on one 80 GB chip
+
+
+def test_replica_capacity_cached(cat):
+    r = replica_capacity("llama2-70b", "h100", precision="fp8", slo_ttft_s=2.0, slo_tpot_s=0.2)
+    assert r.chips_per_replica >= 2 and r.output_tokens_per_s > 0 and r.power_w > 0 and r.meets_slo
+    t = time.perf_counter()
+    r2 = replica_capacity("llama2-70b", "h100", precision="fp8", slo_ttft_s=2.0, slo_tpot_s=0.2)
+    assert r2 is r and time.perf_counter() - t < 1e-3
+
+
+def test_bad_input_names_field():
+    with pytest.raises(RainierError, match="--precision"):
+        estimate_serving("llama2-7b", "h100", 1, precision="fp4")  # H100 has no fp4
+    with pytest.raises(RainierError, match="--output-len"):
+        estimate_serving("llama2-7b", "h100", 1, input_len=128)
+    with pytest.raises(RainierError, match="--qps"):
+        estimate_serving("llama2-7b", "h100", 1, qps=-1)
+
+
+SERVE_KEYS = {"output_tokens_per_s", "output_tokens_per_s_per_chip", "total_tokens_per_s", "requests_per_s",
+              "ttft_s", "tpot_s", "e2e_s", "max_batch", "kv_cache_gb", "slo_attainment", "cost_per_mtok_usd",
+              "joules_per_token", "config"}
+
+
+def test_cli_serve_json_contract(run_cli):
+    rc, out, err = run_cli("serve", "--model", "llama2-7b", "--chip", "h100", "--chips", "2", "--input-len", "256",
+                           "--output-len", "64", "--qps", "5", "--requests", "300", "--slo-ttft", "2s",
+                           "--slo-tpot", "200ms", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert SERVE_KEYS <= set(d)
+    assert {"p50", "p90", "p99"} <= set(d["ttft_s"]) and {"p50", "p90", "p99"} <= set(d["tpot_s"])
+    assert {"p50", "p99"} <= set(d["e2e_s"])
+    assert d["config"]["tp"] * d["config"]["pp"] * d["config"]["replicas"] <= 2
+    assert 0 <= d["slo_attainment"] <= 1 and d["cost_per_mtok_usd"] > 0 and d["joules_per_token"] > 0
+
+
+def test_cli_serve_errors_one_line(run_cli):
+    rc, out, err = run_cli("serve", "--model", "llama2-7b", "--chip", "h100", "--chips", "1", "--precision", "fp4")
+    assert rc == 2 and err.startswith("error:") and err.count("\n") == 1
+    rc, _, err = run_cli("serve", "--model", "nope", "--chip", "h100", "--chips", "1")
+    assert rc == 2 and "--model" in err

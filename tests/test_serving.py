@@ -1,0 +1,137 @@
+"""Serving simulator: Little's law, load response, SLO infeasibility, conservation and determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rainier.perf import serving as S
+from rainier.perf.inference import estimate_serving, memory_plan, steady_state, step_model
+from rainier.perf.workload import FixedLengths, load_trace, make_requests, named_dist
+
+FIXTURE = Path(__file__).parent / "fixtures" / "traces" / "azure-llm-2023-conv-300.csv"
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from rainier.catalog import default_catalog
+
+    cat = default_catalog()
+    m, a = cat.model("llama2-7b"), cat.accelerator("h100")
+    sm = step_model(m, a, cat.system_for(a), cat, tp=1, precision="bf16")
+    mp = memory_plan(m, a, "bf16", 1, 1)
+    return sm, mp
+
+
+def _pool(setup, replicas=2, slots=128, budget=2048):
+    sm, mp = setup
+    return S.Pool(sm, replicas, slots, budget, mp.kv_capacity_tokens)
+
+
+def test_littles_law(setup):
+    pool = _pool(setup)
+    st_ = steady_state(pool.step, 128, 300, 100, 2048)
+    rng = np.random.default_rng(1)
+    reqs = make_requests(named_dist("openorca"), 6000, rng, qps=0.6 * st_.requests_per_s * pool.replicas)
+    sim = S.simulate_deployment(pool, reqs)
+    L = sim.queue_stats()["mean_in_system"]  # time average of the simulator's own state
+    lam = len(reqs) / sim.horizon_s
+    W = float(sim.e2e.mean())
+    assert L == pytest.approx(lam * W, rel=0.03)
+
+
+def test_ttft_grows_with_load(setup):
+    pool = _pool(setup)
+    cap = steady_state(pool.step, 128, 294, 290, 2048).requests_per_s * pool.replicas
+    base = make_requests(named_dist("openorca"), 1500, np.random.default_rng(2), qps=1.0)
+    p = []
+    for f in (0.2, 0.6, 0.95):
+        sim = S.simulate_deployment(pool, base.with_arrivals(base.arrival_s / (f * cap)))
+        p.append(float(np.percentile(sim.ttft, 90)))
+    assert p[0] < p[1] < p[2]
+
+
+def test_slo_infeasible_reported():
+    r = estimate_serving("llama2-70b", "h100", 8, precision="fp8", input_len=1024, output_len=64,
+                         slo_ttft_s=1e-3, slo_tpot_s=0.2, requests=500)
+    assert r.max_qps == 0.0
+    assert any("infeasible" in n for n in r.notes)
+
+
+def test_max_qps_meets_slo():
+    r = estimate_serving("llama2-7b", "h100", 2, precision="bf16", input_len=512, output_len=64,
+                         slo_ttft_s=0.5, slo_tpot_s=0.05, requests=1000)
+    assert r.max_qps > 0 and r.ttft_s["p99"] <= 0.5 and r.tpot_s["p99"] <= 0.05
+    assert r.config["mode"] == "server-max-qps"
+
+
+def test_trace_fixture_and_trace_mode():
+    reqs = load_trace(FIXTURE)
+    assert len(reqs) == 300 and reqs.arrival_s[0] == 0 and np.all(np.diff(reqs.arrival_s) >= 0)
+    assert reqs.input_len.min() >= 1 and reqs.output_len.min() >= 1
+    r = estimate_serving("llama2-7b", "h100", 1, tp=1, pp=1, trace=FIXTURE)
+    assert r.config["mode"] == "trace" and r.config["requests"] == 300
+
+
+def test_closed_loop_keeps_concurrency(setup):
+    pool = _pool(setup, replicas=2)
+    reqs = make_requests(FixedLengths(200, 50), 400, np.random.default_rng(0))
+    sim = S.simulate_deployment(pool, reqs, concurrency=16)
+    assert sim.queue_stats()["mean_in_system"] == pytest.approx(16, rel=0.02)
+    assert np.all(np.isfinite(sim.finish_s))
+
+
+def test_disaggregated_pools(setup):
+    sm, mp = setup
+    pf = S.Pool(sm, 1, 64, 4096, mp.kv_capacity_tokens)
+    dec = S.Pool(sm, 2, 128, 4096, mp.kv_capacity_tokens)
+    reqs = make_requests(FixedLengths(1000, 100), 300, np.random.default_rng(3), qps=5.0)
+    sim = S.simulate_deployment(dec, reqs, prefill_pool=pf, kv_bytes_per_token=131072.0, system=None)
+    assert np.all(sim.finish_s > sim.first_token_s) and np.all(sim.first_token_s > sim.arrival_s)
+    assert sim.output_tokens == 300 * 100
+
+
+@st.composite
+def scenarios(draw):
+    n = draw(st.integers(1, 60))
+    replicas = draw(st.integers(1, 4))
+    slots = draw(st.integers(1, 16))
+    budget = draw(st.integers(slots, 512))
+    x = np.array(draw(st.lists(st.integers(1, 600), min_size=n, max_size=n)))
+    y = np.array(draw(st.lists(st.integers(1, 40), min_size=n, max_size=n)))
+    mode = draw(st.sampled_from(["offline", "poisson", "closed"]))
+    qps = draw(st.floats(0.5, 200.0))
+    conc = draw(st.integers(1, 20))
+    seed = draw(st.integers(0, 2**16))
+    return n, replicas, slots, budget, x, y, mode, qps, conc, seed
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scenarios())
+def test_conservation_and_determinism(setup, sc):
+    n, replicas, slots, budget, x, y, mode, qps, conc, seed = sc
+    sm, mp = setup
+    pool = S.Pool(sm, replicas, slots, budget, min(mp.kv_capacity_tokens, 4000))
+
+    def run():
+        rng = np.random.default_rng(seed)
+        t = np.cumsum(rng.exponential(1 / qps, n)) if mode == "poisson" else np.zeros(n)
+        from rainier.perf.workload import Requests
+
+        reqs = Requests(t - t[0], x, y)
+        return S.simulate_deployment(pool, reqs, concurrency=conc if mode == "closed" else None)
+
+    a, b = run(), run()
+    for f in ("arrival_s", "first_token_s", "finish_s"):
+        assert np.array_equal(getattr(a, f), getattr(b, f))
+    # every request finishes exactly once, after its first token, after it arrived
+    assert len(a.finish_s) == n and np.all(np.isfinite(a.finish_s))
+    assert np.all(a.first_token_s >= a.arrival_s) and np.all(a.finish_s >= a.first_token_s)
+    assert a.output_tokens == int(y.sum())
+    # a request with more than one output token spends at least one iteration per extra token
+    m = y > 1
+    assert np.all(a.finish_s[m] > a.first_token_s[m])
