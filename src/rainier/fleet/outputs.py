@@ -199,6 +199,9 @@ def build_result(sim: Simulation) -> RunResult:
         "sites": sites,
         "failures_by_cause": dict(sorted(sim.failures_by_cause.items())),
         "goodput_loss_by_cause_chip_hours": dict(sorted(sim.loss_by_cause.items())),
+        # additive to the contract: gang chip-hours spent waiting in the queue to restart after an
+        # interruption (spares short, repairs pending, or preempted), by the interrupting cause
+        "restart_wait_chip_hours_by_cause": dict(sorted(sim.restart_wait_by_cause.items())),
         "deliveries_deferred_by_power_systems": sim.deferred_deliveries,
     }
     return RunResult(sc, jobs, events, ts, summary, sim.k.events_processed, sim.perf.backend,

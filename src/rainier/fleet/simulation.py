@@ -193,6 +193,7 @@ class Simulation:
         self.log: list[tuple[Any, ...]] = []
         self.failures_by_cause: dict[str, int] = {c.name: 0 for c in causes}
         self.loss_by_cause: dict[str, float] = {}
+        self.restart_wait_by_cause: dict[str, float] = {}
         self.useful_chip_s = np.zeros(T)
         self.train_busy_chip_s = np.zeros(T)
         self.ts_rows: list[tuple[float, float, np.ndarray]] = []
@@ -605,7 +606,11 @@ class Simulation:
         end = job.compute_start_s + rc + n_saves * job.ckpt_save_s
         job.est_end_s = end
         job.end_handle = self.k.schedule_at(end, self._job_end, job)
-        job.waits_s.append(t - job.queued_since_s)
+        wait = t - job.queued_since_s
+        job.waits_s.append(wait)
+        if job.attempt > 1 and job.restart_cause is not None:  # chips idle-waiting for a restart
+            c = job.restart_cause
+            self.restart_wait_by_cause[c] = self.restart_wait_by_cause.get(c, 0.0) + wait * job.chips / HOUR_S
         self.running[job.id] = job
         self._running_view = None
         self._log("job_start", sites[0], job.tenant, job.id, job.chips, None, f"attempt {job.attempt}")
