@@ -203,3 +203,18 @@ def test_branch_and_bound_search_matches_exhaustive(cat):
     steps = [T._evaluate(ctx, p).step_s for p in T._candidates(ctx, {})
              if T._check(ctx, p) is None and ctx.memory(p, 256 // (p.dp * p.micro_batch)).total <= ctx.hbm_usable]
     assert r.step_time_s == pytest.approx(min(steps), rel=1e-12)
+
+
+def test_pipeline_across_sites_beats_data_parallel_on_a_thin_link(run_cli):
+    from rainier.perf.training import Options
+
+    fixed = {"tp": 8, "pp": 4, "cp": 1, "micro_batch": 1, "vp": 5, "recompute": "selective", "zero": 1}
+    kw = dict(seq=8192, global_batch=512, sites=2, cross_site_gbps=400, parallelism=fixed)
+    dp_x = estimate_training("llama3-70b", "h100", 1024, options=Options(cross_site_dim="dp"), **kw)
+    pp_x = estimate_training("llama3-70b", "h100", 1024, options=Options(cross_site_dim="pp"), **kw)
+    assert pp_x.step_time_s < dp_x.step_time_s
+    assert dp_x.breakdown["dp_comm"] > pp_x.breakdown["dp_comm"]
+    rc, out, _ = run_cli("train", "--model", "llama3-70b", "--chip", "h100", "--chips", "1024", "--seq", "8192",
+                         "--global-batch", "512", "--sites", "2", "--cross-site-gbps", "400", "--cross-site-dim", "pp",
+                         "--json")
+    assert rc == 0 and json.loads(out)["sites"] == 2

@@ -74,6 +74,7 @@ def train_cmd(
     tokens: Annotated[str | None, typer.Option("--tokens", help="tokens to train on: 15T")] = None,
     sites: Annotated[int, typer.Option("--sites", help="data centers the job spans")] = 1,
     cross_site_gbps: Annotated[float | None, typer.Option("--cross-site-gbps", help="capacity of the link between sites, Gbit/s")] = None,
+    cross_site_dim: Annotated[str, typer.Option("--cross-site-dim", help="dimension spanning the sites: dp or pp")] = "dp",
     top: Annotated[int, typer.Option("--top", help="also list the next-best configurations")] = 1,
     system: Annotated[str | None, typer.Option("--system", help="system to run in (default: the chip's)")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
@@ -82,7 +83,7 @@ def train_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """How long training a model takes on N chips, at what MFU, memory, energy and cost."""
-    from rainier.perf.training import estimate_training
+    from rainier.perf.training import Options, estimate_training
 
     cat = load_catalog(catalog)
     fixed: dict[str, Any] = {}
@@ -102,11 +103,14 @@ def train_cmd(
         fixed["zero"] = zero
     if top < 1:
         raise RainierError("must be at least 1", field="--top")
+    if cross_site_dim not in ("dp", "pp"):
+        raise RainierError(f"'{cross_site_dim}' cannot span sites", field="--cross-site-dim", fix="use dp or pp")
     res = estimate_training(
         model, chip, _int_opt(chips, "--chips") or 1, seq=_int_opt(seq, "--seq") or 1,
         global_batch=_int_opt(global_batch, "--global-batch") or 1, parallelism=fixed or None,
         precision=precision, tokens=parse_count(tokens, "--tokens") if tokens else None, sites=sites,
         cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
+        options=Options(cross_site_dim=cross_site_dim),
     )
     if report is not None:
         import rainier.report as rep
