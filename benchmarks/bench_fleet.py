@@ -23,33 +23,39 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
-def bench_kernel(n_events: int) -> dict[str, float]:
-    import numpy as np
-
+def _kernel_once(delays: list[float], n_events: int) -> tuple[int, float]:
     from rainier.fleet.engine import Kernel
 
     k = Kernel()
-    rng = np.random.default_rng(0)
-    delays = rng.exponential(1.0, size=n_events + 4096).tolist()
-    state = {"i": 0, "victim": None}
+    it = iter(delays)
+    schedule, cancel = k.schedule, k.cancel
+    victim: list = [None]
+    count = [0]
 
-    def proc(pid: int) -> None:
-        i = state["i"]
-        state["i"] = i + 1
-        if i >= n_events:
+    def proc() -> None:
+        c = count[0] = count[0] + 1
+        if c >= n_events:
             return
-        h = k.schedule(delays[i], proc, pid)
-        if i % 8 == 0:  # every eighth event schedules a timeout that the next one cancels
-            k.cancel(state["victim"])
-            state["victim"] = k.schedule(delays[i + 1] * 10, proc, -1)
-        del h
+        schedule(next(it), proc)
+        if c & 7 == 0:  # every eighth event arms a timeout and cancels the previous one (lazy)
+            cancel(victim[0])
+            victim[0] = schedule(10.0 * next(it), proc)
 
-    for p in range(2000):
-        k.schedule(delays[p], proc, p)
+    for _p in range(2000):
+        schedule(next(it), proc)
     t0 = time.perf_counter()
     n = k.run()
-    wall = time.perf_counter() - t0
-    return {"kernel_events": n, "kernel_wall_s": wall, "kernel_events_per_s": n / wall}
+    return n, time.perf_counter() - t0
+
+
+def bench_kernel(n_events: int, repeats: int = 3) -> dict[str, float]:
+    """Best of ``repeats``: a shared machine's load only ever slows a run down."""
+    import numpy as np
+
+    delays = np.random.default_rng(0).exponential(1.0, size=2 * n_events + 4096).tolist()
+    runs = [_kernel_once(delays, n_events) for _ in range(repeats)]
+    n, best = min(runs, key=lambda r: r[1])
+    return {"kernel_events": n, "kernel_wall_s": best, "kernel_events_per_s": n / best}
 
 
 def bench_scenario(out: str | None) -> dict[str, float]:
@@ -83,7 +89,7 @@ def bench_scenario(out: str | None) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kernel-events", type=int, default=2_000_000)
+    ap.add_argument("--kernel-events", type=int, default=1_000_000)
     ap.add_argument("--skip-scenario", action="store_true")
     ap.add_argument("--out", default=None, help="also write the run directory here")
     a = ap.parse_args(argv)
@@ -93,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
     k = bench_kernel(a.kernel_events)
-    print(f"kernel: {k['kernel_events']:,} events in {k['kernel_wall_s']:.2f} s = {k['kernel_events_per_s']:,.0f} events/s")
+    print(f"kernel: {k['kernel_events']:,} events in {k['kernel_wall_s']:.2f} s (best of 3) = "
+          f"{k['kernel_events_per_s']:,.0f} events/s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not a.skip_scenario:
         s = bench_scenario(a.out)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -13,9 +13,11 @@ Invariants (checked on every transition; violating one raises AssertionError):
 - per site, the power counted against the cap (busy systems at full load, idle at idle draw, failed and
   undelivered at zero) never exceeds the cap: every start and delivery is admitted against it.
 
-The :class:`Ledger` integrates levels (chips busy/failed/installed, power, tokens/s, cost rate) over
-time, salabim ``Monitor(level=True)`` style: every change first integrates the old level up to now,
-so hourly rows are exact time averages and chip-hours are conserved by construction.
+The :class:`Ledger` integrates levels (chips installed/busy/idle/failed, power, tokens/s, cost rate)
+over each accounting interval, like salabim's ``Monitor(level=True)``: a change of a level at time t
+credits ``delta x (interval end - t)``, so hourly rows are exact time averages. Busy, idle, failed and
+installed are integrated separately, so busy + idle + failed = installed is a checked identity, not
+a definition.
 """
 
 from __future__ import annotations
