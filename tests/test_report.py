@@ -32,7 +32,7 @@ from rainier.report.html import fmt_num, fmt_pct
 from rainier.report.run_report import bin_hours, check_run_dir, downsample, fleet_series
 from rainier.report.synthetic import write_synthetic_run
 
-RUN_SECTIONS = ["summary", "power", "chips", "tenants", "jobs", "inference", "cost", "scenario"]
+RUN_SECTIONS = ["summary", "power", "chips", "tenants", "jobs", "inference", "cost", "events", "scenario"]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_run_report_has_every_section_and_chart(runs, tmp_path):
     for anchor in RUN_SECTIONS:
         assert f'<section id="{anchor}">' in text
     figs = _figures(text)
-    assert len(figs) >= 8
+    assert len(figs) >= 9
     for f in figs:
         assert f["data"], "every chart has traces"
         assert "template" not in f["layout"], "the template is shared once per page, not per chart"
@@ -294,3 +294,13 @@ def test_gantt_marks_each_failure_and_restart_when_few(runs, tmp_path):
     fx = kinds["failure"]["x"]
     assert len(base64.b64decode(fx["bdata"])) // np.dtype(fx["dtype"]).itemsize == int((jobs.status == "failed").sum())
     assert "restart" in kinds
+
+
+def test_events_section_counts_and_marks(runs, tmp_path):
+    a, _ = runs
+    events = pd.read_parquet(a / "events.parquet")
+    text = write_run_report(a, tmp_path / "r.html").read_text()
+    assert f"<td class=\"\">failure</td><td class=\"num\">{int((events.kind == 'failure').sum()):,}</td>" in text
+    figs = _figures(text)
+    marked = [f for f in figs if any("outage" in (a.get("text") or "") for a in f["layout"].get("annotations", []))]
+    assert len(marked) >= 2  # chips by state and failures over time (and inference) mark the outage

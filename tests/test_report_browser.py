@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(find_chromium() is None,
                                 reason="chromium not installed (scripts/install_chromium.sh installs it)")
 
 RUN_SECTIONS = ["Summary", "Power by site", "Chips by state", "Tenants: usage against commitment", "Training jobs",
-                "Inference: demand and service", "Cost and energy", "Resolved scenario"]
+                "Inference: demand and service", "Cost and energy", "Events", "Resolved scenario"]
 
 
 @pytest.fixture(scope="module")

@@ -329,8 +329,9 @@ def _add_states(page: Page, run: RunData) -> None:
                                  line=dict(width=0.5, color=STATE_COLORS[st]), fillcolor=STATE_COLORS[st],
                                  hovertemplate=f"{st}: %{{y:,.0f}} chips<extra></extra>"))
     fig.update_layout(xaxis_title=xlabel, yaxis_title="chips", hovermode="x unified")
+    _mark_events(fig, run, div)
     sec.figure(fig, caption="Every chip of the plan is busy, idle, failed (awaiting repair) or not yet delivered; "
-               "the stack is the planned fleet.")
+               "the stack is the planned fleet. Dotted lines mark outages, supply slips and demand spikes.")
     t = run.totals
     cap = float(t.get("chip_hours_capacity") or 0)
     total = sum(float(t.get(f"chip_hours_{st}") or 0) for st in STATES)
@@ -594,6 +595,7 @@ def _add_inference(page: Page, run: RunData) -> None:
                    hovertemplate="served %{y:,.3s} tok/s<extra></extra>"),
     ])
     fig.update_layout(xaxis_title=xlabel, yaxis_title="tokens / s", hovermode="x unified")
+    _mark_events(fig, run, div)
     figs = [(fig, "Tokens per second demanded and served across the fleet (bin means); the gap is unmet demand.")]
     ten = [x for x in run.summary.get("tenants") or [] if x.get("tokens_demanded")]
     if ten:
@@ -660,6 +662,69 @@ def _add_cost(page: Page, run: RunData) -> None:
     sec.table(["total", ""], rows)
 
 
+ROUTINE_EVENTS = {"job_submit", "job_start", "job_end", "job_interrupt", "failure", "repair", "preempt"}
+MAX_EVENT_MARKS = 30  # vertical marks for notable events on the time charts
+MAX_EVENT_ROWS = 200  # rows of the notable-events table
+
+
+def _notable_events(run: RunData) -> pd.DataFrame:
+    """Events that are not the routine of jobs and repairs: deliveries, slips, outages, demand spikes."""
+    e = run.events
+    if e is None or e.empty or "kind" not in e.columns or "time_h" not in e.columns:
+        return pd.DataFrame(columns=["time_h", "kind"])
+    e = e[~e["kind"].astype(str).isin(ROUTINE_EVENTS)].copy()
+    e["time_h"] = pd.to_numeric(e["time_h"], errors="coerce")
+    return e.sort_values("time_h", kind="stable")
+
+
+def _mark_events(fig: go.Figure, run: RunData, div: float) -> None:
+    """Dotted vertical lines at outages, slips and demand spikes (deliveries show as steps already)."""
+    e = _notable_events(run)
+    e = e[e["kind"].astype(str) != "delivery"].head(MAX_EVENT_MARKS)
+    for t, kind, site in zip(e["time_h"], e["kind"].astype(str),
+                             e["site"] if "site" in e.columns else [None] * len(e), strict=True):
+        where = f" {site}" if isinstance(site, str) and site else ""
+        fig.add_vline(x=float(t) / div, line=dict(color="#7f7f7f", width=1, dash="dot"),
+                      annotation_text=f"{kind}{where}", annotation_position="top left",
+                      annotation_font=dict(size=10, color="#5b6577"))
+
+
+def _add_events(page: Page, run: RunData) -> None:
+    sec = page.section("Events", "events")
+    e = run.events
+    if e is None or e.empty or "kind" not in e.columns:
+        sec.text("No events.parquet in this run.")
+        return
+    counts = e["kind"].astype(str).value_counts()
+    fail = e[e["kind"].astype(str) == "failure"]
+    if len(fail) and "cause" in fail.columns:
+        bin_h = max(bin_hours(run.horizon_h), 24 if run.horizon_h > 24 * 14 else 1)
+        div, xlabel = time_axis(run.horizon_h)
+        t = pd.to_numeric(fail["time_h"], errors="coerce")
+        key = np.floor(t.to_numpy() / bin_h) * bin_h
+        tab = pd.crosstab(key, fail["cause"].fillna("unknown").astype(str))
+        order = tab.sum().sort_values(ascending=False).index
+        fig = go.Figure([go.Bar(x=_f32(tab.index.to_numpy() / div), y=_f32(tab[c]), name=c,
+                                marker_color=PALETTE[i % len(PALETTE)],
+                                hovertemplate=f"{c}: %{{y:,.0f}}<extra></extra>")
+                         for i, c in enumerate(order)])
+        fig.update_layout(barmode="stack", bargap=0, xaxis_title=xlabel, yaxis_title="failures",
+                          hovermode="x unified")
+        _mark_events(fig, run, div)
+        per = {1: "hour", 6: "6 hours", 24: "day"}.get(bin_h, f"{bin_h} h")
+        sec.figure(fig, caption=f"Failures per {per} by cause; dotted lines mark outages, supply slips and "
+                                "demand spikes.")
+    sec.table(["event", "count"], [(k, Cell(fmt_num(int(v)))) for k, v in counts.items()])
+    notable = _notable_events(run)
+    if len(notable):
+        cols = [c for c in ("time_h", "kind", "site", "tenant", "chips", "cause", "detail") if c in notable.columns]
+        rows = [[Cell(f"{float(r['time_h']):,.1f}")] + [Cell(fmt_num(r[c]) if pd.notna(r[c]) else "–") for c in cols[1:]]
+                for _, r in notable.head(MAX_EVENT_ROWS).iterrows()]
+        more = f" (the first {MAX_EVENT_ROWS} of {len(notable):,})" if len(notable) > MAX_EVENT_ROWS else ""
+        sec.table(cols, rows, caption=f"Deliveries, supply slips, outages and other scenario events{more}.")
+
+
+
 def _add_scenario(page: Page, run: RunData) -> None:
     sec = page.section("Resolved scenario", "scenario")
     sec.text(f"The fully resolved scenario this run executed ({run.path / 'scenario.yaml'}); "
@@ -679,6 +744,7 @@ def build_run_page(run: RunData) -> Page:
     _add_gantt(page, run)
     _add_inference(page, run)
     _add_cost(page, run)
+    _add_events(page, run)
     _add_scenario(page, run)
     page.footer.append(f"from {run.path}")
     return page

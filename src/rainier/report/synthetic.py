@@ -233,6 +233,10 @@ def _jobs_and_events(rng: np.random.Generator, n_jobs: int, horizon_h: int, site
     for w in range(0, horizon_h, 168):
         for site in sites:
             erows.append(_ev(float(w), "delivery", site, None, None, 0, None))
+    # one scenario event of each common kind, so reports have something to mark
+    erows.append(_ev(0.55 * horizon_h, "outage", sites[-1], None, None, 0, "power"))
+    erows.append(_ev(0.55 * horizon_h + 6, "outage_end", sites[-1], None, None, 0, "power"))
+    erows.append(_ev(0.7 * horizon_h, "demand_spike", None, tenants[-1], None, 0, None))
     jobs = pd.DataFrame(jrows)
     events = pd.DataFrame(erows).sort_values("time_h", kind="stable").reset_index(drop=True)
     return jobs, events
