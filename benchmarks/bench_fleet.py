@@ -59,21 +59,32 @@ def bench_kernel(n_events: int, repeats: int = 3) -> dict[str, float]:
 
 
 def bench_scenario(out: str | None) -> dict[str, float]:
-    from rainier.fleet import load_scenario, run_fleet
+    from rainier.fleet import load_scenario
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     sc = load_scenario("rainier")
-    r = run_fleet(sc, out)
+    from rainier.fleet import Simulation
+
+    sim = Simulation(sc)  # job generation and the perf estimators (cached per configuration)
+    c1 = time.process_time()
+    r = sim.run()
+    c2 = time.process_time()
+    if out:
+        from rainier.fleet.outputs import write_run_dir
+
+        write_run_dir(r, out, time.perf_counter() - t0)
     wall = time.perf_counter() - t0
+    r.wall_s = wall  # type: ignore[attr-defined]
     s = r.summary
     t = s["totals"]
     ev = r.events
     last_day = [k for k, tm in zip(ev["kind"], ev["time_h"], strict=True) if k == "failure" and tm >= s["horizon_h"] - 24 * 30]
     return {
+        "scenario_cpu_s": time.process_time() - c0,
+        "setup_cpu_s": c1 - c0,
+        "run_cpu_s": c2 - c1,
         "scenario_wall_s": wall,
-        "scenario_sim_wall_s": r.wall_s,
         "events_processed": r.events_processed,
-        "events_per_s": r.events_processed / r.wall_s,
         "chips_installed_end": t["chips_installed_end"],
         "jobs_submitted": t["jobs_submitted"],
         "jobs_finished": t["jobs_finished"],
@@ -104,15 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     if not a.skip_scenario:
         s = bench_scenario(a.out)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        print(f"scenario rainier: {s['scenario_wall_s']:.1f} s wall incl. loading ({s['scenario_sim_wall_s']:.1f} s simulating), "
-              f"{s['events_processed']:,} events = {s['events_per_s']:,.0f} events/s end to end")
+        print(f"scenario rainier: {s['scenario_wall_s']:.1f} s wall, {s['scenario_cpu_s']:.1f} s CPU "
+              f"(setup incl. perf estimators {s['setup_cpu_s']:.1f} s, simulation {s['run_cpu_s']:.1f} s); "
+              f"{s['events_processed']:,} events = {s['events_processed'] / s['run_cpu_s']:,.0f} events/s of simulation CPU")
         print(f"  chips at end {s['chips_installed_end']:,.0f}; jobs {s['jobs_finished']:,}/{s['jobs_submitted']:,} finished; "
               f"failures {s['failures']:,} ({s['failures_per_day_last_30d']:.0f}/day in the last 30 days)")
         print(f"  utilization {s['utilization']:.1%}, goodput {s['goodput']:.1%}, SLO attainment {s['slo_attainment']:.1%}, "
               f"peak power {s['peak_power_mw']:,.0f} MW; perf {s['perf_backend']}")
         print(f"  peak memory (ru_maxrss) {rss_mb:,.0f} MB")
         ok = s["scenario_wall_s"] < 60 and rss_mb < 2048
-        print(f"  targets (<60 s, <2 GB): {'met' if ok else 'NOT met'}")
+        print(f"  targets (<60 s wall, <2 GB): {'met' if ok else 'NOT met'} (wall depends on machine load; CPU does not)")
     return 0
 
 

@@ -199,3 +199,10 @@ def test_fair_share_lookahead_lets_small_jobs_pass_a_blocked_head(cat):
     d["scheduler"] = {"name": "fair-share", "params": {"lookahead": 2}}
     la = run(d, cat)
     assert rows(la, "small")[0]["start_h"] == pytest.approx(2.0)
+
+
+def test_a_gang_larger_than_the_fleet_does_not_block_fifo(cat):
+    r = run(doc([job("monster", 16 * 99, 1), job("after", 16, 1, at="1h")]), cat)
+    assert rows(r, "monster")[0]["status"] == "queued"
+    assert rows(r, "after")[0]["start_h"] == pytest.approx(1.0)
+    assert "job_unplaceable" in r.events["kind"]

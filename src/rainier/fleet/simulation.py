@@ -562,6 +562,14 @@ class Simulation:
         job.status = "queued"
         job.queued_since_s = self.k.now_s
         self._log("job_submit", None, job.tenant, job.id, job.chips, None, job.name)
+        sizes = [self.pools[p].n for p in self.pools_of_kind[job.kind]]
+        most = sum(sizes) if job.cross_site and self.sc.cross_site.allowed else max(sizes, default=0)
+        if job.n_systems > most:
+            # larger than every system of its kind the scenario will ever hold where it may run: it would
+            # block its queue forever, so it is recorded (status queued) but never enters the queue
+            self._log("job_unplaceable", None, job.tenant, job.id, job.chips, None,
+                      f"needs {job.n_systems} x {job.kind_name}, at most {most} ever available")
+            return
         self._enqueue(job)
 
     def _enqueue(self, job: Job) -> None:
