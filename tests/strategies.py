@@ -53,7 +53,8 @@ def scenarios(draw: Any, max_sites: int = 2, services: bool = True, events: bool
     doc: dict[str, Any] = {
         "name": "prop", "horizon": draw(st.sampled_from(["1d", "2d", "3d"])), "seed": draw(st.integers(0, 10_000)),
         "perf": {"backend": "physics"},
-        "scheduler": {"name": draw(st.sampled_from(SCHEDULERS)), "interval": draw(st.sampled_from([0, "10min"]))},
+        "scheduler": {"name": (sched := draw(st.sampled_from(SCHEDULERS))), "interval": draw(st.sampled_from([0, "10min"])),
+                      "params": {"lookahead": draw(st.sampled_from([0, 3]))} if sched == "fair-share" else {}},
         "cross_site": {"allowed": draw(st.booleans())},
         "sites": sites, "tenants": tenants, "generators": gens,
         "failures": {"preset": "llama3", "scale": draw(st.sampled_from([0, 20, 300]))},
