@@ -136,7 +136,8 @@ def table_html(header: Sequence[str], rows: Iterable[Sequence[Any]], *, caption:
         tds = []
         for i, c in enumerate(r):
             if isinstance(c, Cell):
-                klass = " ".join(x for x in ("num" if i else "", c.cls) if x)
+                # numbers right-aligned except in the first column; cls "text" keeps a cell left-aligned
+                klass = " ".join(x for x in ("num" if i and "text" not in c.cls else "", c.cls) if x)
                 title = f' title="{esc(c.title)}"' if c.title else ""
                 tds.append(f'<td class="{klass}"{title}>{esc(c.text)}</td>')
             else:

@@ -333,12 +333,12 @@ def _add_states(page: Page, run: RunData) -> None:
     sec.figure(fig, caption="Every chip of the plan is busy, idle, failed (awaiting repair) or not yet delivered; "
                "the stack is the planned fleet. Dotted lines mark outages, supply slips and demand spikes.")
     t = run.totals
-    cap = float(t.get("chip_hours_capacity") or 0)
-    total = sum(float(t.get(f"chip_hours_{st}") or 0) for st in STATES)
+    ch = {st: float(t.get(f"chip_hours_{st}") or 0) for st in STATES}
+    total = sum(ch.values())
+    installed = total - ch["undelivered"]
     sec.table(["state", "chip-hours", "share of plan", "share of installed"],
-              [(st, Cell(fmt_num(t.get(f"chip_hours_{st}"))),
-                Cell(fmt_pct(float(t.get(f"chip_hours_{st}") or 0) / total) if total else "–"),
-                Cell(fmt_pct(float(t.get(f"chip_hours_{st}") or 0) / cap) if cap and st != "undelivered" else "–"))
+              [(st, Cell(fmt_num(ch[st])), Cell(fmt_pct(ch[st] / total) if total else "–"),
+                Cell(fmt_pct(ch[st] / installed) if installed and st != "undelivered" else "–"))
                for st in STATES])
 
 
@@ -678,15 +678,33 @@ def _notable_events(run: RunData) -> pd.DataFrame:
 
 
 def _mark_events(fig: go.Figure, run: RunData, div: float) -> None:
-    """Dotted vertical lines at outages, slips and demand spikes (deliveries show as steps already)."""
+    """Mark outages, slips and demand spikes (deliveries show as steps already): a shaded band from an
+    event to its ``<kind>_end`` at the same site, else a dotted line; labels staggered so they do not
+    overprint one another."""
     e = _notable_events(run)
-    e = e[e["kind"].astype(str) != "delivery"].head(MAX_EVENT_MARKS)
-    for t, kind, site in zip(e["time_h"], e["kind"].astype(str),
-                             e["site"] if "site" in e.columns else [None] * len(e), strict=True):
-        where = f" {site}" if isinstance(site, str) and site else ""
-        fig.add_vline(x=float(t) / div, line=dict(color="#7f7f7f", width=1, dash="dot"),
-                      annotation_text=f"{kind}{where}", annotation_position="top left",
-                      annotation_font=dict(size=10, color="#5b6577"))
+    e = e[e["kind"].astype(str) != "delivery"]
+    site = e["site"].astype(object).where(e["site"].notna(), "") if "site" in e.columns else pd.Series("", index=e.index)
+    kinds = e["kind"].astype(str)
+    ends = e[kinds.str.endswith("_end")]
+    used: set[Any] = set()
+    for n, (idx, t, kind) in enumerate(zip(e.index, e["time_h"], kinds, strict=True)):
+        if n >= MAX_EVENT_MARKS:
+            break
+        if kind.endswith("_end") or not np.isfinite(t):
+            continue
+        where = f" {site[idx]}" if site[idx] else ""
+        stop = ends[(ends["kind"].astype(str) == f"{kind}_end") & (site[ends.index] == site[idx])
+                    & (ends["time_h"] >= t) & ~ends.index.isin(used)]
+        y = 1.0 - 0.07 * (len(fig.layout.annotations) % 4)
+        if len(stop):
+            used.add(stop.index[0])
+            fig.add_vrect(x0=float(t) / div, x1=float(stop["time_h"].iloc[0]) / div, fillcolor="#7f7f7f",
+                          opacity=0.15, line_width=0, layer="above")
+        else:
+            fig.add_vline(x=float(t) / div, line=dict(color="#7f7f7f", width=1, dash="dot"))
+        fig.add_annotation(x=float(t) / div, y=y, xref="x", yref="paper", text=f"{kind}{where}", showarrow=False,
+                           xanchor="left", yanchor="top", font=dict(size=10, color="#5b6577"),
+                           bgcolor="rgba(255,255,255,0.7)")
 
 
 def _add_events(page: Page, run: RunData) -> None:
@@ -718,7 +736,8 @@ def _add_events(page: Page, run: RunData) -> None:
     notable = _notable_events(run)
     if len(notable):
         cols = [c for c in ("time_h", "kind", "site", "tenant", "chips", "cause", "detail") if c in notable.columns]
-        rows = [[Cell(f"{float(r['time_h']):,.1f}")] + [Cell(fmt_num(r[c]) if pd.notna(r[c]) else "–") for c in cols[1:]]
+        rows = [[Cell(f"{float(r['time_h']):,.1f}")]
+                + [Cell(fmt_num(r[c]) if pd.notna(r[c]) else "–", "" if c == "chips" else "text") for c in cols[1:]]
                 for _, r in notable.head(MAX_EVENT_ROWS).iterrows()]
         more = f" (the first {MAX_EVENT_ROWS} of {len(notable):,})" if len(notable) > MAX_EVENT_ROWS else ""
         sec.table(cols, rows, caption=f"Deliveries, supply slips, outages and other scenario events{more}.")
