@@ -235,6 +235,11 @@ def test_cli_report_json_quiet_and_compare(runs, tmp_path, capsys):
     o = capsys.readouterr().out
     assert "utilization" in o and "\x1b[" not in o  # a table, no colours when not a TTY
     assert main(["report", str(tmp_path / "nope")]) == 2
+    capsys.readouterr()
+    outdir = tmp_path / "reports"
+    outdir.mkdir()
+    assert main(["report", str(a), "--out", str(outdir), "-q"]) == 0  # a folder: the file goes inside
+    assert capsys.readouterr().out.strip() == str(outdir / "report.html")
 
 
 def test_cli_size_report(tmp_path, capsys):

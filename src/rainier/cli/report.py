@@ -37,13 +37,15 @@ def report_cmd(
         a = load_run(run_dir)
         if run_dir_b is None:
             page = build_run_page(a)
-            path = page.write(out if out is not None else a.path / "report.html")
+            path = out if out is not None else a.path / "report.html"
+            path = page.write(path / "report.html" if path.is_dir() else path)
             extra: dict = {"kind": "run", "run": str(a.path)}
             rows = [(k, v, s) for k, v, s in headline(a)]
         else:
             b = load_run(run_dir_b)
             page = build_compare_page(a, b)
-            path = page.write(out if out is not None else a.path / f"compare-{b.path.name}.html")
+            path = out if out is not None else a.path / f"compare-{b.path.name}.html"
+            path = page.write(path / f"compare-{a.path.name}-{b.path.name}.html" if path.is_dir() else path)
             metrics = compare_metrics(a, b)
             extra = {"kind": "compare", "runs": [str(a.path), str(b.path)],
                      "differences": [{k: m[k] for k in ("metric", "a", "b", "rel", "verdict")}

@@ -323,4 +323,6 @@ def write_compare_report(run_a: str | Path, run_b: str | Path, out: str | Path |
     """Build the comparison report of two run directories; default ``RUN_A/compare-<B>.html``."""
     a, b = load_run(run_a), load_run(run_b)
     path = Path(out) if out is not None else a.path / f"compare-{b.path.name}.html"
+    if path.is_dir():
+        path = path / f"compare-{a.path.name}-{b.path.name}.html"
     return build_compare_page(a, b).write(path)

@@ -773,4 +773,6 @@ def write_run_report(run_dir: str | Path, out: str | Path | None = None) -> Path
     """Build the HTML report of a run directory; default ``RUN_DIR/report.html``. Returns its path."""
     run = load_run(run_dir)
     path = Path(out) if out is not None else run.path / "report.html"
+    if path.is_dir():
+        path = path / "report.html"
     return build_run_page(run).write(path)
