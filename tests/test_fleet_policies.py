@@ -206,3 +206,27 @@ def test_a_gang_larger_than_the_fleet_does_not_block_fifo(cat):
     assert rows(r, "monster")[0]["status"] == "queued"
     assert rows(r, "after")[0]["start_h"] == pytest.approx(1.0)
     assert "job_unplaceable" in r.events["kind"]
+
+
+def test_service_reclaims_borrowed_capacity(cat):
+    # 5 systems (80 chips); entitlements a = 48, svc = 32 chips. The service holds one system from the start
+    # (tiny demand); the borrower takes the other four (64 > 48 chips: borrowed). At 3 h demand needs a second
+    # system: the service is within its entitlement, so it reclaims the borrowed gang.
+    tenants = [{"name": "a", "commitment": {"chips": 48}}, {"name": "svc", "commitment": {"chips": 32}}]
+    d = doc([job("borrower", 64, 30, tenant="a", at="10min")], systems=5, scheduler="fair-share", tenants=tenants,
+            horizon="1d")
+    d["services"] = [{"name": "api", "tenant": "svc", "model": "tiny-dense", "system": SYS, "headroom": 0.0,
+                      "demand": {"tokens_per_s": "1"}}]
+    from rainier.fleet.perf import PerfCache
+
+    cap = PerfCache(cat, "physics").serving("tiny-dense", SYS, "bf16", 2048, 512, 2.0, 0.05)
+    per_system = cap.total_tokens_per_s / cap.chips_per_replica * 16
+    d["events"] = [{"at": "3h", "kind": "demand_spike", "service": "api", "factor": 1.5 * per_system, "duration": "1d"}]
+    r = run(d, cat)
+    b = rows(r, "borrower")
+    assert b[0]["status"] == "preempted" and b[0]["end_h"] == pytest.approx(3.0)
+    assert r.summary["goodput_loss_by_cause_chip_hours"]["reclaim"] > 0
+    d["services"][0]["reclaim"] = False
+    r2 = run(d, cat)
+    assert rows(r2, "borrower")[0]["status"] != "preempted"
+    assert r2.summary["totals"]["slo_attainment"] < r.summary["totals"]["slo_attainment"]

@@ -267,6 +267,7 @@ class ServiceSpec(_M):
     headroom: float = Field(0.1, ge=0, description="capacity kept above demand")
     min_chips: int = Field(0, ge=0)
     sites: tuple[str, ...] = ()
+    reclaim: bool = Field(True, description="preempt borrowed training gangs when the tenant is within its entitlement")
 
 
 # --- failures ---------------------------------------------------------------------------------------

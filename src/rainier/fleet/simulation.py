@@ -186,7 +186,8 @@ class Simulation:
             self.services.append(Service(
                 i, sv.name, self.tenant_index[sv.tenant], sv.model, k, sv.system, cap.chips_per_replica,
                 cap.total_tokens_per_s, sv.demand.tokens_per_s, sv.demand.daily_amplitude, sv.demand.peak_hour,
-                sv.demand.weekend_factor, sv.demand.growth_per_year, sv.headroom, sv.min_chips, pools, -(i + 2)))
+                sv.demand.weekend_factor, sv.demand.growth_per_year, sv.headroom, sv.min_chips, pools, -(i + 2),
+                sv.reclaim))
 
         # --- records ---------------------------------------------------------------------------------
         self.attempts: list[tuple[Any, ...]] = []
@@ -817,6 +818,9 @@ class Simulation:
         elif have_chips < need_chips:
             short = need_chips - have_chips
             st = self._startable()
+            if sv.reclaim and sum(st[p] * cps[p] for p in sv.pools) < short:
+                self._reclaim_for(sv, short - sum(st[p] * cps[p] for p in sv.pools))
+                st = self._startable()
             for p in sv.pools:
                 pool = self.pools[p]
                 take = min(st[p], math.ceil(short / pool.cps))
@@ -856,6 +860,26 @@ class Simulation:
         sv.extra["levels"] = prev
         sv.served_tokens += served * step
         sv.demanded_tokens += demand * step
+
+    def _reclaim_for(self, sv: Service, short_chips: float) -> None:
+        """Preempt borrowed, preemptible gangs on the service's pools (newest first) to cover a shortfall,
+        as far as the service's tenant stays within its entitlement."""
+        tn = self.tenants[sv.tenant]
+        room = tn.entitlement_chips - tn.usage_chips
+        want = min(short_chips, room)
+        if want <= 0:
+            return
+        pools = set(sv.pools)
+        victims = sorted((j for j in self.running.values()
+                          if j.borrowed and j.preemptible and j.tenant != sv.tenant and pools.intersection(j.placement)),
+                         key=lambda j: (-j.start_s, -j.id))
+        freed = 0.0
+        for v in victims:
+            if freed >= want:
+                break
+            freed += sum(len(ix) * self.pools[p].cps for p, ix in v.placement.items() if p in pools)
+            self._interrupt(v, "reclaim", "preempted")
+            self._enqueue(v)
 
     # ================================================================ logging and results
     def _log(self, kind: str, site: int | None, tenant: int | None, job_id: int | None, chips: float,

@@ -241,6 +241,7 @@ class Service:
     min_chips: int
     pools: list[int]
     owner_id: int                      # negative owner marker in pool arrays
+    reclaim: bool = True
     alloc: dict[int, int] = field(default_factory=dict)    # pool -> systems held
     util: dict[int, float] = field(default_factory=dict)   # pool -> utilization this hour
     spikes: list[tuple[float, float, float]] = field(default_factory=list)  # (t0, t1, factor)
