@@ -78,6 +78,8 @@ def report_cmd(
                 table.add_row(m["label"], _fmt(m["a"], m["kind"]), _fmt(m["b"], m["kind"]),
                               f"[{style[m['verdict']]}]{_fmt_rel(m['rel'])}[/]" if m["verdict"] else _fmt_rel(m["rel"]))
             console.print(table)
-        console.print(f"report: {path} ({size / 1e6:.1f} MB, {page.n_charts} charts, {build_s:.1f} s)")
+        # soft_wrap: a long path must stay one line that a terminal can click or a script can read
+        console.print(f"report: {path} ({size / 1e6:.1f} MB, {page.n_charts} charts, {build_s:.1f} s)",
+                      soft_wrap=True, markup=False, highlight=False)
     else:
-        console.print(str(path))
+        sys.stdout.write(f"{path}\n")
