@@ -113,3 +113,15 @@ def test_report_of_a_real_fleet_run_renders(tmp_path, browser):
     check = check_report(write_run_report(tmp_path / "tiny"), browser=browser)
     _assert_rendered(check)
     assert check.sections == RUN_SECTIONS
+
+
+def test_the_checker_sees_errors_and_network_use(tmp_path, offline_browser):
+    """The checks above mean something: a broken page that reaches for the network is caught."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><html><body><div class="js-plotly-plot" id="empty"></div>'
+                   '<script src="https://cdn.plot.ly/plotly-latest.min.js"></script>'
+                   '<script>console.error("boom"); throw new Error("bang");</script></body></html>')
+    check = check_report(bad, browser=offline_browser, wait_s=1.0)
+    assert any("boom" in e for e in check.errors) and any("bang" in e for e in check.errors)
+    assert any("cdn.plot.ly" in u for u in check.blocked)
+    assert check.empty_charts == ["empty"]
