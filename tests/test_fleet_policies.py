@@ -230,3 +230,13 @@ def test_service_reclaims_borrowed_capacity(cat):
     r2 = run(d, cat)
     assert rows(r2, "borrower")[0]["status"] != "preempted"
     assert r2.summary["totals"]["slo_attainment"] < r.summary["totals"]["slo_attainment"]
+
+
+def test_rack_blast_radius_takes_the_whole_rack(cat):
+    # trn2.48xlarge: racks_per_system 0.5 -> two systems per rack; a rack fault downs both
+    f = {"preset": "none", "causes": [{"name": "tor-switch", "rate_per_system_hour": 0.05, "radius": "rack",
+                                       "repair": {"dist": "fixed", "mean": "1h"}}]}
+    r = run(doc([], systems=4, failures=f, horizon="2d"), cat)
+    chips = [c for k, c in zip(r.events["kind"], r.events["chips"], strict=True) if k == "failure"]
+    assert chips and set(chips) <= {16.0, 32.0} and 32.0 in chips
+    assert set(r.summary["failures_by_cause"]) == {"tor-switch"}
