@@ -821,7 +821,7 @@ class Simulation:
             if sv.reclaim and sum(st[p] * cps[p] for p in sv.pools) < short:
                 self._reclaim_for(sv, short - sum(st[p] * cps[p] for p in sv.pools))
                 st = self._startable()
-            for p in sv.pools:
+            for p in sorted(sv.pools, key=lambda q: (-st[q], q)):  # most startable site first
                 pool = self.pools[p]
                 take = min(st[p], math.ceil(short / pool.cps))
                 if take > 0:
