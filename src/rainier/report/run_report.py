@@ -716,7 +716,9 @@ def _add_events(page: Page, run: RunData) -> None:
     counts = e["kind"].astype(str).value_counts()
     fail = e[e["kind"].astype(str) == "failure"]
     if len(fail) and "cause" in fail.columns:
-        bin_h = max(bin_hours(run.horizon_h), 24 if run.horizon_h > 24 * 14 else 1)
+        # counts, not levels: coarser bins than the series so bars are not mostly empty
+        bin_h = next(b for b in (1, 6, 24, 168) if (b >= 6 or run.horizon_h <= 72) and run.horizon_h / b <= 400
+                     or b == 168)
         div, xlabel = time_axis(run.horizon_h)
         t = pd.to_numeric(fail["time_h"], errors="coerce")
         key = np.floor(t.to_numpy() / bin_h) * bin_h
