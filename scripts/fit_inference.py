@@ -12,7 +12,9 @@ out and scored by ``rainier validate inference``):
   relative to the training fit), and for AMD also ``memory_scale`` (achieved decode HBM bandwidth)
   and ``dim_half`` (the GEMM size at half efficiency, which small decode batches expose):
 
-  - nvidia-hopper:    compute_scale on row 1  (MLPerf v4.1 8x H100 Llama-2-70B offline)
+  - nvidia-hopper:    compute_scale on rows 1 and 15 (MLPerf v4.1 8x H100 Llama-2-70B offline, 2024;
+                      TensorRT-LLM 0.5 H200 Llama-2-70B 128/128 batch 512, 2023: one row of each software
+                      generation, whose achieved efficiency differs by ~1.4x on the same GPU class)
   - nvidia-blackwell: compute_scale on row 5  (MLPerf v4.1 1x B200 FP4 Llama-2-70B offline)
   - amd-cdna3:        compute_scale, memory_scale, dim_half on rows 12, 22, 23 (MLPerf v4.1 8x MI300X
                       offline; Llama-3.1-405B batch 1 and batch 64 latency on 8x MI300X)
@@ -40,7 +42,7 @@ from rainier.perf.validate_inference import ROWS, _measured, measured_rows, pred
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "inference.json"
 
 PLAN: dict[str, dict[str, object]] = {
-    "nvidia-hopper": {"rows": [1], "params": ["compute_scale"]},
+    "nvidia-hopper": {"rows": [1, 15], "params": ["compute_scale"]},
     "nvidia-blackwell": {"rows": [5], "params": ["compute_scale"]},
     "amd-cdna3": {"rows": [12, 22, 23], "params": ["compute_scale", "memory_scale", "dim_half"]},
 }

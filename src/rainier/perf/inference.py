@@ -28,8 +28,11 @@ the prefill chunks), ``n_seq`` sequences, a summed decode context ``C`` and pref
   dispatch and a combine all-to-all of ``T k hidden / ep``; PP: one p2p hand-off per stage boundary.
   All through :func:`rainier.perf.collectives.collective_time_s` over the system's scale-up tiers.
 * ``t_step0`` (scheduling, sampling, launch) and ``t_layer0`` (per-layer kernel launch and sync not
-  hidden by graphs) are fitted by ``scripts/fit_inference.py`` into ``perf/fits/inference.json``
-  together with ``gemm_scale`` (achieved inference GEMM time relative to the training fit).
+  hidden by graphs) are priors kept in ``perf/fits/inference.json``. Per accelerator family that file
+  also holds, fitted by ``scripts/fit_inference.py`` on a few measured rows, the achieved GEMM
+  efficiency and HBM bandwidth of the family's inference software relative to the training fit of
+  :mod:`rainier.perf.compute` (``compute_scale``, ``memory_scale``) and, where small decode GEMMs
+  show it, the GEMM size at half efficiency (``dim_half``).
 
 Memory per chip: weights (bf16 2 B, fp8 1 B, fp4 0.5 B + one fp8 scale per 16 = 0.5625 B per
 parameter; embeddings and the output head stay bf16) / (tp pp); activations of one token budget;

@@ -45,16 +45,18 @@ def _openorca(mean_out: float) -> ClippedLogNormal:
     return ClippedLogNormal(294.0, mean_out, 1024, 1024, name=f"openorca(out {mean_out:g})")
 
 
-SERVER = {"slo_ttft_s": 2.0, "slo_tpot_s": 0.2}
+SERVER = {"slo_ttft_s": 2.0, "slo_tpot_s": 0.2, "requests": 4000}
 
 # id -> how to reproduce it: estimate_serving kwargs + which output to compare.
 ROWS: dict[int, dict[str, Any]] = {
     1: dict(model="llama2-70b", chip="h100", chips=8, precision="fp8", offline=True, lengths=_openorca(290),
             metric="output_tokens_per_s"),
     2: dict(model="llama2-70b", chip="h100", chips=8, precision="fp8", qps=75.0, lengths=_openorca(290),
-            metric="ttft_p50", **SERVER),
+            metric="ttft_p50", slo_ttft_s=2.0, slo_tpot_s=0.2, requests=20000,
+            note="latency at the submitted rate depends on the submitter's server batch and parallelism, not published"),
     3: dict(model="llama2-70b", chip="h100", chips=8, precision="fp8", qps=75.0, lengths=_openorca(290),
-            metric="tpot_p50", **SERVER),
+            metric="tpot_p50", slo_ttft_s=2.0, slo_tpot_s=0.2, requests=20000,
+            note="latency at the submitted rate depends on the submitter's server batch and parallelism, not published"),
     4: dict(model="mixtral-8x7b", chip="h100", chips=8, precision="fp8", offline=True,
             lengths=ClippedLogNormal(294.0, 146.0, 2048, 2048, name="mlperf-mixtral"), metric="output_tokens_per_s",
             note="input mean of the OpenOrca+GSM8K+MBXP mix not in the table: assumed 294 (OpenOrca's)"),
@@ -205,6 +207,9 @@ def _measured(row: dict[str, str], spec: dict[str, Any]) -> float:
     return v
 
 
+_RUNS: dict[tuple[Any, ...], Any] = {}
+
+
 def predict_row(rid: int, catalog: Catalog | None = None, fit: InferenceFit | None = None,
                 seed: int = 0) -> tuple[float, dict[str, Any]]:
     """rainier's prediction of one usable row's metric, and the configuration it used."""
@@ -213,9 +218,16 @@ def predict_row(rid: int, catalog: Catalog | None = None, fit: InferenceFit | No
     spec.pop("note", None)
     spec.pop("measured_override", None)
     cat = catalog or default_catalog()
-    model = spec.pop("model")
-    m = extra_models().get(model) or cat.model(model)
-    res = estimate_serving(m, spec.pop("chip"), spec.pop("chips"), catalog=cat, fit=fit, seed=seed, **spec)
+    f = fit or load_inference_fit()
+    key = (id(cat), f, seed, repr(sorted(spec.items())))
+    res = _RUNS.get(key)
+    if res is None:
+        model = spec.pop("model")
+        m = extra_models().get(model) or cat.model(model)
+        res = estimate_serving(m, spec.pop("chip"), spec.pop("chips"), catalog=cat, fit=f, seed=seed, **spec)
+        if len(_RUNS) > 256:
+            _RUNS.clear()
+        _RUNS[key] = res
     if metric in ("output_tokens_per_s",):
         v = res.output_tokens_per_s
     elif metric == "per_chip":
