@@ -171,7 +171,7 @@ class Simulation:
         self.jobs: list[Job] = []
         self._make_jobs()
         self.pending: list[tuple[float, int]] = []
-        self.pending_g: dict[tuple[int, int], list[tuple[float, int]]] = {}
+        self.pending_g: dict[tuple[int, int], list[tuple[int, float, int]]] = {}
         self.running: dict[int, Job] = {}
         self._running_view: list[Job] | None = None
         self._pass_handle: Any = None
@@ -578,7 +578,8 @@ class Simulation:
         job.queued_since_s = self.k.now_s
         key = (job.submit_s, job.id)
         bisect.insort(self.pending, key)
-        bisect.insort(self.pending_g.setdefault((job.tenant, job.kind), []), key)
+        # per (tenant, kind): higher job priority first, then submit order
+        bisect.insort(self.pending_g.setdefault((job.tenant, job.kind), []), (-job.priority, job.submit_s, job.id))
         self._request_pass()
 
     def _startable(self) -> list[int]:
@@ -738,7 +739,7 @@ class Simulation:
                 key = (job.submit_s, job.id)
                 del self.pending[bisect.bisect_left(self.pending, key)]
                 g = self.pending_g[(job.tenant, job.kind)]
-                del g[bisect.bisect_left(g, key)]
+                del g[bisect.bisect_left(g, (-job.priority, job.submit_s, job.id))]
                 self._start(job, plan, d.borrowed)
 
     # ================================================================ hourly accounting and inference

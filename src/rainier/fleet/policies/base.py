@@ -71,11 +71,11 @@ class TenantView(Protocol):
 
 
 class JobSeq(Sequence[JobView]):
-    """A lazy read-only sequence of jobs given sorted ``(submit_s, job_id)`` keys (no copying per pass)."""
+    """A lazy read-only sequence of jobs given sorted keys whose last item is the job id (no copying)."""
 
     __slots__ = ("_jobs", "_keys")
 
-    def __init__(self, jobs: Sequence[Any], keys: Sequence[tuple[float, int]]) -> None:
+    def __init__(self, jobs: Sequence[Any], keys: Sequence[tuple[Any, ...]]) -> None:
         self._jobs, self._keys = jobs, keys
 
     def __len__(self) -> int:
@@ -83,13 +83,13 @@ class JobSeq(Sequence[JobView]):
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
-            return [self._jobs[k[1]] for k in self._keys[i]]
-        return self._jobs[self._keys[i][1]]
+            return [self._jobs[k[-1]] for k in self._keys[i]]
+        return self._jobs[self._keys[i][-1]]
 
     def __iter__(self) -> Any:
         jobs = self._jobs
         for k in self._keys:
-            yield jobs[k[1]]
+            yield jobs[k[-1]]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class FleetView:
     """Read-only state for one scheduler pass.
 
     ``pending``: all queued jobs in submit order; ``pending_groups``: the same per (tenant, system kind),
-    each in submit order; ``running``: running jobs in start order; ``tenants``: entitlement and usage;
+    each in (job priority high first, submit) order; ``running``: running jobs in start order; ``tenants``: entitlement and usage;
     ``capacity``: startable systems per pool (copy it with :meth:`scratch` before planning).
     """
 

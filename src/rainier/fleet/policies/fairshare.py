@@ -9,8 +9,8 @@ the tenant may borrow, and is then marked *borrowed*. When a within-entitlement 
 policy reclaims: it preempts borrowed, preemptible jobs of tenants above their entitlement (most over
 first, newest first) if that makes the job fit. A group whose head job cannot start waits this pass,
 unless ``lookahead`` > 0: then up to that many younger jobs of the group that fit may start around it
-(no reservation: a large head job can be overtaken while small jobs keep fitting). Job priority is not
-used within a tenant; tenants' priorities break ties between equal usage ratios.
+(no reservation: a large head job can be overtaken while small jobs keep fitting). Within a group, jobs
+go by job priority, then submit time; tenants' priorities break ties between equal usage ratios.
 """
 
 from __future__ import annotations
