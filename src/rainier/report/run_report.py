@@ -724,12 +724,13 @@ def _add_events(page: Page, run: RunData) -> None:
         key = np.floor(t.to_numpy() / bin_h) * bin_h
         tab = pd.crosstab(key, fail["cause"].fillna("unknown").astype(str))
         order = tab.sum().sort_values(ascending=False).index
-        fig = go.Figure([go.Bar(x=_f32(tab.index.to_numpy() / div), y=_f32(tab[c]), name=c,
-                                marker_color=PALETTE[i % len(PALETTE)],
-                                hovertemplate=f"{c}: %{{y:,.0f}}<extra></extra>")
+        # stacked areas, not bars: a year of days x causes as bars is thousands of SVG elements
+        full = tab.reindex(np.arange(0.0, max(run.horizon_h, 1.0), bin_h), fill_value=0)
+        fig = go.Figure([go.Scatter(x=_f32(full.index.to_numpy() / div), y=_f32(full[c]), name=c, mode="lines",
+                                    stackgroup="causes", line=dict(width=0.5, color=PALETTE[i % len(PALETTE)]),
+                                    hovertemplate=f"{c}: %{{y:,.0f}}<extra></extra>", line_shape="hv")
                          for i, c in enumerate(order)])
-        fig.update_layout(barmode="stack", bargap=0, xaxis_title=xlabel, yaxis_title="failures",
-                          hovermode="x unified")
+        fig.update_layout(xaxis_title=xlabel, yaxis_title="failures", hovermode="x unified")
         _mark_events(fig, run, div)
         per = {1: "hour", 6: "6 hours", 24: "day"}.get(bin_h, f"{bin_h} h")
         sec.figure(fig, caption=f"Failures per {per} by cause; dotted lines mark outages, supply slips and "
