@@ -56,7 +56,26 @@ def test_zero_stages_shard_states():
     assert model_state_bytes(n, 0, zero=0, dp_shard=d, ep=1) == (2e9, 4e9, 12e9)
     assert model_state_bytes(n, 0, zero=1, dp_shard=d, ep=1) == (2e9, 4e9, 12e9 / d)
     assert model_state_bytes(n, 0, zero=2, dp_shard=d, ep=1) == (2e9, 4e9 / d, 12e9 / d)
-    assert model_state_bytes(n, 0, zero=3, dp_shard=d, ep=1) == (2e9 / d, 4e9 / d, 12e9 / d)
+    # ZeRO-3 as PyTorch FSDP: the fp32 shard (inside the 12 B) is the parameter; bf16 only while gathered
+    assert model_state_bytes(n, 0, zero=3, dp_shard=d, ep=1) == (0.0, 4e9 / d, 12e9 / d)
+    assert model_state_bytes(n, 0, zero=3, dp_shard=d, ep=1, gathered_params=1e8)[0] == 2e8
+
+
+def test_megatron_distributed_optimizer_bytes_per_param():
+    # Megatron-Core's distributed-optimizer table: bf16 params + fp32 grads = 6 + 12/d bytes per parameter
+    n, d = 1e9, 64
+    w, g, o = model_state_bytes(n, 0, zero=1, dp_shard=d, ep=1)
+    assert (w + g + o) / n == pytest.approx(6 + 12 / d)
+
+
+def test_partial_recompute_interpolates(gpt):
+    kw = dict(b=1, seq=2048, tp=8, pp=8, cp=1, ep=1, vp=1, microbatches=64, zero=1, dp=1, fused_attention=True)
+    sel = training_memory(gpt, recompute="selective", **kw)
+    full = training_memory(gpt, recompute="full", **kw)
+    half = training_memory(gpt, recompute="full", recompute_fraction=0.5, **kw)
+    assert full.activations < half.activations < sel.activations + 1
+    # linear in the share of recomputed layers (the one-layer recompute working set is in both)
+    assert half.activations == pytest.approx((full.activations + sel.activations) / 2, rel=0.05)
 
 
 def test_total_is_sum(gpt):

@@ -161,6 +161,17 @@ def validate_training_cmd(
     console.print("per family (held out): " + ", ".join(f"{k} {v:.1f}%" for k, v in rep.mape_by_family.items()))
     if rep.mape_fitted is not None:
         console.print(f"fitted rows: {rep.n_fitted}, MAPE {rep.mape_fitted:.1f}% (not part of the score)")
+    if rep.fit_rule:
+        console.print(f"fit rule: {rep.fit_rule}")
+    mis = [r for r in rep.rows if r.usable and r.memory_fits is False]
+    console.print(f"memory: {len(mis)} published configuration(s) do not fit rainier's memory model "
+                  "(scored with the check off)")
+    for r in mis:
+        console.print(f"  {r.id}: {r.model} ({r.hardware}): {r.memory_misfit}")
+    console.print("row settings (applied only where the source states them):")
+    for r in rep.rows:
+        if r.usable and r.settings:
+            console.print(f"  {r.id}: " + "; ".join(x.split(":")[0] for x in r.settings))
     console.print(f"unusable rows: {rep.n_unusable}")
     for r in rep.rows:
         if not r.usable:

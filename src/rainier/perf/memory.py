@@ -7,9 +7,14 @@ Model states (mixed precision with Adam, Rajbhandari et al. 2020 "ZeRO"), per pa
     optimizer  12 B (fp32 master weights + Adam first and second moments)
 
 ZeRO-1 shards the optimizer over the data-parallel group (times CP, as Megatron's distributed
-optimizer), ZeRO-2 also the gradients, ZeRO-3 / FSDP also the weights (plus two layers gathered at a
-time for prefetch). Expert weights are sharded over EP and replicated over the expert-data-parallel
-group ``dp cp / ep``.
+optimizer: bf16 weights and fp32 gradient buffer whole, fp32 master + Adam sharded, "6 + 12/d" bytes
+per parameter in Megatron-Core's distributed-optimizer table), ZeRO-2 also the gradients. ZeRO-3 is
+taken as PyTorch FSDP (torchtitan's FSDP2, llm-foundry's FSDP FULL_SHARD) with a bf16 mixed-precision
+policy: the sharded parameter *is* the fp32 master, so no bf16 copy is kept between uses; bf16 weights
+exist only for the layers gathered at a time (the current one and the prefetched next one), and the
+gradients are reduce-scattered into fp32 shards: ``16/d`` bytes per parameter plus two gathered
+layers. Expert weights are sharded over EP and replicated over the expert-data-parallel group
+``dp cp / ep``.
 
 Activations per layer per microbatch follow Korthikanti et al. 2022 ("Reducing Activation
 Recomputation in Large Transformer Models", Sec. 4), bf16, ``s`` the chip's sequence length
@@ -17,7 +22,9 @@ Recomputation in Large Transformer Models", Sec. 4), bf16, ``s`` the chip's sequ
 (gelu, ``f = 4h``, dropout) with no parallelism this is ``s b h (34 + 5 a s / h)``; with TP,
 ``s b h (10 + 24/t + 5 a s / (h t))``; with TP and sequence parallelism ``s b h (34/t + 5 a s/(h t))``;
 selective recomputation drops the ``5 a s / h`` score term; full recomputation keeps only the layer
-input ``2 s b h`` (``/t`` with SP). The derivation term by term, which generalises to GQA, SwiGLU,
+input ``2 s b h`` (``/t`` with SP). Partial full recomputation (Megatron's ``--recompute-method block
+--recompute-num-layers k``) recomputes a fraction ``k / (L/pp)`` of each stage's layers and keeps the
+others' activations whole: activations interpolate linearly between the two. The derivation term by term, which generalises to GQA, SwiGLU,
 MoE, no-dropout models and flash attention (which keeps no score matrix), is in
 :func:`activation_bytes_per_layer`.
 
@@ -36,7 +43,8 @@ from rainier.catalog.schema import Model
 from rainier.perf.ops import uses_dropout
 
 __all__ = ["MemoryBreakdown", "activation_bytes_per_layer", "model_state_bytes", "params_per_chip",
-           "training_memory", "usable_hbm_bytes", "RECOMPUTE"]
+           "training_memory", "usable_hbm_bytes", "RECOMPUTE", "RUNTIME_RESERVE_BYTES",
+           "ALLOCATOR_FRAGMENTATION"]
 
 RECOMPUTE = ("none", "selective", "full")
 
@@ -59,9 +67,16 @@ class MemoryBreakdown:
         return {k: v / 1e9 for k, v in asdict(self).items()}
 
 
+# HBM a training job cannot use for tensors: the CUDA/runtime context and communication (NCCL) buffers,
+# about 1 GB per process on current stacks, and the caching allocator's fragmentation, a few percent of
+# the pool (PyTorch's memory snapshots of large-model runs show 2-6% reserved-but-unallocated).
+RUNTIME_RESERVE_BYTES = 1e9
+ALLOCATOR_FRAGMENTATION = 0.05
+
+
 def usable_hbm_bytes(hbm_bytes: float) -> float:
-    """HBM a training job can use: less 5% and 1 GB for the runtime, communication buffers, fragmentation."""
-    return 0.95 * hbm_bytes - 1e9
+    """HBM a training job can use: less the allocator's fragmentation and the runtime reserve."""
+    return (1.0 - ALLOCATOR_FRAGMENTATION) * hbm_bytes - RUNTIME_RESERVE_BYTES
 
 
 def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, sp: bool = True,
@@ -149,12 +164,17 @@ def _shared_router(model: Model) -> float:
 
 def model_state_bytes(dense: float, expert: float, *, zero: int, dp_shard: int, ep: int,
                       precision: str = "bf16", gathered_params: float = 0.0) -> tuple[float, float, float]:
-    """(weights, gradients, optimizer) bytes per chip; ``dp_shard`` = dp x cp (the ZeRO group)."""
+    """(weights, gradients, optimizer) bytes per chip; ``dp_shard`` = dp x cp (the ZeRO group).
+
+    ZeRO 0-2: bf16 weights (+1 B fp8 copy in fp8 training), fp32 gradients, 12 B of fp32 master and
+    Adam moments. ZeRO-3 (PyTorch FSDP): no persistent bf16 copy (the fp32 shard in the optimizer's
+    12 B is the parameter), only ``gathered_params`` held in bf16 (+ fp8) while in use.
+    """
     w_b = 2.0 + (1.0 if precision == "fp8" else 0.0)
     g_b, o_b = 4.0, 12.0
 
     def part(n: float, d: float) -> tuple[float, float, float]:
-        return (n * w_b / (d if zero >= 3 else 1.0), n * g_b / (d if zero >= 2 else 1.0),
+        return (0.0 if zero >= 3 else n * w_b, n * g_b / (d if zero >= 2 else 1.0),
                 n * o_b / (d if zero >= 1 else 1.0))
 
     wd, gd, od = part(dense, float(max(1, dp_shard)))
@@ -167,8 +187,13 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
                     microbatches: int, recompute: str, zero: int, dp: int, sp: bool = True,
                     precision: str = "bf16", fused_attention: bool = True,
                     pc: ParamCounts | None = None,
-                    params_chip: tuple[float, float] | None = None) -> MemoryBreakdown:
-    """Peak bytes per chip (most loaded stage) for a training configuration."""
+                    params_chip: tuple[float, float] | None = None,
+                    recompute_fraction: float = 1.0) -> MemoryBreakdown:
+    """Peak bytes per chip (most loaded stage) for a training configuration.
+
+    ``recompute_fraction`` (with ``recompute="full"``): the share of layers fully recomputed; the
+    others keep their whole (selective-mode) activations.
+    """
     s = seq / cp
     L = model.layers
     moe_layers = (L - model.moe.dense_layers) if model.moe is not None else 0
@@ -179,6 +204,14 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
     a_moe = activation_bytes_per_layer(model, moe_layer=True, **kw) if moe_layers else 0.0  # type: ignore[arg-type]
     per_layer_avg = (dense_layers * a_dense + moe_layers * a_moe) / L
     per_layer_max = max(a_dense, a_moe)
+    f = min(1.0, max(0.0, recompute_fraction))
+    if recompute == "full" and f < 1.0:
+        kw_sel = {**kw, "recompute": "selective"}
+        s_dense = activation_bytes_per_layer(model, moe_layer=False, **kw_sel) if dense_layers else 0.0  # type: ignore[arg-type]
+        s_moe = activation_bytes_per_layer(model, moe_layer=True, **kw_sel) if moe_layers else 0.0  # type: ignore[arg-type]
+        sel_avg = (dense_layers * s_dense + moe_layers * s_moe) / L
+        per_layer_avg = f * per_layer_avg + (1.0 - f) * sel_avg
+        per_layer_max = max(s_dense, s_moe)
     inflight = min(pp, microbatches)
     factor = 1.0 + (pp - 1) / (pp * vp) if (vp > 1 and pp > 1) else 1.0
     acts = per_layer_avg * (L / pp) * inflight * factor

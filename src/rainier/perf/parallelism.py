@@ -42,6 +42,8 @@ class Parallelism:
     recompute: str = "selective"
     zero: int = 1
     sp: bool = True
+    recompute_fraction: float = 1.0  # with recompute="full": share of each (virtual) stage's layers recomputed
+
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +63,8 @@ def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, glo
                 "choose sizes whose product is --chips (or leave --dp out to derive it)")
     if p.recompute not in RECOMPUTE:
         return f"--recompute: '{p.recompute}' is not one of {', '.join(RECOMPUTE)}"
+    if not 0.0 < p.recompute_fraction <= 1.0:
+        return "recompute_fraction: the share of layers recomputed must be in (0, 1]"
     if p.zero not in (0, 1, 2, 3):
         return "--zero: ZeRO stage must be 0, 1, 2 or 3"
     if model.heads % p.tp:

@@ -47,7 +47,7 @@ draw / nameplate in training, 0.75 per Epoch AI) x time. Cost = owner's cost per
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from rainier.catalog.loader import Catalog, default_catalog
@@ -217,8 +217,9 @@ class _Ctx:
             cp_b = max(0.0, 2.0 * kv - a_b)
         if p.recompute == "full":
             # the recomputed forward's TP/EP collectives are counted with tp_comm / ep_comm
-            rc = opt.recompute_fraction * (fwd + cp_f)
-            rc_flops = opt.recompute_fraction * flops_fwd
+            # scaled by the share of layers recomputed in _evaluate (_rc_share)
+            rc = fwd + cp_f
+            rc_flops = flops_fwd
         elif p.recompute == "selective" and not ops.attn_fused:
             rc, rc_flops = a_f, ops.attn_flops
         else:
@@ -250,7 +251,8 @@ class _Ctx:
                                   ep=p.ep, vp=p.vp, microbatches=m, recompute=p.recompute, zero=p.zero,
                                   dp=p.dp, sp=p.sp, precision=self.gemm_prec,
                                   fused_attention=self.opt.fused_attention, pc=self.pc,
-                                  params_chip=_params_chip(self, p))
+                                  params_chip=_params_chip(self, p),
+                                  recompute_fraction=self.opt.recompute_fraction * p.recompute_fraction)
             self._mem[key] = hit
         return hit
 
@@ -283,8 +285,10 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     t_emb, t_lg = ctx.ends(p)
     comp_layer = per_layer["fwd"] + per_layer["bwd"] + per_layer["rc"]
     # per_layer["tp"] is the forward's two collectives; backward has two more, a recomputed forward two
-    tp_layer = per_layer["tp"] * (2.0 + (ctx.opt.recompute_fraction if p.recompute == "full" else 0.0))
-    ep_layer = per_layer["ep"] * (2.0 + (ctx.opt.recompute_fraction if p.recompute == "full" else 0.0))
+    rf = _rc_share(ctx, p)
+    per_layer["rc"] *= rf if p.recompute == "full" else 1.0
+    tp_layer = per_layer["tp"] * (2.0 + rf)
+    ep_layer = per_layer["ep"] * (2.0 + rf)
     cp_layer = per_layer["cpf"] + per_layer["cpb"]
     extra_first = t_emb
     extra_last = t_lg
@@ -346,6 +350,11 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     return _Eval(p, step, breakdown, ctx.memory(p, m), m)
 
 
+def _rc_share(ctx: _Ctx, p: Parallelism) -> float:
+    """Share of layers whose forward is recomputed: 0 unless ``recompute="full"``."""
+    return ctx.opt.recompute_fraction * p.recompute_fraction if p.recompute == "full" else 0.0
+
+
 def _params_chip(ctx: _Ctx, p: Parallelism) -> tuple[float, float]:
     key = (p.tp, p.pp, p.ep)
     hit = ctx._pchip.get(key)
@@ -373,14 +382,34 @@ def _lower_bound(ctx: _Ctx, p: Parallelism, m: int) -> float:
     """The most loaded stage's per-layer work (compute + exposed TP/EP/CP comm) for all microbatches:
     every other term of the step (ends, bubble, PP, DP, optimizer) is non-negative, so this bounds it."""
     L = ctx.model.layers
-    rf = ctx.opt.recompute_fraction if p.recompute == "full" else 0.0
+    rf = _rc_share(ctx, p)
+    rcm = rf if p.recompute == "full" else 1.0
     tot = 0.0
     for moe, n in ((False, ctx.dense_layers), (True, ctx.moe_layers)):
         if n:
             x = ctx.layer(p, moe)
-            tot += n * (x[0] + x[1] + x[3] + x[4] * (2.0 + rf) + x[5] * (2.0 + rf) + x[6] + x[7])
+            tot += n * (x[0] + x[1] + x[3] * rcm + x[4] * (2.0 + rf) + x[5] * (2.0 + rf) + x[6] + x[7])
     lmax = math.ceil(L / (p.pp * p.vp)) * p.vp if p.pp > 1 else L
     return m * lmax * tot / L
+
+
+def _least_recompute(ctx: _Ctx, p: Parallelism, m: int) -> Parallelism | None:
+    """``p`` (full recompute, fits) with the fewest layers per virtual stage recomputed that still fit;
+    None when no recomputation is needed. Memory is linear in the share, so one solve and a check."""
+    lv = math.ceil(ctx.model.layers / (p.pp * p.vp)) if p.pp > 1 else ctx.model.layers
+    zero_rc = ctx.memory(replace(p, recompute="selective"), m).total
+    if zero_rc <= ctx.hbm_usable:
+        return None
+    full = ctx.memory(p, m).total
+    if lv <= 1 or zero_rc <= full:
+        return p
+    k = max(1, math.ceil(lv * (zero_rc - ctx.hbm_usable) / (zero_rc - full) - 1e-9))
+    while k < lv:
+        q = replace(p, recompute_fraction=k / lv)
+        if ctx.memory(q, m).total <= ctx.hbm_usable:
+            return q
+        k += 1
+    return p
 
 
 def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list[_Eval], list[str]]:
@@ -392,6 +421,10 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
     bound = float("inf")
     fitting: list[tuple[float, Parallelism]] = []
     cands = _candidates(ctx, fixed)
+    # with recomputation searched, "full" may recompute only as many layers as memory needs (Megatron's
+    # --recompute-method block --recompute-num-layers k per virtual stage), as a tuned run does
+    partial = fixed.get("recompute") is None and fixed.get("recompute_fraction") is None \
+        and ctx.opt.recompute_fraction == 1.0
     for p in cands:
         why = _check(ctx, p)
         if why:
@@ -400,6 +433,11 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
             continue
         m = ctx.gb // (p.dp * p.micro_batch)
         mem = ctx.memory(p, m)
+        if partial and p.recompute == "full" and ctx.opt.check_memory and mem.total <= ctx.hbm_usable:
+            q = _least_recompute(ctx, p, m)
+            if q is None:
+                continue  # nothing needs recomputing: the selective candidate covers it
+            p, mem = q, ctx.memory(q, m)
         if ctx.opt.check_memory and mem.total > ctx.hbm_usable:
             if mem.total < least[0]:
                 least = (mem.total, f"memory: even the leanest configuration needs {mem.total / _GB:.1f} GB of "
@@ -560,11 +598,12 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
 def _recompute_flops(ctx: _Ctx, ev: _Eval) -> float:
     """Extra FLOPs per step done by recomputation (whole job)."""
     p = ev.p
+    rcm = _rc_share(ctx, p) if p.recompute == "full" else 1.0
     tot = 0.0
     for moe, n in ((False, ctx.dense_layers), (True, ctx.moe_layers)):
         if n:
             lay = ctx.layer(p, moe)
-            tot += n * lay[9]
+            tot += n * lay[9] * rcm
     # per-chip per-microbatch flops x chips in a model replica (tp*cp) x microbatches x dp
     return tot * p.tp * p.cp * ev.microbatches * p.dp
 

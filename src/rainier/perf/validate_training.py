@@ -4,11 +4,13 @@ Every row of the table is either *usable* (its model, hardware, chip count, sequ
 and the parallelism sizes the source gives are known) or *unusable* with the reason. For a usable row
 ``estimate_training`` runs with the published sizes fixed; sizes the source does not publish
 (microbatch, interleaving, recomputation, ZeRO stage) are searched: the fastest configuration,
-as a tuned production run would be, and the searched fields are reported. The memory check is off
-here: the published runs fit on their hardware, and rainier's activation model (Korthikanti et al.,
-no offloading, no partial recomputation of single ops) over-estimates some stacks' memory, which
-would push the search to needless full recomputation. Memory is tested against the formulas in
-tests/test_memory.py.
+as a tuned production run would be, and the searched fields are reported. The memory check is on,
+as for a user: the search only picks configurations that fit rainier's memory model (with partial
+recomputation of as few layers as memory needs when recomputation is searched). A published run
+whose sizes fit no configuration of rainier's model is still scored (it ran) and listed as a memory
+misfit with the model's numbers, so the memory model's gaps stay visible. Execution settings beyond
+the sizes (unfused attention, eager kernels, power caps, overlapped all-to-all, hardware variants)
+are applied only where the row's source states them, and each row lists them (``settings``).
 
 The prediction is converted into each source's own metric, with the source's own definition:
 
@@ -74,13 +76,9 @@ _MEGATRON_2022 = Options(fused_attention=False)
 _SEL_LAYER = Options(recompute_fraction=0.5)
 _SEL_OP_NOTE = ("torchtitan op-level selective AC saves every other matmul output and recomputes the rest: "
                 "modelled as half a forward recomputed")
-_FIT_HW = Options(check_memory=False)
 _CAP500 = Options(power_cap_w=500.0)
-_CAP500_FIT_HW = Options(power_cap_w=500.0, check_memory=False)
-_FIT_HW_NOTE = ("the run fit on its hardware; rainier's activation estimate for torchtitan's op-level selective "
-                "checkpointing is conservative, so the memory check is skipped")
-_H100_500W = ("Meta's H100 SXM 96GB HBM2e at 500 W: the catalog H100 SXM with a 500 W power cap "
-              "(clocks x (500/700)^(1/3)); HBM2e bandwidth taken as the HBM3 figure")
+_H100_500W = ("Meta's Grand Teton H100 SXM 96GB HBM2e (2.4 TB/s) at its default 500 W power limit (stated in the "
+              "source): the catalog H100 SXM with that HBM and a 500 W cap (clocks x (500/700)^(1/3))")
 
 ROWS: dict[int, RowSpec] = {
     # Narayanan et al. 2021 Table 1: PTD-P, full recompute, fp16, unfused attention, DP all-reduce after backward
@@ -136,21 +134,21 @@ ROWS: dict[int, RowSpec] = {
     35: RowSpec("llama3-70b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=64),
     36: RowSpec("llama2-13b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 2, "recompute": "none", "zero": 3}, "tokens_per_s_per_chip", global_batch=128),
     37: RowSpec("llama2-70b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=64,
-                options=replace(_FIT_HW, recompute_fraction=0.5), note=_FIT_HW_NOTE + "; " + _SEL_OP_NOTE),
+                options=_SEL_LAYER, note=_SEL_OP_NOTE),
     38: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 1, "dp": 16, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=32,
                 note="H100 94/96 GB modelled as the 80 GB H100 SXM"),
-    39: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, options=replace(_CAP500_FIT_HW, recompute_fraction=0.5), note=_H100_500W + '; ' + _FIT_HW_NOTE + '; ' + _SEL_OP_NOTE),
-    40: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, precision="fp8", options=replace(_CAP500_FIT_HW, recompute_fraction=0.5), note=_H100_500W + '; ' + _FIT_HW_NOTE + '; ' + _SEL_OP_NOTE),
-    41: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 128, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=256, options=replace(_CAP500_FIT_HW, recompute_fraction=0.5), note=_H100_500W + '; ' + _FIT_HW_NOTE + '; ' + _SEL_OP_NOTE),
-    42: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 128, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=256, precision="fp8", options=replace(_CAP500_FIT_HW, recompute_fraction=0.5), note=_H100_500W + '; ' + _FIT_HW_NOTE + '; ' + _SEL_OP_NOTE),
-    43: RowSpec("llama3-70b", "h100", {"tp": 8, "pp": 1, "dp": 32, "micro_batch": 16, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=512, precision="fp8", options=_CAP500, note=_H100_500W),
-    44: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 8, "dp": 8, "vp": 1, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=256,
+    39: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
+    40: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, precision="fp8", options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
+    41: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 128, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=256, options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
+    42: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 128, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=256, precision="fp8", options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
+    43: RowSpec("llama3-70b", "h100-96gb", {"tp": 8, "pp": 1, "dp": 32, "micro_batch": 16, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=512, precision="fp8", options=_CAP500, note=_H100_500W),
+    44: RowSpec("llama3.1-405b", "h100-96gb", {"tp": 8, "pp": 8, "dp": 8, "vp": 1, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=256,
                 options=_CAP500, note=_H100_500W + "; local batch 32 = 32 microbatches of 1 through 1F1B"),
-    45: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 8, "dp": 8, "cp": 1, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=64, seq=32768, options=_CAP500,
+    45: RowSpec("llama3.1-405b", "h100-96gb", {"tp": 8, "pp": 8, "dp": 8, "cp": 1, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=64, seq=32768, options=_CAP500,
                 note=_H100_500W + "; pipeline schedule of Table 6 not stated: VP searched"),
-    46: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 8, "dp": 1, "cp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=8, seq=262144, options=_CAP500,
+    46: RowSpec("llama3.1-405b", "h100-96gb", {"tp": 8, "pp": 8, "dp": 1, "cp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=8, seq=262144, options=_CAP500,
                 note=_H100_500W + "; pipeline schedule of Table 6 not stated: VP searched"),
-    47: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "dp": 1, "cp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=1, seq=262144, options=_CAP500, note=_H100_500W),
+    47: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 1, "cp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=1, seq=262144, options=_CAP500, note=_H100_500W),
     # NVIDIA Megatron-Bridge (NeMo 25.11); recompute / ZeRO not stated: searched
     48: RowSpec("llama3-8b", "gb300", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 2}, "tokens_per_s_per_chip", precision="fp8"),
     49: RowSpec("llama3-70b", "gb300", {"tp": 1, "pp": 1, "cp": 1, "vp": 1, "micro_batch": 2, "zero": 3}, "tokens_per_s_per_chip", precision="fp8"),
@@ -182,7 +180,7 @@ ROWS: dict[int, RowSpec] = {
     # llm-foundry (FSDP FULL_SHARD = ZeRO-3, flash attention)
     67: RowSpec("mpt-30b", "h100", {"tp": 1, "pp": 1, "dp": 32, "micro_batch": 14, "recompute": "full", "zero": 3}, "foundry_mfu"),
     68: RowSpec("mpt-30b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "foundry_mfu",
-                options=_FIT_HW, note="the run fit on its hardware; rainier's estimate is 4 GB over its usable HBM"),
+                note="seq 8192 (MPT-30B's context)"),
     69: RowSpec("mpt-7b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 6, "recompute": "none", "zero": 3}, "foundry_mfu"),
     70: RowSpec("mpt-7b", "h100", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 1, "recompute": "full", "zero": 3}, "foundry_mfu"),
     71: RowSpec("mpt-3b", "h100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 6, "recompute": "none", "zero": 3}, "foundry_mfu"),
@@ -203,7 +201,8 @@ for _i in EAGER_ROWS:
                        note=(ROWS[_i].note + "; " if ROWS[_i].note else "") + "eager PyTorch (no torch.compile)")
 
 _FAMILY_OF_HW = {"tpu-v4": "google-tpu", "a100": "nvidia-ampere", "h100": "nvidia-hopper", "h800": "nvidia-hopper", "gb300": "nvidia-blackwell",
-                 "gb200": "nvidia-blackwell", "b200": "nvidia-blackwell", "trn1": "aws-neuron-v2"}
+                 "gb200": "nvidia-blackwell", "b200": "nvidia-blackwell", "trn1": "aws-neuron-v2",
+                 "h100-96gb": "nvidia-hopper"}
 
 
 @dataclass
@@ -225,6 +224,11 @@ class RowResult:
     parallelism: dict[str, Any] | None = None
     searched: list[str] = field(default_factory=list)
     note: str = ""
+    settings: list[str] = field(default_factory=list)   # execution settings beyond the sizes, each with its source
+    memory_gb: float | None = None                      # rainier's memory per chip for the chosen configuration
+    memory_usable_gb: float | None = None
+    memory_fits: bool | None = None                     # False: the published run does not fit rainier's model
+    memory_misfit: str = ""                             # why (the model's numbers), when it does not fit
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,6 +245,8 @@ class ValidationReport:
     n_heldout: int
     n_fitted: int
     n_unusable: int
+    memory_misfits: list[int] = field(default_factory=list)   # usable rows whose published config overflows rainier's memory model
+    fit_rule: str = ""
     target_mape: float = TARGET_MAPE
     target_max_err: float = TARGET_MAX_ERR
 
@@ -296,22 +302,36 @@ def predict_row(row: dict[str, str], spec: RowSpec, catalog: Catalog, params: Ef
     gb = spec.global_batch or _int(row["global_batch"])
     if chips is None or seq is None or gb is None:
         raise ValueError(f"row {row['id']}: chips/seq/global batch missing")
-    # The published runs ran, so their published sizes fit: the memory check is off for validation
-    # (rainier's activation model is Korthikanti's, without offloading or the partial recomputation
-    # some stacks use, and over-estimates some of them; it is tested against the formulas separately).
-    opt = replace(spec.options, check_memory=False)
+    # Memory is checked as a user's question would be: configurations that do not fit are rejected, so
+    # searched fields (microbatch, interleaving, recomputation, ZeRO) are what rainier would choose. If
+    # no configuration with the published sizes fits rainier's memory model, the published run is
+    # still scored (it ran) with the check off, and reported as a memory misfit (see RowResult).
+    opt = spec.options
     if params is not None:
         opt = replace(opt, params=params)
     fixed = dict(spec.fixed)
     model = cat.model(spec.model)
     chip, system = _hardware(spec.chip, cat)
-    res = estimate_training(model, chip, chips, seq=seq, global_batch=gb, parallelism=fixed,
-                            precision=spec.precision, catalog=cat, options=opt, system=system)
+    kw: dict[str, Any] = dict(seq=seq, global_batch=gb, parallelism=fixed, precision=spec.precision, catalog=cat,
+                              system=system)
+    try:
+        res = estimate_training(model, chip, chips, options=opt, **kw)
+    except RainierError as exc:
+        if exc.field not in ("memory", "parallelism") or "memory" not in str(exc):
+            raise
+        res = estimate_training(model, chip, chips, options=replace(opt, check_memory=False), **kw)
+        res.notes.append(f"memory misfit: {exc}")
     return _convert(spec.metric, res, model), res
 
 
 def _hardware(name: str, cat: Catalog) -> tuple[Any, Any]:
-    """A catalog chip, or a documented variant of one (the H800: an H100 with NVLink cut to 400 GB/s)."""
+    """A catalog chip, or a documented variant of one: the H800 (an H100 with NVLink cut to 400 GB/s, per
+    the DeepSeek-V3 paper) and Meta's Grand Teton H100 (96 GB HBM2e at 2.4 TB/s, per torchtitan's docs)."""
+    if name == "h100-96gb":
+        h100 = cat.accelerator("h100")
+        acc = h100.model_copy(update={"name": "h100-96gb", "display_name": "H100 SXM 96GB HBM2e",
+                                      "hbm_gb": 96.0, "hbm_gib": None, "hbm_tbps": 2.4})
+        return acc, cat.system("dgx-h100").model_copy(update={"name": "grand-teton-h100", "accelerator": "h100-96gb"})
     if name == "h800":
         h100 = cat.accelerator("h100")
         acc = h100.model_copy(update={"name": "h800", "display_name": "H800 SXM", "scaleup_gbytes_s": 400.0})
@@ -319,6 +339,32 @@ def _hardware(name: str, cat: Catalog) -> tuple[Any, Any]:
         tiers = tuple(t.model_copy(update={"gbytes_s_per_chip": 400.0}) for t in sysm.scaleup)
         return acc, sysm.model_copy(update={"name": "dgx-h800", "accelerator": "h800", "scaleup": tiers})
     return name, None
+
+
+# Each execution setting a row may carry, with the kind of source fact it must rest on. A setting is
+# applied to a row only where the row's source states it (the CSV's hardware/recompute/notes columns
+# or the cited document); it is never a per-row tuning knob.
+_SETTING_SOURCES = {
+    "fused_attention": "unfused attention kernels: the run predates FlashAttention (Megatron-LM 2021-22 papers)",
+    "fused_elementwise": "eager PyTorch elementwise kernels: the source's table names torch.compile only for other rows",
+    "overlap_dp": "DP all-reduce after the backward pass, not overlapped (Narayanan et al. 2021 PTD-P)",
+    "recompute_fraction": "share of the forward recomputed, from the source's checkpointing mode",
+    "overlap_ep": "EP all-to-all overlapped with compute: DualPipe (DeepSeek-V3 paper Sec. 3.2.1)",
+    "power_cap_w": "power limit stated by the source",
+}
+
+
+def row_settings(spec: RowSpec) -> list[str]:
+    """The row's non-default execution settings, each with the kind of source it rests on."""
+    base = Options()
+    out = []
+    for name, why in _SETTING_SOURCES.items():
+        v = getattr(spec.options, name)
+        if v != getattr(base, name):
+            out.append(f"{name}={v}: {why}")
+    if spec.chip in ("h800", "h100-96gb"):
+        out.append(f"hardware {spec.chip}: {(_hardware.__doc__ or '').split(':', 1)[1].strip()}")
+    return out
 
 
 def _fit_ids() -> set[int]:
@@ -355,6 +401,11 @@ def validate_training(catalog: Catalog | None = None, params_by_family: dict[str
         r.predicted = pred
         r.error_pct = 100.0 * (pred - measured) / measured if measured else None
         r.parallelism = res.parallelism
+        r.settings = row_settings(spec)
+        r.memory_gb, r.memory_usable_gb = res.memory_gb_per_chip, res.memory_gb_available
+        mis = [n for n in res.notes if n.startswith("memory misfit: ")]
+        r.memory_fits = not mis
+        r.memory_misfit = mis[0][len("memory misfit: "):] if mis else ""
         r.searched = [k for k in ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch", "recompute", "zero")
                       if k not in spec.fixed]
         out.append(r)
@@ -375,4 +426,6 @@ def _summarise(rows: list[RowResult]) -> ValidationReport:
         mape_by_family={k: sum(v) / len(v) for k, v in sorted(fam.items())},
         mape_fitted=(sum(abs(r.error_pct or 0.0) for r in fitted) / len(fitted)) if fitted else None,
         n_heldout=len(held), n_fitted=len(fitted), n_unusable=sum(1 for r in rows if not r.usable),
+        memory_misfits=[r.id for r in rows if r.usable and r.memory_fits is False],
+        fit_rule=str(load_fits().get("fit_rule", "")),
     )
