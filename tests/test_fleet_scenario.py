@@ -62,6 +62,7 @@ def test_monthly_range_expands(cat):
     (("sites", 0, "systems", 0, "kind"), "trn9-ultra", "sites[0].systems[0].kind"),
     (("jobs", 0, "tenant"), "nobody", "jobs[0].tenant"),
     (("jobs", 0, "model"), "gpt-17", "jobs[0].model"),
+    (("jobs", 0, "chips"), -64, "jobs[0].chips"),
     (("generators", 0, "rate_per_day"), -1, "generators[0].rate_per_day"),
     (("tenants", 0, "commitment"), {"power": "lots"}, "tenants[0].commitment"),
     (("scheduler",), {"name": "round-robin"}, "scheduler.name"),

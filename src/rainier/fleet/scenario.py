@@ -189,6 +189,19 @@ class JobSpec(_M):
     priority: int | None = None
     cross_site: bool = False
 
+    @field_validator("chips", mode="before")
+    @classmethod
+    def _chips(cls, v: Any) -> Any:
+        if v == "auto":
+            return v
+        try:
+            n = parse_count(v, "chips")
+        except RainierError:
+            n = -1.0
+        if n < 1 or n != int(n):
+            raise ValueError(f"give a positive whole number of chips or auto (got {v!r})")
+        return int(n)
+
 
 class Choice(_M):
     value: Any
@@ -642,9 +655,14 @@ def _wrap(fn: Any, v: Any, field: str) -> float:
         raise RainierError(str(exc), field=field) from None
 
 
+_TYPE_TAGS = {"int", "str", "float", "bool", "dict", "list", "tuple"}
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for x in loc:
+        if isinstance(x, str) and (x in _TYPE_TAGS or "[" in x):
+            continue  # pydantic's union-member tags (int, literal['auto'], ...) are not fields
         if isinstance(x, int):
             out += f"[{x}]"
         else:
