@@ -223,6 +223,7 @@ class PageCheck:
     title: str = ""
     sections: list[str] = field(default_factory=list)
     plotly_ready_ms: float | None = None  # performance.now() once plotly.js was parsed and run
+    first_screen_ms: float | None = None  # performance.now() once the charts of the first screen were drawn
 
     @property
     def empty_charts(self) -> list[str]:
@@ -287,7 +288,8 @@ def _check(br: Chromium, path: str | Path, screenshot: str | Path | None, wait_s
     return PageCheck(url=url, load_s=load_s, rendered_ms=state.get("t_rendered_ms"), charts=info["charts"],
                      expected_charts=int(info.get("expected") or 0), errors=errors, requests=br.requests(),
                      blocked=blocked, screenshot=shot, title=info.get("title", ""),
-                     sections=list(info.get("sections") or []), plotly_ready_ms=state.get("t_plotly_ready_ms"))
+                     sections=list(info.get("sections") or []), plotly_ready_ms=state.get("t_plotly_ready_ms"),
+                     first_screen_ms=state.get("t_first_screen_ms"))
 
 
 def check_report(path: str | Path, *, screenshot: str | Path | None = None, offline: bool = False,

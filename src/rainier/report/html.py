@@ -239,30 +239,45 @@ class Page:
 
 _LOADER = r"""
 (function () {
+  // Charts on the first screen are drawn first, then the rest one by one, yielding between them so the
+  // page paints and responds while the lower charts are still being drawn.
   var state = window.__rainier = {charts: 0, rendered: 0, errors: [], done: false, t_rendered_ms: null,
-                                 t_plotly_ready_ms: performance.now()};
+                                 t_first_screen_ms: null, t_plotly_ready_ms: performance.now()};
   function fail(e) { state.errors.push(String(e && e.message || e)); console.error('rainier chart:', e); }
+  function finish() {
+    state.done = true;
+    state.t_rendered_ms = performance.now();
+    if (state.t_first_screen_ms === null) state.t_first_screen_ms = state.t_rendered_ms;
+    document.body.setAttribute('data-rendered', String(state.rendered));
+  }
   try {
     var tpl = JSON.parse(document.getElementById('rainier-template').textContent);
-    var specs = document.querySelectorAll('script.rainier-fig');
+    var specs = Array.prototype.slice.call(document.querySelectorAll('script.rainier-fig'));
     state.charts = specs.length;
     var config = {responsive: true, displaylogo: false, scrollZoom: false,
                   toImageButtonOptions: {format: 'png', scale: 2}};
-    var jobs = [];
-    specs.forEach(function (el) {
-      var spec = JSON.parse(el.textContent), div = document.getElementById(el.dataset.target);
+    var screen = window.innerHeight || 900;
+    var items = specs.map(function (el) {
+      var div = document.getElementById(el.dataset.target);
+      return {el: el, div: div, first: div.getBoundingClientRect().top < screen};
+    });
+    var nFirst = items.filter(function (x) { return x.first; }).length;
+    items.sort(function (a, b) { return (b.first ? 1 : 0) - (a.first ? 1 : 0); });
+    var i = 0;
+    function next() {
+      if (i === nFirst && state.t_first_screen_ms === null) state.t_first_screen_ms = performance.now();
+      if (i >= items.length) { finish(); return; }
+      var it = items[i++];
+      var spec;
+      try { spec = JSON.parse(it.el.textContent); } catch (e) { fail(e); setTimeout(next, 0); return; }
       var layout = spec.layout || {};
       layout.template = tpl;
-      jobs.push(Plotly.newPlot(div, spec.data || [], layout, config).then(function () {
+      Plotly.newPlot(it.div, spec.data || [], layout, config).then(function () {
         state.rendered += 1;
-      }, fail));
-    });
-    Promise.all(jobs).then(function () {
-      state.done = true;
-      state.t_rendered_ms = performance.now();
-      document.body.setAttribute('data-rendered', String(state.rendered));
-    });
-  } catch (e) { fail(e); state.done = true; }
+      }, fail).then(function () { setTimeout(next, 0); });
+    }
+    next();
+  } catch (e) { fail(e); finish(); }
 })();
 """
 
