@@ -65,6 +65,10 @@ def test_cli_run_json_and_errors(run_cli, tmp_path):
     bad.write_text("name: x\nhorizon: 1d\nsites: []\ntenants: [{name: a}]\n")
     rc, out, err = run_cli("fleet", "run", str(bad))
     assert rc == 2 and err.startswith("error:") and "sites" in err and len(err.strip().splitlines()) == 1
+    rc, out, err = run_cli("fleet", "run", "tiny", "--out", str(tmp_path / "s"), "--scheduler", "easy-backfill", "--json")
+    assert rc == 0 and json.loads(out)["config_sha256"] != data["config_sha256"]
+    rc, out, err = run_cli("fleet", "run", "tiny", "--scheduler", "round-robin")
+    assert rc == 2 and "--scheduler" in err
     rc, out, err = run_cli("fleet", "list")
     assert rc == 0 and "rainier" in out
 

@@ -48,14 +48,23 @@ def summary_table(summary: dict[str, Any], run_dir: Path | None) -> Table:
 
 
 def run_scenario(scenario: str, out: Path | None, seed: int | None, catalog: list[Path] | None, quiet: bool,
-                 json: bool, horizon: str | None = None) -> tuple[Any, Path]:
+                 json: bool, horizon: str | None = None, scheduler: str | None = None) -> tuple[Any, Path]:
     from rainier.fleet import load_scenario, run_fleet
+    from rainier.fleet.policies import make_scheduler
 
     cat = load_catalog(catalog)
     overrides = {"horizon": horizon} if horizon else None
     if horizon:
         parse_duration(horizon, "--horizon")
     sc = load_scenario(scenario, seed=seed, catalog=cat, overrides=overrides)
+    if scheduler:
+        try:
+            make_scheduler(scheduler)
+        except Exception as exc:  # an unknown name: report it against the option
+            from rainier.errors import RainierError
+
+            raise RainierError(str(exc).split(": ", 1)[-1], field="--scheduler") from None
+        sc = sc.model_copy(update={"scheduler": sc.scheduler.model_copy(update={"name": scheduler, "params": {}})})
     out_dir = out or Path("runs") / f"{sc.name}-seed{sc.seed}"
     show = not quiet and not json and sys.stderr.isatty()
     if show:
@@ -84,13 +93,14 @@ def run_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="run directory (default runs/NAME-seedN)")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="override the scenario's seed")] = None,
     horizon: Annotated[str | None, typer.Option("--horizon", help="override the horizon: 30d, 1y")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="override the policy: fifo, priority, fair-share, easy-backfill")] = None,
     report: Annotated[bool, typer.Option("--report", help="also write the HTML report of the run")] = False,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Simulate a fleet scenario; write scenario.yaml, manifest, summary and Parquet tables to a run directory."""
-    result, out_dir = run_scenario(scenario, out, seed, catalog, quiet, json, horizon)
+    result, out_dir = run_scenario(scenario, out, seed, catalog, quiet, json, horizon, scheduler)
     report_path = None
     if report:
         import rainier.report as rep
