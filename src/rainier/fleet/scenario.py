@@ -108,10 +108,6 @@ class _M(BaseModel):
 
 # --- time points ------------------------------------------------------------------------------------
 
-class TimeRef(_M):
-    """A point in time: seconds from the scenario start, a date (YYYY-MM-DD) or a month (YYYY-MM)."""
-
-
 def _time_point(v: Any, start: dt.date, field: str) -> float:
     if isinstance(v, (dt.date, dt.datetime)):
         d = v if isinstance(v, dt.date) else v.date()
@@ -491,9 +487,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
                         x["at_s"] = month(x.pop("month"), f"{ff}.month")
                     elif "at" in x:
                         x["at_s"] = when(x.pop("at"), f"{ff}.at")
-                    if "every_month" in x:  # {from: 2025-11, to: 2026-09, systems: N}: one entry per month
-                        raise RainierError("use from/to for repeated deliveries", field=f"{ff}.every_month")
-                    if "from" in x:
+                    if "from" in x:  # {from: 2025-11, to: 2026-09, systems: N}: one delivery per month
                         a = x.pop("from")
                         b = x.pop("to", None)
                         if b is None:
