@@ -94,3 +94,12 @@ def test_resolved_yaml_round_trips_and_hash_is_stable(cat):
 def test_unknown_builtin_suggests():
     with pytest.raises(RainierError, match="built-ins"):
         load_scenario("rainer")
+
+
+def test_docstring_example_is_a_valid_scenario(cat):
+    import rainier.fleet.scenario as m
+
+    block = m.__doc__.split("complete ones)::\n\n", 1)[1]
+    d = yaml.safe_load("\n".join(line[4:] for line in block.splitlines()))
+    sc = scenario_from_dict(d, catalog=cat)
+    assert len(sc.sites[0].systems[0].deliveries) == 12 and sc.tenants[0].commitment_w == 5e9

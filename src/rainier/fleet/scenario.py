@@ -17,6 +17,44 @@ YAML path of the offending value, e.g. ``sites[0].systems[1].deliveries[2].month
 
 Invariants after :func:`load_scenario`: names are unique per kind; every catalog reference (site, system,
 model) resolves; every job and service names a declared tenant; every time lies in ``[0, inf)``.
+
+Shape of a file (see ``scenarios/tiny.yaml`` and ``scenarios/rainier.yaml`` for complete ones)::
+
+    name: demo
+    start: 2025-10-01            # dates and months below are relative to this
+    horizon: 365d
+    seed: 1
+    scheduler: {name: fair-share, interval: 5min, params: {lookahead: 0}}
+    cross_site: {allowed: false, gbps: 400, efficiency: 0.8}
+    perf: {backend: auto}        # auto | estimators | physics (see rainier.fleet.perf)
+    sites:
+      - name: new-carlisle       # a catalog site gives power_cap and pue unless set here
+        power_cap: 2200MW
+        systems_per_domain: 256
+        systems:
+          - kind: trn2-ultraserver
+            installed_chips: 420000                       # or installed: <systems>
+            deliveries: [{from: 2025-11, to: 2026-09, chips: 40000}, {month: 2026-12, systems: 100}]
+            decommission: [{at: 200d, systems: 50}]
+    tenants:
+      - {name: a, commitment: {power: 5GW}, priority: 1, borrow: true, preemptible: true}
+      - {name: b, commitment: {chips: 100000}}
+    jobs:
+      - {name: big, tenant: a, model: llama3-70b, system: trn2-ultraserver, tokens: 15T, chips: auto,
+         target: 30d, arrival: 2025-11-15, checkpoint: {interval: 30min, save: 30s, restore: 5min}}
+    generators:
+      - {name: research, tenant: b, rate_per_day: 10, models: [llama3-8b], system: trn2-ultraserver,
+         chips: [{chips: 1024, weight: 3}, 4096], duration: {dist: lognormal, median: 24h, sigma: 0.8}}
+    services:
+      - {name: api, tenant: b, model: llama3-70b, system: trn2-ultraserver, precision: fp8,
+         slo: {ttft: 2s, tpot: 50ms}, demand: {tokens_per_s: 300M, daily_amplitude: 0.35,
+         weekend_factor: 0.8, growth_per_year: 2.5}}
+    failures: {preset: llama3, scale: 1.0, causes: [{name: tor, rate_per_system_hour: 1e-5,
+               radius: rack, repair: {dist: exponential, mean: 2h}}]}
+    events:
+      - {at: 2026-02-10, kind: site_outage, site: new-carlisle, duration: 12h}
+      - {at: 100d, kind: supply_slip, site: new-carlisle, system: trn2-ultraserver, months: 2}
+      - {at: 2026-05-01, kind: demand_spike, service: api, factor: 1.5, duration: 3d}
 """
 
 from __future__ import annotations
