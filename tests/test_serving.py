@@ -36,7 +36,7 @@ def test_littles_law(setup):
     pool = _pool(setup)
     st_ = steady_state(pool.step, 128, 300, 100, 2048)
     rng = np.random.default_rng(1)
-    reqs = make_requests(named_dist("openorca"), 6000, rng, qps=0.6 * st_.requests_per_s * pool.replicas)
+    reqs = make_requests(named_dist("openorca"), 3000, rng, qps=0.6 * st_.requests_per_s * pool.replicas)
     sim = S.simulate_deployment(pool, reqs)
     L = sim.queue_stats()["mean_in_system"]  # time average of the simulator's own state
     lam = len(reqs) / sim.horizon_s
@@ -47,7 +47,7 @@ def test_littles_law(setup):
 def test_ttft_grows_with_load(setup):
     pool = _pool(setup)
     cap = steady_state(pool.step, 128, 294, 290, 2048).requests_per_s * pool.replicas
-    base = make_requests(named_dist("openorca"), 1500, np.random.default_rng(2), qps=1.0)
+    base = make_requests(named_dist("openorca"), 800, np.random.default_rng(2), qps=1.0)
     p = []
     for f in (0.2, 0.6, 0.95):
         sim = S.simulate_deployment(pool, base.with_arrivals(base.arrival_s / (f * cap)))

@@ -357,6 +357,15 @@ class StepModel:
         t = t + np.asarray(ctx_sum, dtype=float) * self.c_kv + np.asarray(prefill_units, dtype=float) * self.c_attn
         return np.where(np.asarray(tokens) > 0, t + self.t_fixed, 0.0)
 
+    def fast_step_s(self, tokens: np.ndarray, n_seq: np.ndarray, prefill_units: np.ndarray) -> np.ndarray:
+        """:meth:`step_time_s` without the decode-context term, for float arrays (the simulator's hot path)."""
+        if self.pp != 1:
+            return self.step_time_s(tokens, n_seq, 0.0, prefill_units)
+        g = self.grid
+        t = np.interp(tokens, g, self.t_stage) + np.interp(n_seq, g, self.t_head) + prefill_units * self.c_attn
+        t += self.t_fixed
+        return t * (tokens > 0)
+
     def decode_step_s(self, batch: float, context: float) -> float:
         return float(self.step_time_s(batch, batch, batch * context, 0.0))
 
