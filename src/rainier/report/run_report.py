@@ -664,7 +664,7 @@ def _add_cost(page: Page, run: RunData) -> None:
 
 ROUTINE_EVENTS = {"job_submit", "job_start", "job_end", "job_interrupt", "failure", "repair", "preempt"}
 MAX_EVENT_MARKS = 30  # vertical marks for notable events on the time charts
-MAX_EVENT_ROWS = 200  # rows of the notable-events table
+MAX_EVENT_ROWS = 100  # rows of the notable-events table
 
 
 def _notable_events(run: RunData) -> pd.DataFrame:
@@ -737,13 +737,22 @@ def _add_events(page: Page, run: RunData) -> None:
                                 "demand spikes.")
     sec.table(["event", "count"], [(k, Cell(fmt_num(int(v)))) for k, v in counts.items()])
     notable = _notable_events(run)
+    deliv = notable[notable["kind"].astype(str) == "delivery"]
+    if len(deliv) and "site" in deliv.columns:
+        chips = pd.to_numeric(deliv["chips"], errors="coerce") if "chips" in deliv.columns else pd.Series(0, index=deliv.index)
+        g = deliv.assign(_chips=chips).groupby(deliv["site"].astype(str), sort=False).agg(
+            n=("kind", "size"), chips=("_chips", "sum"), first=("time_h", "min"), last=("time_h", "max"))
+        sec.table(["site", "deliveries", "chips delivered", "first at h", "last at h"],
+                  [(site, Cell(fmt_num(r.n)), Cell(fmt_num(r.chips)), Cell(f"{r.first:,.1f}"), Cell(f"{r.last:,.1f}"))
+                   for site, r in g.iterrows()], caption="Deliveries by site.")
+    notable = notable[notable["kind"].astype(str) != "delivery"]
     if len(notable):
         cols = [c for c in ("time_h", "kind", "site", "tenant", "chips", "cause", "detail") if c in notable.columns]
         rows = [[Cell(f"{float(r['time_h']):,.1f}")]
                 + [Cell(fmt_num(r[c]) if pd.notna(r[c]) else "–", "" if c == "chips" else "text") for c in cols[1:]]
                 for _, r in notable.head(MAX_EVENT_ROWS).iterrows()]
         more = f" (the first {MAX_EVENT_ROWS} of {len(notable):,})" if len(notable) > MAX_EVENT_ROWS else ""
-        sec.table(cols, rows, caption=f"Deliveries, supply slips, outages and other scenario events{more}.")
+        sec.table(cols, rows, caption=f"Supply slips, outages, demand spikes and other scenario events{more}.")
 
 
 
