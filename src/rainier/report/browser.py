@@ -61,7 +61,11 @@ class Chromium:
         self.session: str | None = None
 
     def __enter__(self) -> Chromium:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # a browser that hung while starting must not outlive the failure
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -103,6 +107,8 @@ class Chromium:
 
     def close(self) -> None:
         if self.proc is None:
+            if getattr(self, "_profile", None):
+                shutil.rmtree(self._profile, ignore_errors=True)
             return
         try:
             self.call("Browser.close", session=False, timeout=5)
@@ -154,7 +160,10 @@ class Chromium:
         msg: dict[str, Any] = {"id": mid, "method": method, "params": params or {}}
         if session and self.session:
             msg["sessionId"] = self.session
-        os.write(self._cmd_w, json.dumps(msg).encode() + b"\0")
+        try:
+            os.write(self._cmd_w, json.dumps(msg).encode() + b"\0")
+        except BrokenPipeError as exc:
+            raise BrowserError(f"chromium exited: {self.stderr_tail()}") from exc
         deadline = time.monotonic() + timeout
         while True:
             r = self._recv(deadline)
