@@ -136,6 +136,10 @@ class Simulation:
                 k = self.kind_index[ps.kind]
                 pool = Pool(len(self.pools), si, k, ps.kind, n, system.chips, spr, s.systems_per_domain,
                             pw.busy_w, pw.idle_w, pw.cost_usd_per_s)
+                # average draw of a training gang: the economics load factor of full load (Epoch: ~0.75),
+                # never below idle; the cap still counts full load
+                frac = sc.training_draw_fraction if sc.training_draw_fraction is not None else cat.economics().load_factor
+                pool.train_w = max(pool.idle_w, pool.busy_w * frac)
                 self.pools.append(pool)
                 site.pools.append(pool.index)
                 site.capacity_chips += n * system.chips
@@ -600,7 +604,7 @@ class Simulation:
         for p, m in plan:
             pool = self.pools[p]
             idx = pick_systems(pool, m)
-            self._acquire(pool, idx, job.id, job.tenant, pool.busy_w)
+            self._acquire(pool, idx, job.id, job.tenant, pool.train_w)
             placement[p] = idx
         job.placement = placement
         job.sites = sites
@@ -628,7 +632,7 @@ class Simulation:
     def _release_job(self, job: Job) -> None:
         for p, idx in job.placement.items():
             pool = self.pools[p]
-            self._release(pool, idx, job.tenant, pool.busy_w)
+            self._release(pool, idx, job.tenant, pool.train_w)
         job.placement = {}
         self.running.pop(job.id, None)
         self._running_view = None

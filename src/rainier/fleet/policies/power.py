@@ -7,7 +7,9 @@ share per chip x (1 + network overhead) x site PUE, times chips per system); idl
 Cap rule (enforced at admission, so it can never be exceeded): the site's *counted* power — busy
 systems at full load, idle systems at idle draw — stays at or under the cap. A start is admitted only
 if ``counted + n x (busy_w - idle_w) <= cap``; a delivery only if ``counted + n x idle_w <= cap``
-(otherwise it waits, power-limited). Reported power (inference at its utilization) is <= counted.
+(otherwise it waits, power-limited). Reported power is <= counted: a training system draws the
+scenario's ``training_draw_fraction`` of full load (default: the economics ``load_factor``, 0.75 after
+Epoch AI), an inference system ``idle + (busy - idle) x utilization``.
 """
 
 from __future__ import annotations
