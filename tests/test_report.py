@@ -309,3 +309,14 @@ def test_events_section_counts_and_marks(runs, tmp_path):
     figs = _figures(text)
     marked = [f for f in figs if any("outage" in (a.get("text") or "") for a in f["layout"].get("annotations", []))]
     assert len(marked) >= 2  # chips by state and failures over time (and inference) mark the outage
+
+
+def test_a_summary_alone_still_makes_a_report(runs, tmp_path):
+    d = tmp_path / "bare"
+    d.mkdir()
+    (d / "summary.json").write_text('{"scenario": "bare"}')
+    text = write_run_report(d).read_text()
+    for anchor in RUN_SECTIONS:
+        assert f'<section id="{anchor}">' in text
+    a, _ = runs
+    assert write_compare_report(d, a, tmp_path / "c.html").exists()
