@@ -218,3 +218,36 @@ def test_pipeline_across_sites_beats_data_parallel_on_a_thin_link(run_cli):
                          "--global-batch", "512", "--sites", "2", "--cross-site-gbps", "400", "--cross-site-dim", "pp",
                          "--json")
     assert rc == 0 and json.loads(out)["sites"] == 2
+
+
+def test_partial_recompute_is_the_least_that_fits(cat):
+    """With recomputation searched, "full" recomputes only as many layers per virtual stage as memory needs."""
+    from dataclasses import replace
+
+    from rainier.perf.memory import training_memory, usable_hbm_bytes
+
+    m = cat.model("llama3.1-405b")
+    fixed = {"tp": 8, "pp": 16, "dp": 64, "cp": 1, "vp": 4, "micro_batch": 1, "zero": 1}
+    res = estimate_training(m, "h100", 8192, seq=8192, global_batch=2048, parallelism=fixed, catalog=cat)
+    p = Parallelism(**res.parallelism)
+    usable = usable_hbm_bytes(cat.accelerator("h100").hbm_bytes)
+    assert res.memory_gb_per_chip * 1e9 <= usable
+    assert p.recompute == "full" and p.recompute_fraction < 1.0
+    lv = -(-m.layers // (p.pp * p.vp))
+    fewer = replace(p, recompute_fraction=p.recompute_fraction - 1.0 / lv)
+    kw = dict(b=1, seq=8192, tp=8, pp=16, cp=1, ep=1, vp=4, microbatches=32, recompute="full", zero=1, dp=64)
+    if fewer.recompute_fraction > 0:
+        assert training_memory(m, recompute_fraction=fewer.recompute_fraction, **kw).total > usable
+    # partial recomputation costs less than full
+    full = estimate_training(m, "h100", 8192, seq=8192, global_batch=2048, catalog=cat,
+                             parallelism={**fixed, "recompute": "full"})
+    assert res.step_time_s < full.step_time_s
+
+
+def test_zero2_reduce_scatters_every_microbatch(cat):
+    kw = dict(seq=4096, global_batch=256, catalog=cat)
+    base = {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "full"}
+    z1 = estimate_training("llama3-8b", "h100", 64, parallelism={**base, "zero": 1}, **kw)
+    z2 = estimate_training("llama3-8b", "h100", 64, parallelism={**base, "zero": 2}, **kw)
+    assert z2.memory_breakdown_gb["gradients"] < z1.memory_breakdown_gb["gradients"]
+    assert z2.breakdown["dp_comm"] >= z1.breakdown["dp_comm"]

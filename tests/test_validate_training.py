@@ -1,10 +1,13 @@
 """Regression guard: the training model against published measured runs (rainier validate training).
 
-The issue's target is a held-out MAPE <= 10% with no row beyond 25%. Today the model meets it on
-nvidia-ampere only (Megatron-LM, Korthikanti, BLOOM and torchtitan A100 rows); the Hopper and
-Blackwell held-out rows mix software stacks (torchtitan/llm-foundry eager PyTorch vs NeMo/TE) and
-long-context CP runs the model over-predicts. The guards below pin today's accuracy so that a
-regression fails CI, and pin the Ampere family to the issue's target.
+The issue's target is a held-out MAPE <= 10% with no row beyond 25%. The model does not meet it
+overall: with the memory check on (the search only picks configurations that fit rainier's memory
+model) and the fit set chosen by a fixed rule (scripts/fit_efficiency.py, not hand-picked after
+seeing held-out errors), the held-out MAPE is 17.2%. The largest errors are MoE runs on Blackwell
+(whose fit set, by the rule, holds only dense fp8 rows), the Llama 3 405B runs (which need
+recomputation or a deeper bubble to fit rainier's memory model) and one 262k-token CP run. The guard
+below is today's figure plus a small margin, so that a regression fails CI; Ampere is pinned to the
+issue's target, which it meets.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import pytest
 
 from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
 
-HELDOUT_MAPE_GUARD = 14.5      # memory check on (step 1 of the second pass): 13.5%; see the module docstring
-AMPERE_MAPE_GUARD = TARGET_MAPE  # today 4.9%
+HELDOUT_MAPE_GUARD = 18.0      # today 17.2% (rule-chosen fit set, memory check on); target 10%
+AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.7%
 
 
 @pytest.fixture(scope="module")
@@ -66,5 +69,32 @@ def test_cli_validate_training_json(run_cli):
     assert rc == 0
     d = json.loads(out)
     assert {"rows", "mape_heldout", "mape_by_family", "max_err_row"} <= set(d)
+    assert {"memory_misfits", "fit_rule"} <= set(d)
+    assert all({"settings", "memory_gb", "memory_fits"} <= set(r) for r in d["rows"])
     rc, out, _ = run_cli("validate", "training")
-    assert rc == 0 and "MAPE" in out and "unusable" in out
+    assert rc == 0 and "MAPE" in out and "unusable" in out and "fit rule" in out
+
+
+def test_fit_set_follows_the_stated_rule(report):
+    """The fit rows are exactly what the rule in scripts/fit_efficiency.py selects (no hand-picking)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "fit_efficiency.py"
+    spec = importlib.util.spec_from_file_location("fit_efficiency", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    chosen = sorted(i for ids, _ in mod.select_fit_rows().values() for i in ids)
+    assert chosen == sorted(r.id for r in report.rows if r.fitted)
+    assert report.fit_rule == mod.FIT_RULE
+
+
+def test_published_configs_fit_memory_or_are_listed(report):
+    for r in report.rows:
+        if r.usable:
+            assert r.memory_fits is not None and r.memory_gb is not None
+            if r.memory_fits:
+                assert r.memory_gb <= r.memory_usable_gb + 1e-6
+            else:
+                assert r.id in report.memory_misfits and "GB" in r.memory_misfit

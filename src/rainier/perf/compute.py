@@ -23,8 +23,20 @@ mem_eff           fraction of HBM bandwidth reached by streaming kernels
 ================  =======================================================================
 
 The values live in ``perf/fits/efficiency.json``, written by ``scripts/fit_efficiency.py`` from the
-measured runs in ``perf/data/training-measured.csv``. A family with no measured rows uses the
-``default`` entry (a vendor-neutral prior stated in that file).
+measured runs in ``perf/data/training-measured.csv``, on a fit set chosen by a fixed rule (stated in
+that script and in the file's ``fit_rule``). Families without measured rows use a prior, stated in
+the file beside each entry (``source``):
+
+* google-tpu, amd-cdna3, amd-cdna4: the ``default`` entry, the mean of the fitted NVIDIA families'
+  GEMM and attention efficiency (the only vendor with several fitted generations) and the vendor-
+  neutral prior for the rest. Likely optimistic for less-tuned stacks (e.g. ROCm); PaLM on TPU v4,
+  held out, is the one check of it.
+* aws-neuron-v3, aws-neuron-v4 (Trainium2, Trainium3): the Trainium1 (aws-neuron-v2) fit, because the
+  achieved efficiency is mostly the software stack's (Neuron compiler, collectives, NxD), shared by
+  the three generations, and the one measured Neuron row puts it at about half of NVIDIA's. Likely
+  pessimistic if Trainium2's newer compiler and larger on-chip memory do better; no data either way.
+
+Estimates on a family with a prior say so in their notes.
 """
 
 from __future__ import annotations
@@ -122,10 +134,12 @@ def gemm_efficiency(acc: Accelerator, m: float, n: float, k: float, precision: s
 
 
 def gemm_time_s(acc: Accelerator, m: float, n: float, k: float, precision: str = "bf16", batch: float = 1,
-                params: EffParams | None = None) -> float:
+                params: EffParams | None = None, out_bytes: float = 2.0) -> float:
     """Time of ``batch`` GEMMs of shape ``(m x k) @ (k x n)``: roofline with achieved rates.
 
-    ``precision`` is the operand precision (``bf16`` or ``fp8``); outputs are written in bf16.
+    ``precision`` is the operand precision (``bf16`` or ``fp8``); outputs are written in bf16 unless
+    ``out_bytes`` says otherwise (a weight-gradient GEMM that accumulates into an fp32 gradient buffer
+    reads and writes it: 8 bytes per output element).
     """
     if m <= 0 or n <= 0 or k <= 0 or batch <= 0:
         return 0.0
@@ -134,7 +148,7 @@ def gemm_time_s(acc: Accelerator, m: float, n: float, k: float, precision: str =
     peak = acc.peak_flops(precision)
     t_flops = flops / (peak * gemm_efficiency(acc, m, n, k, precision, p))
     b_in = bytes_per_element(precision)
-    nbytes = ((m * k + k * n) * b_in + m * n * 2.0) * batch
+    nbytes = ((m * k + k * n) * b_in + m * n * out_bytes) * batch
     t_mem = nbytes / (acc.hbm_bw_bytes_s * p.mem_eff)
     return max(t_flops, t_mem)
 

@@ -89,6 +89,8 @@ def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, s
 
     * two norm inputs 4h [r]; QKV input 2h [r]; Q 2 a d/t; K and V 4 k d/t (``k`` KV heads per rank);
       output-projection input 2 a d/t; attention dropout mask h [r] (dropout models only);
+    * MLA (DeepSeek): per-head Q 2 a d_qk/t, K and V 2 a (d_qk + d_v)/t, the latents 2 (q_r + kv_r) [r];
+      selective recomputation recomputes the up-projections, keeping only the latents;
     * scores: ``5 a s/t`` (softmax out 2, dropout mask 1, dropout out 2) or ``2 a s/t`` without dropout,
       none with flash attention or selective recomputation (recomputed in backward);
     * MLP input 2h [r]; gelu: 2f/t (gelu in) + 2f/t (fc2 in); SwiGLU: 4f/t (gate, up) + 2f/t (product);
@@ -112,6 +114,10 @@ def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, s
         o_w = a * c.v_head_dim
         # compressed latents (q_r, kv_r) are small and kept too
         x = 2.0 * (c.q_lora_rank + c.kv_lora_rank) * rep
+        if recompute == "selective":
+            # selective recomputation of MLA also recomputes the up-projections from the kept latents
+            # (DeepSeek-V3 Sec. 3.2.3; Megatron-Core's "mla_up_proj" module): per-head Q, K, V are not kept
+            q_w = kv_w = 0.0
     else:
         d = model.d_head
         q_w = a * d

@@ -12,7 +12,7 @@ microbatch size, interleaving depth ``vp``, recomputation mode and ZeRO stage. V
 
 The search enumerates TP over powers of two within the scale-up domain, PP over the divisors of the
 layer count, CP over powers of two leaving chunks of at least 1,024 tokens, EP over the divisors of
-the experts, microbatch 1-8, vp 1-8, the three recomputation modes and ZeRO 1 or 3, with DP derived
+the experts, microbatch 1-8, vp 1-8, the three recomputation modes and ZeRO 1, 2 or 3, with DP derived
 from the chip count. The space stays small (hundreds to a few thousand points) at any chip count,
 which is what makes a million-chip search take milliseconds.
 """
@@ -123,7 +123,7 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
         eps = opts("ep", [1])
     mbs = opts("micro_batch", [1, 2, 4, 8])
     rcs = opts("recompute", ["none", "selective", "full"])
-    zs = opts("zero", [1, 3])
+    zs = opts("zero", [1, 2, 3])
     out = []
     for tp in tps:
         for cp in cps:

@@ -11,6 +11,11 @@ One optimizer step of a transformer (dense or MoE) trained with TP (+ sequence p
 layers (the first stage also does the embedding, the last the logits and loss), including the
 communication that sits on the critical path:
 
+Backward GEMMs are timed as two GEMMs of their own shapes: the input gradient and the weight gradient,
+whose output (the weight's shape) is accumulated in fp32 across microbatches (8 bytes per element read
+and written; 2 with FSDP, which writes bf16 gradients and reduce-scatters them each microbatch). Small
+token counts per GEMM (MoE experts, short microbatches) make the weight gradient memory-bound.
+
 * TP: 2 all-reduces (or all-gather + reduce-scatter with SP) per layer in forward, 2 in backward,
   2 more in a fully recomputed forward, all **exposed** (not overlapped with GEMMs);
 * EP: a dispatch and a combine all-to-all per MoE layer in forward and in backward, exposed;
@@ -19,7 +24,8 @@ communication that sits on the critical path:
 * PP: one activation p2p per microbatch per virtual stage boundary forward and backward, exposed.
 
 DP gradient synchronisation (bf16) **overlaps with the backward pass of the last microbatch** (all
-but its last layer), and the ZeRO-1/2 parameter all-gather with the forward of the next step's
+but its last layer; ZeRO-2, which keeps no whole gradient buffer, reduce-scatters every microbatch's
+gradients under that microbatch's backward), and the ZeRO-1/2 parameter all-gather with the forward of the next step's
 first microbatch: exposed = max(0, comm - window). ZeRO-3 / FSDP gathers weights in forward and
 backward and reduce-scatters gradients every microbatch, overlapped with that microbatch's compute.
 
@@ -181,7 +187,8 @@ class _Ctx:
         """(fwd compute, bwd compute, attention fwd, recompute extra, tp comm fwd, ep comm fwd,
         cp comm exposed fwd, cp comm exposed bwd, flops fwd) of one layer, one microbatch."""
         # TP, CP and EP groups' strides do not depend on dp, nor on pp with one site (see strides())
-        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, p.pp if self.topo.sites > 1 else 0)
+        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, p.pp if self.topo.sites > 1 else 0,
+               p.zero >= 3)
         hit = self._layer.get(key)
         if hit is not None:
             return hit
@@ -189,10 +196,17 @@ class _Ctx:
         ops = layer_ops(self.model, b=p.micro_batch, s=self.seq, tp=p.tp, cp=p.cp, ep=p.ep, sp=p.sp,
                         moe_layer=moe, fused_attention=opt.fused_attention,
                         fused_elementwise=opt.fused_elementwise)
-        g_t = 0.0
+        g_t = g_b = 0.0
+        # weight gradients accumulate into an fp32 buffer across microbatches (Megatron's
+        # gradient-accumulation fusion, TE's fuse_wgrad_accumulation: read + write 8 B per weight);
+        # FSDP writes bf16 gradients that it reduce-scatters every microbatch (2 B)
+        wg_out = 2.0 if p.zero >= 3 else 8.0
         for g in ops.gemms:
             prec = "bf16" if g.name == "router" else self.gemm_prec
             g_t += C.gemm_time_s(acc, g.m, g.n, g.k, prec, g.batch, par)
+            # backward: input gradient (m x n) @ (n x k) and weight gradient (k x m) @ (m x n)
+            g_b += C.gemm_time_s(acc, g.m, g.k, g.n, prec, g.batch, par)
+            g_b += C.gemm_time_s(acc, g.k, g.n, g.m, prec, g.batch, par, out_bytes=wg_out)
         if ops.attn_fused:
             a_f = C.attention_time_s(acc, ops.attn_flops, ops.attn_bytes, ops.attn_q_len, ops.attn_head_dim, par)
             a_b = 2.5 * a_f
@@ -202,7 +216,7 @@ class _Ctx:
             a_b = 2.0 * a_f
         ew = C.elementwise_time_s(acc, ops.elementwise_bytes, par)
         fwd = g_t + a_f + ew
-        bwd = 2.0 * g_t + a_b + 2.0 * ew
+        bwd = g_b + a_b + 2.0 * ew
         flops_fwd = ops.gemm_flops + ops.attn_flops
         st = self.strides(p)
         tp_c = 2.0 * self.coll("all_reduce", ops.tp_bytes, p.tp, st["tp"]) if p.tp > 1 else 0.0
@@ -222,6 +236,11 @@ class _Ctx:
             rc_flops = flops_fwd
         elif p.recompute == "selective" and not ops.attn_fused:
             rc, rc_flops = a_f, ops.attn_flops
+        elif p.recompute == "selective" and self.model.mla is not None:
+            # MLA up-projections recomputed from the kept latents (see memory.activation_bytes_per_layer)
+            ups = [g for g in ops.gemms if g.name in ("q_up", "kv_up")]
+            rc = sum(C.gemm_time_s(acc, g.m, g.n, g.k, self.gemm_prec, g.batch, par) for g in ups)
+            rc_flops = sum(g.flops for g in ups)
         else:
             rc, rc_flops = 0.0, 0.0
         out = (fwd, bwd, a_f, rc, tp_c, ep_c, cp_f, cp_b, flops_fwd, rc_flops)
@@ -325,10 +344,14 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
         else:
             grad = sync("all_reduce") if p.zero == 0 else sync("reduce_scatter")
             gather = 0.0 if p.zero == 0 else sync("all_gather")
+            # ZeRO-2 keeps no whole gradient buffer: every microbatch's gradients are reduce-scattered
+            # (under that microbatch's backward); ZeRO-0/1 accumulate locally and reduce once per step
+            n_grad = m if p.zero == 2 else 1
             if ctx.opt.overlap_dp:
-                dp_comm = max(0.0, grad - bwd_mb * (1 - last_layer)) + max(0.0, gather - fwd_mb * (1 - last_layer))
+                dp_comm = n_grad * max(0.0, grad - bwd_mb * (1 - last_layer)) \
+                    + max(0.0, gather - fwd_mb * (1 - last_layer))
             else:
-                dp_comm = grad + gather
+                dp_comm = n_grad * grad + gather
     # optimizer: read p32, m, v, grad; write p32, m, v, p16 on this chip's shard
     shard = dshard if p.zero >= 1 else 1
     opt_bytes = (dense_pc / shard + expert_pc / (eshard if p.zero >= 1 else 1)) * 30.0
@@ -575,7 +598,8 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         f"energy: facility power x load factor {econ.load_factor:g} (average draw / nameplate in training)",
     ]
     if not ctx.params.fitted:
-        notes.append(f"efficiency: no measured runs for family '{acc.family}'; default prior used")
+        src = "the Trainium1 fit" if ctx.params.family.startswith("aws-neuron") else "the default prior"
+        notes.append(f"efficiency: no measured runs for family '{acc.family}'; {src} used (see perf/fits/efficiency.json)")
     alts = []
     for ev in evals[1:]:
         alts.append({"parallelism": ev.p.to_dict(), "step_time_s": ev.step_s,

@@ -115,10 +115,11 @@ ROWS: dict[int, RowSpec] = {
     23: RowSpec("bloom-176b", "a100", {"tp": 4, "pp": 12, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 1, "sp": False},
                 "megatron_tflops", options=_MEGATRON_2022, note="Megatron-DeepSpeed, ZeRO-1; VP searched"),
     24: RowSpec(unusable="metaseq's FLOP-counting convention is not stated, and a 2M-token batch does not divide over DP 124"),
-    25: RowSpec("deepseek-v3", "h800", {"tp": 1, "pp": 16, "dp": 128, "cp": 1, "ep": 64, "zero": 1}, "gpu_hours_per_T",
+    25: RowSpec("deepseek-v3", "h800", {"tp": 1, "pp": 16, "dp": 128, "cp": 1, "ep": 64, "zero": 1, "recompute": "selective"}, "gpu_hours_per_T",
                 global_batch=15360, precision="fp8", options=Options(overlap_ep=True),
                 note=("H800 = catalog H100 SXM with NVLink cut to 400 GB/s; DualPipe modelled as EP all-to-all "
-                      "overlapped with compute (VP searched for its smaller bubble); batch at its final 15,360 "
+                      "overlapped with compute (VP searched for its smaller bubble); selective recomputation of RMSNorm and the "
+                      "MLA up-projections (stated); batch at its final 15,360 "
                       "(ramp from 3,072 ignored); MTP module not modelled")),
     26: RowSpec(unusable="MLPerf time-to-train needs the benchmark's token budget and batch, not in the table"),
     27: RowSpec(unusable="MLPerf time-to-train needs the benchmark's token budget and batch, not in the table"),
@@ -135,8 +136,10 @@ ROWS: dict[int, RowSpec] = {
     36: RowSpec("llama2-13b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 2, "recompute": "none", "zero": 3}, "tokens_per_s_per_chip", global_batch=128),
     37: RowSpec("llama2-70b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=64,
                 options=_SEL_LAYER, note=_SEL_OP_NOTE),
-    38: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 1, "dp": 16, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=32,
-                note="H100 94/96 GB modelled as the 80 GB H100 SXM"),
+    38: RowSpec("llama3.1-405b", "h100-96gb", {"tp": 8, "pp": 1, "dp": 16, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=32,
+                options=_CAP500,
+                note=("'H100 (94/96GB)' of Meta's cluster: the Grand Teton H100 96GB HBM2e, whose default 500 W power "
+                      "limit torchtitan's later performance docs state for the same platform; " + _H100_500W)),
     39: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
     40: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, precision="fp8", options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
     41: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 128, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=256, options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
