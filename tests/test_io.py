@@ -1,0 +1,31 @@
+"""Atomic writes: whole or nothing, readable per the umask."""
+
+import os
+import stat
+
+import pytest
+
+from rainier.io import atomic_dir, atomic_write_json, atomic_write_text
+
+
+def test_atomic_file_replaces_and_has_umask_mode(tmp_path):
+    p = tmp_path / "a.txt"
+    atomic_write_text(p, "one")
+    atomic_write_text(p, "two")
+    assert p.read_text() == "two"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask
+    assert [f.name for f in tmp_path.iterdir()] == ["a.txt"]  # no temp files left
+
+
+def test_atomic_dir_is_all_or_nothing(tmp_path):
+    out = tmp_path / "run"
+    with atomic_dir(out) as d:
+        atomic_write_json(d / "summary.json", {"x": 1})
+    assert (out / "summary.json").exists()
+    with pytest.raises(RuntimeError), atomic_dir(out) as d:
+        (d / "partial.txt").write_text("half")
+        raise RuntimeError("crash mid-run")
+    assert sorted(f.name for f in out.iterdir()) == ["summary.json"]  # old run intact
+    assert [f.name for f in tmp_path.iterdir()] == ["run"]
