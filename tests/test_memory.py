@@ -49,6 +49,18 @@ def test_pipeline_in_flight_and_interleaving(gpt):
     assert inter.activations == pytest.approx(per_layer * gpt.layers * (1 + 7 / 24))
     few = training_memory(gpt, pp=8, vp=1, microbatches=2, **kw)
     assert few.activations == pytest.approx(per_layer * gpt.layers * 2 / 8)
+    # interleaved with few microbatches: the warm-up is capped by the m x vp chunks there are
+    few_i = training_memory(gpt, pp=8, vp=3, microbatches=2, **kw)
+    assert few_i.activations == pytest.approx(per_layer * gpt.layers / 24 * 6)
+
+
+def test_inflight_layers_matches_megatron_warmup():
+    from rainier.perf.memory import inflight_layers
+
+    # Megatron-Core interleaved schedule, first rank: 2 (pp-1) + (vp-1) pp warm-up chunks + 1
+    for pp, vp, L in ((4, 2, 32), (8, 3, 96), (16, 4, 128)):
+        assert inflight_layers(L, pp, vp, 1000) == pytest.approx(L * (1 + (pp - 1) / (pp * vp)))
+        assert inflight_layers(L, pp, 1, 1000) == pytest.approx(L)
 
 
 def test_zero_stages_shard_states():

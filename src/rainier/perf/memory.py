@@ -30,7 +30,8 @@ MoE, no-dropout models and flash attention (which keeps no score matrix), is in
 
 Pipeline parallelism with 1F1B keeps ``min(pp, m)`` microbatches in flight on the first stage, whose
 ``L/pp`` layers therefore hold ``L`` layers' worth of activations; the interleaved schedule multiplies
-that by ``1 + (pp - 1)/(pp vp)`` (Narayanan et al. 2021; Korthikanti et al. 2022 Sec. 4.2.3). The last
+that by ``1 + (pp - 1)/(pp vp)`` (Narayanan et al. 2021; Korthikanti et al. 2022 Sec. 4.2.3), counted
+exactly from the schedule's warm-up in :func:`inflight_layers`. The last
 stage also holds the fp32 logits, ``4 s b V / t``.
 """
 
@@ -42,7 +43,7 @@ from rainier.catalog.params import ParamCounts, param_counts
 from rainier.catalog.schema import Model
 from rainier.perf.ops import uses_dropout
 
-__all__ = ["MemoryBreakdown", "activation_bytes_per_layer", "model_state_bytes", "params_per_chip",
+__all__ = ["MemoryBreakdown", "activation_bytes_per_layer", "inflight_layers", "model_state_bytes", "params_per_chip",
            "training_memory", "usable_hbm_bytes", "RECOMPUTE", "RUNTIME_RESERVE_BYTES",
            "ALLOCATOR_FRAGMENTATION"]
 
@@ -145,6 +146,23 @@ def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, s
     return per * sb
 
 
+def inflight_layers(layers: int, pp: int, vp: int, microbatches: int) -> float:
+    """Layer-microbatches of activations the first pipeline stage holds at its peak.
+
+    1F1B: ``min(pp, m)`` microbatches of its ``L/pp`` layers. Interleaved 1F1B (Megatron-Core's
+    schedule): the first rank runs ``2 (pp - 1) + (vp - 1) pp`` warm-up model-chunk forwards before its
+    first backward, plus the one in hand, each chunk ``L/(pp vp)`` layers, capped by the ``m vp``
+    chunks there are; with ``m >= pp`` this is ``L (1 + (pp - 1)/(pp vp))`` (Korthikanti et al. 2022,
+    Sec. 4.2.3).
+    """
+    if pp <= 1:
+        return float(layers) * min(1, microbatches)
+    if vp <= 1:
+        return layers / pp * min(pp, microbatches)
+    chunks = min(microbatches * vp, 2 * (pp - 1) + (vp - 1) * pp + 1)
+    return layers / (pp * vp) * chunks
+
+
 def params_per_chip(model: Model, *, tp: int, pp: int, ep: int = 1, pc: ParamCounts | None = None
                     ) -> tuple[float, float]:
     """(dense, expert) parameters held by one chip of the most loaded stage (embeddings on stage 1)."""
@@ -218,9 +236,7 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
         sel_avg = (dense_layers * s_dense + moe_layers * s_moe) / L
         per_layer_avg = f * per_layer_avg + (1.0 - f) * sel_avg
         per_layer_max = max(s_dense, s_moe)
-    inflight = min(pp, microbatches)
-    factor = 1.0 + (pp - 1) / (pp * vp) if (vp > 1 and pp > 1) else 1.0
-    acts = per_layer_avg * (L / pp) * inflight * factor
+    acts = per_layer_avg * inflight_layers(L, pp, vp, microbatches)
     if recompute == "full":
         acts += activation_bytes_per_layer(model, moe_layer=moe_layers > 0, **{**kw, "recompute": "selective"})  # type: ignore[arg-type]
     acts = max(acts, per_layer_max)

@@ -263,7 +263,7 @@ class _Ctx:
         return hit
 
     def memory(self, p: Parallelism, m: int) -> MemoryBreakdown:
-        key = (p, min(m, p.pp))
+        key = (p, min(m, 2 * p.pp))  # in-flight chunks depend on m up to ~pp (1 + 1/vp)
         hit = self._mem.get(key)
         if hit is None:
             hit = training_memory(self.model, b=p.micro_batch, seq=self.seq, tp=p.tp, pp=p.pp, cp=p.cp,
