@@ -118,7 +118,7 @@ def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, s
         if recompute == "selective":
             # selective recomputation of MLA also recomputes the up-projections from the kept latents
             # (DeepSeek-V3 Sec. 3.2.3; Megatron-Core's "mla_up_proj" module): per-head Q, K, V are not kept
-            q_w = kv_w = 0.0
+            q_w = kv_w = 0
     else:
         d = model.d_head
         q_w = a * d
