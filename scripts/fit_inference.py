@@ -19,6 +19,10 @@ out and scored by ``rainier validate inference``):
   - amd-cdna3:        compute_scale, memory_scale, dim_half on rows 12, 22, 23 (MLPerf v4.1 8x MI300X
                       offline; Llama-3.1-405B batch 1 and batch 64 latency on 8x MI300X)
 
+* each fitted family also records ``training_base``, the training fit (perf/fits/efficiency.json) it
+  was fitted on top of, so a later training refit does not move inference predictions until this
+  script is re-run;
+
 * the per-step and per-layer overheads are priors, not fitted (2 ms per iteration for scheduling,
   sampling and launch as in vLLM / TensorRT-LLM iteration profiles; 10 us per layer of kernel launch).
 
@@ -36,7 +40,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
-from rainier.perf.inference import InferenceFit
+from rainier.perf.compute import efficiency_params
+from rainier.perf.inference import _BASE_NAMES, InferenceFit
 from rainier.perf.validate_inference import ROWS, _measured, measured_rows, predict_row, validate_inference
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "inference.json"
@@ -50,10 +55,17 @@ BOUNDS = {"compute_scale": (0.3, 1.6), "memory_scale": (0.4, 1.2), "dim_half": (
 PRIORS = {"step_overhead_s": 2.0e-3, "layer_overhead_s": 10e-6, "hbm_usable_fraction": 0.90}
 
 
+def _base(fam: str) -> dict[str, float]:
+    """The training fit (rainier.perf.compute) of a family now: the inference scales multiply it."""
+    p = efficiency_params(fam)
+    return {n: float(getattr(p, n)) for n in _BASE_NAMES}
+
+
 def _fit_obj(fams: dict[str, dict[str, float]]) -> InferenceFit:
     return InferenceFit(**PRIORS, families=tuple(
         (k, v.get("compute_scale", 1.0), v.get("memory_scale", 1.0), v.get("dim_half", 0.0))
-        for k, v in sorted(fams.items())))
+        for k, v in sorted(fams.items())),
+        bases=tuple((k, *(_base(k)[n] for n in _BASE_NAMES)) for k in sorted(fams)))
 
 
 def _loss(fams: dict[str, dict[str, float]], rows: list[int], meas: dict) -> float:
@@ -108,7 +120,7 @@ def main() -> int:
         "priors": {"step_overhead_s": "per-iteration scheduling, sampling and launch (vLLM/TensorRT-LLM profiles)",
                    "layer_overhead_s": "kernel launch and sync per layer not hidden by graphs",
                    "hbm_usable_fraction": "framework reserve (vLLM gpu_memory_utilization 0.9)"},
-        "families": {k: {**v, "rows": PLAN[k]["rows"]} for k, v in fams.items()},
+        "families": {k: {**v, "rows": PLAN[k]["rows"], "training_base": _base(k)} for k, v in fams.items()},
     }
     OUT.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {OUT}", file=sys.stderr)

@@ -102,6 +102,10 @@ class InferenceFit:
     # the family's inference kernels relative to the training fit of rainier.perf.compute, and the
     # GEMM dimension at half efficiency (0 = the training fit's), which decode-sized GEMMs expose.
     families: tuple[tuple[str, float, float, float], ...] = ()
+    # (family, gemm_peak_eff, dim_half, fp8_ratio, attn_eff, mem_eff): the training fit of
+    # rainier.perf.compute at the time of the inference fit, so that refitting the training model does
+    # not silently move the inference predictions of fitted families (re-run fit_inference.py instead).
+    bases: tuple[tuple[str, float, float, float, float, float], ...] = ()
     fitted: bool = False
     fitted_rows: tuple[int, ...] = ()
 
@@ -114,9 +118,15 @@ class InferenceFit:
     def eff_params(self, acc: Accelerator) -> Any:
         """compute.EffParams of the chip's family with this fit's inference scales applied."""
         base = _comp.efficiency_params(acc.family)
+        for fam, g, dh, r8, at, me in self.bases:
+            if fam == acc.family:
+                base = base.with_(gemm_peak_eff=g, dim_half=dh, fp8_ratio=r8, attn_eff=at, mem_eff=me)
         c, m, d = self.scales(acc.family)
         return base.with_(gemm_peak_eff=min(base.gemm_peak_eff * c, 0.98), mem_eff=min(base.mem_eff * m, 0.98),
                           dim_half=d if d > 0 else base.dim_half)
+
+
+_BASE_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff")
 
 
 @lru_cache(maxsize=1)
@@ -130,8 +140,11 @@ def load_inference_fit() -> InferenceFit:
     names = {f for f in InferenceFit.__dataclass_fields__} - {"families", "fitted_rows"}
     kw: dict[str, Any] = {k: v for k, v in d.items() if k in names}
     kw["fitted_rows"] = tuple(int(x) for x in doc.get("fitted_rows", ()))
+    fams = sorted(doc.get("families", {}).items())
     kw["families"] = tuple((k, float(v.get("compute_scale", 1.0)), float(v.get("memory_scale", 1.0)),
-                            float(v.get("dim_half", 0.0))) for k, v in sorted(doc.get("families", {}).items()))
+                            float(v.get("dim_half", 0.0))) for k, v in fams)
+    kw["bases"] = tuple((k, *(float(v["training_base"][n]) for n in _BASE_NAMES)) for k, v in fams
+                        if "training_base" in v)
     return InferenceFit(**kw)
 
 
@@ -722,7 +735,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     elif slo_ttft_s is not None or slo_tpot_s is not None:
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget)
-        n_s = n_req or int(min(50_000, max(3000, 200 * st.requests_per_s * reps)))
+        n_s = n_req or int(min(20_000, max(2000, 150 * st.requests_per_s * reps)))
         base = _reqs(n_s, 1.0)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s, slo_tpot_s,
                                               prefill_pool=pf_pool, system=s,
@@ -734,7 +747,12 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
 
     usd_h, cloud_h, fac_w = _econ(cat, a, s)
-    out_tps = sim.output_tokens_per_s
+    out_tps, tot_tps, rps = sim.output_tokens_per_s, sim.total_tokens_per_s, sim.requests_per_s
+    if mode == "offline" and pf_pool is None:
+        out_tps, tot_tps, rps = sim.saturated_rates()
+        notes.append("offline throughput measured while every replica is saturated (ramp-up and drain excluded)")
+    elif mode in ("poisson", "server-max-qps", "trace"):
+        out_tps, tot_tps, rps = sim.arrival_window_rates()
     if mode == "server-max-qps" and max_qps == 0.0:
         notes.append("no Poisson rate meets the SLO on this configuration (SLO infeasible)")
     cost = chips * usd_h / 3600.0 / out_tps * 1e6 if out_tps > 0 else float("inf")
@@ -766,8 +784,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     return ServingResult(
         output_tokens_per_s=out_tps,
         output_tokens_per_s_per_chip=out_tps / chips,
-        total_tokens_per_s=sim.total_tokens_per_s,
-        requests_per_s=sim.requests_per_s,
+        total_tokens_per_s=tot_tps,
+        requests_per_s=rps,
         ttft_s=sim.pct("ttft", (50, 90, 99)),
         tpot_s=sim.pct("tpot", (50, 90, 99)),
         e2e_s=sim.pct("e2e", (50, 99)),

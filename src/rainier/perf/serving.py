@@ -125,6 +125,56 @@ class SimResult:
         s = self.span_s
         return len(self.arrival_s) / s if s > 0 else 0.0
 
+    def window_rates(self, t0: float, t1: float) -> tuple[float, float, float]:
+        """(output tok/s, total tok/s, requests/s) produced inside [t0, t1].
+
+        A request's ``j``-th output token is produced at ``first + (j - 1) * TPOT`` (its own mean TPOT);
+        its input tokens count when its first token appears; a request counts when it finishes.
+        """
+        span = t1 - t0
+        if span <= 0:
+            return self.output_tokens_per_s, self.total_tokens_per_s, self.requests_per_s
+        y = self.output_len.astype(float)
+        tpot = np.where(y > 1, (self.finish_s - self.first_token_s) / np.maximum(y - 1, 1), 1.0)
+
+        def produced(t: float) -> np.ndarray:
+            k = 1.0 + (t - self.first_token_s) / np.maximum(tpot, 1e-12)
+            return np.where(self.first_token_s <= t, np.minimum(np.floor(k), y), 0.0)
+
+        out = float((produced(t1) - produced(t0)).sum())
+        pre = (self.first_token_s > t0) & (self.first_token_s <= t1)
+        tot = out + float(self.input_len[pre].sum())
+        fin = float(((self.finish_s > t0) & (self.finish_s <= t1)).sum())
+        return out / span, tot / span, fin / span
+
+    def arrival_window_rates(self) -> tuple[float, float, float]:
+        """Rates while requests arrive (open-loop traffic): excludes the drain after the last arrival.
+
+        At a rate the deployment sustains this is the offered load, as MLPerf Server reports it; when
+        overloaded it is what the deployment manages to produce.
+        """
+        if len(self.arrival_s) < 8:
+            return self.output_tokens_per_s, self.total_tokens_per_s, self.requests_per_s
+        return self.window_rates(float(self.arrival_s.min()), float(self.arrival_s.max()))
+
+    def saturated_rates(self) -> tuple[float, float, float]:
+        """Rates in the steady middle of an offline run.
+
+        A finite offline run ramps up (prefill-heavy, few output tokens) and drains (the longest requests
+        run on in small batches); MLPerf Offline runs tens of thousands of samples, so neither matters
+        there. The window runs from the time a quarter of the requests have finished to ``t_a``, the
+        earliest of the replicas' last first-token times (after it some replica has no queue left).
+        Falls back to the whole run when there is no such window (e.g. one static batch).
+        """
+        whole = (self.output_tokens_per_s, self.total_tokens_per_s, self.requests_per_s)
+        if len(self.arrival_s) < 8:
+            return whole
+        t_a = min(float(self.first_token_s[self.replica == r].max()) for r in np.unique(self.replica))
+        t_s = float(np.quantile(self.finish_s, 0.25))
+        if t_a - t_s <= 0:
+            return whole
+        return self.window_rates(t_s, t_a)
+
     @property
     def mean_batch(self) -> float:
         return self.area_batch / self.busy_time_s if self.busy_time_s > 0 else 0.0
@@ -235,10 +285,10 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     ndec = np.zeros(R, dtype=np.int64)  # decoding requests
     nfin = np.zeros(R, dtype=np.int64)
     ctx = np.zeros(R)  # summed context of the decoding requests
-    BIG = np.int64(1) << 62
+    BIG = np.int32(1 << 30)  # empty-slot sentinel of s_left (decays by the steps taken, stays huge)
     width = int(min(S, 64))  # slot arrays grow on demand up to S
-    s_rid = np.full((R, width), n, dtype=np.int64)
-    s_left = np.full((R, width), BIG, dtype=np.int64)
+    s_rid = np.full((R, width), n, dtype=np.int32)
+    s_left = np.full((R, width), BIG, dtype=np.int32)
     rr = np.arange(R)
     rows = rr[:, None]
     Wa = int(min(S, 128))
@@ -340,7 +390,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             max_wait = mw
         # 4. decodes advance; finished requests leave and free their slot and KV reservation
         ctx += ndec * nsteps
-        s_left -= nsteps[:, None]
+        s_left -= nsteps.astype(np.int32)[:, None]
         fin_r = np.zeros(R, dtype=np.int64)
         if (kfin - nsteps <= 0).any():
             dr, ds = np.nonzero(s_left <= 0)
@@ -377,8 +427,8 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
                     tail = ndec.copy()
                     if int((tail + cnt).max()) > width:
                         new = int(min(S, max(2 * width, int((tail + cnt).max()))))
-                        s_rid = np.concatenate([s_rid, np.full((R, new - width), n, dtype=np.int64)], axis=1)
-                        s_left = np.concatenate([s_left, np.full((R, new - width), BIG, dtype=np.int64)], axis=1)
+                        s_rid = np.concatenate([s_rid, np.full((R, new - width), n, dtype=np.int32)], axis=1)
+                        s_left = np.concatenate([s_left, np.full((R, new - width), BIG, dtype=np.int32)], axis=1)
                         width = new
                 start = np.cumsum(cnt) - cnt
                 slot = tail[gr] + np.arange(len(gr)) - start[gr]

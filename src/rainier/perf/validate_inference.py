@@ -45,7 +45,7 @@ def _openorca(mean_out: float) -> ClippedLogNormal:
     return ClippedLogNormal(294.0, mean_out, 1024, 1024, name=f"openorca(out {mean_out:g})")
 
 
-SERVER = {"slo_ttft_s": 2.0, "slo_tpot_s": 0.2, "requests": 2500}
+SERVER = {"slo_ttft_s": 2.0, "slo_tpot_s": 0.2}
 
 # id -> how to reproduce it: estimate_serving kwargs + which output to compare.
 ROWS: dict[int, dict[str, Any]] = {
