@@ -22,6 +22,7 @@ def demo_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="sizing only (no fleet simulation)")] = False,
     horizon: Annotated[str | None, typer.Option("--horizon", help="shorter simulated horizon, e.g. 30d (default: the scenario's year)")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="run directory (default runs/rainier-seedN)")] = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="write the HTML report into the run directory")] = True,
 ) -> None:
     """Size the built-in 5 GW fleet and compare chips, then run the default `rainier` fleet scenario."""
     cat = load_catalog(catalog)
@@ -37,8 +38,16 @@ def demo_cmd(
     from rainier.cli.fleet import run_scenario, summary_table
 
     result, run_dir = run_scenario("rainier", out, None, catalog, quiet=False, json=json, horizon=horizon)
+    report_path = None
+    if report:
+        from rainier.report import write_run_report
+
+        report_path = write_run_report(run_dir)
     if json:
-        emit_json({"sizing": results, "run_dir": str(run_dir), "fleet": result.summary})
+        emit_json({"sizing": results, "run_dir": str(run_dir), "report": str(report_path) if report_path else None,
+                   "fleet": result.summary})
         return
     console.print(summary_table(result.summary, run_dir))
     console.print(f"{result.events_processed:,} events in {result.wall_s:.1f} s; run directory: {run_dir}")
+    if report_path is not None:
+        console.print(f"report: {report_path}")
