@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except NoArgsIsHelpError as exc:
-        exc.ctx.get_help() if exc.ctx is None else print(exc.ctx.get_help())
+        if exc.ctx is not None:
+            print(exc.ctx.get_help())
         return 0
     except UsageError as exc:
         ctx = getattr(exc, "ctx", None)

@@ -111,10 +111,10 @@ def build_result(sim: Simulation) -> RunResult:
         out[:, :, 0] = site_vals
         if tenant_vals is not None:
             out[:, :, 1:] = tenant_vals
-        out = out.reshape(nrow)
+        flat = out.reshape(nrow)
         # every column is a non-negative level: drop float dust from the pre-credited integrals (and -0.0)
-        out[np.abs(out) < 1e-6] = 0.0
-        return out + 0.0
+        flat[np.abs(flat) < 1e-6] = 0.0
+        return flat + 0.0
 
     ts["chips_installed"] = block(inst, None)
     ts["chips_busy"] = block(busy, np.stack([avg[:, :, c] for c in sim.c_tbusy], axis=2))
