@@ -3,7 +3,7 @@
 The issue's target is a held-out MAPE <= 10% with no row beyond 25%. The model does not meet it
 overall: with the memory check on (the search only picks configurations that fit rainier's memory
 model) and the fit set chosen by a fixed rule (scripts/fit_efficiency.py, not hand-picked after
-seeing held-out errors), the held-out MAPE is 16.8%. The largest errors are MoE runs on Blackwell
+seeing held-out errors), the held-out MAPE is 16.7%. The largest errors are MoE runs on Blackwell
 (whose fit set, by the rule, holds only dense fp8 rows), the Llama 3 405B runs (which need
 recomputation or a deeper bubble to fit rainier's memory model) and one 262k-token CP run. The guard
 below is today's figure plus a small margin, so that a regression fails CI; Ampere is pinned to the
@@ -18,7 +18,7 @@ import pytest
 
 from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
 
-HELDOUT_MAPE_GUARD = 17.5      # today 16.8% (rule-chosen fit set, memory check on); target 10%
+HELDOUT_MAPE_GUARD = 17.5      # today 16.7% (rule-chosen fit set, memory check on); target 10%
 AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.7%
 
 
