@@ -78,6 +78,7 @@ __all__ = [
     "steady_state",
     "Candidate",
     "search_configs",
+    "disaggregation_split",
     "ServingResult",
     "estimate_serving",
     "ReplicaCapacity",
@@ -547,6 +548,49 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
     return out
 
 
+def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out: float, kv_tokens: int,
+                         token_budget: int, slo_tpot_s: float | None, colocated_batch: int) -> int | None:
+    """Prefill replicas of the best disaggregated split, or None when co-location serves more.
+
+    Analytic capacities (requests/s): a prefill replica runs full token budgets at 80% utilization
+    (queueing headroom for TTFT); a decode replica runs the largest batch whose decode-only step meets
+    the TPOT target and whose KV reservations fit. The split maximizes ``min(prefill, decode)`` capacity
+    (Splitwise / DistServe); it is chosen only if it beats co-located serving by 5%.
+    """
+    if mean_out <= 1:
+        return None
+    colo = steady_state(sm, colocated_batch, mean_in, mean_out, token_budget).requests_per_s * replicas
+    chunk = float(token_budget)
+    pf_rps = 0.8 * (chunk / mean_in) / float(sm.step_time_s(chunk, max(1.0, chunk / mean_in), 0.0,
+                                                             chunk * (mean_in + 1) / 2))
+    ctx = mean_in + mean_out / 2
+
+    def dec_step(b: float) -> float:
+        return float(sm.step_time_s(b, b, b * ctx, 0.0))
+
+    bmax = max(1, min(MAX_SLOTS, int(kv_tokens // (mean_in + mean_out))))
+    target = 0.85 * slo_tpot_s if slo_tpot_s else None
+    b = bmax
+    if target is not None and dec_step(b) > target:
+        lo, hi = 1, bmax
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if dec_step(mid) <= target:
+                lo = mid
+            else:
+                hi = mid - 1
+        b = lo
+    if target is not None and dec_step(b) > target:
+        return None
+    dec_rps = b / (mean_out - 1) / dec_step(b)
+    best_k, best_rate = None, 0.0
+    for k in range(1, replicas):
+        rate = min(k * pf_rps, (replicas - k) * dec_rps)
+        if rate > best_rate:
+            best_k, best_rate = k, rate
+    return best_k if best_k is not None and best_rate > 1.05 * colo else None
+
+
 # --- results --------------------------------------------------------------------------------------
 @dataclass
 class ServingResult:
@@ -627,9 +671,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         raise RainierError(f"must be positive (got {qps})", field="--qps", fix="give e.g. --qps 10")
     if concurrency is not None and concurrency < 1:
         raise RainierError(f"must be at least 1 (got {concurrency})", field="--concurrency", fix="give e.g. --concurrency 64")
-    for name, v in (("--slo-ttft", slo_ttft_s), ("--slo-tpot", slo_tpot_s)):
-        if v is not None and not v > 0:
-            raise RainierError(f"must be positive (got {v})", field=name, fix="give e.g. 2s or 200ms")
+    for flag, lim in (("--slo-ttft", slo_ttft_s), ("--slo-tpot", slo_tpot_s)):
+        if lim is not None and not lim > 0:
+            raise RainierError(f"must be positive (got {lim})", field=flag, fix="give e.g. 2s or 200ms")
     if tp is not None and pp is not None and tp * pp > chips:
         raise RainierError(f"tp x pp = {tp * pp} exceeds the {chips} chips", field="--tp/--pp", fix="lower --tp/--pp or raise --chips")
     if tp is not None and tp > s.scaleup_domain_chips:
@@ -643,6 +687,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
 
     # Workload.
     trace_reqs = None
+    dist: Any
     if trace is not None:
         if input_len is not None or output_len is not None:
             raise RainierError("give either --trace or --input-len/--output-len", field="--trace", fix="drop one")
@@ -660,8 +705,6 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     else:
         dist = named_dist(lengths or "openorca") if lengths is None or isinstance(lengths, str) else lengths
         dist_name, mean_in, mean_out = dist.name, dist.mean_input, dist.mean_output
-    if mean_in + mean_out > m.max_seq * 64:
-        pass  # models may serve longer contexts than trained with; memory limits it below
 
     budget = int(token_budget or DEFAULT_TOKEN_BUDGET)
     searched = tp is None or pp is None or (m.moe is not None and ep is None)
@@ -674,8 +717,6 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f)
         raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out))
     best = cands[0]
-    if concurrency is not None and max_batch is None:
-        pass
     sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision, fit=f)
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f)
     reps = best.replicas
@@ -691,6 +732,13 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     sim_kw: dict[str, Any] = dict(slots=slots, token_budget=budget, kv_capacity_tokens=mp.kv_capacity_tokens)
     pool = _srv.Pool(sm, reps, **sim_kw)
     pf_pool = None
+    if (prefill_replicas is None and searched and slo_for_search is not None and concurrency is None
+            and not offline and reps >= 2):
+        split = disaggregation_split(sm, reps, mean_in, mean_out, mp.kv_capacity_tokens, budget, slo_tpot_s,
+                                     best.max_batch)
+        if split is not None:
+            prefill_replicas = split
+            notes.append(f"search chose disaggregated pools: {split} prefill + {reps - split} decode replicas")
     if prefill_replicas is not None:
         if not 0 < prefill_replicas < reps:
             raise RainierError(f"prefill replicas must be between 1 and {reps - 1} (got {prefill_replicas})",

@@ -245,9 +245,10 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     fctx_x = np.append(c0 + nout, 0).astype(float)  # context when the request leaves
 
     closed = concurrency is not None
-    if closed and int(concurrency) < R:  # clients stick to replicas: fewer clients than replicas idle some
-        notes.append(f"concurrency {concurrency} below the {R} replicas: {R - int(concurrency)} replicas idle")
-        R = int(concurrency)
+    conc = int(concurrency) if concurrency is not None else 0
+    if closed and conc < R:  # clients stick to replicas: fewer clients than replicas idle some
+        notes.append(f"concurrency {conc} below the {R} replicas: {R - conc} replicas idle")
+        R = conc
     # Round-robin routing: request i -> replica i % R, position i // R in that replica's queue.
     rep = np.arange(n) % R
     qpos = np.arange(n) // R
@@ -264,7 +265,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     counts = np.bincount(rep, minlength=R)
 
     if closed:
-        c_r = np.full(R, int(concurrency) // R) + (np.arange(R) < int(concurrency) % R)
+        c_r = np.full(R, conc // R) + (np.arange(R) < conc % R)
         c_r = np.minimum(c_r, counts)
         A[:] = INF
         A[np.arange(nmax + 1)[None, :] < c_r[:, None]] = 0.0
@@ -518,30 +519,26 @@ def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_
     # Bracket around the analytic capacity first: light loads are the slow runs (little batching).
     q = 0.7 * cap
     ok, sim = run(q)
-    tried = {q: (ok, sim)}
+    best, best_sim = q, sim
     if ok:
-        lo_q, hi_q, best, best_sim = q, None, q, sim
+        lo_q, hi_q = q, 0.0
         for f in (1.0, 1.3, 1.7):
-            q2 = f * cap
-            ok2, s2 = run(q2)
+            ok2, s2 = run(f * cap)
             if not ok2:
-                hi_q = q2
+                hi_q = f * cap
                 break
-            lo_q, best, best_sim = q2, q2, s2
-        if hi_q is None:
+            lo_q, best, best_sim = f * cap, f * cap, s2
+        if hi_q == 0.0:
             return best, best_sim
     else:
-        hi_q = q
-        lo_q = None
+        hi_q, lo_q = q, 0.0
         for f in (0.4, 0.15, 0.04):
-            q2 = f * cap
-            ok2, s2 = run(q2)
+            ok2, s2 = run(f * cap)
             if ok2:
-                lo_q, best, best_sim = q2, q2, s2
+                lo_q, best, best_sim = f * cap, f * cap, s2
                 break
-            hi_q = q2
-            tried[q2] = (ok2, s2)
-        if lo_q is None:
+            hi_q = f * cap
+        if lo_q == 0.0:
             return 0.0, s2
     for _ in range(iters):
         if hi_q / lo_q < 1.03:

@@ -251,8 +251,7 @@ def validate_inference(catalog: Catalog | None = None, fit: InferenceFit | None 
     out: list[RowResult] = []
     for rid in rows or sorted(ROWS):
         spec = ROWS[rid]
-        r = meas[rid]
-        y = _measured(r, spec)
+        y = _measured(meas[rid], spec)
         p, cfg = predict_row(rid, catalog, f)
         out.append(RowResult(rid, spec["model"], spec["chip"], int(spec["chips"]), spec["metric"], y, p,
                              (p - y) / y, rid in fitted, _FAMILY.get(spec["chip"], "other"), cfg, spec.get("note", "")))

@@ -83,7 +83,8 @@ class Requests:
 class LengthDist(Protocol):
     """Draws (input, output) token counts."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def mean_input(self) -> float: ...
