@@ -168,6 +168,10 @@ def validate_training_cmd(
                   "(scored with the check off)")
     for r in mis:
         console.print(f"  {r.id}: {r.model} ({r.hardware}): {r.memory_misfit}")
+    rc = [r for r in rep.rows if r.usable and "recompute" in r.searched and (r.parallelism or {}).get("recompute") == "full"]
+    if rc:
+        console.print("recomputation chosen by the search where the source states none: " + ", ".join(
+            f"{r.id} ({100 * float((r.parallelism or {}).get('recompute_fraction', 1.0)):.0f}% of layers)" for r in rc))
     console.print("row settings (applied only where the source states them):")
     for r in rep.rows:
         if r.usable and r.settings:
