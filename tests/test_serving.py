@@ -135,3 +135,16 @@ def test_conservation_and_determinism(setup, sc):
     # a request with more than one output token spends at least one iteration per extra token
     m = y > 1
     assert np.all(a.finish_s[m] > a.first_token_s[m])
+
+
+def test_disaggregated_estimate_and_split(cat):
+    from rainier.perf.inference import disaggregation_split
+
+    r = estimate_serving("llama2-7b", "h100", 4, tp=1, pp=1, precision="bf16", input_len=2000, output_len=100,
+                         qps=8.0, requests=400, prefill_replicas=1)
+    assert r.config["prefill_replicas"] == 1 and r.ttft_s["p50"] > 0 and r.output_tokens_per_s > 0
+    assert any("disaggregated" in n for n in r.notes)
+    m, a = cat.model("llama2-7b"), cat.accelerator("h100")
+    sm = step_model(m, a, cat.system_for(a), cat, tp=1)
+    k = disaggregation_split(sm, 8, 2000, 100, 200_000, 8192, 0.05, 64)
+    assert k is None or 1 <= k <= 7
