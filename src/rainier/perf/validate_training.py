@@ -27,7 +27,10 @@ The prediction is converted into each source's own metric, with the source's own
 * ``gpu_hours_per_T`` (DeepSeek-V3): GPU-hours per trillion training tokens, ``1e12 / (tokens/s/GPU) / 3600``.
 
 Rows used to fit the efficiency parameters (``scripts/fit_efficiency.py``; listed in
-``perf/fits/efficiency.json``) are marked and excluded from the reported score.
+``perf/fits/efficiency.json``) are marked and excluded from the reported score. They are chosen by a
+fixed rule (``fit_rule`` in that file, printed with the report): high-confidence dense rows whose
+sizes are stated, the fewest-chip ones per family and precision, plus the family's fewest-chip
+long-sequence row; not picked by hand after seeing held-out errors.
 """
 
 from __future__ import annotations
