@@ -783,7 +783,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     elif slo_ttft_s is not None or slo_tpot_s is not None:
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget)
-        n_s = n_req or int(min(20_000, max(2000, 150 * st.requests_per_s * reps)))
+        n_s = n_req or int(min(40_000, max(2000, 60 * st.requests_per_s * reps)))
         base = _reqs(n_s, 1.0)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s, slo_tpot_s,
                                               prefill_pool=pf_pool, system=s,
