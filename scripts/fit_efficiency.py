@@ -11,20 +11,36 @@ predicted/measured of the family's fit rows, in each row's own metric (the same 
 the vendor-neutral prior of the ``default`` entry. Every other usable row of
 ``perf/data/training-measured.csv`` is held out and scored by ``rainier validate training``.
 
-Fit set: chosen by a fixed rule (``FIT_RULE`` below; ``select_fit_rows``), stated before the
-held-out errors of this revision were looked at, and printed by ``rainier validate training``. The
-rule prefers the plainest, best-documented configurations: high confidence, dense, every size the
-compute depends on stated by the source, fewest chips (least communication, so the rows identify
-compute efficiency rather than network modelling). Earlier revisions hand-picked the set and revised
-it after seeing held-out errors; this one does not.
+Fit set: chosen by a fixed rule (``FIT_RULE`` below; ``select_fit_rows``), written and committed before
+this revision's fit was run or its held-out errors looked at, and printed by ``rainier validate
+training``. It fits on *representative* rows, not extremes: plain dense configurations (sequence <= 8192,
+no context parallelism, every size the compute depends on stated, high confidence) at the family's
+median scale, one per precision, plus one more of another model. Long-sequence rows and rows with a
+feature the model does not capture are never fit rows: they would make the efficiency absorb what the
+model leaves out. (Revision 2 picked the fewest-chip rows and a long-sequence row: on Hopper that chose
+an 8192-token 30B outlier and a 262k-token row, which pulled the GEMM efficiency to 0.49.)
 
-Free parameters follow from the rows chosen, so that none is fitted without data that identifies it:
-``gemm_peak_eff`` always; ``fp8_ratio`` only when the set has both a bf16 and an fp8 row (with fp8
-rows only, fp8_ratio keeps its prior and gemm_peak_eff absorbs the rest); ``attn_eff`` only when the
-set has a long-sequence row (attention a large share of the FLOPs). Bounds are physical: a fraction of
-peak in (0.2, 0.95); ``fp8_ratio`` <= 1 (fp8 runs on the same tensor-core pipeline at twice the rate,
-with scaling overheads on top: it cannot reach a larger fraction of its peak than bf16); ``attn_eff``
-<= 1 (fused attention is GEMM work plus softmax, never faster per FLOP than a large GEMM).
+Parameters (``compute.EffParams``), per family or shared, each for a physical reason:
+
+* ``gemm_peak_eff`` -- per family: the fraction of dense peak a large GEMM reaches is the chip's (clock
+  under its power limit, tensor-core generation, memory hierarchy) and its kernel libraries' maturity.
+* ``fp8_ratio`` -- ONE value for all NVIDIA families, fitted jointly: the fp8/bf16 efficiency ratio is
+  a property of the FP8 training recipe (Transformer Engine's delayed / current scaling, casts and amax
+  reductions around each GEMM), the same software on Hopper and Blackwell. A per-family ratio is not
+  identified where a family has rows of one precision only (revision 2: Blackwell kept the 0.8 prior,
+  Hopper sat at the 1.0 bound).
+* ``dim_half`` -- ONE value for all NVIDIA families: the matrix size at which tile and wave quantisation
+  halve the efficiency is set by the CUTLASS/cuBLAS tile shapes (128-256 wide on Ampere to Blackwell),
+  not by the generation.
+* ``attn_eff``, ``mem_eff`` -- the prior: no fit row is long enough (or memory-bound enough) to
+  identify them, by the rule.
+
+Method: one least-squares problem (scipy.optimize.least_squares) over all NVIDIA fit rows, on the log
+ratio predicted/measured in each row's own metric (the same conversion as ``rainier validate
+training``), with a weak pull of every parameter towards its prior; non-NVIDIA families with fit rows
+(Trainium1) fit their ``gemm_peak_eff`` alone, the rest at the prior. Bounds are physical: a fraction
+of peak in (0.2, 0.95); ``fp8_ratio`` <= 1 (fp8 runs on the same tensor-core pipeline at twice the
+rate, with scaling overheads on top: it cannot reach a larger fraction of its peak than bf16).
 
 Families without a fit row use a prior (the ``default`` entry, or a vendor's own fit; see
 ``PRIORS``): google-tpu and amd-cdna3/4 the mean of the fitted NVIDIA families' GEMM and attention
@@ -54,13 +70,17 @@ PRIOR = {"gemm_peak_eff": 0.70, "dim_half": 48.0, "fp8_ratio": 0.80, "attn_eff":
 PRIOR_SOURCE = ("vendor-neutral prior: large bf16 GEMMs reach ~70% of dense peak (cuBLAS/rocBLAS/XLA sweeps), "
                 "HBM streams ~80% of peak, fp8 GEMMs ~0.8x the bf16 efficiency, flash attention ~0.75x GEMM")
 
-FIT_RULE = ("per family, at most 3 rows among the usable rows with confidence 'high', a dense model, and TP, PP "
-            "and microbatch stated by the source; 'plain' = sequence <= 8192 and CP 1, 'long' = sequence >= 32768. "
-            "Pick (1) the plain fp8 row with the fewest chips, (2) the long row with the fewest chips, (3) plain bf16 "
-            "rows, then plain fp8 rows, by fewest chips, one per model, until 3; ties by lowest id. Free: "
-            "gemm_peak_eff; fp8_ratio if both precisions are picked; attn_eff if a long row is picked")
+FIT_RULE = ("declared before fitting (revision 3): candidates per family are the usable rows with confidence 'high', a "
+            "dense model, TP, PP and microbatch stated by the source, sequence <= 8192, CP 1, and no feature the row "
+            "marks as not modelled (rows at sequence > 16k are never fit rows). Let M be the median chip count of the "
+            "family's candidates. Pick (a) the bf16 candidate whose chip count is closest to M, (b) the fp8 candidate "
+            "closest to M, (c) the next candidate closest to M of a model not picked yet (either precision); ties by "
+            "lowest id; at most 3 per family. Free: gemm_peak_eff per family; fp8_ratio and dim_half ONE value each, "
+            "shared by all NVIDIA families and fitted jointly on all their rows (fp8_ratio only if the NVIDIA rows "
+            "include both precisions); attn_eff, mem_eff: prior")
 MAX_PER_FAMILY = 3
-LONG_SEQ, PLAIN_SEQ = 32768, 8192
+PLAIN_SEQ = 8192
+SHARED = ("fp8_ratio", "dim_half")   # one value for all NVIDIA families (see the docstring)
 # families without measured rows: which fitted family (or "default") they take, and why
 PRIORS = {
     "aws-neuron-v3": ("aws-neuron-v2", "Trainium2 shares the Trainium1 fit: same Neuron compiler, collectives and "
@@ -73,20 +93,8 @@ BOUNDS = {"gemm_peak_eff": (0.2, 0.95), "attn_eff": (0.2, 1.0), "fp8_ratio": (0.
           "dim_half": (4.0, 512.0)}
 
 
-def _take(cands: list[dict[str, Any]], picked: list[dict[str, Any]], pred: Any, new_model: bool = True) -> None:
-    """Append the first candidate (in the given order) that satisfies ``pred`` (and, with ``new_model``,
-    whose model is not picked yet), if the family still has room."""
-    for c in cands:
-        if len(picked) >= MAX_PER_FAMILY:
-            return
-        if c in picked or not pred(c) or (new_model and c["model"] in {p["model"] for p in picked}):
-            continue
-        picked.append(c)
-        return
-
-
-def select_fit_rows() -> dict[str, tuple[list[int], list[str]]]:
-    """Apply FIT_RULE: {family: (row ids, free parameter names)}."""
+def _candidates() -> dict[str, list[dict[str, Any]]]:
+    """Per family, the rows FIT_RULE may pick from."""
     from rainier.perf.validate_training import _FAMILY_OF_HW
 
     cat = default_catalog()
@@ -101,61 +109,74 @@ def select_fit_rows() -> dict[str, tuple[list[int], list[str]]]:
             continue
         if cat.model(spec.model).moe is not None or not {"tp", "pp", "micro_batch"} <= set(spec.fixed):
             continue
-        seq = spec.seq or int(float(row["seq_len"]))
-        chips = int(float(row["chips"].split()[0]))
-        cp = int(spec.fixed.get("cp", 1))
-        kind = "plain" if (seq <= PLAIN_SEQ and cp == 1) else ("long" if seq >= LONG_SEQ else "")
-        if kind:
-            by_fam.setdefault(fam, []).append({"id": rid, "kind": kind, "fp8": spec.precision == "fp8",
-                                               "chips": chips, "model": spec.model})
-    out: dict[str, tuple[list[int], list[str]]] = {}
-    for fam, cands in sorted(by_fam.items()):
-        cands.sort(key=lambda c: (c["chips"], c["id"]))
-        picked: list[dict[str, Any]] = []
-        _take(cands, picked, lambda c: c["kind"] == "plain" and c["fp8"], new_model=False)
-        _take(cands, picked, lambda c: c["kind"] == "long", new_model=False)
-        for want_fp8 in (False, True):
-            while len(picked) < MAX_PER_FAMILY:
-                n = len(picked)
-                _take(cands, picked, lambda c, f=want_fp8: c["kind"] == "plain" and c["fp8"] == f)
-                if len(picked) == n:
-                    break
-        if not picked:
+        if "not modelled" in spec.note.lower():
             continue
-        names = ["gemm_peak_eff"]
-        if any(p["fp8"] for p in picked) and not all(p["fp8"] for p in picked):
-            names.append("fp8_ratio")
-        if any(p["kind"] == "long" for p in picked):
-            names.append("attn_eff")
-        out[fam] = ([p["id"] for p in picked], names)
+        seq = spec.seq or int(float(row["seq_len"]))
+        if seq > PLAIN_SEQ or int(spec.fixed.get("cp", 1)) != 1:
+            continue
+        chips = int(float(row["chips"].split()[0]))
+        by_fam.setdefault(fam, []).append({"id": rid, "fp8": spec.precision == "fp8", "chips": chips,
+                                           "model": spec.model})
+    return by_fam
+
+
+def select_fit_rows() -> dict[str, list[int]]:
+    """Apply FIT_RULE: {family: fit row ids}."""
+    out: dict[str, list[int]] = {}
+    for fam, cands in sorted(_candidates().items()):
+        med = float(np.median([c["chips"] for c in cands]))
+        order = sorted(cands, key=lambda c: (abs(c["chips"] - med), c["id"]))
+        picked: list[dict[str, Any]] = []
+        for want_fp8 in (False, True):
+            hit = next((c for c in order if c["fp8"] == want_fp8), None)
+            if hit is not None:
+                picked.append(hit)
+        models = {c["model"] for c in picked}
+        extra = next((c for c in order if c not in picked and c["model"] not in models), None)
+        if extra is not None and len(picked) < MAX_PER_FAMILY:
+            picked.append(extra)
+        out[fam] = sorted(c["id"] for c in picked[:MAX_PER_FAMILY])
     return out
 
 
-def fit_family(family: str, ids: list[int], names: list[str]) -> tuple[dict[str, float], list[float]]:
+def fit_joint(fit: dict[str, list[int]]) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[int, float]]:
+    """Least squares over the families in ``fit`` together: gemm_peak_eff per family, the SHARED
+    parameters once (fp8_ratio only if the rows include both precisions). Returns (per-family values,
+    shared values, fit error % per row)."""
     cat = default_catalog()
     rows = {int(r["id"]): r for r in load_rows()}
+    fams = sorted(fit)
+    precs = {ROWS[i].precision for f in fams for i in fit[f]}
+    shared = [n for n in SHARED if n != "fp8_ratio" or precs >= {"bf16", "fp8"}]
+    names = [("gemm_peak_eff", f) for f in fams] + [(n, "") for n in shared]
 
-    def params_of(x: np.ndarray) -> EffParams:
+    def params_of(x: np.ndarray, fam: str) -> EffParams:
         vals = dict(PRIOR)
-        vals.update(dict(zip(names, (float(v) for v in x), strict=True)))
-        return EffParams(family=family, fitted=True, **vals)
+        for (n, f), v in zip(names, x, strict=True):
+            if f in ("", fam):
+                vals[n] = float(v)
+        return EffParams(family=fam, fitted=True, **vals)
 
     def resid(x: np.ndarray) -> np.ndarray:
-        p = params_of(x)
         out = []
-        for i in ids:
-            pred, _ = predict_row(rows[i], ROWS[i], cat, p)
-            out.append(math.log(pred / float(rows[i]["value"])))
+        for f in fams:
+            p = params_of(x, f)
+            for i in fit[f]:
+                pred, _ = predict_row(rows[i], ROWS[i], cat, p)
+                out.append(math.log(pred / float(rows[i]["value"])))
         # a weak pull towards the prior keeps under-determined parameters sensible
-        out += [0.05 * math.log(float(v) / PRIOR[n]) for n, v in zip(names, x, strict=True)]
+        out += [0.05 * math.log(float(v) / PRIOR[n]) for (n, _), v in zip(names, x, strict=True)]
         return np.asarray(out)
 
-    x0 = np.array([PRIOR[n] for n in names])
-    lo = np.array([BOUNDS[n][0] for n in names])
-    hi = np.array([BOUNDS[n][1] for n in names])
+    x0 = np.array([PRIOR[n] for n, _ in names])
+    lo = np.array([BOUNDS[n][0] for n, _ in names])
+    hi = np.array([BOUNDS[n][1] for n, _ in names])
     sol = least_squares(resid, x0, bounds=(lo, hi), diff_step=1e-3)
-    errs = [100 * (math.exp(r) - 1) for r in resid(sol.x)[: len(ids)]]
-    return {n: round(float(v), 4) for n, v in zip(names, sol.x, strict=True)}, errs
+    ids = [i for f in fams for i in fit[f]]
+    errs = {i: 100 * (math.exp(r) - 1) for i, r in zip(ids, resid(sol.x)[: len(ids)], strict=True)}
+    per = {f: {"gemm_peak_eff": round(float(v), 4)} for (n, f), v in zip(names, sol.x, strict=True) if f}
+    sh = {n: round(float(v), 4) for (n, f), v in zip(names, sol.x, strict=True) if not f}
+    return per, sh, errs
 
 
 def main() -> None:
@@ -163,23 +184,29 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
     fams: dict[str, dict[str, Any]] = {"default": {**PRIOR, "fitted": False, "source": PRIOR_SOURCE}}
-    fit_rows: list[int] = []
     fit = select_fit_rows()
     # predictions during the fit take their parameters from the EffParams passed in, never from the file
-    for fam, (ids, names) in fit.items():
-        vals, errs = fit_family(fam, ids, names)
-        fit_rows += ids
-        fams[fam] = {**PRIOR, **vals, "fitted": True, "fit_rows": ids, "free": names,
-                     "fit_errors_pct": [round(e, 2) for e in errs]}
-        print(f"{fam:18s} rows {ids}: {vals}  errors % {[round(e, 1) for e in errs]}")
-    nvidia = [f for f in fit if f.startswith("nvidia-")]
-    for name in ("gemm_peak_eff", "attn_eff"):
+    nvidia = {f: ids for f, ids in fit.items() if f.startswith("nvidia-")}
+    per, shared, errs = fit_joint(nvidia)
+    for f, ids in fit.items():
+        if f in nvidia:
+            continue
+        p1, _, e1 = _fit_alone(f, ids)
+        per[f], errs = p1, {**errs, **e1}
+    for f, ids in fit.items():
+        sh = shared if f in nvidia else {}
+        fams[f] = {**PRIOR, **sh, **per[f], "fitted": True, "fit_rows": ids,
+                   "free": ["gemm_peak_eff"] + [f"{n} (shared)" for n in sh],
+                   "fit_errors_pct": [round(errs[i], 2) for i in ids]}
+        print(f"{f:18s} rows {ids}: {per[f]}  errors % {[round(errs[i], 1) for i in ids]}")
+    print(f"shared (NVIDIA)    {shared}")
+    for name in ("gemm_peak_eff",):
         fams["default"][name] = round(sum(float(fams[f][name]) for f in nvidia) / len(nvidia), 4)
     fams["default"]["source"] = (
         f"prior for families without measured rows (google-tpu, amd-cdna3, amd-cdna4): mean of the fitted "
-        f"gemm_peak_eff and attn_eff of {', '.join(nvidia)} (the only vendor with several fitted generations; "
+        f"gemm_peak_eff of {', '.join(nvidia)} (the only vendor with several fitted generations; "
         "likely optimistic for stacks less tuned than NVIDIA's, e.g. ROCm; PaLM on TPU v4, held out, is the one "
-        "check); mem_eff, fp8_ratio, dim_half: " + PRIOR_SOURCE)
+        "check); the rest (dim_half, fp8_ratio, attn_eff, mem_eff): " + PRIOR_SOURCE)
     for fam, (src, why) in PRIORS.items():
         if fam not in fams and src in fams:
             fams[fam] = {**{k: fams[src][k] for k in PRIOR}, "fitted": False, "prior_from": src, "source": why}
@@ -189,7 +216,19 @@ def main() -> None:
                        "fitted by scripts/fit_efficiency.py on the rows listed in fit_rows of "
                        "perf/data/training-measured.csv; every other usable row is held out.",
         "fit_rule": FIT_RULE,
-        "fit_rows": sorted(fit_rows),
+        "fit_rows": sorted(i for ids in fit.values() for i in ids),
+        "parameters": {
+            "per_family": {"gemm_peak_eff": "the chip's own (clock under its power limit, tensor-core generation, "
+                                            "kernel-library maturity)"},
+            "shared_nvidia": {
+                "fp8_ratio": "a property of the FP8 training recipe (Transformer Engine scaling, casts, amax), the "
+                             "same software on every NVIDIA generation",
+                "dim_half": "tile / wave quantisation scale of the CUTLASS/cuBLAS tile shapes, common to Ampere.."
+                            "Blackwell"},
+            "prior": {"attn_eff": "no fit row identifies it (all fit rows are <= 8192 tokens)",
+                      "mem_eff": "no fit row is memory-bound enough to identify it"},
+            "shared_values": shared,
+        },
         "families": fams,
     }
     if args.dry_run:
@@ -197,6 +236,22 @@ def main() -> None:
         return
     OUT.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")
+
+
+def _fit_alone(fam: str, ids: list[int]) -> tuple[dict[str, float], dict[str, float], dict[int, float]]:
+    """A non-NVIDIA family: its gemm_peak_eff alone (the shared NVIDIA values are not its software's)."""
+    cat = default_catalog()
+    rows = {int(r["id"]): r for r in load_rows()}
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        p = EffParams(family=fam, fitted=True, **{**PRIOR, "gemm_peak_eff": float(x[0])})
+        out = [math.log(predict_row(rows[i], ROWS[i], cat, p)[0] / float(rows[i]["value"])) for i in ids]
+        return np.asarray(out + [0.05 * math.log(float(x[0]) / PRIOR["gemm_peak_eff"])])
+
+    lo, hi = BOUNDS["gemm_peak_eff"]
+    sol = least_squares(resid, np.array([PRIOR["gemm_peak_eff"]]), bounds=([lo], [hi]), diff_step=1e-3)
+    errs = {i: 100 * (math.exp(r) - 1) for i, r in zip(ids, resid(sol.x)[: len(ids)], strict=True)}
+    return {"gemm_peak_eff": round(float(sol.x[0]), 4)}, {}, errs
 
 
 if __name__ == "__main__":

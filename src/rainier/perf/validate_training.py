@@ -28,9 +28,10 @@ The prediction is converted into each source's own metric, with the source's own
 
 Rows used to fit the efficiency parameters (``scripts/fit_efficiency.py``; listed in
 ``perf/fits/efficiency.json``) are marked and excluded from the reported score. They are chosen by a
-fixed rule (``fit_rule`` in that file, printed with the report): high-confidence dense rows whose
-sizes are stated, the fewest-chip ones per family and precision, plus the family's fewest-chip
-long-sequence row; not picked by hand after seeing held-out errors.
+fixed rule (``fit_rule`` in that file, printed with the report), declared before the fit was run:
+representative plain dense rows (sequence <= 8192, CP 1, sizes stated, high confidence) at the family's
+median chip count, one bf16 and one fp8 plus one of another model; never long-sequence rows or rows with
+a feature the model does not capture; not picked by hand after seeing held-out errors.
 """
 
 from __future__ import annotations
