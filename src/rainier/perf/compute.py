@@ -22,14 +22,26 @@ attn_eff          efficiency of fused (flash) attention relative to ``gemm_peak_
 mem_eff           fraction of HBM bandwidth reached by streaming kernels
 ================  =======================================================================
 
+Which parameters are per family and which are shared (and why; also in the file's ``parameters``):
+
+* ``gemm_peak_eff`` -- per family: the chip's own (clock under its power limit, tensor-core
+  generation, memory hierarchy, kernel-library maturity).
+* ``fp8_ratio`` -- one value shared by all NVIDIA families, fitted jointly: the fp8/bf16 efficiency
+  ratio is a property of the FP8 training recipe (Transformer Engine scaling, casts, amax reductions
+  around each GEMM), the same software on Hopper and Blackwell.
+* ``dim_half`` -- one value shared by all NVIDIA families: tile and wave quantisation follow the
+  CUTLASS/cuBLAS tile shapes, common to Ampere..Blackwell. Other vendors keep the prior.
+* ``attn_eff``, ``mem_eff`` -- the vendor-neutral prior: no fit row identifies them.
+
 The values live in ``perf/fits/efficiency.json``, written by ``scripts/fit_efficiency.py`` from the
 measured runs in ``perf/data/training-measured.csv``, on a fit set chosen by a fixed rule (stated in
-that script and in the file's ``fit_rule``). Families without measured rows use a prior, stated in
-the file beside each entry (``source``):
+that script and in the file's ``fit_rule``). Each family's entry holds its full set of values (the
+shared ones copied in), so lookups stay per family. Families without measured rows use a prior,
+stated in the file beside each entry (``source``):
 
 * google-tpu, amd-cdna3, amd-cdna4: the ``default`` entry, the mean of the fitted NVIDIA families'
-  GEMM and attention efficiency (the only vendor with several fitted generations) and the vendor-
-  neutral prior for the rest. Likely optimistic for less-tuned stacks (e.g. ROCm); PaLM on TPU v4,
+  ``gemm_peak_eff`` (the only vendor with several fitted generations) and the vendor-neutral prior
+  for the rest. Likely optimistic for less-tuned stacks (e.g. ROCm); PaLM on TPU v4,
   held out, is the one check of it.
 * aws-neuron-v3, aws-neuron-v4 (Trainium2, Trainium3): the Trainium1 (aws-neuron-v2) fit, because the
   achieved efficiency is mostly the software stack's (Neuron compiler, collectives, NxD), shared by
