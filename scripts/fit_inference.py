@@ -114,7 +114,8 @@ def main() -> int:
     doc = {
         "description": "Inference-specific parameters of rainier.perf.inference, fitted by scripts/fit_inference.py "
                        "on the rows in fitted_rows of perf/data/inference-measured.csv; all other usable rows are "
-                       "held out (rainier validate inference). Scales are relative to perf/fits/efficiency.json.",
+                       "held out (rainier validate inference). Scales multiply each family's training_base, the "
+                       "training fit (perf/fits/efficiency.json) at the time of this fit.",
         "fitted_rows": rows,
         "params": {**PRIORS, "fitted": True},
         "priors": {"step_overhead_s": "per-iteration scheduling, sampling and launch (vLLM/TensorRT-LLM profiles)",
