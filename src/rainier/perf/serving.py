@@ -25,6 +25,13 @@ al. ISCA'24; DistServe, Zhong et al. OSDI'24): a prefill pool produces the first
 crosses the scale-out network (bytes / (chips x NIC bandwidth) + latency), then a decode pool runs
 the remaining tokens.
 
+Rates: offline runs report the steady middle of the run (ramp-up and drain excluded, as MLPerf
+Offline's tens of thousands of samples make them negligible); open-loop runs report what is produced
+while requests arrive, after one request lifetime of warm-up. The MLPerf Server search bisects the
+Poisson rate on one random stream scaled in time, judging p99 TTFT/TPOT after the first quarter of
+arrivals. Limits: KV is reserved for input + output at admission (no paged over-commit, no
+preemption), routing is round-robin, and the MoE router is assumed uniform.
+
 Invariants checked by the tests: every request finishes exactly once; output tokens = sum of output
 lengths; Little's law ``L = lambda W`` between the time-averaged number in the system (measured from
 the simulator's state) and the mean latency; the same seed gives the same result.
