@@ -66,6 +66,17 @@ def test_fitted_families_have_params():
         assert p.fitted and 0.2 <= p.gemm_peak_eff <= 0.95
 
 
+def test_nvidia_families_share_fp8_ratio_and_dim_half():
+    """fp8_ratio (the FP8 recipe's) and dim_half (tile quantisation) are one value for all NVIDIA families."""
+    fits = C.load_fits()
+    shared = fits["parameters"]["shared_values"]
+    for fam in ("nvidia-ampere", "nvidia-hopper", "nvidia-blackwell"):
+        p = C.efficiency_params(fam)
+        for name, v in shared.items():
+            assert getattr(p, name) == pytest.approx(v)
+    assert 0.3 <= C.efficiency_params("nvidia-hopper").fp8_ratio <= 1.0
+
+
 def test_memory_and_elementwise_time(h100):
     p = C.efficiency_params(h100.family)
     assert C.memory_time_s(h100, 1e9) == pytest.approx(1e9 / (h100.hbm_bw_bytes_s * p.mem_eff))

@@ -2,12 +2,12 @@
 
 The issue's target is a held-out MAPE <= 10% with no row beyond 25%. The model does not meet it
 overall: with the memory check on (the search only picks configurations that fit rainier's memory
-model) and the fit set chosen by a fixed rule (scripts/fit_efficiency.py, not hand-picked after
-seeing held-out errors), the held-out MAPE is 16.7%. The largest errors are MoE runs on Blackwell
-(whose fit set, by the rule, holds only dense fp8 rows), the Llama 3 405B runs (which need
-recomputation or a deeper bubble to fit rainier's memory model) and one 262k-token CP run. The guard
-below is today's figure plus a small margin, so that a regression fails CI; Ampere is pinned to the
-issue's target, which it meets.
+model) and the fit set chosen by a rule declared before fitting (scripts/fit_efficiency.py:
+representative dense rows at each family's median chip count, sequence <= 8192; fp8_ratio and
+dim_half shared by all NVIDIA families), the held-out MAPE is 15.9%. The largest errors are MoE runs on
+GB200/B200 (gpt-oss, DeepSeek-V3), the long-sequence CP runs (262k tokens) and two MPT runs at
+microbatch 1. The guard below is today's figure plus one point, so that a regression fails CI; Ampere
+is pinned to the issue's target, which it meets.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pytest
 
 from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
 
-HELDOUT_MAPE_GUARD = 17.5      # today 16.7% (rule-chosen fit set, memory check on); target 10%
-AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.7%
+HELDOUT_MAPE_GUARD = 16.9      # today 15.9% (rule-chosen fit set, memory check on); target 10%
+AMPERE_MAPE_GUARD = TARGET_MAPE  # today 8.6%
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_fit_set_follows_the_stated_rule(report):
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    chosen = sorted(i for ids, _ in mod.select_fit_rows().values() for i in ids)
+    chosen = sorted(i for ids in mod.select_fit_rows().values() for i in ids)
     assert chosen == sorted(r.id for r in report.rows if r.fitted)
     assert report.fit_rule == mod.FIT_RULE
 
