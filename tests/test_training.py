@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rainier.catalog.params import param_counts
 from rainier.errors import RainierError
 from rainier.perf.ops import layer_ops
-from rainier.perf.training import Parallelism, estimate_training, model_flops_per_token
+from rainier.perf.training import Options, Parallelism, estimate_training, model_flops_per_token
 
 JSON_KEYS = {"step_time_s", "tokens_per_s", "tokens_per_s_per_chip", "mfu", "hfu", "tflops_per_chip",
              "memory_gb_per_chip", "parallelism", "breakdown", "time_to_train_days", "energy_mwh", "cost_usd",
@@ -251,3 +251,13 @@ def test_zero2_reduce_scatters_every_microbatch(cat):
     z2 = estimate_training("llama3-8b", "h100", 64, parallelism={**base, "zero": 2}, **kw)
     assert z2.memory_breakdown_gb["gradients"] < z1.memory_breakdown_gb["gradients"]
     assert z2.breakdown["dp_comm"] >= z1.breakdown["dp_comm"]
+
+
+def test_partial_recompute_costs_its_share():
+    """Recomputing half the layers' forward costs half of full recomputation (not all of it)."""
+    fixed = {"tp": 1, "pp": 1, "dp": 8, "cp": 1, "micro_batch": 2, "recompute": "full", "zero": 3}
+    kw = dict(seq=8192, global_batch=16, parallelism=fixed)
+    full = estimate_training("llama3-8b", "h100", 8, options=Options(recompute_fraction=1.0), **kw)
+    half = estimate_training("llama3-8b", "h100", 8, options=Options(recompute_fraction=0.5), **kw)
+    rc = full.breakdown["recompute_in_compute"]
+    assert half.breakdown["compute"] == pytest.approx(full.breakdown["compute"] - rc / 2, rel=1e-9)

@@ -4,7 +4,7 @@ The issue's target is a held-out MAPE <= 10% with no row beyond 25%. The model d
 overall: with the memory check on (the search only picks configurations that fit rainier's memory
 model) and the fit set chosen by a rule declared before fitting (scripts/fit_efficiency.py:
 representative dense rows at each family's median chip count, sequence <= 8192; fp8_ratio and
-dim_half shared by all NVIDIA families), the held-out MAPE is 15.9%. The largest errors are MoE runs on
+dim_half shared by all NVIDIA families), the held-out MAPE is 14.3%. The largest errors are MoE runs on
 GB200/B200 (gpt-oss, DeepSeek-V3), the long-sequence CP runs (262k tokens) and two MPT runs at
 microbatch 1. The guard below is today's figure plus one point, so that a regression fails CI; Ampere
 is pinned to the issue's target, which it meets.
@@ -18,8 +18,8 @@ import pytest
 
 from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
 
-HELDOUT_MAPE_GUARD = 16.9      # today 15.9% (rule-chosen fit set, memory check on); target 10%
-AMPERE_MAPE_GUARD = TARGET_MAPE  # today 8.6%
+HELDOUT_MAPE_GUARD = 15.3      # today 14.3% (rule-chosen fit set, memory check on); target 10%
+AMPERE_MAPE_GUARD = TARGET_MAPE  # today 5.5%
 
 
 @pytest.fixture(scope="module")

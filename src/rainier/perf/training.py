@@ -293,27 +293,39 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     d = ctx.layer(p, False) if ctx.dense_layers else None
     e = ctx.layer(p, True) if ctx.moe_layers else None
 
-    def avg(i: int) -> float:
-        tot = (ctx.dense_layers * d[i] if d else 0.0) + (ctx.moe_layers * e[i] if e else 0.0)  # type: ignore[index]
-        return tot / L
+    keys = ("fwd", "bwd", "attn", "rc", "tp", "ep", "cpf", "cpb", "flops", "rcflops")
+    # per_layer["tp"] is the forward's two collectives; backward has two more, a recomputed forward two;
+    # with full recomputation of a share rf of the layers, only that share's forward is redone
+    rf = _rc_share(ctx, p)
+    rcm = rf if p.recompute == "full" else 1.0
 
-    per_layer = {k: avg(i) for i, k in enumerate(("fwd", "bwd", "attn", "rc", "tp", "ep", "cpf", "cpb", "flops", "rcflops"))}
-    # the most loaded stage: layers spread as evenly as possible over pp x vp virtual stages
+    def mix(w_moe: float) -> dict[str, float]:
+        """Per-layer values of a stretch of layers of which a share ``w_moe`` are MoE layers."""
+        out = {k: (1.0 - w_moe) * (d[i] if d else 0.0) + w_moe * (e[i] if e else 0.0) for i, k in enumerate(keys)}
+        out["rc"] *= rcm
+        return out
+
+    def work(x: dict[str, float]) -> float:
+        return x["fwd"] + x["bwd"] + x["rc"] + (x["tp"] + x["ep"]) * (2.0 + rf) + x["cpf"] + x["cpb"]
+
+    per_layer = mix(ctx.moe_layers / L)
+    # the most loaded stage: layers spread as evenly as possible over pp x vp virtual stages; in a model
+    # with dense and MoE layers, the heavier kind fills it as far as there are layers of that kind
     lmax = math.ceil(L / (pp * p.vp)) * p.vp if pp > 1 else L
+    stage = per_layer
+    if pp > 1 and d and e:
+        stage = max(mix(min(lmax, ctx.moe_layers) / lmax), mix(1.0 - min(lmax, ctx.dense_layers) / lmax), key=work)
     # embedding and logits on the first / last stage
     t_emb, t_lg = ctx.ends(p)
-    comp_layer = per_layer["fwd"] + per_layer["bwd"] + per_layer["rc"]
-    # per_layer["tp"] is the forward's two collectives; backward has two more, a recomputed forward two
-    rf = _rc_share(ctx, p)
-    per_layer["rc"] *= rf if p.recompute == "full" else 1.0
-    tp_layer = per_layer["tp"] * (2.0 + rf)
-    ep_layer = per_layer["ep"] * (2.0 + rf)
-    cp_layer = per_layer["cpf"] + per_layer["cpb"]
+    comp_layer = stage["fwd"] + stage["bwd"] + stage["rc"]
+    tp_layer = stage["tp"] * (2.0 + rf)
+    ep_layer = stage["ep"] * (2.0 + rf)
+    cp_layer = stage["cpf"] + stage["cpb"]
     extra_first = t_emb
     extra_last = t_lg
     extra = extra_first + extra_last if pp == 1 else max(extra_first, extra_last)
     comp_max = lmax * comp_layer + extra
-    t_avg = (L * (comp_layer + tp_layer + ep_layer + cp_layer) + extra_first + extra_last) / pp
+    t_avg = (L * work(per_layer) + extra_first + extra_last) / pp
     st = ctx.strides(p)
     bubble = (pp - 1) / p.vp * t_avg if pp > 1 else 0.0
     pp_comm = 0.0
@@ -325,8 +337,8 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     dshard = p.dp * p.cp
     eshard = max(1, dshard // p.ep)
     dp_comm = 0.0
-    fwd_mb = lmax * per_layer["fwd"]
-    bwd_mb = lmax * per_layer["bwd"]
+    fwd_mb = lmax * stage["fwd"]
+    bwd_mb = lmax * stage["bwd"]
     if dshard > 1 or eshard > 1:
         def sync(op: str) -> float:
             # the ZeRO group is cp x dp: hierarchically over CP (stride tp), then DP on 1/cp of the data
@@ -369,7 +381,7 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     }
     step = sum(breakdown.values())
     # recompute inside "compute" reported separately for insight (a part of compute, not added)
-    breakdown["recompute_in_compute"] = m * lmax * per_layer["rc"]
+    breakdown["recompute_in_compute"] = m * lmax * stage["rc"]
     return _Eval(p, step, breakdown, ctx.memory(p, m), m)
 
 
