@@ -9,7 +9,10 @@ One optimizer step of a transformer (dense or MoE) trained with TP (+ sequence p
 
 ``t_stage`` is one microbatch's forward + backward (+ recomputation) through a stage's ``L/pp``
 layers (the first stage also does the embedding, the last the logits and loss), including the
-communication that sits on the critical path:
+communication that sits on the critical path. With full recomputation of a share of the layers (the
+search's partial recomputation, or a source's layer-selective checkpointing) only that share's forward
+is redone. In a model with dense and MoE layers (DeepSeek-V3's first three dense) the most loaded
+stage ``t_stage_max`` holds as many layers of the heavier kind as there are; the bubble uses the mean:
 
 Backward GEMMs are timed as two GEMMs of their own shapes: the input gradient and the weight gradient,
 whose output (the weight's shape) is accumulated in fp32 across microbatches (8 bytes per element read
