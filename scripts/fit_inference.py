@@ -6,25 +6,26 @@ training fit of rainier.perf.compute), since the inference scales are relative t
     python scripts/fit_inference.py            # fit, write, print the validation summary
 
 What is fitted, and on which rows of perf/data/inference-measured.csv (every other usable row is held
-out and scored by ``rainier validate inference``):
+out and scored by ``rainier validate inference``) follows a rule declared before fitting (revision 2,
+2026-11-23; :data:`FIT_RULE`, implemented by :func:`select_fit_rows`, recorded in inference.json):
 
-* per accelerator family, ``compute_scale`` (achieved GEMM efficiency of the family's inference stack
-  relative to the training fit), and for AMD also ``memory_scale`` (achieved decode HBM bandwidth)
-  and ``dim_half`` (the GEMM size at half efficiency, which small decode batches expose):
+* candidates: usable rows (``validate_inference.ROWS``) with a throughput metric, lengths stated by the
+  source (a row whose note says a length is assumed is never a candidate) and a certainty that is not
+  unverified or uncertain; certainty ranks measured-primary > measured-vendor >
+  measured-vendor-preliminary > measured-user > measured-vendor-old > measured-secondary;
+* per hardware family at most two rows: (a) the highest-certainty offline row at a batch above 8
+  (ties: lowest id); (b) the highest-certainty memory-bound row (the source's batch <= 8) if the family
+  has one, else the next offline row by the same order;
+* no server row (at most one is allowed overall: the measured-primary server rows are latencies at a
+  submitted rate, and no parameter is specific to the server scenario);
+* a family is fitted only if at least twice as many of its usable rows stay held out;
+* free: ``compute_scale`` per fitted family; ``memory_scale`` only where pick (b) is memory-bound;
+  ``dim_half`` is never free here (the training fit's value).
 
-  - nvidia-hopper:    compute_scale on rows 1 and 15 (MLPerf v4.1 8x H100 Llama-2-70B offline, 2024;
-                      TensorRT-LLM 0.5 H200 Llama-2-70B 128/128 batch 512, 2023: one row of each software
-                      generation, whose achieved efficiency differs by ~1.4x on the same GPU class)
-  - nvidia-blackwell: compute_scale on row 5  (MLPerf v4.1 1x B200 FP4 Llama-2-70B offline)
-  - amd-cdna3:        compute_scale, memory_scale, dim_half on rows 12, 22, 23 (MLPerf v4.1 8x MI300X
-                      offline; Llama-3.1-405B batch 1 and batch 64 latency on 8x MI300X)
-
-* each fitted family also records ``training_base``, the training fit (perf/fits/efficiency.json) it
-  was fitted on top of, so a later training refit does not move inference predictions until this
-  script is re-run;
-
-* the per-step and per-layer overheads are priors, not fitted (2 ms per iteration for scheduling,
-  sampling and launch as in vLLM / TensorRT-LLM iteration profiles; 10 us per layer of kernel launch).
+Each fitted family also records ``training_base``, the training fit (perf/fits/efficiency.json) it was
+fitted on top of, so a later training refit does not move inference predictions until this script is
+re-run. The per-step and per-layer overheads are priors, not fitted (2 ms per iteration for scheduling,
+sampling and launch as in vLLM / TensorRT-LLM iteration profiles; 10 us per layer of kernel launch).
 
 Loss: sum of squared log errors over a family's fitted rows (Nelder-Mead, bounded by clipping).
 """
@@ -42,16 +43,67 @@ from scipy.optimize import minimize, minimize_scalar
 
 from rainier.perf.compute import efficiency_params
 from rainier.perf.inference import _BASE_NAMES, InferenceFit
-from rainier.perf.validate_inference import ROWS, _measured, measured_rows, predict_row, validate_inference
+from rainier.perf.validate_inference import (
+    _FAMILY,
+    ROWS,
+    _measured,
+    measured_rows,
+    predict_row,
+    validate_inference,
+)
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "inference.json"
 
-PLAN: dict[str, dict[str, object]] = {
-    "nvidia-hopper": {"rows": [1, 15], "params": ["compute_scale"]},
-    "nvidia-blackwell": {"rows": [5], "params": ["compute_scale"]},
-    "amd-cdna3": {"rows": [12, 22, 23], "params": ["compute_scale", "memory_scale", "dim_half"]},
-}
-BOUNDS = {"compute_scale": (0.3, 1.6), "memory_scale": (0.4, 1.2), "dim_half": (16.0, 1024.0)}
+FIT_RULE = (
+    "declared before fitting (revision 2): candidates are usable rows with a throughput metric, lengths stated by "
+    "the source (never assumed) and certainty not unverified/uncertain, ranked measured-primary > measured-vendor > "
+    "measured-vendor-preliminary > measured-user > measured-vendor-old > measured-secondary. Per hardware family at "
+    "most two: (a) the highest-certainty offline row at batch > 8 (ties: lowest id); (b) the highest-certainty "
+    "memory-bound row (source batch <= 8) if any, else the next offline row. No server row. A family is fitted only "
+    "if at least twice as many of its usable rows stay held out. Free: compute_scale per fitted family; memory_scale "
+    "where (b) is memory-bound; dim_half never (training fit's)."
+)
+_RANK = ("measured-primary", "measured-vendor", "measured-vendor-preliminary", "measured-user", "measured-vendor-old",
+         "measured-secondary")
+_THROUGHPUT = ("output_tokens_per_s", "per_chip")
+
+
+def select_fit_rows(meas: dict | None = None) -> dict[str, dict[str, object]]:
+    """Apply :data:`FIT_RULE`: family -> {"rows": [...], "params": [...]} (families left unfitted omitted)."""
+    meas = meas or measured_rows()
+
+    def rank(r: int) -> int:
+        c = meas[r]["certainty"].strip()
+        return _RANK.index(c) if c in _RANK else len(_RANK)
+
+    fam_rows: dict[str, list[int]] = {}
+    for r in ROWS:
+        fam_rows.setdefault(_FAMILY.get(ROWS[r]["chip"], "other"), []).append(r)
+    plan: dict[str, dict[str, object]] = {}
+    for fam, rows in sorted(fam_rows.items()):
+        cands = [r for r in rows if ROWS[r]["metric"] in _THROUGHPUT and rank(r) < len(_RANK)
+                 and "assum" not in ROWS[r].get("note", "").lower() and ROWS[r].get("offline")]
+        cands.sort(key=lambda r: (rank(r), r))
+        big = [r for r in cands if ROWS[r].get("max_batch", 10**9) > 8]
+        small = [r for r in cands if ROWS[r].get("max_batch", 10**9) <= 8]
+        if not big:
+            continue
+        picks, params = [big[0]], ["compute_scale"]
+        if small:
+            picks.append(small[0])
+            params.append("memory_scale")
+        elif len(big) > 1:
+            picks.append(big[1])
+        while picks and len(rows) - len(picks) < 2 * len(picks):
+            picks.pop()
+            if params[-1] == "memory_scale":
+                params.pop()
+        if picks:
+            plan[fam] = {"rows": picks, "params": params}
+    return plan
+
+
+BOUNDS = {"compute_scale": (0.3, 1.6), "memory_scale": (0.4, 1.2)}
 PRIORS = {"step_overhead_s": 2.0e-3, "layer_overhead_s": 10e-6, "hbm_usable_fraction": 0.90}
 
 
@@ -78,10 +130,10 @@ def _loss(fams: dict[str, dict[str, float]], rows: list[int], meas: dict) -> flo
     return err
 
 
-def fit() -> dict[str, dict[str, float]]:
+def fit(plan_all: dict[str, dict[str, object]]) -> dict[str, dict[str, float]]:
     meas = measured_rows()
     fams: dict[str, dict[str, float]] = {}
-    for fam, plan in PLAN.items():
+    for fam, plan in plan_all.items():
         names: list[str] = list(plan["params"])  # type: ignore[arg-type]
         rows: list[int] = list(plan["rows"])  # type: ignore[arg-type]
         t0 = time.perf_counter()
@@ -99,7 +151,7 @@ def fit() -> dict[str, dict[str, float]]:
                                   bounds=(lo, hi), method="bounded", options={"xatol": 1e-3})
             best = unpack(np.array([res.x]))
         else:
-            x0 = np.array([{"compute_scale": 1.0, "memory_scale": 0.8, "dim_half": 128.0}[n] for n in names])
+            x0 = np.array([{"compute_scale": 1.0, "memory_scale": 0.8}[n] for n in names])
             res = minimize(lambda x, fam=fam, rows=rows, unpack=unpack: _loss({**fams, fam: unpack(x)}, rows, meas), x0,
                            method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-6, "maxfev": 120})
             best = unpack(res.x)
@@ -109,19 +161,22 @@ def fit() -> dict[str, dict[str, float]]:
 
 
 def main() -> int:
-    fams = fit()
-    rows = sorted({r for p in PLAN.values() for r in p["rows"]})  # type: ignore[attr-defined]
+    plan = select_fit_rows()
+    print(f"fit rule picks: {plan}", file=sys.stderr)
+    fams = fit(plan)
+    rows = sorted({r for p in plan.values() for r in p["rows"]})  # type: ignore[attr-defined]
     doc = {
         "description": "Inference-specific parameters of rainier.perf.inference, fitted by scripts/fit_inference.py "
                        "on the rows in fitted_rows of perf/data/inference-measured.csv; all other usable rows are "
                        "held out (rainier validate inference). Scales multiply each family's training_base, the "
                        "training fit (perf/fits/efficiency.json) at the time of this fit.",
+        "fit_rule": FIT_RULE,
         "fitted_rows": rows,
         "params": {**PRIORS, "fitted": True},
         "priors": {"step_overhead_s": "per-iteration scheduling, sampling and launch (vLLM/TensorRT-LLM profiles)",
                    "layer_overhead_s": "kernel launch and sync per layer not hidden by graphs",
                    "hbm_usable_fraction": "framework reserve (vLLM gpu_memory_utilization 0.9)"},
-        "families": {k: {**v, "rows": PLAN[k]["rows"], "training_base": _base(k)} for k, v in fams.items()},
+        "families": {k: {**v, "rows": plan[k]["rows"], "training_base": _base(k)} for k, v in fams.items()},
     }
     OUT.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {OUT}", file=sys.stderr)

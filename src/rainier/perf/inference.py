@@ -21,8 +21,13 @@ the prefill chunks), ``n_seq`` sequences, a summed decode context ``C`` and pref
 * MoE layers read only the experts the batch touches: with uniform top-k routing the expected number
   of distinct experts hit by ``T`` tokens is ``E (1 - (1 - k/E)^T)`` (a balls-in-bins expectation),
   each doing a GEMM of ``T k / (E p)`` tokens.
-* Decode attention streams the KV cache: ``c_kv`` = KV bytes per context token per chip / achieved
-  HBM bandwidth (or its FLOPs at attention efficiency if larger). Prefill attention is compute-bound:
+* Decode attention streams the KV cache: ``c_kv`` = KV bytes per context token per chip x reads /
+  achieved HBM bandwidth (or its FLOPs at attention efficiency if larger). ``reads`` is 1 for a
+  GQA-grouped decode kernel (the default: FlashInfer, FlashAttention decode, TensorRT-LLM XQA from
+  v0.8, ROCm vLLM) and the group size ``heads / kv_heads`` for a per-head kernel, which gives each query
+  head its own thread block re-reading the shared KV head (TensorRT-LLM's masked multi-head attention
+  before XQA; NVIDIA's XQA note measures 2.4x Llama-70B throughput on one H200 at 128/2048 from the
+  change). Which one a deployment runs is a property of its software (``decode_attention``). Prefill attention is compute-bound:
   ``4 * heads/tp * head_dim`` FLOPs per (query, key) pair (causal, flash attention, Dao et al. 2022).
 * TP: two all-reduces of ``T * hidden`` bf16 activations per layer; MoE layers with ``ep > 1`` add a
   dispatch and a combine all-to-all of ``T k hidden / ep``; PP: one p2p hand-off per stage boundary.
@@ -67,6 +72,7 @@ from rainier.perf import compute as _comp
 
 __all__ = [
     "WEIGHT_BYTES",
+    "DECODE_ATTENTION",
     "InferenceFit",
     "load_inference_fit",
     "kv_bytes_per_token",
@@ -89,6 +95,11 @@ WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 
 ACT_BYTES = 2.0  # activations and collectives in bf16
 DEFAULT_TOKEN_BUDGET = 8192
 MAX_SLOTS = 4096
+# Decode-attention kernels: "grouped" reads each KV head once for all the query heads of its GQA group
+# (FlashInfer, FlashAttention-2/3 decode, TensorRT-LLM XQA from v0.8, ROCm vLLM's paged attention);
+# "per-head" gives every query head its own thread block that reads its KV head again (TensorRT-LLM's
+# masked multi-head attention before XQA, e.g. v0.5).
+DECODE_ATTENTION = ("grouped", "per-head")
 
 
 # --- fitted parameters ---------------------------------------------------------------------------
@@ -262,9 +273,13 @@ class StepModel:
 
     def __init__(self, model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *,
                  tp: int, pp: int, ep: int, precision: str, fit: InferenceFit | None = None,
-                 token_cap: int = 65536):
+                 token_cap: int = 65536, decode_attention: str = "grouped"):
         self.model, self.acc, self.system = model, acc, system
         self.tp, self.pp, self.ep, self.precision = int(tp), int(pp), int(ep), precision
+        if decode_attention not in DECODE_ATTENTION:
+            raise RainierError(f"unknown decode attention kernel '{decode_attention}'", field="decode_attention",
+                               fix=f"use one of {', '.join(DECODE_ATTENTION)}")
+        self.decode_attention = decode_attention
         self.fit = fit or load_inference_fit()
         self.kv_dtype = kv_precision(precision)
         self.topo = _coll.Topology.from_system(system, catalog)
@@ -293,7 +308,10 @@ class StepModel:
             hd = model.d_head
         attn_c = _comp.attention_time_s(acc, 1e12, 0.0, 512, hd, self.eff) / 1e12
         attn_dec_c = _comp.attention_time_s(acc, 1e12, 0.0, 64, hd, self.eff) / 1e12
-        self.c_kv = model.layers * max(kv_b * mem_c, dec_flops * attn_dec_c)
+        # A per-head decode kernel reads each KV head once per query head that uses it (GQA group).
+        self.kv_reads = (max(heads / _kv_heads_per_chip(model, tp), 1.0)
+                         if decode_attention == "per-head" and model.mla is None else 1.0)
+        self.c_kv = model.layers * max(kv_b * self.kv_reads * mem_c, dec_flops * attn_dec_c)
         self.c_attn = model.layers * pf_flops * attn_c
         self.t_fixed = self.fit.step_overhead_s + self.fit.layer_overhead_s * model.layers
 
@@ -404,18 +422,20 @@ _STEP_CACHE: dict[tuple[Any, ...], tuple[StepModel, tuple[Any, ...]]] = {}
 
 
 def step_model(model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *, tp: int, pp: int = 1,
-               ep: int = 1, precision: str = "bf16", fit: InferenceFit | None = None) -> StepModel:
+               ep: int = 1, precision: str = "bf16", fit: InferenceFit | None = None,
+               decode_attention: str = "grouped") -> StepModel:
     """A :class:`StepModel`, cached per (objects, parallelism, precision, fit).
 
     Catalog entries hold dicts and are not hashable, so the cache keys on identity and keeps the
     objects alive beside the value (an id is never reused while its object lives).
     """
     f = fit or load_inference_fit()
-    key = (id(model), id(acc), id(system), id(catalog), int(tp), int(pp), int(ep), precision, f)
+    key = (id(model), id(acc), id(system), id(catalog), int(tp), int(pp), int(ep), precision, f, decode_attention)
     hit = _STEP_CACHE.get(key)
     if hit is not None:
         return hit[0]
-    sm = StepModel(model, acc, system, catalog, tp=tp, pp=pp, ep=ep, precision=precision, fit=f)
+    sm = StepModel(model, acc, system, catalog, tp=tp, pp=pp, ep=ep, precision=precision, fit=f,
+                   decode_attention=decode_attention)
     if len(_STEP_CACHE) > 512:
         _STEP_CACHE.clear()
     _STEP_CACHE[key] = (sm, (model, acc, system, catalog))
@@ -509,7 +529,7 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    pp: int | None = None, ep: int | None = None, replicas: int | None = None,
                    slo_ttft_s: float | None = None, slo_tpot_s: float | None = None,
                    max_batch: int | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET,
-                   fit: InferenceFit | None = None) -> list[Candidate]:
+                   fit: InferenceFit | None = None, decode_attention: str = "grouped") -> list[Candidate]:
     """Every feasible (tp, pp, ep) on ``chips`` chips, best output tokens/s per chip first.
 
     Fixed flags are honoured; the rest are enumerated: tp over powers of two within the scale-up
@@ -538,7 +558,8 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                                  max_batch=max_batch or 1024, fit=fit)
                 if mp.kv_capacity_tokens < need:
                     continue
-                sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit)
+                sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
+                                decode_attention=decode_attention)
                 b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch)
                 r = replicas or chips // per
                 meets = (slo_tpot_s is None or st.step_s <= slo_tpot_s) and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s)
@@ -642,6 +663,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, seed: int = 0,
                      system: str | System | None = None, max_batch: int | None = None,
                      token_budget: int | None = None, prefill_replicas: int | None = None,
+                     decode_attention: str = "grouped",
                      catalog: Catalog | None = None, fit: InferenceFit | None = None) -> ServingResult:
     """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
 
@@ -711,13 +733,15 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     slo_for_search = slo_tpot_s
     cands = search_configs(m, a, s, cat, chips, precision=precision, mean_in=mean_in, mean_out=mean_out,
                            tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
-                           slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f)
+                           slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
+                           decode_attention=decode_attention)
     if not cands:
         t_, p_ = tp or min(chips, s.scaleup_domain_chips), pp or 1
         mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f)
         raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out))
     best = cands[0]
-    sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision, fit=f)
+    sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision, fit=f,
+                    decode_attention=decode_attention)
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f)
     reps = best.replicas
     slots = int(max_batch) if max_batch is not None else max(1, min(MAX_SLOTS, int(1.5 * best.max_batch) if slo_for_search is None else best.max_batch))
@@ -822,7 +846,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         "max_batch": slots, "token_budget": budget, "mode": mode, "qps": qps if mode == "poisson" else max_qps,
         "concurrency": concurrency, "requests": len(reqs), "lengths": dist_name, "input_len_mean": mean_in,
         "output_len_mean": mean_out, "slo_ttft_s": slo_ttft_s, "slo_tpot_s": slo_tpot_s, "seed": seed,
-        "searched": searched, "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
+        "searched": searched, "decode_attention": decode_attention, "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
     }
     alts = [
         {"tp": c.tp, "pp": c.pp, "ep": c.ep, "replicas": c.replicas, "max_batch": c.max_batch,

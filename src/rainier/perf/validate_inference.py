@@ -46,6 +46,8 @@ def _openorca(mean_out: float) -> ClippedLogNormal:
 
 
 SERVER = {"slo_ttft_s": 2.0, "slo_tpot_s": 0.2}
+_TRT05 = ("TensorRT-LLM 0.5 (the row's software column): per-head decode attention, the masked multi-head "
+          "attention kernel before XQA (TensorRT-LLM v0.8)")
 
 # id -> how to reproduce it: estimate_serving kwargs + which output to compare.
 ROWS: dict[int, dict[str, Any]] = {
@@ -57,9 +59,6 @@ ROWS: dict[int, dict[str, Any]] = {
     3: dict(model="llama2-70b", chip="h100", chips=8, precision="fp8", qps=75.0, lengths=_openorca(290),
             metric="tpot_p50", slo_ttft_s=2.0, slo_tpot_s=0.2, requests=20000,
             note="latency at the submitted rate depends on the submitter's server batch and parallelism, not published"),
-    4: dict(model="mixtral-8x7b", chip="h100", chips=8, precision="fp8", offline=True,
-            lengths=ClippedLogNormal(294.0, 146.0, 2048, 2048, name="mlperf-mixtral"), metric="output_tokens_per_s",
-            note="input mean of the OpenOrca+GSM8K+MBXP mix not in the table: assumed 294 (OpenOrca's)"),
     5: dict(model="llama2-70b", chip="b200", chips=1, precision="fp4", offline=True, lengths=_openorca(274),
             metric="output_tokens_per_s"),
     6: dict(model="llama2-70b", chip="b200", chips=1, precision="fp4", lengths=_openorca(290),
@@ -79,15 +78,22 @@ ROWS: dict[int, dict[str, Any]] = {
     13: dict(model="llama2-70b", chip="mi300x", chips=1, precision="fp8", offline=True, lengths=_openorca(293),
              metric="output_tokens_per_s"),
     14: dict(model="llama2-13b", chip="h200", chips=1, tp=1, pp=1, precision="fp8", offline=True, input_len=128,
-             output_len=128, max_batch=1024, requests=1024, metric="output_tokens_per_s"),
+             output_len=128, max_batch=1024, requests=1024, metric="output_tokens_per_s",
+             decode_attention="per-head", note=_TRT05),
     15: dict(model="llama2-70b", chip="h200", chips=1, tp=1, pp=1, precision="fp8", offline=True, input_len=128,
-             output_len=128, max_batch=512, requests=512, metric="output_tokens_per_s"),
-    16: dict(model="llama2-70b", chip="h200", chips=4, tp=4, pp=1, precision="fp8", offline=True, input_len=128,
-             output_len=2048, max_batch=512, requests=512, metric="output_tokens_per_s"),
-    17: dict(model="llama2-70b", chip="h200", chips=2, tp=2, pp=1, precision="fp8", offline=True, input_len=2048,
-             output_len=128, max_batch=64, requests=64, metric="output_tokens_per_s"),
+             output_len=128, max_batch=512, requests=512, metric="output_tokens_per_s",
+             decode_attention="per-head", note=_TRT05),
+    16: dict(model="llama2-70b", chip="h200", chips=2, tp=2, pp=1, precision="fp8", offline=True, input_len=128,
+             output_len=2048, max_batch=512, requests=512, metric="per_chip", decode_attention="per-head",
+             note="the source table (H200launch.md) gives TP 2 and 1,654 tok/s/GPU; the CSV's 4 chips / 6,616 tok/s "
+                  "doubles both: run at TP 2 and compared per chip. " + _TRT05),
+    17: dict(model="llama2-70b", chip="h200", chips=1, tp=1, pp=1, precision="fp8", offline=True, input_len=2048,
+             output_len=128, max_batch=64, requests=64, metric="per_chip", decode_attention="per-head",
+             note="the source table gives TP 1 and 341 tok/s/GPU; the CSV's 2 chips / 682 tok/s doubles both: run "
+                  "at TP 1 and compared per chip. " + _TRT05),
     18: dict(model="llama2-70b", chip="h200", chips=1, tp=1, pp=1, precision="fp8", offline=True, input_len=2048,
-             output_len=128, max_batch=32, requests=32, metric="output_tokens_per_s"),
+             output_len=128, max_batch=32, requests=32, metric="output_tokens_per_s",
+             decode_attention="per-head", note=_TRT05),
     19: dict(model="llama3-70b", chip="mi300x", chips=8, tp=8, pp=1, precision="fp8", offline=True, input_len=128,
              output_len=2048, requests=3200, metric="output_tokens_per_s",
              note="vLLM throughput benchmark; counted as output tokens/s"),
@@ -116,6 +122,8 @@ ROWS: dict[int, dict[str, Any]] = {
 }
 
 NOT_REPRODUCIBLE: dict[int, str] = {
+    4: "the mean input length of the OpenOrca+GSM8K+MBXP mix is not stated (only ~146 mean output); Mixtral "
+       "offline throughput depends on it through the prefill share of the work",
     26: "'seq_len 4096 total' gives no input/output split, and the listed P50 latency (419.5 ms per request) "
         "cannot be a 4096-token request at 303.6 tok/s: the metric's meaning is unclear",
     27: "OPT-66B at 'seq 128' with no input/output split; the throughput's token basis is not stated",
