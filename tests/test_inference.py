@@ -136,3 +136,17 @@ def test_cli_serve_errors_one_line(run_cli):
     assert rc == 2 and err.startswith("error:") and err.count("\n") == 1
     rc, _, err = run_cli("serve", "--model", "nope", "--chip", "h100", "--chips", "1")
     assert rc == 2 and "--model" in err
+
+
+def test_per_head_decode_attention_reads_kv_once_per_query_head(cat):
+    """A per-head kernel (TensorRT-LLM before XQA) reads each KV head once per query head of its group."""
+    m, a = cat.model("llama2-70b"), cat.accelerator("h200")  # GQA: 64 query heads, 8 kv heads
+    sys_ = cat.system_for(a)
+    g = step_model(m, a, sys_, cat, tp=2, precision="fp8")
+    p = step_model(m, a, sys_, cat, tp=2, precision="fp8", decode_attention="per-head")
+    assert p.kv_reads == 8 and g.kv_reads == 1
+    assert p.c_kv == pytest.approx(8 * g.c_kv, rel=1e-9)  # memory-bound: eight times the bytes
+    mha = cat.model("llama2-13b")  # MHA: one query head per KV head, nothing re-read
+    assert step_model(mha, a, sys_, cat, tp=1, precision="fp8", decode_attention="per-head").kv_reads == 1
+    with pytest.raises(RainierError):
+        step_model(m, a, sys_, cat, tp=2, precision="fp8", decode_attention="nope")

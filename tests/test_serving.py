@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rainier.errors import RainierError
 from rainier.perf import serving as S
 from rainier.perf.inference import estimate_serving, memory_plan, steady_state, step_model
 from rainier.perf.workload import FixedLengths, load_trace, make_requests, named_dist
@@ -148,3 +149,20 @@ def test_disaggregated_estimate_and_split(cat):
     sm = step_model(m, a, cat.system_for(a), cat, tp=1)
     k = disaggregation_split(sm, 8, 2000, 100, 200_000, 8192, 0.05, 64)
     assert k is None or 1 <= k <= 7
+
+
+def test_paged_kv_holds_more_requests_than_reservation(setup):
+    """Paged KV holds what each request has so far; reserving input + output admits fewer at once."""
+    sm, mp = setup
+    kv = 20_000  # a small cache so that KV, not slots, limits the batch
+    reqs = make_requests(FixedLengths(500, 500), 400, np.random.default_rng(3))
+    res = {}
+    for pol in ("paged", "reserve"):
+        sim = S.simulate_deployment(S.Pool(sm, 1, 256, 4096, kv, kv_policy=pol), reqs)
+        assert np.isfinite(sim.finish_s).all() and sim.output_tokens == 400 * 500
+        res[pol] = sim
+    assert res["reserve"].mean_batch <= kv / 1000 + 1  # never more than KV / (input + output) reserved
+    assert res["paged"].mean_batch > 1.2 * res["reserve"].mean_batch
+    assert res["paged"].output_tokens_per_s > res["reserve"].output_tokens_per_s
+    with pytest.raises(RainierError):
+        S.Pool(sm, 1, 8, 64, kv, kv_policy="lru")

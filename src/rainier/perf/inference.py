@@ -39,6 +39,10 @@ the prefill chunks), ``n_seq`` sequences, a summed decode context ``C`` and pref
   :mod:`rainier.perf.compute` (``compute_scale``, ``memory_scale``) and, where small decode GEMMs
   show it, the GEMM size at half efficiency (``dim_half``).
 
+Batch limit: with the default paged KV cache a request holds its prompt plus on average half its
+output, so the largest batch is ``KV (1 - watermark) / (input + output / 2)``; with ``kv_policy="reserve"``
+it is ``KV / (input + output)`` (see :mod:`rainier.perf.serving`).
+
 Memory per chip: weights (bf16 2 B, fp8 1 B, fp4 0.5 B + one fp8 scale per 16 = 0.5625 B per
 parameter; embeddings and the output head stay bf16) / (tp pp); activations of one token budget;
 the KV cache in what remains of ``hbm_usable_fraction`` of HBM. KV bytes per token (closed form):
@@ -100,6 +104,9 @@ MAX_SLOTS = 4096
 # "per-head" gives every query head its own thread block that reads its KV head again (TensorRT-LLM's
 # masked multi-head attention before XQA, e.g. v0.5).
 DECODE_ATTENTION = ("grouped", "per-head")
+# KV-cache admission (rainier.perf.serving): "paged" holds the tokens a request has, keeping this
+# fraction of the cache free for the decodes' growth; "reserve" holds input + output from admission.
+KV_WATERMARK = 0.05
 
 
 # --- fitted parameters ---------------------------------------------------------------------------
@@ -504,8 +511,13 @@ class Candidate:
 
 
 def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, token_budget: int,
-               slo_tpot_s: float | None, batch_cap: int | None) -> tuple[int, SteadyState]:
-    bmax = max(1, int(kv_tokens // max(mean_in + mean_out, 1.0)))
+               slo_tpot_s: float | None, batch_cap: int | None, kv_policy: str = "paged") -> tuple[int, SteadyState]:
+    # Tokens a request holds on average over its life: all of input + output when reserved, the
+    # prompt plus half the output when paged (less the watermark kept free for growth).
+    if kv_policy == "paged":
+        bmax = max(1, int(kv_tokens * (1.0 - KV_WATERMARK) // max(mean_in + mean_out / 2, 1.0)))
+    else:
+        bmax = max(1, int(kv_tokens // max(mean_in + mean_out, 1.0)))
     bmax = min(bmax, MAX_SLOTS)
     if batch_cap is not None:
         bmax = min(bmax, int(batch_cap))
@@ -529,7 +541,8 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    pp: int | None = None, ep: int | None = None, replicas: int | None = None,
                    slo_ttft_s: float | None = None, slo_tpot_s: float | None = None,
                    max_batch: int | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET,
-                   fit: InferenceFit | None = None, decode_attention: str = "grouped") -> list[Candidate]:
+                   fit: InferenceFit | None = None, decode_attention: str = "grouped",
+                   kv_policy: str = "paged") -> list[Candidate]:
     """Every feasible (tp, pp, ep) on ``chips`` chips, best output tokens/s per chip first.
 
     Fixed flags are honoured; the rest are enumerated: tp over powers of two within the scale-up
@@ -560,7 +573,8 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                     continue
                 sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
                                 decode_attention=decode_attention)
-                b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch)
+                b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch,
+                                   kv_policy)
                 r = replicas or chips // per
                 meets = (slo_tpot_s is None or st.step_s <= slo_tpot_s) and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s)
                 tok = st.output_tokens_per_s * r
@@ -663,7 +677,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      slo_ttft_s: float | None = None, slo_tpot_s: float | None = None, seed: int = 0,
                      system: str | System | None = None, max_batch: int | None = None,
                      token_budget: int | None = None, prefill_replicas: int | None = None,
-                     decode_attention: str = "grouped",
+                     decode_attention: str = "grouped", kv_policy: str = "paged",
                      catalog: Catalog | None = None, fit: InferenceFit | None = None) -> ServingResult:
     """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
 
@@ -734,7 +748,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     cands = search_configs(m, a, s, cat, chips, precision=precision, mean_in=mean_in, mean_out=mean_out,
                            tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
-                           decode_attention=decode_attention)
+                           decode_attention=decode_attention, kv_policy=kv_policy)
     if not cands:
         t_, p_ = tp or min(chips, s.scaleup_domain_chips), pp or 1
         mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f)
@@ -753,7 +767,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     n_req = requests
     mode: str
-    sim_kw: dict[str, Any] = dict(slots=slots, token_budget=budget, kv_capacity_tokens=mp.kv_capacity_tokens)
+    sim_kw: dict[str, Any] = dict(slots=slots, token_budget=budget, kv_capacity_tokens=mp.kv_capacity_tokens,
+                                  kv_policy=kv_policy, kv_watermark=KV_WATERMARK)
     pool = _srv.Pool(sm, reps, **sim_kw)
     pf_pool = None
     if (prefill_replicas is None and searched and slo_for_search is not None and concurrency is None
@@ -846,7 +861,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         "max_batch": slots, "token_budget": budget, "mode": mode, "qps": qps if mode == "poisson" else max_qps,
         "concurrency": concurrency, "requests": len(reqs), "lengths": dist_name, "input_len_mean": mean_in,
         "output_len_mean": mean_out, "slo_ttft_s": slo_ttft_s, "slo_tpot_s": slo_tpot_s, "seed": seed,
-        "searched": searched, "decode_attention": decode_attention, "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
+        "searched": searched, "decode_attention": decode_attention, "kv_policy": kv_policy, "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
     }
     alts = [
         {"tp": c.tp, "pp": c.pp, "ep": c.ep, "replicas": c.replicas, "max_batch": c.max_batch,

@@ -18,6 +18,11 @@ Interpretation rules (stated once here, repeated per row in ``ROWS``):
 * Vendor "max throughput" tables at a fixed batch are one static batch of ``batch`` requests of the
   stated lengths (TensorRT-LLM 0.5's gptSessionBenchmark); vLLM ``benchmark_throughput`` rows are
   offline runs of ``num_prompts`` requests, counted as output tokens/s.
+* Settings come from the row's own columns only: the decode-attention kernel follows the software
+  column (TensorRT-LLM 0.5: per-head, the masked multi-head attention before XQA; everything else the
+  grouped default); the KV cache is fp8 with fp8/fp4 weights (the model's default) since no row states
+  otherwise; a transcription that disagrees with the cited source (rows 16, 17: the chip count) is
+  run as the source states and compared per chip.
 
 Score: MAPE = mean |predicted - measured| / measured over usable rows that were *not* used by
 ``scripts/fit_inference.py`` (fitted rows are marked and excluded), overall and per hardware family.
