@@ -50,6 +50,8 @@ def serve_cmd(
     max_batch: Annotated[str | None, typer.Option("--max-batch", help="max requests per replica batch (default: from memory/SLO)")] = None,
     token_budget: Annotated[str | None, typer.Option("--token-budget", help="max tokens per iteration (default 8192)")] = None,
     prefill_replicas: Annotated[str | None, typer.Option("--prefill-replicas", help="disaggregate: replicas that only prefill")] = None,
+    decode_attention: Annotated[str, typer.Option("--decode-attention", help="decode attention kernel: grouped (GQA-aware, default) or per-head (TensorRT-LLM before XQA)")] = "grouped",
+    kv_policy: Annotated[str, typer.Option("--kv-policy", help="KV cache admission: paged (default) or reserve (input + output held from admission)")] = "paged",
     seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
     system: Annotated[str | None, typer.Option("--system", help="system holding the chips (default: the chip's)")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
@@ -71,7 +73,7 @@ def serve_cmd(
         slo_tpot_s=parse_duration(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
         seed=seed, system=system, max_batch=_int(max_batch, "--max-batch"),
         token_budget=_int(token_budget, "--token-budget"), prefill_replicas=_int(prefill_replicas, "--prefill-replicas"),
-        catalog=cat,
+        decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(), catalog=cat,
     )
     if report is not None:
         import rainier.report as _rep
