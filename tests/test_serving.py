@@ -166,3 +166,16 @@ def test_paged_kv_holds_more_requests_than_reservation(setup):
     assert res["paged"].output_tokens_per_s > res["reserve"].output_tokens_per_s
     with pytest.raises(RainierError):
         S.Pool(sm, 1, 8, 64, kv, kv_policy="lru")
+
+
+def test_server_throughput_is_the_sustained_rate():
+    """At the highest SLO-meeting Poisson rate, throughput = rate x tokens (Little's law, MLPerf Server)."""
+    import numpy as np
+
+    from rainier.perf.inference import estimate_serving
+
+    r = estimate_serving("llama2-70b", "h100", 8, tp=4, precision="fp8", input_len=256, output_len=128,
+                         slo_ttft_s=2.0, slo_tpot_s=0.2, requests=600, seed=1)
+    assert r.max_qps and r.max_qps > 0
+    assert r.requests_per_s == r.max_qps
+    assert np.isclose(r.output_tokens_per_s, r.max_qps * 128, rtol=1e-9)

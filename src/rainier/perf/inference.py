@@ -838,6 +838,13 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if mode == "offline" and pf_pool is None:
         out_tps, tot_tps, rps = sim.saturated_rates()
         notes.append("offline throughput measured while every replica is saturated (ramp-up and drain excluded)")
+    elif mode == "server-max-qps" and max_qps and max_qps > 0:
+        # At a rate whose SLO is met the deployment is stable, so its steady-state throughput is the
+        # offered load (Little's law; MLPerf Server reports the scheduled rate so). A finite run's
+        # window rates are still ramping up when request lifetimes are long compared with the run.
+        rps = float(max_qps)
+        out_tps = rps * float(np.mean(sim.output_len))
+        tot_tps = rps * float(np.mean(sim.output_len) + np.mean(sim.input_len))
     elif mode in ("poisson", "server-max-qps", "trace"):
         out_tps, tot_tps, rps = sim.arrival_window_rates()
     if mode == "server-max-qps" and max_qps == 0.0:
