@@ -16,9 +16,12 @@ import typer
 from rich.console import Console
 
 from rainier.catalog.loader import Catalog, default_catalog
+from rainier.errors import RainierError
 from rainier.io import to_jsonable
+from rainier.units import parse_count
 
-__all__ = ["CatalogOpt", "JsonOpt", "QuietOpt", "console", "err_console", "emit_json", "load_catalog", "split_list"]
+__all__ = ["CatalogOpt", "JsonOpt", "QuietOpt", "console", "err_console", "emit_json", "load_catalog", "split_list",
+           "parse_int"]
 
 CatalogOpt = Annotated[
     list[Path] | None,
@@ -46,3 +49,14 @@ def emit_json(obj: Any) -> None:
 
 def split_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def parse_int(value: str | None, field: str, minimum: int = 1) -> int | None:
+    """A whole-number option written as people write counts ('16384', '1M', '128k'); None stays None."""
+    if value is None:
+        return None
+    n = parse_count(value, field)
+    if n != int(n) or n < minimum:
+        raise RainierError(f"must be a whole number of at least {minimum} (got {value})", field=field,
+                           fix="give an integer")
+    return int(n)

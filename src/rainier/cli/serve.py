@@ -9,18 +9,12 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app, validate_app
-from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog
-from rainier.errors import RainierError
-from rainier.units import fmt_duration, parse_count, parse_duration
+from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog, parse_int
+from rainier.units import fmt_duration, parse_duration
 
 
 def _int(value: str | None, field: str) -> int | None:
-    if value is None:
-        return None
-    v = parse_count(value, field)
-    if v != int(v):
-        raise RainierError(f"must be a whole number (got {value})", field=field, fix="give an integer")
-    return int(v)
+    return parse_int(value, field, minimum=0)
 
 
 def _pcts(d: dict[str, float], keys: tuple[str, ...]) -> str:
@@ -76,12 +70,11 @@ def serve_cmd(
         decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(), catalog=cat,
     )
     if report is not None:
-        import rainier.report as _rep
+        from rainier.report import write_serving_report
 
-        if hasattr(_rep, "write_serving_report"):
-            _rep.write_serving_report(res, report)
-        elif not quiet and not json:
-            console.print("report: rainier.report has no serving report yet; skipped")
+        write_serving_report(res, report)
+        if not quiet and not json:
+            console.print(f"report: {report}")
     if json:
         emit_json(res)
         return

@@ -9,18 +9,11 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app, validate_app
-from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog
+from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog, parse_int
 from rainier.errors import RainierError
 from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_si, parse_count
 
-
-def _int_opt(value: str | None, field: str) -> int | None:
-    if value is None:
-        return None
-    n = parse_count(value, field)
-    if n != int(n) or n < 1:
-        raise RainierError(f"must be a whole number of at least 1 (got {value})", field=field)
-    return int(n)
+_int_opt = parse_int
 
 
 def _result_table(r: Any) -> Table:
@@ -113,10 +106,11 @@ def train_cmd(
         options=Options(cross_site_dim=cross_site_dim),
     )
     if report is not None:
-        import rainier.report as rep
+        from rainier.report import write_training_report
 
-        if hasattr(rep, "write_training_report"):
-            rep.write_training_report(res, report)
+        write_training_report(res, report)
+        if not quiet and not json:
+            console.print(f"report: {report}")
     if json:
         emit_json(res)
         return
