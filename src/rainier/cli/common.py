@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from rainier.io import to_jsonable
 from rainier.units import parse_count
 
 __all__ = ["CatalogOpt", "JsonOpt", "QuietOpt", "console", "err_console", "emit_json", "load_catalog", "split_list",
-           "parse_int"]
+           "parse_int", "busy"]
 
 CatalogOpt = Annotated[
     list[Path] | None,
@@ -60,3 +61,10 @@ def parse_int(value: str | None, field: str, minimum: int = 1) -> int | None:
         raise RainierError(f"must be a whole number of at least {minimum} (got {value})", field=field,
                            fix="give an integer")
     return int(n)
+
+
+def busy(message: str, *, quiet: bool = False) -> AbstractContextManager[object]:
+    """A spinner on stderr while something takes more than a moment; nothing when not a terminal."""
+    if quiet or not err_console.is_terminal:
+        return nullcontext()
+    return err_console.status(message)

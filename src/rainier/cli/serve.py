@@ -9,7 +9,16 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app, validate_app
-from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog, parse_int
+from rainier.cli.common import (
+    CatalogOpt,
+    JsonOpt,
+    QuietOpt,
+    busy,
+    console,
+    emit_json,
+    load_catalog,
+    parse_int,
+)
 from rainier.units import fmt_duration, parse_duration
 
 
@@ -57,18 +66,19 @@ def serve_cmd(
     from rainier.perf.inference import estimate_serving
 
     cat = load_catalog(catalog)
-    res = estimate_serving(
-        model, chip, _int(chips, "--chips") or 0, tp=_int(tp, "--tp"), ep=_int(ep, "--ep"), pp=_int(pp, "--pp"),
-        replicas=_int(replicas, "--replicas"), precision=precision.lower(), input_len=_int(input_len, "--input-len"),
-        output_len=_int(output_len, "--output-len"), lengths=lengths, qps=qps,
-        concurrency=_int(concurrency, "--concurrency"), offline=offline, trace=trace,
-        requests=_int(requests, "--requests"),
-        slo_ttft_s=parse_duration(slo_ttft, "--slo-ttft") if slo_ttft is not None else None,
-        slo_tpot_s=parse_duration(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
-        seed=seed, system=system, max_batch=_int(max_batch, "--max-batch"),
-        token_budget=_int(token_budget, "--token-budget"), prefill_replicas=_int(prefill_replicas, "--prefill-replicas"),
-        decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(), catalog=cat,
-    )
+    with busy("simulating the deployment...", quiet=json or quiet):
+        res = estimate_serving(
+            model, chip, _int(chips, "--chips") or 0, tp=_int(tp, "--tp"), ep=_int(ep, "--ep"), pp=_int(pp, "--pp"),
+            replicas=_int(replicas, "--replicas"), precision=precision.lower(), input_len=_int(input_len, "--input-len"),
+            output_len=_int(output_len, "--output-len"), lengths=lengths, qps=qps,
+            concurrency=_int(concurrency, "--concurrency"), offline=offline, trace=trace,
+            requests=_int(requests, "--requests"),
+            slo_ttft_s=parse_duration(slo_ttft, "--slo-ttft") if slo_ttft is not None else None,
+            slo_tpot_s=parse_duration(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
+            seed=seed, system=system, max_batch=_int(max_batch, "--max-batch"),
+            token_budget=_int(token_budget, "--token-budget"), prefill_replicas=_int(prefill_replicas, "--prefill-replicas"),
+            decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(), catalog=cat,
+        )
     if report is not None:
         from rainier.report import write_serving_report
 
@@ -126,7 +136,8 @@ def validate_inference_cmd(
     """Predicted vs measured for every usable row of the inference reference table; MAPE on held-out rows."""
     from rainier.perf.validate_inference import validate_inference
 
-    rep = validate_inference(catalog=load_catalog(catalog))
+    with busy("validating against published inference results...", quiet=json):
+        rep = validate_inference(catalog=load_catalog(catalog))
     if json:
         emit_json(rep)
         return
