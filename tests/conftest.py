@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 os.environ.pop("RAINIER_CATALOG", None)
+
+# CI machines are small and shared: no per-example deadline, and a fixed example sequence so that a
+# CI failure reproduces exactly (set HYPOTHESIS_PROFILE=dev locally for fresh random examples).
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture()
