@@ -72,3 +72,17 @@ def test_plan_cli_json(run_cli):
     assert d["status"] == "optimal" and d["rows"]
     rc, _, err = run_cli("plan", "--demand", "2026-50EF")
     assert rc == 2 and "--demand" in err
+
+
+def test_years_between_demand_figures_are_planned_and_paid(cat):
+    short = plan_capacity(cat, ["h100"], ["new-carlisle"], [2026, 2027], [1e20, 1e20])
+    long = plan_capacity(cat, ["h100"], ["new-carlisle"], [2026, 2029], [1e20, 1e20])
+    assert sorted({r.year for r in long.rows}) == [2026, 2027, 2028, 2029]
+    assert long.total_cost_usd == pytest.approx(2 * short.total_cost_usd, rel=1e-6)
+
+
+def test_precision_is_checked(cat):
+    with pytest.raises(RainierError, match="--precision"):
+        plan_capacity(cat, ["trn2"], ["new-carlisle"], [2026], [1e20], precision="bogus")
+    with pytest.raises(RainierError, match="fp4"):
+        plan_capacity(cat, ["trn2"], ["new-carlisle"], [2026], [1e20], precision="fp4")

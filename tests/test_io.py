@@ -23,9 +23,33 @@ def test_atomic_dir_is_all_or_nothing(tmp_path):
     out = tmp_path / "run"
     with atomic_dir(out) as d:
         atomic_write_json(d / "summary.json", {"x": 1})
+        atomic_write_json(d / "manifest.json", {})
     assert (out / "summary.json").exists()
     with pytest.raises(RuntimeError), atomic_dir(out) as d:
         (d / "partial.txt").write_text("half")
         raise RuntimeError("crash mid-run")
-    assert sorted(f.name for f in out.iterdir()) == ["summary.json"]  # old run intact
+    assert sorted(f.name for f in out.iterdir()) == ["manifest.json", "summary.json"]  # old run intact
     assert [f.name for f in tmp_path.iterdir()] == ["run"]
+
+
+def test_atomic_dir_never_replaces_what_is_not_a_run(tmp_path):
+    from rainier.errors import RainierError
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    with pytest.raises(RainierError, match="--out"), atomic_dir(precious):
+        pass
+    assert (precious / "thesis.txt").read_text() == "years of work"
+    afile = tmp_path / "notes.txt"
+    afile.write_text("keep")
+    with pytest.raises(RainierError, match="not a directory"), atomic_dir(afile):
+        pass
+    assert afile.read_text() == "keep"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with atomic_dir(empty) as d:
+        (d / "manifest.json").write_text("{}")
+    with atomic_dir(empty) as d:  # an earlier run is replaced
+        (d / "manifest.json").write_text('{"n": 2}')
+    assert (empty / "manifest.json").read_text() == '{"n": 2}'

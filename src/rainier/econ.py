@@ -22,12 +22,14 @@ owner's cost is the one used for planning because every chip has one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from rainier.catalog.schema import Accelerator, Economics, Site, System
 from rainier.errors import RainierError
 
-__all__ = ["PowerChain", "ChipHourCost", "power_chain", "chip_hour_cost", "crf", "default_pue", "HOURS_PER_YEAR"]
+__all__ = ["PowerChain", "ChipHourCost", "power_chain", "chip_hour_cost", "crf", "default_pue", "HOURS_PER_YEAR",
+           "electricity_price", "check_load_factor", "energy_mwh"]
 
 HOURS_PER_YEAR = 8760.0
 
@@ -86,11 +88,34 @@ def default_pue(system: System, econ: Economics, site: Site | None = None) -> fl
 def power_chain(acc: Accelerator, system: System, econ: Economics, pue: float | None = None,
                 site: Site | None = None) -> PowerChain:
     p = default_pue(system, econ, site) if pue is None else pue
-    if p < 1.0:
-        raise RainierError(f"PUE must be at least 1.0 (got {p})", field="--pue", fix="a PUE is facility power / IT power, e.g. 1.15")
+    if not (math.isfinite(p) and 1.0 <= p <= 3.0):
+        raise RainierError(f"PUE must be a number from 1.0 to 3.0 (got {p})", field="--pue",
+                           fix="a PUE is facility power / IT power, e.g. 1.15")
     sys_w = max(system.power_per_chip_w, acc.tdp_w)
     it_w = sys_w * (1.0 + econ.network_overhead_fraction)
     return PowerChain(chip_w=acc.tdp_w, system_w=sys_w, it_w=it_w, facility_w=it_w * p, pue=p)
+
+
+def electricity_price(econ: Economics, site: Site | None = None, override_usd_per_mwh: float | None = None) -> float:
+    """$/MWh: the override if given (0 is a valid price), else the site's, else the planner default."""
+    if override_usd_per_mwh is not None:
+        if not (math.isfinite(override_usd_per_mwh) and override_usd_per_mwh >= 0):
+            raise RainierError(f"electricity price must be a non-negative number (got {override_usd_per_mwh})",
+                               field="--electricity", fix="give $/MWh, e.g. 70")
+        return override_usd_per_mwh
+    return site.electricity_usd_per_mwh if site is not None else econ.electricity_usd_per_mwh
+
+
+def check_load_factor(load: float) -> float:
+    if not (math.isfinite(load) and 0 < load <= 1):
+        raise RainierError(f"load factor must be in (0, 1] (got {load})", field="--load",
+                           fix="average draw / nameplate, e.g. 0.75")
+    return load
+
+
+def energy_mwh(power_w: float, seconds: float) -> float:
+    """Energy in MWh of ``power_w`` drawn for ``seconds``."""
+    return power_w * seconds / 3.6e9
 
 
 def system_capex_per_chip(acc: Accelerator, system: System) -> float:
@@ -107,8 +132,8 @@ def chip_hour_cost(acc: Accelerator, system: System, econ: Economics, pue: float
     chain = power_chain(acc, system, econ, pue, site)
     capex = system_capex_per_chip(acc, system)
     life = hardware_life_years or econ.hardware_life_years
-    price_mwh = electricity_usd_per_mwh or (site.electricity_usd_per_mwh if site else econ.electricity_usd_per_mwh)
-    load = econ.load_factor if load_factor is None else load_factor
+    price_mwh = electricity_price(econ, site, electricity_usd_per_mwh)
+    load = check_load_factor(econ.load_factor if load_factor is None else load_factor)
     hw = capex * crf(econ.cost_of_capital, life) / HOURS_PER_YEAR
     fac = chain.it_w * econ.facility_capex_usd_per_w_it * crf(econ.cost_of_capital, econ.facility_life_years) / HOURS_PER_YEAR
     power = chain.facility_w / 1e6 * load * price_mwh

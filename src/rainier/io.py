@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_dir", "to_jsonable"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_dir", "to_jsonable",
+           "report_path"]
 
 
 def _umask() -> int:
@@ -38,6 +39,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def report_path(path: str | Path, default_name: str = "report.html") -> Path:
+    """Where a report goes: a folder gets ``default_name`` inside it; a file path is used as given."""
+    p = Path(path)
+    return p / default_name if p.is_dir() else p
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -71,10 +78,26 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
+RUN_MARKER = "manifest.json"
+
+
 @contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory; on success it replaces ``path`` whole, on error it is removed."""
+def atomic_dir(path: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
+    """Yield a temporary directory; on success it replaces ``path`` whole, on error it is removed.
+
+    Only a missing path, an empty directory, or an earlier result directory (one holding ``marker``)
+    is replaced: anything else at ``path`` is the user's and is never deleted.
+    """
+    from rainier.errors import RainierError
+
     path = Path(path)
+    if path.exists() or path.is_symlink():
+        if not path.is_dir() or path.is_symlink():
+            raise RainierError(f"{path} exists and is not a directory", field="--out",
+                               fix="give a new folder (it will be created)")
+        if any(path.iterdir()) and not (path / marker).exists():
+            raise RainierError(f"{path} is a non-empty folder that holds no earlier run ({marker})",
+                               field="--out", fix="give a new or empty folder, or an earlier run directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700

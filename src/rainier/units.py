@@ -18,6 +18,9 @@ __all__ = [
     "parse_duration",
     "parse_bandwidth",
     "parse_bytes",
+    "parse_years",
+    "parse_flops",
+    "parse_price_per_mwh",
     "fmt_si",
     "fmt_power",
     "fmt_money",
@@ -196,3 +199,49 @@ def fmt_duration(s: float) -> str:
     if s < 2 * 86400:
         return f"{s / 3600:.3g} h"
     return f"{s / 86400:.3g} days"
+
+
+_YEAR_S = 365 * 86400.0
+
+
+def parse_years(value: object, field: str = "--years") -> float:
+    """Years from '10', '10y', '6 months' style durations ('180d'); a bare number is years."""
+    num = _number(value, field, "10 or 10y")
+    if num is None:
+        s = str(value).strip()
+        try:
+            num = float(s)
+        except ValueError:
+            num = parse_duration(s, field) / _YEAR_S
+    if not num > 0:
+        raise RainierError(f"must be positive (got {value})", field=field, fix="e.g. --years 10")
+    return num
+
+
+_FLOPS = {"": 1.0, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21}
+
+
+def parse_flops(value: object, field: str = "flops") -> float:
+    """FLOP/s from '500EF', '1.5 EFLOP/s', '300PF' or a bare number of FLOP/s."""
+    num = _number(value, field, "500EF or 300PF")
+    if num is None:
+        s = str(value).strip().replace(" ", "")
+        m = re.fullmatch(_NUM + r"([TPEZ]?)(?:F|FLOP/?s|FLOPS)?", s)
+        if not m:
+            raise _fail(field, value, "500EF or 300PF")
+        num = float(m.group(1)) * _FLOPS[m.group(2)]
+    if num < 0:
+        raise RainierError(f"must not be negative (got {value})", field=field, fix="e.g. 500EF")
+    return num
+
+
+def parse_price_per_mwh(value: object, field: str = "--electricity") -> float:
+    """$/MWh from '70', '$70', '$70/MWh'; '7c/kWh' is read as cents per kWh."""
+    s = str(value).strip().replace(" ", "")
+    m = re.fullmatch(_NUM + r"c/kWh", s)
+    if m:
+        return float(m.group(1)) * 10.0
+    try:
+        return parse_money(re.sub(r"(?i)/MWh$", "", s), field)
+    except RainierError:
+        raise _fail(field, value, "70, $70/MWh or 7c/kWh") from None

@@ -12,20 +12,19 @@ from rainier.cli import app
 from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog, split_list
 from rainier.errors import RainierError
 from rainier.plan.capacity import plan_capacity
-from rainier.units import fmt_count, fmt_money, fmt_power
-
-_FLOPS = {"EF": 1e18, "PF": 1e15, "TF": 1e12, "ZF": 1e21}
+from rainier.units import fmt_count, fmt_money, fmt_power, parse_flops
 
 
 def parse_demand(text: str) -> tuple[list[int], list[float]]:
-    """'2026:500EF,2027:1500EF' -> ([2026, 2027], [5e20, 1.5e21]) delivered FLOP/s."""
+    """'2026:500EF,2027:1500EF' -> ([2026, 2027], [5e20, 1.5e21]) delivered FLOP/s (bare numbers are EF)."""
     years, flops = [], []
     for part in split_list(text):
-        m = re.fullmatch(r"(\d{4}):([0-9.eE+]+)\s*(EF|PF|TF|ZF)?(?:LOP/?s)?", part.strip())
+        m = re.fullmatch(r"(\d{4}):(.+)", part.strip())
         if not m:
             raise RainierError(f"cannot read '{part}'", field="--demand", fix="write it like 2026:500EF,2027:1500EF")
+        value = m.group(2)
         years.append(int(m.group(1)))
-        flops.append(float(m.group(2)) * _FLOPS.get(m.group(3) or "EF", 1e18))
+        flops.append(parse_flops(value + "EF" if re.fullmatch(r"[0-9.eE+]+", value) else value, "--demand"))
     return years, flops
 
 

@@ -19,6 +19,7 @@ from rainier.cli.common import (
     load_catalog,
     parse_int,
 )
+from rainier.io import report_path
 from rainier.units import fmt_duration, parse_duration
 
 
@@ -82,6 +83,7 @@ def serve_cmd(
     if report is not None:
         from rainier.report import write_serving_report
 
+        report = report_path(report)
         write_serving_report(res, report)
         if not quiet and not json:
             console.print(f"report: {report}")

@@ -9,16 +9,26 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app
-from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog, split_list
+from rainier.cli.common import (
+    CatalogOpt,
+    JsonOpt,
+    QuietOpt,
+    console,
+    emit_json,
+    load_catalog,
+    parse_int,
+    split_list,
+)
+from rainier.io import report_path
 from rainier.plan.sizing import SizingResult, size_fleet
 from rainier.units import (
     fmt_count,
     fmt_money,
     fmt_power,
-    parse_count,
-    parse_duration,
     parse_money,
     parse_power,
+    parse_price_per_mwh,
+    parse_years,
 )
 
 
@@ -74,18 +84,19 @@ def size_cmd(
         cat,
         split_list(chip),
         power_w=parse_power(power, "--power") if power is not None else None,
-        chips=parse_count(chips, "--chips") if chips is not None else None,
+        chips=parse_int(chips, "--chips") if chips is not None else None,
         budget_usd=parse_money(budget, "--budget") if budget is not None else None,
-        years=parse_duration(years + ("y" if years.replace(".", "").isdigit() else ""), "--years") / (365 * 86400) if years else None,
+        years=parse_years(years) if years is not None else None,
         system=system,
         pue=pue,
         site=site,
-        electricity_usd_per_mwh=float(electricity.strip("$").split("/")[0]) if electricity else None,
+        electricity_usd_per_mwh=parse_price_per_mwh(electricity) if electricity is not None else None,
         load_factor=load,
     )
     if report is not None:
         from rainier.report import write_sizing_report  # type: ignore[attr-defined]
 
+        report = report_path(report)
         write_sizing_report(results, report)
     if json:
         emit_json(results)
@@ -94,7 +105,7 @@ def size_cmd(
     if r0.basis == "power":
         title = f"What {fmt_power(r0.facility_power_w if power is None else parse_power(power))} of facility power buys"
     elif r0.basis == "chips":
-        title = f"What {fmt_count(parse_count(chips))} chips take"
+        title = f"What {fmt_count(r0.chips)} chips take"
     else:
         title = f"What {fmt_money(r0.budget_usd or 0)} over {r0.years:g} years buys"
     console.print(sizing_table(results, title))

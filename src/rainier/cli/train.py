@@ -11,6 +11,7 @@ from rich.table import Table
 from rainier.cli import app, validate_app
 from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog, parse_int
 from rainier.errors import RainierError
+from rainier.io import report_path
 from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_si, parse_count
 
 _int_opt = parse_int
@@ -108,6 +109,7 @@ def train_cmd(
     if report is not None:
         from rainier.report import write_training_report
 
+        report = report_path(report)
         write_training_report(res, report)
         if not quiet and not json:
             console.print(f"report: {report}")

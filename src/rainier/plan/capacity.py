@@ -11,7 +11,8 @@ subject to  power:   sum_c I[c, s, t] * chips_per_system(c) * facility_w_per_chi
             memory:  sum_{c,s} I[c, s, t] * chips_per_system(c) * hbm(c) >= M(t)     (optional)
             launch:  x[c, s, y] = 0 where y < launch_year(c)
 
-Demand is delivered dense FLOP/s (peak x an achievable utilization per chip, default 0.4 MFU), the
+Every calendar year from the first to the last demand year is planned and paid for; a year without
+a demand figure keeps the latest one before it. Demand is delivered dense FLOP/s (peak x an achievable utilization per chip, default 0.4 MFU), the
 quantity a training-heavy tenant buys. Power caps are facility MW per site (from the catalog or given).
 """
 
@@ -85,8 +86,22 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         raise RainierError("demand must not be negative", field="--demand")
     if not 0 < utilization <= 1:
         raise RainierError(f"utilization must be in (0, 1] (got {utilization})", field="--utilization")
+    if precision not in ("bf16", "fp8", "fp4"):
+        raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
+    # Every calendar year from the first to the last is planned (and paid for); a year without a
+    # demand figure keeps the latest one given before it.
+    given = dict(zip(years, demand_flops, strict=True))
+    given_hbm = dict(zip(years, hbm_bytes, strict=True)) if hbm_bytes is not None else None
+    years = list(range(years[0], years[-1] + 1))
+    demand_flops = [given[max(y for y in given if y <= t)] for t in years]
+    if given_hbm is not None:
+        hbm_bytes = [given_hbm[max(y for y in given_hbm if y <= t)] for t in years]
     econ = cat.economics()
     accs = [cat.accelerator(c) for c in chips]
+    for a in accs:
+        if precision != "bf16" and precision not in a.peak_tflops:
+            raise RainierError(f"'{a.name}' has no {precision} rate in the catalog", field="--precision",
+                               fix=f"use bf16, or drop {a.name} from --chip")
     systems = [cat.system_for(a) for a in accs]
     site_objs = [cat.site(s, "--site") for s in sites]
     caps = {s.name: (power_cap_w or {}).get(s.name, s.power_mw * 1e6) for s in site_objs}

@@ -21,7 +21,16 @@ from dataclasses import asdict, dataclass
 
 from rainier.catalog.loader import Catalog
 from rainier.catalog.schema import Accelerator, Economics, Site, System
-from rainier.econ import HOURS_PER_YEAR, ChipHourCost, PowerChain, chip_hour_cost, power_chain
+from rainier.econ import (
+    HOURS_PER_YEAR,
+    ChipHourCost,
+    PowerChain,
+    check_load_factor,
+    chip_hour_cost,
+    electricity_price,
+    energy_mwh,
+    power_chain,
+)
 from rainier.errors import RainierError
 
 __all__ = ["SizingResult", "size_fleet", "size_by_power", "size_by_chips", "size_by_budget"]
@@ -71,9 +80,9 @@ def _result(acc: Accelerator, system: System, econ: Economics, systems: int, bas
     chain = power_chain(acc, system, econ, pue, site)
     cost = chip_hour_cost(acc, system, econ, pue, site, electricity, load)
     chips = systems * system.chips
-    load_f = econ.load_factor if load is None else load
-    price = electricity or (site.electricity_usd_per_mwh if site else econ.electricity_usd_per_mwh)
-    energy_mwh = chips * chain.facility_w * load_f * HOURS_PER_YEAR / 1e6
+    load_f = check_load_factor(econ.load_factor if load is None else load)
+    price = electricity_price(econ, site, electricity)
+    annual_mwh = energy_mwh(chips * chain.facility_w * load_f, HOURS_PER_YEAR * 3600.0)
     estimate = bool(acc.is_estimate("tdp_w") or acc.is_estimate("capex_usd") or system.is_estimate("system_power_w"))
     return SizingResult(
         chip=acc.name,
@@ -93,8 +102,8 @@ def _result(acc: Accelerator, system: System, econ: Economics, systems: int, bas
         hardware_capex_usd=chips * cost.capex_per_chip_usd,
         facility_capex_usd=chips * chain.it_w * econ.facility_capex_usd_per_w_it,
         capex_usd=chips * (cost.capex_per_chip_usd + chain.it_w * econ.facility_capex_usd_per_w_it),
-        annual_energy_mwh=energy_mwh,
-        annual_energy_cost_usd=energy_mwh * price,
+        annual_energy_mwh=annual_mwh,
+        annual_energy_cost_usd=annual_mwh * price,
         annual_cost_usd=chips * cost.total_usd * HOURS_PER_YEAR,
         cost_per_chip_hour_usd=cost.total_usd,
         cost_breakdown_per_chip_hour=cost,
