@@ -97,7 +97,7 @@ class Topology:
         levels.append(Level(so.network, _INF_SPAN, so.bw_bytes_s / oversub, lat_s))
         cross = None
         if sites > 1:
-            if cross_site_gbps is None or cross_site_gbps <= 0:
+            if cross_site_gbps is None or not math.isfinite(cross_site_gbps) or cross_site_gbps <= 0:
                 raise RainierError("a job across sites needs the link capacity", field="--cross-site-gbps",
                                    fix="give the cross-site link capacity in Gbit/s, e.g. --cross-site-gbps 400000")
             cross = cross_site_gbps * 1e9 / 8

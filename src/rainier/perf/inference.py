@@ -715,6 +715,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if tp is not None and tp > s.scaleup_domain_chips:
         raise RainierError(f"tp={tp} spans more than the {s.scaleup_domain_chips}-chip scale-up domain of {s.name}",
                            field="--tp", fix=f"use --tp {s.scaleup_domain_chips} or less")
+    if pp is not None and pp > m.layers:
+        raise RainierError(f"pp={pp} exceeds {m.name}'s {m.layers} layers", field="--pp", fix=f"use --pp {m.layers} or less")
     if ep is not None and m.moe is None and ep != 1:
         raise RainierError(f"{m.name} is dense; expert parallelism needs a MoE model", field="--ep", fix="drop --ep")
     if ep is not None and tp is not None and tp % ep:
@@ -763,6 +765,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     notes: list[str] = []
     if reps * best.tp * best.pp < chips:
         notes.append(f"{chips - reps * best.tp * best.pp} chips left idle (replicas of {best.tp * best.pp} chips)")
+    if m.heads % best.tp:
+        notes.append(f"tp={best.tp} does not divide the {m.heads} attention heads: stacks pad heads to a multiple "
+                     f"of TP (e.g. transformers-neuronx); modelled as an even split, so slightly optimistic")
 
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     n_req = requests
