@@ -198,7 +198,8 @@ def test_training_report_reads_fields_defensively(tmp_path):
 
 
 def test_training_report_of_a_real_result(tmp_path):
-    training = pytest.importorskip("rainier.perf.training")
+    from rainier.perf import training
+
     r = training.estimate_training("llama3-8b", "h100", 64, seq=4096, global_batch=256)
     text = write_training_report(r, tmp_path / "t.html").read_text()
     assert "step-time breakdown" in text

@@ -12,10 +12,8 @@ import json
 
 import pytest
 
-pytest.importorskip("rainier.fleet.simulation", reason="the fleet simulator (issue 6) is not in this tree")
-
-from rainier.fleet import run_fleet  # noqa: E402
-from rainier.report import write_compare_report, write_run_report  # noqa: E402
+from rainier.fleet import run_fleet
+from rainier.report import write_compare_report, write_run_report
 from rainier.report.run_report import check_run_dir  # noqa: E402
 
 
