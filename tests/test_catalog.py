@@ -189,3 +189,34 @@ def test_accelerator_requires_one_memory_figure():
     with pytest.raises(ValueError):
         Accelerator(**base, hbm_gb=1, hbm_gib=1)
     assert Accelerator(**base, hbm_gib=1).hbm_bytes == 2**30
+
+
+def test_check_dir_checks_extending_entries_too(tmp_path):
+    (tmp_path / "e.yaml").write_text(textwrap.dedent("""
+        accelerators:
+          - name: plain-bad
+            vendor: X
+            family: x
+            launch_year: 2024
+            peak_tflops: {bf16: 5}
+            hbm_gb: -1
+            hbm_tbps: 1
+            tdp_w: 100
+            source: "sheet"
+          - name: ext-bad-1
+            extends: h100
+            tdp_w: -5
+            source: "mine"
+          - name: ext-bad-2
+            extends: trn2
+            hbm_tbps: 0
+            source: "mine"
+          - name: ext-unknown
+            extends: nonesuch
+            source: "mine"
+    """))
+    problems = check_dir(tmp_path)
+    by_entry = {p.entry: p for p in problems}
+    assert {"plain-bad", "ext-bad-1", "ext-bad-2", "ext-unknown"} <= set(by_entry)
+    assert by_entry["ext-bad-1"].field == "tdp_w" and by_entry["ext-bad-2"].field == "hbm_tbps"
+    assert by_entry["ext-unknown"].field == "extends"

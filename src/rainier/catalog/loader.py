@@ -328,16 +328,31 @@ def check_dir(directory: str | Path) -> list[Problem]:
     files = [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix in (".yaml", ".yml"))
     if not files:
         return [Problem(str(d), "-", "-", "no .yaml files found")]
+    all_raws: list[_Raw] = []
     for f in files:
         try:
-            raws = list(_raw_entries(f))
+            all_raws.extend(_raw_entries(f))
         except RainierError as exc:
             problems.append(Problem(str(f), "-", "-", str(exc)))
-            continue
-        for r in raws:
-            if "extends" in r.data:
-                continue  # checked after merging below
-            problems.extend(_problems(r.kind, r.data, r.file))
+    builtin = Catalog.load(use_env=False)
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in all_raws:
+        data = dict(r.data)
+        base = data.pop("extends", None)
+        if base is not None:
+            # An extending entry is checked as it will be used: merged onto its base.
+            if (r.kind, str(base)) in seen:
+                data = {**seen[(r.kind, str(base))], "aliases": [], **data}
+            else:
+                try:
+                    b = builtin.get(r.kind, str(base))
+                except RainierError as exc:
+                    problems.append(Problem(r.file, str(data.get("name", "?")), "extends", str(exc)))
+                    continue
+                data = {**b.model_dump(exclude_defaults=True), "aliases": [], **data}
+        problems.extend(_problems(r.kind, data, r.file))
+        if "name" in data:
+            seen[(r.kind, str(data["name"]))] = data
     if not problems:
         try:
             cat = Catalog.load([d], use_env=False)
