@@ -29,9 +29,10 @@ from rainier.catalog.schema import Accelerator, Economics, Site, System
 from rainier.errors import RainierError
 
 __all__ = ["PowerChain", "ChipHourCost", "power_chain", "chip_hour_cost", "crf", "default_pue", "HOURS_PER_YEAR",
-           "electricity_price", "check_load_factor", "energy_mwh"]
+           "electricity_price", "check_load_factor", "energy_mwh", "J_PER_MWH"]
 
 HOURS_PER_YEAR = 8760.0
+J_PER_MWH = 3.6e9
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def check_load_factor(load: float) -> float:
 
 def energy_mwh(power_w: float, seconds: float) -> float:
     """Energy in MWh of ``power_w`` drawn for ``seconds``."""
-    return power_w * seconds / 3.6e9
+    return power_w * seconds / J_PER_MWH
 
 
 def system_capex_per_chip(acc: Accelerator, system: System) -> float:

@@ -84,6 +84,12 @@ def run_scenario(scenario: str, out: Path | None, seed: int | None, catalog: lis
             result = run_fleet(sc, out_dir, catalog=cat, progress=progress)
     else:
         result = run_fleet(sc, out_dir, catalog=cat)
+    if result.perf_fallbacks and not quiet:
+        # The estimators rejected these configurations: the run used the closed-form 6ND physics for them.
+        for line in result.perf_fallbacks[:10]:
+            err_console.print(f"warning: perf fallback: {line}", markup=False)
+        if len(result.perf_fallbacks) > 10:
+            err_console.print(f"warning: {len(result.perf_fallbacks) - 10} more perf fallbacks (manifest.json)")
     return result, out_dir
 
 

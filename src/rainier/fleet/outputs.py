@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rainier.econ import J_PER_MWH
 from rainier.io import atomic_dir, to_jsonable
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def build_result(sim: Simulation) -> RunResult:
         "chip_hours_failed": failed_ch,
         "chip_hours_undelivered": cap_ch - inst_ch,
         "utilization": busy_ch / inst_ch if inst_ch > 0 else 0.0,
-        "energy_mwh": float(tot[:, sim.c_power].sum() / 3.6e9),
+        "energy_mwh": float(tot[:, sim.c_power].sum()) / J_PER_MWH,
         "cost_usd": float(tot[:, sim.c_cost].sum()),
         "jobs_submitted": len(submitted),
         "jobs_finished": len(finished),
@@ -180,14 +181,14 @@ def build_result(sim: Simulation) -> RunResult:
             "tokens_served": float(sv_served),
             "tokens_demanded": float(sv_dem),
             "slo_attainment": float(sv_served / sv_dem) if sv_dem > 0 else 1.0,
-            "energy_mwh": float(tot[:, sim.c_tpower[i]].sum() / 3.6e9),
+            "energy_mwh": float(tot[:, sim.c_tpower[i]].sum()) / J_PER_MWH,
             "cost_usd": float(tot[:, sim.c_tcost[i]].sum()),
         })
     sites = [{
         "site": s.name,
         "power_cap_mw": s.cap_w / 1e6,
         "peak_power_mw": s.peak_power_w / 1e6,
-        "energy_mwh": float(tot[s.index, sim.c_power] / 3.6e9),
+        "energy_mwh": float(tot[s.index, sim.c_power]) / J_PER_MWH,
         "chips_installed_end": float(L.level[s.index][sim.c_inst]),
     } for s in sim.sites]
     from rainier.fleet.scenario import config_sha256

@@ -62,7 +62,7 @@ from typing import Any
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.catalog.params import param_counts
 from rainier.catalog.schema import Accelerator, Model, System
-from rainier.econ import chip_hour_cost, power_chain
+from rainier.econ import chip_hour_cost, energy_mwh, power_chain
 from rainier.errors import RainierError
 from rainier.perf import compute as C
 from rainier.perf.collectives import Topology, collective_time_s
@@ -600,7 +600,7 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
     if tokens:
         secs = tokens / tps
         ttt_days = secs / 86400
-        energy = power_w * secs / 3.6e9
+        energy = energy_mwh(power_w, secs)
         try:
             cost = chip_hour_cost(acc, ctx.system, econ).total_usd * ctx.chips * secs / 3600
         except RainierError:
