@@ -389,6 +389,8 @@ class Simulation:
         L.add(s, self.k.now_s, self.c_inst, -(r * pool.cps))
         L.add(s, self.k.now_s, self.c_idle, -(r * pool.cps))
         L.add(s, self.k.now_s, self.c_cost, -(r * pool.cost_usd_per_s))
+        # A decommission is requested at one time; busy or failed systems retire later, when they drain.
+        self._log("retire", s, None, None, r * pool.cps, None, f"{pool.kind_name}")
         return r
 
     # ================================================================ supply and scenario events
