@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from rainier.io import to_jsonable
 from rainier.report.html import PALETTE, Cell, Page, Section, fmt_num, fmt_pct
-from rainier.units import fmt_count, fmt_money, fmt_power
+from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_power
 
 __all__ = ["build_sizing_page", "build_training_page", "build_serving_page", "write_sizing_report",
            "write_training_report", "write_serving_report"]
@@ -35,17 +35,7 @@ def _f(d: dict[str, Any], *keys: str, default: float | None = None) -> float | N
 
 
 def _secs(s: float | None) -> str:
-    if s is None:
-        return "–"
-    if s < 1e-3:
-        return f"{s * 1e6:,.3g} µs"
-    if s < 1:
-        return f"{s * 1e3:,.3g} ms"
-    if s < 600:
-        return f"{s:,.3g} s"
-    if s < 86400 * 2:
-        return f"{s / 3600:,.3g} h"
-    return f"{s / 86400:,.3g} days"
+    return "–" if s is None else fmt_duration(s)
 
 
 def _flat(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
