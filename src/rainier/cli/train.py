@@ -14,8 +14,6 @@ from rainier.errors import RainierError
 from rainier.io import report_path
 from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_si, parse_count
 
-_int_opt = parse_int
-
 
 def _result_table(r: Any) -> Table:
     t = Table(title=f"Training {r.model} on {fmt_count(r.chips)} x {r.chip} ({r.system}), seq {r.seq}, "
@@ -83,7 +81,7 @@ def train_cmd(
     fixed: dict[str, Any] = {}
     for name, val in (("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("ep", ep), ("vp", vp),
                       ("micro_batch", micro_batch)):
-        n = _int_opt(val, f"--{name.replace('_', '-')}")
+        n = parse_int(val, f"--{name.replace('_', '-')}")
         if n is not None:
             fixed[name] = n
     if recompute is not None:
@@ -100,8 +98,8 @@ def train_cmd(
     if cross_site_dim not in ("dp", "pp"):
         raise RainierError(f"'{cross_site_dim}' cannot span sites", field="--cross-site-dim", fix="use dp or pp")
     res = estimate_training(
-        model, chip, _int_opt(chips, "--chips") or 1, seq=_int_opt(seq, "--seq") or 1,
-        global_batch=_int_opt(global_batch, "--global-batch") or 1, parallelism=fixed or None,
+        model, chip, parse_int(chips, "--chips") or 1, seq=parse_int(seq, "--seq") or 1,
+        global_batch=parse_int(global_batch, "--global-batch") or 1, parallelism=fixed or None,
         precision=precision, tokens=parse_count(tokens, "--tokens") if tokens else None, sites=sites,
         cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
         options=Options(cross_site_dim=cross_site_dim),

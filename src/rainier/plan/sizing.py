@@ -83,6 +83,8 @@ def _result(acc: Accelerator, system: System, econ: Economics, systems: int, bas
     load_f = check_load_factor(econ.load_factor if load is None else load)
     price = electricity_price(econ, site, electricity)
     annual_mwh = energy_mwh(chips * chain.facility_w * load_f, HOURS_PER_YEAR * 3600.0)
+    hardware_capex = chips * cost.capex_per_chip_usd
+    facility_capex = chips * chain.it_w * econ.facility_capex_usd_per_w_it
     estimate = bool(acc.is_estimate("tdp_w") or acc.is_estimate("capex_usd") or system.is_estimate("system_power_w"))
     return SizingResult(
         chip=acc.name,
@@ -99,9 +101,9 @@ def _result(acc: Accelerator, system: System, econ: Economics, systems: int, bas
         peak_bf16_flops=chips * acc.peak_flops("bf16"),
         peak_fp8_flops=chips * acc.peak_flops("fp8"),
         hbm_bytes=chips * acc.hbm_bytes,
-        hardware_capex_usd=chips * cost.capex_per_chip_usd,
-        facility_capex_usd=chips * chain.it_w * econ.facility_capex_usd_per_w_it,
-        capex_usd=chips * (cost.capex_per_chip_usd + chain.it_w * econ.facility_capex_usd_per_w_it),
+        hardware_capex_usd=hardware_capex,
+        facility_capex_usd=facility_capex,
+        capex_usd=hardware_capex + facility_capex,
         annual_energy_mwh=annual_mwh,
         annual_energy_cost_usd=annual_mwh * price,
         annual_cost_usd=chips * cost.total_usd * HOURS_PER_YEAR,
