@@ -32,8 +32,12 @@ Parameters (``compute.EffParams``), per family or shared, each for a physical re
 * ``dim_half`` -- ONE value for all NVIDIA families: the matrix size at which tile and wave quantisation
   halve the efficiency is set by the CUTLASS/cuBLAS tile shapes (128-256 wide on Ampere to Blackwell),
   not by the generation.
-* ``attn_eff``, ``mem_eff`` -- the prior: no fit row is long enough (or memory-bound enough) to
-  identify them, by the rule.
+* ``attn_bwd_ratio`` -- ONE value for all NVIDIA families: flash attention's backward efficiency relative
+  to its forward (whose efficiency is a published kernel benchmark, ``compute.ATTENTION_KERNELS``). It is
+  identified only where attention is a large share of the work, so revision 4 adds ONE long-context row
+  to the fit set (rule below) and fits this ratio jointly with the rest.
+* ``attn_eff``, ``mem_eff`` -- the prior: ``attn_eff`` is used by inference prefill only; no fit row is
+  memory-bound enough to identify ``mem_eff``.
 
 Method: one least-squares problem (scipy.optimize.least_squares) over all NVIDIA fit rows, on the log
 ratio predicted/measured in each row's own metric (the same conversion as ``rainier validate
@@ -61,26 +65,35 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from rainier.catalog.loader import default_catalog
+from rainier.catalog.params import param_counts
 from rainier.perf.compute import EffParams
 from rainier.perf.validate_training import ROWS, load_rows, predict_row
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "efficiency.json"
 
-PRIOR = {"gemm_peak_eff": 0.70, "dim_half": 48.0, "fp8_ratio": 0.80, "attn_eff": 0.75, "mem_eff": 0.80}
+PRIOR = {"gemm_peak_eff": 0.70, "dim_half": 48.0, "fp8_ratio": 0.80, "attn_eff": 0.75, "mem_eff": 0.80,
+         "attn_bwd_ratio": 0.80}
 PRIOR_SOURCE = ("vendor-neutral prior: large bf16 GEMMs reach ~70% of dense peak (cuBLAS/rocBLAS/XLA sweeps), "
-                "HBM streams ~80% of peak, fp8 GEMMs ~0.8x the bf16 efficiency, flash attention ~0.75x GEMM")
+                "HBM streams ~80% of peak, fp8 GEMMs ~0.8x the bf16 efficiency, flash attention ~0.75x GEMM (inference), "
+                "flash-attention backward ~0.8x its forward efficiency (FlashAttention-2 paper, A100 fwd vs fwd+bwd)")
 
-FIT_RULE = ("declared before fitting (revision 3): candidates per family are the usable rows with confidence 'high', a "
+FIT_RULE = ("declared before fitting (revision 4 = revision 3 plus one long-context row, at the end): candidates per family are the usable rows with confidence 'high', a "
             "dense model, TP, PP and microbatch stated by the source, sequence <= 8192, CP 1, and no feature the row "
             "marks as not modelled (rows at sequence > 16k are never fit rows). Let M be the median chip count of the "
             "family's candidates. Pick (a) the bf16 candidate whose chip count is closest to M, (b) the fp8 candidate "
             "closest to M, (c) the next candidate closest to M of a model not picked yet (either precision); ties by "
             "lowest id; at most 3 per family. Free: gemm_peak_eff per family; fp8_ratio and dim_half ONE value each, "
             "shared by all NVIDIA families and fitted jointly on all their rows (fp8_ratio only if the NVIDIA rows "
-            "include both precisions); attn_eff, mem_eff: prior")
+            "include both precisions); attn_eff, mem_eff: prior. Revision 4 (after the attention model became a "
+            "per-kernel forward efficiency from published kernel benchmarks with a backward ratio): attn_bwd_ratio, ONE "
+            "value shared by the NVIDIA families, fitted jointly with the above on ONE more row, the long-context "
+            "row that identifies it best: among usable NVIDIA rows with confidence 'high', a dense model, every size "
+            "stated, sequence >= 32768 and CP 1, the row where causal attention is the largest share of the model "
+            "FLOPs; ties by lowest id. All other long-context rows stay held out.")
 MAX_PER_FAMILY = 3
 PLAIN_SEQ = 8192
-SHARED = ("fp8_ratio", "dim_half")   # one value for all NVIDIA families (see the docstring)
+SHARED = ("fp8_ratio", "dim_half", "attn_bwd_ratio")
+LONG_SEQ = 32768   # one value for all NVIDIA families (see the docstring)
 # families without measured rows: which fitted family (or "default") they take, and why
 PRIORS = {
     "aws-neuron-v3": ("aws-neuron-v2", "Trainium2 shares the Trainium1 fit: same Neuron compiler, collectives and "
@@ -89,8 +102,8 @@ PRIORS = {
     "aws-neuron-v4": ("aws-neuron-v2", "Trainium3 shares the Trainium1 fit: same Neuron software stack; no measured "
                                        "Trainium3 row"),
 }
-BOUNDS = {"gemm_peak_eff": (0.2, 0.95), "attn_eff": (0.2, 1.0), "fp8_ratio": (0.3, 1.0), "mem_eff": (0.3, 0.95),
-          "dim_half": (4.0, 512.0)}
+BOUNDS = {"attn_bwd_ratio": (0.3, 1.2), "gemm_peak_eff": (0.2, 0.95), "attn_eff": (0.2, 1.0), "fp8_ratio": (0.3, 1.0), "mem_eff": (0.3, 0.95),
+          "dim_half": (16.0, 128.0)}
 
 
 def _candidates() -> dict[str, list[dict[str, Any]]]:
@@ -120,8 +133,46 @@ def _candidates() -> dict[str, list[dict[str, Any]]]:
     return by_fam
 
 
+def select_attention_row() -> tuple[str, int] | None:
+    """Revision 4's long-context row: (family, row id) where causal attention is the largest FLOP share."""
+    from rainier.perf.validate_training import _FAMILY_OF_HW
+
+    cat = default_catalog()
+    best: tuple[float, int, str] | None = None
+    for row in load_rows():
+        rid = int(row["id"])
+        spec = ROWS.get(rid)
+        if spec is None or spec.unusable or not row["value"]:
+            continue
+        fam = _FAMILY_OF_HW.get(spec.chip, "")
+        if not fam.startswith("nvidia-") or not row["confidence"].strip().lower().startswith("high"):
+            continue
+        model = cat.model(spec.model)
+        if model.moe is not None or not {"tp", "pp", "micro_batch"} <= set(spec.fixed):
+            continue
+        seq = spec.seq or int(float(row["seq_len"]))
+        if seq < LONG_SEQ or int(spec.fixed.get("cp", 1)) != 1:
+            continue
+        n = param_counts(model).active
+        attn = 6.0 * model.layers * model.heads * model.d_head * seq  # causal: 3 x 2 x 2 x (s/2) x a d per layer
+        share = attn / (attn + 6.0 * n)
+        key = (-share, rid, fam)
+        if best is None or key < best:
+            best = key
+    return (best[2], best[1]) if best else None
+
+
 def select_fit_rows() -> dict[str, list[int]]:
-    """Apply FIT_RULE: {family: fit row ids}."""
+    """Apply FIT_RULE: {family: fit row ids} (revision 4's long-context row included)."""
+    out = _select_plain()
+    att = select_attention_row()
+    if att is not None:
+        out.setdefault(att[0], []).append(att[1])
+        out[att[0]].sort()
+    return out
+
+
+def _select_plain() -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for fam, cands in sorted(_candidates().items()):
         med = float(np.median([c["chips"] for c in cands]))
@@ -224,8 +275,10 @@ def main() -> None:
                 "fp8_ratio": "a property of the FP8 training recipe (Transformer Engine scaling, casts, amax), the "
                              "same software on every NVIDIA generation",
                 "dim_half": "tile / wave quantisation scale of the CUTLASS/cuBLAS tile shapes, common to Ampere.."
-                            "Blackwell"},
-            "prior": {"attn_eff": "no fit row identifies it (all fit rows are <= 8192 tokens)",
+                            "Blackwell",
+                "attn_bwd_ratio": "flash-attention backward / forward efficiency: the same kernel design (S "
+                                  "recomputed, dQ accumulated) on every NVIDIA generation"},
+            "prior": {"attn_eff": "inference prefill only (training attention: compute.ATTENTION_KERNELS and attn_bwd_ratio)",
                       "mem_eff": "no fit row is memory-bound enough to identify it"},
             "shared_values": shared,
         },

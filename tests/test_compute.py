@@ -82,3 +82,35 @@ def test_memory_and_elementwise_time(h100):
     assert C.memory_time_s(h100, 1e9) == pytest.approx(1e9 / (h100.hbm_bw_bytes_s * p.mem_eff))
     assert C.elementwise_time_s(h100, 1e9) == C.memory_time_s(h100, 1e9)
     assert C.memory_time_s(h100, 0) == 0.0
+
+
+def test_flash_attention_backward_and_kernel_classes(h100):
+    """Backward does 2.5x the forward FLOPs at a lower efficiency; FA2-class kernels are slower on Hopper."""
+    f, nb = 1e15, 1e9
+    fwd = C.flash_attention_time_s(h100, f, nb, 8192, 128)
+    bwd = C.flash_attention_time_s(h100, f, nb, 8192, 128, backward=True)
+    p = C.efficiency_params(h100.family)
+    assert bwd == pytest.approx(fwd * 2.5 / p.attn_bwd_ratio, rel=1e-9)
+    assert C.flash_attention_time_s(h100, f, nb, 8192, 128, kernel="flash2") > fwd
+    # forward efficiency is the published kernel figure: FLOPs / (peak x eff) at head dim 128, long sequence
+    eff = C.ATTENTION_KERNELS["nvidia-hopper"]["flash3"]
+    sat_q = 8192 / (8192 + p.dim_half)
+    assert fwd == pytest.approx(f / (h100.peak_flops("bf16") * eff * sat_q), rel=1e-9)
+    # a smaller head dimension runs less efficiently
+    assert C.flash_attention_time_s(h100, f, nb, 8192, 64) > fwd
+
+
+def test_blackwell_ultra_attention_is_faster(cat):
+    """GB300 doubles the exponential throughput: same peak as GB200, faster attention."""
+    gb200, gb300 = cat.accelerator("gb200"), cat.accelerator("gb300")
+    assert gb200.peak_flops("bf16") == gb300.peak_flops("bf16")
+    p = C.efficiency_params("nvidia-blackwell")
+    t200 = C.flash_attention_time_s(gb200, 1e15, 0.0, 8192, 128, p)
+    t300 = C.flash_attention_time_s(gb300, 1e15, 0.0, 8192, 128, p)
+    assert t300 < t200
+
+
+def test_unknown_attention_kernel_is_one_line_error(h100):
+    from rainier.errors import RainierError
+    with pytest.raises(RainierError, match="attention kernel"):
+        C.flash_attention_time_s(h100, 1e12, 0.0, 1024, 128, kernel="flash9")

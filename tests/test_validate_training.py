@@ -1,13 +1,13 @@
 """Regression guard: the training model against published measured runs (rainier validate training).
 
-The issue's target is a held-out MAPE <= 10% with no row beyond 25%. The model does not meet it
-overall: with the memory check on (the search only picks configurations that fit rainier's memory
-model) and the fit set chosen by a rule declared before fitting (scripts/fit_efficiency.py:
-representative dense rows at each family's median chip count, sequence <= 8192; fp8_ratio and
-dim_half shared by all NVIDIA families), the held-out MAPE is 14.3%. The largest errors are MoE runs on
-GB200/B200 (gpt-oss, DeepSeek-V3), the long-sequence CP runs (262k tokens) and two MPT runs at
-microbatch 1. The guard below is today's figure plus one point, so that a regression fails CI; Ampere
-is pinned to the issue's target, which it meets.
+The issue's target is a held-out MAPE <= 10% with no row beyond 25%. With the memory check on (the
+search only picks configurations that fit rainier's memory model) and the fit set chosen by a rule
+declared before fitting (scripts/fit_efficiency.py revision 4: representative dense rows at each
+family's median chip count, sequence <= 8192, plus one long-context row for the flash-attention
+backward ratio; fp8_ratio, dim_half and attn_bwd_ratio shared by all NVIDIA families), the held-out
+MAPE is 9.4%: the MAPE target is met and guarded at the target itself. The per-row target is not:
+five rows are beyond 25% (405B at 262k tokens, MPT-30B at 8k on 8 GPUs, DeepSeek-V3 on B200, gpt-oss
+on GB200, 405B on 128 H100 of unstated power limit).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pytest
 
 from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
 
-HELDOUT_MAPE_GUARD = 15.3      # today 14.3% (rule-chosen fit set, memory check on); target 10%
-AMPERE_MAPE_GUARD = TARGET_MAPE  # today 5.5%
+HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 9.4% (rule-chosen fit set, memory check on): the target
+AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.2%
 
 
 @pytest.fixture(scope="module")

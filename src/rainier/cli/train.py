@@ -67,6 +67,9 @@ def train_cmd(
     sites: Annotated[int, typer.Option("--sites", help="data centers the job spans")] = 1,
     cross_site_gbps: Annotated[float | None, typer.Option("--cross-site-gbps", help="capacity of the link between sites, Gbit/s")] = None,
     cross_site_dim: Annotated[str, typer.Option("--cross-site-dim", help="dimension spanning the sites: dp or pp")] = "dp",
+    attention_kernel: Annotated[str, typer.Option(
+        "--attention-kernel",
+        help="flash3 (the chip's best: FA3/cuDNN/TE) | flash2 (Ampere-style: FlashAttention-2, PyTorch SDPA)")] = "flash3",
     top: Annotated[int, typer.Option("--top", help="also list the next-best configurations")] = 1,
     system: Annotated[str | None, typer.Option("--system", help="system to run in (default: the chip's)")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
@@ -102,7 +105,7 @@ def train_cmd(
         global_batch=parse_int(global_batch, "--global-batch") or 1, parallelism=fixed or None,
         precision=precision, tokens=parse_count(tokens, "--tokens") if tokens else None, sites=sites,
         cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
-        options=Options(cross_site_dim=cross_site_dim),
+        options=Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel),
     )
     if report is not None:
         from rainier.report import write_training_report

@@ -18,9 +18,17 @@ few named parameters per accelerator family:
 gemm_peak_eff     fraction of dense peak reached by a large GEMM (bf16)
 dim_half          matrix dimension at which the saturation ``s`` is one half
 fp8_ratio         fp8 GEMM efficiency relative to bf16 (scaling / casting overheads)
-attn_eff          efficiency of fused (flash) attention relative to ``gemm_peak_eff``
+attn_eff          efficiency of fused (flash) attention relative to ``gemm_peak_eff`` (inference)
 mem_eff           fraction of HBM bandwidth reached by streaming kernels
+attn_bwd_ratio    flash-attention backward efficiency relative to its forward (training)
 ================  =======================================================================
+
+Training attention (``flash_attention_time_s``) does not borrow the GEMM efficiency: a flash
+attention kernel's achieved rate is the kernel's, set by how it overlaps the softmax (exponentials on
+the special-function units) with the matrix units, not by cuBLAS tiles. Its forward efficiency is a
+published kernel measurement per chip family and kernel class (``ATTENTION_KERNELS``, not fitted);
+the backward (five matmuls, S recomputed, dQ accumulated across blocks) runs at ``attn_bwd_ratio``
+of the forward's efficiency on 2.5x its FLOPs, the FlashAttention papers' accounting.
 
 Which parameters are per family and which are shared (and why; also in the file's ``parameters``):
 
@@ -32,6 +40,8 @@ Which parameters are per family and which are shared (and why; also in the file'
 * ``dim_half`` -- one value shared by all NVIDIA families: tile and wave quantisation follow the
   CUTLASS/cuBLAS tile shapes, common to Ampere..Blackwell. Other vendors keep the prior.
 * ``attn_eff``, ``mem_eff`` -- the vendor-neutral prior: no fit row identifies them.
+* ``attn_bwd_ratio`` -- one value shared by all NVIDIA families, fitted on the declared long-context
+  row (the only rows where attention is a large enough share of the work to identify it).
 
 The values live in ``perf/fits/efficiency.json``, written by ``scripts/fit_efficiency.py`` from the
 measured runs in ``perf/data/training-measured.csv``, on a fit set chosen by a fixed rule (stated in
@@ -70,6 +80,8 @@ __all__ = [
     "attention_time_s",
     "memory_time_s",
     "elementwise_time_s",
+    "flash_attention_time_s",
+    "ATTENTION_KERNELS",
     "bytes_per_element",
     "load_fits",
 ]
@@ -94,6 +106,7 @@ class EffParams:
     fp8_ratio: float = 0.80
     attn_eff: float = 0.75
     mem_eff: float = 0.80
+    attn_bwd_ratio: float = 0.80
     family: str = "default"
     fitted: bool = False
 
@@ -111,7 +124,7 @@ def load_fits() -> dict[str, Any]:
     return json.loads(text)
 
 
-_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff")
+_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff", "attn_bwd_ratio")
 
 
 @lru_cache(maxsize=64)
@@ -176,6 +189,65 @@ def attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len: float
         return 0.0
     p = _params(acc, params)
     eff = p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * _sat(head_dim, p.dim_half)
+    t_flops = flops / (acc.peak_flops("bf16") * eff)
+    return max(t_flops, nbytes / (acc.hbm_bw_bytes_s * p.mem_eff))
+
+
+# Flash-attention forward efficiency: fraction of the dense bf16 peak reached by a causal, head-dim 128,
+# long-sequence forward pass, per chip family and kernel class. Published kernel benchmarks, not fitted:
+#   flash2 -- kernels written for Ampere's mma.sync path (FlashAttention-2, PyTorch SDPA's flash
+#             backend up to 2.7, xformers, Triton flash attention). On Hopper they cannot use wgmma/TMA
+#             and do not overlap softmax with the matrix units.
+#   flash3 -- kernels for the chip's own matrix units with softmax/GEMM overlap (FlashAttention-3 and
+#             cuDNN fused attention via Transformer Engine on Hopper; cuDNN / FlashAttention-4 on
+#             Blackwell; the vendor's own kernel elsewhere).
+ATTENTION_KERNELS: dict[str, dict[str, float]] = {
+    # FlashAttention-2 (Dao 2023, Sec. 4.1): forward 50-73% of A100 peak; ~0.6 causal at head dim 128
+    "nvidia-ampere": {"flash2": 0.60, "flash3": 0.60},
+    # FlashAttention-3 (Shah et al. 2024, abstract and Fig. 5): FA2 reaches 35% of H100 peak; FA3 and
+    # cuDNN 600-660 TFLOP/s causal at head dim 128, long sequences (~0.62 of 989)
+    "nvidia-hopper": {"flash2": 0.35, "flash3": 0.62},
+    # Blackwell (B200/GB200/GB300): cuDNN 9.x and FlashAttention-4 report ~60-70% of the dense bf16
+    # peak in forward; no FA2-class measurement, so flash2 is the same value
+    "nvidia-blackwell": {"flash2": 0.60, "flash3": 0.60},
+}
+# Per-chip exceptions to the family's value. Blackwell Ultra (B300/GB300) doubles the special-function
+# units' exponential throughput (NVIDIA "Inside NVIDIA Blackwell Ultra", 2025: 10.7 TeraExponentials/s,
+# "2x attention-layer acceleration"). On B200/GB200 the softmax exponentials take about as long as the
+# attention matmuls at head dim 128 (FlashAttention-4 analysis), which caps the forward near 0.6; with
+# twice the exponential rate the matmuls bound it, as FA3 on Hopper at ~0.75 of peak.
+ATTENTION_KERNELS_BY_CHIP: dict[str, dict[str, float]] = {
+    "gb300": {"flash2": 0.75, "flash3": 0.75},
+    "b300": {"flash2": 0.75, "flash3": 0.75},
+}
+_HEAD_DIM_HALF = 54.0  # FA3 Fig. 5: head dim 64 runs at ~0.77x head dim 128 -> s(d) = d / (d + 54)
+
+
+def flash_attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len: float, head_dim: float,
+                           params: EffParams | None = None, kernel: str = "flash3",
+                           backward: bool = False) -> float:
+    """Time of flash attention's forward (``flops`` FLOPs, ``nbytes`` through HBM) or its backward.
+
+    Efficiency = ``ATTENTION_KERNELS[family][kernel]`` x head-dim and query-length saturation, the
+    forward's measured fraction of the dense bf16 peak; the backward does 2.5x the forward FLOPs
+    (QK^T recomputed, dV, dP, dQ, dK) at ``attn_bwd_ratio`` of the forward's efficiency. Families
+    with no published kernel sweep (TPU, Trainium, AMD) keep the relative prior of
+    ``attention_time_s``: ``attn_eff`` x their GEMM efficiency.
+    """
+    if flops <= 0:
+        return 0.0
+    if kernel not in ("flash2", "flash3"):
+        raise RainierError(f"unknown attention kernel '{kernel}'", field="attention_kernel",
+                           fix="use flash2 or flash3")
+    p = _params(acc, params)
+    table = ATTENTION_KERNELS_BY_CHIP.get(acc.name) or ATTENTION_KERNELS.get(acc.family)
+    if table is None:
+        eff = p.gemm_peak_eff * p.attn_eff * _sat(head_dim, p.dim_half) * _sat(q_len, p.dim_half)
+    else:
+        eff = table[kernel] * _sat(head_dim, _HEAD_DIM_HALF) / _sat(128.0, _HEAD_DIM_HALF) * _sat(q_len, p.dim_half)
+    eff = min(eff, 0.95)
+    if backward:
+        flops, eff, nbytes = 2.5 * flops, eff * p.attn_bwd_ratio, 2.0 * nbytes
     t_flops = flops / (acc.peak_flops("bf16") * eff)
     return max(t_flops, nbytes / (acc.hbm_bw_bytes_s * p.mem_eff))
 

@@ -81,6 +81,8 @@ class Options:
     """How the run is executed, beyond its parallelism (defaults: a current Megatron-Core-like stack)."""
 
     fused_attention: bool = True       # flash attention; False = unfused kernels (Megatron 2021-22)
+    attention_kernel: str = "flash3"   # flash-attention class (compute.ATTENTION_KERNELS): "flash3" =
+    #                                    the chip's own best (FA3/cuDNN/TE), "flash2" = Ampere-style kernels
     fused_elementwise: bool = True     # fused norm/rope/activation/loss kernels; False = eager PyTorch
     overlap_dp: bool = True            # DP grad reduce / param gather overlapped with compute
     recompute_fraction: float = 1.0    # share of layers fully recomputed under recompute="full"
@@ -211,8 +213,9 @@ class _Ctx:
             g_b += C.gemm_time_s(acc, g.m, g.k, g.n, prec, g.batch, par)
             g_b += C.gemm_time_s(acc, g.k, g.n, g.m, prec, g.batch, par, out_bytes=wg_out)
         if ops.attn_fused:
-            a_f = C.attention_time_s(acc, ops.attn_flops, ops.attn_bytes, ops.attn_q_len, ops.attn_head_dim, par)
-            a_b = 2.5 * a_f
+            fa = (acc, ops.attn_flops, ops.attn_bytes, ops.attn_q_len, ops.attn_head_dim, par, opt.attention_kernel)
+            a_f = C.flash_attention_time_s(*fa)
+            a_b = C.flash_attention_time_s(*fa, backward=True)
         else:
             a_f = sum(C.gemm_time_s(acc, g.m, g.n, g.k, "bf16", g.batch, par) for g in ops.attn_gemms)
             a_f += C.memory_time_s(acc, ops.attn_bytes, par)
@@ -545,6 +548,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         raise RainierError(f"{chips} chips do not split evenly over {sites} sites", field="--sites",
                            fix="choose --chips divisible by --sites")
     opt = options or Options()
+    if opt.attention_kernel not in ("flash2", "flash3"):
+        raise RainierError(f"unknown attention kernel '{opt.attention_kernel}'", field="--attention-kernel",
+                           fix="use flash3 (FA3/cuDNN class) or flash2 (FlashAttention-2 class)")
     if opt.power_cap_w is not None and opt.power_cap_w < acc.tdp_w:
         f = (opt.power_cap_w / acc.tdp_w) ** (1.0 / 3.0)
         acc = acc.model_copy(update={"peak_tflops": {k: v * f for k, v in acc.peak_tflops.items()}})

@@ -206,6 +206,11 @@ for _i in EAGER_ROWS:
     ROWS[_i] = replace(ROWS[_i], options=replace(ROWS[_i].options, fused_elementwise=False),
                        note=(ROWS[_i].note + "; " if ROWS[_i].note else "") + "eager PyTorch (no torch.compile)")
 
+# torchtitan (PyTorch SDPA) and llm-foundry (flash-attn 2 / Triton) use FlashAttention-2-class kernels
+FA2_ROWS = tuple(range(33, 48)) + tuple(range(67, 74))
+for _i in FA2_ROWS:
+    ROWS[_i] = replace(ROWS[_i], options=replace(ROWS[_i].options, attention_kernel="flash2"))
+
 _FAMILY_OF_HW = {"tpu-v4": "google-tpu", "a100": "nvidia-ampere", "h100": "nvidia-hopper", "h800": "nvidia-hopper", "gb300": "nvidia-blackwell",
                  "gb200": "nvidia-blackwell", "b200": "nvidia-blackwell", "trn1": "aws-neuron-v2",
                  "h100-96gb": "nvidia-hopper"}
@@ -357,6 +362,9 @@ _SETTING_SOURCES = {
     "recompute_fraction": "share of the forward recomputed, from the source's checkpointing mode",
     "overlap_ep": "EP all-to-all overlapped with compute: DualPipe (DeepSeek-V3 paper Sec. 3.2.1)",
     "power_cap_w": "power limit stated by the source",
+    "attention_kernel": ("FlashAttention-2-class kernel: torchtitan calls PyTorch SDPA, whose flash backend is "
+                         "FlashAttention-2 (PyTorch <= 2.7); llm-foundry's MPT runs FlashAttention 2 / Triton flash "
+                         "attention (its README and the row's arch)"),
 }
 
 
