@@ -107,6 +107,9 @@ DECODE_ATTENTION = ("grouped", "per-head")
 # KV-cache admission (rainier.perf.serving): "paged" holds the tokens a request has, keeping this
 # fraction of the cache free for the decodes' growth; "reserve" holds input + output from admission.
 KV_WATERMARK = 0.05
+# Server-mode (max rate under an SLO) runs: arrivals span this many request lifetimes (see estimate_serving).
+SERVER_LIFETIMES = 10.0
+SERVER_MAX_REQUESTS = 100_000
 
 
 # --- fitted parameters ---------------------------------------------------------------------------
@@ -827,7 +830,12 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     elif slo_ttft_s is not None or slo_tpot_s is not None:
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget)
-        n_s = n_req or int(min(40_000, max(2000, 60 * st.requests_per_s * reps)))
+        # The run must reach steady state: an overloaded deployment's batch (and so its TPOT) keeps
+        # growing for several request lifetimes (mean_out x step) before the queue shows, so a run of a
+        # minute passes rates that a long run fails. MLPerf Server runs at least 600 s (loadgen
+        # min_duration); arrivals span SERVER_LIFETIMES lifetimes at the full-batch step, at least 60 s.
+        span_s = max(60.0, SERVER_LIFETIMES * mean_out * st.step_s)
+        n_s = n_req or int(min(SERVER_MAX_REQUESTS, max(2000, span_s * st.requests_per_s * reps)))
         base = _reqs(n_s, 1.0)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s, slo_tpot_s,
                                               prefill_pool=pf_pool, system=s,

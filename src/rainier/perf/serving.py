@@ -33,7 +33,9 @@ Rates: offline runs report the steady middle of the run (ramp-up and drain exclu
 Offline's tens of thousands of samples make them negligible); open-loop runs report what is produced
 while requests arrive, after one request lifetime of warm-up. The MLPerf Server search bisects the
 Poisson rate on one random stream scaled in time, judging p99 TTFT/TPOT after the first quarter of
-arrivals. Limits: the paged policy does not preempt (a cache over-committed past the watermark is reported in
+arrivals; the stream spans about ten request lifetimes (``inference.SERVER_LIFETIMES``), since an
+overloaded deployment's batch and TPOT keep growing for several lifetimes before its queue shows (a
+one-minute run passed Llama-2-70B / 4 H100 at 1.35x the rate a long run sustains). Limits: the paged policy does not preempt (a cache over-committed past the watermark is reported in
 the notes), routing is round-robin, and the MoE router is assumed uniform. Why paging matters: the
 in-flight population is length-biased (long requests stay longer), so reserving ``input + output``
 holds far more KV per request than the tokens it has; on Llama-2-70B / 8 H100 (TP 2) it capped the
