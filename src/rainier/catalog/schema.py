@@ -97,6 +97,10 @@ class Accelerator(Entry):
     price_usd_per_chip_hour: float | None = None
     capex_usd: float | None = Field(None, description="system capex per chip incl. its share of server and network")
     default_system: str | None = None
+    attention_fwd_eff: float | None = Field(
+        None, gt=0, le=1,
+        description="published flash-attention forward efficiency of this chip (fraction of dense bf16 peak, "
+                    "causal, head dim 128), overriding its family's kernel table in rainier.perf.compute")
 
     @field_validator("peak_tflops")
     @classmethod

@@ -82,6 +82,7 @@ __all__ = [
     "elementwise_time_s",
     "flash_attention_time_s",
     "ATTENTION_KERNELS",
+    "ATTENTION_KERNEL_CLASSES",
     "bytes_per_element",
     "load_fits",
 ]
@@ -188,9 +189,13 @@ def attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len: float
     if flops <= 0:
         return 0.0
     p = _params(acc, params)
-    eff = p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * _sat(head_dim, p.dim_half)
-    t_flops = flops / (acc.peak_flops("bf16") * eff)
+    t_flops = flops / (acc.peak_flops("bf16") * _relative_attention_eff(p, q_len, head_dim))
     return max(t_flops, nbytes / (acc.hbm_bw_bytes_s * p.mem_eff))
+
+
+def _relative_attention_eff(p: EffParams, q_len: float, head_dim: float) -> float:
+    """The vendor-neutral prior: flash attention at ``attn_eff`` of the family's GEMM efficiency."""
+    return p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * _sat(head_dim, p.dim_half)
 
 
 # Flash-attention forward efficiency: fraction of the dense bf16 peak reached by a causal, head-dim 128,
@@ -211,16 +216,11 @@ ATTENTION_KERNELS: dict[str, dict[str, float]] = {
     # peak in forward; no FA2-class measurement, so flash2 is the same value
     "nvidia-blackwell": {"flash2": 0.60, "flash3": 0.60},
 }
-# Per-chip exceptions to the family's value. Blackwell Ultra (B300/GB300) doubles the special-function
-# units' exponential throughput (NVIDIA "Inside NVIDIA Blackwell Ultra", 2025: 10.7 TeraExponentials/s,
-# "2x attention-layer acceleration"). On B200/GB200 the softmax exponentials take about as long as the
-# attention matmuls at head dim 128 (FlashAttention-4 analysis), which caps the forward near 0.6; with
-# twice the exponential rate the matmuls bound it, as FA3 on Hopper at ~0.75 of peak.
-ATTENTION_KERNELS_BY_CHIP: dict[str, dict[str, float]] = {
-    "gb300": {"flash2": 0.75, "flash3": 0.75},
-    "b300": {"flash2": 0.75, "flash3": 0.75},
-}
+# A chip can override its family's value with the catalog field ``attention_fwd_eff`` (Blackwell Ultra:
+# twice the exponential throughput of B200/GB200; see the catalog's field sources).
+ATTENTION_KERNEL_CLASSES = ("flash2", "flash3")
 _HEAD_DIM_HALF = 54.0  # FA3 Fig. 5: head dim 64 runs at ~0.77x head dim 128 -> s(d) = d / (d + 54)
+_HEAD_DIM_REF = 128.0 / (128.0 + _HEAD_DIM_HALF)  # the kernel figures are at head dim 128
 
 
 def flash_attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len: float, head_dim: float,
@@ -228,23 +228,23 @@ def flash_attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len:
                            backward: bool = False) -> float:
     """Time of flash attention's forward (``flops`` FLOPs, ``nbytes`` through HBM) or its backward.
 
-    Efficiency = ``ATTENTION_KERNELS[family][kernel]`` x head-dim and query-length saturation, the
-    forward's measured fraction of the dense bf16 peak; the backward does 2.5x the forward FLOPs
+    Efficiency = the chip's ``attention_fwd_eff`` or else ``ATTENTION_KERNELS[family][kernel]`` (the
+    forward's measured fraction of the dense bf16 peak), x head-dim and query-length saturation; the backward does 2.5x the forward FLOPs
     (QK^T recomputed, dV, dP, dQ, dK) at ``attn_bwd_ratio`` of the forward's efficiency. Families
     with no published kernel sweep (TPU, Trainium, AMD) keep the relative prior of
     ``attention_time_s``: ``attn_eff`` x their GEMM efficiency.
     """
     if flops <= 0:
         return 0.0
-    if kernel not in ("flash2", "flash3"):
+    if kernel not in ATTENTION_KERNEL_CLASSES:
         raise RainierError(f"unknown attention kernel '{kernel}'", field="attention_kernel",
-                           fix="use flash2 or flash3")
+                           fix=f"use one of {', '.join(ATTENTION_KERNEL_CLASSES)}")
     p = _params(acc, params)
-    table = ATTENTION_KERNELS_BY_CHIP.get(acc.name) or ATTENTION_KERNELS.get(acc.family)
-    if table is None:
-        eff = p.gemm_peak_eff * p.attn_eff * _sat(head_dim, p.dim_half) * _sat(q_len, p.dim_half)
+    kernel_eff = acc.attention_fwd_eff or ATTENTION_KERNELS.get(acc.family, {}).get(kernel)
+    if kernel_eff is None:
+        eff = _relative_attention_eff(p, q_len, head_dim)
     else:
-        eff = table[kernel] * _sat(head_dim, _HEAD_DIM_HALF) / _sat(128.0, _HEAD_DIM_HALF) * _sat(q_len, p.dim_half)
+        eff = kernel_eff * _sat(head_dim, _HEAD_DIM_HALF) / _HEAD_DIM_REF * _sat(q_len, p.dim_half)
     eff = min(eff, 0.95)
     if backward:
         flops, eff, nbytes = 2.5 * flops, eff * p.attn_bwd_ratio, 2.0 * nbytes

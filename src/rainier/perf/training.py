@@ -548,7 +548,7 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         raise RainierError(f"{chips} chips do not split evenly over {sites} sites", field="--sites",
                            fix="choose --chips divisible by --sites")
     opt = options or Options()
-    if opt.attention_kernel not in ("flash2", "flash3"):
+    if opt.attention_kernel not in C.ATTENTION_KERNEL_CLASSES:
         raise RainierError(f"unknown attention kernel '{opt.attention_kernel}'", field="--attention-kernel",
                            fix="use flash3 (FA3/cuDNN class) or flash2 (FlashAttention-2 class)")
     if opt.power_cap_w is not None and opt.power_cap_w < acc.tdp_w:
