@@ -58,6 +58,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,8 @@ FIT_RULE = ("declared before fitting (revision 4 = revision 3 plus one long-cont
             "FLOPs; ties by lowest id. All other long-context rows stay held out.")
 MAX_PER_FAMILY = 3
 PLAIN_SEQ = 8192
-SHARED = ("fp8_ratio", "dim_half", "attn_bwd_ratio")
-LONG_SEQ = 32768   # one value for all NVIDIA families (see the docstring)
+SHARED = ("fp8_ratio", "dim_half", "attn_bwd_ratio")   # one value for all NVIDIA families (see the docstring)
+LONG_SEQ = 32768   # revision 4: the long-context row has at least this many tokens
 # families without measured rows: which fitted family (or "default") they take, and why
 PRIORS = {
     "aws-neuron-v3": ("aws-neuron-v2", "Trainium2 shares the Trainium1 fit: same Neuron compiler, collectives and "
@@ -106,12 +107,12 @@ BOUNDS = {"attn_bwd_ratio": (0.3, 1.2), "gemm_peak_eff": (0.2, 0.95), "attn_eff"
           "dim_half": (16.0, 128.0)}
 
 
-def _candidates() -> dict[str, list[dict[str, Any]]]:
-    """Per family, the rows FIT_RULE may pick from."""
+def _dense_stated_rows() -> Iterator[tuple[int, dict[str, str], Any, str, Any, int]]:
+    """(id, row, spec, family, model, seq) of every row both fit rules start from: usable, of a known
+    family, confidence 'high', a dense model, TP, PP and microbatch stated by the source, CP 1."""
     from rainier.perf.validate_training import _FAMILY_OF_HW
 
     cat = default_catalog()
-    by_fam: dict[str, list[dict[str, Any]]] = {}
     for row in load_rows():
         rid = int(row["id"])
         spec = ROWS.get(rid)
@@ -120,12 +121,19 @@ def _candidates() -> dict[str, list[dict[str, Any]]]:
         fam = _FAMILY_OF_HW.get(spec.chip)
         if fam is None or not row["confidence"].strip().lower().startswith("high"):
             continue
-        if cat.model(spec.model).moe is not None or not {"tp", "pp", "micro_batch"} <= set(spec.fixed):
+        model = cat.model(spec.model)
+        if model.moe is not None or not {"tp", "pp", "micro_batch"} <= set(spec.fixed):
             continue
-        if "not modelled" in spec.note.lower():
+        if int(spec.fixed.get("cp", 1)) != 1:
             continue
-        seq = spec.seq or int(float(row["seq_len"]))
-        if seq > PLAIN_SEQ or int(spec.fixed.get("cp", 1)) != 1:
+        yield rid, row, spec, fam, model, spec.seq or int(float(row["seq_len"]))
+
+
+def _candidates() -> dict[str, list[dict[str, Any]]]:
+    """Per family, the rows FIT_RULE may pick from."""
+    by_fam: dict[str, list[dict[str, Any]]] = {}
+    for rid, row, spec, fam, _, seq in _dense_stated_rows():
+        if "not modelled" in spec.note.lower() or seq > PLAIN_SEQ:
             continue
         chips = int(float(row["chips"].split()[0]))
         by_fam.setdefault(fam, []).append({"id": rid, "fp8": spec.precision == "fp8", "chips": chips,
@@ -135,23 +143,9 @@ def _candidates() -> dict[str, list[dict[str, Any]]]:
 
 def select_attention_row() -> tuple[str, int] | None:
     """Revision 4's long-context row: (family, row id) where causal attention is the largest FLOP share."""
-    from rainier.perf.validate_training import _FAMILY_OF_HW
-
-    cat = default_catalog()
     best: tuple[float, int, str] | None = None
-    for row in load_rows():
-        rid = int(row["id"])
-        spec = ROWS.get(rid)
-        if spec is None or spec.unusable or not row["value"]:
-            continue
-        fam = _FAMILY_OF_HW.get(spec.chip, "")
-        if not fam.startswith("nvidia-") or not row["confidence"].strip().lower().startswith("high"):
-            continue
-        model = cat.model(spec.model)
-        if model.moe is not None or not {"tp", "pp", "micro_batch"} <= set(spec.fixed):
-            continue
-        seq = spec.seq or int(float(row["seq_len"]))
-        if seq < LONG_SEQ or int(spec.fixed.get("cp", 1)) != 1:
+    for rid, _, _, fam, model, seq in _dense_stated_rows():
+        if not fam.startswith("nvidia-") or seq < LONG_SEQ:
             continue
         n = param_counts(model).active
         attn = 6.0 * model.layers * model.heads * model.d_head * seq  # causal: 3 x 2 x 2 x (s/2) x a d per layer
