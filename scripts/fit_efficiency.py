@@ -47,8 +47,10 @@ of peak in (0.2, 0.95); ``fp8_ratio`` <= 1 (fp8 runs on the same tensor-core pip
 rate, with scaling overheads on top: it cannot reach a larger fraction of its peak than bf16).
 
 Families without a fit row use a prior (the ``default`` entry, or a vendor's own fit; see
-``PRIORS``): google-tpu and amd-cdna3/4 the mean of the fitted NVIDIA families' GEMM and attention
-efficiency, aws-neuron-v3/v4 (Trainium2/3) the Trainium1 fit: the same Neuron compiler, collectives
+``PRIORS``): google-tpu and amd-cdna3/4 the mean of the fitted NVIDIA families' GEMM efficiency and
+their shared tile scale ``dim_half`` (MI300X's 304 CUs and TPU's 128x128 MXUs quantise tiles and waves
+at least as coarsely as CUTLASS tiles over 132-148 SMs; the 48 of the vendor-neutral prior was a guess
+with nothing behind it), aws-neuron-v3/v4 (Trainium2/3) the Trainium1 fit: the same Neuron compiler, collectives
 and NxD stack, whose one measured row says NVIDIA-level efficiency would be about 2x optimistic for
 it. No data is invented for these families; their estimates say they use a prior.
 """
@@ -247,11 +249,13 @@ def main() -> None:
     print(f"shared (NVIDIA)    {shared}")
     for name in ("gemm_peak_eff",):
         fams["default"][name] = round(sum(float(fams[f][name]) for f in nvidia) / len(nvidia), 4)
+    fams["default"]["dim_half"] = shared["dim_half"]
     fams["default"]["source"] = (
         f"prior for families without measured rows (google-tpu, amd-cdna3, amd-cdna4): mean of the fitted "
         f"gemm_peak_eff of {', '.join(nvidia)} (the only vendor with several fitted generations; "
         "likely optimistic for stacks less tuned than NVIDIA's, e.g. ROCm; PaLM on TPU v4, held out, is the one "
-        "check); the rest (dim_half, fp8_ratio, attn_eff, mem_eff): " + PRIOR_SOURCE)
+        "check) and their shared dim_half (tile / wave quantisation: MI300X's 304 CUs and TPU's 128x128 MXUs are at "
+        "least as coarse as CUTLASS tiles over 132-148 SMs); the rest (fp8_ratio, attn_eff, mem_eff): " + PRIOR_SOURCE)
     for fam, (src, why) in PRIORS.items():
         if fam not in fams and src in fams:
             fams[fam] = {**{k: fams[src][k] for k in PRIOR}, "fitted": False, "prior_from": src, "source": why}

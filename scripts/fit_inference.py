@@ -6,7 +6,7 @@ training fit of rainier.perf.compute), since the inference scales are relative t
     python scripts/fit_inference.py            # fit, write, print the validation summary
 
 What is fitted, and on which rows of perf/data/inference-measured.csv (every other usable row is held
-out and scored by ``rainier validate inference``) follows a rule declared before fitting (revision 2,
+out and scored by ``rainier validate inference``) follows a rule declared before fitting (revision 3,
 2026-11-23; :data:`FIT_RULE`, implemented by :func:`select_fit_rows`, recorded in inference.json):
 
 * candidates: usable rows (``validate_inference.ROWS``) with a throughput metric, lengths stated by the
@@ -21,6 +21,11 @@ out and scored by ``rainier validate inference``) follows a rule declared before
 * a family is fitted only if at least twice as many of its usable rows stay held out;
 * free: ``compute_scale`` per fitted family; ``memory_scale`` only where pick (b) is memory-bound;
   ``dim_half`` is never free here (the training fit's value).
+* revision 3 (after AMD took NVIDIA's tile scale as its prior, which makes hipBLASLt-style padded
+  tiles compute-bound at batch 1): "memory-bound" is the model's verdict, not the source batch's.
+  compute_scale is first fitted on pick (a) alone; if at that value 10% more HBM bandwidth speeds pick
+  (b) up by less than 5%, (b) does not identify memory_scale: it stays at its prior (1) and
+  compute_scale is fitted on both rows. Revision 2 let such a parameter drift to its bound.
 
 Each fitted family also records ``training_base``, the training fit (perf/fits/efficiency.json) it was
 fitted on top of, so a later training refit does not move inference predictions until this script is
@@ -55,13 +60,15 @@ from rainier.perf.validate_inference import (
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "inference.json"
 
 FIT_RULE = (
-    "declared before fitting (revision 2): candidates are usable rows with a throughput metric, lengths stated by "
+    "declared before fitting (revision 3): candidates are usable rows with a throughput metric, lengths stated by "
     "the source (never assumed) and certainty not unverified/uncertain, ranked measured-primary > measured-vendor > "
     "measured-vendor-preliminary > measured-user > measured-vendor-old > measured-secondary. Per hardware family at "
     "most two: (a) the highest-certainty offline row at batch > 8 (ties: lowest id); (b) the highest-certainty "
     "memory-bound row (source batch <= 8) if any, else the next offline row. No server row. A family is fitted only "
     "if at least twice as many of its usable rows stay held out. Free: compute_scale per fitted family; memory_scale "
-    "where (b) is memory-bound; dim_half never (training fit's)."
+    "where (b) is memory-bound; dim_half never (training fit's). Revision 3: (b) counts as memory-bound only if, "
+    "at the compute_scale fitted on (a) alone, 10% more HBM bandwidth speeds its prediction up by more than 5%; "
+    "otherwise memory_scale stays at its prior and compute_scale is fitted on both rows."
 )
 _RANK = ("measured-primary", "measured-vendor", "measured-vendor-preliminary", "measured-user", "measured-vendor-old",
          "measured-secondary")
@@ -130,6 +137,20 @@ def _loss(fams: dict[str, dict[str, float]], rows: list[int], meas: dict) -> flo
     return err
 
 
+def memory_bound_in_model(fam: str, rows: list[int], fams: dict[str, dict[str, float]], meas: dict) -> bool:
+    """Rule revision 3: is pick (b) memory-bound in the model? compute_scale is first fitted on pick (a)
+    alone; at that value, 10% more HBM bandwidth must speed (b) up by more than half that (5%).
+    Otherwise (b) does not identify memory_scale, which stays at its prior, and compute_scale is
+    fitted on both rows."""
+    lo, hi = BOUNDS["compute_scale"]
+    res = minimize_scalar(lambda v: _loss({**fams, fam: {"compute_scale": v}}, rows[:1], meas),
+                          bounds=(lo, hi), method="bounded", options={"xatol": 1e-3})
+    c = float(res.x)
+    p0, _ = predict_row(rows[-1], fit=_fit_obj({**fams, fam: {"compute_scale": c, "memory_scale": 1.0}}))
+    p1, _ = predict_row(rows[-1], fit=_fit_obj({**fams, fam: {"compute_scale": c, "memory_scale": 1.1}}))
+    return bool(p1 / p0 - 1.0 > 0.05)
+
+
 def fit(plan_all: dict[str, dict[str, object]]) -> dict[str, dict[str, float]]:
     meas = measured_rows()
     fams: dict[str, dict[str, float]] = {}
@@ -137,6 +158,11 @@ def fit(plan_all: dict[str, dict[str, object]]) -> dict[str, dict[str, float]]:
         names: list[str] = list(plan["params"])  # type: ignore[arg-type]
         rows: list[int] = list(plan["rows"])  # type: ignore[arg-type]
         t0 = time.perf_counter()
+        if "memory_scale" in names and not memory_bound_in_model(fam, rows, fams, meas):
+            names.remove("memory_scale")
+            plan["params"] = names
+            print(f"{fam}: row {rows[-1]} is not memory-bound in the model; memory_scale stays at its prior",
+                  file=sys.stderr)
 
         def unpack(x: np.ndarray, names: list[str] = names) -> dict[str, float]:
             out = {}

@@ -10,14 +10,13 @@ import pytest
 
 from rainier.perf.validate_inference import NOT_REPRODUCIBLE, ROWS, measured_rows, validate_inference
 
-# The targets of issue 5 are a held-out MAPE <= 15% and no row beyond 35%. The model does not meet
-# them yet (held-out MAPE 17.6% under fit rule revision 2, after server-mode runs were made long enough
-# to reach steady state -- ten request lifetimes, as MLPerf's 600 s minimum does -- and the inference
-# fit was re-run on the current training fit; worst row 24 at +48.4%: see `rainier validate
-# inference`), so these guards sit one point above the level reached now: a regression fails CI;
-# tighten them as the model improves.
-MAPE_GUARD = 0.186
-ROW_GUARD = 0.494
+# The targets of issue 5 are a held-out MAPE <= 15% and no row beyond 35%. The per-row target is met
+# (worst row 2 at 33.2%) since prefill attention uses the kernels' measured efficiency and AMD takes
+# NVIDIA's tile scale as its prior (inference fit rule revision 3); the MAPE target is not (15.7%: see
+# `rainier validate inference`), so that guard sits one point above the level reached now: a
+# regression fails CI; tighten it as the model improves.
+MAPE_GUARD = 0.167
+ROW_GUARD = 0.35
 
 
 @pytest.fixture(scope="module")

@@ -50,8 +50,9 @@ shared ones copied in), so lookups stay per family. Families without measured ro
 stated in the file beside each entry (``source``):
 
 * google-tpu, amd-cdna3, amd-cdna4: the ``default`` entry, the mean of the fitted NVIDIA families'
-  ``gemm_peak_eff`` (the only vendor with several fitted generations) and the vendor-neutral prior
-  for the rest. Likely optimistic for less-tuned stacks (e.g. ROCm); PaLM on TPU v4,
+  ``gemm_peak_eff`` (the only vendor with several fitted generations), their shared ``dim_half`` (tile
+  and wave quantisation is at least as coarse on MI300X's 304 CUs or a TPU's 128x128 MXUs) and the
+  vendor-neutral prior for the rest. Likely optimistic for less-tuned stacks (e.g. ROCm); PaLM on TPU v4,
   held out, is the one check of it.
 * aws-neuron-v3, aws-neuron-v4 (Trainium2, Trainium3): the Trainium1 (aws-neuron-v2) fit, because the
   achieved efficiency is mostly the software stack's (Neuron compiler, collectives, NxD), shared by
@@ -194,8 +195,18 @@ def attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len: float
 
 
 def _relative_attention_eff(p: EffParams, q_len: float, head_dim: float) -> float:
-    """The vendor-neutral prior: flash attention at ``attn_eff`` of the family's GEMM efficiency."""
-    return p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * _sat(head_dim, p.dim_half)
+    """The vendor-neutral prior: flash attention at ``attn_eff`` of the family's GEMM efficiency.
+
+    ``attn_eff`` is the ratio at head dim 128 (the published kernels' reference); other head dims scale
+    as the kernels' do (``_head_dim_factor``), not by the GEMM tile scale ``dim_half``: the head dim is
+    the inner dimension of a tile held on chip, not a matrix a library tiles and waves over the chip.
+    """
+    return p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * _head_dim_factor(head_dim)
+
+
+def _head_dim_factor(head_dim: float) -> float:
+    """Flash-attention efficiency at ``head_dim`` relative to head dim 128 (FA3 Fig. 5)."""
+    return _sat(head_dim, _HEAD_DIM_HALF) / _HEAD_DIM_REF
 
 
 # Flash-attention forward efficiency: fraction of the dense bf16 peak reached by a causal, head-dim 128,
@@ -244,7 +255,7 @@ def flash_attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len:
     if kernel_eff is None:
         eff = _relative_attention_eff(p, q_len, head_dim)
     else:
-        eff = kernel_eff * _sat(head_dim, _HEAD_DIM_HALF) / _HEAD_DIM_REF * _sat(q_len, p.dim_half)
+        eff = kernel_eff * _head_dim_factor(head_dim) * _sat(q_len, p.dim_half)
     eff = min(eff, 0.95)
     if backward:
         flops, eff, nbytes = 2.5 * flops, eff * p.attn_bwd_ratio, 2.0 * nbytes

@@ -316,7 +316,9 @@ class StepModel:
             dec_flops = heads * 4.0 * model.d_head
             pf_flops = dec_flops
             hd = model.d_head
-        attn_c = _comp.attention_time_s(acc, 1e12, 0.0, 512, hd, self.eff) / 1e12
+        # Prefill attention is a flash-attention forward: the kernel's measured efficiency where one is
+        # published (the same figures as training's), else the relative prior.
+        attn_c = _comp.flash_attention_time_s(acc, 1e12, 0.0, 512, hd, self.eff) / 1e12
         attn_dec_c = _comp.attention_time_s(acc, 1e12, 0.0, 64, hd, self.eff) / 1e12
         # A per-head decode kernel reads each KV head once per query head that uses it (GQA group).
         self.kv_reads = (max(heads / _kv_heads_per_chip(model, tp), 1.0)
