@@ -30,6 +30,20 @@ def test_ring_all_reduce_closed_form(topo):
     assert collective_time_s(topo, "all_reduce", n, p, 1) == pytest.approx(expect)
 
 
+def test_achieved_fraction_scales_the_link(cat):
+    # MI300X's xGMI: ~48 of 64 GB/s per link usable (AMD's RCCL blog) -> bandwidth-bound collectives take 1/0.75
+    s = cat.system("mi300x-8")
+    tier = s.scaleup[0]
+    assert tier.achieved_fraction == pytest.approx(0.75)
+    assert tier.bw_bytes_s == pytest.approx(896e9 / 2 * 0.75)
+    full = s.model_copy(update={"scaleup": (tier.model_copy(update={"achieved_fraction": 1.0}),)})
+    t_used = collective_time_s(Topology.from_system(s, cat), "all_reduce", 1e10, 8)
+    t_full = collective_time_s(Topology.from_system(full, cat), "all_reduce", 1e10, 8)
+    assert t_used / t_full == pytest.approx(1 / 0.75, rel=1e-3)
+    with pytest.raises(ValueError):
+        type(tier)(**{**tier.model_dump(), "achieved_fraction": 1.2})
+
+
 def test_reduce_scatter_is_half_an_all_reduce(topo):
     for g, s in ((8, 1), (64, 8), (512, 8)):
         ar = collective_time_s(topo, "all_reduce", 1e9, g, s)

@@ -10,12 +10,10 @@ import pytest
 
 from rainier.perf.validate_inference import NOT_REPRODUCIBLE, ROWS, measured_rows, validate_inference
 
-# The targets of issue 5 are a held-out MAPE <= 15% and no row beyond 35%. The per-row target is met
-# (worst row 2 at 33.2%) since prefill attention uses the kernels' measured efficiency and AMD takes
-# NVIDIA's tile scale as its prior (inference fit rule revision 3); the MAPE target is not (15.7%: see
-# `rainier validate inference`), so that guard sits one point above the level reached now: a
-# regression fails CI; tighten it as the model improves.
-MAPE_GUARD = 0.167
+# The targets of issue 5: held-out MAPE <= 15% and no row beyond 35%. Both are met (14.5%, worst row
+# 2 at 33.2%; see `rainier validate inference`), so the guards are the targets themselves: a
+# regression past them fails CI.
+MAPE_GUARD = 0.15
 ROW_GUARD = 0.35
 
 

@@ -169,10 +169,16 @@ class ScaleUpTier(BaseModel):
     direction: Literal["bidirectional", "unidirectional", "aggregate"] = "bidirectional"
     latency_us: float = Field(2.0, ge=0)
     topology: Literal["switch", "ring", "torus2d", "torus3d", "mesh"] = "switch"
+    achieved_fraction: float = Field(
+        1.0, gt=0, le=1,
+        description="fraction of the published link rate that collectives can use (protocol / CRC overhead "
+                    "measured by the vendor); 1 where none is published")
 
     @property
     def bw_bytes_s(self) -> float:
-        return self.gbytes_s_per_chip * 1e9 / (1.0 if self.direction == "unidirectional" else 2.0)
+        """Usable per-chip bandwidth in one direction (published rate x ``achieved_fraction``)."""
+        one_way = self.gbytes_s_per_chip * 1e9 / (1.0 if self.direction == "unidirectional" else 2.0)
+        return one_way * self.achieved_fraction
 
     @property
     def latency_s(self) -> float:
