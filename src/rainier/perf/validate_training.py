@@ -144,9 +144,10 @@ ROWS: dict[int, RowSpec] = {
     36: RowSpec("llama2-13b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 2, "recompute": "none", "zero": 3}, "tokens_per_s_per_chip", global_batch=128),
     37: RowSpec("llama2-70b", "a100", {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=64,
                 options=_SEL_LAYER, note=_SEL_OP_NOTE),
-    38: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 1, "dp": 16, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=32,
-                note=("H100 (94/96GB) modelled as the catalog H100 SXM: this older table states neither the HBM type "
-                      "nor a power limit (the later tables' 500 W Grand Teton setting is not assumed)")),
+    38: RowSpec("llama3.1-405b", "h100-96gb", {"tp": 8, "pp": 1, "dp": 16, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=32,
+                options=_CAP500,
+                note=("the table's footnote 1 says 'HBM2e based lower TDP SXM H100 (95GB)': the Grand Teton H100 of the "
+                      "later tables, whose default limit they state as 500 W; " + _H100_500W)),
     39: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
     40: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 8, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=16, precision="fp8", options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
     41: RowSpec("llama3-8b", "h100-96gb", {"tp": 1, "pp": 1, "dp": 128, "micro_batch": 2, "recompute": "full", "zero": 3}, "tokens_per_s_per_chip", global_batch=256, options=replace(_CAP500, recompute_fraction=0.5), note=_H100_500W + '; ' + _SEL_OP_NOTE),
