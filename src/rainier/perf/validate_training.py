@@ -177,15 +177,19 @@ ROWS: dict[int, RowSpec] = {
                 note="MTP not modelled; VP 4 as stated (61 layers over 16 virtual stages: uneven)"),
     55: RowSpec("deepseek-v3", "gb200", {"tp": 1, "pp": 8, "cp": 1, "ep": 32, "vp": 4, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8",
                 note="MTP not modelled; VP 4 as stated (61 layers over 32 virtual stages: uneven)"),
-    56: RowSpec("gpt-oss-120b", "gb200", {"tp": 1, "pp": 1, "cp": 1, "ep": 64, "vp": 1, "micro_batch": 1}, "tokens_per_s_per_chip",
-                note="sliding-window layers modelled as full attention"),
+    56: RowSpec("gpt-oss-120b", "gb200", {"tp": 1, "pp": 1, "cp": 1, "ep": 64, "vp": 1, "micro_batch": 1, "recompute": "selective"}, "tokens_per_s_per_chip",
+                note="sliding-window layers modelled as full attention; selective recompute (layernorm, MoE activation) "
+                     "as the 25.11 performance config states"),
     57: RowSpec("llama3-8b", "b200", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 2}, "tokens_per_s_per_chip", precision="fp8"),
-    58: RowSpec("deepseek-v3", "b200", {"tp": 1, "pp": 16, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8",
-                note="MTP not modelled; 61 layers over 16 stages (uneven)"),
+    58: RowSpec("deepseek-v3", "b200", {"tp": 1, "pp": 16, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 1, "recompute": "selective"}, "tokens_per_s_per_chip", precision="fp8",
+                note="MTP not modelled; 61 layers over 16 stages (uneven); selective recompute (MLA up-projection) as the "
+                     "25.11 performance config states; its all-to-all dispatcher without CUDA graphs launches one GEMM "
+                     "per local expert (32 here): host launch cost is not modelled"),
     59: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 1, "zero": 3}, "tokens_per_s_per_chip", precision="fp8"),
     60: RowSpec("llama3-70b", "h100", {"tp": 4, "pp": 8, "cp": 1, "vp": 5, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
-    61: RowSpec("gpt-oss-120b", "h100", {"tp": 1, "pp": 4, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 4}, "tokens_per_s_per_chip",
-                note="sliding-window layers modelled as full attention"),
+    61: RowSpec("gpt-oss-120b", "h100", {"tp": 1, "pp": 4, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 4, "recompute": "selective", "zero": 1}, "tokens_per_s_per_chip",
+                note="sliding-window layers modelled as full attention; selective recompute and the distributed optimizer "
+                     "(ZeRO-1, no FSDP) as the 25.11 performance config states"),
     # NeMo 24.09 H100 FP8
     62: RowSpec("gpt3-175b", "h100", {"tp": 4, "pp": 8, "cp": 1, "vp": 6, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
     63: RowSpec("llama2-70b", "h100", {"tp": 4, "pp": 4, "cp": 1, "vp": 20, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
