@@ -812,6 +812,19 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         return make_requests(dist, n, rng, qps=qps_)
 
     auto_n = max(1000, min(100_000, 3 * reps * best.max_batch))
+    # Offline replicas are independent and identical (all requests at t = 0, spread evenly), so when the
+    # request cap would leave each replica short of three full batches (it would never saturate) a
+    # subset of replicas is simulated and its rates scaled to the deployment.
+    rep_scale = 1.0
+    if (n_req is None and pf_pool is None and (offline or (qps is None and concurrency is None and trace_reqs is None
+                                                          and slo_ttft_s is None and slo_tpot_s is None))
+            and reps > 1 and 3 * reps * best.max_batch > 100_000):
+        r_sim = max(1, 100_000 // (3 * best.max_batch))
+        rep_scale = reps / r_sim
+        pool = _srv.Pool(sm, r_sim, **sim_kw)
+        auto_n = max(1000, 3 * r_sim * best.max_batch)
+        notes.append(f"offline: {r_sim} of the {reps} identical replicas simulated (three full batches each), "
+                     "rates scaled to all of them; queue figures are those replicas'")
     if offline:
         mode = "offline"
         reqs = _reqs(n_req or auto_n, None)
@@ -851,7 +864,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     usd_h, cloud_h, fac_w = _econ(cat, a, s)
     out_tps, tot_tps, rps = sim.output_tokens_per_s, sim.total_tokens_per_s, sim.requests_per_s
     if mode == "offline" and pf_pool is None:
-        out_tps, tot_tps, rps = sim.saturated_rates()
+        out_tps, tot_tps, rps = (x * rep_scale for x in sim.saturated_rates())
         notes.append("offline throughput measured while every replica is saturated (ramp-up and drain excluded)")
     elif mode == "server-max-qps" and max_qps and max_qps > 0:
         # At a rate whose SLO is met the deployment is stable, so its steady-state throughput is the
