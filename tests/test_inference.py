@@ -161,3 +161,10 @@ def test_offline_many_replicas_saturate_like_one():
     assert any("identical replicas simulated" in n for n in many.notes)
     per_chip = many.output_tokens_per_s / 64
     assert per_chip == pytest.approx(one.output_tokens_per_s, rel=0.05)
+
+
+def test_token_budget_beyond_the_step_tables_is_refused():
+    with pytest.raises(RainierError) as e:
+        estimate_serving("llama3-8b", "h100", 1, tp=1, input_len=128, output_len=128, offline=True,
+                         token_budget=100_000)
+    assert e.value.field == "--token-budget"

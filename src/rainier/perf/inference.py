@@ -99,6 +99,8 @@ WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 
 ACT_BYTES = 2.0  # activations and collectives in bf16
 DEFAULT_TOKEN_BUDGET = 8192
 MAX_SLOTS = 4096
+# Tokens per iteration the step model tabulates (prefill chunk + decodes); larger steps are refused.
+STEP_TOKEN_CAP = 65536
 # Decode-attention kernels: "grouped" reads each KV head once for all the query heads of its GQA group
 # (FlashInfer, FlashAttention-2/3 decode, TensorRT-LLM XQA from v0.8, ROCm vLLM's paged attention);
 # "per-head" gives every query head its own thread block that reads its KV head again (TensorRT-LLM's
@@ -283,7 +285,7 @@ class StepModel:
 
     def __init__(self, model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *,
                  tp: int, pp: int, ep: int, precision: str, fit: InferenceFit | None = None,
-                 token_cap: int = 65536, decode_attention: str = "grouped"):
+                 token_cap: int = STEP_TOKEN_CAP, decode_attention: str = "grouped"):
         self.model, self.acc, self.system = model, acc, system
         self.tp, self.pp, self.ep, self.precision = int(tp), int(pp), int(ep), precision
         if decode_attention not in DECODE_ATTENTION:
@@ -750,6 +752,10 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         dist_name, mean_in, mean_out = dist.name, dist.mean_input, dist.mean_output
 
     budget = int(token_budget or DEFAULT_TOKEN_BUDGET)
+    if not 1 <= budget <= STEP_TOKEN_CAP - MAX_SLOTS:
+        raise RainierError(f"token budget {budget:,} is outside 1..{STEP_TOKEN_CAP - MAX_SLOTS:,}", field="--token-budget",
+                           fix=f"give at most {STEP_TOKEN_CAP - MAX_SLOTS:,} tokens per iteration (the step model's "
+                               f"tables cover {STEP_TOKEN_CAP:,} tokens with up to {MAX_SLOTS:,} decodes)")
     searched = tp is None or pp is None or (m.moe is not None and ep is None)
     slo_for_search = slo_tpot_s
     cands = search_configs(m, a, s, cat, chips, precision=precision, mean_in=mean_in, mean_out=mean_out,
