@@ -153,11 +153,11 @@ def test_per_head_decode_attention_reads_kv_once_per_query_head(cat):
 
 
 def test_offline_many_replicas_saturate_like_one():
-    # 64 replicas x 3 full batches exceed the request cap: a subset is simulated and scaled, so the
+    # 64 replicas x 20 full batches exceed the request cap: a subset is simulated and scaled, so the
     # per-chip offline rate matches one replica's instead of an under-filled run's.
     one = estimate_serving("llama3-8b", "h100", 1, tp=1, precision="fp8", input_len=128, output_len=512, offline=True)
     many = estimate_serving("llama3-8b", "h100", 64, tp=1, precision="fp8", input_len=128, output_len=512, offline=True)
-    assert 3 * 64 * many.max_batch > 100_000
+    assert 20 * 64 * many.max_batch > 100_000
     assert any("identical replicas simulated" in n for n in many.notes)
     per_chip = many.output_tokens_per_s / 64
     assert per_chip == pytest.approx(one.output_tokens_per_s, rel=0.05)
