@@ -168,3 +168,18 @@ def test_token_budget_beyond_the_step_tables_is_refused():
         estimate_serving("llama3-8b", "h100", 1, tp=1, input_len=128, output_len=128, offline=True,
                          token_budget=100_000)
     assert e.value.field == "--token-budget"
+
+
+def test_max_batch_outside_the_slot_range_is_refused():
+    for bad in (0, 100_000):
+        with pytest.raises(RainierError) as e:
+            estimate_serving("llama3-8b", "h100", 1, tp=1, input_len=128, output_len=128, offline=True, max_batch=bad)
+        assert e.value.field == "--max-batch"
+
+
+def test_offline_goodput_scaled_with_the_replica_subset():
+    r = estimate_serving("llama3-8b", "h100", 64, tp=1, precision="fp8", input_len=128, output_len=512, offline=True,
+                         slo_ttft_s=1e4, slo_tpot_s=10.0)
+    assert any("identical replicas simulated" in n for n in r.notes)
+    assert r.slo_attainment == pytest.approx(1.0)
+    assert r.goodput_tokens_per_s == pytest.approx(r.output_tokens_per_s, rel=0.05)

@@ -757,7 +757,10 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         dist = named_dist(lengths or "openorca") if lengths is None or isinstance(lengths, str) else lengths
         dist_name, mean_in, mean_out = dist.name, dist.mean_input, dist.mean_output
 
-    budget = int(token_budget or DEFAULT_TOKEN_BUDGET)
+    budget = int(token_budget if token_budget is not None else DEFAULT_TOKEN_BUDGET)
+    if max_batch is not None and not 1 <= max_batch <= MAX_SLOTS:
+        raise RainierError(f"max batch {max_batch:,} is outside 1..{MAX_SLOTS:,}", field="--max-batch",
+                           fix=f"give 1 to {MAX_SLOTS:,} requests in flight per replica")
     if not 1 <= budget <= STEP_TOKEN_CAP - MAX_SLOTS:
         raise RainierError(f"token budget {budget:,} is outside 1..{STEP_TOKEN_CAP - MAX_SLOTS:,}", field="--token-budget",
                            fix=f"give at most {STEP_TOKEN_CAP - MAX_SLOTS:,} tokens per iteration (the step model's "
@@ -896,6 +899,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     good = None
     if slo_ttft_s is not None or slo_tpot_s is not None:
         att, good = sim.slo_attainment(slo_ttft_s, slo_tpot_s)
+        if mode == "offline":
+            good *= rep_scale  # a subset of identical replicas was simulated
     bd_state = steady_state(sm, max(1, int(round(sim.mean_batch))) if sim.mean_batch > 0 else 1, mean_in, mean_out, budget)
     x = bd_state.requests_per_step
     n_dec = x * (mean_out - 1)

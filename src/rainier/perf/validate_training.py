@@ -84,6 +84,10 @@ _CAP500 = Options(power_cap_w=500.0)
 # torchtitan's Dec-2024 tables 2, 4, 5 and 6 name "torch.compile + Float8" in their captions (Float8 on the
 # nn.Linear layers via torchao; attention, norms and the rest stay bf16); 4-6 also name AsyncTP.
 _TT_COMPILE_FP8 = "torch.compile + Float8 linears, as the table's caption states"
+# Megatron-Bridge's fine-grained recompute of named modules (layernorm, MoE activation) has no rainier mode:
+# its "selective" is the attention core (nothing under flash attention; MLA up-projections for DeepSeek).
+_MODULE_RECOMPUTE = ("the config's module recompute (layernorm, MoE activation) has no rainier mode: recompute "
+                     "searched")
 _ASYNC_TP = "; AsyncTP (TP communication overlapped with the matmuls) is not modelled: TP comm is exposed"
 _H100_500W = ("Meta's Grand Teton H100 SXM 96GB HBM2e (2.4 TB/s) at its default 500 W power limit (stated in the "
               "source): the catalog H100 SXM with that HBM and a 500 W cap (clocks x (500/700)^(1/3))")
@@ -177,9 +181,8 @@ ROWS: dict[int, RowSpec] = {
                 note="MTP not modelled; VP 4 as stated (61 layers over 16 virtual stages: uneven)"),
     55: RowSpec("deepseek-v3", "gb200", {"tp": 1, "pp": 8, "cp": 1, "ep": 32, "vp": 4, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8",
                 note="MTP not modelled; VP 4 as stated (61 layers over 32 virtual stages: uneven)"),
-    56: RowSpec("gpt-oss-120b", "gb200", {"tp": 1, "pp": 1, "cp": 1, "ep": 64, "vp": 1, "micro_batch": 1, "recompute": "selective"}, "tokens_per_s_per_chip",
-                note="sliding-window layers modelled as full attention; selective recompute (layernorm, MoE activation) "
-                     "as the 25.11 performance config states"),
+    56: RowSpec("gpt-oss-120b", "gb200", {"tp": 1, "pp": 1, "cp": 1, "ep": 64, "vp": 1, "micro_batch": 1}, "tokens_per_s_per_chip",
+                note="sliding-window layers modelled as full attention; " + _MODULE_RECOMPUTE),
     57: RowSpec("llama3-8b", "b200", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 2}, "tokens_per_s_per_chip", precision="fp8"),
     58: RowSpec("deepseek-v3", "b200", {"tp": 1, "pp": 16, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 1, "recompute": "selective"}, "tokens_per_s_per_chip", precision="fp8",
                 note="MTP not modelled; 61 layers over 16 stages (uneven); selective recompute (MLA up-projection) as the "
@@ -187,9 +190,9 @@ ROWS: dict[int, RowSpec] = {
                      "per local expert (32 here): host launch cost is not modelled"),
     59: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 1, "zero": 3}, "tokens_per_s_per_chip", precision="fp8"),
     60: RowSpec("llama3-70b", "h100", {"tp": 4, "pp": 8, "cp": 1, "vp": 5, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
-    61: RowSpec("gpt-oss-120b", "h100", {"tp": 1, "pp": 4, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 4, "recompute": "selective", "zero": 1}, "tokens_per_s_per_chip",
-                note="sliding-window layers modelled as full attention; selective recompute and the distributed optimizer "
-                     "(ZeRO-1, no FSDP) as the 25.11 performance config states"),
+    61: RowSpec("gpt-oss-120b", "h100", {"tp": 1, "pp": 4, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 4, "zero": 1}, "tokens_per_s_per_chip",
+                note="sliding-window layers modelled as full attention; the distributed optimizer (ZeRO-1, no FSDP) as "
+                     "the 25.11 performance config states; " + _MODULE_RECOMPUTE),
     # NeMo 24.09 H100 FP8
     62: RowSpec("gpt3-175b", "h100", {"tp": 4, "pp": 8, "cp": 1, "vp": 6, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
     63: RowSpec("llama2-70b", "h100", {"tp": 4, "pp": 4, "cp": 1, "vp": 20, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
