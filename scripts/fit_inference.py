@@ -202,7 +202,8 @@ def main() -> int:
         "priors": {"step_overhead_s": "per-iteration scheduling, sampling and launch (vLLM/TensorRT-LLM profiles)",
                    "layer_overhead_s": "kernel launch and sync per layer not hidden by graphs",
                    "hbm_usable_fraction": "framework reserve (vLLM gpu_memory_utilization 0.9)"},
-        "families": {k: {**v, "rows": plan[k]["rows"], "training_base": _base(k)} for k, v in fams.items()},
+        "families": {k: {**v, "rows": plan[k]["rows"], "free": plan[k]["params"], "training_base": _base(k)}
+                     for k, v in fams.items()},
     }
     OUT.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {OUT}", file=sys.stderr)
