@@ -830,17 +830,18 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     # Offline replicas are independent and identical (all requests at t = 0, spread evenly), so when the
     # request cap would leave each replica short of OFFLINE_BATCHES full batches a subset of replicas
     # is simulated and its rates scaled to the deployment.
+    # With no traffic given, the run is offline (all requests at t = 0).
+    offline_run = offline or (qps is None and concurrency is None and trace_reqs is None
+                              and slo_ttft_s is None and slo_tpot_s is None)
     rep_scale = 1.0
-    if (n_req is None and pf_pool is None and (offline or (qps is None and concurrency is None and trace_reqs is None
-                                                          and slo_ttft_s is None and slo_tpot_s is None))
-            and reps > 1 and OFFLINE_BATCHES * reps * best.max_batch > OFFLINE_MAX_REQUESTS):
+    if (n_req is None and pf_pool is None and offline_run and reps > 1 and OFFLINE_BATCHES * reps * best.max_batch > OFFLINE_MAX_REQUESTS):
         r_sim = max(1, OFFLINE_MAX_REQUESTS // (OFFLINE_BATCHES * best.max_batch))
         rep_scale = reps / r_sim
         pool = _srv.Pool(sm, r_sim, **sim_kw)
         auto_n = max(1000, min(OFFLINE_MAX_REQUESTS, OFFLINE_BATCHES * r_sim * best.max_batch))
         notes.append(f"offline: {r_sim} of the {reps} identical replicas simulated ({OFFLINE_BATCHES} full batches "
                      "each), rates scaled to all of them; queue figures are those replicas'")
-    if offline:
+    if offline_run:
         mode = "offline"
         reqs = _reqs(n_req or auto_n, None)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
@@ -857,7 +858,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         mode = "trace"
         reqs = _reqs(n_req or len(trace_reqs), None)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
-    elif slo_ttft_s is not None or slo_tpot_s is not None:
+    else:  # an SLO and no traffic: the highest Poisson rate that meets it
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget)
         # The run must reach steady state: an overloaded deployment's batch (and so its TPOT) keeps
@@ -871,10 +872,6 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                                               prefill_pool=pf_pool, system=s,
                                               kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)))
         reqs = base
-    else:
-        mode = "offline"
-        reqs = _reqs(n_req or auto_n, None)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
 
     usd_h, cloud_h, fac_w = _econ(cat, a, s)
     out_tps, tot_tps, rps = sim.output_tokens_per_s, sim.total_tokens_per_s, sim.requests_per_s

@@ -60,20 +60,20 @@ _H200_CTS = ("the submission is the H200-SXM-141GB-CTS system ('H200 TGP 1000W' 
              "the row's 4,202 tok/s is its server log exactly, 4,488 its offline expected rate); the catalog h200 "
              "is the 700 W part, which the same round measured ~15% slower (3,913 / 3,654 tok/s)")
 
+_NV41_SERVER = (_NV41 + "Server: gpu_batch_size 1024, min_duration 2400 s (180,000 requests at 75 qps: shorter runs "
+                "end while the batch is still filling); 75 qps is close to the deployment's capacity, where p50 "
+                "latency is very sensitive to the step time")
+
 # id -> how to reproduce it: estimate_serving kwargs + which output to compare.
 ROWS: dict[int, dict[str, Any]] = {
     1: dict(model="llama2-70b", chip="h100", chips=8, tp=2, pp=1, max_batch=896, precision="fp8", offline=True,
             lengths=_openorca(290), metric="output_tokens_per_s", note=_NV41 + "Offline: gpu_batch_size 896"),
     2: dict(model="llama2-70b", chip="h100", chips=8, tp=2, pp=1, max_batch=1024, precision="fp8", qps=75.0,
             lengths=_openorca(290), metric="ttft_p50", slo_ttft_s=2.0, slo_tpot_s=0.2, requests=180_000,
-            note=_NV41 + "Server: gpu_batch_size 1024, min_duration 2400 s (180,000 requests at 75 qps: shorter runs "
-                 "end while the batch is still filling); 75 qps is close to the deployment's capacity, where p50 "
-                 "latency is very sensitive to the step time"),
+            note=_NV41_SERVER),
     3: dict(model="llama2-70b", chip="h100", chips=8, tp=2, pp=1, max_batch=1024, precision="fp8", qps=75.0,
             lengths=_openorca(290), metric="tpot_p50", slo_ttft_s=2.0, slo_tpot_s=0.2, requests=180_000,
-            note=_NV41 + "Server: gpu_batch_size 1024, min_duration 2400 s (180,000 requests at 75 qps: shorter runs "
-                 "end while the batch is still filling); 75 qps is close to the deployment's capacity, where p50 "
-                 "latency is very sensitive to the step time"),
+            note=_NV41_SERVER),
     5: dict(model="llama2-70b", chip="b200", chips=1, precision="fp4", offline=True, lengths=_openorca(274),
             metric="output_tokens_per_s"),
     6: dict(model="llama2-70b", chip="b200", chips=1, precision="fp4", lengths=_openorca(290),
