@@ -36,6 +36,13 @@ Parameters (``compute.EffParams``), per family or shared, each for a physical re
   to its forward (whose efficiency is a published kernel benchmark, ``compute.ATTENTION_KERNELS``). It is
   identified only where attention is a large share of the work, so revision 4 adds ONE long-context row
   to the fit set (rule below) and fits this ratio jointly with the rest.
+* ``host_s_per_expert`` -- ONE value for all NVIDIA families: the host (CPU) time to issue one local
+  expert's kernels, forward and backward, in one MoE layer (``perf.training``: a layer takes at least
+  that times the local experts times the system's ``host_dispatch_factor``). It is a property of the
+  eager PyTorch / Transformer Engine / Megatron software, not of the GPU, and binds only where many
+  local experts meet a fast GPU, so revision 5 adds ONE MoE row to the fit set (rule below) and fits
+  this value alone on it, after the joint fit (the joint fit's rows are dense: they do not depend on it).
+  Zero for every other family (compiled-graph stacks: XLA, Neuron; AMD: no measured MoE row).
 * ``attn_eff``, ``mem_eff`` -- the prior: ``attn_eff`` is used by inference prefill only; no fit row is
   memory-bound enough to identify ``mem_eff``.
 
@@ -65,7 +72,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
+from scipy.optimize import least_squares, minimize_scalar
 
 from rainier.catalog.loader import default_catalog
 from rainier.catalog.params import param_counts
@@ -75,7 +82,7 @@ from rainier.perf.validate_training import ROWS, load_rows, predict_row
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "efficiency.json"
 
 PRIOR = {"gemm_peak_eff": 0.70, "dim_half": 48.0, "fp8_ratio": 0.80, "attn_eff": 0.75, "mem_eff": 0.80,
-         "attn_bwd_ratio": 0.80}
+         "attn_bwd_ratio": 0.80, "host_s_per_expert": 0.0}
 PRIOR_SOURCE = ("vendor-neutral prior: large bf16 GEMMs reach ~70% of dense peak (cuBLAS/rocBLAS/XLA sweeps), "
                 "HBM streams ~80% of peak, fp8 GEMMs ~0.8x the bf16 efficiency, flash attention ~0.75x GEMM (inference), "
                 "flash-attention backward ~0.8x its forward efficiency (FlashAttention-2 paper, A100 fwd vs fwd+bwd)")
@@ -92,7 +99,12 @@ FIT_RULE = ("declared before fitting (revision 4 = revision 3 plus one long-cont
             "value shared by the NVIDIA families, fitted jointly with the above on ONE more row, the long-context "
             "row that identifies it best: among usable NVIDIA rows with confidence 'high', a dense model, every size "
             "stated, sequence >= 32768 and CP 1, the row where causal attention is the largest share of the model "
-            "FLOPs; ties by lowest id. All other long-context rows stay held out.")
+            "FLOPs; ties by lowest id. All other long-context rows stay held out. Revision 5 (written after seeing "
+            "held-out MoE rows on B200 predicted too fast, and NVIDIA's statement that this Megatron MoE stack is "
+            "host-bound on Blackwell): host_s_per_expert, ONE value shared by the NVIDIA families, fitted alone, "
+            "after the rest, on ONE MoE row, the one that identifies it best: among usable NVIDIA rows with "
+            "confidence 'high', an MoE model with EP stated by the source, the row with the most local experts "
+            "per chip (experts / EP); ties by lowest id. All other MoE rows stay held out.")
 MAX_PER_FAMILY = 3
 PLAIN_SEQ = 8192
 SHARED = ("fp8_ratio", "dim_half", "attn_bwd_ratio")   # one value for all NVIDIA families (see the docstring)
@@ -106,7 +118,7 @@ PRIORS = {
                                        "Trainium3 row"),
 }
 BOUNDS = {"attn_bwd_ratio": (0.3, 1.2), "gemm_peak_eff": (0.2, 0.95), "attn_eff": (0.2, 1.0), "fp8_ratio": (0.3, 1.0), "mem_eff": (0.3, 0.95),
-          "dim_half": (16.0, 128.0)}
+          "dim_half": (16.0, 128.0), "host_s_per_expert": (0.0, 0.005)}
 
 
 def _dense_stated_rows() -> Iterator[tuple[int, dict[str, str], Any, str, Any, int]]:
@@ -158,13 +170,51 @@ def select_attention_row() -> tuple[str, int] | None:
     return (best[2], best[1]) if best else None
 
 
+def select_host_row() -> tuple[str, int] | None:
+    """Revision 5's MoE row: (family, row id) with the most local experts per chip (experts / EP)."""
+    from rainier.perf.validate_training import _FAMILY_OF_HW
+
+    cat = default_catalog()
+    best: tuple[float, int, str] | None = None
+    for row in load_rows():
+        rid = int(row["id"])
+        spec = ROWS.get(rid)
+        if spec is None or spec.unusable or not row["value"] or "ep" not in spec.fixed:
+            continue
+        fam = _FAMILY_OF_HW.get(spec.chip)
+        if fam is None or not fam.startswith("nvidia-") or not row["confidence"].strip().lower().startswith("high"):
+            continue
+        model = cat.model(spec.model)
+        if model.moe is None:
+            continue
+        key = (-model.moe.experts / int(spec.fixed["ep"]), rid, fam)
+        if best is None or key < best:
+            best = key
+    return (best[2], best[1]) if best else None
+
+
+def fit_host(fam: str, rid: int, values: dict[str, float]) -> tuple[float, float]:
+    """host_s_per_expert alone on row ``rid`` (family ``fam``'s other values fixed): (value, error %)."""
+    cat = default_catalog()
+    row = {int(r["id"]): r for r in load_rows()}[rid]
+    lo, hi = BOUNDS["host_s_per_expert"]
+
+    def err(x: float) -> float:
+        p = EffParams(family=fam, fitted=True, **{**values, "host_s_per_expert": float(x)})
+        return math.log(predict_row(row, ROWS[rid], cat, p)[0] / float(row["value"]))
+
+    sol = minimize_scalar(lambda x: err(x) ** 2, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7})
+    x = round(float(sol.x), 7)
+    return x, 100 * (math.exp(err(x)) - 1)
+
+
 def select_fit_rows() -> dict[str, list[int]]:
-    """Apply FIT_RULE: {family: fit row ids} (revision 4's long-context row included)."""
+    """Apply FIT_RULE: {family: fit row ids} (revision 4's long-context and revision 5's MoE rows included)."""
     out = _select_plain()
-    att = select_attention_row()
-    if att is not None:
-        out.setdefault(att[0], []).append(att[1])
-        out[att[0]].sort()
+    for extra in (select_attention_row(), select_host_row()):
+        if extra is not None:
+            out.setdefault(extra[0], []).append(extra[1])
+            out[extra[0]].sort()
     return out
 
 
@@ -234,7 +284,13 @@ def main() -> None:
     fit = select_fit_rows()
     # predictions during the fit take their parameters from the EffParams passed in, never from the file
     nvidia = {f: ids for f, ids in fit.items() if f.startswith("nvidia-")}
-    per, shared, errs = fit_joint(nvidia)
+    host = select_host_row()
+    # the joint fit's rows are dense (host_s_per_expert does not act on them); the MoE row is fitted after
+    joint = {f: [i for i in ids if host is None or i != host[1]] for f, ids in nvidia.items()}
+    per, shared, errs = fit_joint(joint)
+    if host is not None:
+        hf, hid = host
+        shared["host_s_per_expert"], errs[hid] = fit_host(hf, hid, {**PRIOR, **shared, **per[hf]})
     for f, ids in fit.items():
         if f in nvidia:
             continue
@@ -255,7 +311,9 @@ def main() -> None:
         f"gemm_peak_eff of {', '.join(nvidia)} (the only vendor with several fitted generations; "
         "likely optimistic for stacks less tuned than NVIDIA's, e.g. ROCm; PaLM on TPU v4, held out, is the one "
         "check) and their shared dim_half (tile / wave quantisation: MI300X's 304 CUs and TPU's 128x128 MXUs are at "
-        "least as coarse as CUTLASS tiles over 132-148 SMs); the rest (fp8_ratio, attn_eff, mem_eff): " + PRIOR_SOURCE)
+        "least as coarse as CUTLASS tiles over 132-148 SMs); host_s_per_expert 0 (XLA compiles a TPU's whole step into "
+        "one program: no per-op host dispatch; AMD: no measured MoE row, ROCm PyTorch is eager like CUDA, so 0 is "
+        "optimistic there); the rest (fp8_ratio, attn_eff, mem_eff): " + PRIOR_SOURCE)
     for fam, (src, why) in PRIORS.items():
         if fam not in fams and src in fams:
             fams[fam] = {**{k: fams[src][k] for k in PRIOR}, "fitted": False, "prior_from": src, "source": why}
@@ -275,7 +333,10 @@ def main() -> None:
                 "dim_half": "tile / wave quantisation scale of the CUTLASS/cuBLAS tile shapes, common to Ampere.."
                             "Blackwell",
                 "attn_bwd_ratio": "flash-attention backward / forward efficiency: the same kernel design (S "
-                                  "recomputed, dQ accumulated) on every NVIDIA generation"},
+                                  "recomputed, dQ accumulated) on every NVIDIA generation",
+                "host_s_per_expert": "host (CPU) time to issue one local expert's kernels, forward + backward, per "
+                                     "MoE layer and microbatch, on an x86 host: a property of the eager PyTorch / "
+                                     "Transformer Engine / Megatron software, the same on every NVIDIA generation"},
             "prior": {"attn_eff": "inference prefill only (training attention: compute.ATTENTION_KERNELS and attn_bwd_ratio)",
                       "mem_eff": "no fit row is memory-bound enough to identify it"},
             "shared_values": shared,

@@ -261,3 +261,38 @@ def test_partial_recompute_costs_its_share():
     half = estimate_training("llama3-8b", "h100", 8, options=Options(recompute_fraction=0.5), **kw)
     rc = full.breakdown["recompute_in_compute"]
     assert half.breakdown["compute"] == pytest.approx(full.breakdown["compute"] - rc / 2, rel=1e-9)
+
+
+def test_host_issue_rate_bounds_an_moe_layer(cat):
+    """Many local experts on a fast GPU: the layer waits for the host to issue the experts' kernels."""
+    from dataclasses import replace
+
+    from rainier.perf.compute import efficiency_params
+
+    bw = efficiency_params("nvidia-blackwell")
+    assert bw.host_s_per_expert > 0
+    for fam in ("google-tpu", "aws-neuron-v2", "aws-neuron-v3"):
+        assert efficiency_params(fam).host_s_per_expert == 0.0   # compiled graphs: no per-op dispatch
+    kw = dict(seq=4096, global_batch=2048, precision="fp8", catalog=cat)
+    p8 = Parallelism(tp=1, pp=16, dp=16, ep=8, micro_batch=1, recompute="selective", zero=1)
+    on = estimate_training("deepseek-v3", "b200", 256, parallelism=p8, **kw)
+    off = estimate_training("deepseek-v3", "b200", 256, parallelism=p8, options=Options(host_overhead=False), **kw)
+    assert on.breakdown["host_overhead"] > 0 and off.breakdown["host_overhead"] == 0
+    assert on.step_time_s > off.step_time_s
+    # a slower host (more time per expert) never makes the step faster; fewer local experts bind less
+    slow = estimate_training("deepseek-v3", "b200", 256, parallelism=p8,
+                             options=Options(params=bw.with_(host_s_per_expert=2 * bw.host_s_per_expert)), **kw)
+    assert slow.step_time_s > on.step_time_s
+    p16 = replace(p8, ep=16)
+    wide = estimate_training("deepseek-v3", "b200", 256, parallelism=p16, **kw)
+    assert wide.breakdown["host_overhead"] < on.breakdown["host_overhead"]
+    # the same run on a Grace host (host_dispatch_factor > 1) waits longer
+    nvl = cat.system("gb200-nvl72")
+    assert nvl.host_dispatch_factor > 1
+    x86 = nvl.model_copy(update={"host_dispatch_factor": 1.0})
+    g = estimate_training("deepseek-v3", "gb200", 256, parallelism=p8, system=nvl, **kw)
+    x = estimate_training("deepseek-v3", "gb200", 256, parallelism=p8, system=x86, **kw)
+    assert g.breakdown["host_overhead"] > x.breakdown["host_overhead"] >= 0
+    # dense layers have no per-expert loop
+    d = estimate_training("llama3-8b", "b200", 8, seq=8192, global_batch=16, catalog=cat)
+    assert d.breakdown["host_overhead"] == 0

@@ -210,6 +210,9 @@ class System(Entry):
     capex_usd: float | None = Field(None, description="price of one system (chips, hosts, in-system links)")
     price_usd_per_hour: float | None = None
     cooling: Literal["air", "liquid"] = "air"
+    host_dispatch_factor: float = Field(
+        1.0, gt=0, description="host CPU time to issue one framework op (PyTorch dispatch + kernel launch), "
+                               "relative to an x86 Xeon host (DGX H100's 8480C): Arm Grace hosts are slower")
 
     @model_validator(mode="after")
     def _tiers(self) -> System:

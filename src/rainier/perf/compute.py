@@ -21,6 +21,8 @@ fp8_ratio         fp8 GEMM efficiency relative to bf16 (scaling / casting overhe
 attn_eff          efficiency of fused (flash) attention relative to ``gemm_peak_eff`` (inference)
 mem_eff           fraction of HBM bandwidth reached by streaming kernels
 attn_bwd_ratio    flash-attention backward efficiency relative to its forward (training)
+host_s_per_expert host (CPU) time to issue one local expert's kernels, forward + backward, of
+                  one MoE layer and microbatch, on an x86 host (training; ``perf.training``)
 ================  =======================================================================
 
 Training attention (``flash_attention_time_s``) does not borrow the GEMM efficiency: a flash
@@ -42,6 +44,12 @@ Which parameters are per family and which are shared (and why; also in the file'
 * ``attn_eff``, ``mem_eff`` -- the vendor-neutral prior: no fit row identifies them.
 * ``attn_bwd_ratio`` -- one value shared by all NVIDIA families, fitted on the declared long-context
   row (the only rows where attention is a large enough share of the work to identify it).
+* ``host_s_per_expert`` -- one value shared by all NVIDIA families (the same PyTorch / Transformer
+  Engine / Megatron software issues the kernels on every generation), fitted on the declared MoE row
+  with the most local experts per chip (the only kind of row where the host's issue rate binds). Zero
+  for stacks that compile the whole step into one graph (XLA on TPU, the Neuron compiler on Trainium:
+  no per-op host dispatch) and for AMD (no measured MoE row; ROCm PyTorch is eager like CUDA, so this
+  is optimistic there).
 
 The values live in ``perf/fits/efficiency.json``, written by ``scripts/fit_efficiency.py`` from the
 measured runs in ``perf/data/training-measured.csv``, on a fit set chosen by a fixed rule (stated in
@@ -109,6 +117,7 @@ class EffParams:
     attn_eff: float = 0.75
     mem_eff: float = 0.80
     attn_bwd_ratio: float = 0.80
+    host_s_per_expert: float = 0.0
     family: str = "default"
     fitted: bool = False
 
@@ -126,7 +135,7 @@ def load_fits() -> dict[str, Any]:
     return json.loads(text)
 
 
-_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff", "attn_bwd_ratio")
+_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff", "attn_bwd_ratio", "host_s_per_expert")
 
 
 @lru_cache(maxsize=64)

@@ -32,6 +32,17 @@ gradients under that microbatch's backward), and the ZeRO-1/2 parameter all-gath
 first microbatch: exposed = max(0, comm - window). ZeRO-3 / FSDP gathers weights in forward and
 backward and reduce-scatters gradients every microbatch, overlapped with that microbatch's compute.
 
+**Host issue rate (MoE).** An eager PyTorch / Transformer Engine stack without CUDA graphs issues each
+local expert's kernels (casts, GEMMs, activation; their backward) from the CPU one by one, and the
+dispatcher's device-to-host sync of the token counts stops the host from running ahead of an MoE layer.
+A layer's forward + backward therefore takes at least ``(experts / ep) x host_s_per_expert x
+host_dispatch_factor`` (the per-expert time fitted on an x86 host, ``compute.EffParams``; the system's
+factor, e.g. 2.6 for Arm Grace hosts, TransformerEngine issue #2053): the excess over the GPU time is
+reported as ``host_overhead``. It binds where many local experts meet a fast GPU (DeepSeek-V3 with EP 8
+on B200: 32 experts per GPU), as NVIDIA's DeepSeek-V3 / GB200 write-up describes ("host-bound"); zero for
+compiled-graph stacks (TPU, Trainium) and off with ``Options(host_overhead=False)`` for a stack that
+graphs the expert loop.
+
 Compute times come from ``rainier.perf.compute`` (roofline x fitted shape-dependent efficiency) on
 the operations of ``rainier.perf.ops``; collectives from ``rainier.perf.collectives`` over the system's
 hierarchical network (ranks ordered TP innermost, then CP, EP/DP, PP; with several sites the
@@ -91,6 +102,9 @@ class Options:
     overlap_ep: bool = False           # EP all-to-all hidden under another microbatch's compute (DualPipe)
     power_cap_w: float | None = None   # chip power cap below TDP: clocks (and compute peaks) scale as
     #                                    (cap / TDP)^(1/3) (dynamic power ~ V^2 f with V ~ f); HBM unchanged
+    host_overhead: bool = True         # an MoE layer takes at least the host's time to issue its local
+    #                                    experts' kernels (eager per-expert launches); False for a stack that
+    #                                    captures the expert loop in CUDA graphs or a device-side grouped GEMM
     params: C.EffParams | None = None  # efficiency parameters (None: the fitted family values)
 
 
@@ -190,7 +204,8 @@ class _Ctx:
 
     def layer(self, p: Parallelism, moe: bool) -> tuple[float, ...]:
         """(fwd compute, bwd compute, attention fwd, recompute extra, tp comm fwd, ep comm fwd,
-        cp comm exposed fwd, cp comm exposed bwd, flops fwd) of one layer, one microbatch."""
+        cp comm exposed fwd, cp comm exposed bwd, flops fwd, recompute flops, host-bound excess) of one
+        layer, one microbatch."""
         # TP, CP and EP groups' strides do not depend on dp, nor on pp with one site (see strides())
         key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, p.pp if self.topo.sites > 1 else 0,
                p.zero >= 3)
@@ -249,7 +264,14 @@ class _Ctx:
             rc_flops = sum(g.flops for g in ups)
         else:
             rc, rc_flops = 0.0, 0.0
-        out = (fwd, bwd, a_f, rc, tp_c, ep_c, cp_f, cp_b, flops_fwd, rc_flops)
+        host = 0.0
+        if moe and opt.host_overhead and self.model.moe is not None and par.host_s_per_expert > 0:
+            # the host issues each local expert's kernels one by one (eager PyTorch / TE, no CUDA graph);
+            # when that takes longer than the GPU runs the layer, the GPU waits: the layer's forward +
+            # backward take at least the host's time (an issue-rate bound, like a roofline's)
+            host_s = (self.model.moe.experts / p.ep) * par.host_s_per_expert * self.system.host_dispatch_factor
+            host = max(0.0, host_s - (fwd + bwd))
+        out = (fwd, bwd, a_f, rc, tp_c, ep_c, cp_f, cp_b, flops_fwd, rc_flops, host)
         self._layer[key] = out
         return out
 
@@ -299,7 +321,7 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     d = ctx.layer(p, False) if ctx.dense_layers else None
     e = ctx.layer(p, True) if ctx.moe_layers else None
 
-    keys = ("fwd", "bwd", "attn", "rc", "tp", "ep", "cpf", "cpb", "flops", "rcflops")
+    keys = ("fwd", "bwd", "attn", "rc", "tp", "ep", "cpf", "cpb", "flops", "rcflops", "host")
     # per_layer["tp"] is the forward's two collectives; backward has two more, a recomputed forward two;
     # with full recomputation of a share rf of the layers, only that share's forward is redone
     rf = _rc_share(ctx, p)
@@ -312,7 +334,7 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
         return out
 
     def work(x: dict[str, float]) -> float:
-        return x["fwd"] + x["bwd"] + x["rc"] + (x["tp"] + x["ep"]) * (2.0 + rf) + x["cpf"] + x["cpb"]
+        return x["fwd"] + x["bwd"] + x["rc"] + (x["tp"] + x["ep"]) * (2.0 + rf) + x["cpf"] + x["cpb"] + x["host"]
 
     per_layer = mix(ctx.moe_layers / L)
     # the most loaded stage: layers spread as evenly as possible over pp x vp virtual stages; in a model
@@ -380,6 +402,7 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
         "tp_comm": m * lmax * tp_layer,
         "cp_comm": m * lmax * cp_layer,
         "ep_comm": m * lmax * ep_layer,
+        "host_overhead": m * lmax * stage["host"],
         "pp_comm": pp_comm,
         "dp_comm": dp_comm,
         "bubble": bubble,
@@ -429,7 +452,8 @@ def _lower_bound(ctx: _Ctx, p: Parallelism, m: int) -> float:
     for moe, n in ((False, ctx.dense_layers), (True, ctx.moe_layers)):
         if n:
             x = ctx.layer(p, moe)
-            tot += n * (x[0] + x[1] + x[3] * rcm + x[4] * (2.0 + rf) + x[5] * (2.0 + rf) + x[6] + x[7])
+            tot += n * (x[0] + x[1] + x[3] * rcm + x[4] * (2.0 + rf) + x[5] * (2.0 + rf) + x[6] + x[7]
+                         + x[10])
     lmax = math.ceil(L / (p.pp * p.vp)) * p.vp if p.pp > 1 else L
     return m * lmax * tot / L
 
@@ -621,6 +645,14 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
     if not ctx.params.fitted:
         src = "the Trainium1 fit" if ctx.params.family.startswith("aws-neuron") else "the default prior"
         notes.append(f"efficiency: no measured runs for family '{acc.family}'; {src} used (see perf/fits/efficiency.json)")
+    host = best.breakdown.get("host_overhead", 0.0)
+    if host > 0 and model.moe is not None:
+        notes.append(
+            f"host-bound: MoE layers wait {host / step:.0%} of the step for the host to issue "
+            f"{model.moe.experts // best.p.ep} local experts' kernels one by one (eager PyTorch, "
+            f"{ctx.params.host_s_per_expert * 1e3:.2f} ms per expert per layer x host factor "
+            f"{ctx.system.host_dispatch_factor:g}); a larger EP, CUDA graphs or a device-side grouped GEMM avoid it "
+            "(--no-host-overhead models such a stack)")
     alts = []
     for ev in evals[1:]:
         alts.append({"parallelism": ev.p.to_dict(), "step_time_s": ev.step_s,
