@@ -212,7 +212,7 @@ class System(Entry):
     cooling: Literal["air", "liquid"] = "air"
     host_dispatch_factor: float = Field(
         1.0, gt=0, description="host CPU time to issue one framework op (PyTorch dispatch + kernel launch), "
-                               "relative to an x86 Xeon host (DGX H100's 8480C): Arm Grace hosts are slower")
+                               "relative to an x86 Xeon host (DGX H100's 8480C) in production settings (NUMA-bound, tuned stack)")
 
     @model_validator(mode="after")
     def _tiers(self) -> System:

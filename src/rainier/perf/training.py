@@ -37,7 +37,7 @@ local expert's kernels (casts, GEMMs, activation; their backward) from the CPU o
 dispatcher's device-to-host sync of the token counts stops the host from running ahead of an MoE layer.
 A layer's forward + backward therefore takes at least ``(experts / ep) x host_s_per_expert x
 host_dispatch_factor`` (the per-expert time fitted on an x86 host, ``compute.EffParams``; the system's
-factor, e.g. 2.6 for Arm Grace hosts, TransformerEngine issue #2053): the excess over the GPU time is
+factor, 1 for every catalog system: see the GB200 entry for why Grace is not set slower): the excess over the GPU time is
 reported as ``host_overhead``. It binds where many local experts meet a fast GPU (DeepSeek-V3 with EP 8
 on B200: 32 experts per GPU), as NVIDIA's DeepSeek-V3 / GB200 write-up describes ("host-bound"); zero for
 compiled-graph stacks (TPU, Trainium) and off with ``Options(host_overhead=False)`` for a stack that
