@@ -121,9 +121,9 @@ BOUNDS = {"attn_bwd_ratio": (0.3, 1.2), "gemm_peak_eff": (0.2, 0.95), "attn_eff"
           "dim_half": (16.0, 128.0), "host_s_per_expert": (0.0, 0.005)}
 
 
-def _dense_stated_rows() -> Iterator[tuple[int, dict[str, str], Any, str, Any, int]]:
-    """(id, row, spec, family, model, seq) of every row both fit rules start from: usable, of a known
-    family, confidence 'high', a dense model, TP, PP and microbatch stated by the source, CP 1."""
+def _usable_high_rows() -> Iterator[tuple[int, dict[str, str], Any, str, Any]]:
+    """(id, row, spec, family, model) of every row the fit rules start from: usable, with a value, of a
+    known family, confidence 'high'."""
     from rainier.perf.validate_training import _FAMILY_OF_HW
 
     cat = default_catalog()
@@ -135,7 +135,13 @@ def _dense_stated_rows() -> Iterator[tuple[int, dict[str, str], Any, str, Any, i
         fam = _FAMILY_OF_HW.get(spec.chip)
         if fam is None or not row["confidence"].strip().lower().startswith("high"):
             continue
-        model = cat.model(spec.model)
+        yield rid, row, spec, fam, cat.model(spec.model)
+
+
+def _dense_stated_rows() -> Iterator[tuple[int, dict[str, str], Any, str, Any, int]]:
+    """(id, row, spec, family, model, seq) of the rows revisions 1-4 start from: those of
+    ``_usable_high_rows`` with a dense model, TP, PP and microbatch stated by the source, CP 1."""
+    for rid, row, spec, fam, model in _usable_high_rows():
         if model.moe is not None or not {"tp", "pp", "micro_batch"} <= set(spec.fixed):
             continue
         if int(spec.fixed.get("cp", 1)) != 1:
@@ -172,20 +178,9 @@ def select_attention_row() -> tuple[str, int] | None:
 
 def select_host_row() -> tuple[str, int] | None:
     """Revision 5's MoE row: (family, row id) with the most local experts per chip (experts / EP)."""
-    from rainier.perf.validate_training import _FAMILY_OF_HW
-
-    cat = default_catalog()
     best: tuple[float, int, str] | None = None
-    for row in load_rows():
-        rid = int(row["id"])
-        spec = ROWS.get(rid)
-        if spec is None or spec.unusable or not row["value"] or "ep" not in spec.fixed:
-            continue
-        fam = _FAMILY_OF_HW.get(spec.chip)
-        if fam is None or not fam.startswith("nvidia-") or not row["confidence"].strip().lower().startswith("high"):
-            continue
-        model = cat.model(spec.model)
-        if model.moe is None:
+    for rid, _, spec, fam, model in _usable_high_rows():
+        if model.moe is None or "ep" not in spec.fixed or not fam.startswith("nvidia-"):
             continue
         key = (-model.moe.experts / int(spec.fixed["ep"]), rid, fam)
         if best is None or key < best:

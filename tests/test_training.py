@@ -287,10 +287,10 @@ def test_host_issue_rate_bounds_an_moe_layer(cat):
     wide = estimate_training("deepseek-v3", "b200", 256, parallelism=p16, **kw)
     assert wide.breakdown["host_overhead"] < on.breakdown["host_overhead"]
     # the same run on a slower host (host_dispatch_factor > 1) waits longer
-    x86 = cat.system("gb200-nvl72")
-    slow_host = x86.model_copy(update={"host_dispatch_factor": 2.6})
+    nvl = cat.system("gb200-nvl72")
+    slow_host = nvl.model_copy(update={"host_dispatch_factor": 2.6})
     g = estimate_training("deepseek-v3", "gb200", 256, parallelism=p8, system=slow_host, **kw)
-    x = estimate_training("deepseek-v3", "gb200", 256, parallelism=p8, system=x86, **kw)
+    x = estimate_training("deepseek-v3", "gb200", 256, parallelism=p8, system=nvl, **kw)
     assert g.breakdown["host_overhead"] > x.breakdown["host_overhead"] >= 0
     # dense layers have no per-expert loop
     d = estimate_training("llama3-8b", "b200", 8, seq=8192, global_batch=16, catalog=cat)
