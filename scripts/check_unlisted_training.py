@@ -5,7 +5,8 @@ The rows below are the other rows of the same source as validation rows 48-61: N
 Nothing is fitted on them; they are printed with the model's error, with and without the host issue-rate
 bound of MoE layers (``Options(host_overhead=...)``), to show how the model generalises beyond the rows it
 is scored on. Recompute and ZeRO stage are searched (the table does not state them), as in
-``rainier validate training``. Run from the repository root::
+``rainier validate training``; gradients in bf16, as the source's performance scripts set
+(``grad_reduce_in_fp32 = False``). Run from the repository root::
 
     python scripts/check_unlisted_training.py
 """
@@ -44,7 +45,7 @@ def main() -> None:
         out = {}
         for host in (True, False):
             r = estimate_training(model, chip, int(g), seq=int(seq), global_batch=int(gbs), parallelism=fixed,
-                                  precision=prec, options=Options(host_overhead=host))
+                                  precision=prec, options=Options(host_overhead=host, grad_dtype="bf16"))
             out[host] = 100.0 * (r.tokens_per_s_per_chip / float(meas) - 1.0)
             errs[host].append(abs(out[host]))
         pred = float(meas) * (1 + out[True] / 100)

@@ -295,3 +295,31 @@ def test_host_issue_rate_bounds_an_moe_layer(cat):
     # dense layers have no per-expert loop
     d = estimate_training("llama3-8b", "b200", 8, seq=8192, global_batch=16, catalog=cat)
     assert d.breakdown["host_overhead"] == 0
+
+
+def test_bf16_gradient_buffer_halves_gradient_memory_and_traffic(cat):
+    """A bf16 gradient buffer (Megatron-Core grad_reduce_in_fp32=False) holds and reduces 2 B per parameter."""
+    kw = dict(seq=4096, global_batch=256, catalog=cat)
+    fixed = {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "recompute": "full", "zero": 1}
+    f32 = estimate_training("llama3-8b", "h100", 64, parallelism=fixed, options=Options(grad_dtype="fp32"), **kw)
+    b16 = estimate_training("llama3-8b", "h100", 64, parallelism=fixed, options=Options(grad_dtype="bf16"), **kw)
+    assert b16.memory_breakdown_gb["gradients"] == pytest.approx(f32.memory_breakdown_gb["gradients"] / 2)
+    no_ov = Options(overlap_dp=False)
+    t32 = estimate_training("llama3-8b", "h100", 64, parallelism=fixed,
+                            options=Options(grad_dtype="fp32", overlap_dp=False), **kw).breakdown["dp_comm"]
+    t16 = estimate_training("llama3-8b", "h100", 64, parallelism=fixed,
+                            options=Options(grad_dtype="bf16", overlap_dp=False), **kw).breakdown["dp_comm"]
+    assert 0 < t16 < t32
+    # the default follows the training precision: fp32 for bf16, the parameters' dtype for fp16
+    d = estimate_training("llama3-8b", "h100", 64, parallelism=fixed, options=no_ov, **kw)
+    h = estimate_training("llama3-8b", "h100", 64, parallelism=fixed, options=no_ov, precision="fp16", **kw)
+    assert d.breakdown["dp_comm"] == pytest.approx(t32) and h.breakdown["dp_comm"] == pytest.approx(t16)
+    # Llama 3.1 405B on 1,024 H100 as NVIDIA runs it (TP 8, PP 8, CP 2, VP 8): no recomputation fits only
+    # with the bf16 buffer
+    p = {"tp": 8, "pp": 8, "cp": 2, "vp": 8, "micro_batch": 1, "recompute": "none", "zero": 1}
+    big = dict(seq=8192, global_batch=512, precision="fp8", parallelism=p, catalog=cat)
+    with pytest.raises(RainierError, match="fits"):
+        estimate_training("llama3.1-405b", "h100", 1024, options=Options(grad_dtype="fp32"), **big)
+    estimate_training("llama3.1-405b", "h100", 1024, options=Options(grad_dtype="bf16"), **big)
+    with pytest.raises(RainierError, match="grad-dtype"):
+        estimate_training("llama3-8b", "h100", 64, parallelism=fixed, options=Options(grad_dtype="fp64"), **kw)

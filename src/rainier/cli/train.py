@@ -74,6 +74,9 @@ def train_cmd(
         "--host-overhead/--no-host-overhead",
         help="MoE layers wait for the host to issue each local expert's kernels (eager PyTorch, no CUDA graphs); "
              "--no-host-overhead for a stack that graphs the expert loop or dispatches on the device")] = True,
+    grad_dtype: Annotated[str | None, typer.Option(
+        "--grad-dtype",
+        help="gradient buffer and its DP reduction: fp32 | bf16 (default: fp32, or fp16 when training in fp16)")] = None,
     top: Annotated[int, typer.Option("--top", help="also list the next-best configurations")] = 1,
     system: Annotated[str | None, typer.Option("--system", help="system to run in (default: the chip's)")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
@@ -109,7 +112,8 @@ def train_cmd(
         global_batch=parse_int(global_batch, "--global-batch") or 1, parallelism=fixed or None,
         precision=precision, tokens=parse_count(tokens, "--tokens") if tokens else None, sites=sites,
         cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
-        options=Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead),
+        options=Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
+                        grad_dtype=grad_dtype),
     )
     if report is not None:
         from rainier.report import write_training_report

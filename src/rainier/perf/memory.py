@@ -3,7 +3,9 @@
 Model states (mixed precision with Adam, Rajbhandari et al. 2020 "ZeRO"), per parameter held::
 
     weights bf16 2 B (+1 B fp8 copy when training in fp8)
-    gradients fp32 4 B (accumulated in fp32, as Megatron's main_grad and FSDP's fp32 reduce)
+    gradients fp32 4 B (accumulated in fp32, as Megatron's main_grad and FSDP's fp32 reduce), or
+              bf16 2 B where the recipe keeps and reduces them in bf16 (Megatron-Core
+              ``grad_reduce_in_fp32=False``: the gradient buffer takes the parameters' dtype)
     optimizer  12 B (fp32 master weights + Adam first and second moments)
 
 ZeRO-1 shards the optimizer over the data-parallel group (times CP, as Megatron's distributed
@@ -187,15 +189,16 @@ def _shared_router(model: Model) -> float:
 
 
 def model_state_bytes(dense: float, expert: float, *, zero: int, dp_shard: int, ep: int,
-                      precision: str = "bf16", gathered_params: float = 0.0) -> tuple[float, float, float]:
+                      precision: str = "bf16", gathered_params: float = 0.0,
+                      grad_bytes: float = 4.0) -> tuple[float, float, float]:
     """(weights, gradients, optimizer) bytes per chip; ``dp_shard`` = dp x cp (the ZeRO group).
 
     ZeRO 0-2: bf16 weights (+1 B fp8 copy in fp8 training), fp32 gradients, 12 B of fp32 master and
-    Adam moments. ZeRO-3 (PyTorch FSDP): no persistent bf16 copy (the fp32 shard in the optimizer's
+    Adam moments (``grad_bytes`` 2 for a bf16 gradient buffer). ZeRO-3 (PyTorch FSDP): no persistent bf16 copy (the fp32 shard in the optimizer's
     12 B is the parameter), only ``gathered_params`` held in bf16 (+ fp8) while in use.
     """
     w_b = 2.0 + (1.0 if precision == "fp8" else 0.0)
-    g_b, o_b = 4.0, 12.0
+    g_b, o_b = grad_bytes, 12.0
 
     def part(n: float, d: float) -> tuple[float, float, float]:
         return (0.0 if zero >= 3 else n * w_b, n * g_b / (d if zero >= 2 else 1.0),
@@ -212,7 +215,7 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
                     precision: str = "bf16", fused_attention: bool = True,
                     pc: ParamCounts | None = None,
                     params_chip: tuple[float, float] | None = None,
-                    recompute_fraction: float = 1.0) -> MemoryBreakdown:
+                    recompute_fraction: float = 1.0, grad_bytes: float = 4.0) -> MemoryBreakdown:
     """Peak bytes per chip (most loaded stage) for a training configuration.
 
     ``recompute_fraction`` (with ``recompute="full"``): the share of layers fully recomputed; the
@@ -244,7 +247,7 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
     dense, expert = params_chip or params_per_chip(model, tp=tp, pp=pp, ep=ep, pc=pc)
     layer_params = (dense + expert) / max(1.0, L / pp)
     w, g, o = model_state_bytes(dense, expert, zero=zero, dp_shard=dp * cp, ep=ep, precision=precision,
-                                gathered_params=2 * layer_params)
+                                gathered_params=2 * layer_params, grad_bytes=grad_bytes)
     stage1 = acts + (logits if pp == 1 else 0.0)
     last = per_layer_avg * (L / pp) + logits if pp > 1 else stage1
     on_last = pp == 1 or last > stage1

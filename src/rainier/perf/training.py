@@ -105,7 +105,14 @@ class Options:
     host_overhead: bool = True         # an MoE layer takes at least the host's time to issue its local
     #                                    experts' kernels (eager per-expert launches); False for a stack that
     #                                    captures the expert loop in CUDA graphs or a device-side grouped GEMM
+    grad_dtype: str | None = None      # gradient buffer and its DP reduction: "fp32" (4 B), "bf16"/"fp16" (2 B);
+    #                                    None = Megatron-LM's default: fp32 when training in bf16/fp8 (forced for
+    #                                    bf16; FSDP2's default reduce_dtype too), the fp16 params' dtype in fp16;
+    #                                    "bf16" for Megatron-Core grad_reduce_in_fp32=False (NVIDIA's perf recipes)
     params: C.EffParams | None = None  # efficiency parameters (None: the fitted family values)
+
+
+_GRAD_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
 
 
 @dataclass
@@ -299,7 +306,8 @@ class _Ctx:
                                   dp=p.dp, sp=p.sp, precision=self.gemm_prec,
                                   fused_attention=self.opt.fused_attention, pc=self.pc,
                                   params_chip=_params_chip(self, p),
-                                  recompute_fraction=self.opt.recompute_fraction * p.recompute_fraction)
+                                  recompute_fraction=self.opt.recompute_fraction * p.recompute_fraction,
+                                  grad_bytes=_GRAD_BYTES[self.opt.grad_dtype or "fp32"])
             self._mem[key] = hit
         return hit
 
@@ -368,13 +376,17 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     fwd_mb = lmax * stage["fwd"]
     bwd_mb = lmax * stage["bwd"]
     if dshard > 1 or eshard > 1:
+        gb = _GRAD_BYTES[ctx.opt.grad_dtype or "fp32"]
+
         def sync(op: str) -> float:
-            # the ZeRO group is cp x dp: hierarchically over CP (stride tp), then DP on 1/cp of the data
-            nb = dense_pc * 2.0
+            # the ZeRO group is cp x dp: hierarchically over CP (stride tp), then DP on 1/cp of the data;
+            # gradients travel in their buffer's dtype, gathered parameters in bf16
+            bpp = 2.0 if op == "all_gather" else gb
+            nb = dense_pc * bpp
             t = ctx.coll(op, nb, p.cp, st["cp"]) if p.cp > 1 else 0.0
             t += ctx.coll(op, nb / p.cp, p.dp, st["dp"]) if p.dp > 1 else 0.0
             if expert_pc and eshard > 1:
-                t += ctx.coll(op, expert_pc * 2.0, eshard, st["ep"] * p.ep)
+                t += ctx.coll(op, expert_pc * bpp, eshard, st["ep"] * p.ep)
             return t
         last_layer = 1.0 / max(1, lmax)
         if p.zero >= 3:
@@ -575,6 +587,11 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if opt.attention_kernel not in C.ATTENTION_KERNEL_CLASSES:
         raise RainierError(f"unknown attention kernel '{opt.attention_kernel}'", field="--attention-kernel",
                            fix="use flash3 (FA3/cuDNN class) or flash2 (FlashAttention-2 class)")
+    if opt.grad_dtype is None:
+        opt = replace(opt, grad_dtype="fp16" if precision == "fp16" else "fp32")
+    if opt.grad_dtype not in _GRAD_BYTES:
+        raise RainierError(f"unknown gradient dtype '{opt.grad_dtype}'", field="--grad-dtype",
+                           fix="use fp32 (fp32 gradient buffer and reduction) or bf16")
     if opt.power_cap_w is not None and opt.power_cap_w < acc.tdp_w:
         f = (opt.power_cap_w / acc.tdp_w) ** (1.0 / 3.0)
         acc = acc.model_copy(update={"peak_tflops": {k: v * f for k, v in acc.peak_tflops.items()}})

@@ -228,6 +228,14 @@ FA2_ROWS = tuple(range(33, 48)) + tuple(range(67, 74))
 for _i in FA2_ROWS:
     ROWS[_i] = replace(ROWS[_i], options=replace(ROWS[_i].options, attention_kernel="flash2"))
 
+# NVIDIA's Megatron-Bridge performance scripts set ``grad_reduce_in_fp32 = False`` in every model's common
+# configuration (scripts/performance/configs/*/ *_llm_pretrain.py: set_llama3_common_configs,
+# set_llama31_common_configs, set_deepseek_v3_common_configs, set_gpt_oss_common_configs, qwen3): the gradient
+# buffer takes the bf16 parameters' dtype and is reduce-scattered in bf16.
+MB_BF16_GRAD_ROWS = tuple(range(48, 62))
+for _i in MB_BF16_GRAD_ROWS:
+    ROWS[_i] = replace(ROWS[_i], options=replace(ROWS[_i].options, grad_dtype="bf16"))
+
 _FAMILY_OF_HW = {"tpu-v4": "google-tpu", "a100": "nvidia-ampere", "h100": "nvidia-hopper", "h800": "nvidia-hopper", "gb300": "nvidia-blackwell",
                  "gb200": "nvidia-blackwell", "b200": "nvidia-blackwell", "trn1": "aws-neuron-v2",
                  "h100-96gb": "nvidia-hopper"}
@@ -379,6 +387,8 @@ _SETTING_SOURCES = {
     "recompute_fraction": "share of the forward recomputed, from the source's checkpointing mode",
     "overlap_ep": "EP all-to-all overlapped with compute: DualPipe (DeepSeek-V3 paper Sec. 3.2.1)",
     "power_cap_w": "power limit stated by the source",
+    "grad_dtype": ("bf16 gradient buffer and reduction: Megatron-Bridge's performance scripts set "
+                   "grad_reduce_in_fp32=False for every model"),
     "attention_kernel": ("FlashAttention-2-class kernel: torchtitan calls PyTorch SDPA, whose flash backend is "
                          "FlashAttention-2 (PyTorch <= 2.7); llm-foundry's MPT runs FlashAttention 2 / Triton flash "
                          "attention (its README and the row's arch)"),
