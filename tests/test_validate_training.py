@@ -1,12 +1,12 @@
 """Regression guard: the training model against published measured runs (rainier validate training).
 
-The issue's target is a held-out MAPE <= 10% with no row beyond 25%. With the memory check on (the
-search only picks configurations that fit rainier's memory model) and the fit set chosen by a rule
-declared before fitting (scripts/fit_efficiency.py revision 4: representative dense rows at each
-family's median chip count, sequence <= 8192, plus one long-context row for the flash-attention
-backward ratio; fp8_ratio, dim_half and attn_bwd_ratio shared by all NVIDIA families), the held-out
-MAPE is 8.2%: the MAPE target is met and guarded at the target itself. The per-row target is not:
-three rows are beyond 25% (MPT-30B at 8k on 8 GPUs, DeepSeek-V3 on B200, gpt-oss on GB200).
+The issue's target is a held-out MAPE <= 10% with no row beyond 25%, on the shared reference table (rows
+1-76). With the memory check on (the search only picks configurations that fit rainier's memory model)
+and the fit set chosen by a rule declared before fitting (scripts/fit_efficiency.py, revisions 1-6), the
+held-out MAPE there is 7.5%: the MAPE target is met and guarded at the target itself. The per-row target
+is not: two rows are beyond 25% (MPT-30B at 8k on 8 GPUs, gpt-oss on GB200). Rows 77-106 are other
+vendors' published runs rainier added (TPU v5p/v6e/Ironwood, Trainium1, MI325X/MI355X), scored apart
+(21.7% held out): dense runs are within 26%, MoE runs on TPU are 33-158% fast (not explained).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import pytest
 
 from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
 
-HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 8.2% (rule-chosen fit set, memory check on): the target
-AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.2%
+HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 7.5% (rule-chosen fit set, memory check on): the target
+AMPERE_MAPE_GUARD = TARGET_MAPE  # today 5.9%
+ADDED_MAPE_GUARD = 25.0  # today 21.7% (23 held-out rows of TPU v5p/v6e/Ironwood, Trainium1, MI325X)
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +34,34 @@ def test_every_row_is_predicted_or_has_a_reason(report):
             assert r.predicted is not None and r.predicted > 0 and r.error_pct is not None
         else:
             assert len(r.reason) > 10, r.id
-    assert report.n_heldout >= 30 and report.n_fitted <= 12
+    assert report.n_heldout >= 30 and report.n_fitted <= 18
 
 
 def test_fit_set_is_small_and_excluded(report):
     fitted = [r for r in report.rows if r.fitted]
-    assert 1 <= len(fitted) <= 12
+    assert 1 <= len(fitted) <= 18
     fams = {r.family for r in fitted}
     for fam in fams:
         assert sum(1 for r in fitted if r.family == fam) <= 4
-    held = [r for r in report.rows if r.usable and not r.fitted]
+    held = [r for r in report.rows if r.usable and not r.fitted and not r.added]
     assert report.mape_heldout == pytest.approx(sum(abs(r.error_pct) for r in held) / len(held))
+    added = [r for r in report.rows if r.usable and not r.fitted and r.added]
+    assert report.n_heldout_added == len(added) >= 15
+    assert report.mape_heldout_added == pytest.approx(sum(abs(r.error_pct) for r in added) / len(added))
 
 
 def test_heldout_mape_regression_guard(report):
     assert report.mape_heldout <= HELDOUT_MAPE_GUARD, (
         f"held-out MAPE {report.mape_heldout:.1f}% exceeds the guard {HELDOUT_MAPE_GUARD}%")
+    # the other vendors' runs rainier added (TPU, Trainium1, AMD): no target of the issue's; guarded against
+    # regression at today's level plus a margin
+    assert report.mape_heldout_added is not None and report.mape_heldout_added <= ADDED_MAPE_GUARD
+    # dense runs on every added vendor stay within 30% (MoE on TPU does not: see the module docstring)
+    from rainier.catalog.loader import default_catalog
+    cat = default_catalog()
+    dense = [r for r in report.rows if r.added and r.usable and not r.fitted
+             and cat.model(ROWS[r.id].model).moe is None]
+    assert dense and all(abs(r.error_pct) <= 30 for r in dense), [(r.id, r.error_pct) for r in dense]
 
 
 def test_ampere_meets_the_issue_target(report):

@@ -146,24 +146,32 @@ def validate_training_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Predicted vs measured for every usable published training run; MAPE on held-out rows."""
-    from rainier.perf.validate_training import validate_training
+    from rainier.perf.validate_training import ADDED_ROWS, validate_training
 
     rep = validate_training(load_catalog(catalog))
     if json:
         emit_json(rep)
         return
-    t = Table(title="rainier training model vs published measurements (F = used for fitting, excluded from score)")
+    t = Table(title="rainier training model vs published measurements (F = used for fitting, excluded from score; "
+                    "+ = added to the reference table, scored apart)")
     for c in ("id", "", "source", "model", "hardware", "chips", "metric", "measured", "predicted", "error"):
         t.add_column(c, justify="right" if c in ("chips", "measured", "predicted", "error") else "left")
     for r in rep.rows:
         if not r.usable:
             continue
-        t.add_row(str(r.id), "F" if r.fitted else "", r.source[:28], r.model[:26], r.hardware[:24],
+        t.add_row(str(r.id), ("F" if r.fitted else "") + ("+" if r.added else ""), r.source[:28], r.model[:26], r.hardware[:24],
                   str(r.chips), r.unit, f"{r.measured:,.4g}", f"{r.predicted:,.4g}", f"{r.error_pct:+.1f}%")
     console.print(t)
     console.print(f"held-out rows: {rep.n_heldout}, MAPE {rep.mape_heldout:.1f}% (target <= {rep.target_mape:g}%), "
                   f"max |error| {rep.max_abs_err_heldout:.1f}% (row {rep.max_err_row}; target <= {rep.target_max_err:g}%)")
     console.print("per family (held out): " + ", ".join(f"{k} {v:.1f}%" for k, v in rep.mape_by_family.items()))
+    if rep.n_heldout_added:
+        console.print(f"rows added to the reference table (ids {min(ADDED_ROWS)}-{max(ADDED_ROWS)}: other vendors' "
+                      f"published runs), held out: {rep.n_heldout_added}, MAPE {rep.mape_heldout_added:.1f}%, "
+                      f"max |error| {rep.max_abs_err_heldout_added:.1f}%; both sets together: "
+                      f"MAPE {rep.mape_heldout_all:.1f}%")
+        console.print("per family, both sets (held out): "
+                      + ", ".join(f"{k} {v:.1f}%" for k, v in rep.mape_by_family_all.items()))
     if rep.mape_fitted is not None:
         console.print(f"fitted rows: {rep.n_fitted}, MAPE {rep.mape_fitted:.1f}% (not part of the score)")
     if rep.fit_rule:

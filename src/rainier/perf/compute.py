@@ -57,11 +57,12 @@ that script and in the file's ``fit_rule``). Each family's entry holds its full 
 shared ones copied in), so lookups stay per family. Families without measured rows use a prior,
 stated in the file beside each entry (``source``):
 
-* google-tpu, amd-cdna3, amd-cdna4: the ``default`` entry, the mean of the fitted NVIDIA families'
-  ``gemm_peak_eff`` (the only vendor with several fitted generations), their shared ``dim_half`` (tile
-  and wave quantisation is at least as coarse on MI300X's 304 CUs or a TPU's 128x128 MXUs) and the
-  vendor-neutral prior for the rest. Likely optimistic for less-tuned stacks (e.g. ROCm); PaLM on TPU v4,
-  held out, is the one check of it.
+* google-tpu, amd-cdna3 and aws-neuron-v2 are fitted (``gemm_peak_eff`` alone, the rest at the
+  vendor-neutral prior) on rows of other vendors' published runs that rainier added to the table (MaxText on TPU v5p/v6e/Ironwood, AWS
+  Neuron on Trainium1, AMD Primus on MI325X); the other usable rows of those families are held out.
+* amd-cdna4 (MI355X): the amd-cdna3 fit (same ROCm / hipBLASLt stack; no dense MI355X row).
+* any family outside the table: the ``default`` entry, the mean of the fitted NVIDIA families'
+  ``gemm_peak_eff`` and their shared ``dim_half``, with the vendor-neutral prior for the rest.
 * aws-neuron-v3, aws-neuron-v4 (Trainium2, Trainium3): the Trainium1 (aws-neuron-v2) fit, because the
   achieved efficiency is mostly the software stack's (Neuron compiler, collectives, NxD), shared by
   the three generations, and the one measured Neuron row puts it at about half of NVIDIA's. Likely

@@ -92,6 +92,15 @@ _ASYNC_TP = "; AsyncTP (TP communication overlapped with the matmuls) is not mod
 _H100_500W = ("Meta's Grand Teton H100 SXM 96GB HBM2e (2.4 TB/s) at its default 500 W power limit (stated in the "
               "source): the catalog H100 SXM with that HBM and a 500 W cap (clocks x (500/700)^(1/3))")
 
+# MaxText on TPU: pure FSDP over the slice (ZeRO-3), no TP or PP
+_FSDP_TPU: dict[str, Any] = {"tp": 1, "pp": 1, "cp": 1, "zero": 3}
+_OFFLOAD = ("MaxText's custom remat policy recomputes every tensor it neither keeps nor offloads; with the layer "
+            "input (and some projections) offloaded to host memory that is full recomputation (the offloaded "
+            "projections' recompute, up to ~10% of a layer's FLOPs, counted though skipped); the host transfers "
+            "are not modelled (taken as hidden under compute)")
+_CUSTOM_REMAT = "MaxText's custom remat policy (some projections kept) has no rainier mode: recompute searched"
+_AMD_GBS = "global batch not stated: 8 microbatches per GPU assumed (no pipeline: it only sets the gradient-reduce rate)"
+
 ROWS: dict[int, RowSpec] = {
     # Narayanan et al. 2021 Table 1: PTD-P, full recompute, fp16, unfused attention, DP all-reduce after backward
     1: RowSpec("gpt-1.7b", "a100", {"tp": 1, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
@@ -214,6 +223,64 @@ ROWS: dict[int, RowSpec] = {
                 note="TP 32 NeuronCores = 16 chips (2 cores each); ZeRO-1"),
     75: RowSpec(unusable="Llama 4 Behemoth architecture, batch and parallelism not published"),
     76: RowSpec(unusable="per-size configuration not given (README figure only)"),
+    # Google TPU, MaxText (FSDP over ICI = ZeRO-3, no TP/PP; per-device batch = microbatch, no accumulation)
+    77: RowSpec("llama3-8b", "tpu-v6e", _FSDP_TPU | {"micro_batch": 4, "recompute": "full"}, "tokens_per_s_per_chip", note=_OFFLOAD),
+    78: RowSpec("llama3-70b", "tpu-v6e", _FSDP_TPU | {"micro_batch": 5, "recompute": "full"}, "tokens_per_s_per_chip", note=_OFFLOAD),
+    79: RowSpec("llama2-70b", "tpu-v6e", _FSDP_TPU | {"micro_batch": 2}, "tokens_per_s_per_chip",
+                note="per-device batch 2 from the log (the config says 3); " + _OFFLOAD),
+    80: RowSpec("gpt3-175b", "tpu-v6e", _FSDP_TPU | {"micro_batch": 3, "recompute": "full"}, "tokens_per_s_per_chip"),
+    81: RowSpec("mixtral-8x7b", "tpu-v6e", _FSDP_TPU | {"micro_batch": 12, "ep": 1, "recompute": "full"}, "tokens_per_s_per_chip",
+                note="dropping MoE at capacity factor 1.25 not modelled (dropless); " + _OFFLOAD),
+    82: RowSpec("llama3.1-405b", "tpu-v6e", _FSDP_TPU | {"micro_batch": 1, "recompute": "full"}, "tokens_per_s_per_chip",
+                note="two v6e-256 pods, FSDP 256 over ICI x 2 over DCN; " + _OFFLOAD),
+    83: RowSpec("llama3.1-405b", "tpu-v5p", _FSDP_TPU | {"micro_batch": 2, "recompute": "full"}, "tokens_per_s_per_chip", note=_OFFLOAD),
+    84: RowSpec("llama2-70b", "tpu-v5p", _FSDP_TPU | {"micro_batch": 4}, "tokens_per_s_per_chip",
+                note="MaxText remat save_dot_except_mlpwi (partial) has no rainier mode: recompute searched"),
+    85: RowSpec("llama3-70b", "tpu-v7", _FSDP_TPU | {"micro_batch": 4}, "tokens_per_s_per_chip", note=_CUSTOM_REMAT),
+    86: RowSpec("llama3-70b", "tpu-v7", _FSDP_TPU | {"micro_batch": 4}, "tokens_per_s_per_chip", precision="fp8",
+                note=_CUSTOM_REMAT),
+    87: RowSpec("llama3-70b", "tpu-v7", _FSDP_TPU | {"micro_batch": 4}, "tokens_per_s_per_chip", note=_CUSTOM_REMAT),
+    88: RowSpec("llama3-70b", "tpu-v7", _FSDP_TPU | {"micro_batch": 4}, "tokens_per_s_per_chip", precision="fp8",
+                note=_CUSTOM_REMAT),
+    89: RowSpec("llama3-70b", "tpu-v7", _FSDP_TPU | {"cp": 8, "micro_batch": 2}, "tokens_per_s_per_chip",
+                note="context parallelism 8 over ICI; " + _CUSTOM_REMAT),
+    90: RowSpec("llama3-70b", "tpu-v7", _FSDP_TPU | {"cp": 8, "micro_batch": 2}, "tokens_per_s_per_chip", precision="fp8",
+                note="context parallelism 8 over ICI; " + _CUSTOM_REMAT),
+    91: RowSpec("llama3.1-405b", "tpu-v7", _FSDP_TPU | {"micro_batch": 6, "recompute": "full"}, "tokens_per_s_per_chip", note=_OFFLOAD),
+    92: RowSpec("llama3.1-405b", "tpu-v7", _FSDP_TPU | {"micro_batch": 6, "recompute": "full"}, "tokens_per_s_per_chip", precision="fp8",
+                note=_OFFLOAD),
+    93: RowSpec("deepseek-v3", "tpu-v7", _FSDP_TPU | {"micro_batch": 16, "ep": 1, "recompute": "full"}, "tokens_per_s_per_chip",
+                note="experts sharded over the FSDP axis (no EP): ZeRO-3 with EP 1; MTP not modelled; " + _OFFLOAD),
+    94: RowSpec("qwen3-235b-a22b", "tpu-v7", _FSDP_TPU | {"micro_batch": 32, "ep": 1, "recompute": "full"}, "tokens_per_s_per_chip",
+                note="experts sharded over the FSDP axis (no EP): ZeRO-3 with EP 1; " + _OFFLOAD),
+    95: RowSpec("gpt-oss-120b", "tpu-v7", _FSDP_TPU | {"micro_batch": 20, "ep": 1}, "tokens_per_s_per_chip",
+                note="sharding assumed as the other Ironwood MoE recipes (FSDP, experts on the FSDP axis); "
+                     "sliding-window layers modelled as full attention"),
+    # AWS Neuron (NxD): TP/DP counted in NeuronCores, 2 per Trainium1
+    96: RowSpec("llama2-7b", "trn1", {"tp": 4, "pp": 1, "dp": 64, "micro_batch": 1}, "sequences_per_s",
+                note="TP 8 NeuronCores = 4 chips"),
+    97: RowSpec("llama2-13b", "trn1", {"tp": 4, "pp": 4, "dp": 32, "micro_batch": 1}, "sequences_per_s",
+                note="TP 8 NeuronCores = 4 chips, PP 4"),
+    98: RowSpec("llama2-70b", "trn1", {"tp": 16, "pp": 4, "dp": 8, "micro_batch": 1}, "sequences_per_s",
+                note="TP 32 NeuronCores = 16 chips, PP 4"),
+    99: RowSpec("llama3-8b", "trn1", {"tp": 16, "pp": 1, "dp": 32, "micro_batch": 1, "zero": 1}, "sequences_per_s",
+                note="row 74's configuration on Neuron 2.24; TP 32 NeuronCores = 16 chips; ZeRO-1"),
+    100: RowSpec("llama3-70b", "trn1", {"tp": 16, "pp": 8, "dp": 4, "micro_batch": 1}, "sequences_per_s",
+                 note="TP 32 NeuronCores = 16 chips, PP 8; the NxD 70B tutorial names activation checkpointing "
+                      "without its granularity: recompute searched"),
+    # AMD Primus (Megatron backend); the global batch is not stated: 8 microbatches per GPU assumed (with
+    # no pipeline it only sets how often gradients are reduced)
+    101: RowSpec("llama3-8b", "mi325x", {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "micro_batch": 2}, "tokens_per_s_per_chip",
+                 precision="fp8", global_batch=128, note=_AMD_GBS),
+    102: RowSpec("llama3-8b", "mi325x", {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "micro_batch": 2}, "tokens_per_s_per_chip",
+                 precision="fp8", global_batch=1024, note=_AMD_GBS),
+    103: RowSpec("llama3-70b", "mi325x", {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "micro_batch": 4, "zero": 3},
+                 "tokens_per_s_per_chip", precision="fp8", global_batch=2048, note=_AMD_GBS),
+    104: RowSpec("llama3-70b", "mi325x", {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "micro_batch": 1, "zero": 3},
+                 "tokens_per_s_per_chip", global_batch=64, note=_AMD_GBS),
+    105: RowSpec("llama3-70b", "mi325x", {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "micro_batch": 1, "zero": 3},
+                 "tokens_per_s_per_chip", global_batch=512, note=_AMD_GBS),
+    106: RowSpec(unusable="global batch not stated, and with PP 4 it sets the pipeline bubble"),
 }
 
 # torchtitan runs without torch.compile execute the model's norms, rotary embedding, SwiGLU and fp32 loss
@@ -238,7 +305,8 @@ for _i in MB_BF16_GRAD_ROWS:
 
 _FAMILY_OF_HW = {"tpu-v4": "google-tpu", "a100": "nvidia-ampere", "h100": "nvidia-hopper", "h800": "nvidia-hopper", "gb300": "nvidia-blackwell",
                  "gb200": "nvidia-blackwell", "b200": "nvidia-blackwell", "trn1": "aws-neuron-v2",
-                 "h100-96gb": "nvidia-hopper"}
+                 "h100-96gb": "nvidia-hopper", "tpu-v5p": "google-tpu", "tpu-v6e": "google-tpu",
+                 "tpu-v7": "google-tpu", "mi325x": "amd-cdna3", "mi355x": "amd-cdna4"}
 
 
 @dataclass
@@ -265,6 +333,7 @@ class RowResult:
     memory_usable_gb: float | None = None
     memory_fits: bool | None = None                     # False: the published run does not fit rainier's model
     memory_misfit: str = ""                             # why (the model's numbers), when it does not fit
+    added: bool = False                                 # a row rainier added to the reference set (ADDED_ROWS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -285,9 +354,23 @@ class ValidationReport:
     fit_rule: str = ""
     target_mape: float = TARGET_MAPE
     target_max_err: float = TARGET_MAX_ERR
+    # the rows rainier added to the shared reference table (other vendors' published runs), scored apart:
+    # the issue's targets are stated on the reference table; families fit on both
+    mape_heldout_added: float | None = None
+    n_heldout_added: int = 0
+    max_abs_err_heldout_added: float | None = None
+    mape_heldout_all: float | None = None
+    mape_by_family_all: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Rows 77-106 are not in shared/reference/training-measured.csv: rainier added them from other vendors'
+# published runs (MaxText / tpu-recipes on TPU v5p, v6e and Ironwood; AWS Neuron's Trainium1 tables; AMD's
+# Primus results on MI325X / MI355X), each row citing its source. They are scored apart from the reference
+# set (``mape_heldout_added``); the fit rule picks its rows from both.
+ADDED_ROWS = frozenset(range(77, 107))
 
 
 def load_rows() -> list[dict[str, str]]:
@@ -427,7 +510,8 @@ def validate_training(catalog: Catalog | None = None, params_by_family: dict[str
         r = RowResult(id=rid, source=row["source"].split("'")[0].strip(" ,"), model=row["model"],
                       hardware=row["hardware"].split(",")[0].split("(")[0].strip(), chips=_int((row["chips"].split() or [""])[0]),
                       metric=row["metric"], unit=row["unit"], measured=measured,
-                      family=_FAMILY_OF_HW.get(spec.chip, ""), fitted=rid in fit, note=spec.note)
+                      family=_FAMILY_OF_HW.get(spec.chip, ""), fitted=rid in fit, note=spec.note,
+                      added=rid in ADDED_ROWS)
         if spec.unusable:
             r.usable, r.reason = False, spec.unusable
             out.append(r)
@@ -453,20 +537,33 @@ def validate_training(catalog: Catalog | None = None, params_by_family: dict[str
     return _summarise(out)
 
 
+def _mape(rows: list[RowResult]) -> float:
+    return sum(abs(r.error_pct or 0.0) for r in rows) / len(rows) if rows else float("nan")
+
+
+def _by_family(rows: list[RowResult]) -> dict[str, float]:
+    fam: dict[str, list[RowResult]] = defaultdict(list)
+    for r in rows:
+        fam[r.family].append(r)
+    return {k: _mape(v) for k, v in sorted(fam.items())}
+
+
 def _summarise(rows: list[RowResult]) -> ValidationReport:
-    held = [r for r in rows if r.usable and not r.fitted and r.error_pct is not None]
+    held_all = [r for r in rows if r.usable and not r.fitted and r.error_pct is not None]
+    held = [r for r in held_all if not r.added]
+    added = [r for r in held_all if r.added]
     fitted = [r for r in rows if r.usable and r.fitted and r.error_pct is not None]
-    mape = sum(abs(r.error_pct or 0.0) for r in held) / len(held) if held else float("nan")
+    mape = _mape(held)
     worst = max(held, key=lambda r: abs(r.error_pct or 0.0), default=None)
-    fam: dict[str, list[float]] = defaultdict(list)
-    for r in held:
-        fam[r.family].append(abs(r.error_pct or 0.0))
     return ValidationReport(
         rows=rows, mape_heldout=mape, max_abs_err_heldout=abs(worst.error_pct or 0.0) if worst else float("nan"),
         max_err_row=worst.id if worst else None,
-        mape_by_family={k: sum(v) / len(v) for k, v in sorted(fam.items())},
+        mape_by_family=_by_family(held),
         mape_fitted=(sum(abs(r.error_pct or 0.0) for r in fitted) / len(fitted)) if fitted else None,
         n_heldout=len(held), n_fitted=len(fitted), n_unusable=sum(1 for r in rows if not r.usable),
         memory_misfits=[r.id for r in rows if r.usable and r.memory_fits is False],
         fit_rule=str(load_fits().get("fit_rule", "")),
+        mape_heldout_added=_mape(added) if added else None, n_heldout_added=len(added),
+        max_abs_err_heldout_added=max((abs(r.error_pct or 0.0) for r in added), default=None),
+        mape_heldout_all=_mape(held_all) if held_all else None, mape_by_family_all=_by_family(held_all),
     )
