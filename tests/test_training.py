@@ -323,3 +323,14 @@ def test_bf16_gradient_buffer_halves_gradient_memory_and_traffic(cat):
     estimate_training("llama3.1-405b", "h100", 1024, options=Options(grad_dtype="bf16"), **big)
     with pytest.raises(RainierError, match="grad-dtype"):
         estimate_training("llama3-8b", "h100", 64, parallelism=fixed, options=Options(grad_dtype="fp64"), **kw)
+
+
+def test_interleaving_may_give_embedding_and_loss_a_virtual_stage(cat):
+    """Megatron-Core runs Llama 3.1 405B (126 layers) at PP 16 x VP 8 = 128 virtual stages (embedding and
+    loss take one each); more than layers + 2 is rejected, naming --vp."""
+    kw = dict(seq=8192, global_batch=1536, precision="fp8", catalog=cat)
+    p = {"tp": 4, "pp": 16, "cp": 1, "vp": 8, "micro_batch": 1}
+    r = estimate_training("llama3.1-405b", "gb200", 256, parallelism=p, **kw)
+    assert r.parallelism["vp"] == 8 and r.step_time_s > 0
+    with pytest.raises(RainierError, match="vp"):
+        estimate_training("llama3.1-405b", "gb200", 256, parallelism={**p, "pp": 8, "tp": 8, "vp": 16}, **kw)

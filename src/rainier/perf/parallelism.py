@@ -5,7 +5,8 @@ microbatch size, interleaving depth ``vp``, recomputation mode and ZeRO stage. V
 
 * ``tp x pp x dp x cp == chips``; TP divides the attention heads, TP and the KV heads divide one
   another (KV heads are replicated when TP exceeds them), TP stays within the scale-up domain;
-* ``pp <= layers`` (uneven stages allowed: the most loaded stage sets the pace), ``pp x vp <= layers``;
+* ``pp <= layers`` (uneven stages allowed: the most loaded stage sets the pace), ``pp x vp <= layers + 2``
+  (Megatron-Core can give the embedding and the loss a virtual stage each);
 * CP divides the sequence into even chunks (ring attention with load-balanced causal halves);
 * EP divides the experts and ``dp x cp``; only MoE models take EP > 1;
 * ``global_batch`` is a multiple of ``dp x micro_batch`` (gradient accumulation makes up the rest).
@@ -77,8 +78,11 @@ def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, glo
                 f"({system_name}); keep TP within it")
     if p.pp > model.layers:
         return f"--pp: {p.pp} stages for {model.layers} layers; use at most {model.layers}"
-    if p.vp > 1 and (p.pp == 1 or p.pp * p.vp > model.layers):
-        return f"--vp: interleaving needs pp > 1 and pp x vp at most the {model.layers} layers"
+    # Megatron-Core can give the embedding and the loss a virtual stage each
+    # (account_for_embedding/loss_in_pipeline_split): up to layers + 2 virtual stages
+    if p.vp > 1 and (p.pp == 1 or p.pp * p.vp > model.layers + 2):
+        return (f"--vp: interleaving needs pp > 1 and pp x vp at most the {model.layers} layers + 2 "
+                "(embedding and loss stages)")
     if seq % p.cp or (p.cp > 1 and (seq // p.cp) % 2):
         return f"--cp: {p.cp} must divide the sequence length {seq} into even chunks"
     if p.ep > 1:
@@ -134,7 +138,7 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
                 dp = chips // rest
                 if fixed.get("dp") is not None and fixed["dp"] != dp:
                     continue
-                vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and pp * v <= model.layers)])
+                vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and pp * v <= model.layers + 2)])
                 for ep in eps:
                     if (dp * cp) % ep:
                         continue
