@@ -333,4 +333,4 @@ def test_interleaving_may_give_embedding_and_loss_a_virtual_stage(cat):
     r = estimate_training("llama3.1-405b", "gb200", 256, parallelism=p, **kw)
     assert r.parallelism["vp"] == 8 and r.step_time_s > 0
     with pytest.raises(RainierError, match="vp"):
-        estimate_training("llama3.1-405b", "gb200", 256, parallelism={**p, "pp": 8, "tp": 8, "vp": 16}, **kw)
+        estimate_training("llama3.1-405b", "gb200", 256, parallelism={**p, "pp": 16, "vp": 16}, **kw)
