@@ -117,3 +117,17 @@ def test_unknown_attention_kernel_is_one_line_error(h100):
     from rainier.errors import RainierError
     with pytest.raises(RainierError, match="attention kernel"):
         C.flash_attention_time_s(h100, 1e12, 0.0, 1024, 128, kernel="flash9")
+
+
+def test_systolic_array_fills_only_head_dim_of_its_side(cat):
+    """On a 256 x 256 MXU (TPU v6e) a head dim of 64 fills a quarter of the array, 128 half, 256 all of it:
+    attention time per FLOP halves with each doubling; a GPU's tensor-core kernels lose far less."""
+    v6e, h100 = cat.accelerator("tpu-v6e"), cat.accelerator("h100")
+    assert v6e.systolic_dim == 256 and h100.systolic_dim is None
+
+    def t(acc, d):
+        return C.flash_attention_time_s(acc, 1e15, 0.0, 8192, d)
+
+    assert t(v6e, 64) == pytest.approx(2 * t(v6e, 128)) and t(v6e, 128) == pytest.approx(2 * t(v6e, 256))
+    assert t(v6e, 512) == pytest.approx(t(v6e, 256))
+    assert 1.0 < t(h100, 64) / t(h100, 128) < 1.5

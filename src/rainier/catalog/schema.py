@@ -97,6 +97,11 @@ class Accelerator(Entry):
     price_usd_per_chip_hour: float | None = None
     capex_usd: float | None = Field(None, description="system capex per chip incl. its share of server and network")
     default_system: str | None = None
+    systolic_dim: int | None = Field(
+        None, ge=8,
+        description="side of the chip's systolic matrix unit (a TPU MXU, Trainium's tensor engine); a matmul whose "
+                    "contraction or output dimension is smaller (attention's head dimension) uses only that share of "
+                    "it. None for GPUs (tensor-core tiles)")
     attention_fwd_eff: float | None = Field(
         None, gt=0, le=1,
         description="published flash-attention forward efficiency of this chip (fraction of dense bf16 peak, "

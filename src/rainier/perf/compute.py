@@ -200,18 +200,22 @@ def attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len: float
     if flops <= 0:
         return 0.0
     p = _params(acc, params)
-    t_flops = flops / (acc.peak_flops("bf16") * _relative_attention_eff(p, q_len, head_dim))
+    t_flops = flops / (acc.peak_flops("bf16") * _relative_attention_eff(p, q_len, head_dim, acc.systolic_dim))
     return max(t_flops, nbytes / (acc.hbm_bw_bytes_s * p.mem_eff))
 
 
-def _relative_attention_eff(p: EffParams, q_len: float, head_dim: float) -> float:
+def _relative_attention_eff(p: EffParams, q_len: float, head_dim: float, systolic_dim: int | None = None) -> float:
     """The vendor-neutral prior: flash attention at ``attn_eff`` of the family's GEMM efficiency.
 
     ``attn_eff`` is the ratio at head dim 128 (the published kernels' reference); other head dims scale
     as the kernels' do (``_head_dim_factor``), not by the GEMM tile scale ``dim_half``: the head dim is
     the inner dimension of a tile held on chip, not a matrix a library tiles and waves over the chip.
+    On a chip with a systolic matrix unit of side ``systolic_dim`` (TPU MXU, Trainium tensor engine) the
+    head dim is QK^T's contraction and PV's output dimension: each per-head matmul fills only
+    ``min(1, head_dim / systolic_dim)`` of the array (head dim 64 on a 256 x 256 MXU: a quarter).
     """
-    return p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * _head_dim_factor(head_dim)
+    hd = min(1.0, head_dim / systolic_dim) if systolic_dim else _head_dim_factor(head_dim)
+    return p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * hd
 
 
 def _head_dim_factor(head_dim: float) -> float:
@@ -263,7 +267,7 @@ def flash_attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len:
     p = _params(acc, params)
     kernel_eff = acc.attention_fwd_eff or ATTENTION_KERNELS.get(acc.family, {}).get(kernel)
     if kernel_eff is None:
-        eff = _relative_attention_eff(p, q_len, head_dim)
+        eff = _relative_attention_eff(p, q_len, head_dim, acc.systolic_dim)
     else:
         eff = kernel_eff * _head_dim_factor(head_dim) * _sat(q_len, p.dim_half)
     eff = min(eff, 0.95)

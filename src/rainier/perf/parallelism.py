@@ -6,7 +6,8 @@ microbatch size, interleaving depth ``vp``, recomputation mode and ZeRO stage. V
 * ``tp x pp x dp x cp == chips``; TP divides the attention heads, TP and the KV heads divide one
   another (KV heads are replicated when TP exceeds them), TP stays within the scale-up domain;
 * ``pp <= layers`` (uneven stages allowed: the most loaded stage sets the pace), ``pp x vp <= layers + 2``
-  (Megatron-Core can give the embedding and the loss a virtual stage each);
+  (Megatron-Core can give the embedding and the loss a virtual stage each: accepted when given; the
+  search keeps to the usual ``pp x vp <= layers``, every virtual stage holding a layer);
 * CP divides the sequence into even chunks (ring attention with load-balanced causal halves);
 * EP divides the experts and ``dp x cp``; only MoE models take EP > 1;
 * ``global_batch`` is a multiple of ``dp x micro_batch`` (gradient accumulation makes up the rest).
@@ -138,7 +139,7 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
                 dp = chips // rest
                 if fixed.get("dp") is not None and fixed["dp"] != dp:
                     continue
-                vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and pp * v <= model.layers + 2)])
+                vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and pp * v <= model.layers)])
                 for ep in eps:
                     if (dp * cp) % ep:
                         continue
