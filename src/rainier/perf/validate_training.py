@@ -75,6 +75,8 @@ class RowSpec:
     unusable: str = ""
 
 
+# Megatron-LM 2021-22 papers trained in fp16 (the table's precision column): gradients in the fp16
+# parameters' dtype, as Megatron-LM accumulates and all-reduces them unless told otherwise
 _OLD_MEGATRON = Options(fused_attention=False, overlap_dp=False)
 _MEGATRON_2022 = Options(fused_attention=False)
 _SEL_LAYER = Options(recompute_fraction=0.5)
@@ -103,21 +105,21 @@ _AMD_GBS = "global batch not stated: 8 microbatches per GPU assumed (no pipeline
 
 ROWS: dict[int, RowSpec] = {
     # Narayanan et al. 2021 Table 1: PTD-P, full recompute, fp16, unfused attention, DP all-reduce after backward
-    1: RowSpec("gpt-1.7b", "a100", {"tp": 1, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
-    2: RowSpec("gpt-3.6b", "a100", {"tp": 2, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
-    3: RowSpec("gpt-7.5b", "a100", {"tp": 4, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
-    4: RowSpec("gpt-18.4b", "a100", {"tp": 8, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
-    5: RowSpec("gpt-39.1b", "a100", {"tp": 8, "pp": 2, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
-    6: RowSpec("gpt-76.1b", "a100", {"tp": 8, "pp": 4, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
-    7: RowSpec("gpt-310b", "a100", {"tp": 8, "pp": 16, "dp": 15, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
-    8: RowSpec("megatron-1t", "a100", {"tp": 8, "pp": 64, "dp": 6, "recompute": "full", "zero": 0}, "megatron_tflops", options=_OLD_MEGATRON),
+    1: RowSpec("gpt-1.7b", "a100", {"tp": 1, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    2: RowSpec("gpt-3.6b", "a100", {"tp": 2, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    3: RowSpec("gpt-7.5b", "a100", {"tp": 4, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    4: RowSpec("gpt-18.4b", "a100", {"tp": 8, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    5: RowSpec("gpt-39.1b", "a100", {"tp": 8, "pp": 2, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    6: RowSpec("gpt-76.1b", "a100", {"tp": 8, "pp": 4, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    7: RowSpec("gpt-310b", "a100", {"tp": 8, "pp": 16, "dp": 15, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    8: RowSpec("megatron-1t", "a100", {"tp": 8, "pp": 64, "dp": 6, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
     # Korthikanti et al. 2022 Table 5 (configs Table 3)
-    9: RowSpec("gpt-22b", "a100", {"tp": 8, "pp": 1, "dp": 1, "vp": 1, "micro_batch": 4, "recompute": "full", "sp": False}, "iteration_s", options=_MEGATRON_2022),
-    10: RowSpec("gpt-22b", "a100", {"tp": 8, "pp": 1, "dp": 1, "vp": 1, "micro_batch": 4, "recompute": "selective", "sp": True}, "iteration_s", options=_MEGATRON_2022),
-    11: RowSpec("gpt3-175b", "a100", {"tp": 8, "pp": 8, "dp": 1, "vp": 3, "micro_batch": 1, "recompute": "full", "sp": False}, "iteration_s", options=_MEGATRON_2022),
-    12: RowSpec("mt-nlg-530b", "a100", {"tp": 8, "pp": 35, "dp": 1, "vp": 3, "micro_batch": 1, "recompute": "full", "sp": False}, "iteration_s", options=_MEGATRON_2022),
-    13: RowSpec("mt-nlg-530b", "a100", {"tp": 8, "pp": 35, "dp": 1, "vp": 3, "micro_batch": 1, "recompute": "selective", "sp": True}, "iteration_s", options=_MEGATRON_2022),
-    14: RowSpec("megatron-1t", "a100", {"tp": 8, "pp": 64, "dp": 1, "vp": 1, "micro_batch": 1, "recompute": "full", "sp": False}, "iteration_s", options=_MEGATRON_2022),
+    9: RowSpec("gpt-22b", "a100", {"tp": 8, "pp": 1, "dp": 1, "vp": 1, "micro_batch": 4, "recompute": "full", "sp": False}, "iteration_s", precision="fp16", options=_MEGATRON_2022),
+    10: RowSpec("gpt-22b", "a100", {"tp": 8, "pp": 1, "dp": 1, "vp": 1, "micro_batch": 4, "recompute": "selective", "sp": True}, "iteration_s", precision="fp16", options=_MEGATRON_2022),
+    11: RowSpec("gpt3-175b", "a100", {"tp": 8, "pp": 8, "dp": 1, "vp": 3, "micro_batch": 1, "recompute": "full", "sp": False}, "iteration_s", precision="fp16", options=_MEGATRON_2022),
+    12: RowSpec("mt-nlg-530b", "a100", {"tp": 8, "pp": 35, "dp": 1, "vp": 3, "micro_batch": 1, "recompute": "full", "sp": False}, "iteration_s", precision="fp16", options=_MEGATRON_2022),
+    13: RowSpec("mt-nlg-530b", "a100", {"tp": 8, "pp": 35, "dp": 1, "vp": 3, "micro_batch": 1, "recompute": "selective", "sp": True}, "iteration_s", precision="fp16", options=_MEGATRON_2022),
+    14: RowSpec("megatron-1t", "a100", {"tp": 8, "pp": 64, "dp": 1, "vp": 1, "micro_batch": 1, "recompute": "full", "sp": False}, "iteration_s", precision="fp16", options=_MEGATRON_2022),
     # Llama 3 Table 4 (16M tokens per batch)
     15: RowSpec("llama3.1-405b", "h100", {"tp": 8, "pp": 16, "dp": 64, "cp": 1}, "palm_tflops", global_batch=2048,
                 note="126 layers over 16 stages (uneven); VP, microbatch, recompute searched"),
