@@ -660,8 +660,11 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         f"energy: facility power x load factor {econ.load_factor:g} (average draw / nameplate in training)",
     ]
     if not ctx.params.fitted:
-        src = "the Trainium1 fit" if ctx.params.family.startswith("aws-neuron") else "the default prior"
+        prior_from = C.load_fits().get("families", {}).get(acc.family, {}).get("prior_from")
+        src = f"the {prior_from} fit" if prior_from else "the default prior"
         notes.append(f"efficiency: no measured runs for family '{acc.family}'; {src} used (see perf/fits/efficiency.json)")
+    gd = ctx.opt.grad_dtype or "fp32"
+    notes.append(f"gradients: {gd} buffer ({_GRAD_BYTES[gd]:g} B per parameter), reduced in {gd} (--grad-dtype)")
     host = best.breakdown.get("host_overhead", 0.0)
     if host > 0 and model.moe is not None:
         notes.append(
