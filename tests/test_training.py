@@ -334,3 +334,20 @@ def test_interleaving_may_give_embedding_and_loss_a_virtual_stage(cat):
     assert r.parallelism["vp"] == 8 and r.step_time_s > 0
     with pytest.raises(RainierError, match="vp"):
         estimate_training("llama3.1-405b", "gb200", 256, parallelism={**p, "pp": 16, "vp": 16}, **kw)
+
+
+def test_sliding_window_attention_counts_only_the_window(cat):
+    """gpt-oss slides a 128-token window on every other layer: attention FLOPs per token average the full
+    causal span (s/2) and the window's (W - W^2/2s); a sequence within the window is unaffected."""
+    m = cat.model("gpt-oss-120b")
+    assert m.sliding_window == 128 and m.sliding_fraction == 0.5
+    full = m.model_copy(update={"sliding_window": None, "full_attention_every": None})
+    s, w = 8192, 128
+    assert m.attended_keys(s) == pytest.approx(0.5 * s / 2 + 0.5 * (w - w * w / (2 * s)))
+    assert m.attended_keys(100) == full.attended_keys(100) == 50
+    a = layer_ops(m, b=1, s=s, moe_layer=True).attn_flops
+    b = layer_ops(full, b=1, s=s, moe_layer=True).attn_flops
+    assert a == pytest.approx(b * m.attended_keys(s) / (s / 2))
+    assert model_flops_per_token(m, s) < model_flops_per_token(full, s)
+    kw = dict(seq=s, global_batch=256, catalog=cat, parallelism={"tp": 1, "pp": 1, "ep": 8, "micro_batch": 1})
+    assert (estimate_training(m, "h100", 64, **kw).step_time_s < estimate_training(full, "h100", 64, **kw).step_time_s)

@@ -316,6 +316,12 @@ class Model(Entry):
     max_seq: int = Field(2048, ge=1)
     moe: MoE | None = None
     mla: MLA | None = None
+    sliding_window: int | None = Field(
+        None, ge=1, description="tokens a sliding-window attention layer attends to (itself included)")
+    full_attention_every: int | None = Field(
+        None, ge=1,
+        description="with sliding_window: one layer in this many keeps full attention, the others slide "
+                    "(gpt-oss 2, Gemma 3 6); absent: every layer slides (Mistral 7B v0.1)")
     published_params_b: float | None = Field(None, gt=0, description="total parameters as published, billions")
     published_active_params_b: float | None = Field(None, gt=0)
 
@@ -341,6 +347,25 @@ class Model(Entry):
     @property
     def is_moe(self) -> bool:
         return self.moe is not None
+
+    @property
+    def sliding_fraction(self) -> float:
+        """Share of the layers that attend through a sliding window (0 without one)."""
+        if self.sliding_window is None:
+            return 0.0
+        return 1.0 - 1.0 / self.full_attention_every if self.full_attention_every else 1.0
+
+    def attended_keys(self, seq: float, causal: bool = True) -> float:
+        """Keys a query attends to, averaged over the sequence and the layers: ``seq / 2`` per full causal
+        layer (``seq`` non-causal); a window ``W < seq`` gives ``W - W^2 / (2 seq)`` (causal: the first
+        ``W`` positions see fewer), ``W`` non-causal."""
+        full = seq / 2.0 if causal else float(seq)
+        f = self.sliding_fraction
+        if f == 0.0 or self.sliding_window is None or self.sliding_window >= seq:
+            return full
+        w = float(self.sliding_window)
+        swa = w - w * w / (2.0 * seq) if causal else w
+        return (1.0 - f) * full + f * swa
 
     @property
     def params(self) -> float:

@@ -8,7 +8,8 @@ tokens. Its forward GEMMs are (h hidden, a heads, k kv heads, d head dim, f FFN 
   MLA (DeepSeek-V2/V3): down-projections ``h -> q_r``, ``h -> kv_r + d_rope`` (replicated over TP),
   up-projections ``q_r -> a/t (d_nope + d_rope)``, ``kv_r -> a/t (d_nope + d_v)``;
 * attention core ``2 T S_eff (a/t)(d_qk + d_v)`` FLOPs with ``S_eff = s/2`` for causal flash
-  attention (it skips masked tiles; ring attention balances the halves across CP ranks), ``S_eff = s``
+  attention (it skips masked tiles; ring attention balances the halves across CP ranks), averaged with
+  ``W - W^2/(2s)`` over the sliding-window layers of a model with a window ``W < s``, ``S_eff = s``
   for the unfused Megatron-2021 kernels (full masked score matrix materialised, ~13 bytes per score);
 * output projection ``T x (a/t) d @ (a/t) d x h``;
 * MLP ``T x h @ h x m f/t`` and ``T x f/t @ f/t x h`` with ``m`` = 1 (gelu) or 2 (SwiGLU gate+up);
@@ -121,7 +122,9 @@ def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int
         gemms.append(Gemm("out", T, h, a_r * d))
         kv_bytes = T * kv_r * 2 * d * act_bytes
     # attention core
-    s_eff = s / 2.0 if fused_attention else float(s)
+    # keys per query: s/2 causal (flash skips masked tiles), less on sliding-window layers; the unfused
+    # Megatron-2021 kernels materialise the whole masked s x s matrix
+    s_eff = model.attended_keys(s) if fused_attention else float(s)
     attn_flops = 2.0 * T * s_eff * a_r * (d_qk + d_v)
     attn_gemms: tuple[Gemm, ...] = ()
     if fused_attention:

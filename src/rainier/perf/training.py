@@ -159,7 +159,8 @@ class TrainingResult:
 
 
 def model_flops_per_token(model: Model, seq: int) -> float:
-    """PaLM model FLOPs per token: ``6 N_matmul + 6 L a (d_qk + d_v) seq`` (non-causal attention)."""
+    """PaLM model FLOPs per token: ``6 N_matmul + 6 L a (d_qk + d_v) seq`` (non-causal attention; a
+    sliding-window layer counts its window ``min(seq, W)`` instead of ``seq``)."""
     pc = param_counts(model)
     n = pc.active - pc.embedding + model.vocab * model.hidden
     if model.mla is not None:
@@ -167,7 +168,7 @@ def model_flops_per_token(model: Model, seq: int) -> float:
         dqk, dv = c.qk_nope_head_dim + c.qk_rope_head_dim, c.v_head_dim
     else:
         dqk = dv = model.d_head
-    return 6.0 * n + 6.0 * model.layers * model.heads * (dqk + dv) * seq
+    return 6.0 * n + 6.0 * model.layers * model.heads * (dqk + dv) * model.attended_keys(seq, causal=False)
 
 
 # --------------------------------------------------------------------------------------------------

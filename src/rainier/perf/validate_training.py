@@ -193,7 +193,7 @@ ROWS: dict[int, RowSpec] = {
     55: RowSpec("deepseek-v3", "gb200", {"tp": 1, "pp": 8, "cp": 1, "ep": 32, "vp": 4, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8",
                 note="MTP not modelled; VP 4 as stated (61 layers over 32 virtual stages: uneven)"),
     56: RowSpec("gpt-oss-120b", "gb200", {"tp": 1, "pp": 1, "cp": 1, "ep": 64, "vp": 1, "micro_batch": 1}, "tokens_per_s_per_chip",
-                note="sliding-window layers modelled as full attention; " + _MODULE_RECOMPUTE),
+                note=_MODULE_RECOMPUTE),
     57: RowSpec("llama3-8b", "b200", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 2}, "tokens_per_s_per_chip", precision="fp8"),
     58: RowSpec("deepseek-v3", "b200", {"tp": 1, "pp": 16, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 1, "recompute": "selective"}, "tokens_per_s_per_chip", precision="fp8",
                 note="MTP not modelled; 61 layers over 16 stages (uneven); selective recompute (MLA up-projection) as the "
@@ -203,7 +203,7 @@ ROWS: dict[int, RowSpec] = {
     59: RowSpec("llama3-8b", "h100", {"tp": 1, "pp": 1, "cp": 1, "micro_batch": 1, "zero": 3}, "tokens_per_s_per_chip", precision="fp8"),
     60: RowSpec("llama3-70b", "h100", {"tp": 4, "pp": 8, "cp": 1, "vp": 5, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
     61: RowSpec("gpt-oss-120b", "h100", {"tp": 1, "pp": 4, "cp": 1, "ep": 8, "vp": 1, "micro_batch": 4, "zero": 1}, "tokens_per_s_per_chip",
-                note="sliding-window layers modelled as full attention; the distributed optimizer (ZeRO-1, no FSDP) as "
+                note="the distributed optimizer (ZeRO-1, no FSDP) as "
                      "the 25.11 performance config states; " + _MODULE_RECOMPUTE),
     # NeMo 24.09 H100 FP8
     62: RowSpec("gpt3-175b", "h100", {"tp": 4, "pp": 8, "cp": 1, "vp": 6, "micro_batch": 1}, "tokens_per_s_per_chip", precision="fp8"),
@@ -256,8 +256,7 @@ ROWS: dict[int, RowSpec] = {
     94: RowSpec("qwen3-235b-a22b", "tpu-v7", _FSDP_TPU | {"micro_batch": 32, "ep": 1, "recompute": "full"}, "tokens_per_s_per_chip",
                 note="experts sharded over the FSDP axis (no EP): ZeRO-3 with EP 1; " + _OFFLOAD),
     95: RowSpec("gpt-oss-120b", "tpu-v7", _FSDP_TPU | {"micro_batch": 20, "ep": 1}, "tokens_per_s_per_chip",
-                note="sharding assumed as the other Ironwood MoE recipes (FSDP, experts on the FSDP axis); "
-                     "sliding-window layers modelled as full attention"),
+                note="sharding assumed as the other Ironwood MoE recipes (FSDP, experts on the FSDP axis)"),
     # AWS Neuron (NxD): TP/DP counted in NeuronCores, 2 per Trainium1
     96: RowSpec("llama2-7b", "trn1", {"tp": 4, "pp": 1, "dp": 64, "micro_batch": 1}, "sequences_per_s",
                 note="TP 8 NeuronCores = 4 chips"),
