@@ -204,12 +204,28 @@ def kv_precision(precision: str) -> str:
 
 
 # --- KV cache and memory --------------------------------------------------------------------------
-def kv_bytes_per_token(model: Model, kv_dtype: str = "bf16") -> float:
-    """KV-cache bytes one token occupies in the whole model (closed form, GQA and MLA aware)."""
+def kv_layer_factor(model: Model, context: float | None) -> float:
+    """Share of the layers' KV a cached token costs at a sequence length of ``context`` tokens.
+
+    A sliding-window layer keeps only its last ``W`` tokens, so over a sequence of ``c`` tokens its cache
+    holds ``min(c, W)`` of them: per token that is ``min(1, W / c)`` of a full layer's. The KV cache is
+    counted in tokens (paged), so the model's average over the workload's typical live context (prompt
+    plus half the output) stands for every request. ``None``: no context given, every layer counted whole.
+    """
+    f = model.sliding_fraction
+    if f == 0.0 or not context or model.sliding_window is None:
+        return 1.0
+    return (1.0 - f) + f * min(1.0, model.sliding_window / float(context))
+
+
+def kv_bytes_per_token(model: Model, kv_dtype: str = "bf16", context: float | None = None) -> float:
+    """KV-cache bytes one token occupies in the whole model (closed form, GQA and MLA aware; sliding-window
+    layers at ``context``, see :func:`kv_layer_factor`)."""
     b = WEIGHT_BYTES["fp8" if kv_dtype in ("fp8", "fp4", "int8") else "bf16"]
+    k = kv_layer_factor(model, context)
     if model.mla is not None:
-        return float(model.layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * b)
-    return float(2 * model.layers * model.n_kv_heads * model.d_head * b)
+        return float(model.layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * b * k)
+    return float(2 * model.layers * model.n_kv_heads * model.d_head * b * k)
 
 
 def _kv_heads_per_chip(model: Model, tp: int) -> float:
@@ -257,14 +273,14 @@ def weight_bytes_per_chip(model: Model, precision: str, tp: int, pp: int) -> flo
 
 def memory_plan(model: Model, acc: Accelerator, precision: str, tp: int, pp: int, *,
                 token_budget: int = DEFAULT_TOKEN_BUDGET, max_batch: int = 1024,
-                fit: InferenceFit | None = None) -> MemoryPlan:
+                fit: InferenceFit | None = None, kv_context: float | None = None) -> MemoryPlan:
     f = fit or load_inference_fit()
     kvd = kv_precision(precision)
     w = weight_bytes_per_chip(model, precision, tp, pp)
     ffn = model.moe.expert_ffn_hidden * model.moe.top_k if model.moe else model.ffn_hidden
     act = token_budget * ACT_BYTES * (4 * model.hidden + 3 * ffn / tp) + max_batch * model.vocab / tp * 4.0
     usable = acc.hbm_bytes * f.hbm_usable_fraction
-    per_tok = _kv_bytes_token_layer_chip(model, tp, kvd) * math.ceil(model.layers / pp)
+    per_tok = _kv_bytes_token_layer_chip(model, tp, kvd) * math.ceil(model.layers / pp) * kv_layer_factor(model, kv_context)
     kv = usable - w - act
     cap = int(kv // per_tok) if kv > 0 else 0
     return MemoryPlan(acc.hbm_bytes, usable, w, act, per_tok, max(kv, 0.0), cap, cap > 0)
@@ -291,7 +307,8 @@ class StepModel:
 
     def __init__(self, model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *,
                  tp: int, pp: int, ep: int, precision: str, fit: InferenceFit | None = None,
-                 token_cap: int = STEP_TOKEN_CAP, decode_attention: str = "grouped"):
+                 token_cap: int = STEP_TOKEN_CAP, decode_attention: str = "grouped",
+                 kv_context: float | None = None):
         self.model, self.acc, self.system = model, acc, system
         self.tp, self.pp, self.ep, self.precision = int(tp), int(pp), int(ep), precision
         if decode_attention not in DECODE_ATTENTION:
@@ -312,7 +329,8 @@ class StepModel:
         self.t_head = np.array([self._head(float(t)) for t in self.grid])
         self.t_stage = self.t_lin + self.t_comm + self.t_ew
         # Attention core coefficients (seconds per unit, per iteration over all layers).
-        kv_b = _kv_bytes_token_layer_chip(model, tp, self.kv_dtype)
+        # decode attention reads each cached token once per layer that still holds it (sliding windows)
+        kv_b = _kv_bytes_token_layer_chip(model, tp, self.kv_dtype) * kv_layer_factor(model, kv_context)
         mem_c = _comp.memory_time_s(acc, 1e9, self.eff) / 1e9
         heads = math.ceil(model.heads / tp)
         if model.mla is not None:
@@ -443,19 +461,20 @@ _STEP_CACHE: dict[tuple[Any, ...], tuple[StepModel, tuple[Any, ...]]] = {}
 
 def step_model(model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *, tp: int, pp: int = 1,
                ep: int = 1, precision: str = "bf16", fit: InferenceFit | None = None,
-               decode_attention: str = "grouped") -> StepModel:
+               decode_attention: str = "grouped", kv_context: float | None = None) -> StepModel:
     """A :class:`StepModel`, cached per (objects, parallelism, precision, fit).
 
     Catalog entries hold dicts and are not hashable, so the cache keys on identity and keeps the
     objects alive beside the value (an id is never reused while its object lives).
     """
     f = fit or load_inference_fit()
-    key = (id(model), id(acc), id(system), id(catalog), int(tp), int(pp), int(ep), precision, f, decode_attention)
+    ctx = kv_context if model.sliding_fraction else None
+    key = (id(model), id(acc), id(system), id(catalog), int(tp), int(pp), int(ep), precision, f, decode_attention, ctx)
     hit = _STEP_CACHE.get(key)
     if hit is not None:
         return hit[0]
     sm = StepModel(model, acc, system, catalog, tp=tp, pp=pp, ep=ep, precision=precision, fit=f,
-                   decode_attention=decode_attention)
+                   decode_attention=decode_attention, kv_context=ctx)
     if len(_STEP_CACHE) > 512:
         _STEP_CACHE.clear()
     _STEP_CACHE[key] = (sm, (model, acc, system, catalog))
@@ -567,6 +586,7 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
     pps = [pp] if pp else [p for p in _pow2_upto(min(chips, 16)) if p <= model.layers]
     out: list[Candidate] = []
     need = int(mean_in + mean_out)
+    kv_ctx = mean_in + mean_out / 2.0  # a request's typical live context (sliding-window KV)
     for t in tps:
         for p in pps:
             per = t * p
@@ -581,11 +601,11 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                 if model.moe is not None and (t % e or e > model.moe.experts):
                     continue
                 mp = memory_plan(model, acc, precision, t, p, token_budget=token_budget,
-                                 max_batch=max_batch or 1024, fit=fit)
+                                 max_batch=max_batch or 1024, fit=fit, kv_context=kv_ctx)
                 if mp.kv_capacity_tokens < need:
                     continue
                 sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
-                                decode_attention=decode_attention)
+                                decode_attention=decode_attention, kv_context=kv_ctx)
                 b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch,
                                    kv_policy)
                 r = replicas or chips // per
@@ -773,12 +793,14 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            decode_attention=decode_attention, kv_policy=kv_policy)
     if not cands:
         t_, p_ = tp or min(chips, s.scaleup_domain_chips), pp or 1
-        mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f)
+        mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f, kv_context=mean_in + mean_out / 2.0)
         raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out))
     best = cands[0]
+    kv_ctx = mean_in + mean_out / 2.0
     sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision, fit=f,
-                    decode_attention=decode_attention)
-    mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f)
+                    decode_attention=decode_attention, kv_context=kv_ctx)
+    mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
+                     kv_context=kv_ctx)
     reps = best.replicas
     slots = int(max_batch) if max_batch is not None else max(1, min(MAX_SLOTS, int(1.5 * best.max_batch) if slo_for_search is None else best.max_batch))
     budget = max(budget, slots)
@@ -844,20 +866,20 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if offline_run:
         mode = "offline"
         reqs = _reqs(n_req or auto_n, None)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
     elif qps is not None:
         mode = "poisson"
         reqs = _reqs(n_req or int(min(100_000, max(3000, 300 * qps))), qps)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
     elif concurrency is not None:
         mode = "concurrency"
         reqs = _reqs(n_req or max(1000, 4 * int(concurrency)), None)
         sim = _srv.simulate_deployment(pool, reqs, concurrency=int(concurrency), prefill_pool=pf_pool,
-                                       kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
+                                       kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
     elif trace_reqs is not None:
         mode = "trace"
         reqs = _reqs(n_req or len(trace_reqs), None)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)), system=s)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
     else:  # an SLO and no traffic: the highest Poisson rate that meets it
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget)
@@ -870,7 +892,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         base = _reqs(n_s, 1.0)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s, slo_tpot_s,
                                               prefill_pool=pf_pool, system=s,
-                                              kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision)))
+                                              kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in))
         reqs = base
 
     usd_h, cloud_h, fac_w = _econ(cat, a, s)
@@ -934,7 +956,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         joules_per_token=jpt,
         max_qps=max_qps,
         config=config,
-        memory=mp.to_dict() | {"kv_bytes_per_token": kv_bytes_per_token(m, kv_precision(precision))},
+        memory=mp.to_dict() | {"kv_bytes_per_token": kv_bytes_per_token(m, kv_precision(precision), kv_ctx)},
         queue=sim.queue_stats(),
         breakdown=bd,
         alternatives=alts,
@@ -1001,7 +1023,8 @@ def _replica_capacity(model: Any, chip: Any, precision: str, input_len: float,
     if best is None:
         mp = memory_plan(m, a, precision, dom, 4)
         raise _not_fit_error(m, a, precision, dom, 4, mp, int(input_len + output_len))
-    sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision)
+    sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision,
+                    kv_context=input_len + output_len / 2.0)
     st = steady_state(sm, best.max_batch, input_len, output_len)
     usd_h, _, fac_w = _econ(cat, a, s)
     n = best.tp * best.pp
