@@ -3,10 +3,10 @@
 The issue's target is a held-out MAPE <= 10% with no row beyond 25%, on the shared reference table (rows
 1-76). With the memory check on (the search only picks configurations that fit rainier's memory model)
 and the fit set chosen by a rule declared before fitting (scripts/fit_efficiency.py, revisions 1-6), the
-held-out MAPE there is 7.6%: the MAPE target is met and guarded at the target itself. The per-row target
+held-out MAPE there is 8.1%: the MAPE target is met and guarded at the target itself. The per-row target
 is not: two rows are beyond 25% (MPT-30B at 8k on 8 GPUs, gpt-oss on GB200). Rows 77-106 are other
 vendors' published runs rainier added (TPU v5p/v6e/Ironwood, Trainium1, MI325X/MI355X), scored apart
-(21.7% held out): dense runs are within 26%, MoE runs on TPU are 33-158% fast (not explained).
+(23.6% held out): dense runs are within 26%, MoE runs on TPU are 28-204% fast (not explained).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 
 from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
 
-HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 7.6% (rule-chosen fit set, memory check on): the target
+HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 8.1% (rule-chosen fit set, memory check on): the target
 AMPERE_MAPE_GUARD = TARGET_MAPE  # today 5.9%
-ADDED_MAPE_GUARD = 25.0  # today 21.7% (23 held-out rows of TPU v5p/v6e/Ironwood, Trainium1, MI325X)
+ADDED_MAPE_GUARD = 25.0  # today 23.6% (23 held-out rows of TPU v5p/v6e/Ironwood, Trainium1, MI325X)
 
 
 @pytest.fixture(scope="module")
