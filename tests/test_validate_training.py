@@ -18,7 +18,7 @@ import pytest
 from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
 
 HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 8.1% (rule-chosen fit set, memory check on): the target
-AMPERE_MAPE_GUARD = TARGET_MAPE  # today 5.9%
+AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.2%
 ADDED_MAPE_GUARD = 25.0  # today 23.6% (23 held-out rows of TPU v5p/v6e/Ironwood, Trainium1, MI325X)
 
 
