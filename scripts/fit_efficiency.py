@@ -351,16 +351,13 @@ def main() -> None:
     print(f"wrote {OUT}")
 
 
-def _fit_alone(fam: str, ids: list[int], dim_half: float | None = None
-               ) -> tuple[dict[str, float], dict[str, float], dict[int, float]]:
-    """A non-NVIDIA family: its gemm_peak_eff alone (the shared NVIDIA software values are not its
-    software's; the tile scale ``dim_half``, a property of the matrix engine's granularity, is passed in)."""
+def _fit_alone(fam: str, ids: list[int]) -> tuple[dict[str, float], dict[str, float], dict[int, float]]:
+    """A non-NVIDIA family: its gemm_peak_eff alone (the shared NVIDIA values are not its software's)."""
     cat = default_catalog()
     rows = {int(r["id"]): r for r in load_rows()}
-    base = {**PRIOR, **({"dim_half": dim_half} if dim_half is not None else {})}
 
     def resid(x: np.ndarray) -> np.ndarray:
-        p = EffParams(family=fam, fitted=True, **{**base, "gemm_peak_eff": float(x[0])})
+        p = EffParams(family=fam, fitted=True, **{**PRIOR, "gemm_peak_eff": float(x[0])})
         out = [math.log(predict_row(rows[i], ROWS[i], cat, p)[0] / float(rows[i]["value"])) for i in ids]
         return np.asarray(out + [0.05 * math.log(float(x[0]) / PRIOR["gemm_peak_eff"])])
 
