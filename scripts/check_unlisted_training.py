@@ -7,9 +7,8 @@ published); nothing is fitted on them:
   error with and without the host issue-rate bound of MoE layers (``Options(host_overhead=...)``);
 * ``ROWS_2602``: the final "26.02 NeMo Container" table (as kept in ``docs/performance-summary-archive.md``,
   e.g. commit 0a25f911b2ed6c6905a539504fdb8e5b40e3438b), every BF16 / FP8 / MXFP8 row (MXFP8 run as fp8;
-  NVFP4 rows skipped: FP4 training is not modelled). One row has EP larger than DP (Qwen3-235B on H100:
-  TP 2, EP 32 folded over TP x DP with expert-TP 1), which rainier's parallelism does not express: it is
-  printed as not reproducible.
+  NVFP4 rows skipped: FP4 training is not modelled). Where EP exceeds DP (Qwen3-235B on H100: TP 2, EP 32)
+  the table's layout can only be Megatron-Core's MoE parallel folding, run as ``etp = 1``.
 
 Recompute and ZeRO stage are searched (the tables do not state them), as in ``rainier validate training``;
 gradients in bf16, as the source's performance scripts set (``grad_reduce_in_fp32 = False``); FSDP as
@@ -78,6 +77,9 @@ def _run(line: str, host: bool = True) -> float:
     fixed = {"tp": int(tp), "pp": int(pp), "cp": int(cp), "vp": int(vp), "ep": int(ep), "micro_batch": int(mbs)}
     if fsdp == "1":
         fixed["zero"] = 3
+    dp_cp = int(g) // (int(tp) * int(pp))
+    if dp_cp % int(ep):
+        fixed["etp"] = 1  # EP larger than DP: only Megatron-Core's parallel folding (expert-TP 1) lays it out
     r = estimate_training(model, chip, int(g), seq=int(seq), global_batch=int(gbs), parallelism=fixed,
                           precision=prec, options=Options(host_overhead=host, grad_dtype="bf16"))
     return 100.0 * (r.tokens_per_s_per_chip / float(meas) - 1.0)

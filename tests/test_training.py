@@ -351,3 +351,28 @@ def test_sliding_window_attention_counts_only_the_window(cat):
     assert model_flops_per_token(m, s) < model_flops_per_token(full, s)
     kw = dict(seq=s, global_batch=256, catalog=cat, parallelism={"tp": 1, "pp": 1, "ep": 8, "micro_batch": 1})
     assert (estimate_training(m, "h100", 64, **kw).step_time_s < estimate_training(full, "h100", 64, **kw).step_time_s)
+
+
+def test_expert_tensor_parallelism_folds_ep_over_tp(cat):
+    """Megatron-Core's MoE parallel folding: with etp 1, EP may span the TP ranks (Qwen3-235B on 256 H100 at
+    TP 2, EP 32 > DP 16, as NVIDIA runs it); experts are then whole on each rank (their weights / ep, not
+    / (ep x tp)) and the FLOPs are the same as splitting them over TP."""
+    kw = dict(seq=4096, global_batch=8192, precision="fp8", catalog=cat)
+    p = {"tp": 2, "pp": 8, "cp": 1, "vp": 4, "ep": 32, "micro_batch": 1, "recompute": "none", "zero": 1}
+    with pytest.raises(RainierError, match="--etp 1"):
+        estimate_training("qwen3-235b-a22b", "h100", 256, parallelism=p, **kw)
+    r = estimate_training("qwen3-235b-a22b", "h100", 256, parallelism={**p, "etp": 1}, **kw)
+    assert r.parallelism["etp"] == 1 and r.breakdown["ep_comm"] > 0
+    with pytest.raises(RainierError, match="etp"):
+        estimate_training("qwen3-235b-a22b", "h100", 256, parallelism={**p, "etp": 3}, **kw)
+    # etp = tp is the default layout; etp = 1 holds the same expert FLOPs in fewer, larger GEMMs
+    q = {"tp": 2, "pp": 8, "cp": 1, "vp": 4, "ep": 8, "micro_batch": 1, "recompute": "none", "zero": 1}
+    a = estimate_training("qwen3-235b-a22b", "h100", 256, parallelism=q, **kw)
+    b = estimate_training("qwen3-235b-a22b", "h100", 256, parallelism={**q, "etp": 2}, **kw)
+    assert a.step_time_s == pytest.approx(b.step_time_s) and a.parallelism["etp"] == 2
+    from rainier.perf.memory import params_per_chip
+    m = cat.model("qwen3-235b-a22b")
+    assert params_per_chip(m, tp=2, pp=8, ep=8, etp=1)[1] == pytest.approx(2 * params_per_chip(m, tp=2, pp=8, ep=8)[1])
+    la = layer_ops(m, b=1, s=4096, tp=2, ep=8, moe_layer=True)
+    lb = layer_ops(m, b=1, s=4096, tp=2, ep=8, moe_layer=True, etp=1)
+    assert la.gemm_flops == pytest.approx(lb.gemm_flops)

@@ -58,6 +58,8 @@ def train_cmd(
     dp: Annotated[str | None, typer.Option("--dp", help="data parallel size")] = None,
     cp: Annotated[str | None, typer.Option("--cp", help="context parallel size")] = None,
     ep: Annotated[str | None, typer.Option("--ep", help="expert parallel size")] = None,
+    etp: Annotated[str | None, typer.Option(
+        "--etp", help="expert tensor parallel size (default: tp); 1 folds EP over the TP ranks too")] = None,
     vp: Annotated[str | None, typer.Option("--vp", help="interleaved virtual stages per pipeline rank")] = None,
     micro_batch: Annotated[str | None, typer.Option("--micro-batch", help="microbatch size in sequences")] = None,
     recompute: Annotated[str | None, typer.Option("--recompute", help="none | selective | full")] = None,
@@ -89,7 +91,7 @@ def train_cmd(
 
     cat = load_catalog(catalog)
     fixed: dict[str, Any] = {}
-    for name, val in (("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("ep", ep), ("vp", vp),
+    for name, val in (("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("ep", ep), ("etp", etp), ("vp", vp),
                       ("micro_batch", micro_batch)):
         n = parse_int(val, f"--{name.replace('_', '-')}")
         if n is not None:

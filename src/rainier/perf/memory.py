@@ -165,8 +165,8 @@ def inflight_layers(layers: int, pp: int, vp: int, microbatches: int) -> float:
     return layers / (pp * vp) * chunks
 
 
-def params_per_chip(model: Model, *, tp: int, pp: int, ep: int = 1, pc: ParamCounts | None = None
-                    ) -> tuple[float, float]:
+def params_per_chip(model: Model, *, tp: int, pp: int, ep: int = 1, pc: ParamCounts | None = None,
+                    etp: int | None = None) -> tuple[float, float]:
     """(dense, expert) parameters held by one chip of the most loaded stage (embeddings on stage 1)."""
     pc = pc or param_counts(model)
     emb = pc.embedding + pc.output if pp == 1 else max(pc.embedding, pc.output)
@@ -174,7 +174,7 @@ def params_per_chip(model: Model, *, tp: int, pp: int, ep: int = 1, pc: ParamCou
     dense_layers = pc.total - pc.embedding - pc.output - expert_total
     layers_share = dense_layers / pp
     dense = (layers_share + emb) / tp
-    expert = expert_total / pp / (tp * max(1, ep))
+    expert = expert_total / pp / ((etp if etp is not None else tp) * max(1, ep))
     return dense, expert
 
 
@@ -190,7 +190,7 @@ def _shared_router(model: Model) -> float:
 
 def model_state_bytes(dense: float, expert: float, *, zero: int, dp_shard: int, ep: int,
                       precision: str = "bf16", gathered_params: float = 0.0,
-                      grad_bytes: float = 4.0) -> tuple[float, float, float]:
+                      grad_bytes: float = 4.0, expert_dp: float | None = None) -> tuple[float, float, float]:
     """(weights, gradients, optimizer) bytes per chip; ``dp_shard`` = dp x cp (the ZeRO group).
 
     ZeRO 0-2: bf16 weights (+1 B fp8 copy in fp8 training), fp32 gradients, 12 B of fp32 master and
@@ -205,7 +205,7 @@ def model_state_bytes(dense: float, expert: float, *, zero: int, dp_shard: int, 
                 n * o_b / (d if zero >= 1 else 1.0))
 
     wd, gd, od = part(dense, float(max(1, dp_shard)))
-    we, ge, oe = part(expert, max(1.0, dp_shard / max(1, ep)))
+    we, ge, oe = part(expert, max(1.0, expert_dp if expert_dp is not None else dp_shard / max(1, ep)))
     w = wd + we + (gathered_params * w_b if zero >= 3 else 0.0)
     return w, gd + ge, od + oe
 
@@ -215,7 +215,8 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
                     precision: str = "bf16", fused_attention: bool = True,
                     pc: ParamCounts | None = None,
                     params_chip: tuple[float, float] | None = None,
-                    recompute_fraction: float = 1.0, grad_bytes: float = 4.0) -> MemoryBreakdown:
+                    recompute_fraction: float = 1.0, grad_bytes: float = 4.0,
+                    expert_dp: float | None = None) -> MemoryBreakdown:
     """Peak bytes per chip (most loaded stage) for a training configuration.
 
     ``recompute_fraction`` (with ``recompute="full"``): the share of layers fully recomputed; the
@@ -247,7 +248,7 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
     dense, expert = params_chip or params_per_chip(model, tp=tp, pp=pp, ep=ep, pc=pc)
     layer_params = (dense + expert) / max(1.0, L / pp)
     w, g, o = model_state_bytes(dense, expert, zero=zero, dp_shard=dp * cp, ep=ep, precision=precision,
-                                gathered_params=2 * layer_params, grad_bytes=grad_bytes)
+                                gathered_params=2 * layer_params, grad_bytes=grad_bytes, expert_dp=expert_dp)
     stage1 = acts + (logits if pp == 1 else 0.0)
     last = per_layer_avg * (L / pp) + logits if pp > 1 else stage1
     on_last = pp == 1 or last > stage1

@@ -97,7 +97,7 @@ def uses_dropout(model: Model) -> bool:
 
 def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int = 1, sp: bool = True,
               moe_layer: bool = False, fused_attention: bool = True, act_bytes: float = 2.0,
-              fused_elementwise: bool = True) -> LayerOps:
+              fused_elementwise: bool = True, etp: int | None = None) -> LayerOps:
     """Forward operations of one transformer layer on one chip (see the module docstring)."""
     h, a = model.hidden, model.heads
     t = max(1, tp)
@@ -141,10 +141,13 @@ def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int
         e = model.moe
         gemms.append(Gemm("router", T, e.experts, h))
         ep_ = max(1, ep)
-        tok = T * e.top_k * ep_ / e.experts * e.capacity_factor
+        # expert tensor parallelism et (default: the layer's TP): each of the t/et rank groups dispatches its
+        # sequence-parallel share of the tokens; experts are split et ways (et = 1: whole experts, EP folded)
+        et = max(1, etp if etp is not None else t)
+        tok = T * et / t * e.top_k * ep_ / e.experts * e.capacity_factor
         local = e.experts / ep_
-        gemms.append(Gemm("expert_up", tok, mult * e.expert_ffn_hidden / t, h, local))
-        gemms.append(Gemm("expert_down", tok, h, e.expert_ffn_hidden / t, local))
+        gemms.append(Gemm("expert_up", tok, mult * e.expert_ffn_hidden / et, h, local))
+        gemms.append(Gemm("expert_down", tok, h, e.expert_ffn_hidden / et, local))
         f_act = tok * local * e.expert_ffn_hidden / t
         if e.shared_experts:
             fs = (e.shared_ffn_hidden or e.expert_ffn_hidden) * e.shared_experts

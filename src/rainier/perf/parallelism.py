@@ -9,7 +9,9 @@ microbatch size, interleaving depth ``vp``, recomputation mode and ZeRO stage. V
   (Megatron-Core can give the embedding and the loss a virtual stage each: accepted when given; the
   search keeps to the usual ``pp x vp <= layers``, every virtual stage holding a layer);
 * CP divides the sequence into even chunks (ring attention with load-balanced causal halves);
-* EP divides the experts and ``dp x cp``; only MoE models take EP > 1;
+* EP divides the experts and ``dp x cp``; only MoE models take EP > 1; with an expert tensor-parallel size
+  ``etp`` given (Megatron-Core's MoE parallel folding), ``etp`` divides TP and ``ep x etp`` divides
+  ``tp x cp x dp`` instead (``etp = 1``: whole experts, EP spanning the TP ranks too);
 * ``global_batch`` is a multiple of ``dp x micro_batch`` (gradient accumulation makes up the rest).
 
 The search enumerates TP over powers of two within the scale-up domain, PP over the divisors of the
@@ -45,10 +47,22 @@ class Parallelism:
     zero: int = 1
     sp: bool = True
     recompute_fraction: float = 1.0  # with recompute="full": share of each (virtual) stage's layers recomputed
+    etp: int | None = None  # expert tensor parallelism: None = tp (experts split like the dense layers); 1 =
+    #                         Megatron-Core's MoE parallel folding (whole experts, EP folded over TP x CP x DP)
 
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"etp": self.expert_tp}
+
+    @property
+    def expert_tp(self) -> int:
+        """Expert tensor-parallel size: ``etp`` if given, else ``tp``."""
+        return self.etp if self.etp is not None else self.tp
+
+    @property
+    def expert_dp(self) -> int:
+        """Expert data-parallel size: the ``tp x cp x dp`` ranks of a stage over ``ep x etp``."""
+        return max(1, (self.tp * self.cp * self.dp) // (self.ep * self.expert_tp))
 
     @property
     def chips(self) -> int:
@@ -91,8 +105,15 @@ def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, glo
             return "--ep: expert parallelism needs an MoE model; use --ep 1"
         if model.moe.experts % p.ep:
             return f"--ep: {p.ep} does not divide the {model.moe.experts} experts"
-        if (p.dp * p.cp) % p.ep:
-            return f"--ep: {p.ep} must divide dp x cp = {p.dp * p.cp} (experts are sharded over data-parallel ranks)"
+        if p.etp is None and (p.dp * p.cp) % p.ep:
+            return (f"--ep: {p.ep} must divide dp x cp = {p.dp * p.cp} (experts are sharded over data-parallel "
+                    "ranks); or fold EP over TP too with --etp 1")
+    if p.etp is not None:
+        if p.etp < 1 or p.tp % p.etp:
+            return f"--etp: {p.etp} must divide tp = {p.tp}"
+        if (p.tp * p.cp * p.dp) % (p.ep * p.etp):
+            return (f"--etp: ep x etp = {p.ep}x{p.etp} must divide tp x cp x dp = {p.tp * p.cp * p.dp} "
+                    "(the ranks the expert layers are folded over)")
     if global_batch % (p.dp * p.micro_batch):
         return (f"--global-batch: {global_batch} sequences is not a multiple of dp x micro-batch = "
                 f"{p.dp}x{p.micro_batch}; change --global-batch, --dp or --micro-batch")
@@ -140,8 +161,9 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
                 if fixed.get("dp") is not None and fixed["dp"] != dp:
                     continue
                 vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and pp * v <= model.layers)])
+                etp = fixed.get("etp")
                 for ep in eps:
-                    if (dp * cp) % ep:
+                    if (dp * cp) % ep if etp is None else (tp % etp or (tp * cp * dp) % (ep * etp)):
                         continue
                     for mb in mbs:
                         if global_batch % (dp * mb):
@@ -149,5 +171,5 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
                         for vp in vps:
                             for rc in rcs:
                                 for z in zs:
-                                    out.append(Parallelism(tp, pp, dp, cp, ep, vp, mb, rc, z))
+                                    out.append(Parallelism(tp, pp, dp, cp, ep, vp, mb, rc, z, etp=etp))
     return out

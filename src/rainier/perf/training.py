@@ -190,7 +190,7 @@ class _Ctx:
         self._layer: dict[tuple[Any, ...], tuple[float, ...]] = {}
         self._coll: dict[tuple[Any, ...], float] = {}
         self._mem: dict[tuple[Any, ...], MemoryBreakdown] = {}
-        self._pchip: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._pchip: dict[tuple[int, int, int, int], tuple[float, float]] = {}
         self._ends: dict[tuple[Any, ...], tuple[float, float]] = {}
         self.gemm_prec = "fp8" if precision == "fp8" and acc.supports("fp8") else "bf16"
         self.peak = acc.peak_flops(self.gemm_prec)
@@ -206,9 +206,11 @@ class _Ctx:
     def strides(self, p: Parallelism) -> dict[str, int]:
         """Rank distance between members of each group (TP innermost, then CP, DP, PP; see docstring)."""
         tp, cp, dp, pp = p.tp, p.cp, p.dp, p.pp
+        # EP folded over TP (etp < tp) starts inside the TP group: its ranks are etp apart
+        ep_s = p.expert_tp if p.expert_tp < tp else None
         if self.topo.sites > 1 and self.opt.cross_site_dim == "dp":
-            return {"tp": 1, "cp": tp, "ep": tp * cp * pp, "dp": tp * cp * pp, "pp": tp * cp}
-        return {"tp": 1, "cp": tp, "ep": tp * cp, "dp": tp * cp, "pp": tp * cp * dp}
+            return {"tp": 1, "cp": tp, "ep": ep_s or tp * cp * pp, "dp": tp * cp * pp, "pp": tp * cp}
+        return {"tp": 1, "cp": tp, "ep": ep_s or tp * cp, "dp": tp * cp, "pp": tp * cp * dp}
 
     def layer(self, p: Parallelism, moe: bool) -> tuple[float, ...]:
         """(fwd compute, bwd compute, attention fwd, recompute extra, tp comm fwd, ep comm fwd,
@@ -216,14 +218,14 @@ class _Ctx:
         layer, one microbatch."""
         # TP, CP and EP groups' strides do not depend on dp, nor on pp with one site (see strides())
         key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, p.pp if self.topo.sites > 1 else 0,
-               p.zero >= 3)
+               p.zero >= 3, p.expert_tp)
         hit = self._layer.get(key)
         if hit is not None:
             return hit
         acc, par, opt = self.acc, self.params, self.opt
         ops = layer_ops(self.model, b=p.micro_batch, s=self.seq, tp=p.tp, cp=p.cp, ep=p.ep, sp=p.sp,
                         moe_layer=moe, fused_attention=opt.fused_attention,
-                        fused_elementwise=opt.fused_elementwise)
+                        fused_elementwise=opt.fused_elementwise, etp=p.expert_tp)
         g_t = g_b = 0.0
         # weight gradients accumulate into an fp32 buffer across microbatches (Megatron's
         # gradient-accumulation fusion, TE's fuse_wgrad_accumulation: read + write 8 B per weight);
@@ -308,7 +310,8 @@ class _Ctx:
                                   fused_attention=self.opt.fused_attention, pc=self.pc,
                                   params_chip=_params_chip(self, p),
                                   recompute_fraction=self.opt.recompute_fraction * p.recompute_fraction,
-                                  grad_bytes=_GRAD_BYTES[self.opt.grad_dtype or "fp32"])
+                                  grad_bytes=_GRAD_BYTES[self.opt.grad_dtype or "fp32"],
+                                  expert_dp=p.expert_dp)
             self._mem[key] = hit
         return hit
 
@@ -372,7 +375,7 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     # DP gradient / parameter synchronisation
     dense_pc, expert_pc = _params_chip(ctx, p)
     dshard = p.dp * p.cp
-    eshard = max(1, dshard // p.ep)
+    eshard = p.expert_dp
     dp_comm = 0.0
     fwd_mb = lmax * stage["fwd"]
     bwd_mb = lmax * stage["bwd"]
@@ -433,10 +436,10 @@ def _rc_share(ctx: _Ctx, p: Parallelism) -> float:
 
 
 def _params_chip(ctx: _Ctx, p: Parallelism) -> tuple[float, float]:
-    key = (p.tp, p.pp, p.ep)
+    key = (p.tp, p.pp, p.ep, p.expert_tp)
     hit = ctx._pchip.get(key)
     if hit is None:
-        hit = params_per_chip(ctx.model, tp=p.tp, pp=p.pp, ep=p.ep, pc=ctx.pc)
+        hit = params_per_chip(ctx.model, tp=p.tp, pp=p.pp, ep=p.ep, pc=ctx.pc, etp=p.expert_tp)
         ctx._pchip[key] = hit
     return hit
 
@@ -620,12 +623,16 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         unknown = set(fixed) - set(Parallelism.__dataclass_fields__)
         if unknown:
             raise RainierError(f"unknown parallelism field(s) {sorted(unknown)}", field="parallelism",
-                               fix="use tp, pp, dp, cp, ep, vp, micro_batch, recompute, zero, sp")
+                               fix="use tp, pp, dp, cp, ep, etp, vp, micro_batch, recompute, zero, sp")
         evals, reasons = search_configs(ctx, fixed, top)
         if not evals:
             why = reasons[0] if reasons else (
                 f"no tp x pp x cp x dp = {chips} with tp dividing the {mdl.heads} heads within the scale-up "
-                f"domain, pp dividing the {mdl.layers} layers and dp dividing the global batch of {global_batch}")
+                f"domain, pp dividing the {mdl.layers} layers and dp dividing the global batch of {global_batch}"
+                + (f", ep {fixed['ep']} dividing dp x cp (--etp 1 folds EP over the TP ranks too)"
+                   if fixed.get("ep", 1) > 1 and fixed.get("etp") is None else "")
+                + (f", etp {fixed['etp']} dividing tp and ep x etp dividing tp x cp x dp"
+                   if fixed.get("etp") is not None else ""))
             raise RainierError(f"no valid configuration fits: {why}", field="parallelism",
                                fix="try more chips, another --global-batch, or fix fewer sizes")
     return _result(ctx, evals, tokens=tokens)
