@@ -255,8 +255,10 @@ ROWS: dict[int, RowSpec] = {
                 note="experts sharded over the FSDP axis (no EP): ZeRO-3 with EP 1; MTP not modelled; " + _OFFLOAD),
     94: RowSpec("qwen3-235b-a22b", "tpu-v7", _FSDP_TPU | {"micro_batch": 32, "ep": 1, "recompute": "full"}, "tokens_per_s_per_chip",
                 note="experts sharded over the FSDP axis (no EP): ZeRO-3 with EP 1; " + _OFFLOAD),
-    95: RowSpec("gpt-oss-120b", "tpu-v7", _FSDP_TPU | {"micro_batch": 20, "ep": 1}, "tokens_per_s_per_chip",
-                note="sharding assumed as the other Ironwood MoE recipes (FSDP, experts on the FSDP axis)"),
+    95: RowSpec("gpt-oss-120b", "tpu-v7", _FSDP_TPU | {"micro_batch": 20, "ep": 1, "recompute": "full"},
+                "tokens_per_s_per_chip",
+                note="sharding and remat assumed as the other Ironwood MoE recipes (FSDP, experts on the FSDP axis; "
+                     "layer input offloaded, the rest recomputed); " + _OFFLOAD),
     # AWS Neuron (NxD): TP/DP counted in NeuronCores, 2 per Trainium1
     96: RowSpec("llama2-7b", "trn1", {"tp": 4, "pp": 1, "dp": 64, "micro_batch": 1}, "sequences_per_s",
                 note="TP 8 NeuronCores = 4 chips"),
