@@ -359,10 +359,13 @@ def test_expert_tensor_parallelism_folds_ep_over_tp(cat):
     / (ep x tp)) and the FLOPs are the same as splitting them over TP."""
     kw = dict(seq=4096, global_batch=8192, precision="fp8", catalog=cat)
     p = {"tp": 2, "pp": 8, "cp": 1, "vp": 4, "ep": 32, "micro_batch": 1, "recompute": "none", "zero": 1}
-    with pytest.raises(RainierError, match="--etp 1"):
-        estimate_training("qwen3-235b-a22b", "h100", 256, parallelism=p, **kw)
+    with pytest.raises(RainierError, match="--etp 1"):   # a whole configuration with experts split over TP
+        estimate_training("qwen3-235b-a22b", "h100", 256, parallelism=Parallelism(tp=2, pp=8, dp=16, vp=4, ep=32,
+                                                                                   recompute="none"), **kw)
     r = estimate_training("qwen3-235b-a22b", "h100", 256, parallelism={**p, "etp": 1}, **kw)
     assert r.parallelism["etp"] == 1 and r.breakdown["ep_comm"] > 0
+    # the search folds EP over TP by itself when the fixed sizes need it
+    assert estimate_training("qwen3-235b-a22b", "h100", 256, parallelism=p, **kw).parallelism["etp"] == 1
     with pytest.raises(RainierError, match="etp"):
         estimate_training("qwen3-235b-a22b", "h100", 256, parallelism={**p, "etp": 3}, **kw)
     # etp = tp is the default layout; etp = 1 holds the same expert FLOPs in fewer, larger GEMMs

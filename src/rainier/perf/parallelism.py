@@ -161,10 +161,15 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
                 if fixed.get("dp") is not None and fixed["dp"] != dp:
                     continue
                 vps = opts("vp", [v for v in (1, 2, 4, 8) if v == 1 or (pp > 1 and pp * v <= model.layers)])
-                etp = fixed.get("etp")
-                for ep in eps:
+                # expert TP: as given; else the dense layers' TP, and for MoE with TP > 1 also whole experts
+                # (etp 1, EP folded over the TP ranks: Megatron-Core's MoE parallel folding)
+                etps = [fixed.get("etp")] if fixed.get("etp") is not None else (
+                    [None, 1] if model.moe is not None and tp > 1 else [None])
+                for ep, etp in ((e, x) for e in eps for x in etps):
                     if (dp * cp) % ep if etp is None else (tp % etp or (tp * cp * dp) % (ep * etp)):
                         continue
+                    if etp == 1 and ep == 1 and fixed.get("etp") is None:
+                        continue  # whole experts replicated on every TP rank: never better, not searched
                     for mb in mbs:
                         if global_batch % (dp * mb):
                             continue
