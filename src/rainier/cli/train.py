@@ -22,7 +22,8 @@ def _result_table(r: Any) -> Table:
     t.add_column("value", justify="right")
     p = r.parallelism
     rows = [
-        ("parallelism", f"TP {p['tp']} x PP {p['pp']} (vp {p['vp']}) x DP {p['dp']} x CP {p['cp']}, EP {p['ep']}"),
+        ("parallelism", f"TP {p['tp']} x PP {p['pp']} (vp {p['vp']}) x DP {p['dp']} x CP {p['cp']}, EP {p['ep']}"
+                        + (f" (expert TP {p['etp']})" if p.get('etp', p['tp']) != p['tp'] else "")),
         ("micro-batch / microbatches", f"{p['micro_batch']} / {r.microbatches}"),
         ("recompute / ZeRO", f"{p['recompute']} / {p['zero']}"),
         ("step time", fmt_duration(r.step_time_s)),
