@@ -329,8 +329,10 @@ class StepModel:
         self.t_head = np.array([self._head(float(t)) for t in self.grid])
         self.t_stage = self.t_lin + self.t_comm + self.t_ew
         # Attention core coefficients (seconds per unit, per iteration over all layers).
-        # decode attention reads each cached token once per layer that still holds it (sliding windows)
-        kv_b = _kv_bytes_token_layer_chip(model, tp, self.kv_dtype) * kv_layer_factor(model, kv_context)
+        kv_b = _kv_bytes_token_layer_chip(model, tp, self.kv_dtype)
+        # attention reads each cached token once per layer that still holds it: a sliding-window layer only
+        # its window (decode reads and, approximately, prefill pairs at the workload's typical context)
+        swa = kv_layer_factor(model, kv_context)
         mem_c = _comp.memory_time_s(acc, 1e9, self.eff) / 1e9
         heads = math.ceil(model.heads / tp)
         if model.mla is not None:
@@ -349,8 +351,8 @@ class StepModel:
         # A per-head decode kernel reads each KV head once per query head that uses it (GQA group).
         self.kv_reads = (max(heads / _kv_heads_per_chip(model, tp), 1.0)
                          if decode_attention == "per-head" and model.mla is None else 1.0)
-        self.c_kv = model.layers * max(kv_b * self.kv_reads * mem_c, dec_flops * attn_dec_c)
-        self.c_attn = model.layers * pf_flops * attn_c
+        self.c_kv = model.layers * swa * max(kv_b * self.kv_reads * mem_c, dec_flops * attn_dec_c)
+        self.c_attn = model.layers * swa * pf_flops * attn_c
         self.t_fixed = self.fit.step_overhead_s + self.fit.layer_overhead_s * model.layers
 
     # per-stage pieces for a microbatch of T tokens
