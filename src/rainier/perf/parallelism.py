@@ -23,6 +23,7 @@ which is what makes a million-chip search take milliseconds.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -165,11 +166,11 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
                 # (etp 1, EP folded over the TP ranks: Megatron-Core's MoE parallel folding)
                 etps = [fixed.get("etp")] if fixed.get("etp") is not None else (
                     [None, 1] if model.moe is not None and tp > 1 else [None])
-                for ep, etp in ((e, x) for e in eps for x in etps):
+                for ep, etp in itertools.product(eps, etps):
                     if (dp * cp) % ep if etp is None else (tp % etp or (tp * cp * dp) % (ep * etp)):
                         continue
                     if etp == 1 and ep == 1 and fixed.get("etp") is None:
-                        continue  # whole experts replicated on every TP rank: never better, not searched
+                        continue  # whole experts replicated on every TP rank: TP-fold expert memory, not searched
                     for mb in mbs:
                         if global_batch % (dp * mb):
                             continue
