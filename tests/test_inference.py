@@ -189,13 +189,13 @@ def test_sliding_window_layers_cache_only_their_window(cat):
     """gpt-oss-120b slides a 128-token window on half its layers: at a 1,536-token live context a cached
     token costs 1/2 + 1/2 x 128/1536 of a full layer stack, so the same chips hold more tokens; within the
     window nothing changes."""
-    from rainier.perf.inference import kv_bytes_per_token, kv_layer_factor, memory_plan
+    from rainier.perf.inference import kv_bytes_per_token, memory_plan
 
     m = cat.model("gpt-oss-120b")
     full = m.model_copy(update={"sliding_window": None, "full_attention_every": None})
-    assert kv_layer_factor(m, 1536) == pytest.approx(0.5 + 0.5 * 128 / 1536)
-    assert kv_layer_factor(m, 100) == 1.0 and kv_layer_factor(m, None) == 1.0 and kv_layer_factor(full, 1e6) == 1.0
-    assert kv_bytes_per_token(m, "bf16", 1536) == pytest.approx(kv_bytes_per_token(full, "bf16") * kv_layer_factor(m, 1536))
+    assert m.kv_share(1536) == pytest.approx(0.5 + 0.5 * 128 / 1536)
+    assert m.kv_share(100) == 1.0 and m.kv_share(None) == 1.0 and full.kv_share(1e6) == 1.0
+    assert kv_bytes_per_token(m, "bf16", 1536) == pytest.approx(kv_bytes_per_token(full, "bf16") * m.kv_share(1536))
     acc = cat.accelerator("h100")
     a = memory_plan(m, acc, "bf16", 8, 1, kv_context=1536)
     b = memory_plan(full, acc, "bf16", 8, 1, kv_context=1536)

@@ -367,6 +367,18 @@ class Model(Entry):
         swa = w - w * w / (2.0 * seq) if causal else w
         return (1.0 - f) * full + f * swa
 
+    def kv_share(self, context: float | None) -> float:
+        """Share of the layers' KV a cached token costs at a sequence length of ``context`` tokens.
+
+        A sliding-window layer keeps only its last ``W`` tokens, so over a sequence of ``c`` tokens its cache
+        holds ``min(c, W)`` of them: per token that is ``min(1, W / c)`` of a full layer's. ``None``: no
+        context given, every layer counted whole.
+        """
+        f = self.sliding_fraction
+        if f == 0.0 or not context or self.sliding_window is None:
+            return 1.0
+        return (1.0 - f) + f * min(1.0, self.sliding_window / float(context))
+
     @property
     def params(self) -> float:
         from rainier.catalog.params import param_counts

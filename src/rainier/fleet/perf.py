@@ -71,9 +71,7 @@ def physics_replica(model: Any, acc: Any, precision: str, input_len: int, output
         chips *= 2
     bw = chips * acc.hbm_bw_bytes_s * bw_eff
     ctx = input_len + output_len / 2.0
-    f, w = getattr(model, "sliding_fraction", 0.0), getattr(model, "sliding_window", None)
-    swa = (1.0 - f) + f * min(1.0, w / ctx) if f and w else 1.0  # sliding-window layers keep W tokens
-    kv_seq = _kv_bytes_per_token(model, precision) * ctx * swa
+    kv_seq = _kv_bytes_per_token(model, precision) * ctx * model.kv_share(ctx)  # sliding windows keep W tokens
     b_mem = (0.9 * chips * acc.hbm_bytes - wbytes) / kv_seq
     b_slo = (tpot_s * bw - wbytes) / kv_seq
     batch = max(1.0, min(b_mem, b_slo, 512.0))

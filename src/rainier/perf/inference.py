@@ -204,25 +204,13 @@ def kv_precision(precision: str) -> str:
 
 
 # --- KV cache and memory --------------------------------------------------------------------------
-def kv_layer_factor(model: Model, context: float | None) -> float:
-    """Share of the layers' KV a cached token costs at a sequence length of ``context`` tokens.
-
-    A sliding-window layer keeps only its last ``W`` tokens, so over a sequence of ``c`` tokens its cache
-    holds ``min(c, W)`` of them: per token that is ``min(1, W / c)`` of a full layer's. The KV cache is
-    counted in tokens (paged), so the model's average over the workload's typical live context (prompt
-    plus half the output) stands for every request. ``None``: no context given, every layer counted whole.
-    """
-    f = model.sliding_fraction
-    if f == 0.0 or not context or model.sliding_window is None:
-        return 1.0
-    return (1.0 - f) + f * min(1.0, model.sliding_window / float(context))
-
-
 def kv_bytes_per_token(model: Model, kv_dtype: str = "bf16", context: float | None = None) -> float:
     """KV-cache bytes one token occupies in the whole model (closed form, GQA and MLA aware; sliding-window
-    layers at ``context``, see :func:`kv_layer_factor`)."""
+    layers at ``context``, see :meth:`Model.kv_share`: the KV cache is counted in tokens (paged), so the
+    model's average over the workload's typical live context, prompt plus half the output, stands for
+    every request)."""
     b = WEIGHT_BYTES["fp8" if kv_dtype in ("fp8", "fp4", "int8") else "bf16"]
-    k = kv_layer_factor(model, context)
+    k = model.kv_share(context)
     if model.mla is not None:
         return float(model.layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * b * k)
     return float(2 * model.layers * model.n_kv_heads * model.d_head * b * k)
@@ -280,7 +268,7 @@ def memory_plan(model: Model, acc: Accelerator, precision: str, tp: int, pp: int
     ffn = model.moe.expert_ffn_hidden * model.moe.top_k if model.moe else model.ffn_hidden
     act = token_budget * ACT_BYTES * (4 * model.hidden + 3 * ffn / tp) + max_batch * model.vocab / tp * 4.0
     usable = acc.hbm_bytes * f.hbm_usable_fraction
-    per_tok = _kv_bytes_token_layer_chip(model, tp, kvd) * math.ceil(model.layers / pp) * kv_layer_factor(model, kv_context)
+    per_tok = _kv_bytes_token_layer_chip(model, tp, kvd) * math.ceil(model.layers / pp) * model.kv_share(kv_context)
     kv = usable - w - act
     cap = int(kv // per_tok) if kv > 0 else 0
     return MemoryPlan(acc.hbm_bytes, usable, w, act, per_tok, max(kv, 0.0), cap, cap > 0)
@@ -332,7 +320,7 @@ class StepModel:
         kv_b = _kv_bytes_token_layer_chip(model, tp, self.kv_dtype)
         # attention reads each cached token once per layer that still holds it: a sliding-window layer only
         # its window (decode reads and, approximately, prefill pairs at the workload's typical context)
-        swa = kv_layer_factor(model, kv_context)
+        swa = model.kv_share(kv_context)
         mem_c = _comp.memory_time_s(acc, 1e9, self.eff) / 1e9
         heads = math.ceil(model.heads / tp)
         if model.mla is not None:
