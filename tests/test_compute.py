@@ -131,3 +131,28 @@ def test_systolic_array_fills_only_head_dim_of_its_side(cat):
     assert t(v6e, 64) == pytest.approx(2 * t(v6e, 128)) and t(v6e, 128) == pytest.approx(2 * t(v6e, 256))
     assert t(v6e, 512) == pytest.approx(t(v6e, 256))
     assert 1.0 < t(h100, 64) / t(h100, 128) < 1.5
+
+
+def test_head_dim_factor_from_exponential_throughput(cat):
+    """Every score costs one exponential and 4 x head-dim matmul FLOPs (forward): where the chip's exp rate is
+    known, small heads lose in proportion to peak / exp rate. On H100 (989 TFLOP/s, 3.9 T exp/s) this is
+    FlashAttention-3's measured head-dim curve (Fig. 5: 0.77 at 64, 1.18 at 256, relative to 128); the
+    A100 (312 / 2.44) loses less at 64, B200 (2,250 / 4.8) more, and the backward (10 x head-dim FLOPs per
+    exponential) less than the forward."""
+    a100, h100, b200 = (cat.accelerator(n) for n in ("a100", "h100", "b200"))
+    f = C._head_dim_factor
+    assert f(128, h100) == pytest.approx(1.0) and f(128, a100) == pytest.approx(1.0)
+    assert f(64, h100) == pytest.approx(0.77, abs=0.03)
+    assert f(256, h100) == pytest.approx(1.18, abs=0.03)
+    assert f(64, a100) > f(64, h100) > f(64, b200)
+    for acc in (a100, h100, b200):
+        assert f(64, acc, backward=True) > f(64, acc)
+    # more exponential throughput never makes attention slower, at any head dim
+    fast = h100.model_copy(update={"exp_tera_per_s": 2 * h100.exp_tera_per_s})
+    for d in (32, 64, 96, 128, 192, 256):
+        for bwd in (False, True):
+            assert (C.flash_attention_time_s(fast, 1e15, 0.0, 8192, d, backward=bwd)
+                    <= C.flash_attention_time_s(h100, 1e15, 0.0, 8192, d, backward=bwd) * (1 + 1e-12))
+    # a chip without a published exp rate keeps the FA3 curve
+    tpu = cat.accelerator("tpu-v5p")
+    assert tpu.exp_tera_per_s is None and f(64) == pytest.approx(0.771, abs=0.01)

@@ -102,6 +102,11 @@ class Accelerator(Entry):
         description="side of the chip's systolic matrix unit (a TPU MXU, Trainium's tensor engine); a matmul whose "
                     "contraction or output dimension is smaller (attention's head dimension) uses only that share of "
                     "it. None for GPUs (tensor-core tiles)")
+    exp_tera_per_s: float | None = Field(
+        None, gt=0,
+        description="exponential (softmax) throughput of the chip's special-function units, 10^12 per second; "
+                    "sets how flash attention's efficiency falls with smaller head dims (rainier.perf.compute). "
+                    "None where unpublished (the FlashAttention-3 head-dim curve is used)")
     attention_fwd_eff: float | None = Field(
         None, gt=0, le=1,
         description="published flash-attention forward efficiency of this chip (fraction of dense bf16 peak, "

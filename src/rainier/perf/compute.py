@@ -200,11 +200,12 @@ def attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len: float
     if flops <= 0:
         return 0.0
     p = _params(acc, params)
-    t_flops = flops / (acc.peak_flops("bf16") * _relative_attention_eff(p, q_len, head_dim, acc.systolic_dim))
+    t_flops = flops / (acc.peak_flops("bf16") * _relative_attention_eff(p, q_len, head_dim, acc.systolic_dim, acc))
     return max(t_flops, nbytes / (acc.hbm_bw_bytes_s * p.mem_eff))
 
 
-def _relative_attention_eff(p: EffParams, q_len: float, head_dim: float, systolic_dim: int | None = None) -> float:
+def _relative_attention_eff(p: EffParams, q_len: float, head_dim: float, systolic_dim: int | None = None,
+                            acc: Accelerator | None = None) -> float:
     """The vendor-neutral prior: flash attention at ``attn_eff`` of the family's GEMM efficiency.
 
     ``attn_eff`` is the ratio at head dim 128 (the published kernels' reference); other head dims scale
@@ -214,13 +215,38 @@ def _relative_attention_eff(p: EffParams, q_len: float, head_dim: float, systoli
     head dim is QK^T's contraction and PV's output dimension: each per-head matmul fills only
     ``min(1, head_dim / systolic_dim)`` of the array (head dim 64 on a 256 x 256 MXU: a quarter).
     """
-    hd = min(1.0, head_dim / systolic_dim) if systolic_dim else _head_dim_factor(head_dim)
+    hd = min(1.0, head_dim / systolic_dim) if systolic_dim else _head_dim_factor(head_dim, acc)
     return p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * hd
 
 
-def _head_dim_factor(head_dim: float) -> float:
-    """Flash-attention efficiency at ``head_dim`` relative to head dim 128 (FA3 Fig. 5)."""
-    return _sat(head_dim, _HEAD_DIM_HALF) / _HEAD_DIM_REF
+def _head_dim_factor(head_dim: float, acc: Accelerator | None = None, backward: bool = False) -> float:
+    """Flash-attention efficiency at ``head_dim`` relative to the kernel figure (head dim 128).
+
+    On a chip whose exponential throughput is known (``exp_tera_per_s``: GPU special-function units), from
+    the softmax: every attention score costs one exponential and ``4 x head_dim`` matmul FLOPs in the
+    forward (QK^T and PV), ``10 x head_dim`` in the backward (QK^T recomputed, dV, dP, dQ, dK); with the
+    exponentials and the matmuls issued one after the other, time per score is proportional to
+    ``1 + r(d)``, ``r(d) = peak / (c d x exp rate)``. The factor is ``(1 + r_ref(128)) / (1 + r(d))``, with
+    ``r_ref`` the ratio of the chip the kernel figure was measured on (``_KERNEL_REF_PEAK_PER_EXP``; the chip
+    itself where it carries its own ``attention_fwd_eff``), so more exponential throughput never slows a
+    kernel. On the H100 (989 TFLOP/s, 3.9 T exp/s) this gives 0.75 at head dim 64 and 1.20 at 256,
+    FlashAttention-3's measured 0.77 and 1.18 (Shah et al. 2024, Fig. 5); the A100's lower matmul/exp
+    ratio penalises head dim 64 less (0.83), B200's more (0.69). Elsewhere the FA3 curve itself,
+    ``d / (d + 54)`` normalised at 128.
+    """
+    rate = acc.exp_tera_per_s if acc is not None else None
+    if acc is None or not rate:
+        return _sat(head_dim, _HEAD_DIM_HALF) / _HEAD_DIM_REF
+    c = 10.0 if backward else 4.0
+    peak_per_exp = acc.peak_flops("bf16") / (rate * 1e12)
+    ref = peak_per_exp if acc.attention_fwd_eff else _KERNEL_REF_PEAK_PER_EXP.get(acc.family, peak_per_exp)
+    return (1.0 + ref / (c * 128.0)) / (1.0 + peak_per_exp / (c * max(head_dim, 1.0)))
+
+
+# dense bf16 peak / exponential rate of the chip each family's kernel figure (ATTENTION_KERNELS) was measured
+# on: A100 312 TFLOP/s / 2.44 T exp/s, H100 989.4 / 3.9, B200 2,250 / 4.8 (the catalog's sourced values)
+_KERNEL_REF_PEAK_PER_EXP = {"nvidia-ampere": 312.0 / 2.44, "nvidia-hopper": 989.4 / 3.9,
+                            "nvidia-blackwell": 2250.0 / 4.8}
 
 
 # Flash-attention forward efficiency: fraction of the dense bf16 peak reached by a causal, head-dim 128,
@@ -267,9 +293,9 @@ def flash_attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len:
     p = _params(acc, params)
     kernel_eff = acc.attention_fwd_eff or ATTENTION_KERNELS.get(acc.family, {}).get(kernel)
     if kernel_eff is None:
-        eff = _relative_attention_eff(p, q_len, head_dim, acc.systolic_dim)
+        eff = _relative_attention_eff(p, q_len, head_dim, acc.systolic_dim, acc)
     else:
-        eff = kernel_eff * _head_dim_factor(head_dim) * _sat(q_len, p.dim_half)
+        eff = kernel_eff * _head_dim_factor(head_dim, acc, backward) * _sat(q_len, p.dim_half)
     eff = min(eff, 0.95)
     if backward:
         flops, eff, nbytes = 2.5 * flops, eff * p.attn_bwd_ratio, 2.0 * nbytes

@@ -598,7 +598,10 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                            fix="use fp32 (fp32 gradient buffer and reduction) or bf16")
     if opt.power_cap_w is not None and opt.power_cap_w < acc.tdp_w:
         f = (opt.power_cap_w / acc.tdp_w) ** (1.0 / 3.0)
-        acc = acc.model_copy(update={"peak_tflops": {k: v * f for k, v in acc.peak_tflops.items()}})
+        upd: dict[str, Any] = {"peak_tflops": {k: v * f for k, v in acc.peak_tflops.items()}}
+        if acc.exp_tera_per_s:  # the special-function units run at the same (lowered) clock
+            upd["exp_tera_per_s"] = acc.exp_tera_per_s * f
+        acc = acc.model_copy(update=upd)
     topo = Topology.from_system(sysm, cat, sites=sites, cross_site_gbps=cross_site_gbps, chips=chips)
     ctx = _Ctx(mdl, acc, sysm, topo, seq=int(seq), global_batch=int(global_batch), chips=chips,
                precision="bf16" if precision == "fp16" else precision, options=opt, catalog=cat)
