@@ -13,11 +13,11 @@ Triton flash-attention kernel: rainier's ``flash2`` class), ``limit_all_gathers`
 checkpointing (``full`` recomputation where the table says checkpointing, else none); ``MP Mode`` PURE
 reduces gradients in bf16, DEFAULT in fp32.
 
-Measured (today): bf16 tables, 184 rows, MAE 7.2% (H100 8.4% over 45, A100 80GB 7.2% over 61, A100 40GB
-6.4% over 78); 160 of 184 within 15%. The one configuration run on both H100 and A100 80GB that is far off on
+Measured (today): bf16 tables, 184 rows, MAE 6.1% (H100 8.0% over 45, A100 80GB 5.3% over 61, A100 40GB
+5.8% over 78); 169 of 184 within 15%. The one configuration run on both H100 and A100 80GB that is far off on
 both is MPT-30B at 8k on 8 GPUs with microbatch 1 (validation row 68: +31% on H100, +33% on A100), while
-the same model at 4k (+14%, +2%) and 2k is close: a property of that run (composer's automatic microbatch
-sizing leaves it at the memory limit), not of the chip. The FP8 table is missed by +77..+175%: those
+the same model at 4k (+13%, +3%) and 2k is close: a property of that run (composer's automatic microbatch
+sizing leaves it at the memory limit), not of the chip. The FP8 table is missed by +92..+178%: those
 2023 runs are slower than the same models in bf16 (e.g. 3B at 2k: 27.7% vs 42-44% MFU), which no
 FLOP or byte count explains. Run from the repository root::
 
