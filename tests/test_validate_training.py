@@ -6,7 +6,7 @@ and the fit set chosen by a rule declared before fitting (scripts/fit_efficiency
 held-out MAPE there is 8.1%: the MAPE target is met and guarded at the target itself. The per-row target
 is not: two rows are beyond 25% (MPT-30B at 8k on 8 GPUs, gpt-oss on GB200). Rows 77-106 are other
 vendors' published runs rainier added (TPU v5p/v6e/Ironwood, Trainium1, MI325X/MI355X), scored apart
-(20.7% held out): dense runs are within 26%, MoE runs on TPU are 28-137% fast (not explained).
+(19.8% held out): dense runs are within 26%; MaxText MoE runs on Ironwood are 44-137% fast (not explained); Mixtral on v6e, run on its GShard einsum dispatch with capacity 1.25, is -5%.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validat
 
 HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 8.1% (rule-chosen fit set, memory check on): the target
 AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.2%
-ADDED_MAPE_GUARD = 25.0  # today 20.7% (23 held-out rows of TPU v5p/v6e/Ironwood, Trainium1, MI325X)
+ADDED_MAPE_GUARD = 25.0  # today 19.8% (23 held-out rows of TPU v5p/v6e/Ironwood, Trainium1, MI325X)
 
 
 @pytest.fixture(scope="module")

@@ -80,6 +80,14 @@ def train_cmd(
     grad_dtype: Annotated[str | None, typer.Option(
         "--grad-dtype",
         help="gradient buffer and its DP reduction: fp32 | bf16 (default: fp32, or fp16 when training in fp16)")] = None,
+    moe_dispatch: Annotated[str, typer.Option(
+        "--moe-dispatch",
+        help="MoE token routing: permute (sort and gather by expert: Megatron, MaxText sparse) | einsum (GShard "
+             "one-hot dispatch/combine einsums: MaxText's dropping path)")] = "permute",
+    moe_capacity_factor: Annotated[float | None, typer.Option(
+        "--moe-capacity-factor",
+        help="expert capacity as a multiple of the balanced load (overflow dropped, every slot computed); "
+             "default: the model's (dropless)")] = None,
     top: Annotated[int, typer.Option("--top", help="also list the next-best configurations")] = 1,
     system: Annotated[str | None, typer.Option("--system", help="system to run in (default: the chip's)")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
@@ -116,7 +124,7 @@ def train_cmd(
         precision=precision, tokens=parse_count(tokens, "--tokens") if tokens else None, sites=sites,
         cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
         options=Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
-                        grad_dtype=grad_dtype),
+                        grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor),
     )
     if report is not None:
         from rainier.report import write_training_report

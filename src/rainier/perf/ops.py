@@ -19,6 +19,10 @@ tokens. Its forward GEMMs are (h hidden, a heads, k kv heads, d head dim, f FFN 
   all-to-all dispatcher makes four passes per layer forward when ``ep > 1`` and a chip holds several
   experts (permute by destination rank, sort the received chunks by local expert; the reverse sort and
   the un-permute after the experts), two otherwise (permute, un-permute).
+  GShard-style einsum dispatch (``moe_dispatch="einsum"``, a capacity factor dropping overflow tokens) instead
+  multiplies one-hot ``(B, S, E, C)`` masks into the tokens and back: two GEMMs of ``2 s (E C) h`` FLOPs per
+  sequence, ``E C = cf s top_k``, i.e. ``(2/3) cf s / f_e`` of a SwiGLU expert stack's FLOPs; the experts
+  compute every capacity slot, used or not.
   Load imbalance: none is modelled. For multinomial routing the busiest of the ``ep`` ranks gets
   about ``1 + sqrt(2 ln ep) sqrt((1 - 1/ep) / (N/ep))`` times the mean load (``N = T ep top_k`` routed
   copies per microbatch): 1-3% at the token counts of the measured runs (e.g. 1.6% for gpt-oss at EP64,
@@ -97,8 +101,12 @@ def uses_dropout(model: Model) -> bool:
 
 def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int = 1, sp: bool = True,
               moe_layer: bool = False, fused_attention: bool = True, act_bytes: float = 2.0,
-              fused_elementwise: bool = True, etp: int | None = None) -> LayerOps:
-    """Forward operations of one transformer layer on one chip (see the module docstring)."""
+              fused_elementwise: bool = True, etp: int | None = None, moe_dispatch: str = "permute") -> LayerOps:
+    """Forward operations of one transformer layer on one chip (see the module docstring).
+
+    ``moe_dispatch``: "permute" (tokens sorted and gathered by expert: Megatron, MaxText's sparse path) or
+    "einsum" (GShard-style one-hot dispatch: MaxText's dropping path, Mesh-TF / GShard / Switch).
+    """
     h, a = model.hidden, model.heads
     t = max(1, tp)
     T = b * s / cp
@@ -156,9 +164,20 @@ def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int
             f_act += T * fs / t
         if ep_ > 1:
             ep_bytes = T * e.top_k * e.capacity_factor * h * act_bytes / t
-        # token permutation passes, each reading and writing every routed copy (see the module docstring)
-        passes = 4.0 if (ep_ > 1 and local > 1) else 2.0
-        permute_bytes = passes * 2.0 * T * e.top_k * e.capacity_factor * h * act_bytes / t
+        if moe_dispatch == "einsum":
+            # one-hot dispatch and combine einsums over every expert's C = cf s k / E capacity slots of each
+            # sequence: "BSM,BSEC->EBCM" and back, 2 s (E C) h FLOPs each per sequence, on the matrix units (a
+            # chip holding s / cp of the sequence contracts its share of S); the (B, S, E, C) masks are built
+            # elementwise (int32 cumsum, cast: ~8 B per mask element)
+            s_loc = s / cp
+            slots = s * e.top_k * e.capacity_factor  # E x C
+            gemms.append(Gemm("moe_dispatch", slots, h / t, s_loc, b))
+            gemms.append(Gemm("moe_combine", s_loc, h / t, slots, b))
+            permute_bytes = 8.0 * b * s_loc * slots
+        else:
+            # token permutation passes, each reading and writing every routed copy (see the module docstring)
+            passes = 4.0 if (ep_ > 1 and local > 1) else 2.0
+            permute_bytes = passes * 2.0 * T * e.top_k * e.capacity_factor * h * act_bytes / t
     else:
         permute_bytes = 0.0
         f = model.ffn_hidden

@@ -109,6 +109,11 @@ class Options:
     #                                    None = Megatron-LM's default: fp32 when training in bf16/fp8 (forced for
     #                                    bf16; FSDP2's default reduce_dtype too), the fp16 params' dtype in fp16;
     #                                    "bf16" for Megatron-Core grad_reduce_in_fp32=False (NVIDIA's perf recipes)
+    moe_dispatch: str = "permute"      # MoE token routing: "permute" (sort + gather by expert; Megatron, MaxText
+    #                                    sparse_matmul) or "einsum" (GShard one-hot dispatch/combine einsums with
+    #                                    a capacity: MaxText's dropping path); see perf.ops
+    moe_capacity_factor: float | None = None  # expert capacity as a multiple of the balanced load (tokens beyond
+    #                                    it dropped, every slot computed); None = the model's (1.0: dropless)
     params: C.EffParams | None = None  # efficiency parameters (None: the fitted family values)
 
 
@@ -225,7 +230,7 @@ class _Ctx:
         acc, par, opt = self.acc, self.params, self.opt
         ops = layer_ops(self.model, b=p.micro_batch, s=self.seq, tp=p.tp, cp=p.cp, ep=p.ep, sp=p.sp,
                         moe_layer=moe, fused_attention=opt.fused_attention,
-                        fused_elementwise=opt.fused_elementwise, etp=p.expert_tp)
+                        fused_elementwise=opt.fused_elementwise, etp=p.expert_tp, moe_dispatch=opt.moe_dispatch)
         g_t = g_b = 0.0
         # weight gradients accumulate into an fp32 buffer across microbatches (Megatron's
         # gradient-accumulation fusion, TE's fuse_wgrad_accumulation: read + write 8 B per weight);
@@ -593,6 +598,16 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                            fix="use flash3 (FA3/cuDNN class) or flash2 (FlashAttention-2 class)")
     if opt.grad_dtype is None:
         opt = replace(opt, grad_dtype="fp16" if precision == "fp16" else "fp32")
+    if opt.moe_dispatch not in ("permute", "einsum"):
+        raise RainierError(f"unknown MoE dispatch '{opt.moe_dispatch}'", field="--moe-dispatch",
+                           fix="use permute (sort and gather by expert) or einsum (GShard one-hot einsums)")
+    if opt.moe_capacity_factor is not None:
+        if not opt.moe_capacity_factor > 0:
+            raise RainierError(f"MoE capacity factor must be positive (got {opt.moe_capacity_factor})",
+                               field="--moe-capacity-factor", fix="e.g. --moe-capacity-factor 1.25, or omit it")
+        if mdl.moe is not None:
+            mdl = mdl.model_copy(update={"moe": mdl.moe.model_copy(
+                update={"capacity_factor": float(opt.moe_capacity_factor)})})
     if opt.grad_dtype not in _GRAD_BYTES:
         raise RainierError(f"unknown gradient dtype '{opt.grad_dtype}'", field="--grad-dtype",
                            fix="use fp32 (fp32 gradient buffer and reduction) or bf16")

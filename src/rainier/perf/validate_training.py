@@ -232,7 +232,9 @@ ROWS: dict[int, RowSpec] = {
                 note="per-device batch 2 from the log (the config says 3); " + _OFFLOAD),
     80: RowSpec("gpt3-175b", "tpu-v6e", _FSDP_TPU | {"micro_batch": 3, "recompute": "full"}, "tokens_per_s_per_chip"),
     81: RowSpec("mixtral-8x7b", "tpu-v6e", _FSDP_TPU | {"micro_batch": 12, "ep": 1, "recompute": "full"}, "tokens_per_s_per_chip",
-                note="dropping MoE at capacity factor 1.25 not modelled (dropless); " + _OFFLOAD),
+                options=Options(moe_dispatch="einsum", moe_capacity_factor=1.25),
+                note="MaxText's dropping MoE path (megablox off, capacity factor 1.25): one-hot einsum dispatch and "
+                     "combine, every capacity slot computed; " + _OFFLOAD),
     82: RowSpec("llama3.1-405b", "tpu-v6e", _FSDP_TPU | {"micro_batch": 1, "recompute": "full"}, "tokens_per_s_per_chip",
                 note="two v6e-256 pods, FSDP 256 over ICI x 2 over DCN; " + _OFFLOAD),
     83: RowSpec("llama3.1-405b", "tpu-v5p", _FSDP_TPU | {"micro_batch": 2, "recompute": "full"}, "tokens_per_s_per_chip", note=_OFFLOAD),
@@ -473,6 +475,10 @@ _SETTING_SOURCES = {
     "recompute_fraction": "share of the forward recomputed, from the source's checkpointing mode",
     "overlap_ep": "EP all-to-all overlapped with compute: DualPipe (DeepSeek-V3 paper Sec. 3.2.1)",
     "power_cap_w": "power limit stated by the source",
+    "moe_dispatch": ("GShard-style one-hot einsum dispatch: the source runs MaxText's dropping MoE path (megablox off, "
+                     "a capacity factor), whose dispatch and combine are einsums with (B, S, E, C) masks "
+                     "(MaxText layers/moe.py, dense_matmul)"),
+    "moe_capacity_factor": "capacity factor stated by the source",
     "grad_dtype": ("bf16 gradient buffer and reduction: Megatron-Bridge's performance scripts set "
                    "grad_reduce_in_fp32=False for every model"),
     "attention_kernel": ("FlashAttention-2-class kernel: torchtitan calls PyTorch SDPA, whose flash backend is "
