@@ -259,11 +259,11 @@ TABLES = {  # name: (rows, chip, precision, dense bf16 peak TFLOP/s used by the 
 
 
 def _chip(name: str, cat):  # noqa: ANN001
-    """A catalog chip, or the A100 40GB (40 GB HBM2 at 1.555 TB/s, NVIDIA's A100 datasheet)."""
+    """A catalog chip, or the A100 40GB (40 GiB HBM2 at 1.555 TB/s, NVIDIA's A100 datasheet; PyTorch reports 39.4-39.6 GiB visible)."""
     if name == "a100-40gb":
         a100 = cat.accelerator("a100")
-        return a100.model_copy(update={"name": "a100-40gb", "display_name": "A100 40GB SXM", "hbm_gb": 40.0,
-                                       "hbm_gib": None, "hbm_tbps": 1.555}), cat.system("dgx-a100")
+        return a100.model_copy(update={"name": "a100-40gb", "display_name": "A100 40GB SXM", "hbm_gib": 40.0,
+                                       "hbm_tbps": 1.555}), cat.system("dgx-a100")
     return cat.accelerator(name), None
 
 
@@ -294,7 +294,7 @@ def run_row(line: str, chip: str, precision: str, peak: float, cat) -> dict[str,
     pred = 100.0 * per_seq * gbs_i / r.step_time_s / g_i / (peak * 1e12)
     out["predicted"] = pred
     out["err"] = 100.0 * (pred / float(mfu) - 1.0)
-    out["mem_frac"] = r.memory_gb_per_chip / acc.hbm_gb
+    out["mem_frac"] = r.memory_gb_per_chip * 1e9 / acc.hbm_bytes
     return out
 
 

@@ -368,11 +368,14 @@ def test_expert_tensor_parallelism_folds_ep_over_tp(cat):
     assert estimate_training("qwen3-235b-a22b", "h100", 256, parallelism=p, **kw).parallelism["etp"] == 1
     with pytest.raises(RainierError, match="etp"):
         estimate_training("qwen3-235b-a22b", "h100", 256, parallelism={**p, "etp": 3}, **kw)
-    # etp = tp is the default layout; etp = 1 holds the same expert FLOPs in fewer, larger GEMMs
+    # with etp left free the search takes the faster of etp = tp (the default layout) and etp = 1 (the same
+    # expert FLOPs in fewer, larger GEMMs, twice the expert weights per chip) among those that fit
     q = {"tp": 2, "pp": 8, "cp": 1, "vp": 4, "ep": 8, "micro_batch": 1, "recompute": "none", "zero": 1}
     a = estimate_training("qwen3-235b-a22b", "h100", 256, parallelism=q, **kw)
     b = estimate_training("qwen3-235b-a22b", "h100", 256, parallelism={**q, "etp": 2}, **kw)
-    assert a.step_time_s == pytest.approx(b.step_time_s) and a.parallelism["etp"] == 2
+    c = estimate_training("qwen3-235b-a22b", "h100", 256, parallelism={**q, "etp": 1}, **kw)
+    assert b.parallelism["etp"] == 2 and c.parallelism["etp"] == 1
+    assert a.step_time_s == pytest.approx(min(b.step_time_s, c.step_time_s))
     from rainier.perf.memory import params_per_chip
     m = cat.model("qwen3-235b-a22b")
     assert params_per_chip(m, tp=2, pp=8, ep=8, etp=1)[1] == pytest.approx(2 * params_per_chip(m, tp=2, pp=8, ep=8)[1])

@@ -1,0 +1,150 @@
+"""Out-of-sample check of the training model on NVIDIA NeMo performance tables that are NOT in the validation table.
+
+Nothing is fitted on these rows (tokens/s/GPU as published):
+
+* ``LONG_SEQ``: NeMo's long-sequence pre-training table (container 24.03.01, DGX-H100, FP8): Llama 2 7B from 4K
+  to 1M tokens per sequence on 4 to 1,024 GPUs, the sequence split by context parallelism (CP up to 32) and
+  TP up to 8 (``NVIDIA/NeMo docs/source/performance/performance_long_sequence.md``);
+* ``NEMO_24``: the H100 FP8 pre-training tables NeMo published for its 24.07 / 24.09 containers (three
+  revisions of the page, ``docs/source/performance/performance_summary.md``), every row of a model in the
+  catalog except the five that are validation rows 62-66; Nemotron 8B/22B are left out (architectures not
+  published);
+* ``MB_2509``: Megatron-Bridge ``docs/performance-summary.md``, 25.09 container (FP8: the page's footnote on
+  quantisation granularities), the first configuration of each row (``DeepSeekV3 (dropless)`` and
+  ``(tokendrop)`` rows repeat the same numbers and are not repeated here).
+
+The 24.x rows run as NeMo 1.x / Megatron-Core then did (fp32 gradient reduction, as validation rows 62-66);
+the 25.09 rows with bf16 gradients (``grad_reduce_in_fp32 = False`` in the performance scripts). Recompute,
+ZeRO stage and anything not stated are searched, as in ``rainier validate training``. Run from the
+repository root::
+
+    python scripts/check_nemo_tables.py [--rows]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from typing import Any
+
+from rainier.errors import RainierError
+from rainier.perf.training import Options, estimate_training
+
+# chip, model, GPUs, precision, global batch, micro batch, seq, FSDP, TP, PP, CP, VP, EP, tokens/s/GPU
+LONG_SEQ = """
+h100 llama2-7b    4 fp8 1024 1    4096 0 1 1  1 1 1 16671
+h100 llama2-7b    8 fp8  512 1    8192 0 1 2  1 1 1 13907
+h100 llama2-7b   16 fp8  256 1   16384 0 2 1  1 1 1 10082
+h100 llama2-7b   32 fp8  128 1   32768 0 2 1  2 1 1 6687
+h100 llama2-7b   64 fp8   64 1   65536 0 4 1  2 1 1 4021
+h100 llama2-7b  128 fp8   32 1  131072 0 4 1  4 1 1 2260
+h100 llama2-7b  256 fp8   16 1  262144 0 4 1  8 1 1 1214
+h100 llama2-7b  512 fp8    8 1  524288 0 8 1 16 1 1 635
+h100 llama2-7b 1024 fp8    4 1 1048576 0 8 1 32 1 1 318
+"""
+
+NEMO_24 = """
+h100 gpt3-5b          64 fp8 2048 4 2048 0 1 1 1  1 1 22521
+h100 gpt3-20b         64 fp8  256 2 2048 0 2 1 1  1 1 5851
+h100 llama2-7b         8 fp8  128 1 4096 0 1 1 1  1 1 16847
+h100 llama2-13b       16 fp8  128 1 4096 0 1 4 1 10 1 8646
+h100 llama2-70b       64 fp8  128 1 4096 0 4 4 1 20 1 1707
+h100 nemotron-4-340b 128 fp8   32 1 4096 0 8 8 1 12 1 322
+h100 llama3-8b         8 fp8  128 1 8192 0 1 1 2  1 1 12036
+h100 llama3-70b       64 fp8  128 1 8192 0 4 4 2  5 1 1533
+h100 gpt3-175b       128 fp8  256 1 2048 0 4 8 1  6 1 726
+h100 gpt3-175b       512 fp8 2048 2 2048 0 4 8 1  6 1 782
+h100 gpt3-5b          64 fp8 2048 4 2048 0 1 1 1  1 1 23574
+h100 gpt3-20b         64 fp8  256 2 2048 0 2 1 1  1 1 5894
+h100 gpt3-175b       128 fp8  256 1 2048 0 4 8 1  6 1 745
+h100 gpt3-175b       512 fp8 2048 2 2048 0 4 8 1  6 1 832
+h100 llama2-7b         8 fp8  128 1 4096 0 1 1 1  1 1 16634
+h100 llama2-13b       16 fp8  128 1 4096 0 1 4 1 10 1 8715
+h100 llama2-70b       64 fp8  128 1 4096 0 4 4 1 20 1 1717
+h100 nemotron-4-340b 128 fp8   32 1 4096 0 8 8 1 12 1 328
+h100 llama3-8b         8 fp8  128 1 8192 0 1 1 2  1 1 11883
+h100 llama3-70b       64 fp8  128 1 8192 0 4 4 2  5 1 1549
+h100 gpt3-175b       512 fp8 2048 2 2048 0 4 8 1  6 1 825
+h100 llama2-7b         8 fp8  128 1 4096 0 1 1 1  1 1 16934
+h100 nemotron-4-340b 128 fp8   32 1 4096 0 8 8 1 12 1 326
+"""
+
+MB_2509 = """
+h100  llama3-8b          8 fp8  128 1 8192 1 1 1 1 1  1 14079
+h100  llama3-70b        64 fp8  128 1 8192 0 4 8 1 5  1 1619
+h100  llama3.1-405b   1024 fp8  512 1 8192 0 8 8 2 8  1 302
+h100  deepseek-v3     1024 fp8 8192 1 4096 0 2 8 1 4 64 1297
+h100  qwen3-30b-a3b     16 fp8  512 2 4096 0 1 2 1 24 8 10494
+h100  qwen3-235b-a22b  256 fp8 2048 1 4096 0 2 8 1 4 32 1204
+b200  llama3-8b          8 fp8  128 2 8192 0 1 1 1 1  1 29994
+b200  llama3.1-405b    128 fp8   64 1 8192 0 4 8 2 8  1 664
+b200  deepseek-v3      256 fp8 2048 1 4096 0 1 16 1 1 8 2265
+b200  qwen3-30b-a3b      8 fp8  512 1 4096 0 1 1 1 1  8 18066
+b200  qwen3-235b-a22b   64 fp8 1024 1 4096 0 1 8 1 2  8 4104
+gb200 llama3-8b          8 fp8  128 2 8192 0 1 1 1 1  1 31357
+gb200 llama3-70b        64 fp8  128 2 8192 1 1 1 1 1  1 3986
+gb200 llama3.1-405b    128 fp8   64 1 8192 1 2 1 1 1  1 729
+gb200 deepseek-v3      256 fp8 2048 1 4096 0 1 4 1 4 64 3454
+gb200 qwen3-30b-a3b      8 fp8  512 4 4096 0 1 1 1 1  8 22775
+gb200 qwen3-235b-a22b   64 fp8 1024 1 4096 0 2 1 1 1 64 4452
+"""
+
+TABLES = {  # name: (rows, gradient dtype)
+    "NeMo long sequence (24.03.01, H100 FP8)": (LONG_SEQ, None),
+    "NeMo 24.07/24.09 (H100 FP8)": (NEMO_24, None),
+    "Megatron-Bridge 25.09 (FP8)": (MB_2509, "bf16"),
+}
+
+
+def run_row(line: str, grad_dtype: str | None) -> dict[str, Any]:
+    chip, model, g, prec, gbs, mbs, seq, fsdp, tp, pp, cp, vp, ep, meas = line.split()
+    fixed: dict[str, Any] = {"tp": int(tp), "pp": int(pp), "cp": int(cp), "vp": int(vp), "ep": int(ep),
+                             "micro_batch": int(mbs)}
+    if fsdp == "1":
+        fixed["zero"] = 3
+    dp_cp = int(g) // (int(tp) * int(pp))
+    if int(ep) > 1 and dp_cp % int(ep):
+        fixed["etp"] = 1
+    out: dict[str, Any] = {"chip": chip, "model": model, "gpus": int(g), "seq": int(seq), "measured": float(meas)}
+    try:
+        r = estimate_training(model, chip, int(g), seq=int(seq), global_batch=int(gbs), parallelism=fixed,
+                              precision=prec, options=Options(grad_dtype=grad_dtype))
+    except RainierError as exc:
+        out["error"] = str(exc)
+        return out
+    out["predicted"] = r.tokens_per_s_per_chip
+    out["err"] = 100.0 * (r.tokens_per_s_per_chip / float(meas) - 1.0)
+    out["par"] = r.parallelism
+    return out
+
+
+def score() -> dict[str, list[dict[str, Any]]]:
+    return {t: [run_row(line, gd) for line in rows.strip().splitlines()] for t, (rows, gd) in TABLES.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", action="store_true", help="print every row")
+    args = ap.parse_args()
+    every: list[float] = []
+    for title, res in score().items():
+        errs = [r["err"] for r in res if "err" in r]
+        every += errs
+        print(f"{title:42s} rows {len(errs):3d}  MAE {statistics.fmean(abs(e) for e in errs):5.1f}%  "
+              f"bias {statistics.fmean(errs):+5.1f}%  worst {max(errs, key=abs):+.1f}%"
+              + (f"  ({len(res) - len(errs)} not reproducible)" if len(errs) < len(res) else ""))
+        if args.rows:
+            for r in res:
+                if "err" in r:
+                    p = r["par"]
+                    print(f"   {r['chip']:6s} {r['model']:16s} {r['gpus']:5d} s{r['seq']:<8d} meas {r['measured']:8.0f} "
+                          f"pred {r['predicted']:8.0f} {r['err']:+6.1f}%  (recompute {p['recompute']}, zero "
+                          f"{p['zero']}, dp {p['dp']})")
+                else:
+                    print(f"   {r['chip']:6s} {r['model']:16s} {r['gpus']:5d}  not reproducible: {r['error']}"[:200])
+    print(f"{'all':42s} rows {len(every):3d}  MAE {statistics.fmean(abs(e) for e in every):5.1f}%  "
+          f"bias {statistics.fmean(every):+5.1f}%")
+
+
+if __name__ == "__main__":
+    main()
