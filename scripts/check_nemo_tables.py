@@ -25,10 +25,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
+from pathlib import Path
 from typing import Any
 
 from rainier.errors import RainierError
-from rainier.perf.training import Options, estimate_training
+from rainier.perf.training import Options
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_unlisted_training import estimate_row  # noqa: E402  (the same table-line reader)
 
 # chip, model, GPUs, precision, global batch, micro batch, seq, FSDP, TP, PP, CP, VP, EP, tokens/s/GPU
 LONG_SEQ = """
@@ -97,23 +102,16 @@ TABLES = {  # name: (rows, gradient dtype)
 
 
 def run_row(line: str, grad_dtype: str | None) -> dict[str, Any]:
-    chip, model, g, prec, gbs, mbs, seq, fsdp, tp, pp, cp, vp, ep, meas = line.split()
-    fixed: dict[str, Any] = {"tp": int(tp), "pp": int(pp), "cp": int(cp), "vp": int(vp), "ep": int(ep),
-                             "micro_batch": int(mbs)}
-    if fsdp == "1":
-        fixed["zero"] = 3
-    dp_cp = int(g) // (int(tp) * int(pp))
-    if int(ep) > 1 and dp_cp % int(ep):
-        fixed["etp"] = 1
-    out: dict[str, Any] = {"chip": chip, "model": model, "gpus": int(g), "seq": int(seq), "measured": float(meas)}
+    chip, model, g, _prec, _gbs, _mbs, seq, *_ = line.split()
+    out: dict[str, Any] = {"chip": chip, "model": model, "gpus": int(g), "seq": int(seq),
+                           "measured": float(line.split()[-1])}
     try:
-        r = estimate_training(model, chip, int(g), seq=int(seq), global_batch=int(gbs), parallelism=fixed,
-                              precision=prec, options=Options(grad_dtype=grad_dtype))
+        r, meas = estimate_row(line, Options(grad_dtype=grad_dtype))
     except RainierError as exc:
         out["error"] = str(exc)
         return out
     out["predicted"] = r.tokens_per_s_per_chip
-    out["err"] = 100.0 * (r.tokens_per_s_per_chip / float(meas) - 1.0)
+    out["err"] = 100.0 * (r.tokens_per_s_per_chip / meas - 1.0)
     out["par"] = r.parallelism
     return out
 

@@ -19,8 +19,10 @@ ZeRO-3. Run from the repository root::
 
 from __future__ import annotations
 
+from typing import Any
+
 from rainier.errors import RainierError
-from rainier.perf.training import Options, estimate_training
+from rainier.perf.training import Options, TrainingResult, estimate_training
 
 # system chip, model, GPUs, precision, global batch, micro batch, seq, FSDP, TP, PP, CP, VP, EP, tokens/s/GPU
 ROWS_2511 = """
@@ -72,17 +74,25 @@ h100   qwen3-235b-a22b   256 fp8  8192 1 4096 0 2  8 1 4 32 1633
 """
 
 
-def _run(line: str, host: bool = True) -> float:
+def estimate_row(line: str, options: Options) -> tuple[TrainingResult, float]:
+    """Run one table line (chip, model, GPUs, precision, global batch, micro batch, seq, FSDP, TP, PP, CP, VP, EP,
+    tokens/s/GPU) with its stated sizes; the rest is searched. Returns the result and the measured figure."""
     chip, model, g, prec, gbs, mbs, seq, fsdp, tp, pp, cp, vp, ep, meas = line.split()
-    fixed = {"tp": int(tp), "pp": int(pp), "cp": int(cp), "vp": int(vp), "ep": int(ep), "micro_batch": int(mbs)}
+    fixed: dict[str, Any] = {"tp": int(tp), "pp": int(pp), "cp": int(cp), "vp": int(vp), "ep": int(ep),
+                             "micro_batch": int(mbs)}
     if fsdp == "1":
         fixed["zero"] = 3
     dp_cp = int(g) // (int(tp) * int(pp))
-    if dp_cp % int(ep):
+    if int(ep) > 1 and dp_cp % int(ep):
         fixed["etp"] = 1  # EP larger than DP: only Megatron-Core's parallel folding (expert-TP 1) lays it out
     r = estimate_training(model, chip, int(g), seq=int(seq), global_batch=int(gbs), parallelism=fixed,
-                          precision=prec, options=Options(host_overhead=host, grad_dtype="bf16"))
-    return 100.0 * (r.tokens_per_s_per_chip / float(meas) - 1.0)
+                          precision=prec, options=options)
+    return r, float(meas)
+
+
+def _run(line: str, host: bool = True) -> float:
+    r, meas = estimate_row(line, Options(host_overhead=host, grad_dtype="bf16"))
+    return 100.0 * (r.tokens_per_s_per_chip / meas - 1.0)
 
 
 def _table(title: str, rows: str, both: bool) -> list[float]:
