@@ -153,6 +153,10 @@ def test_head_dim_factor_from_exponential_throughput(cat):
         for bwd in (False, True):
             assert (C.flash_attention_time_s(fast, 1e15, 0.0, 8192, d, backward=bwd)
                     <= C.flash_attention_time_s(h100, 1e15, 0.0, 8192, d, backward=bwd) * (1 + 1e-12))
+    # the kernel figures' reference ratios are the catalog chips' they were measured on
+    for family, chip in (("nvidia-ampere", "a100"), ("nvidia-hopper", "h100"), ("nvidia-blackwell", "b200")):
+        ref = cat.accelerator(chip)
+        assert C._KERNEL_REF_PEAK_PER_EXP[family] == pytest.approx(ref.peak_flops("bf16") / (ref.exp_tera_per_s * 1e12))
     # a chip without a published exp rate keeps the FA3 curve
     tpu = cat.accelerator("tpu-v5p")
     assert tpu.exp_tera_per_s is None and f(64) == pytest.approx(0.771, abs=0.01)
