@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import statistics
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from rainier.catalog.loader import default_catalog
@@ -277,17 +278,16 @@ def run_row(line: str, chip: str, precision: str, peak: float, cat) -> dict[str,
     opt = Options(attention_kernel="flash2", grad_dtype="bf16" if mp == "P" else "fp32")
     out: dict[str, Any] = {"size": size, "seq": seq_i, "gpus": g_i, "measured": float(mfu), "tag": tag[0] if tag else "",
            "mb": int(mb), "ckpt": ckpt}
+    kw: dict[str, Any] = dict(seq=seq_i, global_batch=gbs_i, parallelism=par, precision=precision, system=system)
     try:
-        r = estimate_training(model, acc, g_i, seq=seq_i, global_batch=gbs_i, parallelism=par, precision=precision,
-                              options=opt, system=system)
+        r = estimate_training(model, acc, g_i, options=opt, **kw)
         out["fits"] = True
     except RainierError as exc:
         if "memory" not in str(exc):
             out["error"] = str(exc)
             return out
-        r = estimate_training(model, acc, g_i, seq=seq_i, global_batch=gbs_i, parallelism=par, precision=precision,
-                              options=Options(attention_kernel="flash2", check_memory=False,
-                                              grad_dtype="bf16" if mp == "P" else "fp32"), system=system)
+        # the run happened: score it with the memory check off, and say it does not fit rainier's memory model
+        r = estimate_training(model, acc, g_i, options=replace(opt, check_memory=False), **kw)
         out["fits"] = False
     n = param_counts(model).total + seq_i * model.hidden  # the benchmark's models learn position embeddings
     per_seq = 3.0 * (2.0 * n * seq_i + 4.0 * model.layers * model.hidden * seq_i ** 2)
@@ -298,18 +298,20 @@ def run_row(line: str, chip: str, precision: str, peak: float, cat) -> dict[str,
     return out
 
 
+def run_table(title: str, cat: Any) -> list[dict[str, Any]]:
+    """Every row of one table (validation rows tagged ``v<id>``), with ``table`` set."""
+    rows, chip, prec, peak = TABLES[title]
+    return [{**run_row(line, chip, prec, peak, cat), "table": title} for line in rows.strip().splitlines()]
+
+
+def _scored(res: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in res if "err" in r and not r["tag"]]
+
+
 def score(tables: tuple[str, ...] = tuple(TABLES)) -> list[dict[str, Any]]:
     """Every scored row (validation rows excluded) of the named tables, with ``table`` and ``err`` set."""
     cat = default_catalog()
-    out: list[dict[str, Any]] = []
-    for title in tables:
-        rows, chip, prec, peak = TABLES[title]
-        for line in rows.strip().splitlines():
-            r = run_row(line, chip, prec, peak, cat)
-            r["table"] = title
-            if "err" in r and not r["tag"]:
-                out.append(r)
-    return out
+    return [r for title in tables for r in _scored(run_table(title, cat))]
 
 
 BF16_TABLES = ("H100 80GB BF16", "A100 80GB", "A100 40GB")
@@ -322,11 +324,9 @@ def main() -> None:
     args = ap.parse_args()
     cat = default_catalog()
     every: list[dict] = []
-    for title, (rows, chip, prec, peak) in TABLES.items():
-        res = [run_row(line, chip, prec, peak, cat) for line in rows.strip().splitlines()]
-        scored = [r for r in res if "err" in r and not r["tag"]]
-        for r in res:
-            r["table"] = title
+    for title in TABLES:
+        res = run_table(title, cat)
+        scored = _scored(res)
         every += scored
         errs = [r["err"] for r in scored]
         print(f"{title:16s} rows {len(scored):3d}  MAE {statistics.fmean(abs(e) for e in errs):5.1f}%  "
