@@ -87,6 +87,25 @@ def test_cli_validate_training_json(run_cli):
     assert rc == 0 and "MAPE" in out and "unusable" in out and "fit rule" in out
 
 
+def test_cli_validate_training_row_explains_the_score(run_cli, report):
+    """--row shows one row in full; its estimate is the one scored (the breakdown adds up to the step time)."""
+    rc, out, _ = run_cli("validate", "training", "--row", "56", "--row", "17", "--json")
+    assert rc == 0
+    got = json.loads(out)["rows"]
+    assert [g["row"]["id"] for g in got] == [56, 17]
+    scored = next(r for r in report.rows if r.id == 56)
+    assert got[0]["row"]["predicted"] == pytest.approx(scored.predicted)
+    est = got[0]["estimate"]
+    assert est["parallelism"]["ep"] == 64 and est["tokens_per_s_per_chip"] == pytest.approx(scored.predicted)
+    parts = sum(v for k, v in est["breakdown"].items() if k != "recompute_in_compute")
+    assert parts == pytest.approx(est["step_time_s"], rel=1e-6)
+    assert got[1]["row"]["usable"] is False and got[1]["estimate"] is None
+    rc, out, _ = run_cli("validate", "training", "--row", "68")
+    assert rc == 0 and "measured" in out and "step time" in out
+    rc, _, err = run_cli("validate", "training", "--row", "999")
+    assert rc == 2 and "--row" in err and "Traceback" not in err
+
+
 def test_fit_set_follows_the_stated_rule(report):
     """The fit rows are exactly what the rule in scripts/fit_efficiency.py selects (no hand-picking)."""
     import importlib.util

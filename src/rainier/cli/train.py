@@ -153,12 +153,18 @@ def train_cmd(
 
 @validate_app.command("training")
 def validate_training_cmd(
+    row: Annotated[list[int] | None, typer.Option(
+        "--row", help="show these rows in full instead (repeatable): rainier's estimate, parallelism, step-time "
+                      "breakdown, memory, the row's settings and notes")] = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Predicted vs measured for every usable published training run; MAPE on held-out rows."""
-    from rainier.perf.validate_training import ADDED_ROWS, validate_training
+    from rainier.perf.validate_training import ADDED_ROWS, explain_rows, validate_training
 
+    if row:
+        _explain(explain_rows(list(row), load_catalog(catalog)), json)
+        return
     rep = validate_training(load_catalog(catalog))
     if json:
         emit_json(rep)
@@ -204,3 +210,31 @@ def validate_training_cmd(
     for r in rep.rows:
         if not r.usable:
             console.print(f"  {r.id}: {r.model} ({r.hardware}): {r.reason}")
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def _explain(explained: list[Any], json: bool) -> None:
+    if json:
+        emit_json({"rows": [e.to_dict() for e in explained]})
+        return
+    for e in explained:
+        r = e.row
+        mark = " (fit row: excluded from the score)" if r.fitted else (" (added row)" if r.added else "")
+        console.print(f"row {r.id}{mark}: {r.model} on {r.chips} x {r.hardware}; {r.source}")
+        if not r.usable:
+            console.print(f"  unusable: {r.reason}")
+            continue
+        console.print(f"  {r.metric}: measured {_num(r.measured)} {r.unit}, predicted {_num(r.predicted)} "
+                      f"({r.error_pct:+.1f}%); searched: {', '.join(r.searched) or 'nothing'}")
+        for x in r.settings:
+            console.print(f"  setting: {x}")
+        if r.note:
+            console.print(f"  note: {r.note}")
+        if r.memory_misfit:
+            console.print(f"  memory misfit: {r.memory_misfit}")
+        console.print(_result_table(e.estimate))
+        for n in e.estimate.notes:
+            console.print(f"  model note: {n}")

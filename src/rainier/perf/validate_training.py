@@ -53,7 +53,7 @@ from rainier.perf.training import (
 )
 
 __all__ = ["RowSpec", "RowResult", "ValidationReport", "ROWS", "load_rows", "validate_training",
-           "predict_row", "TARGET_MAPE", "TARGET_MAX_ERR"]
+           "predict_row", "explain_rows", "RowExplanation", "TARGET_MAPE", "TARGET_MAX_ERR"]
 
 TARGET_MAPE = 10.0
 TARGET_MAX_ERR = 25.0
@@ -507,46 +507,70 @@ def _fit_ids() -> set[int]:
     return {int(i) for i in load_fits().get("fit_rows", [])}
 
 
+def _score_row(row: dict[str, str], cat: Catalog, fit: set[int], params_by_family: dict[str, EffParams] | None
+               ) -> tuple[RowResult, TrainingResult | None]:
+    """One row of the table scored: its RowResult and, when rainier reproduces it, the full estimate."""
+    rid = int(row["id"])
+    spec = ROWS.get(rid, RowSpec(unusable="no reproduction recipe for this row"))
+    measured = float(row["value"]) if row["value"] else None
+    r = RowResult(id=rid, source=row["source"].split("'")[0].strip(" ,"), model=row["model"],
+                  hardware=row["hardware"].split(",")[0].split("(")[0].strip(), chips=_int((row["chips"].split() or [""])[0]),
+                  metric=row["metric"], unit=row["unit"], measured=measured,
+                  family=_FAMILY_OF_HW.get(spec.chip, ""), fitted=rid in fit, note=spec.note,
+                  added=rid in ADDED_ROWS)
+    if spec.unusable:
+        r.usable, r.reason = False, spec.unusable
+        return r, None
+    params = params_by_family.get(r.family) if params_by_family else None
+    try:
+        pred, res = predict_row(row, spec, cat, params)
+    except RainierError as exc:
+        r.usable, r.reason = False, f"rainier cannot reproduce it: {exc}"
+        return r, None
+    r.predicted = pred
+    r.error_pct = 100.0 * (pred - measured) / measured if measured else None
+    r.parallelism = res.parallelism
+    r.settings = row_settings(spec)
+    r.memory_gb, r.memory_usable_gb = res.memory_gb_per_chip, res.memory_gb_available
+    mis = [n for n in res.notes if n.startswith("memory misfit: ")]
+    r.memory_fits = not mis
+    r.memory_misfit = mis[0][len("memory misfit: "):] if mis else ""
+    r.searched = [k for k in ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch", "recompute", "zero")
+                  if k not in spec.fixed]
+    return r, res
+
+
 def validate_training(catalog: Catalog | None = None, params_by_family: dict[str, EffParams] | None = None,
                       ids: list[int] | None = None) -> ValidationReport:
     """Predict every usable row; MAPE over held-out rows overall and per hardware family."""
     cat = catalog or default_catalog()
     fit = _fit_ids()
-    out: list[RowResult] = []
-    for row in load_rows():
-        rid = int(row["id"])
-        if ids is not None and rid not in ids:
-            continue
-        spec = ROWS.get(rid, RowSpec(unusable="no reproduction recipe for this row"))
-        measured = float(row["value"]) if row["value"] else None
-        r = RowResult(id=rid, source=row["source"].split("'")[0].strip(" ,"), model=row["model"],
-                      hardware=row["hardware"].split(",")[0].split("(")[0].strip(), chips=_int((row["chips"].split() or [""])[0]),
-                      metric=row["metric"], unit=row["unit"], measured=measured,
-                      family=_FAMILY_OF_HW.get(spec.chip, ""), fitted=rid in fit, note=spec.note,
-                      added=rid in ADDED_ROWS)
-        if spec.unusable:
-            r.usable, r.reason = False, spec.unusable
-            out.append(r)
-            continue
-        params = params_by_family.get(r.family) if params_by_family else None
-        try:
-            pred, res = predict_row(row, spec, cat, params)
-        except RainierError as exc:
-            r.usable, r.reason = False, f"rainier cannot reproduce it: {exc}"
-            out.append(r)
-            continue
-        r.predicted = pred
-        r.error_pct = 100.0 * (pred - measured) / measured if measured else None
-        r.parallelism = res.parallelism
-        r.settings = row_settings(spec)
-        r.memory_gb, r.memory_usable_gb = res.memory_gb_per_chip, res.memory_gb_available
-        mis = [n for n in res.notes if n.startswith("memory misfit: ")]
-        r.memory_fits = not mis
-        r.memory_misfit = mis[0][len("memory misfit: "):] if mis else ""
-        r.searched = [k for k in ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch", "recompute", "zero")
-                      if k not in spec.fixed]
-        out.append(r)
+    out = [_score_row(row, cat, fit, params_by_family)[0] for row in load_rows()
+           if ids is None or int(row["id"]) in ids]
     return _summarise(out)
+
+
+@dataclass
+class RowExplanation:
+    """One validation row in full: its score and rainier's whole estimate for it (None where unusable)."""
+
+    row: RowResult
+    estimate: TrainingResult | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row.to_dict(), "estimate": self.estimate.to_dict() if self.estimate else None}
+
+
+def explain_rows(ids: list[int], catalog: Catalog | None = None) -> list[RowExplanation]:
+    """The named rows with rainier's full estimate (parallelism, step-time breakdown, memory, notes)."""
+    cat = catalog or default_catalog()
+    rows = {int(r["id"]): r for r in load_rows()}
+    unknown = [i for i in ids if i not in rows]
+    if unknown:
+        raise RainierError(f"no validation row {unknown[0]}", field="--row",
+                           fix=f"use an id from 'rainier validate training' ({min(rows)}-{max(rows)})")
+    fit = _fit_ids()
+    return [RowExplanation(*_score_row(rows[i], cat, fit, None)) for i in ids]
 
 
 def _mape(rows: list[RowResult]) -> float:
