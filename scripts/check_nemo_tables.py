@@ -13,6 +13,13 @@ Nothing is fitted on these rows (tokens/s/GPU as published):
   quantisation granularities), the first configuration of each row (``DeepSeekV3 (dropless)`` and
   ``(tokendrop)`` rows repeat the same numbers and are not repeated here).
 
+* ``DGXC``: NVIDIA's DGX Cloud benchmarking recipes (``NVIDIA/dgxc-benchmarking``: ``nemo_megatron/README_175b.md``,
+  ``nemotron/README_340b.md`` (NeMo 24.11), ``llama3.1/README_405b.md`` (NeMo 24.09), ``maxtext/README_70b.md``
+  (JAX MaxText container 2024-12-09)), 50-step runs on DGX H100 with the last logged step time, BF16 and FP8:
+  GPT-3 175B (TP 4, PP 8, VP 12, 128-2,048 GPUs), Nemotron-4 340B (TP 8, PP 8, VP 12), Llama 3.1 405B at its
+  full 126 layers (TP 8, CP 2, PP 9, VP 7; the READMEs' fewer-layer proxy runs are left out) and MaxText's
+  Llama 2 70B on GPUs (FSDP, micro batch 2). Published tokens/s are the whole job's, divided by the GPUs here.
+
 The 24.x rows run as NeMo 1.x / Megatron-Core then did (fp32 gradient reduction, as validation rows 62-66);
 the 25.09 rows with bf16 gradients (``grad_reduce_in_fp32 = False`` in the performance scripts). Recompute,
 ZeRO stage and anything not stated are searched, as in ``rainier validate training``. Run from the
@@ -94,10 +101,52 @@ gb200 qwen3-30b-a3b      8 fp8  512 4 4096 0 1 1 1 1  8 22775
 gb200 qwen3-235b-a22b   64 fp8 1024 1 4096 0 2 1 1 1 64 4452
 """
 
+DGXC = """
+h100 gpt3-175b        128 bf16  256 1 2048 0 4 8 1 12 1 492.96
+h100 gpt3-175b        256 bf16  512 1 2048 0 4 8 1 12 1 487.16
+h100 gpt3-175b        512 bf16 1024 1 2048 0 4 8 1 12 1 486.46
+h100 gpt3-175b       1024 bf16 2048 1 2048 0 4 8 1 12 1 484.56
+h100 gpt3-175b       2048 bf16 4096 1 2048 0 4 8 1 12 1 482.45
+h100 gpt3-175b        128 fp8   256 1 2048 0 4 8 1 12 1 728.05
+h100 gpt3-175b        256 fp8   512 1 2048 0 4 8 1 12 1 715.46
+h100 gpt3-175b        512 fp8  1024 1 2048 0 4 8 1 12 1 709.39
+h100 gpt3-175b       1024 fp8  2048 1 2048 0 4 8 1 12 1 703.78
+h100 gpt3-175b       2048 fp8  4096 1 2048 0 4 8 1 12 1 687.25
+h100 nemotron-4-340b  128 bf16   32 1 4096 0 8 8 1 12 1 222.13
+h100 nemotron-4-340b  256 bf16   64 1 4096 0 8 8 1 12 1 219.27
+h100 nemotron-4-340b  512 bf16  128 1 4096 0 8 8 1 12 1 217.87
+h100 nemotron-4-340b 1024 bf16  256 1 4096 0 8 8 1 12 1 216.49
+h100 nemotron-4-340b 2048 bf16  512 1 4096 0 8 8 1 12 1 211.57
+h100 nemotron-4-340b  128 fp8    32 1 4096 0 8 8 1 12 1 324.05
+h100 nemotron-4-340b  256 fp8    64 1 4096 0 8 8 1 12 1 319.00
+h100 nemotron-4-340b  512 fp8   128 1 4096 0 8 8 1 12 1 314.11
+h100 nemotron-4-340b 1024 fp8   256 1 4096 0 8 8 1 12 1 306.59
+h100 nemotron-4-340b 2048 fp8   512 1 4096 0 8 8 1 12 1 293.41
+h100 llama3.1-405b    576 bf16  252 1 8192 0 8 9 2  7 1 208.37
+h100 llama3.1-405b   1152 bf16  504 1 8192 0 8 9 2  7 1 204.57
+h100 llama3.1-405b   2304 bf16 1008 1 8192 0 8 9 2  7 1 203.41
+h100 llama3.1-405b    576 fp8   252 1 8192 0 8 9 2  7 1 318.86
+h100 llama3.1-405b   1152 fp8   504 1 8192 0 8 9 2  7 1 316.89
+h100 llama3.1-405b   2304 fp8  1008 1 8192 0 8 9 2  7 1 290.20
+h100 llama2-70b        64 bf16  128 2 4096 1 1 1 1  1 1 1170.45
+h100 llama2-70b       128 bf16  256 2 4096 1 1 1 1  1 1 1158.37
+h100 llama2-70b       256 bf16  512 2 4096 1 1 1 1  1 1 1145.25
+h100 llama2-70b       512 bf16 1024 2 4096 1 1 1 1  1 1 1155.27
+h100 llama2-70b      1024 bf16 2048 2 4096 1 1 1 1  1 1 1156.41
+h100 llama2-70b      2048 bf16 4096 2 4096 1 1 1 1  1 1 1159.35
+h100 llama2-70b        64 fp8   128 2 4096 1 1 1 1  1 1 1894.54
+h100 llama2-70b       128 fp8   256 2 4096 1 1 1 1  1 1 1798.07
+h100 llama2-70b       256 fp8   512 2 4096 1 1 1 1  1 1 1651.95
+h100 llama2-70b       512 fp8  1024 2 4096 1 1 1 1  1 1 1624.43
+h100 llama2-70b      1024 fp8  2048 2 4096 1 1 1 1  1 1 1618.33
+h100 llama2-70b      2048 fp8  4096 2 4096 1 1 1 1  1 1 1661.65
+"""
+
 TABLES = {  # name: (rows, gradient dtype)
     "NeMo long sequence (24.03.01, H100 FP8)": (LONG_SEQ, None),
     "NeMo 24.07/24.09 (H100 FP8)": (NEMO_24, None),
     "Megatron-Bridge 25.09 (FP8)": (MB_2509, "bf16"),
+    "DGX Cloud recipes (H100 BF16/FP8)": (DGXC, None),
 }
 
 
