@@ -260,11 +260,10 @@ TABLES = {  # name: (rows, chip, precision, dense bf16 peak TFLOP/s used by the 
 
 
 def _chip(name: str, cat):  # noqa: ANN001
-    """A catalog chip, or the A100 40GB (40 GiB HBM2 at 1.555 TB/s, NVIDIA's A100 datasheet; PyTorch reports 39.4-39.6 GiB visible)."""
+    """A catalog chip; the A100 40GB runs in DGX A100 nodes (8 x 200 Gb/s InfiniBand), as the 80 GB part here,
+    not in its default AWS p4d (the source does not name its clusters)."""
     if name == "a100-40gb":
-        a100 = cat.accelerator("a100")
-        return a100.model_copy(update={"name": "a100-40gb", "display_name": "A100 40GB SXM", "hbm_gib": 40.0,
-                                       "hbm_tbps": 1.555}), cat.system("dgx-a100")
+        return cat.accelerator(name), cat.system("dgx-a100").model_copy(update={"accelerator": "a100-40gb"})
     return cat.accelerator(name), None
 
 

@@ -43,6 +43,13 @@ Parameters (``compute.EffParams``), per family or shared, each for a physical re
   local experts meet a fast GPU, so revision 5 adds ONE MoE row to the fit set (rule below) and fits
   this value alone on it, after the joint fit (the joint fit's rows are dense: they do not depend on it).
   Zero for every other family (compiled-graph stacks: XLA, Neuron; AMD: no measured MoE row).
+* ``overlap_eff`` -- NOT fitted (revision 7, written after out-of-sample runs with heavy data-parallel traffic,
+  IBM's FSDP table, Nemotron-4 15B, BloombergGPT, came out 20-80% fast): the share of an overlapped
+  data-parallel collective (gradient reduce, parameter gather, FSDP's per-layer gathers) that stays hidden
+  under compute. On a GPU the collective library runs as kernels on the SMs / CUs the compute needs, so the
+  overlapped compute slows: ``GPU_OVERLAP_EFF`` = 1 - 20/132 from DeepSeek-V3's report, which dedicates 20
+  of the H800's 132 SMs to saturate InfiniBand and NVLink. TPU and Trainium: 1 (dedicated DMA / collective
+  engines). The other parameters are then fitted with it fixed.
 * ``attn_eff``, ``mem_eff`` -- the prior: ``attn_eff`` is used by inference prefill only; no fit row is
   memory-bound enough to identify ``mem_eff``.
 
@@ -82,7 +89,7 @@ from rainier.perf.validate_training import ROWS, load_rows, predict_row
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "efficiency.json"
 
 PRIOR = {"gemm_peak_eff": 0.70, "dim_half": 48.0, "fp8_ratio": 0.80, "attn_eff": 0.75, "mem_eff": 0.80,
-         "attn_bwd_ratio": 0.80, "host_s_per_expert": 0.0}
+         "attn_bwd_ratio": 0.80, "host_s_per_expert": 0.0, "overlap_eff": 1.0}
 PRIOR_SOURCE = ("vendor-neutral prior: large bf16 GEMMs reach ~70% of dense peak (cuBLAS/rocBLAS/XLA sweeps), "
                 "HBM streams ~80% of peak, fp8 GEMMs ~0.8x the bf16 efficiency, flash attention ~0.75x GEMM (inference), "
                 "flash-attention backward ~0.8x its forward efficiency (FlashAttention-2 paper, A100 fwd vs fwd+bwd)")
@@ -112,6 +119,13 @@ FIT_RULE = ("declared before fitting (revision 4 = revision 3 plus one long-cont
 MAX_PER_FAMILY = 3
 PLAIN_SEQ = 8192
 SHARED = ("fp8_ratio", "dim_half", "attn_bwd_ratio")   # one value for all NVIDIA families (see the docstring)
+# Not fitted: the share of an overlapped DP collective that stays hidden on a GPU, whose collective library
+# (NCCL, RCCL) runs as kernels on the SMs / CUs it shares with the compute: DeepSeek-V3's report (Sec. 3.2.2,
+# 3.5.1) dedicates 20 of the H800's 132 SMs to keep InfiniBand and NVLink saturated, so compute overlapped
+# with a saturating collective runs on ~112 of 132 SMs: 1 - 20/132. TPU and Trainium move collectives with
+# dedicated DMA / collective engines: 1 (the prior).
+GPU_OVERLAP_EFF = round(1.0 - 20.0 / 132.0, 3)
+GPU_COLLECTIVES = ("nvidia-", "amd-")  # families whose collectives run as kernels on the compute units
 LONG_SEQ = 32768   # revision 4: the long-context row has at least this many tokens
 # families without measured rows: which fitted family (or "default") they take, and why
 PRIORS = {
@@ -124,7 +138,7 @@ PRIORS = {
                                "no dense measured MI355X row (likely pessimistic if CDNA4's kernels are more mature)"),
 }
 BOUNDS = {"attn_bwd_ratio": (0.3, 1.2), "gemm_peak_eff": (0.2, 0.95), "attn_eff": (0.2, 1.0), "fp8_ratio": (0.3, 1.0), "mem_eff": (0.3, 0.95),
-          "dim_half": (16.0, 128.0), "host_s_per_expert": (0.0, 0.005)}
+          "dim_half": (16.0, 128.0), "host_s_per_expert": (0.0, 0.005), "overlap_eff": (0.3, 1.0)}
 
 
 def _usable_high_rows() -> Iterator[tuple[int, dict[str, str], Any, str, Any]]:
@@ -249,7 +263,7 @@ def fit_joint(fit: dict[str, list[int]]) -> tuple[dict[str, dict[str, float]], d
     names = [("gemm_peak_eff", f) for f in fams] + [(n, "") for n in shared]
 
     def params_of(x: np.ndarray, fam: str) -> EffParams:
-        vals = dict(PRIOR)
+        vals = {**PRIOR, "overlap_eff": GPU_OVERLAP_EFF}
         for (n, f), v in zip(names, x, strict=True):
             if f in ("", fam):
                 vals[n] = float(v)
@@ -291,14 +305,16 @@ def main() -> None:
     per, shared, errs = fit_joint(joint)
     if host is not None:
         hf, hid = host
-        shared["host_s_per_expert"], errs[hid] = fit_host(hf, hid, {**PRIOR, **shared, **per[hf]})
+        shared["host_s_per_expert"], errs[hid] = fit_host(hf, hid, {**PRIOR, "overlap_eff": GPU_OVERLAP_EFF,
+                                                                     **shared, **per[hf]})
+    gpu_sh = {"overlap_eff": GPU_OVERLAP_EFF}
     for f, ids in fit.items():
         if f in nvidia:
             continue
-        p1, _, e1 = _fit_alone(f, ids)
+        p1, _, e1 = _fit_alone(f, ids, gpu_sh if f.startswith(GPU_COLLECTIVES) else {})
         per[f], errs = p1, {**errs, **e1}
     for f, ids in fit.items():
-        sh = shared if f in nvidia else {}
+        sh = {**shared, **gpu_sh} if f in nvidia else (gpu_sh if f.startswith(GPU_COLLECTIVES) else {})
         fams[f] = {**PRIOR, **sh, **per[f], "fitted": True, "fit_rows": ids,
                    "free": ["gemm_peak_eff"] + [f"{n} (shared)" for n in sh],
                    "fit_errors_pct": [round(errs[i], 2) for i in ids]}
@@ -338,6 +354,10 @@ def main() -> None:
                 "host_s_per_expert": "host (CPU) time to issue one local expert's kernels, forward + backward, per "
                                      "MoE layer and microbatch, on an x86 host: a property of the eager PyTorch / "
                                      "Transformer Engine / Megatron software, the same on every NVIDIA generation"},
+            "derived": {"overlap_eff": f"{GPU_OVERLAP_EFF} on GPUs (nvidia-*, amd-*): 1 - 20/132, DeepSeek-V3 report "
+                                       "Sec. 3.2.2 / 3.5.1 (20 of an H800's 132 SMs keep IB and NVLink saturated: "
+                                       "compute overlapped with a collective runs on the rest); 1 on TPU / Trainium "
+                                       "(dedicated DMA / collective engines)"},
             "prior": {"attn_eff": "inference prefill only (training attention: compute.ATTENTION_KERNELS and attn_bwd_ratio)",
                       "mem_eff": "no fit row is memory-bound enough to identify it"},
             "shared_values": shared,
@@ -351,13 +371,15 @@ def main() -> None:
     print(f"wrote {OUT}")
 
 
-def _fit_alone(fam: str, ids: list[int]) -> tuple[dict[str, float], dict[str, float], dict[int, float]]:
-    """A non-NVIDIA family: its gemm_peak_eff alone (the shared NVIDIA values are not its software's)."""
+def _fit_alone(fam: str, ids: list[int], fixed: dict[str, float] | None = None
+               ) -> tuple[dict[str, float], dict[str, float], dict[int, float]]:
+    """A non-NVIDIA family: its gemm_peak_eff alone (the shared NVIDIA values are not its software's, except
+    ``fixed``: the GPU-collective overlap for AMD, whose RCCL runs on the CUs as NCCL does on the SMs)."""
     cat = default_catalog()
     rows = {int(r["id"]): r for r in load_rows()}
 
     def resid(x: np.ndarray) -> np.ndarray:
-        p = EffParams(family=fam, fitted=True, **{**PRIOR, "gemm_peak_eff": float(x[0])})
+        p = EffParams(family=fam, fitted=True, **{**PRIOR, **(fixed or {}), "gemm_peak_eff": float(x[0])})
         out = [math.log(predict_row(rows[i], ROWS[i], cat, p)[0] / float(rows[i]["value"])) for i in ids]
         return np.asarray(out + [0.05 * math.log(float(x[0]) / PRIOR["gemm_peak_eff"])])
 

@@ -412,3 +412,39 @@ def test_gshard_einsum_dispatch_and_capacity_factor(cat):
     assert t[0] < t[1] < t[2]
     with pytest.raises(RainierError, match="MoE dispatch"):
         estimate_training("mixtral-8x7b", "h100", 64, options=Options(moe_dispatch="gshard"), **kw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(comm=st.floats(0.0, 10.0), window=st.floats(0.0, 10.0), eta=st.floats(0.0, 1.0), more=st.floats(0.0, 5.0))
+def test_exposed_overlap_bounds_and_monotone(comm, window, eta, more):
+    """A collective overlapping compute adds between max(0, comm - window) (perfect overlap) and comm (none), and
+    never less when it grows or the overlap gets worse."""
+    from rainier.perf.training import exposed
+
+    e = exposed(comm, window, eta)
+    assert max(0.0, comm - window) - 1e-12 <= e <= comm + 1e-12
+    assert exposed(comm + more, window, eta) >= e - 1e-12
+    assert exposed(comm, window, eta * 0.5) >= e - 1e-12
+    assert exposed(comm, window, 1.0) == pytest.approx(max(0.0, comm - window), abs=1e-12)
+
+
+def test_gpu_data_parallel_overlap_is_partial_and_tpu_full():
+    """overlap_eff: GPUs (collectives on the SMs / CUs) hide 1 - 20/132 of overlapped DP traffic, TPU and
+    Trainium (dedicated collective engines) all of it; a bandwidth-starved FSDP run shows the difference."""
+    from rainier.catalog.loader import default_catalog
+    from rainier.catalog.schema import ScaleOut
+    from rainier.perf.compute import efficiency_params
+
+    for fam in ("nvidia-hopper", "nvidia-ampere", "nvidia-blackwell", "amd-cdna3"):
+        assert efficiency_params(fam).overlap_eff == pytest.approx(1 - 20 / 132, abs=1e-3)
+    for fam in ("google-tpu", "aws-neuron-v2", "aws-neuron-v3"):
+        assert efficiency_params(fam).overlap_eff == 1.0
+    cat = default_catalog()
+    slow = cat.system("dgx-h100").model_copy(update={"scaleout": ScaleOut(network="roce-400g", gbits_s_per_chip=100)})
+    kw = dict(seq=4096, global_batch=192, parallelism={"tp": 1, "pp": 1, "cp": 1, "zero": 3, "micro_batch": 2,
+                                                       "recompute": "none"}, system=slow, catalog=cat)
+    fam = efficiency_params("nvidia-hopper")
+    part = estimate_training("llama2-7b", "h100", 96, options=Options(params=fam), **kw)
+    full = estimate_training("llama2-7b", "h100", 96, options=Options(params=fam.with_(overlap_eff=1.0)), **kw)
+    assert part.breakdown["dp_comm"] > full.breakdown["dp_comm"] + 0.01
+    assert part.breakdown["compute"] == pytest.approx(full.breakdown["compute"])

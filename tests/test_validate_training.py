@@ -3,10 +3,10 @@
 The issue's target is a held-out MAPE <= 10% with no row beyond 25%, on the shared reference table (rows
 1-76). With the memory check on (the search only picks configurations that fit rainier's memory model)
 and the fit set chosen by a rule declared before fitting (scripts/fit_efficiency.py, revisions 1-6), the
-held-out MAPE there is 8.1%: the MAPE target is met and guarded at the target itself. The per-row target
+held-out MAPE there is 7.9%: the MAPE target is met and guarded at the target itself. The per-row target
 is not: two rows are beyond 25% (MPT-30B at 8k on 8 GPUs, gpt-oss on GB200). Rows 77-106 are other
 vendors' published runs rainier added (TPU v5p/v6e/Ironwood, Trainium1, MI325X/MI355X), scored apart
-(19.8% held out): dense runs are within 26%; MaxText MoE runs on Ironwood are 44-137% fast (not explained); Mixtral on v6e, run on its GShard einsum dispatch with capacity 1.25, is -5%.
+(19.5% held out): dense runs are within 26%; MaxText MoE runs on Ironwood are 44-137% fast (not explained); Mixtral on v6e, run on its GShard einsum dispatch with capacity 1.25, is -5%.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 
 from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
 
-HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 8.1% (rule-chosen fit set, memory check on): the target
+HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 7.9% (rule-chosen fit set, memory check on): the target
 AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.2%
-ADDED_MAPE_GUARD = 25.0  # today 19.8% (23 held-out rows of TPU v5p/v6e/Ironwood, Trainium1, MI325X)
+ADDED_MAPE_GUARD = 25.0  # today 19.5% (23 held-out rows of TPU v5p/v6e/Ironwood, Trainium1, MI325X)
 
 
 @pytest.fixture(scope="module")
@@ -140,13 +140,14 @@ def _script(name: str):
     sys.path.insert(0, str(scripts))
     spec = importlib.util.spec_from_file_location(name, scripts / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
 
 def test_out_of_sample_llm_foundry_bf16_tables():
     """llm-foundry's whole MPT table (H100 / A100 80GB / A100 40GB, bf16), minus validation rows 67-73:
-    184 published runs nothing is fitted on. Today: MAE 6.1%, 169 of 184 within 15%."""
+    184 published runs nothing is fitted on. Today: MAE 6.0%, 169 of 184 within 15%."""
     mod = _script("check_foundry_table")
     rows = mod.score(mod.BF16_TABLES)
     assert len(rows) >= 180
@@ -159,13 +160,29 @@ def test_out_of_sample_llm_foundry_bf16_tables():
         assert sum(e_t) / len(e_t) <= 12.0, t
 
 
+def test_out_of_sample_paper_runs_and_amd():
+    """Published runs of papers and blogs (IBM's FSDP table, MegaScale's Megatron-LM baseline, MT-NLG, Nemotron-4 15B,
+    TinyLlama, BloombergGPT: 25 runs, 24.1% today, every family of error fast) and AMD's MAD / MLPerf runs (11, 9.8%
+    today; MI300X +17%, MI325X 2%). Guards against regressions; the paper runs are a known weakness."""
+    paper = _script("check_paper_runs").score()
+    every = [abs(e) for es in paper.values() for e in es]
+    assert len(every) == 25 and sum(every) / len(every) <= 30.0
+    ibm = next(es for t, es in paper.items() if t.startswith("IBM"))
+    assert sum(abs(e) for e in ibm) / len(ibm) <= 25.0
+    amd = _script("check_amd_training").score()
+    errs = [abs(e) for es in amd.values() for e in es]
+    assert len(errs) == 11 and sum(errs) / len(errs) <= 15.0
+    assert sum(abs(e) for e in amd["mi325x"]) / len(amd["mi325x"]) <= 10.0  # the chip the AMD fit rows are on
+
+
 def test_out_of_sample_nemo_tables():
     """NeMo's long-sequence table (4K-1M tokens, CP up to 32), its other 24.07/24.09 H100 FP8 rows and
-    Megatron-Bridge 25.09: 49 published runs outside the validation set. Today: 4.2%, 11.3%, 16.2%; 11.7% all."""
+    Megatron-Bridge 25.09 and NVIDIA's DGX Cloud recipes: 87 published runs outside the validation set. Today: 4.1%,
+    11.7%, 16.1%, 9.3%; 10.7% all."""
     res = _script("check_nemo_tables").score()
     errs = {t: [abs(r["err"]) for r in rows if "err" in r] for t, rows in res.items()}
     every = [e for es in errs.values() for e in es]
-    assert len(every) >= 45
+    assert len(every) >= 85
     assert sum(every) / len(every) <= 15.0
     long_seq = next(es for t, es in errs.items() if t.startswith("NeMo long"))
     assert len(long_seq) == 9 and sum(long_seq) / 9 <= 10.0 and max(long_seq) <= 20.0

@@ -119,6 +119,8 @@ class EffParams:
     mem_eff: float = 0.80
     attn_bwd_ratio: float = 0.80
     host_s_per_expert: float = 0.0
+    overlap_eff: float = 1.0  # share of an overlapped DP collective hidden under compute (perf.training.exposed);
+    #                           derived, not fitted: 1 - 20/132 on GPUs, 1 on TPU / Trainium (fit_efficiency.py)
     family: str = "default"
     fitted: bool = False
 
@@ -136,7 +138,8 @@ def load_fits() -> dict[str, Any]:
     return json.loads(text)
 
 
-_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff", "attn_bwd_ratio", "host_s_per_expert")
+_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff", "attn_bwd_ratio", "host_s_per_expert",
+          "overlap_eff")
 
 
 @lru_cache(maxsize=64)

@@ -29,8 +29,11 @@ token counts per GEMM (MoE experts, short microbatches) make the weight gradient
 DP gradient synchronisation (bf16) **overlaps with the backward pass of the last microbatch** (all
 but its last layer; ZeRO-2, which keeps no whole gradient buffer, reduce-scatters every microbatch's
 gradients under that microbatch's backward), and the ZeRO-1/2 parameter all-gather with the forward of the next step's
-first microbatch: exposed = max(0, comm - window). ZeRO-3 / FSDP gathers weights in forward and
-backward and reduce-scatters gradients every microbatch, overlapped with that microbatch's compute.
+first microbatch. ZeRO-3 / FSDP gathers weights in forward and backward and reduce-scatters gradients every
+microbatch, overlapped with that microbatch's compute. Only a share ``overlap_eff`` of the overlapped part
+is hidden (``exposed``: comm - overlap_eff x min(comm, window)): on GPUs NCCL / RCCL run as kernels on the
+SMs / CUs the compute needs, so overlapped compute slows; 1 - 20/132 there (DeepSeek-V3's report keeps IB
+and NVLink saturated with 20 of an H800's 132 SMs), 1 on TPU and Trainium (dedicated collective engines).
 
 **Host issue rate (MoE).** An eager PyTorch / Transformer Engine stack without CUDA graphs issues each
 local expert's kernels (casts, GEMMs, activation; their backward) from the CPU one by one, and the
@@ -118,6 +121,17 @@ class Options:
 
 
 _GRAD_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
+
+
+def exposed(comm: float, window: float, overlap_eff: float = 1.0) -> float:
+    """Time a collective of ``comm`` seconds adds when it overlaps ``window`` seconds of compute.
+
+    ``overlap_eff`` (``compute.EffParams``) is the share of the overlapped part that is hidden: 1 on a chip whose
+    collectives run on dedicated DMA / collective engines (TPU, Trainium); below 1 on GPUs, where NCCL / RCCL
+    run as kernels on the SMs / CUs and stream through HBM, slowing the compute they overlap, and where a
+    bucketed reduce or gather cannot start before its bucket is ready.
+    """
+    return comm - overlap_eff * min(comm, window) if comm > 0.0 else 0.0
 
 
 @dataclass
@@ -259,12 +273,12 @@ class _Ctx:
         ep_c = 2.0 * self.coll("all_to_all", ops.ep_bytes, p.ep, st["ep"]) if (moe and p.ep > 1) else 0.0
         if opt.overlap_ep and ep_c > 0:
             # DualPipe-style: a microbatch's dispatch/combine run under another's compute (fwd + bwd)
-            ep_c = max(0.0, 2.0 * ep_c - (fwd + bwd)) / 2.0
+            ep_c = exposed(2.0 * ep_c, fwd + bwd) / 2.0
         cp_f = cp_b = 0.0
         if p.cp > 1:
             kv = self.coll("all_gather", ops.cp_kv_bytes * p.cp, p.cp, st["cp"])
-            cp_f = max(0.0, kv - a_f)
-            cp_b = max(0.0, 2.0 * kv - a_b)
+            cp_f = exposed(kv, a_f)
+            cp_b = exposed(2.0 * kv, a_b)
         if p.recompute == "full":
             # the recomputed forward's TP/EP collectives are counted with tp_comm / ep_comm
             # scaled by the share of layers recomputed in _evaluate (_rc_share)
@@ -398,10 +412,11 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
                 t += ctx.coll(op, expert_pc * bpp, eshard, st["ep"] * p.ep)
             return t
         last_layer = 1.0 / max(1, lmax)
+        eta = ctx.params.overlap_eff
         if p.zero >= 3:
             per_mb = 2.0 * sync("all_gather") + sync("reduce_scatter")
             window = (fwd_mb + bwd_mb) if ctx.opt.overlap_dp else 0.0
-            dp_comm = m * max(0.0, per_mb - window)
+            dp_comm = m * exposed(per_mb, window, eta)
         else:
             grad = sync("all_reduce") if p.zero == 0 else sync("reduce_scatter")
             gather = 0.0 if p.zero == 0 else sync("all_gather")
@@ -409,8 +424,8 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
             # (under that microbatch's backward); ZeRO-0/1 accumulate locally and reduce once per step
             n_grad = m if p.zero == 2 else 1
             if ctx.opt.overlap_dp:
-                dp_comm = n_grad * max(0.0, grad - bwd_mb * (1 - last_layer)) \
-                    + max(0.0, gather - fwd_mb * (1 - last_layer))
+                dp_comm = n_grad * exposed(grad, bwd_mb * (1 - last_layer), eta) \
+                    + exposed(gather, fwd_mb * (1 - last_layer), eta)
             else:
                 dp_comm = n_grad * grad + gather
     # optimizer: read p32, m, v, grad; write p32, m, v, p16 on this chip's shard
