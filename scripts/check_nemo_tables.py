@@ -20,6 +20,9 @@ Nothing is fitted on these rows (tokens/s/GPU as published):
   full 126 layers (TP 8, CP 2, PP 9, VP 7; the READMEs' fewer-layer proxy runs are left out) and MaxText's
   Llama 2 70B on GPUs (FSDP, micro batch 2). Published tokens/s are the whole job's, divided by the GPUs here.
 
+* ``MOE_ZOO_*``: Megatron-Core's MoE ModelZoo best-practice runs of Qwen3-235B-A22B on 256 H100 (step times),
+  with DeepEP (hierarchical all-to-all) or NCCL's all-to-all.
+
 The 24.x rows run as NeMo 1.x / Megatron-Core then did (fp32 gradient reduction, as validation rows 62-66);
 the 25.09 rows with bf16 gradients (``grad_reduce_in_fp32 = False`` in the performance scripts). Recompute,
 ZeRO stage and anything not stated are searched, as in ``rainier validate training``. Run from the
@@ -142,20 +145,37 @@ h100 llama2-70b      1024 fp8  2048 2 4096 1 1 1 1  1 1 1618.33
 h100 llama2-70b      2048 fp8  4096 2 4096 1 1 1 1  1 1 1661.65
 """
 
-TABLES = {  # name: (rows, gradient dtype)
-    "NeMo long sequence (24.03.01, H100 FP8)": (LONG_SEQ, None),
-    "NeMo 24.07/24.09 (H100 FP8)": (NEMO_24, None),
-    "Megatron-Bridge 25.09 (FP8)": (MB_2509, "bf16"),
-    "DGX Cloud recipes (H100 BF16/FP8)": (DGXC, None),
+# Megatron-Core MoE "ModelZoo" best practice for Qwen3-235B-A22B on 256 H100 (BF16, seq 4096, global batch 2048;
+# yanring/Megatron-MoE-ModelZoo best_practice/Qwen3/readme.md): step times as tokens/s per GPU (2048 x 4096 /
+# step / 256). DeepEP rows: EP 32 across nodes (TP 2, PP 8, VP 4, EP folded over TP x DP), intra-node EP 8 with
+# FSDP (micro batch 4, full recomputation), TP 4; run with rainier's hierarchical all-to-all (one copy per
+# destination node). The NCCL all-to-all dispatcher row (PP 32, VP 3) runs flat. The 1F1B all-to-all overlap
+# row is left out (its overlap is not modelled).
+MOE_ZOO_DEEPEP = """
+h100 qwen3-235b-a22b 256 bf16 2048 1 4096 0 2 8 1 4 32 1663.4
+h100 qwen3-235b-a22b 256 bf16 2048 4 4096 1 2 1 1 1  8 1861.8
+h100 qwen3-235b-a22b 256 bf16 2048 1 4096 0 4 8 1 4  8 1129.9
+"""
+MOE_ZOO_A2A = """
+h100 qwen3-235b-a22b 256 bf16 2048 1 4096 0 2 32 1 3 8 1354.1
+"""
+
+TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
+    "NeMo long sequence (24.03.01, H100 FP8)": (LONG_SEQ, {}),
+    "NeMo 24.07/24.09 (H100 FP8)": (NEMO_24, {}),
+    "Megatron-Bridge 25.09 (FP8)": (MB_2509, {"grad_dtype": "bf16"}),
+    "DGX Cloud recipes (H100 BF16/FP8)": (DGXC, {}),
+    "Megatron-MoE ModelZoo Qwen3-235B (DeepEP)": (MOE_ZOO_DEEPEP, {"moe_a2a": "hierarchical"}),
+    "Megatron-MoE ModelZoo Qwen3-235B (all-to-all)": (MOE_ZOO_A2A, {}),
 }
 
 
-def run_row(line: str, grad_dtype: str | None) -> dict[str, Any]:
+def run_row(line: str, options: dict[str, Any]) -> dict[str, Any]:
     chip, model, g, _prec, _gbs, _mbs, seq, *_ = line.split()
     out: dict[str, Any] = {"chip": chip, "model": model, "gpus": int(g), "seq": int(seq),
                            "measured": float(line.split()[-1])}
     try:
-        r, meas = estimate_row(line, Options(grad_dtype=grad_dtype))
+        r, meas = estimate_row(line, Options(**options))
     except RainierError as exc:
         out["error"] = str(exc)
         return out
@@ -166,7 +186,7 @@ def run_row(line: str, grad_dtype: str | None) -> dict[str, Any]:
 
 
 def score() -> dict[str, list[dict[str, Any]]]:
-    return {t: [run_row(line, gd) for line in rows.strip().splitlines()] for t, (rows, gd) in TABLES.items()}
+    return {t: [run_row(line, o) for line in rows.strip().splitlines()] for t, (rows, o) in TABLES.items()}
 
 
 def main() -> None:

@@ -448,3 +448,31 @@ def test_gpu_data_parallel_overlap_is_partial_and_tpu_full():
     full = estimate_training("llama2-7b", "h100", 96, options=Options(params=fam.with_(overlap_eff=1.0)), **kw)
     assert part.breakdown["dp_comm"] > full.breakdown["dp_comm"] + 0.01
     assert part.breakdown["compute"] == pytest.approx(full.breakdown["compute"])
+
+
+def test_hierarchical_all_to_all_sends_once_per_node():
+    """DeepEP / HybridEP-style dispatch: a token crosses the scale-out network once per destination node. The
+    share of off-node bytes follows the closed form, is 1 where every routed copy goes to its own node, and the
+    EP time never exceeds the flat all-to-all's (and equals it when EP stays inside one NVLink domain)."""
+    from math import comb
+
+    from rainier.perf.training import node_dedup_share
+
+    # 128 experts, top-8, 4 nodes of 32: P0 = C(96, 8) / C(128, 8)
+    p0 = comb(96, 8) / comb(128, 8)
+    assert node_dedup_share(128, 8, 4) == pytest.approx(4 * (1 - p0) / 8, rel=1e-9)
+    assert node_dedup_share(8, 2, 8) == pytest.approx(1.0)       # one expert per node: nothing to merge
+    assert node_dedup_share(256, 8, 1) == 1.0
+    assert node_dedup_share(256, 8, 8) < node_dedup_share(256, 8, 32) <= 1.0
+    kw = dict(seq=4096, global_batch=2048, parallelism={"tp": 2, "pp": 8, "vp": 4, "ep": 32, "etp": 1, "cp": 1,
+                                                        "micro_batch": 1})
+    flat = estimate_training("qwen3-235b-a22b", "h100", 256, **kw)
+    hier = estimate_training("qwen3-235b-a22b", "h100", 256, options=Options(moe_a2a="hierarchical"), **kw)
+    assert hier.breakdown["ep_comm"] < 0.7 * flat.breakdown["ep_comm"]
+    assert hier.step_time_s < flat.step_time_s
+    kw8 = dict(kw, parallelism={**kw["parallelism"], "ep": 8})
+    a = estimate_training("qwen3-235b-a22b", "h100", 256, **kw8).breakdown["ep_comm"]
+    b = estimate_training("qwen3-235b-a22b", "h100", 256, options=Options(moe_a2a="hierarchical"), **kw8)
+    assert b.breakdown["ep_comm"] == pytest.approx(a)
+    with pytest.raises(RainierError, match="moe-a2a"):
+        estimate_training("qwen3-235b-a22b", "h100", 256, options=Options(moe_a2a="ring"), **kw)

@@ -84,6 +84,10 @@ def train_cmd(
         "--moe-dispatch",
         help="MoE token routing: permute (sort and gather by expert: Megatron, MaxText sparse) | einsum (GShard "
              "one-hot dispatch/combine einsums: MaxText's dropping path)")] = "permute",
+    moe_a2a: Annotated[str, typer.Option(
+        "--moe-a2a",
+        help="EP all-to-all: flat (NCCL, one copy per routed expert: Megatron's alltoall dispatcher) | hierarchical "
+             "(DeepEP / HybridEP: one copy per destination node, fanned out over the scale-up links)")] = "flat",
     moe_capacity_factor: Annotated[float | None, typer.Option(
         "--moe-capacity-factor",
         help="expert capacity as a multiple of the balanced load (overflow dropped, every slot computed); "
@@ -124,7 +128,8 @@ def train_cmd(
         precision=precision, tokens=parse_count(tokens, "--tokens") if tokens else None, sites=sites,
         cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
         options=Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
-                        grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor),
+                        grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor,
+                        moe_a2a=moe_a2a),
     )
     if report is not None:
         from rainier.report import write_training_report

@@ -42,7 +42,7 @@ from typing import Literal
 from rainier.catalog.schema import System
 from rainier.errors import RainierError
 
-__all__ = ["Level", "Topology", "collective_time_s", "OPS"]
+__all__ = ["Level", "Topology", "collective_time_s", "inner_members", "OPS"]
 
 Op = Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "p2p"]
 OPS: tuple[str, ...] = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "p2p")
@@ -149,8 +149,18 @@ def _latency(alpha: float, p: float, sweeps: float) -> float:
     return alpha * sweeps * min(p - 1.0, float(math.ceil(math.log2(p))))
 
 
-def collective_time_s(topo: Topology, op: str, nbytes: float, group_size: int, stride: int = 1) -> float:
-    """Time of one collective over ``group_size`` chips spaced ``stride`` ranks apart (see module doc)."""
+def inner_members(topo: Topology, group_size: int, stride: int = 1) -> int:
+    """Members of a group of ``group_size`` chips spaced ``stride`` apart inside one innermost domain (a node)."""
+    return _members(topo, int(group_size), max(1, int(stride)))[0]
+
+
+def collective_time_s(topo: Topology, op: str, nbytes: float, group_size: int, stride: int = 1,
+                      outer_scale: float = 1.0) -> float:
+    """Time of one collective over ``group_size`` chips spaced ``stride`` ranks apart (see module doc).
+
+    ``outer_scale`` (all-to-all only) scales the bytes that leave the innermost domain: a hierarchical
+    dispatch (DeepEP, HybridEP) sends a token once to each remote node and fans it out inside that node.
+    """
     if op not in OPS:
         raise RainierError(f"unknown collective '{op}'", field="op", fix=f"use one of {', '.join(OPS)}")
     g = int(group_size)
@@ -168,10 +178,10 @@ def collective_time_s(topo: Topology, op: str, nbytes: float, group_size: int, s
     prev = 1
     if op == "all_to_all":
         worst = 0.0
-        for lv, nl in zip(topo.levels, n, strict=True):
+        for i, (lv, nl) in enumerate(zip(topo.levels, n, strict=True)):
             if nl <= prev:
                 continue
-            frac = (nl - prev) / g
+            frac = (nl - prev) / g * (outer_scale if i > 0 else 1.0)
             worst = max(worst, nbytes * frac / lv.bw_bytes_s)
             t += _latency(lv.latency_s, nl / prev, 1.0)
             prev = nl

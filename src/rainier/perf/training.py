@@ -21,7 +21,10 @@ token counts per GEMM (MoE experts, short microbatches) make the weight gradient
 
 * TP: 2 all-reduces (or all-gather + reduce-scatter with SP) per layer in forward, 2 in backward,
   2 more in a fully recomputed forward, all **exposed** (not overlapped with GEMMs);
-* EP: a dispatch and a combine all-to-all per MoE layer in forward and in backward, exposed;
+* EP: a dispatch and a combine all-to-all per MoE layer in forward and in backward, exposed; flat (one copy
+  per routed expert, Megatron's NCCL dispatcher) or hierarchical (``moe_a2a="hierarchical"``: DeepEP /
+  HybridEP send a token once to each other node holding one of its experts and fan it out over the scale-up
+  links, ``node_dedup_share`` of the flat off-node bytes);
 * CP: ring attention passes K/V (forward) and K/V + their gradients (backward) around the CP ring,
   **overlapped** with the attention compute of the chunk in hand: exposed = max(0, comm - attention);
 * PP: one activation p2p per microbatch per virtual stage boundary forward and backward, exposed.
@@ -79,7 +82,7 @@ from rainier.catalog.schema import Accelerator, Model, System
 from rainier.econ import chip_hour_cost, energy_mwh, power_chain
 from rainier.errors import RainierError
 from rainier.perf import compute as C
-from rainier.perf.collectives import Topology, collective_time_s
+from rainier.perf.collectives import Topology, collective_time_s, inner_members
 from rainier.perf.memory import MemoryBreakdown, params_per_chip, training_memory, usable_hbm_bytes
 from rainier.perf.ops import layer_ops, logits_ops
 from rainier.perf.parallelism import Parallelism, candidates, check_parallelism
@@ -115,12 +118,33 @@ class Options:
     moe_dispatch: str = "permute"      # MoE token routing: "permute" (sort + gather by expert; Megatron, MaxText
     #                                    sparse_matmul) or "einsum" (GShard one-hot dispatch/combine einsums with
     #                                    a capacity: MaxText's dropping path); see perf.ops
+    moe_a2a: str = "flat"              # EP all-to-all: "flat" (NCCL all-to-all, one copy per routed expert: Megatron's
+    #                                    alltoall dispatcher) or "hierarchical" (DeepEP / HybridEP: one copy per
+    #                                    destination node over the scale-out network, fanned out inside the node)
     moe_capacity_factor: float | None = None  # expert capacity as a multiple of the balanced load (tokens beyond
     #                                    it dropped, every slot computed); None = the model's (1.0: dropless)
     params: C.EffParams | None = None  # efficiency parameters (None: the fitted family values)
 
 
 _GRAD_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
+
+
+def node_dedup_share(experts: int, top_k: int, nodes: float) -> float:
+    """Share of a flat all-to-all's off-node bytes a hierarchical dispatch sends (DeepEP, HybridEP).
+
+    A flat dispatch sends a token once per routed expert: ``k (N-1)/N`` copies leave its node on average. A
+    hierarchical one sends it once to each other node holding at least one of its experts, which then fans
+    it out over the scale-up links: ``(N-1)(1 - P0)`` copies, ``P0`` the chance that none of the ``k`` experts
+    (drawn without replacement from ``E``, balanced) lies on a given node of ``E/N``. Ratio ``N (1 - P0) / k``.
+    """
+    n = max(1.0, float(nodes))
+    if n <= 1.0 or top_k <= 1:
+        return 1.0
+    per_node = experts / n
+    p0 = 1.0
+    for i in range(top_k):
+        p0 *= max(0.0, (experts - per_node - i) / (experts - i))
+    return min(1.0, n * (1.0 - p0) / top_k)
 
 
 def exposed(comm: float, window: float, overlap_eff: float = 1.0) -> float:
@@ -214,11 +238,11 @@ class _Ctx:
         self.gemm_prec = "fp8" if precision == "fp8" and acc.supports("fp8") else "bf16"
         self.peak = acc.peak_flops(self.gemm_prec)
 
-    def coll(self, op: str, nbytes: float, group: int, stride: int) -> float:
-        key = (op, nbytes, group, stride)
+    def coll(self, op: str, nbytes: float, group: int, stride: int, outer_scale: float = 1.0) -> float:
+        key = (op, nbytes, group, stride, outer_scale)
         v = self._coll.get(key)
         if v is None:
-            v = collective_time_s(self.topo, op, nbytes, group, stride)
+            v = collective_time_s(self.topo, op, nbytes, group, stride, outer_scale)
             self._coll[key] = v
         return v
 
@@ -270,7 +294,13 @@ class _Ctx:
         flops_fwd = ops.gemm_flops + ops.attn_flops
         st = self.strides(p)
         tp_c = 2.0 * self.coll("all_reduce", ops.tp_bytes, p.tp, st["tp"]) if p.tp > 1 else 0.0
-        ep_c = 2.0 * self.coll("all_to_all", ops.ep_bytes, p.ep, st["ep"]) if (moe and p.ep > 1) else 0.0
+        ep_c = 0.0
+        if moe and p.ep > 1 and self.model.moe is not None:
+            scale = 1.0
+            if opt.moe_a2a == "hierarchical":
+                nodes = p.ep / inner_members(self.topo, p.ep, st["ep"])
+                scale = node_dedup_share(self.model.moe.experts, self.model.moe.top_k, nodes)
+            ep_c = 2.0 * self.coll("all_to_all", ops.ep_bytes, p.ep, st["ep"], scale)
         if opt.overlap_ep and ep_c > 0:
             # DualPipe-style: a microbatch's dispatch/combine run under another's compute (fwd + bwd)
             ep_c = exposed(2.0 * ep_c, fwd + bwd) / 2.0
@@ -616,6 +646,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if opt.moe_dispatch not in ("permute", "einsum"):
         raise RainierError(f"unknown MoE dispatch '{opt.moe_dispatch}'", field="--moe-dispatch",
                            fix="use permute (sort and gather by expert) or einsum (GShard one-hot einsums)")
+    if opt.moe_a2a not in ("flat", "hierarchical"):
+        raise RainierError(f"unknown MoE all-to-all '{opt.moe_a2a}'", field="--moe-a2a",
+                           fix="use flat (NCCL all-to-all) or hierarchical (DeepEP / HybridEP: once per node)")
     if opt.moe_capacity_factor is not None:
         if not opt.moe_capacity_factor > 0:
             raise RainierError(f"MoE capacity factor must be positive (got {opt.moe_capacity_factor})",
