@@ -104,7 +104,9 @@ gb200 qwen3-30b-a3b      8 fp8  512 4 4096 0 1 1 1 1  8 22775
 gb200 qwen3-235b-a22b   64 fp8 1024 1 4096 0 2 1 1 1 64 4452
 """
 
-DGXC = """
+# GPT-3 175B (nemo_megatron/gpt3_175b_hydra.yaml: distributed_fused_adam, grad_sync_dtype bf16; its
+# ub_tp_comm_overlap is not modelled)
+DGXC_GPT3 = """
 h100 gpt3-175b        128 bf16  256 1 2048 0 4 8 1 12 1 492.96
 h100 gpt3-175b        256 bf16  512 1 2048 0 4 8 1 12 1 487.16
 h100 gpt3-175b        512 bf16 1024 1 2048 0 4 8 1 12 1 486.46
@@ -115,6 +117,10 @@ h100 gpt3-175b        256 fp8   512 1 2048 0 4 8 1 12 1 715.46
 h100 gpt3-175b        512 fp8  1024 1 2048 0 4 8 1 12 1 709.39
 h100 gpt3-175b       1024 fp8  2048 1 2048 0 4 8 1 12 1 703.78
 h100 gpt3-175b       2048 fp8  4096 1 2048 0 4 8 1 12 1 687.25
+"""
+# Nemotron-4 340B (nemotron/nemotron4-340b-synth.yaml: distributed_fused_adam with grad_sync_dtype bf16 and
+# dtype bf16: bf16 gradients and Adam state)
+DGXC_NEMOTRON = """
 h100 nemotron-4-340b  128 bf16   32 1 4096 0 8 8 1 12 1 222.13
 h100 nemotron-4-340b  256 bf16   64 1 4096 0 8 8 1 12 1 219.27
 h100 nemotron-4-340b  512 bf16  128 1 4096 0 8 8 1 12 1 217.87
@@ -125,6 +131,9 @@ h100 nemotron-4-340b  256 fp8    64 1 4096 0 8 8 1 12 1 319.00
 h100 nemotron-4-340b  512 fp8   128 1 4096 0 8 8 1 12 1 314.11
 h100 nemotron-4-340b 1024 fp8   256 1 4096 0 8 8 1 12 1 306.59
 h100 nemotron-4-340b 2048 fp8   512 1 4096 0 8 8 1 12 1 293.41
+"""
+# Llama 3.1 405B (NeMo 2.0 recipe) and MaxText Llama 2 70B: optimizer settings not read, rainier's defaults
+DGXC = """
 h100 llama3.1-405b    576 bf16  252 1 8192 0 8 9 2  7 1 208.37
 h100 llama3.1-405b   1152 bf16  504 1 8192 0 8 9 2  7 1 204.57
 h100 llama3.1-405b   2304 bf16 1008 1 8192 0 8 9 2  7 1 203.41
@@ -164,7 +173,10 @@ TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
     "NeMo long sequence (24.03.01, H100 FP8)": (LONG_SEQ, {}),
     "NeMo 24.07/24.09 (H100 FP8)": (NEMO_24, {}),
     "Megatron-Bridge 25.09 (FP8)": (MB_2509, {"grad_dtype": "bf16"}),
-    "DGX Cloud recipes (H100 BF16/FP8)": (DGXC, {}),
+    "DGX Cloud recipes, GPT-3 175B (H100 BF16/FP8)": (DGXC_GPT3, {"grad_dtype": "bf16"}),
+    "DGX Cloud recipes, Nemotron-4 340B (H100 BF16/FP8)": (DGXC_NEMOTRON, {"grad_dtype": "bf16",
+                                                                           "optimizer_dtype": "bf16"}),
+    "DGX Cloud recipes, Llama 3.1 405B, MaxText Llama 2 70B (H100)": (DGXC, {}),
     "Megatron-MoE ModelZoo Qwen3-235B (DeepEP)": (MOE_ZOO_DEEPEP, {"moe_a2a": "hierarchical"}),
     "Megatron-MoE ModelZoo Qwen3-235B (all-to-all)": (MOE_ZOO_A2A, {}),
 }

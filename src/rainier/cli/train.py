@@ -84,6 +84,10 @@ def train_cmd(
         "--moe-dispatch",
         help="MoE token routing: permute (sort and gather by expert: Megatron, MaxText sparse) | einsum (GShard "
              "one-hot dispatch/combine einsums: MaxText's dropping path)")] = "permute",
+    optimizer_dtype: Annotated[str, typer.Option(
+        "--optimizer-dtype",
+        help="Adam state: fp32 (12 B per parameter) | bf16 (6 B: bf16 moments, master weights as bf16 + "
+             "16-bit remainders: NeMo's distributed_fused_adam with dtype bf16)")] = "fp32",
     moe_a2a: Annotated[str, typer.Option(
         "--moe-a2a",
         help="EP all-to-all: flat (NCCL, one copy per routed expert: Megatron's alltoall dispatcher) | hierarchical "
@@ -129,7 +133,7 @@ def train_cmd(
         cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
         options=Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
                         grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor,
-                        moe_a2a=moe_a2a),
+                        moe_a2a=moe_a2a, optimizer_dtype=optimizer_dtype),
     )
     if report is not None:
         from rainier.report import write_training_report

@@ -190,15 +190,18 @@ def _shared_router(model: Model) -> float:
 
 def model_state_bytes(dense: float, expert: float, *, zero: int, dp_shard: int, ep: int,
                       precision: str = "bf16", gathered_params: float = 0.0,
-                      grad_bytes: float = 4.0, expert_dp: float | None = None) -> tuple[float, float, float]:
+                      grad_bytes: float = 4.0, expert_dp: float | None = None,
+                      optimizer_bytes: float = 12.0) -> tuple[float, float, float]:
     """(weights, gradients, optimizer) bytes per chip; ``dp_shard`` = dp x cp (the ZeRO group).
 
     ZeRO 0-2: bf16 weights (+1 B fp8 copy in fp8 training), fp32 gradients, 12 B of fp32 master and
-    Adam moments (``grad_bytes`` 2 for a bf16 gradient buffer). ZeRO-3 (PyTorch FSDP): no persistent bf16 copy (the fp32 shard in the optimizer's
+    Adam moments (``grad_bytes`` 2 for a bf16 gradient buffer; ``optimizer_bytes`` 6 for Adam moments in
+    bf16 with the master weights kept as the bf16 weights plus their 16-bit remainders: Apex / NeMo
+    ``distributed_fused_adam`` with ``dtype: bf16``). ZeRO-3 (PyTorch FSDP): no persistent bf16 copy (the fp32 shard in the optimizer's
     12 B is the parameter), only ``gathered_params`` held in bf16 (+ fp8) while in use.
     """
     w_b = 2.0 + (1.0 if precision == "fp8" else 0.0)
-    g_b, o_b = grad_bytes, 12.0
+    g_b, o_b = grad_bytes, optimizer_bytes
 
     def part(n: float, d: float) -> tuple[float, float, float]:
         return (0.0 if zero >= 3 else n * w_b, n * g_b / (d if zero >= 2 else 1.0),
@@ -216,7 +219,7 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
                     pc: ParamCounts | None = None,
                     params_chip: tuple[float, float] | None = None,
                     recompute_fraction: float = 1.0, grad_bytes: float = 4.0,
-                    expert_dp: float | None = None) -> MemoryBreakdown:
+                    expert_dp: float | None = None, optimizer_bytes: float = 12.0) -> MemoryBreakdown:
     """Peak bytes per chip (most loaded stage) for a training configuration.
 
     ``recompute_fraction`` (with ``recompute="full"``): the share of layers fully recomputed; the
@@ -248,7 +251,8 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
     dense, expert = params_chip or params_per_chip(model, tp=tp, pp=pp, ep=ep, pc=pc)
     layer_params = (dense + expert) / max(1.0, L / pp)
     w, g, o = model_state_bytes(dense, expert, zero=zero, dp_shard=dp * cp, ep=ep, precision=precision,
-                                gathered_params=2 * layer_params, grad_bytes=grad_bytes, expert_dp=expert_dp)
+                                gathered_params=2 * layer_params, grad_bytes=grad_bytes, expert_dp=expert_dp,
+                                optimizer_bytes=optimizer_bytes)
     stage1 = acts + (logits if pp == 1 else 0.0)
     last = per_layer_avg * (L / pp) + logits if pp > 1 else stage1
     on_last = pp == 1 or last > stage1

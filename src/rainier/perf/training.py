@@ -118,6 +118,9 @@ class Options:
     moe_dispatch: str = "permute"      # MoE token routing: "permute" (sort + gather by expert; Megatron, MaxText
     #                                    sparse_matmul) or "einsum" (GShard one-hot dispatch/combine einsums with
     #                                    a capacity: MaxText's dropping path); see perf.ops
+    optimizer_dtype: str = "fp32"      # Adam moments: "fp32" (12 B per parameter with the fp32 master) or "bf16"
+    #                                    (6 B: bf16 moments, master = bf16 weights + 16-bit remainders; NeMo's
+    #                                    distributed_fused_adam with dtype bf16)
     moe_a2a: str = "flat"              # EP all-to-all: "flat" (NCCL all-to-all, one copy per routed expert: Megatron's
     #                                    alltoall dispatcher) or "hierarchical" (DeepEP / HybridEP: one copy per
     #                                    destination node over the scale-out network, fanned out inside the node)
@@ -127,6 +130,10 @@ class Options:
 
 
 _GRAD_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
+# optimizer state: (bytes held per parameter, bytes moved per parameter by the Adam step); fp32: master +
+# m + v held (12 B), read p32, m, v, grad and write p32, m, v, p16 (30 B); bf16: remainders + m + v (6 B),
+# read p16, remainder, m, v, grad and write them back but the grad (~18 B)
+_OPT_STATE = {"fp32": (12.0, 30.0), "bf16": (6.0, 18.0)}
 
 
 def node_dedup_share(experts: int, top_k: int, nodes: float) -> float:
@@ -360,7 +367,7 @@ class _Ctx:
                                   params_chip=_params_chip(self, p),
                                   recompute_fraction=self.opt.recompute_fraction * p.recompute_fraction,
                                   grad_bytes=_GRAD_BYTES[self.opt.grad_dtype or "fp32"],
-                                  expert_dp=p.expert_dp)
+                                  expert_dp=p.expert_dp, optimizer_bytes=_OPT_STATE[self.opt.optimizer_dtype][0])
             self._mem[key] = hit
         return hit
 
@@ -460,7 +467,7 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
                 dp_comm = n_grad * grad + gather
     # optimizer: read p32, m, v, grad; write p32, m, v, p16 on this chip's shard
     shard = dshard if p.zero >= 1 else 1
-    opt_bytes = (dense_pc / shard + expert_pc / (eshard if p.zero >= 1 else 1)) * 30.0
+    opt_bytes = (dense_pc / shard + expert_pc / (eshard if p.zero >= 1 else 1)) * _OPT_STATE[ctx.opt.optimizer_dtype][1]
     t_opt = C.elementwise_time_s(ctx.acc, opt_bytes, ctx.params)
     compute = m * comp_max
     breakdown = {
@@ -646,6 +653,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if opt.moe_dispatch not in ("permute", "einsum"):
         raise RainierError(f"unknown MoE dispatch '{opt.moe_dispatch}'", field="--moe-dispatch",
                            fix="use permute (sort and gather by expert) or einsum (GShard one-hot einsums)")
+    if opt.optimizer_dtype not in _OPT_STATE:
+        raise RainierError(f"unknown optimizer state dtype '{opt.optimizer_dtype}'", field="--optimizer-dtype",
+                           fix="use fp32 (fp32 master and Adam moments) or bf16 (bf16 moments, master remainders)")
     if opt.moe_a2a not in ("flat", "hierarchical"):
         raise RainierError(f"unknown MoE all-to-all '{opt.moe_a2a}'", field="--moe-a2a",
                            fix="use flat (NCCL all-to-all) or hierarchical (DeepEP / HybridEP: once per node)")
