@@ -39,7 +39,8 @@ from typing import Any
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.catalog.schema import ScaleOut
 from rainier.errors import RainierError
-from rainier.perf.training import Options, TrainingResult, estimate_training
+from rainier.perf.training import Options, TrainingResult
+from rainier.perf.validate_training import estimate_as_run
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,7 @@ def predict(run: Run, cat: Catalog | None = None) -> tuple[TrainingResult, float
     opt = run.options if frac is None else replace(run.options, recompute_fraction=frac)
     kw: dict[str, Any] = dict(seq=run.seq, global_batch=run.global_batch, parallelism=fixed, precision=run.precision,
                               catalog=cat, system=_system(run, cat))
-    try:
-        res = estimate_training(run.model, run.chip, run.chips, options=opt, **kw)
-    except RainierError as exc:
-        if "memory" not in str(exc):
-            raise
-        res = estimate_training(run.model, run.chip, run.chips, options=replace(opt, check_memory=False), **kw)
-        res.notes.append(f"memory misfit: {exc}")
+    res = estimate_as_run(run.model, run.chip, run.chips, options=opt, **kw)
     if run.metric == "iteration_s":
         return res, res.step_time_s
     if run.metric == "tokens_per_gpu":

@@ -53,7 +53,7 @@ from rainier.perf.training import (
 )
 
 __all__ = ["RowSpec", "RowResult", "ValidationReport", "ROWS", "load_rows", "validate_training",
-           "predict_row", "explain_rows", "RowExplanation", "TARGET_MAPE", "TARGET_MAX_ERR"]
+           "predict_row", "estimate_as_run", "explain_rows", "RowExplanation", "TARGET_MAPE", "TARGET_MAX_ERR"]
 
 TARGET_MAPE = 10.0
 TARGET_MAX_ERR = 25.0
@@ -441,14 +441,22 @@ def predict_row(row: dict[str, str], spec: RowSpec, catalog: Catalog, params: Ef
     chip, system = _hardware(spec.chip, cat)
     kw: dict[str, Any] = dict(seq=seq, global_batch=gb, parallelism=fixed, precision=spec.precision, catalog=cat,
                               system=system)
+    res = estimate_as_run(model, chip, chips, options=opt, **kw)
+    return _convert(spec.metric, res, model), res
+
+
+def estimate_as_run(model: Any, chip: Any, chips: int, *, options: Options, **kw: Any) -> TrainingResult:
+    """``estimate_training`` for a run that was measured: if no configuration with its stated sizes fits
+    rainier's memory model, the run is still estimated (it ran) with the memory check off, and the result
+    carries a ``memory misfit: ...`` note with the model's numbers."""
     try:
-        res = estimate_training(model, chip, chips, options=opt, **kw)
+        return estimate_training(model, chip, chips, options=options, **kw)
     except RainierError as exc:
         if exc.field not in ("memory", "parallelism") or "memory" not in str(exc):
             raise
-        res = estimate_training(model, chip, chips, options=replace(opt, check_memory=False), **kw)
+        res = estimate_training(model, chip, chips, options=replace(options, check_memory=False), **kw)
         res.notes.append(f"memory misfit: {exc}")
-    return _convert(spec.metric, res, model), res
+        return res
 
 
 def _hardware(name: str, cat: Catalog) -> tuple[Any, Any]:
