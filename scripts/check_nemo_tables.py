@@ -169,6 +169,23 @@ MOE_ZOO_A2A = """
 h100 qwen3-235b-a22b 256 bf16 2048 1 4096 0 2 32 1 3 8 1354.1
 """
 
+# MLPerf Training, NVIDIA's NeMo submissions in FP8 (v4.0, v4.1: mlcommons/training_results_v4.0 and a mirror of
+# v4.1; v5.0 mirror; v5.1 official): steady-state block throughput of result_0.txt (samples/s x sequence / GPUs;
+# evaluation outside the blocks), configurations from each submission's config_*.sh and the logged global batch.
+# GPT-3 175B (seq 2048) from its checkpoint, Llama 3.1 405B and 8B (seq 8192). FP4 submissions are left out
+# (FP4 training is not modelled); the 8B GB200 config is not stored (its GB300 twin's layout, as its file name).
+MLPERF_TRAIN = """
+h100   gpt3-175b         512 fp8  2304 2 2048 0 4 8 1  4 1 845.2
+h100   gpt3-175b       10752 fp8  2688 1 2048 0 4 6 1  8 1 556.1
+h100   gpt3-175b         256 fp8  2048 2 2048 0 4 8 1  6 1 883.0
+b200   gpt3-175b          64 fp8  2048 2 2048 0 4 8 1  6 1 1817.3
+h100   llama3.1-405b     512 fp8  1152 1 8192 0 8 8 2  8 1 333.7
+h100   llama3.1-405b    8192 fp8  1536 1 8192 0 8 8 2  8 1 291.3
+gb200  llama3.1-405b     256 fp8   448 1 8192 0 4 8 2  8 1 745.6
+gb200  llama3-8b         512 fp8    64 1 8192 0 2 1 4  1 1 11165.1
+gb300  llama3-8b         512 fp8    64 1 8192 0 2 1 4  1 1 11825.9
+"""
+
 TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
     "NeMo long sequence (24.03.01, H100 FP8)": (LONG_SEQ, {}),
     "NeMo 24.07/24.09 (H100 FP8)": (NEMO_24, {}),
@@ -179,6 +196,7 @@ TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
     "DGX Cloud recipes, Llama 3.1 405B, MaxText Llama 2 70B (H100)": (DGXC, {}),
     "Megatron-MoE ModelZoo Qwen3-235B (DeepEP)": (MOE_ZOO_DEEPEP, {"moe_a2a": "hierarchical"}),
     "Megatron-MoE ModelZoo Qwen3-235B (all-to-all)": (MOE_ZOO_A2A, {}),
+    "MLPerf Training v4.0-v5.1, NVIDIA FP8": (MLPERF_TRAIN, {}),
 }
 
 
