@@ -169,6 +169,75 @@ MOE_ZOO_A2A = """
 h100 qwen3-235b-a22b 256 bf16 2048 1 4096 0 2 32 1 3 8 1354.1
 """
 
+# NVIDIA DGX Cloud recipes on NeMo 2.0 (NVIDIA/dgxc-benchmarking llama3.1/README.md and nemotron/README.md of
+# v25.04-v25.05, containers nemo:25.02-25.04; mean step time of iterations 11-44): Llama 3.1 8B (TP 1, CP 2),
+# 70B (BF16: TP 4, PP 4, CP 2, VP 5; FP8: TP 4, PP 8, VP 5), 405B (TP 8 / GB200 TP 4, PP 8, CP 2, VP 8),
+# Nemotron-4 15B (TP 2, micro batch 2) and 340B on GB200 (TP 8, PP 4, VP 12). The FP8 Llama recipes set
+# grad_reduce_in_fp32 = False. The H100 340B rows are left out: their table says no interleaving but they ran
+# faster than the interleaved NeMo 1 recipe of the same size.
+NEMO2_BF16 = """
+h100   llama3-8b            8 bf16   128 1 8192 0 1 1 2  1 1 10682.4
+h100   llama3-8b           16 bf16   256 1 8192 0 1 1 2  1 1 10656.2
+h100   llama3-8b           32 bf16   512 1 8192 0 1 1 2  1 1 10639.0
+h100   llama3-8b           64 bf16  1024 1 8192 0 1 1 2  1 1 10630.3
+h100   llama3-8b          128 bf16  2048 1 8192 0 1 1 2  1 1 10630.3
+h100   llama3-70b          64 bf16   128 1 8192 0 4 4 2  5 1 1117.6
+h100   llama3-70b         128 bf16   256 1 8192 0 4 4 2  5 1 1116.8
+h100   llama3-70b         256 bf16   512 1 8192 0 4 4 2  5 1 1116.1
+h100   llama3-70b         512 bf16  1024 1 8192 0 4 4 2  5 1 1116.8
+h100   llama3-70b        1024 bf16  2048 1 8192 0 4 4 2  5 1 1118.4
+h100   llama3-70b        2048 bf16  4096 1 8192 0 4 4 2  5 1 1117.6
+h100   llama3.1-405b      512 bf16   256 1 8192 0 8 8 2  8 1 207.1
+h100   llama3.1-405b     1024 bf16   512 1 8192 0 8 8 2  8 1 206.5
+h100   llama3.1-405b     2048 bf16  1024 1 8192 0 8 8 2  8 1 206.1
+gb200  llama3.1-405b      128 bf16    64 1 8192 0 4 8 2  8 1 438.2
+gb200  llama3.1-405b      256 bf16   128 1 8192 0 4 8 2  8 1 431.9
+gb200  llama3.1-405b      512 bf16   256 1 8192 0 4 8 2  8 1 430.8
+"""
+NEMO2_FP8 = """
+h100   llama3-8b            8 fp8    128 1 8192 0 1 1 2  1 1 14048.5
+h100   llama3-8b           16 fp8    256 1 8192 0 1 1 2  1 1 14003.4
+h100   llama3-8b           32 fp8    512 1 8192 0 1 1 2  1 1 13899.5
+h100   llama3-8b           64 fp8   1024 1 8192 0 1 1 2  1 1 13826.2
+h100   llama3-8b          128 fp8   2048 1 8192 0 1 1 2  1 1 13739.2
+h100   llama3-70b          64 fp8    128 1 8192 0 4 8 1  5 1 1661.7
+h100   llama3-70b         128 fp8    256 1 8192 0 4 8 1  5 1 1646.6
+h100   llama3-70b         256 fp8    512 1 8192 0 4 8 1  5 1 1638.4
+h100   llama3-70b         512 fp8   1024 1 8192 0 4 8 1  5 1 1627.0
+h100   llama3-70b        1024 fp8   2048 1 8192 0 4 8 1  5 1 1625.4
+h100   llama3-70b        2048 fp8   4096 1 8192 0 4 8 1  5 1 1614.2
+h100   llama3.1-405b      512 fp8    256 1 8192 0 8 8 2  8 1 331.1
+h100   llama3.1-405b     1024 fp8    512 1 8192 0 8 8 2  8 1 329.8
+h100   llama3.1-405b     2048 fp8   1024 1 8192 0 8 8 2  8 1 326.1
+gb200  llama3.1-405b      128 fp8     64 1 8192 0 4 8 2  8 1 668.1
+gb200  llama3.1-405b      256 fp8    128 1 8192 0 4 8 2  8 1 662.5
+gb200  llama3.1-405b      512 fp8    256 1 8192 0 4 8 2  8 1 656.0
+"""
+NEMO2_NEMOTRON = """
+h100   nemotron-4-15b      16 bf16    64 2 4096 0 2 1 1  1 1 6159.4
+h100   nemotron-4-15b      64 bf16   256 2 4096 0 2 1 1  1 1 6136.3
+h100   nemotron-4-15b     256 bf16  1024 2 4096 0 2 1 1  1 1 6113.4
+h100   nemotron-4-15b    1024 bf16  4096 2 4096 0 2 1 1  1 1 5979.6
+h100   nemotron-4-15b    2048 bf16  8192 2 4096 0 2 1 1  1 1 5893.5
+h100   nemotron-4-15b      16 fp8     64 2 4096 0 2 1 1  1 1 8274.8
+h100   nemotron-4-15b      64 fp8    256 2 4096 0 2 1 1  1 1 8274.8
+h100   nemotron-4-15b     256 fp8   1024 2 4096 0 2 1 1  1 1 8192.0
+h100   nemotron-4-15b    1024 fp8   4096 2 4096 0 2 1 1  1 1 8070.9
+h100   nemotron-4-15b    2048 fp8   8192 2 4096 0 2 1 1  1 1 7839.2
+gb200  nemotron-4-340b    128 bf16    32 1 4096 0 8 4 1 12 1 467.8
+gb200  nemotron-4-340b    256 bf16    64 1 4096 0 8 4 1 12 1 467.6
+gb200  nemotron-4-340b    512 bf16   128 1 4096 0 8 4 1 12 1 459.4
+gb200  nemotron-4-340b    128 fp8     32 1 4096 0 8 4 1 12 1 690.5
+gb200  nemotron-4-340b    256 fp8     64 1 4096 0 8 4 1 12 1 675.0
+gb200  nemotron-4-340b    512 fp8    128 1 4096 0 8 4 1 12 1 661.1
+gb200  nemotron-4-340b    128 bf16   512 1 4096 0 8 4 1 12 1 501.6
+gb200  nemotron-4-340b    256 bf16   512 1 4096 0 8 4 1 12 1 494.1
+gb200  nemotron-4-340b    512 bf16   512 1 4096 0 8 4 1 12 1 483.7
+gb200  nemotron-4-340b    128 fp8    512 1 4096 0 8 4 1 12 1 750.5
+gb200  nemotron-4-340b    256 fp8    512 1 4096 0 8 4 1 12 1 730.8
+gb200  nemotron-4-340b    512 fp8    512 1 4096 0 8 4 1 12 1 722.7
+"""
+
 # MLPerf Training, NVIDIA's NeMo submissions in FP8 (v4.0, v4.1: mlcommons/training_results_v4.0 and a mirror of
 # v4.1; v5.0 mirror; v5.1 official): steady-state block throughput of result_0.txt (samples/s x sequence / GPUs;
 # evaluation outside the blocks), configurations from each submission's config_*.sh and the logged global batch.
@@ -196,6 +265,9 @@ TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
     "DGX Cloud recipes, Llama 3.1 405B, MaxText Llama 2 70B (H100)": (DGXC, {}),
     "Megatron-MoE ModelZoo Qwen3-235B (DeepEP)": (MOE_ZOO_DEEPEP, {"moe_a2a": "hierarchical"}),
     "Megatron-MoE ModelZoo Qwen3-235B (all-to-all)": (MOE_ZOO_A2A, {}),
+    "DGX Cloud NeMo 2.0, Llama 3.1 BF16 (H100, GB200)": (NEMO2_BF16, {}),
+    "DGX Cloud NeMo 2.0, Llama 3.1 FP8 (H100, GB200)": (NEMO2_FP8, {"grad_dtype": "bf16"}),
+    "DGX Cloud NeMo 2.0, Nemotron-4 15B (H100), 340B (GB200)": (NEMO2_NEMOTRON, {}),
     "MLPerf Training v4.0-v5.1, NVIDIA FP8": (MLPERF_TRAIN, {}),
 }
 
