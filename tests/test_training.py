@@ -492,3 +492,18 @@ def test_bf16_optimizer_state_halves_adam_memory():
     assert b.breakdown["optimizer"] < a.breakdown["optimizer"]
     with pytest.raises(RainierError, match="optimizer-dtype"):
         estimate_training("llama3-8b", "h100", 8, seq=2048, global_batch=8, options=Options(optimizer_dtype="fp8"))
+
+
+def test_flat_fsdp_over_thousands_of_nodes_is_latency_bound():
+    """FSDP gathers and reduces layer by layer, each a ring collective (no tree for all-gather / reduce-scatter
+    in NCCL): over 4,096 nodes its latency dominates, so ZeRO-3 costs far more than at 32 nodes, while ZeRO-1's
+    few large buckets (Megatron: max(40M, 1M x dp) parameters each) barely notice the scale."""
+    def dp(chips: int, zero: int) -> float:
+        r = estimate_training("llama3-8b", "h100", chips, seq=8192, global_batch=chips,
+                              parallelism={"tp": 1, "pp": 1, "cp": 1, "micro_batch": 1, "zero": zero,
+                                           "recompute": "full"}, options=Options(check_memory=False))
+        return r.breakdown["dp_comm"]
+
+    assert dp(32768, 3) > 10 * dp(256, 3)
+    assert dp(32768, 1) < 2 * dp(256, 1)
+    assert dp(32768, 3) > 10 * dp(32768, 1)

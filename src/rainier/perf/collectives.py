@@ -19,7 +19,10 @@ hierarchical ring/tree):
       t = sum_l [ 2 (p_l - 1)/p_l * (N / n_{l-1}) / bw_l  +  alpha_l * min(2 (p_l - 1), 2 ceil(log2 p_l)) ]
 
   the latency term takes the better of ring (2(p-1) steps) and double binary tree (2 log2 p);
-* reduce-scatter and all-gather are half of that (one sweep), ``N`` being the full buffer;
+* reduce-scatter and all-gather are half of that (one sweep), ``N`` being the full buffer, with ring latency
+  only (p - 1 steps): NCCL and RCCL have no tree algorithm for them (PAT, since NCCL 2.23, needs one GPU per
+  node), which is why FSDP over thousands of nodes is latency-bound and large jobs shard hierarchically. On a
+  torus level (TPU ICI, Trainium's 2D torus) a ring runs along each dimension: ``k (p^(1/k) - 1)`` steps;
 * all-to-all sends ``N (n_l - n_{l-1}) / group`` of each chip's ``N`` bytes across level l; the
   levels run concurrently so the bandwidth term is the slowest level's, latencies add;
 * p2p crosses the innermost level whose span exceeds ``stride``.
@@ -58,6 +61,7 @@ class Level:
     span: int
     bw_bytes_s: float
     latency_s: float
+    torus_dims: int = 0  # 0: switched (any pair one hop); k: a k-dimensional torus (rings along each dimension)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,8 @@ class Topology:
             raise RainierError(f"sites must be at least 1 (got {sites})", field="--sites", fix="give 1 or more")
         levels: list[Level] = []
         for t in system.scaleup:
-            levels.append(Level(t.name, int(t.chips), float(t.bw_bytes_s), float(t.latency_s)))
+            dims = {"torus2d": 2, "torus3d": 3, "ring": 1}.get(t.topology, 0)
+            levels.append(Level(t.name, int(t.chips), float(t.bw_bytes_s), float(t.latency_s), dims))
         so = system.scaleout
         lat_s = 10e-6
         oversub = 1.0
@@ -142,11 +147,16 @@ def _members(topo: Topology, group: int, stride: int) -> list[int]:
     return out
 
 
-def _latency(alpha: float, p: float, sweeps: float) -> float:
-    """Latency of ``sweeps`` passes over ``p`` members: the better of ring (p-1 steps) and tree (log2 p)."""
+def _latency(alpha: float, p: float, sweeps: float, tree: bool = True, torus_dims: int = 0) -> float:
+    """Latency of ``sweeps`` passes over ``p`` members. A ring takes p - 1 steps on a switched level and
+    ``k (p^(1/k) - 1)`` on a k-dimensional torus (one ring along each dimension); with ``tree`` (all-reduce:
+    NCCL's double binary tree) the better of that and log2 p. All-gather and reduce-scatter have no tree
+    algorithm in NCCL / RCCL (ring; PAT only with one GPU per node), so their latency grows with p."""
     if p <= 1:
         return 0.0
-    return alpha * sweeps * min(p - 1.0, float(math.ceil(math.log2(p))))
+    ring = torus_dims * (p ** (1.0 / torus_dims) - 1.0) if torus_dims > 0 else p - 1.0
+    steps = min(ring, float(math.ceil(math.log2(p)))) if tree else ring
+    return alpha * sweeps * steps
 
 
 def inner_members(topo: Topology, group_size: int, stride: int = 1) -> int:
@@ -183,7 +193,7 @@ def collective_time_s(topo: Topology, op: str, nbytes: float, group_size: int, s
                 continue
             frac = (nl - prev) / g * (outer_scale if i > 0 else 1.0)
             worst = max(worst, nbytes * frac / lv.bw_bytes_s)
-            t += _latency(lv.latency_s, nl / prev, 1.0)
+            t += _latency(lv.latency_s, nl / prev, 1.0, torus_dims=lv.torus_dims)
             prev = nl
         return t + worst
     sweeps = 2.0 if op == "all_reduce" else 1.0
@@ -192,6 +202,6 @@ def collective_time_s(topo: Topology, op: str, nbytes: float, group_size: int, s
             continue
         p = nl / prev
         t += sweeps * (p - 1) / p * (nbytes / prev) / lv.bw_bytes_s
-        t += _latency(lv.latency_s, p, sweeps)
+        t += _latency(lv.latency_s, p, sweeps, tree=op == "all_reduce", torus_dims=lv.torus_dims)
         prev = nl
     return t

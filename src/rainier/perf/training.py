@@ -33,7 +33,10 @@ DP gradient synchronisation (bf16) **overlaps with the backward pass of the last
 but its last layer; ZeRO-2, which keeps no whole gradient buffer, reduce-scatters every microbatch's
 gradients under that microbatch's backward), and the ZeRO-1/2 parameter all-gather with the forward of the next step's
 first microbatch. ZeRO-3 / FSDP gathers weights in forward and backward and reduce-scatters gradients every
-microbatch, overlapped with that microbatch's compute. Only a share ``overlap_eff`` of the overlapped part
+microbatch, overlapped with that microbatch's compute. The buffer moves in pieces, each a collective with its
+own latency: one layer at a time under ZeRO-3 / FSDP, Megatron's buckets of max(40M, 1M x dp) parameters
+otherwise (so flat FSDP over thousands of nodes is latency-bound: all-gather and reduce-scatter are rings,
+``perf.collectives``). Only a share ``overlap_eff`` of the overlapped part
 is hidden (``exposed``: comm - overlap_eff x min(comm, window)): on GPUs NCCL / RCCL run as kernels on the
 SMs / CUs the compute needs, so overlapped compute slows; 1 - 20/132 there (DeepSeek-V3's report keeps IB
 and NVLink saturated with 20 of an H800's 132 SMs), 1 on TPU and Trainium (dedicated collective engines).
@@ -438,16 +441,22 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     if dshard > 1 or eshard > 1:
         gb = _GRAD_BYTES[ctx.opt.grad_dtype or "fp32"]
 
+        # the buffer travels in pieces, each a collective of its own with its own latency: FSDP / ZeRO-3
+        # gathers and reduces one layer at a time; Megatron's DP buckets hold max(40M, 1M x dp) parameters
+        # (Megatron-Core DistributedDataParallelConfig.bucket_size), so their count falls as DP grows
+        n_pieces = float(lmax) if p.zero >= 3 else \
+            float(max(1, math.ceil((dense_pc + expert_pc) / max(40e6, 1e6 * dshard))))
+
         def sync(op: str) -> float:
             # the ZeRO group is cp x dp: hierarchically over CP (stride tp), then DP on 1/cp of the data;
             # gradients travel in their buffer's dtype, gathered parameters in bf16
             bpp = 2.0 if op == "all_gather" else gb
-            nb = dense_pc * bpp
+            nb = dense_pc * bpp / n_pieces
             t = ctx.coll(op, nb, p.cp, st["cp"]) if p.cp > 1 else 0.0
             t += ctx.coll(op, nb / p.cp, p.dp, st["dp"]) if p.dp > 1 else 0.0
             if expert_pc and eshard > 1:
-                t += ctx.coll(op, expert_pc * bpp, eshard, st["ep"] * p.ep)
-            return t
+                t += ctx.coll(op, expert_pc * bpp / n_pieces, eshard, st["ep"] * p.ep)
+            return n_pieces * t
         last_layer = 1.0 / max(1, lmax)
         eta = ctx.params.overlap_eff
         if p.zero >= 3:
