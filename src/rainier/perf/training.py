@@ -757,7 +757,14 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         src = f"the {prior_from} fit" if prior_from else "the default prior"
         notes.append(f"efficiency: no measured runs for family '{acc.family}'; {src} used (see perf/fits/efficiency.json)")
     gd = ctx.opt.grad_dtype or "fp32"
-    notes.append(f"gradients: {gd} buffer ({_GRAD_BYTES[gd]:g} B per parameter), reduced in {gd} (--grad-dtype)")
+    notes.append(f"gradients: {gd} buffer ({_GRAD_BYTES[gd]:g} B per parameter), reduced in {gd} (--grad-dtype); "
+                 f"Adam state {ctx.opt.optimizer_dtype}, {_OPT_STATE[ctx.opt.optimizer_dtype][0]:g} B per parameter "
+                 "(--optimizer-dtype)")
+    if best.breakdown.get("dp_comm", 0.0) > 0 or best.p.dp * best.p.cp > 1:
+        notes.append(f"data parallel: collectives overlapped with compute hide {ctx.params.overlap_eff:.0%} of the "
+                     "overlapped time (GPUs: NCCL/RCCL share the SMs; TPU/Trainium: dedicated engines)")
+    if model.moe is not None and best.p.ep > 1:
+        notes.append(f"expert all-to-all: {ctx.opt.moe_a2a} (--moe-a2a; hierarchical = DeepEP/HybridEP, once per node)")
     host = best.breakdown.get("host_overhead", 0.0)
     if host > 0 and model.moe is not None:
         notes.append(
