@@ -173,6 +173,28 @@ MOE_ZOO_A2A = """
 h100 qwen3-235b-a22b 256 bf16 2048 1 4096 0 2 32 1 3 8 1354.1
 """
 
+# Nemotron-4 15B, DGX Cloud recipe v25.02 (NVIDIA/dgxc-benchmarking nemotron/README_15b.md, NeMo 24.12 launcher;
+# nemotron4-15b-synth.yaml: TP 4, micro batch 4, 4 accumulation steps, no recomputation, mcore_distributed_optim
+# with rainier's default fp32 gradients; its ub_tp_comm_overlap is not modelled), 16-2,048 H100, BF16 and FP8
+DGXC_NEMOTRON15 = """
+h100   nemotron-4-15b      16 bf16    64 4 4096 0 4 1 1  1 1 5826.4
+h100   nemotron-4-15b      32 bf16   128 4 4096 0 4 1 1  1 1 5801.7
+h100   nemotron-4-15b      64 bf16   256 4 4096 0 4 1 1  1 1 5758.9
+h100   nemotron-4-15b     128 bf16   512 4 4096 0 4 1 1  1 1 5730.7
+h100   nemotron-4-15b     256 bf16  1024 4 4096 0 4 1 1  1 1 5744.7
+h100   nemotron-4-15b     512 bf16  2048 4 4096 0 4 1 1  1 1 5698.8
+h100   nemotron-4-15b    1024 bf16  4096 4 4096 0 4 1 1  1 1 5659.4
+h100   nemotron-4-15b    2048 bf16  8192 4 4096 0 4 1 1  1 1 5675.1
+h100   nemotron-4-15b      16 fp8     64 4 4096 0 4 1 1  1 1 8035.3
+h100   nemotron-4-15b      32 fp8    128 4 4096 0 4 1 1  1 1 8007.8
+h100   nemotron-4-15b      64 fp8    256 4 4096 0 4 1 1  1 1 8000.0
+h100   nemotron-4-15b     128 fp8    512 4 4096 0 4 1 1  1 1 7957.3
+h100   nemotron-4-15b     256 fp8   1024 4 4096 0 4 1 1  1 1 7895.9
+h100   nemotron-4-15b     512 fp8   2048 4 4096 0 4 1 1  1 1 7728.3
+h100   nemotron-4-15b    1024 fp8   4096 4 4096 0 4 1 1  1 1 7824.3
+h100   nemotron-4-15b    2048 fp8   8192 4 4096 0 4 1 1  1 1 7728.3
+"""
+
 # NVIDIA DGX Cloud recipes on NeMo 2.0 (NVIDIA/dgxc-benchmarking llama3.1/README.md and nemotron/README.md of
 # v25.04-v25.05, containers nemo:25.02-25.04; mean step time of iterations 11-44): Llama 3.1 8B (TP 1, CP 2),
 # 70B (BF16: TP 4, PP 4, CP 2, VP 5; FP8: TP 4, PP 8, VP 5), 405B (TP 8 / GB200 TP 4, PP 8, CP 2, VP 8),
@@ -268,6 +290,7 @@ TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
     "DGX Cloud recipes, Nemotron-4 340B (H100 BF16/FP8)": (DGXC_NEMOTRON, {"grad_dtype": "bf16",
                                                                            "optimizer_dtype": "bf16"}),
     "DGX Cloud recipes, Llama 3.1 405B, MaxText Llama 2 70B (H100)": (DGXC, {}),
+    "DGX Cloud recipes, Nemotron-4 15B (H100 BF16/FP8)": (DGXC_NEMOTRON15, {}),
     "Megatron-MoE ModelZoo Qwen3-235B (DeepEP)": (MOE_ZOO_DEEPEP, {"moe_a2a": "hierarchical"}),
     "Megatron-MoE ModelZoo Qwen3-235B (all-to-all)": (MOE_ZOO_A2A, {}),
     "DGX Cloud NeMo 2.0, Llama 3.1 BF16 (H100, GB200)": (NEMO2_BF16, {}),
