@@ -13,8 +13,11 @@ searched, as in ``rainier validate training``:
 * ``MEGASCALE``: the Megatron-LM baseline of MegaScale (Jiang et al. 2024, NSDI, Tables 2 and 3): a 175B GPT
   (96 layers, hidden 12288, 128 heads, vocab 64k) at sequence 2048 on 256 to 12,288 Ampere GPUs with
   8 x 200 Gb/s per server, TP 8, PP 8, interleaved with 6 stages per rank, global batch 768 and 6,144
-  (iteration time), and the ablation's baseline at batch 256 on 256 GPUs (MFU 47.7%, Narayanan et al.'s
-  count). The GPUs' memory is not stated: run as A100 80GB.
+  (iteration time), and the ablation's baseline at batch 256 on 256 GPUs (MFU 47.7%, counted as model FLOPs
+  72 B s L h^2 (1 + s/6h + V/16Lh), no recomputation: the count that gives MegaScale's 53.0% at 40.0 s). Run with
+  unfused attention and the DP reduce after the backward, since MegaScale lists FlashAttention-2 ("efficient
+  operators") and DP overlap among its own optimizations over this baseline (Table 3). The GPUs' memory is not
+  stated: run as A100 80GB.
 * ``MTNLG``: Megatron-Turing NLG 530B (Smith et al. 2022, Sec. 2.4/3.2, as quoted by llm-analysis): 2,240 to
   3,360 A100 80GB, TP 8, PP 35 (DeepSpeed's 1F1B: no interleaving), global batch 1,920, iteration time;
   run as validation rows 12-13 run the same model (fp16, full recomputation, unfused attention of 2021).
