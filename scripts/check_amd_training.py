@@ -30,6 +30,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rainier.catalog.loader import default_catalog
@@ -96,13 +97,19 @@ def run_mlperf(line: str) -> tuple[TrainingResult, float, float]:
     return res, res.tokens_per_s_per_chip, float(meas)
 
 
+def _rows() -> Iterator[tuple[str, Callable[[str], tuple[TrainingResult, float, float]], str]]:
+    """(table name, its runner, table line) of every row of both tables."""
+    for name, runner, rows in (("MAD", run_mad, MAD_V252), ("MLPerf", run_mlperf, MLPERF)):
+        for line in rows.strip().splitlines():
+            yield name, runner, line
+
+
 def score() -> dict[str, list[float]]:
     """Signed errors (%) per chip over both tables."""
     out: dict[str, list[float]] = {}
-    for runner, rows in ((run_mad, MAD_V252), (run_mlperf, MLPERF)):
-        for line in rows.strip().splitlines():
-            _, pred, meas = runner(line)
-            out.setdefault(line.split()[0], []).append(100.0 * (pred / meas - 1.0))
+    for _, runner, line in _rows():
+        _, pred, meas = runner(line)
+        out.setdefault(line.split()[0], []).append(100.0 * (pred / meas - 1.0))
     return out
 
 
@@ -110,22 +117,21 @@ def main() -> None:
     print(f"{'table':7s} {'chip':7s} {'model':11s} {'prec':4s} {'mb':>3s} {'seq':>5s} {'measured':>9s} {'pred':>8s} "
           f"{'err':>7s}  parallelism")
     errs: dict[str, list[float]] = {}
-    for name, runner, rows in (("MAD", run_mad, MAD_V252), ("MLPerf", run_mlperf, MLPERF)):
-        for line in rows.strip().splitlines():
-            f = line.split()
-            try:
-                res, pred, meas = runner(line)
-            except RainierError as exc:
-                print(f"{name:7s} {f[0]:7s} {f[1]:11s} not reproducible: {exc}"[:160])
-                continue
-            e = 100.0 * (pred / meas - 1.0)
-            errs.setdefault(f[0], []).append(e)
-            p = res.parallelism
-            mis = " (memory misfit: scored with the check off)" if any(
-                x.startswith("memory misfit") for x in res.notes) else ""
-            print(f"{name:7s} {f[0]:7s} {f[1]:11s} {f[3]:4s} {p['micro_batch']:3d} {res.seq:5d} {meas:9.0f} {pred:8.0f} "
-                  f"{e:+6.1f}%  ZeRO {p['zero']}, recompute {p['recompute']}, {res.memory_gb_per_chip:.0f} of "
-                  f"{res.memory_gb_available:.0f} GB{mis}")
+    for name, runner, line in _rows():
+        f = line.split()
+        try:
+            res, pred, meas = runner(line)
+        except RainierError as exc:
+            print(f"{name:7s} {f[0]:7s} {f[1]:11s} not reproducible: {exc}"[:160])
+            continue
+        e = 100.0 * (pred / meas - 1.0)
+        errs.setdefault(f[0], []).append(e)
+        p = res.parallelism
+        mis = " (memory misfit: scored with the check off)" if any(
+            x.startswith("memory misfit") for x in res.notes) else ""
+        print(f"{name:7s} {f[0]:7s} {f[1]:11s} {f[3]:4s} {p['micro_batch']:3d} {res.seq:5d} {meas:9.0f} {pred:8.0f} "
+              f"{e:+6.1f}%  ZeRO {p['zero']}, recompute {p['recompute']}, {res.memory_gb_per_chip:.0f} of "
+              f"{res.memory_gb_available:.0f} GB{mis}")
     every = [abs(x) for v in errs.values() for x in v]
     for chip, v in errs.items():
         print(f"{chip}: {len(v)} rows, mean absolute error {statistics.mean(abs(x) for x in v):.1f}%, "

@@ -125,6 +125,7 @@ SHARED = ("fp8_ratio", "dim_half", "attn_bwd_ratio")   # one value for all NVIDI
 # with a saturating collective runs on ~112 of 132 SMs: 1 - 20/132. TPU and Trainium move collectives with
 # dedicated DMA / collective engines: 1 (the prior).
 GPU_OVERLAP_EFF = round(1.0 - 20.0 / 132.0, 3)
+GPU_FIXED = {"overlap_eff": GPU_OVERLAP_EFF}
 GPU_COLLECTIVES = ("nvidia-", "amd-")  # families whose collectives run as kernels on the compute units
 LONG_SEQ = 32768   # revision 4: the long-context row has at least this many tokens
 # families without measured rows: which fitted family (or "default") they take, and why
@@ -263,7 +264,7 @@ def fit_joint(fit: dict[str, list[int]]) -> tuple[dict[str, dict[str, float]], d
     names = [("gemm_peak_eff", f) for f in fams] + [(n, "") for n in shared]
 
     def params_of(x: np.ndarray, fam: str) -> EffParams:
-        vals = {**PRIOR, "overlap_eff": GPU_OVERLAP_EFF}
+        vals = {**PRIOR, **GPU_FIXED}
         for (n, f), v in zip(names, x, strict=True):
             if f in ("", fam):
                 vals[n] = float(v)
@@ -305,16 +306,14 @@ def main() -> None:
     per, shared, errs = fit_joint(joint)
     if host is not None:
         hf, hid = host
-        shared["host_s_per_expert"], errs[hid] = fit_host(hf, hid, {**PRIOR, "overlap_eff": GPU_OVERLAP_EFF,
-                                                                     **shared, **per[hf]})
-    gpu_sh = {"overlap_eff": GPU_OVERLAP_EFF}
+        shared["host_s_per_expert"], errs[hid] = fit_host(hf, hid, {**PRIOR, **GPU_FIXED, **shared, **per[hf]})
     for f, ids in fit.items():
         if f in nvidia:
             continue
-        p1, _, e1 = _fit_alone(f, ids, gpu_sh if f.startswith(GPU_COLLECTIVES) else {})
+        p1, _, e1 = _fit_alone(f, ids, GPU_FIXED if f.startswith(GPU_COLLECTIVES) else {})
         per[f], errs = p1, {**errs, **e1}
     for f, ids in fit.items():
-        sh = {**shared, **gpu_sh} if f in nvidia else (gpu_sh if f.startswith(GPU_COLLECTIVES) else {})
+        sh = {**shared, **GPU_FIXED} if f in nvidia else (GPU_FIXED if f.startswith(GPU_COLLECTIVES) else {})
         fams[f] = {**PRIOR, **sh, **per[f], "fitted": True, "fit_rows": ids,
                    "free": ["gemm_peak_eff"] + [f"{n} (shared)" for n in sh],
                    "fit_errors_pct": [round(errs[i], 2) for i in ids]}
