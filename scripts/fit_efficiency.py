@@ -83,6 +83,7 @@ from scipy.optimize import least_squares, minimize_scalar
 
 from rainier.catalog.loader import default_catalog
 from rainier.catalog.params import param_counts
+from rainier.io import atomic_write_text
 from rainier.perf.compute import EffParams
 from rainier.perf.validate_training import ROWS, load_rows, predict_row
 
@@ -292,10 +293,8 @@ def fit_joint(fit: dict[str, list[int]]) -> tuple[dict[str, dict[str, float]], d
     return per, sh, errs
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dry-run", action="store_true")
-    args = ap.parse_args()
+def build_doc() -> dict[str, Any]:
+    """Run the whole fit and return the document efficiency.json holds (nothing written)."""
     fams: dict[str, dict[str, Any]] = {"default": {**PRIOR, "fitted": False, "source": PRIOR_SOURCE}}
     fit = select_fit_rows()
     # predictions during the fit take their parameters from the EffParams passed in, never from the file
@@ -363,10 +362,18 @@ def main() -> None:
         },
         "families": fams,
     }
+    return doc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dry-run", action="store_true")
+    args = ap.parse_args()
+    doc = build_doc()
     if args.dry_run:
         print(json.dumps(doc, indent=2))
         return
-    OUT.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(OUT, json.dumps(doc, indent=2) + "\n")
     print(f"wrote {OUT}")
 
 

@@ -189,3 +189,24 @@ def test_out_of_sample_nemo_tables():
     assert sum(every) / len(every) <= 15.0
     long_seq = next(es for t, es in errs.items() if t.startswith("NeMo long"))
     assert len(long_seq) == 9 and sum(long_seq) / 9 <= 10.0 and max(long_seq) <= 20.0
+
+
+def test_shipped_fit_is_what_the_fit_script_produces():
+    """efficiency.json is the output of scripts/fit_efficiency.py on the current model, not a stale or hand-edited
+    copy: rerunning the fit (about a second) gives the shipped values to within the script's rounding."""
+    import json
+    from pathlib import Path
+
+    mod = _script("fit_efficiency")
+    shipped = json.loads(Path(mod.OUT).read_text(encoding="utf-8"))
+    doc = mod.build_doc()
+    assert doc["fit_rows"] == shipped["fit_rows"] and doc["fit_rule"] == shipped["fit_rule"]
+    assert set(doc["families"]) == set(shipped["families"])
+    for fam, got in doc["families"].items():
+        want = shipped["families"][fam]
+        assert set(got) == set(want), fam
+        for k, v in got.items():
+            if isinstance(v, float) and k != "fit_errors_pct":
+                assert v == pytest.approx(want[k], abs=2e-4), (fam, k)
+            elif k not in ("fit_errors_pct", "source"):
+                assert v == want[k], (fam, k)
