@@ -269,6 +269,9 @@ gb200  nemotron-4-340b    512 fp8    512 1 4096 0 8 4 1 12 1 722.7
 # evaluation outside the blocks), configurations from each submission's config_*.sh and the logged global batch.
 # GPT-3 175B (seq 2048) from its checkpoint, Llama 3.1 405B and 8B (seq 8192). FP4 submissions are left out
 # (FP4 training is not modelled); the 8B GB200 config is not stored (its GB300 twin's layout, as its file name).
+# Gradients are reduced in bf16 in every one: GPT-3's conf/optim/distributed_fused_adam.yaml sets
+# grad_sync_dtype: bf16 (v4.0), the Llama 3.1 implementation's pretrain.py passes grad_reduce_in_fp32=False to
+# both MegatronMixedPrecision and the DDP config (v5.0, 405B and 8B).
 MLPERF_TRAIN = """
 h100   gpt3-175b         512 fp8  2304 2 2048 0 4 8 1  4 1 845.2
 h100   gpt3-175b       10752 fp8  2688 1 2048 0 4 6 1  8 1 556.1
@@ -296,7 +299,7 @@ TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
     "DGX Cloud NeMo 2.0, Llama 3.1 BF16 (H100, GB200)": (NEMO2_BF16, {}),
     "DGX Cloud NeMo 2.0, Llama 3.1 FP8 (H100, GB200)": (NEMO2_FP8, {"grad_dtype": "bf16"}),
     "DGX Cloud NeMo 2.0, Nemotron-4 15B (H100), 340B (GB200)": (NEMO2_NEMOTRON, {}),
-    "MLPerf Training v4.0-v5.1, NVIDIA FP8": (MLPERF_TRAIN, {}),
+    "MLPerf Training v4.0-v5.1, NVIDIA FP8": (MLPERF_TRAIN, {"grad_dtype": "bf16"}),
 }
 
 
