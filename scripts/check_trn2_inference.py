@@ -12,6 +12,11 @@ parallelism over its 64 logical NeuronCores, i.e. all 16 chips), one request at 
   decoding tutorial's baseline log);
 * Llama-3.3-70B-Instruct: TTFT p50 575.6 ms, TPOT p50 19.8 ms (the NxD Inference Llama 3.3 70B tutorial).
 
+rainier's TPOT misses both by a near-constant 8-10 ms per token (80 and 126 layers alike): the signature of a
+host time per engine iteration (vLLM 0.7's scheduler, sampling and Neuron launch path) far above the 2 ms rainier
+assumes by default. ``rainier serve --step-overhead`` takes a stack's own figure; these rows are reported with the
+default (nothing is set from them).
+
 Run from the repository root::
 
     python scripts/check_trn2_inference.py

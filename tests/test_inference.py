@@ -200,3 +200,16 @@ def test_sliding_window_layers_cache_only_their_window(cat):
     a = memory_plan(m, acc, "bf16", 8, 1, kv_context=1536)
     b = memory_plan(full, acc, "bf16", 8, 1, kv_context=1536)
     assert a.kv_bytes == pytest.approx(b.kv_bytes) and a.kv_capacity_tokens > 1.8 * b.kv_capacity_tokens
+
+
+def test_step_overhead_adds_to_every_decode_step():
+    """One request at a time: each output token is one engine iteration, so raising the serving stack's host
+    time per iteration by d raises TPOT by d (and TTFT by d per prefill chunk); a bad value names the flag."""
+    kw = dict(tp=1, precision="bf16", input_len=512, output_len=64, concurrency=1, requests=4)
+    base = estimate_serving("llama3-8b", "h100", 1, step_overhead_s=0.002, **kw)
+    slow = estimate_serving("llama3-8b", "h100", 1, step_overhead_s=0.010, **kw)
+    assert slow.tpot_s["p50"] - base.tpot_s["p50"] == pytest.approx(0.008, rel=1e-3)
+    assert slow.ttft_s["p50"] - base.ttft_s["p50"] == pytest.approx(0.008, rel=1e-2)
+    assert slow.config["step_overhead_s"] == 0.010 and base.output_tokens_per_s > slow.output_tokens_per_s
+    with pytest.raises(RainierError, match="--step-overhead"):
+        estimate_serving("llama3-8b", "h100", 1, step_overhead_s=-1.0, **kw)

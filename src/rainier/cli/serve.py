@@ -56,6 +56,7 @@ def serve_cmd(
     prefill_replicas: Annotated[str | None, typer.Option("--prefill-replicas", help="disaggregate: replicas that only prefill")] = None,
     decode_attention: Annotated[str, typer.Option("--decode-attention", help="decode attention kernel: grouped (GQA-aware, default) or per-head (TensorRT-LLM before XQA)")] = "grouped",
     kv_policy: Annotated[str, typer.Option("--kv-policy", help="KV cache admission: paged (default) or reserve (input + output held from admission)")] = "paged",
+    step_overhead: Annotated[str | None, typer.Option("--step-overhead", help="the serving stack's host time per engine iteration (scheduling, sampling, launches), e.g. 10ms (default: the fit's 2 ms)")] = None,
     seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
     system: Annotated[str | None, typer.Option("--system", help="system holding the chips (default: the chip's)")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
@@ -79,6 +80,7 @@ def serve_cmd(
             seed=seed, system=system, max_batch=_int(max_batch, "--max-batch"),
             token_budget=_int(token_budget, "--token-budget"), prefill_replicas=_int(prefill_replicas, "--prefill-replicas"),
             decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(), catalog=cat,
+            step_overhead_s=parse_duration(step_overhead, "--step-overhead") if step_overhead is not None else None,
         )
     if report is not None:
         from rainier.report import write_serving_report

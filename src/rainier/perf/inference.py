@@ -56,6 +56,7 @@ Cost per million output tokens = chips x owner's cost per chip-hour (:func:`rain
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -701,7 +702,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      system: str | System | None = None, max_batch: int | None = None,
                      token_budget: int | None = None, prefill_replicas: int | None = None,
                      decode_attention: str = "grouped", kv_policy: str = "paged",
-                     catalog: Catalog | None = None, fit: InferenceFit | None = None) -> ServingResult:
+                     catalog: Catalog | None = None, fit: InferenceFit | None = None,
+                     step_overhead_s: float | None = None) -> ServingResult:
     """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
 
     Traffic: ``offline`` (all requests at t = 0), ``qps`` (Poisson), ``concurrency`` (closed loop) or a
@@ -709,6 +711,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     it is found (MLPerf Server) and returned as ``max_qps``. Without ``tp``/``pp``/``ep`` the best
     configuration is searched. ``prefill_replicas`` splits the replicas into disaggregated prefill and
     decode pools (Splitwise / DistServe) with KV transfer over the scale-out network.
+    ``step_overhead_s`` replaces the fit's host time per engine iteration (scheduling, sampling, launches:
+    a property of the serving software, 2 ms by default); it adds to every prefill and decode step.
     """
     from rainier.perf import serving as _srv
     from rainier.perf.workload import FixedLengths, load_trace, named_dist
@@ -717,6 +721,11 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     cat, m, a, s = _resolve(model, chip, system, catalog)
     _check_precision(a, precision)
     f = fit or load_inference_fit()
+    if step_overhead_s is not None:
+        if not step_overhead_s >= 0 or math.isinf(step_overhead_s):
+            raise RainierError(f"must be a finite duration >= 0 (got {step_overhead_s})", field="--step-overhead",
+                               fix="give the serving stack's host time per iteration, e.g. 2ms")
+        f = dataclasses.replace(f, step_overhead_s=float(step_overhead_s))
     chips = int(chips)
     if chips < 1:
         raise RainierError(f"need at least one chip (got {chips})", field="--chips", fix="give --chips 8")
@@ -922,7 +931,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         "max_batch": slots, "token_budget": budget, "mode": mode, "qps": qps if mode == "poisson" else max_qps,
         "concurrency": concurrency, "requests": len(reqs), "lengths": dist_name, "input_len_mean": mean_in,
         "output_len_mean": mean_out, "slo_ttft_s": slo_ttft_s, "slo_tpot_s": slo_tpot_s, "seed": seed,
-        "searched": searched, "decode_attention": decode_attention, "kv_policy": kv_policy, "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
+        "searched": searched, "decode_attention": decode_attention, "kv_policy": kv_policy, "step_overhead_s": f.step_overhead_s,
+        "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
     }
     alts = [
         {"tp": c.tp, "pp": c.pp, "ep": c.ep, "replicas": c.replicas, "max_batch": c.max_batch,
