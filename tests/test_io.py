@@ -2,6 +2,7 @@
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,28 @@ def test_atomic_dir_never_replaces_what_is_not_a_run(tmp_path):
     with atomic_dir(empty) as d:  # an earlier run is replaced
         (d / "manifest.json").write_text('{"n": 2}')
     assert (empty / "manifest.json").read_text() == '{"n": 2}'
+
+
+def test_unwritable_paths_are_one_line_errors(tmp_path):
+    """A path the OS refuses (under /proc, or below a regular file) is a RainierError naming the path or the
+    flag, never an OSError traceback; nothing is left behind."""
+    from rainier.errors import RainierError
+    from rainier.io import atomic_dir, atomic_write_text
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for bad in (blocker / "r.html", Path("/proc/rainier-test.html")):
+        with pytest.raises(RainierError, match="cannot write"):
+            atomic_write_text(bad, "data")
+    with pytest.raises(RainierError, match="cannot write") as e:
+        with atomic_dir(blocker / "run"):
+            pass
+    assert e.value.field == "--out"
+    with pytest.raises(RainierError, match="empty"):
+        atomic_write_text("", "data", field="-o")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_cli_report_to_an_unwritable_path_exits_2(run_cli):
+    rc, out, err = run_cli("size", "--power", "1GW", "--chip", "h100", "--report", "/proc/rainier-test.html")
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1 and "/proc" in err

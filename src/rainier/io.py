@@ -25,18 +25,38 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+def _unwritable(path: Path, exc: OSError, field: str | None) -> Exception:
+    """An OS refusal to write ``path`` as the one-line error the CLI prints (exit 2)."""
+    from rainier.errors import RainierError
+
+    why = exc.strerror or type(exc).__name__
+    return RainierError(f"cannot write {path} ({why})", field=field or str(path),
+                        fix="give a path in a folder you can write to")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, field: str | None = None) -> Path:
+    """Write ``data`` to ``path`` whole or not at all; an unwritable path is a RainierError naming ``field``
+    (default: the path itself)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if not path.name:
+        from rainier.errors import RainierError
+
+        raise RainierError("the output path is empty", field=field or "output path", fix="give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _unwritable(path, exc, field) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for others to read too
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _unwritable(path, exc, field) from None
         raise
     return path
 
@@ -47,8 +67,8 @@ def report_path(path: str | Path, default_name: str = "report.html") -> Path:
     return p / default_name if p.is_dir() else p
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | Path, text: str, field: str | None = None) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), field)
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -74,8 +94,8 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+def atomic_write_json(path: str | Path, obj: Any, field: str | None = None) -> Path:
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n", field)
 
 
 RUN_MARKER = "manifest.json"
@@ -98,8 +118,11 @@ def atomic_dir(path: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
         if any(path.iterdir()) and not (path / marker).exists():
             raise RainierError(f"{path} is a non-empty folder that holds no earlier run ({marker})",
                                field="--out", fix="give a new or empty folder, or an earlier run directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    except OSError as exc:
+        raise _unwritable(path, exc, "--out") from None
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         yield tmp
@@ -107,9 +130,15 @@ def atomic_dir(path: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = None
-    if path.exists():
-        old = path.with_name(f".{path.name}.old.{os.getpid()}")
-        os.replace(path, old)
-    os.replace(tmp, path)
+    try:
+        if path.exists():
+            old = path.with_name(f".{path.name}.old.{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not path.exists():
+            os.replace(old, path)  # put the earlier run back
+        raise _unwritable(path, exc, "--out") from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
