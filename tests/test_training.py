@@ -205,19 +205,57 @@ def test_branch_and_bound_search_matches_exhaustive(cat):
     assert r.step_time_s == pytest.approx(min(steps), rel=1e-12)
 
 
-def test_pipeline_across_sites_beats_data_parallel_on_a_thin_link(run_cli):
+def test_pipeline_across_sites_pays_the_link_per_microbatch(run_cli):
+    """PP across sites sends every microbatch's activations (and their gradients) over the link, vp times
+    with interleaving; DP across sites sends the gradients once per step. On a thin link, a plain 1F1B
+    pipeline split at the site boundary beats DP across it; the link's cost grows with vp and falls as the
+    link widens, and a wide link leaves a 1-site job's step time (within the link's latency)."""
     from rainier.perf.training import Options
 
-    fixed = {"tp": 8, "pp": 4, "cp": 1, "micro_batch": 1, "vp": 5, "recompute": "selective", "zero": 1}
-    kw = dict(seq=8192, global_batch=512, sites=2, cross_site_gbps=400, parallelism=fixed)
-    dp_x = estimate_training("llama3-70b", "h100", 1024, options=Options(cross_site_dim="dp"), **kw)
-    pp_x = estimate_training("llama3-70b", "h100", 1024, options=Options(cross_site_dim="pp"), **kw)
+    fixed = {"tp": 8, "pp": 4, "cp": 1, "micro_batch": 1, "vp": 1, "recompute": "selective", "zero": 1}
+    kw = dict(seq=8192, global_batch=512, parallelism=fixed)
+    dp_x = estimate_training("llama3-70b", "h100", 1024, sites=2, cross_site_gbps=400,
+                             options=Options(cross_site_dim="dp"), **kw)
+    pp_x = estimate_training("llama3-70b", "h100", 1024, sites=2, cross_site_gbps=400,
+                             options=Options(cross_site_dim="pp"), **kw)
     assert pp_x.step_time_s < dp_x.step_time_s
     assert dp_x.breakdown["dp_comm"] > pp_x.breakdown["dp_comm"]
+    one = estimate_training("llama3-70b", "h100", 1024, **kw)
+    pp_cost = {}
+    for gbps in (100, 400, 10_000_000):
+        r = estimate_training("llama3-70b", "h100", 1024, sites=2, cross_site_gbps=gbps,
+                              options=Options(cross_site_dim="pp"), **kw)
+        pp_cost[gbps] = r.breakdown["pp_comm"]
+    assert pp_cost[100] > pp_cost[400] > pp_cost[10_000_000] >= one.breakdown["pp_comm"]
+    vp5 = estimate_training("llama3-70b", "h100", 1024, sites=2, cross_site_gbps=400,
+                            options=Options(cross_site_dim="pp"), **{**kw, "parallelism": {**fixed, "vp": 5}})
+    assert vp5.breakdown["pp_comm"] > 4 * pp_x.breakdown["pp_comm"]
     rc, out, _ = run_cli("train", "--model", "llama3-70b", "--chip", "h100", "--chips", "1024", "--seq", "8192",
                          "--global-batch", "512", "--sites", "2", "--cross-site-gbps", "400", "--cross-site-dim", "pp",
                          "--json")
-    assert rc == 0 and json.loads(out)["sites"] == 2
+    assert rc == 0 and json.loads(out)["sites"] == 2 and json.loads(out)["parallelism"]["pp"] % 2 == 0
+
+
+def test_the_cross_site_dimension_must_split_over_the_sites(run_cli):
+    base = ("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192", "--global-batch",
+            "512", "--sites", "2", "--cross-site-gbps", "400")
+    for extra in (("--cross-site-dim", "pp", "--pp", "1"), ("--dp", "1", "--cp", "1", "--tp", "8", "--pp", "8")):
+        rc, _, err = run_cli(*base, *extra)
+        assert rc == 2 and "--cross-site-dim" in err and "Traceback" not in err, extra
+    rc, _, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192",
+                         "--global-batch", "512", "--cross-site-gbps", "400")
+    assert rc == 2 and "--cross-site-gbps" in err and len(err.strip().splitlines()) == 1
+
+
+def test_settings_a_run_cannot_use_are_refused(run_cli):
+    """MoE-only settings on a dense model, and zero tokens, are errors rather than silently ignored."""
+    base = ("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192", "--global-batch", "512")
+    for flag, value in (("--moe-a2a", "hierarchical"), ("--moe-dispatch", "einsum"), ("--moe-capacity-factor", "1.25"),
+                        ("--tokens", "0")):
+        rc, _, err = run_cli(*base, flag, value)
+        assert rc == 2 and flag in err and len(err.strip().splitlines()) == 1, flag
+    rc, out, _ = run_cli(*base, "--precision", "fp16", "--json")
+    assert rc == 0 and json.loads(out)["precision"] == "fp16"
 
 
 def test_partial_recompute_is_the_least_that_fits(cat):

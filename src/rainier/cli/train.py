@@ -65,7 +65,7 @@ def train_cmd(
     micro_batch: Annotated[str | None, typer.Option("--micro-batch", help="microbatch size in sequences")] = None,
     recompute: Annotated[str | None, typer.Option("--recompute", help="none | selective | full")] = None,
     zero: Annotated[int | None, typer.Option("--zero", help="ZeRO stage 0-3 (3 = FSDP)")] = None,
-    precision: Annotated[str, typer.Option("--precision", help="bf16 | fp8")] = "bf16",
+    precision: Annotated[str, typer.Option("--precision", help="bf16 | fp16 | fp8")] = "bf16",
     tokens: Annotated[str | None, typer.Option("--tokens", help="tokens to train on: 15T")] = None,
     sites: Annotated[int, typer.Option("--sites", help="data centers the job spans")] = 1,
     cross_site_gbps: Annotated[float | None, typer.Option("--cross-site-gbps", help="capacity of the link between sites, Gbit/s")] = None,
@@ -129,7 +129,7 @@ def train_cmd(
     res = estimate_training(
         model, chip, parse_int(chips, "--chips") or 1, seq=parse_int(seq, "--seq") or 1,
         global_batch=parse_int(global_batch, "--global-batch") or 1, parallelism=fixed or None,
-        precision=precision, tokens=parse_count(tokens, "--tokens") if tokens else None, sites=sites,
+        precision=precision, tokens=parse_count(tokens, "--tokens") if tokens is not None else None, sites=sites,
         cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
         options=Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
                         grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor,

@@ -57,6 +57,15 @@ the operations of ``rainier.perf.ops``; collectives from ``rainier.perf.collecti
 hierarchical network (ranks ordered TP innermost, then CP, EP/DP, PP; with several sites the
 cross-site dimension, DP by default, is outermost). Memory from ``rainier.perf.memory``.
 
+**Across sites.** The dimension that spans the sites (``cross_site_dim``) must split evenly over them.
+DP across sites reduces the gradients over the link once per step, the link shared by every chip of a
+site. PP across sites puts whole stages in each site: at a site boundary the ``tp x cp x dp`` ranks send
+every microbatch's activations (and receive their gradients) over the link at once, ``vp`` times per
+pass with interleaving (the virtual stages alternate between the sites), and that boundary sets the
+pipeline's pace: ``pp_comm = 2 m vp (latency + bytes / share)``. Per step PP moves
+``tokens x hidden x 2 B x ~(2 vp - 1)`` across, DP ``~3x`` the gradient bytes: a plain 1F1B pipeline
+split at the boundary wins on a thin link, an interleaved one may not.
+
 Utilisation (Chowdhery et al. 2022, "PaLM", App. B): model FLOPs per token are
 ``6 N + 6 L a (d_qk + d_v) s`` (= ``6N + 12 L H Q T``), ``N`` the active parameters that do matrix
 multiplies (all but the input embedding table; the logits projection counts), attention counted as
@@ -256,6 +265,16 @@ class _Ctx:
             self._coll[key] = v
         return v
 
+    def cross_site_p2p(self, nbytes: float, senders: int) -> float:
+        """One point-to-point transfer across the sites' link while ``senders`` chips of a site send at once
+        (each at most its own scale-out rate): the link's latency plus bytes over the share."""
+        topo = self.topo
+        if topo.sites <= 1 or not topo.cross_site_bytes_s:
+            return 0.0
+        nic = next(lv for lv in reversed(topo.levels) if lv.name != "cross-site").bw_bytes_s
+        share = min(topo.cross_site_bytes_s / max(1, senders), nic)
+        return topo.cross_site_latency_s + nbytes / share
+
     def strides(self, p: Parallelism) -> dict[str, int]:
         """Rank distance between members of each group (TP innermost, then CP, DP, PP; see docstring)."""
         tp, cp, dp, pp = p.tp, p.cp, p.dp, p.pp
@@ -430,7 +449,13 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     pp_comm = 0.0
     if pp > 1:
         act = p.micro_batch * ctx.seq / p.cp * model.hidden * 2.0 / (p.tp if p.sp else 1)
-        pp_comm = 2.0 * m * p.vp * ctx.coll("p2p", act, 2, st["pp"])
+        t_p2p = ctx.coll("p2p", act, 2, st["pp"])
+        if ctx.topo.sites > 1 and ctx.opt.cross_site_dim == "pp":
+            # stages split over the sites: the ranks at a site boundary (tp x cp x dp of them, sending at
+            # once) share the link, and every microbatch's activations (forward) and gradients (backward)
+            # cross it on each pass, vp times with interleaving; that boundary sets the pipeline's pace
+            t_p2p = max(t_p2p, ctx.cross_site_p2p(act, p.tp * p.cp * p.dp))
+        pp_comm = 2.0 * m * p.vp * t_p2p
     # DP gradient / parameter synchronisation
     dense_pc, expert_pc = _params_chip(ctx, p)
     dshard = p.dp * p.cp
@@ -515,8 +540,18 @@ def _params_chip(ctx: _Ctx, p: Parallelism) -> tuple[float, float]:
 
 
 def _check(ctx: _Ctx, p: Parallelism) -> str | None:
-    return check_parallelism(ctx.model, p, chips=ctx.chips, seq=ctx.seq, global_batch=ctx.gb,
-                             scaleup_span=ctx.topo.scaleup_span, system_name=ctx.system.name)
+    why = check_parallelism(ctx.model, p, chips=ctx.chips, seq=ctx.seq, global_batch=ctx.gb,
+                            scaleup_span=ctx.topo.scaleup_span, system_name=ctx.system.name)
+    sites = ctx.topo.sites
+    if why is None and sites > 1:
+        # the dimension that spans the sites must split evenly over them (each site holds whole DP replicas,
+        # or whole pipeline stages); otherwise the job would not cross the link the way it was asked to
+        dim = ctx.opt.cross_site_dim
+        size = p.dp if dim == "dp" else p.pp
+        if size % sites:
+            why = (f"--cross-site-dim: {dim}={size} cannot span {sites} sites; "
+                   f"choose --{dim} a multiple of --sites (or the other --cross-site-dim)")
+    return why
 
 
 def _candidates(ctx: _Ctx, fixed: dict[str, Any]) -> list[Parallelism]:
@@ -647,9 +682,15 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         raise RainierError("sequence length and global batch must be positive", field="--seq/--global-batch",
                            fix="e.g. --seq 8192 --global-batch 2048")
     if precision not in ("bf16", "fp16", "fp8"):
-        raise RainierError(f"unsupported training precision '{precision}'", field="--precision", fix="use bf16 or fp8")
+        raise RainierError(f"unsupported training precision '{precision}'", field="--precision",
+                           fix="use bf16, fp16 (mixed precision with loss scaling: bf16 rates, fp16 gradients) or fp8")
     if precision == "fp8" and "fp8" not in acc.peak_tflops:
         raise RainierError(f"{acc.name} has no fp8 rate", field="--precision", fix="use --precision bf16")
+    if sites == 1 and cross_site_gbps is not None:
+        raise RainierError("a cross-site link needs a job across sites", field="--cross-site-gbps",
+                           fix="give --sites 2 or more, or drop --cross-site-gbps")
+    if tokens is not None and not tokens > 0:
+        raise RainierError(f"must be positive (got {tokens:g})", field="--tokens", fix="e.g. --tokens 15T, or omit it")
     if sites > 1 and chips % sites:
         raise RainierError(f"{chips} chips do not split evenly over {sites} sites", field="--sites",
                            fix="choose --chips divisible by --sites")
@@ -668,6 +709,13 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if opt.moe_a2a not in ("flat", "hierarchical"):
         raise RainierError(f"unknown MoE all-to-all '{opt.moe_a2a}'", field="--moe-a2a",
                            fix="use flat (NCCL all-to-all) or hierarchical (DeepEP / HybridEP: once per node)")
+    if mdl.moe is None:
+        # MoE-only settings on a dense model would be silently ignored (as --ep is refused)
+        for flag, given in (("--moe-a2a", opt.moe_a2a != "flat"), ("--moe-dispatch", opt.moe_dispatch != "permute"),
+                            ("--moe-capacity-factor", opt.moe_capacity_factor is not None)):
+            if given:
+                raise RainierError(f"{mdl.name} is a dense model (no experts)", field=flag,
+                                   fix="drop it, or choose an MoE model")
     if opt.moe_capacity_factor is not None:
         if not opt.moe_capacity_factor > 0:
             raise RainierError(f"MoE capacity factor must be positive (got {opt.moe_capacity_factor})",
@@ -686,7 +734,7 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         acc = acc.model_copy(update=upd)
     topo = Topology.from_system(sysm, cat, sites=sites, cross_site_gbps=cross_site_gbps, chips=chips)
     ctx = _Ctx(mdl, acc, sysm, topo, seq=int(seq), global_batch=int(global_batch), chips=chips,
-               precision="bf16" if precision == "fp16" else precision, options=opt, catalog=cat)
+               precision=precision, options=opt, catalog=cat)  # fp16 runs at the bf16 rates, reported as fp16
     if isinstance(parallelism, Parallelism):
         why = _check(ctx, parallelism)
         if why:
