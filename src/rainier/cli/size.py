@@ -17,8 +17,8 @@ from rainier.cli.common import (
     emit_json,
     load_catalog,
     parse_int,
-    split_list,
 )
+from rainier.errors import RainierError
 from rainier.io import report_path
 from rainier.plan.sizing import SizingResult, size_fleet
 from rainier.units import (
@@ -32,11 +32,28 @@ from rainier.units import (
 )
 
 
+def split_names(value: str | None, field: str) -> list[str]:
+    """'trn2,h100' -> ['trn2', 'h100']; an empty element ('h100,,trn2', 'h100,') is an error naming ``field``."""
+    if value is None or not value.strip():
+        return []
+    names = [v.strip() for v in value.split(",")]
+    if "" in names:
+        kept = ",".join(n for n in names if n)
+        raise RainierError(f"empty entry in the list '{value}'", field=field,
+                           fix=f"remove the extra comma, e.g. {field} {kept}" if kept else
+                           "give entries separated by single commas")
+    return names
+
+
+NONE_MARK = " (none: below one system)"
+
+
 def sizing_table(results: list[SizingResult], title: str) -> Table:
     table = Table(title=title)
     table.add_column("")
     for r in results:
-        table.add_column(r.chip_label + (" *" if r.estimate else ""), justify="right")
+        table.add_column(r.chip_label + (" *" if r.estimate else "") + (NONE_MARK if r.systems == 0 else ""),
+                         justify="right")
     rows: list[tuple[str, list[str]]] = [
         ("system", [r.system for r in results]),
         ("chips", [fmt_count(r.chips) for r in results]),
@@ -82,7 +99,7 @@ def size_cmd(
     cat = load_catalog(catalog)
     results = size_fleet(
         cat,
-        split_list(chip),
+        split_names(chip, "--chip"),
         power_w=parse_power(power, "--power") if power is not None else None,
         chips=parse_int(chips, "--chips") if chips is not None else None,
         budget_usd=parse_money(budget, "--budget") if budget is not None else None,
@@ -103,13 +120,17 @@ def size_cmd(
         return
     r0 = results[0]
     if r0.basis == "power":
-        title = f"What {fmt_power(r0.facility_power_w if power is None else parse_power(power))} of facility power buys"
+        envelope = max(r.facility_power_w for r in results) if power is None else parse_power(power)
+        title = f"What {fmt_power(envelope)} of facility power buys"
     elif r0.basis == "chips":
         title = f"What {fmt_count(r0.chips)} chips take"
     else:
         title = f"What {fmt_money(r0.budget_usd or 0)} over {r0.years:g} years buys"
     console.print(sizing_table(results, title))
     if not quiet:
+        for r in results:
+            if r.note:
+                console.print(f"{r.chip_label}: {r.note}")
         console.print("* figures marked estimate in the catalog (chip TDP, system power or capex). "
                       "Owner cost = capex (CRF 10%, 5 y) + facility (15 y) + power + O&M; see `rainier catalog show`.")
         if report is not None:

@@ -14,6 +14,10 @@ subject to  power:   sum_c I[c, s, t] * chips_per_system(c) * facility_w_per_chi
 Every calendar year from the first to the last demand year is planned and paid for; a year without
 a demand figure keeps the latest one before it. Demand is delivered dense FLOP/s (peak x an achievable utilization per chip, default 0.4 MFU), the
 quantity a training-heavy tenant buys. Power caps are facility MW per site (from the catalog or given).
+
+Before the solve, a demand no plan can meet is an error naming --demand with the figures: a year
+before any candidate chip can be bought, or more FLOP/s than every site at its power cap filled
+with the most efficient candidate chip delivers. A solver failure is reported in plain words.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from rainier.catalog.loader import Catalog
+from rainier.catalog.schema import Accelerator, Site
 from rainier.econ import HOURS_PER_YEAR, chip_hour_cost, power_chain
 from rainier.errors import RainierError
+from rainier.units import fmt_power
 
 __all__ = ["PlanRow", "PlanResult", "plan_capacity"]
 
@@ -82,6 +88,9 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         raise RainierError("give one demand per year", field="--demand", fix="e.g. --demand 2026:500EF,2027:1500EF")
     if sorted(years) != years or len(set(years)) != len(years):
         raise RainierError("years must be increasing", field="--demand")
+    if not all(math.isfinite(d) for d in demand_flops):
+        raise RainierError("demand must be a finite number of FLOP/s", field="--demand",
+                           fix="e.g. --demand 2026:500EF,2027:1500EF")
     if any(d < 0 for d in demand_flops):
         raise RainierError("demand must not be negative", field="--demand")
     if not 0 < utilization <= 1:
@@ -124,6 +133,16 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     def active(y_buy: int, t: int) -> bool:
         return years[y_buy] <= years[t] < years[y_buy] + life
 
+    # Demands no plan can meet, told in the user's terms before HiGHS sees them.
+    _check_reachable(cat, accs, site_objs, caps, years, demand_flops, flops, fac_w, utilization, precision)
+    # Any positive demand needs at least one system: raise a tiny demand to the smallest system's
+    # output so that HiGHS's absolute tolerance cannot satisfy it with nothing installed.
+    need_flops = list(demand_flops)
+    for t in range(ny):
+        if 0 < need_flops[t]:
+            avail = [cps[c] * flops[c] for c, a in enumerate(accs) if a.launch_year <= years[t]]
+            need_flops[t] = max(need_flops[t], min(avail))
+
     # Objective: every installed year costs a year of owner cost.
     cobj = np.zeros(nvar)
     for c in range(nc):
@@ -149,7 +168,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                     if active(y, t):
                         row[idx(c, s, y)] = cps[c] * flops[c]
         rows_a.append(row)
-        lo.append(demand_flops[t])
+        lo.append(need_flops[t])
         hi.append(np.inf)
         if hbm_bytes is not None:
             row = np.zeros(nvar)
@@ -184,10 +203,21 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     )
     if res.x is None:
         need = max(demand_flops)
+        if res.status == 1:
+            raise RainierError(
+                f"the planner found no plan within its {time_limit_s:g} s time limit "
+                f"({nc} chips x {ns} sites x {ny} years)", field="--demand",
+                fix="plan fewer years, or give fewer chips or sites",
+            )
+        if res.status == 2:
+            raise RainierError(
+                f"no plan of whole systems meets the demand within the site power caps "
+                f"(peak demand {_ef(need)} EF/s delivered; hardware keeps its power until it retires)",
+                field="--demand", fix="add sites or power, allow newer chips, or lower the demand",
+            )
         raise RainierError(
-            f"no plan meets the demand within the site power caps ({res.message.strip()}); "
-            f"peak demand {need / 1e18:,.0f} EF/s delivered",
-            field="--demand", fix="add sites or power, allow newer chips, or lower the demand",
+            f"the planner could not solve this plan (peak demand {_ef(need)} EF/s delivered)", field="--demand",
+            fix="check the demand figures (a bare number is EF/s), --utilization and the site power caps",
         )
     x = np.round(res.x).astype(int)
     rows: list[PlanRow] = []
@@ -203,9 +233,64 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                                     systems_bought=bought, systems_installed=inst, chips_installed=n,
                                     facility_power_w=n * fac_w[c, s], delivered_flops=n * flops[c],
                                     annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR))
+    for t in range(ny):
+        got = sum(r.delivered_flops for r in rows if r.year == years[t])
+        if got < demand_flops[t] * (1 - 1e-6):
+            raise RainierError(
+                f"the planner's answer falls short of the {years[t]} demand ({_ef(got)} of {_ef(demand_flops[t])} "
+                f"EF/s delivered)", field="--demand",
+                fix="check the demand figures (a bare number is EF/s) and --utilization",
+            )
     total = float(cobj @ x)
     status = "optimal" if res.status == 0 else "feasible (time limit)"
     if not math.isfinite(total):
         raise RainierError("planner returned a non-finite cost", field="--demand")
     return PlanResult(status=status, total_cost_usd=total, years=list(years), rows=rows,
                       demand_flops=list(demand_flops), power_cap_w=caps)
+
+
+def _ef(flops: float) -> str:
+    """FLOP/s as EF/s for a message: '1,500', '0.25' or '1e+20'."""
+    ef = flops / 1e18
+    return f"{ef:,.0f}" if 100 <= ef < 1e9 else f"{ef:.3g}"
+
+
+def _check_reachable(cat: Catalog, accs: list[Accelerator], site_objs: list[Site], caps: dict[str, float], years: list[int],
+                     demand_flops: list[float], flops: np.ndarray, fac_w: np.ndarray, utilization: float,
+                     precision: str) -> None:
+    """Raise for a year whose demand no plan can meet: no candidate chip yet, or beyond every site's cap."""
+    first = min(a.launch_year for a in accs)
+    known = [a for a in cat.list("accelerators") if isinstance(a, Accelerator)]
+    for t, year in enumerate(years):
+        if demand_flops[t] <= 0:
+            continue
+        avail = [c for c, a in enumerate(accs) if a.launch_year <= year]
+        if not avail:
+            launches = ", ".join(f"{a.name} from {a.launch_year}" for a in sorted(accs, key=lambda a: a.launch_year))
+            older = sorted((a for a in known if a.launch_year <= year), key=lambda a: -a.launch_year)
+            fix = f"plan years from {first} on"
+            if older:
+                fix += f", or add a chip sold by {year} to --chip (e.g. {', '.join(a.name for a in older[:3])})"
+            else:
+                fix += f" (the catalog's earliest chip is from {min(a.launch_year for a in known)})"
+            raise RainierError(
+                f"{year} asks for {_ef(demand_flops[t])} EF/s but no candidate chip can be bought by then "
+                f"({launches})", field="--demand", fix=fix,
+            )
+        # Upper bound (LP relaxation): every site at its cap, filled with its most FLOP/s-per-watt chip.
+        best: dict[str, int] = {}
+        most = 0.0
+        for s_i, s in enumerate(site_objs):
+            per_w = [flops[c] / fac_w[c, s_i] for c in avail]
+            k = int(np.argmax(per_w))
+            best[s.name] = avail[k]
+            most += caps[s.name] * per_w[k]
+        if demand_flops[t] > most * (1 + 1e-9):
+            sites = ", ".join(f"{s.name} {fmt_power(caps[s.name])}" for s in site_objs)
+            chips = sorted({accs[c].name for c in best.values()})
+            raise RainierError(
+                f"{year} asks for {_ef(demand_flops[t])} EF/s delivered, but even every site at its power cap "
+                f"({sites}) filled with {' and '.join(chips)} at {utilization:.0%} of {precision} peak delivers at "
+                f"most {_ef(most)} EF/s", field="--demand",
+                fix="lower the demand (a bare number is EF/s), or add sites or power",
+            )
