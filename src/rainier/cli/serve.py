@@ -17,14 +17,25 @@ from rainier.cli.common import (
     console,
     emit_json,
     load_catalog,
-    parse_int,
 )
+from rainier.errors import RainierError
 from rainier.io import report_path
-from rainier.units import fmt_duration, parse_duration
+from rainier.units import fmt_duration, parse_count, parse_duration
 
 
-def _int(value: str | None, field: str) -> int | None:
-    return parse_int(value, field, minimum=0)
+def _int(value: str | None, field: str, minimum: int = 1) -> int | None:
+    """A whole-number flag ('16', '1k'); 0 is refused unless ``minimum`` is 0 (where 0 has a meaning)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:  # parse_count refuses negative numbers with its own wording; the range is said once, here
+        n = -parse_count(text[1:], field) if text.startswith("-") else parse_count(text, field)
+    except RainierError:
+        n = parse_count(value, field)  # the error for the text as given
+    if n != int(n) or n < minimum:
+        raise RainierError(f"must be a whole number of at least {minimum} (got {value})", field=field,
+                           fix=f"give {field} {minimum} or more")
+    return int(n)
 
 
 def _pcts(d: dict[str, float], keys: tuple[str, ...]) -> str:
@@ -40,10 +51,10 @@ def serve_cmd(
     ep: Annotated[str | None, typer.Option("--ep", help="expert parallelism (MoE; divides --tp)")] = None,
     pp: Annotated[str | None, typer.Option("--pp", help="pipeline stages per replica")] = None,
     replicas: Annotated[str | None, typer.Option("--replicas", help="replicas behind the router")] = None,
-    precision: Annotated[str, typer.Option("--precision", help="weights: bf16, fp8 or fp4")] = "bf16",
+    precision: Annotated[str, typer.Option("--precision", help="weights: bf16, fp16 (modelled as bf16), fp8, int8 or fp4; fp8, int8 and fp4 need the chip's native rate")] = "bf16",
     input_len: Annotated[str | None, typer.Option("--input-len", help="input tokens per request")] = None,
     output_len: Annotated[str | None, typer.Option("--output-len", help="output tokens per request")] = None,
-    lengths: Annotated[str | None, typer.Option("--lengths", help="named length distribution (default openorca: MLPerf Llama-2-70B)")] = None,
+    lengths: Annotated[str | None, typer.Option("--lengths", help="named length distribution (default openorca: MLPerf Llama-2-70B); not with --input-len/--output-len or --trace")] = None,
     trace: Annotated[Path | None, typer.Option("--trace", help="CSV trace: timestamp, input and output tokens (Azure LLM trace format)")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="all requests at once (MLPerf Offline)")] = False,
     qps: Annotated[float | None, typer.Option("--qps", help="Poisson arrivals, requests per second")] = None,
@@ -53,11 +64,11 @@ def serve_cmd(
     slo_tpot: Annotated[str | None, typer.Option("--slo-tpot", help="p99 time-per-output-token target, e.g. 200ms")] = None,
     max_batch: Annotated[str | None, typer.Option("--max-batch", help="max requests per replica batch (default: from memory/SLO)")] = None,
     token_budget: Annotated[str | None, typer.Option("--token-budget", help="max tokens per iteration (default 8192)")] = None,
-    prefill_replicas: Annotated[str | None, typer.Option("--prefill-replicas", help="disaggregate: replicas that only prefill")] = None,
+    prefill_replicas: Annotated[str | None, typer.Option("--prefill-replicas", help="disaggregate: replicas that only prefill; 0 serves co-located (default: co-located, or a split the search picks under an SLO)")] = None,
     decode_attention: Annotated[str, typer.Option("--decode-attention", help="decode attention kernel: grouped (GQA-aware, default) or per-head (TensorRT-LLM before XQA)")] = "grouped",
     kv_policy: Annotated[str, typer.Option("--kv-policy", help="KV cache admission: paged (default) or reserve (input + output held from admission)")] = "paged",
     step_overhead: Annotated[str | None, typer.Option("--step-overhead", help="the serving stack's host time per engine iteration (scheduling, sampling, launches), e.g. 10ms (default: the fit's 2 ms)")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="random seed (0 or more)")] = 0,
     system: Annotated[str | None, typer.Option("--system", help="system holding the chips (default: the chip's)")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
     catalog: CatalogOpt = None,
@@ -78,7 +89,7 @@ def serve_cmd(
             slo_ttft_s=parse_duration(slo_ttft, "--slo-ttft") if slo_ttft is not None else None,
             slo_tpot_s=parse_duration(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
             seed=seed, system=system, max_batch=_int(max_batch, "--max-batch"),
-            token_budget=_int(token_budget, "--token-budget"), prefill_replicas=_int(prefill_replicas, "--prefill-replicas"),
+            token_budget=_int(token_budget, "--token-budget"), prefill_replicas=_int(prefill_replicas, "--prefill-replicas", minimum=0),
             decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(), catalog=cat,
             step_overhead_s=parse_duration(step_overhead, "--step-overhead") if step_overhead is not None else None,
         )

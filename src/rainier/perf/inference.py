@@ -43,11 +43,12 @@ Batch limit: with the default paged KV cache a request holds its prompt plus on 
 output, so the largest batch is ``KV (1 - watermark) / (input + output / 2)``; with ``kv_policy="reserve"``
 it is ``KV / (input + output)`` (see :mod:`rainier.perf.serving`).
 
-Memory per chip: weights (bf16 2 B, fp8 1 B, fp4 0.5 B + one fp8 scale per 16 = 0.5625 B per
-parameter; embeddings and the output head stay bf16) / (tp pp); activations of one token budget;
+Memory per chip: weights (bf16 and fp16 2 B, fp8 and int8 1 B, fp4 0.5 B + one fp8 scale per 16 = 0.5625 B
+per parameter; embeddings and the output head stay bf16; fp16 runs at the chip's fp16 rate, the bf16
+rate where the catalog lists none) / (tp pp); activations of one token budget;
 the KV cache in what remains of ``hbm_usable_fraction`` of HBM. KV bytes per token (closed form):
 GQA ``2 L n_kv d b``; MLA (DeepSeek-V2/V3) caches the compressed latent ``L (kv_lora_rank + rope) b``.
-The KV cache is fp8 when weights are fp8 or fp4 (as MLPerf submissions run), bf16 otherwise.
+The KV cache is fp8 when weights are fp8, int8 or fp4 (as MLPerf submissions run), bf16 otherwise.
 
 Cost per million output tokens = chips x owner's cost per chip-hour (:func:`rainier.econ.chip_hour_cost`)
 / output tokens per hour; joules per output token = chips x facility watts per chip
@@ -89,6 +90,8 @@ __all__ = [
     "steady_state",
     "Candidate",
     "search_configs",
+    "tp_problem",
+    "tp_choices",
     "disaggregation_split",
     "ServingResult",
     "estimate_serving",
@@ -97,6 +100,8 @@ __all__ = [
 ]
 
 WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5625}
+# Weight precisions that run only where the chip lists a native rate for them (fp16 runs at the bf16 rate).
+NATIVE_ONLY = ("fp8", "int8", "fp4")
 ACT_BYTES = 2.0  # activations and collectives in bf16
 DEFAULT_TOKEN_BUDGET = 8192
 MAX_SLOTS = 4096
@@ -194,10 +199,37 @@ def _resolve(model: Model | str, chip: Accelerator | str, system: System | str |
 
 def _check_precision(acc: Accelerator, precision: str) -> None:
     if precision not in WEIGHT_BYTES:
-        raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
-    if precision in ("fp8", "fp4") and precision not in acc.peak_tflops:
-        have = ", ".join(p for p in ("bf16", "fp8", "fp4") if p in acc.peak_tflops or p == "bf16")
+        raise RainierError(f"unknown precision '{precision}'", field="--precision",
+                           fix=f"use one of {', '.join(WEIGHT_BYTES)}")
+    if precision in NATIVE_ONLY and precision not in acc.peak_tflops:
+        have = ", ".join(p for p in WEIGHT_BYTES if p not in NATIVE_ONLY or p in acc.peak_tflops)
         raise RainierError(f"{acc.name} has no native {precision}", field="--precision", fix=f"use one of {have}")
+
+
+def tp_problem(model: Model, tp: int) -> str | None:
+    """Why tensor parallelism ``tp`` cannot split ``model``'s attention, or None.
+
+    Valid: ``tp`` divides the query heads and the KV heads divide ``tp`` or ``tp`` divides them (KV heads
+    replicated when ``tp`` exceeds them; the rule of :func:`rainier.perf.parallelism.check_parallelism`),
+    or ``tp`` is a power of two: stacks such as transformers-neuronx pad the heads to a multiple of TP
+    (AWS's Llama-2-13B rows run 40 heads at TP 16 or 32). The search enumerates exactly these
+    (:func:`tp_choices`), so a given ``--tp`` is accepted iff the search could have chosen it.
+    """
+    if tp < 1:
+        return f"tp={tp} must be at least 1"
+    if tp & (tp - 1) == 0:
+        return None
+    kv = model.n_kv_heads
+    if model.heads % tp:
+        return f"tp={tp} does not divide {model.name}'s {model.heads} attention heads ({kv} KV heads)"
+    if model.mla is None and kv % tp and tp % kv:
+        return f"tp={tp} and {model.name}'s {kv} KV heads do not divide one another ({model.heads} attention heads)"
+    return None
+
+
+def tp_choices(model: Model, limit: int) -> list[int]:
+    """Every valid tensor-parallel degree up to ``limit`` (see :func:`tp_problem`), ascending."""
+    return [t for t in range(1, max(int(limit), 0) + 1) if tp_problem(model, t) is None]
 
 
 def kv_precision(precision: str) -> str:
@@ -276,13 +308,13 @@ def memory_plan(model: Model, acc: Accelerator, precision: str, tp: int, pp: int
 
 
 def _not_fit_error(model: Model, acc: Accelerator, precision: str, tp: int, pp: int, mp: MemoryPlan,
-                   need_tokens: int) -> RainierError:
+                   need_tokens: int, *, field: str = "--tp/--pp", fix: str | None = None) -> RainierError:
     return RainierError(
         f"{model.name} at {precision} on {tp * pp} x {acc.name} (tp={tp}, pp={pp}) does not fit: "
         f"weights {mp.weights_bytes / 1e9:.1f} GB + activations {mp.activation_bytes / 1e9:.1f} GB per chip "
         f"of {mp.usable_bytes / 1e9:.1f} GB usable leave {mp.kv_bytes / 1e9:.1f} GB for the KV cache "
         f"({mp.kv_capacity_tokens} tokens; one request needs {need_tokens})",
-        field="--tp/--pp", fix="use more chips per replica (--tp, --pp), a lower --precision, or shorter requests")
+        field=field, fix=fix or "use more chips per replica (--tp, --pp), a lower --precision, or shorter requests")
 
 
 # --- the step model --------------------------------------------------------------------------------
@@ -301,7 +333,7 @@ class StepModel:
         self.model, self.acc, self.system = model, acc, system
         self.tp, self.pp, self.ep, self.precision = int(tp), int(pp), int(ep), precision
         if decode_attention not in DECODE_ATTENTION:
-            raise RainierError(f"unknown decode attention kernel '{decode_attention}'", field="decode_attention",
+            raise RainierError(f"unknown decode attention kernel '{decode_attention}'", field="--decode-attention",
                                fix=f"use one of {', '.join(DECODE_ATTENTION)}")
         self.decode_attention = decode_attention
         self.fit = fit or load_inference_fit()
@@ -568,12 +600,13 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    kv_policy: str = "paged") -> list[Candidate]:
     """Every feasible (tp, pp, ep) on ``chips`` chips, best output tokens/s per chip first.
 
-    Fixed flags are honoured; the rest are enumerated: tp over powers of two within the scale-up
-    domain, pp over powers of two dividing the layers' count roughly, ep over divisors of tp (MoE).
+    Fixed flags are honoured; the rest are enumerated: tp over the valid degrees within the scale-up
+    domain (:func:`tp_choices`: even splits of the heads and powers of two), pp over powers of two
+    up to the layers' count, ep over power-of-two divisors of tp (MoE).
     Scored analytically (:func:`steady_state`); SLO-meeting candidates rank first.
     """
     dom = system.scaleup_domain_chips
-    tps = [tp] if tp else [t for t in _pow2_upto(min(chips, dom))]
+    tps = [tp] if tp else tp_choices(model, min(chips, dom))
     pps = [pp] if pp else [p for p in _pow2_upto(min(chips, 16)) if p <= model.layers]
     out: list[Candidate] = []
     need = int(mean_in + mean_out)
@@ -713,6 +746,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     decode pools (Splitwise / DistServe) with KV transfer over the scale-out network.
     ``step_overhead_s`` replaces the fit's host time per engine iteration (scheduling, sampling, launches:
     a property of the serving software, 2 ms by default); it adds to every prefill and decode step.
+    ``prefill_replicas=0`` serves co-located (every replica prefills and decodes) and keeps the search
+    from choosing a disaggregated split; None lets it choose one. Arguments mirror the `rainier serve`
+    flags, and errors name the flags.
     """
     from rainier.perf import serving as _srv
     from rainier.perf.workload import FixedLengths, load_trace, named_dist
@@ -729,9 +765,21 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     chips = int(chips)
     if chips < 1:
         raise RainierError(f"need at least one chip (got {chips})", field="--chips", fix="give --chips 8")
-    for name, v in (("--tp", tp), ("--pp", pp), ("--ep", ep), ("--replicas", replicas)):
+    for name, v in (("--tp", tp), ("--pp", pp), ("--ep", ep), ("--replicas", replicas), ("--requests", requests)):
         if v is not None and v < 1:
             raise RainierError(f"must be at least 1 (got {v})", field=name, fix=f"give {name} 1 or more")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise RainierError(f"must be a whole number of at least 0 (got {seed})", field="--seed",
+                           fix="give e.g. --seed 0")
+    if prefill_replicas is not None and prefill_replicas < 0:
+        raise RainierError(f"must be at least 0 (got {prefill_replicas})", field="--prefill-replicas",
+                           fix="give 0 (co-located) or 1 and more prefill-only replicas")
+    if decode_attention not in DECODE_ATTENTION:
+        raise RainierError(f"unknown decode attention kernel '{decode_attention}'", field="--decode-attention",
+                           fix=f"use one of {', '.join(DECODE_ATTENTION)}")
+    if kv_policy not in _srv.KV_POLICIES:
+        raise RainierError(f"unknown KV policy '{kv_policy}'", field="--kv-policy",
+                           fix=f"use one of {', '.join(_srv.KV_POLICIES)}")
     if sum(x is not None and x is not False for x in (qps, concurrency)) + bool(offline) > 1:
         raise RainierError("give only one of --offline, --qps, --concurrency", field="--offline/--qps/--concurrency",
                            fix="pick one traffic mode")
@@ -742,11 +790,24 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     for flag, lim in (("--slo-ttft", slo_ttft_s), ("--slo-tpot", slo_tpot_s)):
         if lim is not None and not lim > 0:
             raise RainierError(f"must be positive (got {lim})", field=flag, fix="give e.g. 2s or 200ms")
-    if tp is not None and pp is not None and tp * pp > chips:
-        raise RainierError(f"tp x pp = {tp * pp} exceeds the {chips} chips", field="--tp/--pp", fix="lower --tp/--pp or raise --chips")
+    if (tp is not None or pp is not None) and (tp or 1) * (pp or 1) > chips:
+        flag = "--tp/--pp" if tp is not None and pp is not None else ("--tp" if tp is not None else "--pp")
+        what = "tp x pp = " if tp is not None and pp is not None else f"{flag[2:]}="
+        raise RainierError(f"{what}{(tp or 1) * (pp or 1)} exceeds the {chips} chips", field=flag,
+                           fix=f"lower {flag} or raise --chips")
     if tp is not None and tp > s.scaleup_domain_chips:
         raise RainierError(f"tp={tp} spans more than the {s.scaleup_domain_chips}-chip scale-up domain of {s.name}",
                            field="--tp", fix=f"use --tp {s.scaleup_domain_chips} or less")
+    tp_limit = min(chips, s.scaleup_domain_chips)
+    if tp is not None and (why := tp_problem(m, tp)):
+        raise RainierError(why, field="--tp",
+                           fix=f"use one of {', '.join(map(str, tp_choices(m, tp_limit)))}")
+    if replicas is not None and replicas * (tp or 1) * (pp or 1) > chips:
+        per = (tp or 1) * (pp or 1)
+        need = (f"{replicas} replicas x tp {tp or 1} x pp {pp or 1} = {replicas * per} chips"
+                if tp is not None or pp is not None else f"{replicas} replicas need at least {replicas} chips")
+        raise RainierError(f"{need}, more than the {chips} chips given", field="--replicas",
+                           fix=f"give --replicas {chips // per} or less, or more --chips")
     if pp is not None and pp > m.layers:
         raise RainierError(f"pp={pp} exceeds {m.name}'s {m.layers} layers", field="--pp", fix=f"use --pp {m.layers} or less")
     if ep is not None and m.moe is None and ep != 1:
@@ -754,10 +815,22 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if ep is not None and tp is not None and tp % ep:
         raise RainierError(f"ep={ep} must divide tp={tp} (experts are spread over the TP group)", field="--ep",
                            fix="give an --ep that divides --tp")
+    if ep is not None and m.moe is not None:
+        if ep > m.moe.experts:
+            raise RainierError(f"ep={ep} exceeds {m.name}'s {m.moe.experts} experts", field="--ep",
+                               fix=f"give --ep {m.moe.experts} or less")
+        if tp is None and not any(t % ep == 0 for t in tp_choices(m, tp_limit)):
+            raise RainierError(f"ep={ep} must divide tp, and tp is at most {tp_limit} here (chips and the "
+                               f"{s.scaleup_domain_chips}-chip scale-up domain)", field="--ep",
+                               fix=f"give --ep {max(t for t in _pow2_upto(tp_limit))} or less")
 
     # Workload.
     trace_reqs = None
     dist: Any
+    if lengths is not None and (trace is not None or input_len is not None or output_len is not None):
+        other = "--trace" if trace is not None else "--input-len/--output-len"
+        raise RainierError(f"a named length distribution contradicts {other}", field="--lengths",
+                           fix="give one or the other")
     if trace is not None:
         if input_len is not None or output_len is not None:
             raise RainierError("give either --trace or --input-len/--output-len", field="--trace", fix="drop one")
@@ -791,8 +864,17 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
                            decode_attention=decode_attention, kv_policy=kv_policy)
     if not cands:
-        t_, p_ = tp or min(chips, s.scaleup_domain_chips), pp or 1
+        # Report the largest replica the flags allow: the most memory per chip the search had.
+        per_max = chips // replicas if replicas is not None else chips
+        p_ = pp or 1
+        t_ = tp or max(tp_choices(m, min(per_max // p_, s.scaleup_domain_chips)) or [1])
+        if pp is None:
+            p_ = max([q for q in _pow2_upto(min(per_max // t_, 16)) if q <= m.layers] or [1])
         mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f, kv_context=mean_in + mean_out / 2.0)
+        if replicas is not None and (tp is None or pp is None) and replicas > 1:
+            raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out), field="--replicas",
+                                 fix=f"give fewer --replicas ({replicas} replicas leave {per_max} of the {chips} "
+                                     "chips to each), a lower --precision, or shorter requests")
         raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out))
     best = cands[0]
     kv_ctx = mean_in + mean_out / 2.0
@@ -824,10 +906,11 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         if split is not None:
             prefill_replicas = split
             notes.append(f"search chose disaggregated pools: {split} prefill + {reps - split} decode replicas")
-    if prefill_replicas is not None:
+    if prefill_replicas:  # 0: co-located
         if not 0 < prefill_replicas < reps:
             raise RainierError(f"prefill replicas must be between 1 and {reps - 1} (got {prefill_replicas})",
-                               field="--prefill-replicas", fix="split the replicas into two non-empty pools")
+                               field="--prefill-replicas",
+                               fix="split the replicas into two non-empty pools, or give 0 to co-locate")
         pf_pool = _srv.Pool(sm, prefill_replicas, **sim_kw)
         pool = _srv.Pool(sm, reps - prefill_replicas, **sim_kw)
     max_qps = None

@@ -76,14 +76,14 @@ class Pool:
 
     def __post_init__(self) -> None:
         if self.kv_policy not in KV_POLICIES:
-            raise RainierError(f"unknown KV policy '{self.kv_policy}'", field="kv_policy",
+            raise RainierError(f"unknown KV policy '{self.kv_policy}'", field="--kv-policy",
                                fix=f"use one of {', '.join(KV_POLICIES)}")
         if not 0.0 <= self.kv_watermark < 1.0:
             raise RainierError(f"KV watermark must lie in [0, 1) (got {self.kv_watermark})", field="kv_watermark")
         if self.replicas < 1:
             raise RainierError(f"need at least one replica (got {self.replicas})", field="--replicas")
         if self.slots < 1:
-            raise RainierError(f"max batch must be at least 1 (got {self.slots})", field="max_batch")
+            raise RainierError(f"max batch must be at least 1 (got {self.slots})", field="--max-batch")
         if self.kv_capacity_tokens < 1:
             raise RainierError("the KV cache has no room", field="kv_capacity_tokens")
 
