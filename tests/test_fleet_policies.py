@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from rainier.errors import RainierError
 from rainier.fleet import run_fleet
 from rainier.fleet.policies import scheduler_names
 from rainier.fleet.scenario import scenario_from_dict
@@ -43,7 +44,7 @@ def run(d: dict[str, Any], cat: Any, hours_jobs: bool = True):
 
         pc = PerfCache(cat, "physics")
         jobs = [j.model_copy(update={"tokens": j.tokens * 3600 * pc.training(j.model, j.system, j.chips).tokens_per_s})
-                for j in sc.jobs]
+                if isinstance(j.chips, int) else j for j in sc.jobs]
         sc = sc.model_copy(update={"jobs": tuple(jobs)})
     return run_fleet(sc, catalog=cat, audit=True)
 
@@ -181,8 +182,9 @@ def test_cross_site_only_when_allowed(cat):
     sites = [{"name": f"s{i}", "power_cap": "100MW", "pue": 1.15, "systems": [{"kind": SYS, "installed": 2}]}
              for i in range(2)]
     d = doc([job("wide", 64, 2, cross_site=True)], sites=sites)
-    r = run(d, cat)
-    assert rows(r, "wide")[0]["status"] == "queued"
+    # 4 systems, no site holds more than 2, crossing not allowed: the job could never start (rejected up front)
+    with pytest.raises(RainierError, match=r"jobs\[0\]\.chips.*cross_site"):
+        run(d, cat)
     d["cross_site"] = {"allowed": True, "efficiency": 0.5}
     r = run(d, cat)
     w = rows(r, "wide")[0]
@@ -202,7 +204,12 @@ def test_fair_share_lookahead_lets_small_jobs_pass_a_blocked_head(cat):
 
 
 def test_a_gang_larger_than_the_fleet_does_not_block_fifo(cat):
-    r = run(doc([job("monster", 16 * 99, 1), job("after", 16, 1, at="1h")]), cat)
+    # an explicit size larger than the fleet is rejected when the scenario is validated
+    with pytest.raises(RainierError, match=r"jobs\[0\]\.chips"):
+        run(doc([job("monster", 16 * 99, 1), job("after", 16, 1, at="1h")]), cat)
+    # chips: auto is sized at run time (here far past the fleet): recorded unplaceable, the queue moves on
+    monster = {**job("monster", 16, 1), "chips": "auto", "tokens": "1e18", "target": "1h"}
+    r = run(doc([monster, job("after", 16, 1, at="1h")]), cat)
     assert rows(r, "monster")[0]["status"] == "queued"
     assert rows(r, "after")[0]["start_h"] == pytest.approx(1.0)
     assert "job_unplaceable" in r.events["kind"]

@@ -112,16 +112,17 @@ def test_headline_figures_come_from_the_summary(runs, tmp_path):
         assert t["tenant"] in text
 
 
-def test_missing_optional_files_become_notes(runs, tmp_path):
+def test_an_incomplete_run_dir_is_an_error(runs, tmp_path):
+    # `rainier fleet run` writes every file at once: a directory lacking one is not a run (no half report)
     a, _ = runs
     d = tmp_path / "partial"
     shutil.copytree(a, d)
     for f in ("jobs.parquet", "events.parquet", "timeseries.parquet", "scenario.yaml"):
         (d / f).unlink()
-    text = write_run_report(d).read_text()
-    assert "No training jobs in this run" in text
-    assert "No timeseries.parquet" in text
-    assert "no scenario.yaml" in text
+    (d / "report.html").unlink(missing_ok=True)  # another test may have written one into the shared run
+    with pytest.raises(RainierError, match="no scenario.yaml, jobs.parquet, events.parquet, timeseries.parquet"):
+        write_run_report(d)
+    assert not (d / "report.html").exists()
 
 
 def test_not_a_run_dir_is_one_clear_error(tmp_path):
@@ -312,12 +313,13 @@ def test_events_section_counts_and_marks(runs, tmp_path):
     assert len(marked) >= 2  # chips by state and failures over time (and inference) mark the outage
 
 
-def test_a_summary_alone_still_makes_a_report(runs, tmp_path):
+def test_a_summary_alone_is_not_a_run(runs, tmp_path):
     d = tmp_path / "bare"
     d.mkdir()
     (d / "summary.json").write_text('{"scenario": "bare"}')
-    text = write_run_report(d).read_text()
-    for anchor in RUN_SECTIONS:
-        assert f'<section id="{anchor}">' in text
+    with pytest.raises(RainierError, match="incomplete run directory: no manifest.json"):
+        write_run_report(d)
     a, _ = runs
-    assert write_compare_report(d, a, tmp_path / "c.html").exists()
+    with pytest.raises(RainierError, match="incomplete run directory"):
+        write_compare_report(d, a, tmp_path / "c.html")
+    assert not (tmp_path / "c.html").exists() and not (d / "report.html").exists()

@@ -4,6 +4,8 @@ Sources, later ones overriding earlier ones by name:
   1. the built-in files in ``rainier/catalog/data`` (shipped with the package),
   2. directories in the ``RAINIER_CATALOG`` environment variable (os.pathsep-separated),
   3. directories given with ``--catalog DIR`` (or ``Catalog.load(extra_dirs=...)``).
+Overriding a built-in entry by name is how a user replaces a spec. Within one user directory (all its
+files together) a name may appear only once per kind: a second one is an error, not a silent override.
 
 A YAML file holds either kind-keyed lists::
 
@@ -120,6 +122,29 @@ def _raw_entries(path: Path) -> Iterator[_Raw]:
             yield _Raw(kind, item, str(path))
 
 
+def _yaml_files(d: Path) -> list[Path]:
+    """The YAML files a catalog source holds: the file itself, or every .yaml/.yml under the folder."""
+    return [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix in (".yaml", ".yml"))
+
+
+def _duplicates(raws: Iterable[_Raw]) -> list[tuple[str, str, list[str]]]:
+    """(kind, name, files) for every name given more than once per kind in ``raws`` (one source)."""
+    files: dict[tuple[str, str], list[str]] = {}
+    for r in raws:
+        name = r.data.get("name")
+        if name:
+            files.setdefault((r.kind, str(name)), []).append(r.file)
+    return [(k, n, fs) for (k, n), fs in files.items() if len(fs) > 1]
+
+
+def _and(files: list[str]) -> str:
+    """'a.yaml (2 times)' or 'a.yaml and b.yaml': where a duplicated name is defined."""
+    uniq = list(dict.fromkeys(files))
+    if len(uniq) == 1:
+        return f"{uniq[0]} ({len(files)} times)"
+    return ", ".join(uniq[:-1]) + f" and {uniq[-1]}"
+
+
 def _field_of(loc: tuple[Any, ...]) -> str:
     return ".".join(str(x) for x in loc) or "(entry)"
 
@@ -171,17 +196,27 @@ class Catalog:
     # --- construction ---------------------------------------------------------------------------
     @classmethod
     def load(cls, extra_dirs: Iterable[str | Path] = (), *, use_env: bool = True) -> Catalog:
-        dirs: list[Path] = [DATA_DIR]
+        # (folder, where it came from): the error for a missing folder names the source the user set
+        dirs: list[tuple[Path, str]] = []
         if use_env and os.environ.get("RAINIER_CATALOG"):
-            dirs += [Path(p) for p in os.environ["RAINIER_CATALOG"].split(os.pathsep) if p]
-        dirs += [Path(d) for d in extra_dirs]
-        raws: list[_Raw] = []
-        for d in dirs:
+            dirs += [(Path(p), "RAINIER_CATALOG") for p in os.environ["RAINIER_CATALOG"].split(os.pathsep) if p]
+        dirs += [(Path(d), "--catalog") for d in extra_dirs]
+        raws: list[_Raw] = [r for f in _yaml_files(DATA_DIR) for r in _raw_entries(f)]
+        for d, source in dirs:
             if not d.exists():
-                raise RainierError(f"catalog directory {d} does not exist", field="--catalog", fix="give an existing directory")
-            files = [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix in (".yaml", ".yml"))
-            for f in files:
-                raws.extend(_raw_entries(f))
+                fix = (f"set it to existing folders (separated by '{os.pathsep}') or unset it"
+                       if source == "RAINIER_CATALOG" else "give an existing directory")
+                raise RainierError(f"catalog directory {d} does not exist", field=source, fix=fix)
+            # Within one user folder a name may appear once per kind; a later folder (and any user folder
+            # over the built-in data) overrides by name, which is how users replace a built-in spec.
+            layer = [r for f in _yaml_files(d) for r in _raw_entries(f)]
+            dup = _duplicates(layer)
+            if dup:
+                dkind, dname, dfiles = dup[0]
+                more = f" (and {len(dup) - 1} more duplicated names)" if len(dup) > 1 else ""
+                raise RainierError(f"{dkind[:-1]} '{dname}' is defined more than once in {_and(dfiles)}{more}",
+                                   field=source, fix="keep one entry per name (rename or delete the others)")
+            raws.extend(layer)
         entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         files_of: dict[tuple[str, str], str] = {}
         merged: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
@@ -320,20 +355,29 @@ def load_entry_file(path: Path, kind: str, catalog: Catalog | None = None) -> En
 
 
 def check_dir(directory: str | Path) -> list[Problem]:
-    """Every problem in a user's catalog directory, with file, entry and field; [] when all is well."""
+    """Every problem in a user's catalog folder (or one YAML file, as ``--catalog`` also takes), with file,
+    entry and field; [] when all is well. A source with no entries at all (no YAML files, or only empty
+    ones) is a problem: it is almost always the wrong path."""
     d = Path(directory)
     if not d.exists():
         raise RainierError(f"directory {d} does not exist", field="DIR", fix="give the folder holding your YAML files")
     problems: list[Problem] = []
-    files = [d] if d.is_file() else sorted(p for p in d.rglob("*") if p.suffix in (".yaml", ".yml"))
+    files = _yaml_files(d)
     if not files:
         return [Problem(str(d), "-", "-", "no .yaml files found")]
     all_raws: list[_Raw] = []
+    unreadable = False
     for f in files:
         try:
             all_raws.extend(_raw_entries(f))
         except RainierError as exc:
             problems.append(Problem(str(f), "-", "-", str(exc)))
+            unreadable = True
+    if not all_raws and not unreadable:
+        return [Problem(str(d), "-", "-", "no catalog entries found (the YAML files are empty)")]
+    for kind, name, where in _duplicates(all_raws):
+        problems.append(Problem(", ".join(dict.fromkeys(where)), name, "name",
+                                f"{kind[:-1]} '{name}' is defined {len(where)} times; keep one entry per name"))
     builtin = Catalog.load(use_env=False)
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for r in all_raws:

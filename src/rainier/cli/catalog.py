@@ -89,8 +89,12 @@ def show_cmd(name: str, catalog: CatalogOpt = None, json: JsonOpt = False) -> No
 
 
 @catalog_app.command("check")
-def check_cmd(directory: Path, json: JsonOpt = False) -> None:
-    """Validate a folder of user YAML files; report every problem with file, entry and field."""
+def check_cmd(
+    directory: Annotated[Path, typer.Argument(help="a folder of catalog YAML files, or one YAML file (as --catalog "
+                                                   "takes)")],
+    json: JsonOpt = False,
+) -> None:
+    """Validate a folder of user YAML files (or one file); report every problem with file, entry and field."""
     problems = check_dir(directory)
     if json:
         emit_json({"ok": not problems, "problems": [p.__dict__ for p in problems]})

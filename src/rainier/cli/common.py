@@ -22,7 +22,7 @@ from rainier.io import to_jsonable
 from rainier.units import parse_count
 
 __all__ = ["CatalogOpt", "JsonOpt", "QuietOpt", "console", "err_console", "emit_json", "load_catalog", "split_list",
-           "parse_int", "busy"]
+           "parse_int", "busy", "out_path"]
 
 CatalogOpt = Annotated[
     list[Path] | None,
@@ -41,7 +41,22 @@ err_console = Console(stderr=True, no_color=_no_color(), highlight=False)
 
 
 def load_catalog(dirs: list[Path] | None) -> Catalog:
+    # The loader names the source of a bad folder: --catalog for these, RAINIER_CATALOG for the environment's.
     return default_catalog(tuple(dirs or ()))
+
+
+def out_path(value: str | None, field: str) -> Path | None:
+    """An output path option taken as text: None stays None (the command's default), "" is an error.
+
+    Typed as ``str`` because click turns an empty ``Path`` option into ``.``, which would silently write
+    into the current directory.
+    """
+    if value is None:
+        return None
+    if not value.strip():
+        raise RainierError("the output path is empty", field=field,
+                           fix="give a file or folder name, or drop the option to use the default")
+    return Path(value)
 
 
 def emit_json(obj: Any) -> None:

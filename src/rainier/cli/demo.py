@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rainier.cli import app
-from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog
+from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog, out_path
 from rainier.cli.size import sizing_table
+from rainier.errors import RainierError
 from rainier.plan.sizing import size_fleet
 
 DEMO_CHIPS = ["trn2", "h100", "gb200", "tpu-v6e"]
@@ -21,10 +21,21 @@ def demo_cmd(
     json: JsonOpt = False,
     quick: Annotated[bool, typer.Option("--quick", help="sizing only (no fleet simulation)")] = False,
     horizon: Annotated[str | None, typer.Option("--horizon", help="shorter simulated horizon, e.g. 30d (default: the scenario's year)")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="run directory (default runs/rainier-seedN)")] = None,
+    out: Annotated[str | None, typer.Option("--out", metavar="<path>",
+                                            help="run directory (default runs/rainier-seedN)")] = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write the HTML report into the run directory")] = True,
 ) -> None:
     """Size the built-in 5 GW fleet and compare chips, then run the default `rainier` fleet scenario."""
+    if quick:
+        ignored = [flag for flag, value in (("--horizon", horizon), ("--out", out)) if value is not None]
+        if ignored:
+            raise RainierError(f"sizes the fleet only and runs no simulation, so {' and '.join(ignored)} would be "
+                               "ignored", field="--quick",
+                               fix=f"drop {' and '.join(ignored)}, or drop --quick to simulate the fleet too")
+    out_dir = out_path(out, "--out")
+    from rainier.cli.fleet import check_run_options, run_scenario, summary_table
+
+    check_run_options(None, horizon, None)  # before the sizing table is printed
     cat = load_catalog(catalog)
     results = size_fleet(cat, DEMO_CHIPS, power_w=5e9)
     if quick:
@@ -35,9 +46,7 @@ def demo_cmd(
         return
     if not json:
         console.print(sizing_table(results, "What 5 GW of facility power buys"))
-    from rainier.cli.fleet import run_scenario, summary_table
-
-    result, run_dir = run_scenario("rainier", out, None, catalog, quiet=False, json=json, horizon=horizon)
+    result, run_dir = run_scenario("rainier", out_dir, None, catalog, quiet=False, json=json, horizon=horizon)
     report_path = None
     if report:
         from rainier.report import write_run_report

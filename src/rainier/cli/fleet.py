@@ -10,10 +10,20 @@ import typer
 from rich.table import Table
 
 from rainier.cli import fleet_app
-from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, err_console, load_catalog
+from rainier.cli.common import (
+    CatalogOpt,
+    JsonOpt,
+    QuietOpt,
+    console,
+    emit_json,
+    err_console,
+    load_catalog,
+    out_path,
+)
+from rainier.errors import RainierError
 from rainier.units import fmt_count, fmt_money, parse_duration
 
-__all__ = ["run_scenario", "summary_table"]
+__all__ = ["check_run_options", "run_scenario", "summary_table"]
 
 
 def summary_table(summary: dict[str, Any], run_dir: Path | None) -> Table:
@@ -47,23 +57,32 @@ def summary_table(summary: dict[str, Any], run_dir: Path | None) -> Table:
     return table
 
 
+def check_run_options(seed: int | None, horizon: str | None, scheduler: str | None) -> None:
+    """Check the values given on the command line before the scenario is read, so that an error names the
+    flag (--seed, --horizon, --scheduler), not the scenario-file field the value would have replaced."""
+    from rainier.fleet.policies import make_scheduler
+
+    if seed is not None and seed < 0:
+        raise RainierError(f"must be a whole number of at least 0 (got {seed})", field="--seed",
+                           fix="give a non-negative integer seed")
+    if horizon is not None:
+        h = parse_duration(horizon, "--horizon")
+        if not 0 < h < float("inf"):
+            raise RainierError(f"must be a positive, finite duration (got {horizon!r})", field="--horizon",
+                               fix="give a duration such as 30d or 1y")
+    if scheduler is not None:
+        make_scheduler(scheduler, field="--scheduler")
+
+
 def run_scenario(scenario: str, out: Path | None, seed: int | None, catalog: list[Path] | None, quiet: bool,
                  json: bool, horizon: str | None = None, scheduler: str | None = None) -> tuple[Any, Path]:
     from rainier.fleet import load_scenario, run_fleet
-    from rainier.fleet.policies import make_scheduler
 
+    check_run_options(seed, horizon, scheduler)
     cat = load_catalog(catalog)
     overrides = {"horizon": horizon} if horizon else None
-    if horizon:
-        parse_duration(horizon, "--horizon")
     sc = load_scenario(scenario, seed=seed, catalog=cat, overrides=overrides)
     if scheduler:
-        try:
-            make_scheduler(scheduler)
-        except Exception as exc:  # an unknown name: report it against the option
-            from rainier.errors import RainierError
-
-            raise RainierError(str(exc).split(": ", 1)[-1], field="--scheduler") from None
         sc = sc.model_copy(update={"scheduler": sc.scheduler.model_copy(update={"name": scheduler, "params": {}})})
     out_dir = out or Path("runs") / f"{sc.name}-seed{sc.seed}"
     show = not quiet and not json and sys.stderr.isatty()
@@ -96,7 +115,8 @@ def run_scenario(scenario: str, out: Path | None, seed: int | None, catalog: lis
 @fleet_app.command("run")
 def run_cmd(
     scenario: Annotated[str, typer.Argument(help="scenario YAML file or built-in name (rainier, tiny, ...)")],
-    out: Annotated[Path | None, typer.Option("--out", help="run directory (default runs/NAME-seedN)")] = None,
+    out: Annotated[str | None, typer.Option("--out", metavar="<path>",
+                                            help="run directory (default runs/NAME-seedN)")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="override the scenario's seed")] = None,
     horizon: Annotated[str | None, typer.Option("--horizon", help="override the horizon: 30d, 1y")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="override the policy: fifo, priority, fair-share, easy-backfill")] = None,
@@ -106,7 +126,7 @@ def run_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Simulate a fleet scenario; write scenario.yaml, manifest, summary and Parquet tables to a run directory."""
-    result, out_dir = run_scenario(scenario, out, seed, catalog, quiet, json, horizon, scheduler)
+    result, out_dir = run_scenario(scenario, out_path(out, "--out"), seed, catalog, quiet, json, horizon, scheduler)
     report_path = None
     if report:
         import rainier.report as rep

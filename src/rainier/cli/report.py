@@ -13,15 +13,16 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app
-from rainier.cli.common import JsonOpt, QuietOpt, console, err_console
+from rainier.cli.common import JsonOpt, QuietOpt, console, err_console, out_path
 
 
 @app.command("report")
 def report_cmd(
     run_dir: Annotated[Path, typer.Argument(help="a run directory written by `rainier fleet run`")],
     run_dir_b: Annotated[Path | None, typer.Argument(help="a second run directory: compare the two")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write (default: RUN_DIR/report.html, "
-                                                                  "or RUN_DIR/compare-<B>.html)")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="<path>",
+                                            help="HTML file to write (default: RUN_DIR/report.html, "
+                                                 "or RUN_DIR/compare-<B>.html)")] = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -29,6 +30,7 @@ def report_cmd(
     from rainier.report.compare import build_compare_page, compare_metrics
     from rainier.report.run_report import build_run_page, headline, load_run
 
+    out_file = out_path(out, "-o/--out")
     t0 = time.perf_counter()
     # A year-long 1M-chip run takes a second or two to read and draw: show a spinner on a terminal.
     spinner = err_console.status("building the report...") if not (json or quiet) and err_console.is_terminal \
@@ -37,14 +39,14 @@ def report_cmd(
         a = load_run(run_dir)
         if run_dir_b is None:
             page = build_run_page(a)
-            path = out if out is not None else a.path / "report.html"
+            path = out_file if out_file is not None else a.path / "report.html"
             path = page.write(path / "report.html" if path.is_dir() else path)
             extra: dict = {"kind": "run", "run": str(a.path)}
             rows = [(k, v, s) for k, v, s in headline(a)]
         else:
             b = load_run(run_dir_b)
             page = build_compare_page(a, b)
-            path = out if out is not None else a.path / f"compare-{b.path.name}.html"
+            path = out_file if out_file is not None else a.path / f"compare-{b.path.name}.html"
             path = page.write(path / f"compare-{a.path.name}-{b.path.name}.html" if path.is_dir() else path)
             metrics = compare_metrics(a, b)
             extra = {"kind": "compare", "runs": [str(a.path), str(b.path)],

@@ -799,7 +799,53 @@ def scenario_from_dict(doc: dict[str, Any], *, seed: int | None = None, catalog:
             if not isinstance(c.value, int) or c.value <= 0:
                 raise RainierError(f"{source}: chips must be positive integers (got {c.value!r})",
                                    field=f"generators[{i}].chips[{ci}]")
+    _check_gang_sizes(sc, cat, source)
     return sc
+
+
+def _check_gang_sizes(sc: Scenario, catalog: Any, source: str) -> None:
+    """Reject a listed training job (``jobs:``) that no placement could ever start.
+
+    The largest gang a scenario can ever place mirrors what the simulator does at job arrival
+    (``Simulation._arrive``) and the placement rule (:func:`rainier.fleet.placement.plan_sites`): each
+    ``sites[].systems[]`` entry is one pool of ``installed + sum(deliveries)`` systems, its size once all
+    supply has arrived; a gang runs inside one pool, or across every pool of its system kind when both the
+    job and the scenario allow crossing sites. This is an upper bound on what is ever free: it ignores
+    decommissioning, failures, outages, deliveries due (or slipped) past the horizon and the site power cap,
+    which can only make less available, so a job rejected here could never have started, while one that passes may still
+    wait. Not checked here, and recorded by the simulator as a ``job_unplaceable`` event when too large: a job
+    with ``chips: auto`` (sized at run time from the perf backend's speed and its target, so unknown here) and
+    a generator's ``chips`` choices (a distribution to draw from, not one job; one choice may be too large
+    for a small fleet while the others run).
+    """
+    per_kind: dict[str, list[int]] = {}
+    for s in sc.sites:
+        for p in s.systems:
+            per_kind.setdefault(p.kind, []).append(p.installed + sum(d.systems for d in p.deliveries))
+    cross_ok = sc.cross_site.allowed
+    gangs = [(f"jobs[{i}].chips", j.system, j.chips, j.cross_site)
+             for i, j in enumerate(sc.jobs) if isinstance(j.chips, int)]
+    for field, kind, chips, cross in gangs:
+        per_system = catalog.system(kind).chips
+        need = -(-chips // per_system)  # whole systems, as the simulator rounds
+        sizes = per_kind.get(kind, [])
+        spans = cross and cross_ok and len(sizes) > 1
+        most = sum(sizes) if spans else max(sizes, default=0)
+        total = sum(sizes)
+        if need <= most:
+            continue
+        if not sizes:
+            raise RainierError(f"{source}: {field}: needs {chips:,} chips of {kind}, but no site has a {kind}",
+                               field=field,
+                               fix=f"add {kind} systems to a site's systems:, or pick a system the sites hold")
+        fleet = f"{most * per_system:,} chips of {kind} once all deliveries arrive"
+        fix = f"ask for at most {most * per_system:,} chips"
+        if most < total:
+            fleet = f"{fleet} in the largest site pool ({total * per_system:,} in all sites)"
+            if need <= total:
+                fix += " or let the job span sites (cross_site: true on the job and cross_site: {allowed: true})"
+        raise RainierError(f"{source}: {field}: needs {chips:,} chips, more than the fleet ever holds: {fleet}",
+                           field=field, fix=f"{fix}, or add {kind} systems or deliveries")
 
 
 def builtin_scenarios() -> list[str]:
@@ -810,6 +856,9 @@ def load_scenario(path_or_name: str | Path, *, seed: int | None = None, catalog:
                   overrides: dict[str, Any] | None = None) -> Scenario:
     """Load a scenario from a YAML file or a built-in name (``rainier``, ``tiny``, ...)."""
     p = Path(path_or_name)
+    if p.is_dir():
+        raise RainierError(f"{p} is a directory, not a scenario file", field="SCENARIO",
+                           fix=f"give a scenario YAML file or a built-in name: {', '.join(builtin_scenarios())}")
     if not p.exists():
         cand = SCENARIO_DIR / f"{path_or_name}.yaml"
         if not cand.exists():
@@ -821,6 +870,10 @@ def load_scenario(path_or_name: str | Path, *, seed: int | None = None, catalog:
         p = cand
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise RainierError(f"cannot read {p}: {why}", field="SCENARIO",
+                           fix="give a readable scenario YAML file or a built-in name") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -2,8 +2,9 @@
 
 Reads ``summary.json``, ``manifest.json``, ``scenario.yaml``, ``jobs.parquet``, ``events.parquet`` and
 ``timeseries.parquet``; never a live simulator object, so any run directory (today's or last year's,
-from the simulator or from a script) renders the same way. Optional files and columns that are missing
-turn into a note in their section instead of an error; a directory without ``summary.json`` is not a run.
+from the simulator or from a script) renders the same way. All six files are required: a directory that
+lacks one, or holds one that does not parse, is not a run (an error, not a report with charts missing);
+optional columns that are missing and empty tables turn into a note in their section.
 
 Long series are downsampled for the default view so a year-long 1M-chip run stays small and quick to
 open: hourly up to a month, 6-hourly up to ~4 months, daily beyond. Levels (chips, tokens/s) are
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import yaml
 
 from rainier.errors import RainierError
 from rainier.report.html import PALETTE, STATE_COLORS, Cell, Page, fmt_num, fmt_pct
@@ -71,18 +73,51 @@ class RunData:
         return 0.0
 
 
-def _read_parquet(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
+_RERUN = "re-run the scenario with `rainier fleet run` (it writes the whole directory at once)"
+RUN_FILES = ("summary.json", "manifest.json", "scenario.yaml", "jobs.parquet", "events.parquet",
+             "timeseries.parquet")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
-    except Exception as exc:  # a corrupt optional file must not hide the rest of the report
-        raise RainierError(f"cannot read {path}: {exc}", field="RUN_DIR",
-                           fix="re-run the scenario; run directories are written atomically") from exc
+    except Exception as exc:  # a corrupt table: the report would silently lose its charts
+        raise RainierError(f"cannot read {path}: {exc}", field="RUN_DIR", fix=_RERUN) from exc
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RainierError(f"{path} is not valid JSON ({exc})", field="RUN_DIR", fix=_RERUN) from None
+    if not isinstance(doc, dict):
+        raise RainierError(f"{path} does not hold a JSON object", field="RUN_DIR", fix=_RERUN)
+    return doc
+
+
+def _read_scenario(path: Path) -> str:
+    """The resolved scenario's text, checked to be a YAML mapping (the report presents it as what reproduces
+    the run)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise RainierError(f"{path} is not valid YAML{where}", field="RUN_DIR", fix=_RERUN) from None
+    if not isinstance(doc, dict) or not doc.get("name"):
+        raise RainierError(f"{path} does not hold a resolved scenario (a mapping with name:)", field="RUN_DIR",
+                           fix=_RERUN)
+    return text
 
 
 def load_run(run_dir: str | Path) -> RunData:
-    """Parse a run directory; raises RainierError if it is not one."""
+    """Parse a run directory; raises RainierError if it is not a complete, readable one.
+
+    `rainier fleet run` writes every file of docs/contracts.md at once, so a directory that lacks one of them,
+    or holds one that does not parse, is not a run: the report would otherwise miss charts or present a broken
+    scenario as the one that reproduces the run.
+    """
     path = Path(run_dir)
     if not path.is_dir():
         raise RainierError(f"no run directory at {path}", field="RUN_DIR",
@@ -91,15 +126,12 @@ def load_run(run_dir: str | Path) -> RunData:
     if not sfile.exists():
         raise RainierError(f"{path} is not a fleet run directory (no summary.json)", field="RUN_DIR",
                            fix="pass the --out folder of `rainier fleet run`")
-    try:
-        summary = json.loads(sfile.read_text())
-    except json.JSONDecodeError as exc:
-        raise RainierError(f"{sfile} is not valid JSON ({exc})", field="RUN_DIR") from exc
-    mfile = path / "manifest.json"
-    manifest = json.loads(mfile.read_text()) if mfile.exists() else {}
-    scen = path / "scenario.yaml"
-    return RunData(path=path, summary=summary, manifest=manifest,
-                   scenario_text=scen.read_text() if scen.exists() else "",
+    missing = [f for f in RUN_FILES if not (path / f).is_file()]
+    if missing:
+        raise RainierError(f"{path} is an incomplete run directory: no {', '.join(missing)}", field="RUN_DIR",
+                           fix=_RERUN)
+    return RunData(path=path, summary=_read_json(sfile), manifest=_read_json(path / "manifest.json"),
+                   scenario_text=_read_scenario(path / "scenario.yaml"),
                    jobs=_read_parquet(path / "jobs.parquet"), events=_read_parquet(path / "events.parquet"),
                    ts=_read_parquet(path / "timeseries.parquet"))
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rainier.errors import UnknownNameError
+from rainier.errors import RainierError, closest
 from rainier.fleet.placement import Capacity
 
 __all__ = ["Start", "Preempt", "Decision", "Scheduler", "FleetView", "register_scheduler", "make_scheduler",
@@ -140,14 +140,17 @@ def scheduler_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler:
+def make_scheduler(name: str, params: dict[str, Any] | None = None, *, field: str = "scheduler.name") -> Scheduler:
+    """The registered scheduler ``name`` built with ``params``; ``field`` names where the name came from."""
     if name not in _REGISTRY:
-        raise UnknownNameError("scheduler", name, _REGISTRY, field="scheduler.name")
+        # schedulers are not catalog entries: the fix lists the registered names, not `rainier catalog list`
+        near = closest(name, _REGISTRY)
+        hint = f"did you mean {', '.join(near)}? " if near else ""
+        raise RainierError(f"unknown scheduler '{name}'", field=field,
+                           fix=f"{hint}use one of {', '.join(scheduler_names())}")
     try:
         return _REGISTRY[name](**(params or {}))
     except TypeError as exc:
-        from rainier.errors import RainierError
-
         raise RainierError(f"bad parameters for scheduler '{name}': {exc}", field="scheduler.params") from None
 
 

@@ -1,0 +1,269 @@
+"""Bad input to `fleet run`, `demo`, `report` and the catalog: one line naming the flag or file, exit 2.
+
+Each case came out of an adversarial sweep of the CLI; every test failed before its fix. The standard
+checked by :func:`_one_error`: exit code 2, exactly one line on stderr that names what is wrong, no
+traceback, nothing on stdout, and (where a path was given) nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rainier.catalog.loader import Catalog, check_dir
+from rainier.errors import RainierError
+from rainier.fleet.scenario import SCENARIO_DIR, scenario_from_dict
+
+MODEL = {"layers": 32, "hidden": 4096, "heads": 32, "ffn_hidden": 14336, "vocab": 128256, "source": "test"}
+
+
+def _one_error(rc: int, out: str, err: str, *names: str) -> str:
+    assert rc == 2, (rc, out, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for n in names:
+        assert n in lines[0], (n, lines[0])
+    assert out == "", out
+    return lines[0]
+
+
+def _tiny() -> dict:
+    return yaml.safe_load((SCENARIO_DIR / "tiny.yaml").read_text())
+
+
+def _write(path: Path, doc: object) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete run directory of the built-in tiny scenario over 12 hours (about a second)."""
+    from rainier.fleet import load_scenario, run_fleet
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    run_fleet(load_scenario("tiny", overrides={"horizon": "12h"}), out)
+    return out
+
+
+# --- 1. a directory given as the scenario ------------------------------------------------------------
+
+def test_fleet_run_rejects_a_directory_as_scenario(run_cli, tmp_path):
+    (tmp_path / "scen").mkdir()
+    out = tmp_path / "out"
+    line = _one_error(*run_cli("fleet", "run", str(tmp_path / "scen"), "--out", str(out)), "SCENARIO", "directory")
+    assert "tiny" in line and "rainier" in line  # the built-in names are listed
+    assert not out.exists()
+
+
+# --- 2. incomplete or broken run directories, empty output path ------------------------------------
+
+@pytest.mark.parametrize("missing", ["jobs.parquet", "events.parquet", "timeseries.parquet", "manifest.json",
+                                     "scenario.yaml"])
+def test_report_rejects_a_run_dir_missing_a_file(run_cli, tiny_run, tmp_path, missing):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / missing).unlink()
+    _one_error(*run_cli("report", str(run)), "RUN_DIR", missing)
+    assert not (run / "report.html").exists()
+
+
+def test_report_rejects_a_malformed_scenario_yaml(run_cli, tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "scenario.yaml").write_text("a: [1\n")
+    _one_error(*run_cli("report", str(run), "--json"), "RUN_DIR", "scenario.yaml")
+    assert not (run / "report.html").exists()
+    (run / "scenario.yaml").write_text("- just\n- a list\n")
+    _one_error(*run_cli("report", str(run)), "scenario.yaml")
+
+
+def test_report_compare_rejects_an_incomplete_second_run(run_cli, tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "timeseries.parquet").unlink()
+    out = tmp_path / "c.html"
+    _one_error(*run_cli("report", str(tiny_run), str(run), "-o", str(out)), "timeseries.parquet")
+    assert not out.exists()
+
+
+def test_report_rejects_an_empty_output_path(run_cli, tiny_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _one_error(*run_cli("report", str(tiny_run), "-o", ""), "-o/--out", "empty")
+    assert not (tmp_path / "report.html").exists()
+    assert not (tiny_run / "report.html").exists()
+
+
+def test_fleet_run_rejects_an_empty_out(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _one_error(*run_cli("fleet", "run", "tiny", "--horizon", "2h", "--out", ""), "--out", "empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_of_a_complete_run_still_works(run_cli, tiny_run, tmp_path):
+    out = tmp_path / "r.html"
+    rc, _, err = run_cli("report", str(tiny_run), "-o", str(out), "-q")
+    assert rc == 0, err
+    assert out.exists()
+
+
+# --- 3. duplicate names in a user catalog ----------------------------------------------------------
+
+def _dup_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "cat"
+    d.mkdir()
+    _write(d / "m.yaml", {"models": [{"name": "dupe", **MODEL}, {"name": "dupe", **MODEL, "layers": 16}]})
+    return d
+
+
+def test_duplicate_name_in_one_file_is_an_error_for_every_command(run_cli, tmp_path):
+    d = _dup_dir(tmp_path)
+    _one_error(*run_cli("catalog", "list", "--catalog", str(d)), "--catalog", "dupe", "m.yaml")
+    _one_error(*run_cli("catalog", "show", "dupe", "--catalog", str(d), "--json"), "dupe", "m.yaml")
+    with pytest.raises(RainierError, match="dupe"):
+        Catalog.load([d], use_env=False)
+
+
+def test_duplicate_name_across_files_of_one_folder_is_an_error(run_cli, tmp_path):
+    d = tmp_path / "cat"
+    (d / "sub").mkdir(parents=True)
+    _write(d / "a.yaml", {"models": [{"name": "twin", **MODEL}]})
+    _write(d / "sub" / "b.yaml", {"kind": "model", "name": "twin", **MODEL})
+    line = _one_error(*run_cli("catalog", "list", "models", "--catalog", str(d)), "twin", "a.yaml", "b.yaml")
+    assert "--catalog" in line
+
+
+def test_catalog_check_lists_duplicates(run_cli, tmp_path):
+    d = _dup_dir(tmp_path)
+    rc, out, err = run_cli("catalog", "check", str(d))
+    assert rc == 2 and "Traceback" not in err
+    assert "dupe" in out and "all entries valid" not in out
+    rc, out, _ = run_cli("catalog", "check", str(d), "--json")
+    doc = json.loads(out)
+    assert rc == 2 and doc["ok"] is False
+    assert [(p["entry"], p["field"], Path(p["file"]).name) for p in doc["problems"]] == [("dupe", "name", "m.yaml")]
+    assert check_dir(d)[0].message.startswith("model 'dupe' is defined 2 times")
+
+
+def test_a_user_entry_may_still_shadow_a_built_in(run_cli, tmp_path):
+    d = tmp_path / "cat"
+    d.mkdir()
+    _write(d / "m.yaml", {"models": [{"name": "llama3-8b", **MODEL, "layers": 16}]})
+    rc, out, err = run_cli("catalog", "show", "llama3-8b", "--catalog", str(d), "--json")
+    assert rc == 0, err
+    assert '"layers": 16' in out
+    assert check_dir(d) == []
+
+
+# --- 4. a job larger than the fleet can ever hold --------------------------------------------------
+
+def test_fleet_run_rejects_a_job_larger_than_the_fleet(run_cli, tmp_path):
+    doc = _tiny()
+    doc["jobs"][0]["chips"] = 99_999
+    path = _write(tmp_path / "big.yaml", doc)
+    out = tmp_path / "out"
+    # tiny: 12 installed + 4 delivered trn2 UltraServers of 64 chips = 1,024 chips
+    _one_error(*run_cli("fleet", "run", str(path), "--out", str(out)), "jobs[0].chips", "99,999", "1,024")
+    assert not out.exists()
+
+
+def test_gang_limit_counts_deliveries_and_respects_cross_site(cat):
+    doc = _tiny()
+    doc["jobs"][0]["chips"] = 1024  # needs the 4 delivered systems too: allowed
+    scenario_from_dict(doc, catalog=cat)
+    second = {"name": "second", "systems": [{"kind": "trn2-ultraserver", "installed": 16}],
+              "power_cap": "100MW", "pue": 1.2}
+    doc["sites"].append(second)
+    doc["jobs"][0]["chips"] = 2048  # both sites together, but one site holds at most 1,024
+    with pytest.raises(RainierError, match=r"jobs\[0\]\.chips.*largest site pool.*cross_site"):
+        scenario_from_dict(doc, catalog=cat)
+    doc["jobs"][0]["cross_site"] = True
+    doc["cross_site"] = {"allowed": True}
+    scenario_from_dict(doc, catalog=cat)
+
+
+def test_a_job_on_a_system_no_site_has_is_rejected(cat):
+    doc = _tiny()
+    doc["jobs"][0]["system"] = "trn2.48xlarge"
+    doc["jobs"][0]["chips"] = 16
+    with pytest.raises(RainierError, match=r"jobs\[0\]\.chips.*no site has"):
+        scenario_from_dict(doc, catalog=cat)
+
+
+# --- 5. demo --quick with flags it ignores ---------------------------------------------------------
+
+@pytest.mark.parametrize("extra", [["--horizon", "30d"], ["--out", "OUT"], ["--horizon", "30d", "--out", "OUT"]])
+def test_demo_quick_rejects_simulation_flags(run_cli, tmp_path, extra):
+    out = tmp_path / "d"
+    args = [str(out) if a == "OUT" else a for a in extra]
+    line = _one_error(*run_cli("demo", "--quick", *args), "--quick")
+    for flag in args[::2]:
+        assert flag in line
+    assert not out.exists()
+
+
+# --- 6. errors that named the wrong thing ----------------------------------------------------------
+
+def test_seed_flag_is_named(run_cli, tmp_path):
+    line = _one_error(*run_cli("fleet", "run", "tiny", "--seed", "-1", "--out", str(tmp_path / "o")), "--seed")
+    assert "tiny.yaml" not in line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("cmd", [["fleet", "run", "tiny"], ["demo"]])
+def test_horizon_flag_is_named(run_cli, tmp_path, cmd):
+    line = _one_error(*run_cli(*cmd, "--horizon", "0d", "--out", str(tmp_path / "o")), "--horizon")
+    assert ".yaml" not in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_scheduler_flag_lists_the_schedulers(run_cli, tmp_path):
+    line = _one_error(*run_cli("fleet", "run", "tiny", "--scheduler", "bogus", "--out", str(tmp_path / "o")),
+                      "--scheduler", "bogus")
+    assert "catalog list" not in line
+    for name in ("fifo", "priority", "fair-share", "easy-backfill"):
+        assert name in line
+
+
+def test_unknown_scheduler_in_a_scenario_lists_the_schedulers(run_cli, tmp_path):
+    doc = _tiny()
+    doc["scheduler"] = {"name": "round-robin-magic"}
+    path = _write(tmp_path / "s.yaml", doc)
+    line = _one_error(*run_cli("fleet", "run", str(path), "--out", str(tmp_path / "o")), "scheduler.name")
+    assert "catalog list" not in line and "easy-backfill" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_rainier_catalog_names_the_variable(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAINIER_CATALOG", str(tmp_path / "nonexistent"))
+    line = _one_error(*run_cli("catalog", "list", "models"), "RAINIER_CATALOG", "nonexistent")
+    assert "--catalog" not in line
+    monkeypatch.delenv("RAINIER_CATALOG")
+    _one_error(*run_cli("catalog", "list", "models", "--catalog", str(tmp_path / "absent")), "--catalog")
+
+
+# --- 7. catalog check: a file is documented, an empty source is an error either way -----------------
+
+def test_catalog_check_documents_and_accepts_a_single_file(run_cli, tmp_path):
+    f = _write(tmp_path / "m.yaml", {"models": [{"name": "mine", **MODEL}]})
+    rc, out, err = run_cli("catalog", "check", str(f))
+    assert rc == 0, (out, err)
+    rc, out, _ = run_cli("catalog", "check", "--help")
+    assert rc == 0 and "one YAML file" in out
+
+
+def test_catalog_check_empty_yaml_is_as_bad_as_an_empty_folder(run_cli, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc, out, _ = run_cli("catalog", "check", str(empty))
+    assert rc == 2 and "no .yaml files" in out
+    only_empty = tmp_path / "only-empty"
+    only_empty.mkdir()
+    (only_empty / "e.yaml").write_text("")
+    rc, out, _ = run_cli("catalog", "check", str(only_empty))
+    assert rc == 2 and "no catalog entries" in out and "all entries valid" not in out
