@@ -267,3 +267,12 @@ def test_catalog_check_empty_yaml_is_as_bad_as_an_empty_folder(run_cli, tmp_path
     (only_empty / "e.yaml").write_text("")
     rc, out, _ = run_cli("catalog", "check", str(only_empty))
     assert rc == 2 and "no catalog entries" in out and "all entries valid" not in out
+
+
+def test_a_folder_named_like_a_builtin_does_not_hide_it(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny").mkdir()
+    rc, out, err = run_cli("fleet", "run", "tiny", "--horizon", "1d", "--out", str(tmp_path / "run"), "--json")
+    assert rc == 0, err
+    rc, _, err = run_cli("fleet", "run", "./tiny", "--horizon", "1d", "--out", str(tmp_path / "run2"))
+    assert rc == 2 and "directory" in err and not (tmp_path / "run2").exists()

@@ -140,9 +140,14 @@ def test_fp16_documented_and_modelled_like_bf16(run_cli):
     assert a.output_tokens_per_s == pytest.approx(b.output_tokens_per_s, rel=1e-9)
 
 
-def test_int8_needs_a_native_rate():
-    with pytest.raises(RainierError, match="--precision: h100 has no native int8"):
-        estimate_serving("llama3-8b", "h100", 8, precision="int8", **API)
+def test_int8_without_a_native_rate_is_weight_only_and_fp4_needs_one():
+    """int8 on a chip whose catalog entry lists no int8 rate runs as W8A16: half the bf16 weight bytes at the
+    bf16 rate; fp4 needs the chip's native rate."""
+    a = estimate_serving("llama3-8b", "h100", 8, tp=1, precision="int8", **API)
+    b = estimate_serving("llama3-8b", "h100", 8, tp=1, precision="bf16", **API)
+    assert a.memory["weights_gb_per_chip"] < 0.6 * b.memory["weights_gb_per_chip"]
+    with pytest.raises(RainierError, match="--precision: h100 has no native fp4"):
+        estimate_serving("llama3-8b", "h100", 8, precision="fp4", **API)
 
 
 def test_ep_beyond_the_largest_tp_rejected():

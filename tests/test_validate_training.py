@@ -206,7 +206,10 @@ def test_shipped_fit_is_what_the_fit_script_produces():
         want = shipped["families"][fam]
         assert set(got) == set(want), fam
         for k, v in got.items():
-            if isinstance(v, float) and k != "fit_errors_pct":
-                assert v == pytest.approx(want[k], abs=2e-4), (fam, k)
-            elif k not in ("fit_errors_pct", "source"):
+            if k == "fit_errors_pct":
+                assert v == pytest.approx(want[k], abs=0.05), fam
+            elif isinstance(v, float):
+                # the script rounds to 4 significant decimals (7 for the host time): rounding, not drift
+                assert v == pytest.approx(want[k], rel=1e-3, abs=1e-9), (fam, k)
+            elif k != "source":
                 assert v == want[k], (fam, k)

@@ -30,6 +30,11 @@ def _unwritable(path: Path, exc: OSError, field: str | None) -> Exception:
     from rainier.errors import RainierError
 
     why = exc.strerror or type(exc).__name__
+    anc = path.parent
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if anc.exists() and not anc.is_dir():
+        why = f"{anc} is a file, not a folder"
     return RainierError(f"cannot write {path} ({why})", field=field or str(path),
                         fix="give a path in a folder you can write to")
 

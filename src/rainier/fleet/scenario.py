@@ -856,6 +856,9 @@ def load_scenario(path_or_name: str | Path, *, seed: int | None = None, catalog:
                   overrides: dict[str, Any] | None = None) -> Scenario:
     """Load a scenario from a YAML file or a built-in name (``rainier``, ``tiny``, ...)."""
     p = Path(path_or_name)
+    builtin = SCENARIO_DIR / f"{path_or_name}.yaml"
+    if p.is_dir() and "/" not in str(path_or_name) and builtin.exists():
+        p = builtin  # a folder named like a built-in in the working directory does not hide the built-in
     if p.is_dir():
         raise RainierError(f"{p} is a directory, not a scenario file", field="SCENARIO",
                            fix=f"give a scenario YAML file or a built-in name: {', '.join(builtin_scenarios())}")

@@ -100,8 +100,10 @@ __all__ = [
 ]
 
 WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5625}
-# Weight precisions that run only where the chip lists a native rate for them (fp16 runs at the bf16 rate).
-NATIVE_ONLY = ("fp8", "int8", "fp4")
+# Weight precisions that run only where the chip lists a native rate for them. fp16 runs at the bf16 rate;
+# int8 at the chip's int8 rate where the catalog lists one, else as weight-only quantisation (1-byte weights
+# dequantised into bf16 GEMMs: W8A16), a common deployment mode.
+NATIVE_ONLY = ("fp8", "fp4")
 ACT_BYTES = 2.0  # activations and collectives in bf16
 DEFAULT_TOKEN_BUDGET = 8192
 MAX_SLOTS = 4096
@@ -822,7 +824,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         if tp is None and not any(t % ep == 0 for t in tp_choices(m, tp_limit)):
             raise RainierError(f"ep={ep} must divide tp, and tp is at most {tp_limit} here (chips and the "
                                f"{s.scaleup_domain_chips}-chip scale-up domain)", field="--ep",
-                               fix=f"give --ep {max(t for t in _pow2_upto(tp_limit))} or less")
+                               fix="give an --ep that divides one of the tensor-parallel sizes "
+                                   f"{', '.join(str(t) for t in tp_choices(m, tp_limit))}")
 
     # Workload.
     trace_reqs = None

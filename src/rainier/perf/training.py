@@ -61,8 +61,9 @@ cross-site dimension, DP by default, is outermost). Memory from ``rainier.perf.m
 DP across sites reduces the gradients over the link once per step, the link shared by every chip of a
 site. PP across sites puts whole stages in each site: at a site boundary the ``tp x cp x dp`` ranks send
 every microbatch's activations (and receive their gradients) over the link at once, ``vp`` times per
-pass with interleaving (the virtual stages alternate between the sites), and that boundary sets the
-pipeline's pace: ``pp_comm = 2 m vp (latency + bytes / share)``. Per step PP moves
+pass with interleaving (the virtual stages alternate between the sites, so each direction carries
+``2 vp - 1`` of a microbatch's transfers), and that boundary sets the pipeline's pace when slower than the
+stages' own hand-offs: ``pp_comm = m max(2 vp t_p2p, (2 vp - 1) bytes / share + 2 latency)``. Per step PP moves
 ``tokens x hidden x 2 B x ~(2 vp - 1)`` across, DP ``~3x`` the gradient bytes: a plain 1F1B pipeline
 split at the boundary wins on a thin link, an interleaved one may not.
 
@@ -265,15 +266,12 @@ class _Ctx:
             self._coll[key] = v
         return v
 
-    def cross_site_p2p(self, nbytes: float, senders: int) -> float:
-        """One point-to-point transfer across the sites' link while ``senders`` chips of a site send at once
-        (each at most its own scale-out rate): the link's latency plus bytes over the share."""
+    def cross_site_share(self, senders: int) -> float:
+        """Bytes/s per chip over the sites' link (per direction) while ``senders`` chips of a site send at
+        once, each at most its own scale-out rate."""
         topo = self.topo
-        if topo.sites <= 1 or not topo.cross_site_bytes_s:
-            return 0.0
         nic = next(lv for lv in reversed(topo.levels) if lv.name != "cross-site").bw_bytes_s
-        share = min(topo.cross_site_bytes_s / max(1, senders), nic)
-        return topo.cross_site_latency_s + nbytes / share
+        return min(float(topo.cross_site_bytes_s or nic) / max(1, senders), nic)
 
     def strides(self, p: Parallelism) -> dict[str, int]:
         """Rank distance between members of each group (TP innermost, then CP, DP, PP; see docstring)."""
@@ -449,13 +447,18 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     pp_comm = 0.0
     if pp > 1:
         act = p.micro_batch * ctx.seq / p.cp * model.hidden * 2.0 / (p.tp if p.sp else 1)
-        t_p2p = ctx.coll("p2p", act, 2, st["pp"])
+        # per microbatch: its activations forward and their gradients backward, vp times with interleaving
+        per_mb = 2.0 * p.vp * ctx.coll("p2p", act, 2, st["pp"])
         if ctx.topo.sites > 1 and ctx.opt.cross_site_dim == "pp":
             # stages split over the sites: the ranks at a site boundary (tp x cp x dp of them, sending at
-            # once) share the link, and every microbatch's activations (forward) and gradients (backward)
-            # cross it on each pass, vp times with interleaving; that boundary sets the pipeline's pace
-            t_p2p = max(t_p2p, ctx.cross_site_p2p(act, p.tp * p.cp * p.dp))
-        pp_comm = 2.0 * m * p.vp * t_p2p
+            # once) share the link. The virtual stages alternate between the sites, so each direction of the
+            # link carries 2 vp - 1 of a microbatch's transfers (forward activations one way, backward
+            # gradients the other; 1 each at vp = 1), both directions at once; the link's latency lies on
+            # the microbatch's path once each way. That boundary sets the pipeline's pace when it is slower.
+            share = ctx.cross_site_share(p.tp * p.cp * p.dp)
+            x = (2.0 * p.vp - 1.0) * act / share + 2.0 * ctx.topo.cross_site_latency_s
+            per_mb = max(per_mb, x)
+        pp_comm = m * per_mb
     # DP gradient / parameter synchronisation
     dense_pc, expert_pc = _params_chip(ctx, p)
     dshard = p.dp * p.cp
@@ -732,6 +735,15 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         if acc.exp_tera_per_s:  # the special-function units run at the same (lowered) clock
             upd["exp_tera_per_s"] = acc.exp_tera_per_s * f
         acc = acc.model_copy(update=upd)
+    if opt.cross_site_dim not in ("dp", "pp"):
+        raise RainierError(f"'{opt.cross_site_dim}' cannot span sites", field="--cross-site-dim", fix="use dp or pp")
+    if sites > 1:
+        dim = opt.cross_site_dim
+        fixed_size = parallelism.get(dim) if isinstance(parallelism, dict) else getattr(parallelism, dim, None)
+        if fixed_size is not None and int(fixed_size) % sites:
+            raise RainierError(f"{dim}={fixed_size} cannot span {sites} sites", field="--cross-site-dim",
+                               fix=f"choose --{dim} a multiple of --sites, or --cross-site-dim "
+                                   f"{'pp' if dim == 'dp' else 'dp'}")
     topo = Topology.from_system(sysm, cat, sites=sites, cross_site_gbps=cross_site_gbps, chips=chips)
     ctx = _Ctx(mdl, acc, sysm, topo, seq=int(seq), global_batch=int(global_batch), chips=chips,
                precision=precision, options=opt, catalog=cat)  # fp16 runs at the bf16 rates, reported as fp16
