@@ -68,13 +68,18 @@ def split_list(value: str | None) -> list[str]:
 
 
 def parse_int(value: str | None, field: str, minimum: int = 1) -> int | None:
-    """A whole-number option written as people write counts ('16384', '1M', '128k'); None stays None."""
+    """A whole-number option written as people write counts ('16384', '1M', '128k'); None stays None.
+    Below ``minimum`` (a negative number included) the error states the range."""
     if value is None:
         return None
-    n = parse_count(value, field)
+    text = str(value).strip()
+    try:  # parse_count refuses negative numbers with its own wording; the range is said once, here
+        n = -parse_count(text[1:], field) if text.startswith("-") else parse_count(text, field)
+    except RainierError:
+        n = parse_count(value, field)  # the error for the text as given
     if n != int(n) or n < minimum:
         raise RainierError(f"must be a whole number of at least {minimum} (got {value})", field=field,
-                           fix="give an integer")
+                           fix=f"give {field} {minimum} or more")
     return int(n)
 
 

@@ -17,25 +17,10 @@ from rainier.cli.common import (
     console,
     emit_json,
     load_catalog,
+    parse_int,
 )
-from rainier.errors import RainierError
 from rainier.io import report_path
-from rainier.units import fmt_duration, parse_count, parse_duration
-
-
-def _int(value: str | None, field: str, minimum: int = 1) -> int | None:
-    """A whole-number flag ('16', '1k'); 0 is refused unless ``minimum`` is 0 (where 0 has a meaning)."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:  # parse_count refuses negative numbers with its own wording; the range is said once, here
-        n = -parse_count(text[1:], field) if text.startswith("-") else parse_count(text, field)
-    except RainierError:
-        n = parse_count(value, field)  # the error for the text as given
-    if n != int(n) or n < minimum:
-        raise RainierError(f"must be a whole number of at least {minimum} (got {value})", field=field,
-                           fix=f"give {field} {minimum} or more")
-    return int(n)
+from rainier.units import fmt_duration, parse_duration
 
 
 def _pcts(d: dict[str, float], keys: tuple[str, ...]) -> str:
@@ -81,15 +66,15 @@ def serve_cmd(
     cat = load_catalog(catalog)
     with busy("simulating the deployment...", quiet=json or quiet):
         res = estimate_serving(
-            model, chip, _int(chips, "--chips") or 0, tp=_int(tp, "--tp"), ep=_int(ep, "--ep"), pp=_int(pp, "--pp"),
-            replicas=_int(replicas, "--replicas"), precision=precision.lower(), input_len=_int(input_len, "--input-len"),
-            output_len=_int(output_len, "--output-len"), lengths=lengths, qps=qps,
-            concurrency=_int(concurrency, "--concurrency"), offline=offline, trace=trace,
-            requests=_int(requests, "--requests"),
+            model, chip, parse_int(chips, "--chips") or 0, tp=parse_int(tp, "--tp"), ep=parse_int(ep, "--ep"), pp=parse_int(pp, "--pp"),
+            replicas=parse_int(replicas, "--replicas"), precision=precision.lower(), input_len=parse_int(input_len, "--input-len"),
+            output_len=parse_int(output_len, "--output-len"), lengths=lengths, qps=qps,
+            concurrency=parse_int(concurrency, "--concurrency"), offline=offline, trace=trace,
+            requests=parse_int(requests, "--requests"),
             slo_ttft_s=parse_duration(slo_ttft, "--slo-ttft") if slo_ttft is not None else None,
             slo_tpot_s=parse_duration(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
-            seed=seed, system=system, max_batch=_int(max_batch, "--max-batch"),
-            token_budget=_int(token_budget, "--token-budget"), prefill_replicas=_int(prefill_replicas, "--prefill-replicas", minimum=0),
+            seed=seed, system=system, max_batch=parse_int(max_batch, "--max-batch"),
+            token_budget=parse_int(token_budget, "--token-budget"), prefill_replicas=parse_int(prefill_replicas, "--prefill-replicas", minimum=0),
             decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(), catalog=cat,
             step_overhead_s=parse_duration(step_overhead, "--step-overhead") if step_overhead is not None else None,
         )
