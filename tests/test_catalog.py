@@ -220,3 +220,19 @@ def test_check_dir_checks_extending_entries_too(tmp_path):
     assert {"plain-bad", "ext-bad-1", "ext-bad-2", "ext-unknown"} <= set(by_entry)
     assert by_entry["ext-bad-1"].field == "tdp_w" and by_entry["ext-bad-2"].field == "hbm_tbps"
     assert by_entry["ext-unknown"].field == "extends"
+
+
+def test_unknown_names_suggest_only_near_spellings():
+    """A near misspelling gets suggestions; an unrelated name (or an empty one) points to the listing instead
+    of to whatever shares a syllable ('nosuch' is not 'trn2-chip')."""
+    from rainier.catalog.loader import default_catalog
+    from rainier.errors import RainierError
+
+    cat = default_catalog()
+    with pytest.raises(RainierError) as e:
+        cat.accelerator("h10")
+    assert "did you mean" in str(e.value) and "h100" in str(e.value)
+    for bad in ("nosuch", ""):
+        with pytest.raises(RainierError) as e:
+            cat.accelerator(bad)
+        assert "did you mean" not in str(e.value) and "rainier catalog list accelerators" in str(e.value)

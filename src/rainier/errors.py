@@ -32,17 +32,24 @@ class RainierError(Exception):
 
 def closest(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:
     """The catalog names nearest to ``name`` (case-insensitive), best first."""
+    if not name.strip():
+        return []
     cands = sorted(set(candidates))
     lower = {c.lower(): c for c in cands}
-    hits = difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.4)
+    # 0.6: a near spelling ("h10", "lama3-8b"), not a shared syllable ("nosuch" ~ "trn2-chip" scores 0.4)
+    hits = difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.6)
     # Substring matches help with short names ("h100" -> "h100-sxm").
     subs = [c for c in cands if name.lower() in c.lower() and c.lower() not in hits]
     out = [lower[h] for h in hits] + subs
     return out[:n]
 
 
+_CATALOG_KINDS = ("accelerator", "system", "network", "site", "model")
+
+
 class UnknownNameError(RainierError):
     def __init__(self, kind: str, name: str, candidates: Iterable[str], field: str | None = None):
         near = closest(name, candidates)
-        hint = f"did you mean: {', '.join(near)}?" if near else "see `rainier catalog list`"
+        listing = f"rainier catalog list {kind}s" if kind in _CATALOG_KINDS else "rainier catalog list"
+        hint = f"did you mean: {', '.join(near)}?" if near else f"see `{listing}`"
         super().__init__(f"unknown {kind} '{name}'", field=field or kind, fix=hint)
