@@ -245,6 +245,8 @@ def test_the_cross_site_dimension_must_split_over_the_sites(run_cli):
     rc, _, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192",
                          "--global-batch", "512", "--cross-site-gbps", "400")
     assert rc == 2 and "--cross-site-gbps" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = run_cli(*base[:-1], "-100")
+    assert rc == 2 and "--cross-site-gbps" in err and "positive" in err
 
 
 def test_settings_a_run_cannot_use_are_refused(run_cli):

@@ -102,9 +102,12 @@ class Topology:
         levels.append(Level(so.network, _INF_SPAN, so.bw_bytes_s / oversub, lat_s))
         cross = None
         if sites > 1:
-            if cross_site_gbps is None or not math.isfinite(cross_site_gbps) or cross_site_gbps <= 0:
+            if cross_site_gbps is None:
                 raise RainierError("a job across sites needs the link capacity", field="--cross-site-gbps",
                                    fix="give the cross-site link capacity in Gbit/s, e.g. --cross-site-gbps 400000")
+            if not math.isfinite(cross_site_gbps) or cross_site_gbps <= 0:
+                raise RainierError(f"must be a positive, finite capacity (got {cross_site_gbps:g} Gbit/s)",
+                                   field="--cross-site-gbps", fix="e.g. --cross-site-gbps 400000")
             cross = cross_site_gbps * 1e9 / 8
         xlat = _DEFAULT_CROSS_SITE_LATENCY_S
         if catalog is not None:
