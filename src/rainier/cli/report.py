@@ -14,6 +14,7 @@ from rich.table import Table
 
 from rainier.cli import app
 from rainier.cli.common import JsonOpt, QuietOpt, console, err_console, out_path
+from rainier.io import report_path
 
 
 @app.command("report")
@@ -39,15 +40,14 @@ def report_cmd(
         a = load_run(run_dir)
         if run_dir_b is None:
             page = build_run_page(a)
-            path = out_file if out_file is not None else a.path / "report.html"
-            path = page.write(path / "report.html" if path.is_dir() else path)
+            path = page.write(report_path(out_file if out_file is not None else a.path / "report.html"))
             extra: dict = {"kind": "run", "run": str(a.path)}
             rows = [(k, v, s) for k, v, s in headline(a)]
         else:
             b = load_run(run_dir_b)
             page = build_compare_page(a, b)
-            path = out_file if out_file is not None else a.path / f"compare-{b.path.name}.html"
-            path = page.write(path / f"compare-{a.path.name}-{b.path.name}.html" if path.is_dir() else path)
+            path = page.write(report_path(out_file if out_file is not None else a.path / f"compare-{b.path.name}.html",
+                                          f"compare-{a.path.name}-{b.path.name}.html"))
             metrics = compare_metrics(a, b)
             extra = {"kind": "compare", "runs": [str(a.path), str(b.path)],
                      "differences": [{k: m[k] for k in ("metric", "a", "b", "rel", "verdict")}
