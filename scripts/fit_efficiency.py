@@ -333,12 +333,15 @@ def build_doc() -> dict[str, Any]:
         if fam not in fams and src in fams:
             fams[fam] = {**{k: fams[src][k] for k in PRIOR}, "fitted": False, "prior_from": src, "source": why}
     print(f"default            {({k: fams['default'][k] for k in PRIOR})}")
+    fit_ids = sorted(i for ids in fit.values() for i in ids)
+    for fam, acc in heldout_accuracy(fams, set(fit_ids)).items():
+        fams[fam]["heldout"] = acc
     doc = {
         "description": "Achieved-efficiency curve parameters per accelerator family (rainier.perf.compute), "
                        "fitted by scripts/fit_efficiency.py on the rows listed in fit_rows of "
                        "perf/data/training-measured.csv; every other usable row is held out.",
         "fit_rule": FIT_RULE,
-        "fit_rows": sorted(i for ids in fit.values() for i in ids),
+        "fit_rows": fit_ids,
         "parameters": {
             "per_family": {"gemm_peak_eff": "the chip's own (clock under its power limit, tensor-core generation, "
                                             "kernel-library maturity)"},
@@ -363,6 +366,64 @@ def build_doc() -> dict[str, Any]:
         "families": fams,
     }
     return doc
+
+
+# metrics where a larger value means slower (an error's sign flips against throughput)
+TIME_METRICS = ("iteration_s", "gpu_hours_per_T")
+
+
+def _params_of(entry: dict[str, Any], fam: str) -> EffParams:
+    return EffParams(**{k: float(entry[k]) for k in PRIOR}, family=fam, fitted=bool(entry.get("fitted")))
+
+
+def heldout_accuracy(fams: dict[str, dict[str, Any]], fit_ids: set[int]) -> dict[str, dict[str, Any]]:
+    """Each family's error on the published runs it was NOT fitted on (``rainier validate training``'s rows, the
+    reference table and the rows rainier added), with the parameters just fitted, dense and MoE models apart:
+    what ``rainier train`` reports as the accuracy to expect (``TrainingResult.accuracy``). MAPE is in each row's
+    own metric, as ``validate training`` scores it; bias and worst are the error of the predicted throughput
+    (negative: rainier predicts slower than measured). A family without held-out rows of a kind borrows the
+    figures of the family whose values it takes, else those of every family (``default``), and says so."""
+    from rainier.perf.validate_training import validate_training
+
+    cat = default_catalog()
+    pbf = {f: _params_of(e, f) for f, e in fams.items()}
+    rep = validate_training(params_by_family=pbf)
+    held = [r for r in rep.rows if r.error_pct is not None and r.id not in fit_ids]
+
+    def speed_err(r: Any) -> float:
+        """The row's error as predicted throughput vs measured (a time metric's error inverted)."""
+        if ROWS[r.id].metric in TIME_METRICS:
+            return 100.0 * (r.measured / r.predicted - 1.0)
+        return float(r.error_pct)
+
+    def stats(rows: list[Any], basis: str) -> dict[str, Any]:
+        errs = [speed_err(r) for r in rows]
+        return {"rows": len(rows), "mape_pct": round(sum(abs(r.error_pct) for r in rows) / len(rows), 1),
+                "bias_pct": round(sum(errs) / len(errs), 1), "worst_pct": round(max(errs, key=abs), 1),
+                "basis": basis}
+
+    def kind(r: Any) -> str:
+        return "moe" if cat.model(ROWS[r.id].model).moe is not None else "dense"
+
+    out: dict[str, dict[str, Any]] = {f: {} for f in fams}
+    for fam in fams:
+        for k in ("dense", "moe"):
+            rows = [r for r in held if k == kind(r) and (fam == "default" or r.family == fam)]
+            if rows:
+                who = "every family" if fam == "default" else fam
+                out[fam][k] = stats(rows, f"held-out published runs of {k} models on {who}")
+    own = {f: set(v) for f, v in out.items()}  # the kinds a family has held-out runs of
+    for fam, entry in fams.items():
+        for k in ("dense", "moe"):
+            if k in own[fam]:
+                continue
+            src = entry.get("prior_from")
+            if src in own and k in own[src]:
+                out[fam][k] = {**out[src][k], "basis": f"none measured on {fam}: the held-out {k} runs of {src}, "
+                                                       "whose fit it takes"}
+            elif k in out["default"]:
+                out[fam][k] = {**out["default"][k], "basis": f"no held-out {k} run on {fam}: those of every family"}
+    return out
 
 
 def main() -> None:

@@ -221,8 +221,36 @@ def test_shipped_fit_is_what_the_fit_script_produces():
         for k, v in got.items():
             if k == "fit_errors_pct":
                 assert v == pytest.approx(want[k], abs=0.05), fam
+            elif k == "heldout":
+                # held-out accuracy per kind of model, rounded to 0.1%: equal up to that rounding
+                assert set(v) == set(want[k]), fam
+                for kind, st in v.items():
+                    assert st["rows"] == want[k][kind]["rows"] and st["basis"] == want[k][kind]["basis"]
+                    for m in ("mape_pct", "bias_pct", "worst_pct"):
+                        assert st[m] == pytest.approx(want[k][kind][m], abs=0.15), (fam, kind, m)
             elif isinstance(v, float):
                 # the script rounds to 4 significant decimals (7 for the host time): rounding, not drift
                 assert v == pytest.approx(want[k], rel=1e-3, abs=1e-9), (fam, k)
             elif k != "source":
                 assert v == want[k], (fam, k)
+
+
+def test_estimates_carry_the_accuracy_their_family_was_validated_to():
+    """Every training estimate says how far to trust it: the held-out error of its chip family's fit on the same
+    kind of model, computed by the fit script from `rainier validate training`'s rows (not typed in)."""
+    from rainier.perf import compute as C
+    from rainier.perf.training import estimate_training
+
+    fams = C.load_fits()["families"]
+    dense = estimate_training("llama3-70b", "h100", 64, seq=4096, global_batch=256)
+    moe = estimate_training("mixtral-8x7b", "h100", 64, seq=4096, global_batch=256)
+    assert dense.accuracy == fams["nvidia-hopper"]["heldout"]["dense"]
+    assert moe.accuracy == fams["nvidia-hopper"]["heldout"]["moe"]
+    assert dense.accuracy["rows"] >= 10 and 0 < dense.accuracy["mape_pct"] < 15
+    assert abs(dense.accuracy["bias_pct"]) <= dense.accuracy["mape_pct"]
+    assert any(n.startswith("accuracy: ") for n in dense.notes)
+    # a chip with no measured runs borrows its prior family's figures and says so
+    trn2 = estimate_training("llama3-8b", "trn2", 64, seq=4096, global_batch=256)
+    assert trn2.accuracy["basis"].startswith("none measured on aws-neuron-v3")
+    assert trn2.accuracy["mape_pct"] == fams["aws-neuron-v2"]["heldout"]["dense"]["mape_pct"]
+    assert "accuracy" in dense.to_dict()

@@ -95,6 +95,7 @@ __all__ = [
     "ATTENTION_KERNEL_CLASSES",
     "bytes_per_element",
     "load_fits",
+    "heldout_accuracy",
 ]
 
 _BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
@@ -153,6 +154,18 @@ def efficiency_params(family: str) -> EffParams:
         return base.with_(family="default")
     vals = {k: float(v) for k, v in entry.items() if k in _NAMES}
     return base.with_(family=family, fitted=bool(entry.get("fitted", False)), **vals)
+
+
+def heldout_accuracy(family: str, moe: bool) -> dict[str, Any] | None:
+    """The error to expect of a training estimate on ``family``: the fit's held-out published runs of the same
+    kind of model (dense or MoE), as ``scripts/fit_efficiency.py`` scored them (``heldout`` in efficiency.json:
+    rows, mape_pct, bias_pct and worst_pct of the predicted throughput, basis). A family outside the file takes
+    the ``default`` entry's (every family's runs)."""
+    fams = load_fits().get("families", {})
+    kind = "moe" if moe else "dense"
+    entry = fams.get(family) or fams.get("default", {})
+    got = entry.get("heldout", {}).get(kind) or fams.get("default", {}).get("heldout", {}).get(kind)
+    return dict(got) if got else None
 
 
 def _params(acc: Accelerator, params: EffParams | None) -> EffParams:

@@ -210,6 +210,9 @@ class TrainingResult:
     power_mw: float
     sites: int = 1
     efficiency_family: str = "default"
+    # the error to expect: the efficiency fit's held-out published runs of this kind of model on this family
+    # (compute.heldout_accuracy: rows, mape_pct, bias_pct, worst_pct, basis); None without a fit file
+    accuracy: dict[str, Any] | None = None
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -812,6 +815,11 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         f"{ctx.gemm_prec}; HFU adds recomputation",
         f"energy: facility power x load factor {econ.load_factor:g} (average draw / nameplate in training)",
     ]
+    accuracy = C.heldout_accuracy(acc.family, model.moe is not None)
+    if accuracy:
+        notes.append(f"accuracy: {accuracy['basis']} (rainier validate training): MAPE {accuracy['mape_pct']:g}% over "
+                     f"{accuracy['rows']} runs, throughput bias {accuracy['bias_pct']:+g}% (negative: predicted "
+                     f"slower than measured), worst {accuracy['worst_pct']:+g}%")
     if not ctx.params.fitted:
         prior_from = C.load_fits().get("families", {}).get(acc.family, {}).get("prior_from")
         src = f"the {prior_from} fit" if prior_from else "the default prior"
@@ -848,7 +856,7 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         parallelism=best.p.to_dict(), breakdown=dict(best.breakdown), microbatches=best.microbatches,
         model_flops_per_step=mflops, time_to_train_days=ttt_days, tokens=tokens, energy_mwh=energy,
         cost_usd=cost, cloud_cost_usd=cloud, power_mw=power_w / 1e6, sites=ctx.topo.sites,
-        efficiency_family=ctx.params.family, alternatives=alts, notes=notes,
+        efficiency_family=ctx.params.family, accuracy=accuracy, alternatives=alts, notes=notes,
     )
 
 
