@@ -33,9 +33,10 @@ import statistics
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from oos import attempt
+
 from rainier.catalog.loader import default_catalog
 from rainier.catalog.params import param_counts
-from rainier.errors import RainierError
 from rainier.perf.training import Options, TrainingResult, estimate_training
 from rainier.perf.validate_training import estimate_as_run
 
@@ -119,12 +120,10 @@ def main() -> None:
     errs: dict[str, list[float]] = {}
     for name, runner, line in _rows():
         f = line.split()
-        try:
-            res, pred, meas = runner(line)
-        except RainierError as exc:
-            print(f"{name:7s} {f[0]:7s} {f[1]:11s} not reproducible: {exc}"[:160])
+        got = attempt(runner, line, f"{name:7s} {f[0]:7s} {f[1]:11s}")
+        if got is None:
             continue
-        e = 100.0 * (pred / meas - 1.0)
+        res, pred, meas, e = got
         errs.setdefault(f[0], []).append(e)
         p = res.parallelism
         mis = " (memory misfit: scored with the check off)" if any(

@@ -29,6 +29,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from oos import attempt
+
 from rainier.catalog.loader import default_catalog
 from rainier.errors import RainierError
 from rainier.perf.training import Options, TrainingResult
@@ -91,12 +93,10 @@ def main() -> None:
     errs: dict[str, list[float]] = {"held_out": [], "fit_config": []}
     for line in ROWS.strip().splitlines():
         f = line.split()
-        try:
-            res, pred, meas = run(line)
-        except RainierError as exc:
-            print(f"{f[0]:11s} not reproducible: {exc}"[:160])
+        got = attempt(run, line, f"{f[0]:11s}")
+        if got is None:
             continue
-        e = 100.0 * (pred / meas - 1.0)
+        res, pred, meas, e = got
         key = "fit_config" if f[-1] == "fit-config" else "held_out"
         errs[key].append(e)
         p = res.parallelism
