@@ -294,6 +294,7 @@ def run_row(line: str, chip: str, precision: str, peak: float, cat) -> dict[str,
     out["predicted"] = pred
     out["err"] = 100.0 * (pred / float(mfu) - 1.0)
     out["mem_frac"] = r.memory_gb_per_chip * 1e9 / acc.hbm_bytes
+    out["mfu"], out["family"] = r.mfu, acc.family  # for scripts/compare_baseline.py
     return out
 
 

@@ -315,6 +315,7 @@ def run_row(line: str, options: dict[str, Any]) -> dict[str, Any]:
     out["predicted"] = r.tokens_per_s_per_chip
     out["err"] = 100.0 * (r.tokens_per_s_per_chip / meas - 1.0)
     out["par"] = r.parallelism
+    out["mfu"], out["family"] = r.mfu, r.efficiency_family  # for scripts/compare_baseline.py
     return out
 
 

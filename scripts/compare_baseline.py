@@ -11,7 +11,8 @@ shape-dependent GEMM efficiency, attention kernels, memory-bound operations, exp
 communication over the topology, the pipeline bubble, recomputation, host-bound MoE layers.
 
 The constant of a family is the geometric mean over its fit rows of the MFU that reproduces each row exactly
-(least squares on log error); a family's held-out rows are then scored with it. Run from the repository root::
+(least squares on log error); a family's held-out rows are then scored with it, and so are the out-of-sample
+tables of ``check_foundry_table.py`` and ``check_nemo_tables.py``. Run from the repository root::
 
     python scripts/compare_baseline.py
 """
@@ -82,6 +83,23 @@ def score() -> dict[str, Any]:
     return out
 
 
+def score_out_of_sample(consts: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """The same comparison on the published runs outside the validation set that are scored in a throughput
+    metric: llm-foundry's MPT tables (MFU) and the NVIDIA tables of ``check_nemo_tables.py`` (tokens/s/GPU)."""
+    import check_foundry_table
+    import check_nemo_tables
+
+    tables = {"llm-foundry bf16 tables": check_foundry_table.score(check_foundry_table.BF16_TABLES),
+              "NVIDIA tables (check_nemo_tables)": [r for rows in check_nemo_tables.score().values() for r in rows]}
+    out = {}
+    for name, rows in tables.items():
+        rs = [r for r in rows if "err" in r and r.get("family") in consts]
+        base = [100.0 * (r["predicted"] * consts[r["family"]] / r["mfu"] / r["measured"] - 1.0) for r in rs]
+        out[name] = {"rows": len(rs), "rainier": statistics.mean(abs(r["err"]) for r in rs),
+                     "baseline": statistics.mean(abs(b) for b in base)}
+    return out
+
+
 def main() -> None:
     res = score()
     print("fixed-efficiency baseline: one MFU per family, fitted on rainier's fit rows")
@@ -94,6 +112,9 @@ def main() -> None:
               f"{s['rainier_within_25']} / {s['baseline_within_25']}")
     for f, s in res["by_family"].items():
         print(f"  {f:20s} {s['rows']:4d} {s['rainier']:7.1f}% {s['baseline']:8.1f}%")
+    print("out of sample (nothing fitted on these; the baseline keeps the constants above):")
+    for name, s in score_out_of_sample(res["constants"]).items():
+        print(f"  {name:36s} {s['rows']:4d} {s['rainier']:7.1f}% {s['baseline']:8.1f}%")
 
 
 if __name__ == "__main__":
