@@ -3,7 +3,10 @@
 Writes ``src/rainier/perf/fits/inference.json``. Run it after ``scripts/fit_efficiency.py`` (the
 training fit of rainier.perf.compute), since the inference scales are relative to that fit::
 
-    python scripts/fit_inference.py            # fit, write, print the validation summary
+    python scripts/fit_inference.py                       # fit, write, print the validation summary
+    python scripts/fit_inference.py --keep-training-base  # refit the scales on the training bases the
+                                                          # shipped file records (after a serving or
+                                                          # collective model change)
 
 What is fitted, and on which rows of perf/data/inference-measured.csv (every other usable row is held
 out and scored by ``rainier validate inference``) follows a rule declared before fitting (revision 3,
@@ -114,8 +117,17 @@ BOUNDS = {"compute_scale": (0.3, 1.6), "memory_scale": (0.4, 1.2)}
 PRIORS = {"step_overhead_s": 2.0e-3, "layer_overhead_s": 10e-6, "hbm_usable_fraction": 0.90}
 
 
+# --keep-training-base: the training bases recorded in the shipped inference.json (family -> values), so that a
+# refit of the inference scales (after a change to the serving or collective model) does not also take in a
+# later training refit; without it, the training fit of now
+KEPT_BASES: dict[str, dict[str, float]] = {}
+
+
 def _base(fam: str) -> dict[str, float]:
-    """The training fit (rainier.perf.compute) of a family now: the inference scales multiply it."""
+    """The training fit (rainier.perf.compute) the inference scales multiply: the kept one (--keep-training-base)
+    where the shipped file records it, else the family's training fit now."""
+    if fam in KEPT_BASES:
+        return dict(KEPT_BASES[fam])
     p = efficiency_params(fam)
     return {n: float(getattr(p, n)) for n in _BASE_NAMES}
 
@@ -187,6 +199,11 @@ def fit(plan_all: dict[str, dict[str, object]]) -> dict[str, dict[str, float]]:
 
 
 def main() -> int:
+    if "--keep-training-base" in sys.argv[1:]:
+        shipped = json.loads(OUT.read_text(encoding="utf-8"))
+        KEPT_BASES.update({f: {n: float(v["training_base"][n]) for n in _BASE_NAMES}
+                           for f, v in shipped.get("families", {}).items() if "training_base" in v})
+        print(f"keeping the training bases of {sorted(KEPT_BASES)}", file=sys.stderr)
     plan = select_fit_rows()
     print(f"fit rule picks: {plan}", file=sys.stderr)
     fams = fit(plan)

@@ -27,7 +27,19 @@ def test_ring_all_reduce_closed_form(topo):
     n, p = 1e9, 8
     lv = topo.levels[0]
     expect = 2 * (p - 1) / p * n / lv.bw_bytes_s + 2 * 3 * lv.latency_s  # tree latency 2*log2(8) < 2*(8-1)
-    assert collective_time_s(topo, "all_reduce", n, p, 1) == pytest.approx(expect)
+    assert collective_time_s(topo, "all_reduce", n, p, 1) == pytest.approx(topo.base_latency_s + expect)
+
+
+def test_nccl_cost_model_latencies(cat, topo):
+    """GPU systems carry NCCL's own cost model (src/graph/tuning.cc): 3.4 us per NVLink ring step, 14 us per
+    network step, 8.4 us per collective call; compiled-collective systems (TPU, Trainium) no per-call cost."""
+    assert topo.base_latency_s == pytest.approx(8.4e-6)
+    assert topo.levels[0].latency_s == pytest.approx(3.4e-6) and topo.levels[-1].latency_s == pytest.approx(14e-6)
+    tiny = collective_time_s(topo, "all_gather", 8, 8)
+    assert tiny == pytest.approx(8.4e-6 + 7 * 3.4e-6, rel=1e-3)  # ring: 7 steps, no tree for all-gather
+    assert collective_time_s(topo, "p2p", 8, 2) < 8.4e-6  # a send / receive pays no collective setup
+    for name in ("trn2.48xlarge", "tpu-v5p-cube"):
+        assert Topology.from_system(cat.system(name), cat).base_latency_s == 0.0
 
 
 def test_achieved_fraction_scales_the_link(cat):
@@ -49,10 +61,10 @@ def test_reduce_scatter_is_half_an_all_reduce(topo):
     have only the ring (NCCL has no tree for them), whose p - 1 steps grow linearly where the all-reduce's tree
     grows as log p."""
     for g, s in ((8, 1), (64, 8), (512, 8)):
-        ar = collective_time_s(topo, "all_reduce", 1e9, g, s)
-        assert collective_time_s(topo, "reduce_scatter", 1e9, g, s) == pytest.approx(ar / 2, rel=0.1)
-        assert collective_time_s(topo, "all_gather", 1e9, g, s) == pytest.approx(ar / 2, rel=0.1)
-        assert collective_time_s(topo, "all_gather", 1e9, g, s) >= ar / 2
+        ar = collective_time_s(topo, "all_reduce", 1e10, g, s)
+        assert collective_time_s(topo, "reduce_scatter", 1e10, g, s) == pytest.approx(ar / 2, rel=0.1)
+        assert collective_time_s(topo, "all_gather", 1e10, g, s) == pytest.approx(ar / 2, rel=0.1)
+        assert collective_time_s(topo, "all_gather", 1e10, g, s) >= ar / 2
     small = {g: collective_time_s(topo, "all_gather", 8.0, g) for g in (64, 4096)}
     assert small[4096] > 30 * small[64]
     tree = {g: collective_time_s(topo, "all_reduce", 8.0, g) for g in (64, 4096)}
@@ -78,7 +90,7 @@ def test_p2p_and_all_to_all(topo):
     assert collective_time_s(topo, "p2p", 1e6, 2, 1) == pytest.approx(lv[0].latency_s + 1e6 / lv[0].bw_bytes_s)
     assert collective_time_s(topo, "p2p", 1e6, 2, 8) == pytest.approx(lv[1].latency_s + 1e6 / lv[1].bw_bytes_s)
     a2a = collective_time_s(topo, "all_to_all", 1e9, 8, 1)
-    assert a2a == pytest.approx(7 / 8 * 1e9 / lv[0].bw_bytes_s + 3 * lv[0].latency_s)
+    assert a2a == pytest.approx(topo.base_latency_s + 7 / 8 * 1e9 / lv[0].bw_bytes_s + 3 * lv[0].latency_s)
 
 
 def test_cross_site_needs_capacity_and_slows_dp(cat):

@@ -25,7 +25,10 @@ hierarchical ring/tree):
   torus level (TPU ICI, Trainium's 2D torus) a ring runs along each dimension: ``k (p^(1/k) - 1)`` steps;
 * all-to-all sends ``N (n_l - n_{l-1}) / group`` of each chip's ``N`` bytes across level l; the
   levels run concurrently so the bandwidth term is the slowest level's, latencies add;
-* p2p crosses the innermost level whose span exceeds ``stride``.
+* p2p crosses the innermost level whose span exceeds ``stride``;
+* every collective but p2p also pays the library's fixed cost per call, ``base_latency_s`` (NCCL's cost model,
+  ``src/graph/tuning.cc``: ``baseLat`` 8.4 us for ring and tree with the Simple protocol; per step ``hwLat``
+  3.4 us over NVLink and 14 us over the network, the catalog's GPU tier and fabric latencies).
 
 ``nbytes`` is always the full per-chip buffer: the all-reduced gradient, the gathered tensor, the
 bytes one chip sends in an all-to-all or a p2p.
@@ -74,6 +77,7 @@ class Topology:
     chips: int | None = None
     scaleup_levels: int = 1
     cross_site_latency_s: float = _DEFAULT_CROSS_SITE_LATENCY_S
+    base_latency_s: float = 0.0  # fixed cost of one collective call (System.collective_base_latency_us)
 
     @classmethod
     def from_system(cls, system: System, catalog: object | None = None, sites: int = 1,
@@ -115,7 +119,8 @@ class Topology:
                 xlat = catalog.network("cross-site").latency_s  # type: ignore[attr-defined]
             except RainierError:
                 pass
-        topo = cls(tuple(levels), sites, cross, None, len(system.scaleup), xlat)
+        topo = cls(tuple(levels), sites, cross, None, len(system.scaleup), xlat,
+                   system.collective_base_latency_us * 1e-6)
         return topo.with_chips(chips) if chips else topo
 
     def with_chips(self, chips: int) -> Topology:
@@ -187,7 +192,7 @@ def collective_time_s(topo: Topology, op: str, nbytes: float, group_size: int, s
         lv = topo.levels[-1]
         return lv.latency_s + nbytes / lv.bw_bytes_s
     n = _members(topo, g, stride)
-    t = 0.0
+    t = topo.base_latency_s
     prev = 1
     if op == "all_to_all":
         worst = 0.0
