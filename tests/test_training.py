@@ -547,3 +547,15 @@ def test_flat_fsdp_over_thousands_of_nodes_is_latency_bound():
     assert dp(32768, 3) > 10 * dp(256, 3)
     assert dp(32768, 1) < 2 * dp(256, 1)
     assert dp(32768, 3) > 10 * dp(32768, 1)
+
+
+def test_overlap_of_each_parallel_dimension_is_stated():
+    """The issue asks for the overlap of DP and TP communication with compute to be stated explicitly: every
+    dimension in use says whether its communication hides under compute."""
+    r = estimate_training("llama3-70b", "h100", 64, seq=8192, global_batch=128,
+                          parallelism={"tp": 4, "pp": 4, "cp": 2})
+    note = next(n for n in r.notes if n.startswith("overlap: "))
+    assert "TP collectives exposed" in note and "CP key/value exchange hidden" in note and "PP sends exposed" in note
+    assert any(n.startswith("data parallel: collectives overlapped") for n in r.notes)
+    solo = estimate_training("tinyllama-1.1b", "h100", 1, seq=2048, global_batch=8)
+    assert not any(n.startswith("overlap: ") for n in solo.notes)  # one chip: nothing to overlap

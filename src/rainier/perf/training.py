@@ -833,6 +833,20 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
                      "overlapped time (GPUs: NCCL/RCCL share the SMs; TPU/Trainium: dedicated engines)")
     if model.moe is not None and best.p.ep > 1:
         notes.append(f"expert all-to-all: {ctx.opt.moe_a2a} (--moe-a2a; hierarchical = DeepEP/HybridEP, once per node)")
+    overlap = []
+    if best.p.tp > 1:
+        overlap.append("TP collectives exposed (on the critical path: TP/SP communication overlap is not modelled)")
+    if best.p.cp > 1:
+        overlap.append("CP key/value exchange hidden under the attention it feeds, the excess exposed")
+    if model.moe is not None and best.p.ep > 1:
+        overlap.append("EP all-to-all hidden under another microbatch's compute (DualPipe-style)" if ctx.opt.overlap_ep
+                       else "EP all-to-all exposed (Options(overlap_ep=True): DualPipe-style hiding)")
+    if best.p.pp > 1:
+        overlap.append("PP sends exposed on each microbatch's path, the bubble on top")
+    if not ctx.opt.overlap_dp and best.p.dp * best.p.cp > 1:
+        overlap.append("DP reduction after the last backward, not overlapped (Options(overlap_dp=False))")
+    if overlap:
+        notes.append("overlap: " + "; ".join(overlap))
     host = best.breakdown.get("host_overhead", 0.0)
     if host > 0 and model.moe is not None:
         notes.append(
