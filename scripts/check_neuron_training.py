@@ -12,7 +12,8 @@ of the same tables are left out (several state a DP that does not multiply up to
 GPT-3 175B from the January 2024 page, whose topology is consistent. NxD rows train with "BF16 autocast + FP32
 optimizer" (fp32 master weights and Adam state, rainier's default); NeMo's "BF16 + stochastic rounding" keeps
 no fp32 copy (run as ``optimizer_dtype="bf16"``). Recomputation, interleaving and ZeRO stage are searched, as
-``rainier validate training`` does for the validation rows of these tables (rows 74 and 96-100).
+``rainier validate training`` does for the validation rows of these tables (rows 96-98 and 100; rows 74 and 99
+fix ZeRO-1, which the search picks here too).
 
 The same configurations appear in the validation table at other SDK releases, and two of them are fit rows of
 the Trainium1 efficiency (row 74: Llama-3.1-8B TP 32 DP 32; row 97: Llama2-13B TP 8 PP 4 DP 32). Rows of those

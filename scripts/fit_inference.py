@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
+from rainier.io import atomic_write_text
 from rainier.perf.compute import efficiency_params
 from rainier.perf.inference import _BASE_NAMES, InferenceFit
 from rainier.perf.validate_inference import (
@@ -222,7 +223,7 @@ def main() -> int:
         "families": {k: {**v, "rows": plan[k]["rows"], "free": plan[k]["params"], "training_base": _base(k)}
                      for k, v in fams.items()},
     }
-    OUT.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(OUT, json.dumps(doc, indent=2) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
     from rainier.perf.inference import load_inference_fit
 

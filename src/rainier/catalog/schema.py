@@ -225,8 +225,8 @@ class System(Entry):
                                "relative to an x86 Xeon host (DGX H100's 8480C) in production settings (NUMA-bound, tuned stack)")
     collective_base_latency_us: float = Field(
         0.0, ge=0, description="fixed cost of one collective call of the system's collective library, on top of "
-                               "its per-step latencies (NCCL's cost model: 8.4 us for ring / tree with the Simple "
-                               "protocol); 0 where a compiler schedules the collectives inside one program")
+                               "its per-step latencies (NCCL's cost model, ring with the Simple protocol: 8.4 us); 0 "
+                               "where a compiler schedules the collectives inside one program")
 
     @model_validator(mode="after")
     def _tiers(self) -> System:

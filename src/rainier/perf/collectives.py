@@ -26,9 +26,11 @@ hierarchical ring/tree):
 * all-to-all sends ``N (n_l - n_{l-1}) / group`` of each chip's ``N`` bytes across level l; the
   levels run concurrently so the bandwidth term is the slowest level's, latencies add;
 * p2p crosses the innermost level whose span exceeds ``stride``;
-* every collective but p2p also pays the library's fixed cost per call, ``base_latency_s`` (NCCL's cost model,
-  ``src/graph/tuning.cc``: ``baseLat`` 8.4 us for ring and tree with the Simple protocol; per step ``hwLat``
-  3.4 us over NVLink and 14 us over the network, the catalog's GPU tier and fabric latencies).
+* every collective but p2p also pays the library's fixed cost per call, ``base_latency_s``: NCCL's ring constants
+  (``src/graph/tuning.cc``, Simple protocol: ``baseLat`` 8.4 us per call, ``hwLat`` 3.4 us per NVLink step and
+  14 us per network step, the catalog's GPU tier and fabric latencies). The all-reduce's tree is approximated
+  with the ring's per-step latency over log2 p steps (NCCL's own tree constants differ between versions), and
+  an all-to-all (NCCL: one grouped launch of sends and receives) pays the per-call cost once.
 
 ``nbytes`` is always the full per-chip buffer: the all-reduced gradient, the gathered tensor, the
 bytes one chip sends in an all-to-all or a p2p.

@@ -323,7 +323,14 @@ class _Ctx:
         bwd = g_b + a_b + 2.0 * ew
         flops_fwd = ops.gemm_flops + ops.attn_flops
         st = self.strides(p)
-        tp_c = 2.0 * self.coll("all_reduce", ops.tp_bytes, p.tp, st["tp"]) if p.tp > 1 else 0.0
+        tp_c = 0.0
+        if p.tp > 1:
+            # per layer forward, two blocks (attention, MLP): an all-reduce each, or with sequence parallelism an
+            # all-gather before and a reduce-scatter after (the same bytes; four calls, rings only)
+            one = (self.coll("all_gather", ops.tp_bytes, p.tp, st["tp"])
+                   + self.coll("reduce_scatter", ops.tp_bytes, p.tp, st["tp"])) if p.sp \
+                else self.coll("all_reduce", ops.tp_bytes, p.tp, st["tp"])
+            tp_c = 2.0 * one
         ep_c = 0.0
         if moe and p.ep > 1 and self.model.moe is not None:
             scale = 1.0
@@ -485,6 +492,8 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
             nb = dense_pc * bpp / n_pieces
             t = ctx.coll(op, nb, p.cp, st["cp"]) if p.cp > 1 else 0.0
             t += ctx.coll(op, nb / p.cp, p.dp, st["dp"]) if p.dp > 1 else 0.0
+            if p.cp > 1 and p.dp > 1:
+                t -= ctx.topo.base_latency_s  # one call over the cp x dp group, costed in two stages
             if expert_pc and eshard > 1:
                 t += ctx.coll(op, expert_pc * bpp / n_pieces, eshard, st["ep"] * p.ep)
             return n_pieces * t
@@ -815,7 +824,8 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         f"{ctx.gemm_prec}; HFU adds recomputation",
         f"energy: facility power x load factor {econ.load_factor:g} (average draw / nameplate in training)",
     ]
-    accuracy = C.heldout_accuracy(acc.family, model.moe is not None)
+    # the fit's held-out error describes the shipped parameters, not parameters the caller passed in
+    accuracy = C.heldout_accuracy(acc.family, model.moe is not None) if ctx.opt.params is None else None
     if accuracy:
         notes.append(f"accuracy: {accuracy['basis']} (rainier validate training): MAPE {accuracy['mape_pct']:g}% over "
                      f"{accuracy['rows']} runs, throughput bias {accuracy['bias_pct']:+g}% (negative: predicted "
