@@ -199,6 +199,33 @@ def fit(plan_all: dict[str, dict[str, object]]) -> dict[str, dict[str, float]]:
     return fams
 
 
+# metrics where a larger value means a slower deployment (a latency): their error's sign flips
+LATENCY_METRICS = ("ttft_p50", "tpot_p50")
+
+
+def heldout_accuracy(rep: object) -> dict[str, dict[str, object]]:
+    """Per family, the error on the held-out rows with the scales just fitted: what ``rainier serve`` reports as
+    the accuracy to expect (``ServingResult.accuracy``). MAPE as ``validate inference`` scores it; bias and worst
+    are of the predicted performance (a latency's error inverted; negative: predicted slower than measured);
+    ``default`` holds every family's rows for families without their own."""
+    held = [r for r in rep.rows if not r.fitted]  # type: ignore[attr-defined]
+
+    def perf_err(r: object) -> float:
+        e = float(r.error)  # type: ignore[attr-defined]
+        return 100.0 * (1.0 / (1.0 + e) - 1.0) if r.metric in LATENCY_METRICS else 100.0 * e  # type: ignore[attr-defined]
+
+    def stats(rows: list, basis: str) -> dict[str, object]:
+        errs = [perf_err(r) for r in rows]
+        return {"rows": len(rows), "mape_pct": round(100.0 * sum(abs(r.error) for r in rows) / len(rows), 1),
+                "bias_pct": round(sum(errs) / len(errs), 1), "worst_pct": round(max(errs, key=abs), 1),
+                "basis": basis}
+
+    out = {f: stats([r for r in held if r.family == f], f"held-out published runs on {f}")
+           for f in sorted({r.family for r in held})}
+    out["default"] = stats(held, "every held-out published run")
+    return out
+
+
 def main() -> int:
     if "--keep-training-base" in sys.argv[1:]:
         shipped = json.loads(OUT.read_text(encoding="utf-8"))
@@ -229,6 +256,8 @@ def main() -> int:
 
     load_inference_fit.cache_clear()
     rep = validate_inference(fit=load_inference_fit())
+    doc["accuracy"] = heldout_accuracy(rep)
+    atomic_write_text(OUT, json.dumps(doc, indent=2) + "\n")
     print(f"held-out MAPE {rep.mape:.1%} over {rep.held_out} rows; by family "
           + ", ".join(f"{k} {v:.1%}" for k, v in rep.mape_by_family.items())
           + f"; worst row {rep.worst_row} ({rep.max_abs_error:.1%})")

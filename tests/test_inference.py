@@ -213,3 +213,20 @@ def test_step_overhead_adds_to_every_decode_step():
     assert slow.config["step_overhead_s"] == 0.010 and base.output_tokens_per_s > slow.output_tokens_per_s
     with pytest.raises(RainierError, match="--step-overhead"):
         estimate_serving("llama3-8b", "h100", 1, step_overhead_s=-1.0, **kw)
+
+
+def test_serving_estimates_carry_the_accuracy_their_family_was_validated_to():
+    """Every serving estimate says how far to trust it: the inference fit's held-out error on its chip family,
+    written by scripts/fit_inference.py from `rainier validate inference` (not typed in)."""
+    import json
+    from importlib import resources
+
+    table = json.loads(resources.files("rainier.perf").joinpath("fits/inference.json").read_text())["accuracy"]
+    h100 = estimate_serving("llama3-8b", "h100", 1, tp=1, precision="fp8", input_len=128, output_len=128,
+                            offline=True, requests=64)
+    assert h100.accuracy == table["nvidia-hopper"] and h100.accuracy["rows"] >= 5
+    assert any(n.startswith("accuracy: ") for n in h100.notes) and "accuracy" in h100.to_dict()
+    assert sum(v["rows"] for k, v in table.items() if k != "default") == table["default"]["rows"]
+    trn2 = estimate_serving("llama3-8b", "trn2", 1, tp=1, input_len=128, output_len=128, offline=True, requests=64)
+    assert trn2.accuracy["basis"].startswith("no held-out run on aws-neuron-v3")
+    assert trn2.accuracy["mape_pct"] == table["default"]["mape_pct"]

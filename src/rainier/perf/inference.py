@@ -186,6 +186,29 @@ def load_inference_fit() -> InferenceFit:
     return InferenceFit(**kw)
 
 
+@lru_cache(maxsize=1)
+def _accuracy_table() -> dict[str, Any]:
+    try:
+        text = resources.files("rainier.perf").joinpath("fits/inference.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):
+        return {}
+    return dict(json.loads(text).get("accuracy", {}))
+
+
+def inference_accuracy(family: str) -> dict[str, Any] | None:
+    """The error to expect of a serving estimate on ``family``: the inference fit's held-out published runs
+    (``accuracy`` in inference.json, written by scripts/fit_inference.py: rows, mape_pct, bias_pct and worst_pct
+    of the predicted performance, basis); a family without held-out runs takes every family's (``default``)."""
+    table = _accuracy_table()
+    got = table.get(family) or table.get("default")
+    if not got:
+        return None
+    out = dict(got)
+    if family not in table:
+        out["basis"] = f"no held-out run on {family}: {out['basis']}"
+    return out
+
+
 # --- resolving names ----------------------------------------------------------------------------
 def _resolve(model: Model | str, chip: Accelerator | str, system: System | str | None,
              catalog: Catalog | None) -> tuple[Catalog, Model, Accelerator, System]:
@@ -712,6 +735,9 @@ class ServingResult:
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    # the error to expect: the inference fit's held-out published runs on this family (inference_accuracy);
+    # None when the caller passes its own fit or none is shipped
+    accuracy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -1025,6 +1051,11 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
          "output_tokens_per_s_per_chip": c.output_tokens_per_s_per_chip, "step_s": c.step_s, "meets_slo": c.meets_slo}
         for c in cands[:5]
     ] if searched else []
+    accuracy = inference_accuracy(a.family) if fit is None else None
+    if accuracy:
+        notes.append(f"accuracy: {accuracy['basis']} (rainier validate inference): MAPE {accuracy['mape_pct']:g}% over "
+                     f"{accuracy['rows']} runs, bias {accuracy['bias_pct']:+g}% (negative: predicted slower than "
+                     f"measured), worst {accuracy['worst_pct']:+g}%")
     return ServingResult(
         output_tokens_per_s=out_tps,
         output_tokens_per_s_per_chip=out_tps / chips,
@@ -1048,6 +1079,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         alternatives=alts,
         notes=notes + sim.notes,
         wall_s=time.perf_counter() - t0,
+        accuracy=accuracy,
     )
 
 
