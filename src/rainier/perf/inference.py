@@ -167,13 +167,20 @@ class InferenceFit:
 _BASE_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff")
 
 
-@lru_cache(maxsize=1)
-def load_inference_fit() -> InferenceFit:
+def _read_inference_doc() -> dict[str, Any] | None:
+    """The shipped inference.json (None where a broken install lacks it)."""
     try:
         text = resources.files("rainier.perf").joinpath("fits/inference.json").read_text(encoding="utf-8")
     except (FileNotFoundError, ModuleNotFoundError):
+        return None
+    return dict(json.loads(text))
+
+
+@lru_cache(maxsize=1)
+def load_inference_fit() -> InferenceFit:
+    doc = _read_inference_doc()
+    if doc is None:
         return InferenceFit()
-    doc = json.loads(text)
     d = doc.get("params", {})
     names = {f for f in InferenceFit.__dataclass_fields__} - {"families", "fitted_rows"}
     kw: dict[str, Any] = {k: v for k, v in d.items() if k in names}
@@ -188,11 +195,7 @@ def load_inference_fit() -> InferenceFit:
 
 @lru_cache(maxsize=1)
 def _accuracy_table() -> dict[str, Any]:
-    try:
-        text = resources.files("rainier.perf").joinpath("fits/inference.json").read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):
-        return {}
-    return dict(json.loads(text).get("accuracy", {}))
+    return dict((_read_inference_doc() or {}).get("accuracy", {}))
 
 
 def inference_accuracy(family: str) -> dict[str, Any] | None:
