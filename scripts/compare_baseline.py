@@ -23,10 +23,7 @@ import math
 import statistics
 from typing import Any
 
-from rainier.perf.validate_training import ROWS, explain_rows, load_rows
-
-# metrics where a larger value means a slower run (the rest grow with throughput)
-TIME_METRICS = ("iteration_s", "gpu_hours_per_T")
+from rainier.perf.validate_training import ROWS, TIME_METRICS, explain_rows, load_rows
 
 
 def _rows() -> list[tuple[Any, Any]]:

@@ -85,7 +85,7 @@ from rainier.catalog.loader import default_catalog
 from rainier.catalog.params import param_counts
 from rainier.io import atomic_write_text
 from rainier.perf.compute import EffParams
-from rainier.perf.validate_training import ROWS, load_rows, predict_row
+from rainier.perf.validate_training import ROWS, TIME_METRICS, load_rows, predict_row
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "efficiency.json"
 
@@ -368,8 +368,6 @@ def build_doc() -> dict[str, Any]:
     return doc
 
 
-# metrics where a larger value means slower (an error's sign flips against throughput)
-TIME_METRICS = ("iteration_s", "gpu_hours_per_T")
 
 
 def _params_of(entry: dict[str, Any], fam: str) -> EffParams:

@@ -398,6 +398,10 @@ def _megatron_flops(model: Any, gb: int, seq: int) -> float:
     return 96.0 * gb * seq * L * h * h * (1 + seq / (6 * h) + V / (16 * L * h))
 
 
+# the metrics where a larger value means a slower run (the others grow with throughput)
+TIME_METRICS = ("iteration_s", "gpu_hours_per_T")
+
+
 def _convert(metric: str, res: TrainingResult, model: Any) -> float:
     if metric == "megatron_tflops":
         return _megatron_flops(model, res.global_batch, res.seq) / res.step_time_s / res.chips / 1e12
