@@ -11,59 +11,32 @@ shape-dependent GEMM efficiency, attention kernels, memory-bound operations, exp
 communication over the topology, the pipeline bubble, recomputation, host-bound MoE layers.
 
 The constant of a family is the geometric mean over its fit rows of the MFU that reproduces each row exactly
-(least squares on log error); a family's held-out rows are then scored with it, and so are the out-of-sample
-tables of ``check_foundry_table.py`` and ``check_nemo_tables.py``. Run from the repository root::
+(least squares on log error); a family's held-out rows are then scored with it (the model is
+``rainier.perf.validate_training.fixed_efficiency_baseline``, whose summary ``rainier validate training`` prints),
+and so are the out-of-sample tables of ``check_foundry_table.py`` and ``check_nemo_tables.py``. This script adds
+the per-family and out-of-sample tables. Run from the repository root::
 
     python scripts/compare_baseline.py
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 from typing import Any
 
-from rainier.perf.validate_training import ROWS, TIME_METRICS, explain_rows, load_rows
-
-
-def _rows() -> list[tuple[Any, Any]]:
-    """(RowResult, TrainingResult) of every row rainier scores."""
-    ids = [int(r["id"]) for r in load_rows()]
-    return [(e.row, e.estimate) for e in explain_rows(ids) if e.row.error_pct is not None and e.estimate]
-
-
-def baseline_value(row: Any, est: Any, mfu: float) -> float:
-    """The fixed-efficiency model's prediction of ``row`` in the row's own metric: rainier's prediction with its
-    step time replaced by model FLOPs / (chips x peak x ``mfu``) (rainier's own MFU uses the same FLOPs and peak,
-    so that step time is rainier's step x rainier's MFU / ``mfu``)."""
-    ratio = est.mfu / mfu  # baseline step / rainier step
-    return row.predicted * ratio if ROWS[row.id].metric in TIME_METRICS else row.predicted / ratio
-
-
-def fit_constants(scored: list[tuple[Any, Any]]) -> dict[str, float]:
-    """One MFU per family: the geometric mean of the MFU that reproduces each of its fit rows exactly."""
-    logs: dict[str, list[float]] = {}
-    for row, est in scored:
-        if not row.fitted:
-            continue
-        lr = math.log(row.predicted / row.measured)
-        sign = -1.0 if ROWS[row.id].metric in TIME_METRICS else 1.0
-        # throughput metric: baseline/measured = (pred/meas) * c / mfu = 1  ->  log c = log mfu - log(pred/meas)
-        logs.setdefault(row.family, []).append(math.log(est.mfu) - sign * lr)
-    return {f: math.exp(statistics.mean(v)) for f, v in logs.items()}
+from rainier.perf.validate_training import ADDED_ROWS, validate_training
 
 
 def score() -> dict[str, Any]:
-    """Held-out MAPE of rainier and of the baseline: the reference table's rows, the added rows, per family."""
-    scored = _rows()
-    consts = fit_constants(scored)
-    out: dict[str, Any] = {"constants": consts, "rows": []}
-    for row, est in scored:
-        if row.fitted or row.family not in consts:
-            continue
-        b = baseline_value(row, est, consts[row.family])
-        out["rows"].append({"id": row.id, "family": row.family, "added": row.added, "model": row.model,
-                            "rainier_err": row.error_pct, "baseline_err": 100.0 * (b / row.measured - 1.0)})
+    """Held-out MAPE of rainier and of the baseline (``validate_training``'s ``baseline``): the reference table's
+    rows, the added rows, both, per family."""
+    rep = validate_training()
+    base = rep.baseline
+    out: dict[str, Any] = {"constants": base["constants"], "rows": []}
+    for r in rep.rows:
+        if r.id in base["errors_pct"]:
+            out["rows"].append({"id": r.id, "family": r.family, "added": r.id in ADDED_ROWS, "model": r.model,
+                                "rainier_err": r.error_pct, "baseline_err": base["errors_pct"][r.id]})
 
     def mape(rows: list[dict[str, Any]], key: str) -> float:
         return statistics.mean(abs(r[key]) for r in rows)

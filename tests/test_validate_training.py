@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from rainier.perf.validate_training import ROWS, TARGET_MAPE, load_rows, validate_training
+from rainier.perf.validate_training import ADDED_ROWS, ROWS, TARGET_MAPE, load_rows, validate_training
 
 HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 8.0% (rule-chosen fit set, memory check on): the target
 AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.2%
@@ -254,6 +254,18 @@ def test_estimates_carry_the_accuracy_their_family_was_validated_to():
     assert trn2.accuracy["basis"].startswith("none measured on aws-neuron-v3")
     assert trn2.accuracy["mape_pct"] == fams["aws-neuron-v2"]["heldout"]["dense"]["mape_pct"]
     assert "accuracy" in dense.to_dict()
+
+
+def test_the_report_scores_the_baseline_on_exactly_its_held_out_rows(report):
+    """`rainier validate training` carries the fixed-efficiency baseline: one error per held-out row, none for a
+    fit row, and a baseline fitted on the fit rows reproduces them on average (its constants are not a strawman)."""
+    b = report.baseline
+    held = {r.id for r in report.rows if r.usable and not r.fitted and r.error_pct is not None}
+    assert set(b["errors_pct"]) == held
+    ref = [i for i in held if i not in ADDED_ROWS]
+    assert b["mape_heldout"] == pytest.approx(sum(abs(b["errors_pct"][i]) for i in ref) / len(ref))
+    assert report.mape_heldout <= 0.5 * b["mape_heldout"]
+    assert set(b["constants"]) == {r.family for r in report.rows if r.fitted}
 
 
 def test_physics_beats_a_fixed_efficiency_model_on_the_same_rows():

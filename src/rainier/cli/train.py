@@ -198,6 +198,11 @@ def validate_training_cmd(
                       f"MAPE {rep.mape_heldout_all:.1f}%")
         console.print("per family, both sets (held out): "
                       + ", ".join(f"{k} {v:.1f}%" for k, v in rep.mape_by_family_all.items()))
+    b = rep.baseline
+    if b.get("mape_heldout") is not None:
+        console.print(f"the same held-out rows by a fixed-efficiency model ({b['model']}): MAPE "
+                      f"{b['mape_heldout']:.1f}% on the reference rows, {b['mape_heldout_all']:.1f}% on both sets "
+                      "(scripts/compare_baseline.py: per family and out of sample)")
     if rep.mape_fitted is not None:
         console.print(f"fitted rows: {rep.n_fitted}, MAPE {rep.mape_fitted:.1f}% (not part of the score)")
     if rep.fit_rule:

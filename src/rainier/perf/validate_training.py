@@ -37,6 +37,7 @@ a feature the model does not capture; not picked by hand after seeing held-out e
 from __future__ import annotations
 
 import csv
+import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
@@ -369,6 +370,8 @@ class ValidationReport:
     max_abs_err_heldout_added: float | None = None
     mape_heldout_all: float | None = None
     mape_by_family_all: dict[str, float] = field(default_factory=dict)
+    # the same held-out rows scored by a fixed-efficiency model (fixed_efficiency_baseline): what the physics adds
+    baseline: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -554,12 +557,49 @@ def _score_row(row: dict[str, str], cat: Catalog, fit: set[int], params_by_famil
 
 def validate_training(catalog: Catalog | None = None, params_by_family: dict[str, EffParams] | None = None,
                       ids: list[int] | None = None) -> ValidationReport:
-    """Predict every usable row; MAPE over held-out rows overall and per hardware family."""
+    """Predict every usable row; MAPE over held-out rows overall and per hardware family, and the same rows
+    scored by a fixed-efficiency baseline (``baseline``)."""
     cat = catalog or default_catalog()
     fit = _fit_ids()
-    out = [_score_row(row, cat, fit, params_by_family)[0] for row in load_rows()
-           if ids is None or int(row["id"]) in ids]
-    return _summarise(out)
+    scored = [_score_row(row, cat, fit, params_by_family) for row in load_rows()
+              if ids is None or int(row["id"]) in ids]
+    rep = _summarise([r for r, _ in scored])
+    rep.baseline = fixed_efficiency_baseline(scored)
+    return rep
+
+
+def baseline_value(row: RowResult, est: TrainingResult, mfu: float) -> float:
+    """A fixed-efficiency model's prediction of ``row`` in the row's own metric: rainier's prediction with its step
+    time replaced by model FLOPs / (chips x peak x ``mfu``). rainier's own MFU uses the same FLOPs and peak, so that
+    step time is rainier's step x rainier's MFU / ``mfu``."""
+    ratio = est.mfu / mfu  # baseline step / rainier step
+    assert row.predicted is not None
+    return row.predicted * ratio if ROWS[row.id].metric in TIME_METRICS else row.predicted / ratio
+
+
+def fixed_efficiency_baseline(scored: list[tuple[RowResult, TrainingResult | None]]) -> dict[str, Any]:
+    """The llm-analysis-style baseline, given every advantage rainier has: step time = model FLOPs / (chips x peak x
+    one MFU per family), the MFU fitted on rainier's own fit rows (the geometric mean of the MFU that reproduces
+    each exactly), the same FLOP count, peak and metric conversion; scored on the same held-out rows. Returns its
+    constants, its held-out MAPE on the reference rows, the added rows and both, and per-row errors."""
+    rows = [(r, e) for r, e in scored if r.usable and r.error_pct is not None and e is not None]
+    logs: dict[str, list[float]] = defaultdict(list)
+    for r, e in rows:
+        if r.fitted and r.predicted and r.measured:
+            lr = math.log(r.predicted / r.measured)
+            sign = -1.0 if ROWS[r.id].metric in TIME_METRICS else 1.0
+            logs[r.family].append(math.log(e.mfu) - sign * lr)  # the MFU that reproduces the row exactly
+    consts = {f: math.exp(sum(v) / len(v)) for f, v in sorted(logs.items())}
+    errs = {r.id: 100.0 * (baseline_value(r, e, consts[r.family]) / (r.measured or 1.0) - 1.0)
+            for r, e in rows if not r.fitted and r.family in consts}
+    added = {i for i in errs if i in ADDED_ROWS}
+
+    def mape(ids: set[int]) -> float | None:
+        return sum(abs(errs[i]) for i in ids) / len(ids) if ids else None
+
+    return {"model": "fixed efficiency: one MFU per family, fitted on the fit rows", "constants": consts,
+            "mape_heldout": mape(set(errs) - added), "mape_heldout_added": mape(added),
+            "mape_heldout_all": mape(set(errs)), "errors_pct": errs}
 
 
 @dataclass
