@@ -84,8 +84,8 @@ from scipy.optimize import least_squares, minimize_scalar
 from rainier.catalog.loader import default_catalog
 from rainier.catalog.params import param_counts
 from rainier.io import atomic_write_text
-from rainier.perf.compute import EffParams
-from rainier.perf.validate_training import ROWS, TIME_METRICS, load_rows, predict_row
+from rainier.perf.compute import EffParams, accuracy_summary
+from rainier.perf.validate_training import ROWS, load_rows, predict_row, throughput_error_pct
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "efficiency.json"
 
@@ -368,8 +368,6 @@ def build_doc() -> dict[str, Any]:
     return doc
 
 
-
-
 def _params_of(entry: dict[str, Any], fam: str) -> EffParams:
     return EffParams(**{k: float(entry[k]) for k in PRIOR}, family=fam, fitted=bool(entry.get("fitted")))
 
@@ -387,29 +385,17 @@ def heldout_accuracy(fams: dict[str, dict[str, Any]], fit_ids: set[int]) -> dict
     pbf = {f: _params_of(e, f) for f, e in fams.items()}
     rep = validate_training(params_by_family=pbf)
     held = [r for r in rep.rows if r.error_pct is not None and r.id not in fit_ids]
-
-    def speed_err(r: Any) -> float:
-        """The row's error as predicted throughput vs measured (a time metric's error inverted)."""
-        if ROWS[r.id].metric in TIME_METRICS:
-            return 100.0 * (r.measured / r.predicted - 1.0)
-        return float(r.error_pct)
-
-    def stats(rows: list[Any], basis: str) -> dict[str, Any]:
-        errs = [speed_err(r) for r in rows]
-        return {"rows": len(rows), "mape_pct": round(sum(abs(r.error_pct) for r in rows) / len(rows), 1),
-                "bias_pct": round(sum(errs) / len(errs), 1), "worst_pct": round(max(errs, key=abs), 1),
-                "basis": basis}
-
-    def kind(r: Any) -> str:
-        return "moe" if cat.model(ROWS[r.id].model).moe is not None else "dense"
+    kind = {r.id: "moe" if cat.model(ROWS[r.id].model).moe is not None else "dense" for r in held}
 
     out: dict[str, dict[str, Any]] = {f: {} for f in fams}
     for fam in fams:
         for k in ("dense", "moe"):
-            rows = [r for r in held if k == kind(r) and (fam == "default" or r.family == fam)]
+            rows = [r for r in held if kind[r.id] == k and (fam == "default" or r.family == fam)]
             if rows:
                 who = "every family" if fam == "default" else fam
-                out[fam][k] = stats(rows, f"held-out published runs of {k} models on {who}")
+                out[fam][k] = accuracy_summary([abs(float(r.error_pct)) for r in rows],
+                                               [throughput_error_pct(r) for r in rows],
+                                               f"held-out published runs of {k} models on {who}")
     own = {f: set(v) for f, v in out.items()}  # the kinds a family has held-out runs of
     for fam, entry in fams.items():
         for k in ("dense", "moe"):

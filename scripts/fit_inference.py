@@ -44,13 +44,14 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
 from rainier.io import atomic_write_text
-from rainier.perf.compute import efficiency_params
+from rainier.perf.compute import accuracy_summary, efficiency_params
 from rainier.perf.inference import _BASE_NAMES, InferenceFit
 from rainier.perf.validate_inference import (
     _FAMILY,
@@ -215,10 +216,7 @@ def heldout_accuracy(rep: object) -> dict[str, dict[str, object]]:
         return 100.0 * (1.0 / (1.0 + e) - 1.0) if r.metric in LATENCY_METRICS else 100.0 * e  # type: ignore[attr-defined]
 
     def stats(rows: list, basis: str) -> dict[str, object]:
-        errs = [perf_err(r) for r in rows]
-        return {"rows": len(rows), "mape_pct": round(100.0 * sum(abs(r.error) for r in rows) / len(rows), 1),
-                "bias_pct": round(sum(errs) / len(errs), 1), "worst_pct": round(max(errs, key=abs), 1),
-                "basis": basis}
+        return accuracy_summary([100.0 * abs(r.error) for r in rows], [perf_err(r) for r in rows], basis)
 
     out = {f: stats([r for r in held if r.family == f], f"held-out published runs on {f}")
            for f in sorted({r.family for r in held})}
@@ -250,14 +248,11 @@ def main() -> int:
         "families": {k: {**v, "rows": plan[k]["rows"], "free": plan[k]["params"], "training_base": _base(k)}
                      for k, v in fams.items()},
     }
-    atomic_write_text(OUT, json.dumps(doc, indent=2) + "\n")
-    print(f"wrote {OUT}", file=sys.stderr)
-    from rainier.perf.inference import load_inference_fit
-
-    load_inference_fit.cache_clear()
-    rep = validate_inference(fit=load_inference_fit())
+    # score the held-out rows with the fit exactly as load_inference_fit will read it back, then write once
+    rep = validate_inference(fit=replace(_fit_obj(fams), fitted=True, fitted_rows=tuple(rows)))
     doc["accuracy"] = heldout_accuracy(rep)
     atomic_write_text(OUT, json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {OUT}", file=sys.stderr)
     print(f"held-out MAPE {rep.mape:.1%} over {rep.held_out} rows; by family "
           + ", ".join(f"{k} {v:.1%}" for k, v in rep.mape_by_family.items())
           + f"; worst row {rep.worst_row} ({rep.max_abs_error:.1%})")

@@ -96,6 +96,7 @@ __all__ = [
     "bytes_per_element",
     "load_fits",
     "heldout_accuracy",
+    "accuracy_summary",
 ]
 
 _BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
@@ -154,6 +155,16 @@ def efficiency_params(family: str) -> EffParams:
         return base.with_(family="default")
     vals = {k: float(v) for k, v in entry.items() if k in _NAMES}
     return base.with_(family=family, fitted=bool(entry.get("fitted", False)), **vals)
+
+
+def accuracy_summary(abs_errors_pct: list[float], perf_errors_pct: list[float], basis: str) -> dict[str, Any]:
+    """The accuracy record the fit scripts store and the estimates report (``heldout`` in efficiency.json,
+    ``accuracy`` in inference.json): MAPE of the rows' own-metric errors, bias and worst of their performance
+    errors (negative: predicted slower than measured), each rounded to 0.1 point, and where they come from."""
+    worst: float = max(perf_errors_pct, key=abs)
+    return {"rows": len(abs_errors_pct), "mape_pct": round(sum(abs_errors_pct) / len(abs_errors_pct), 1),
+            "bias_pct": round(sum(perf_errors_pct) / len(perf_errors_pct), 1),
+            "worst_pct": round(worst, 1), "basis": basis}
 
 
 def heldout_accuracy(family: str, moe: bool) -> dict[str, Any] | None:

@@ -405,6 +405,14 @@ def _megatron_flops(model: Any, gb: int, seq: int) -> float:
 TIME_METRICS = ("iteration_s", "gpu_hours_per_T")
 
 
+def throughput_error_pct(row: RowResult) -> float:
+    """A scored row's error as predicted throughput vs measured: its own-metric error, inverted for a time metric
+    (negative: predicted slower than measured)."""
+    if ROWS[row.id].metric in TIME_METRICS:
+        return 100.0 * (float(row.measured or 0.0) / float(row.predicted or 1.0) - 1.0)
+    return float(row.error_pct or 0.0)
+
+
 def _convert(metric: str, res: TrainingResult, model: Any) -> float:
     if metric == "megatron_tflops":
         return _megatron_flops(model, res.global_batch, res.seq) / res.step_time_s / res.chips / 1e12
