@@ -78,13 +78,17 @@ def run(line: str) -> tuple[TrainingResult, float, float]:
     return res, GLOBAL_BATCH / res.step_time_s, float(meas)
 
 
+def _group(line: str) -> str:
+    """``fit_config`` for a fit row's configuration at another release, else ``held_out``."""
+    return "fit_config" if line.split()[-1] == "fit-config" else "held_out"
+
+
 def score() -> dict[str, list[float]]:
     """Signed errors (%): ``held_out`` (configurations no fit row has) and ``fit_config``."""
     out: dict[str, list[float]] = {"held_out": [], "fit_config": []}
     for line in ROWS.strip().splitlines():
         _, pred, meas = run(line)
-        key = "fit_config" if line.split()[-1] == "fit-config" else "held_out"
-        out[key].append(100.0 * (pred / meas - 1.0))
+        out[_group(line)].append(100.0 * (pred / meas - 1.0))
     return out
 
 
@@ -98,7 +102,7 @@ def main() -> None:
         if got is None:
             continue
         res, pred, meas, e = got
-        key = "fit_config" if f[-1] == "fit-config" else "held_out"
+        key = _group(line)
         errs[key].append(e)
         p = res.parallelism
         shape = f"{p['tp']}/{p['pp']}/{p['dp']}"
