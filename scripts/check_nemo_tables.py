@@ -272,6 +272,14 @@ gb200  nemotron-4-340b    512 fp8    512 1 4096 0 8 4 1 12 1 722.7
 # Gradients are reduced in bf16 in every one: GPT-3's conf/optim/distributed_fused_adam.yaml sets
 # grad_sync_dtype: bf16 (v4.0), the Llama 3.1 implementation's pretrain.py passes grad_reduce_in_fp32=False to
 # both MegatronMixedPrecision and the DDP config (v5.0, 405B and 8B).
+# The two 72-GPU Llama 3.1 8B rows (v5.1, mlcommons/training_results_v5.1 at 4da2d1cd: NVIDIA/results/
+# theia_ngpu72 = GB300 NVL72, tyche_ngpu72 = GB200 NVL72, systems named in NVIDIA/systems/*.json) are GBS 36 x 8192
+# tokens over the median logged train_step_time (0.1468 s, 0.1678 s), with the stored config_GB300_18x4x1xtp1pp1cp2
+# layout (TP 1, CP 2, DP 36, no TP overlap); the GB200 config is not stored (its GB300 twin's layout, as the
+# logged global batch confirms). Their forward-only eval steps (validation_step_time 0.040 / 0.046 s at 72 GPUs,
+# 0.021 / 0.022 s at 512) say where the 512-GPU runs lose: four times less work per GPU per forward, only 1.9x
+# less time, ~11 ms per forward that rainier's FLOP and byte counts do not carry at 2,048 tokens per GPU. The
+# 8-GPU submissions are FP4 (config names end in _8b_fp4) and left out.
 MLPERF_TRAIN = """
 h100   gpt3-175b         512 fp8  2304 2 2048 0 4 8 1  4 1 845.2
 h100   gpt3-175b       10752 fp8  2688 1 2048 0 4 6 1  8 1 556.1
@@ -282,6 +290,8 @@ h100   llama3.1-405b    8192 fp8  1536 1 8192 0 8 8 2  8 1 291.3
 gb200  llama3.1-405b     256 fp8   448 1 8192 0 4 8 2  8 1 745.6
 gb200  llama3-8b         512 fp8    64 1 8192 0 2 1 4  1 1 11165.1
 gb300  llama3-8b         512 fp8    64 1 8192 0 2 1 4  1 1 11825.9
+gb300  llama3-8b          72 fp8    36 1 8192 0 1 1 2  1 1 27901
+gb200  llama3-8b          72 fp8    36 1 8192 0 1 1 2  1 1 24410
 """
 
 TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
