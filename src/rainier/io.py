@@ -7,6 +7,7 @@ a run directory is built in a temporary sibling directory and renamed when compl
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -93,14 +94,14 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
-        return obj.item()
-    if isinstance(obj, float) and obj != obj:  # NaN is not JSON
+        return to_jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):  # NaN and infinity are not JSON: null
         return None
     return obj
 
 
 def atomic_write_json(path: str | Path, obj: Any, field: str | None = None) -> Path:
-    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n", field)
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n", field)
 
 
 RUN_MARKER = "manifest.json"

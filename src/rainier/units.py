@@ -245,3 +245,32 @@ def parse_price_per_mwh(value: object, field: str = "--electricity") -> float:
         return parse_money(re.sub(r"(?i)/MWh$", "", s), field)
     except RainierError:
         raise _fail(field, value, "70, $70/MWh or 7c/kWh") from None
+
+
+def _finite_only(fn):  # type: ignore[no-untyped-def]
+    """Wrap a parser so that a value too large to represent ('1e400' reads as infinity) is refused, with the field."""
+    import functools
+    import inspect
+
+    default_field = inspect.signature(fn).parameters["field"].default
+
+    @functools.wraps(fn)
+    def parse(value: object, field: str = default_field) -> float:
+        num = fn(value, field)
+        if not math.isfinite(num):
+            raise RainierError(f"is not a finite number (got {value})", field=field,
+                               fix="give a number that is not infinite, e.g. without an exponent like e400")
+        return num
+
+    return parse
+
+
+parse_power = _finite_only(parse_power)
+parse_count = _finite_only(parse_count)
+parse_money = _finite_only(parse_money)
+parse_duration = _finite_only(parse_duration)
+parse_bandwidth = _finite_only(parse_bandwidth)
+parse_bytes = _finite_only(parse_bytes)
+parse_years = _finite_only(parse_years)
+parse_flops = _finite_only(parse_flops)
+parse_price_per_mwh = _finite_only(parse_price_per_mwh)

@@ -60,7 +60,7 @@ def out_path(value: str | None, field: str) -> Path | None:
 
 
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 def split_list(value: str | None) -> list[str]:

@@ -17,6 +17,7 @@ from rainier.cli.common import (
     console,
     emit_json,
     load_catalog,
+    out_path,
     parse_int,
 )
 from rainier.io import report_path
@@ -55,7 +56,7 @@ def serve_cmd(
     step_overhead: Annotated[str | None, typer.Option("--step-overhead", help="the serving stack's host time per engine iteration (scheduling, sampling, launches), e.g. 10ms (default: the fit's 2 ms)")] = None,
     seed: Annotated[int, typer.Option("--seed", help="random seed (0 or more)")] = 0,
     system: Annotated[str | None, typer.Option("--system", help="system holding the chips (default: the chip's)")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
+    report: Annotated[str | None, typer.Option("--report", help="also write an HTML report here")] = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -81,10 +82,10 @@ def serve_cmd(
     if report is not None:
         from rainier.report import write_serving_report
 
-        report = report_path(report)
-        write_serving_report(res, report)
+        report_file = report_path(out_path(report, "--report") or "report.html")
+        write_serving_report(res, report_file)
         if not quiet and not json:
-            console.print(f"report: {report}")
+            console.print(f"report: {report_file}")
     if json:
         emit_json(res)
         return
@@ -125,7 +126,7 @@ def serve_cmd(
                              + f" {a['output_tokens_per_s_per_chip']:,.0f}" for a in res.alternatives[1:4])
             console.print(f"searched; next best (analytic output tok/s per chip): {alts}")
         if report is not None:
-            console.print(f"report: {report}")
+            console.print(f"report: {report_file}")
 
 
 @validate_app.command("inference")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +15,7 @@ from rainier.cli.common import (
     console,
     emit_json,
     load_catalog,
+    out_path,
     parse_int,
 )
 from rainier.errors import RainierError
@@ -90,7 +90,7 @@ def size_cmd(
     site: Annotated[str | None, typer.Option("--site", help="catalog site: its PUE, electricity price, and power if --power is absent")] = None,
     electricity: Annotated[str | None, typer.Option("--electricity", help="electricity price, $/MWh")] = None,
     load: Annotated[float | None, typer.Option("--load", help="average draw / nameplate for annual energy (default 0.75)")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="also write a one-page HTML report here")] = None,
+    report: Annotated[str | None, typer.Option("--report", help="also write a one-page HTML report here")] = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -113,8 +113,8 @@ def size_cmd(
     if report is not None:
         from rainier.report import write_sizing_report  # type: ignore[attr-defined]
 
-        report = report_path(report)
-        write_sizing_report(results, report)
+        report_file = report_path(out_path(report, "--report") or "report.html")
+        write_sizing_report(results, report_file)
     if json:
         emit_json(results)
         return
@@ -134,4 +134,4 @@ def size_cmd(
         console.print("* figures marked estimate in the catalog (chip TDP, system power or capex). "
                       "Owner cost = capex (CRF 10%, 5 y) + facility (15 y) + power + O&M; see `rainier catalog show`.")
         if report is not None:
-            console.print(f"report: {report}")
+            console.print(f"report: {report_file}")

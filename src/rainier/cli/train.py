@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from rainier.cli import app, validate_app
-from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog, parse_int
+from rainier.cli.common import (
+    CatalogOpt,
+    JsonOpt,
+    QuietOpt,
+    console,
+    emit_json,
+    load_catalog,
+    out_path,
+    parse_int,
+)
 from rainier.errors import RainierError
 from rainier.io import report_path
 from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_si, parse_count
@@ -98,7 +106,7 @@ def train_cmd(
              "default: the model's (dropless)")] = None,
     top: Annotated[int, typer.Option("--top", help="also list the next-best configurations")] = 1,
     system: Annotated[str | None, typer.Option("--system", help="system to run in (default: the chip's)")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="also write an HTML report here")] = None,
+    report: Annotated[str | None, typer.Option("--report", help="also write an HTML report here")] = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -138,10 +146,10 @@ def train_cmd(
     if report is not None:
         from rainier.report import write_training_report
 
-        report = report_path(report)
-        write_training_report(res, report)
+        report_file = report_path(out_path(report, "--report") or "report.html")
+        write_training_report(res, report_file)
         if not quiet and not json:
-            console.print(f"report: {report}")
+            console.print(f"report: {report_file}")
     if json:
         emit_json(res)
         return

@@ -1031,9 +1031,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     att = None
     good = None
     if slo_ttft_s is not None or slo_tpot_s is not None:
-        att, good = sim.slo_attainment(slo_ttft_s, slo_tpot_s)
-        if mode == "offline":
-            good *= rep_scale  # a subset of identical replicas was simulated
+        att, share = sim.slo_attainment(slo_ttft_s, slo_tpot_s)
+        good = share * out_tps  # the SLO-meeting requests' share of the output, over the throughput's window
     bd_state = steady_state(sm, max(1, int(round(sim.mean_batch))) if sim.mean_batch > 0 else 1, mean_in, mean_out, budget)
     x = bd_state.requests_per_step
     n_dec = x * (mean_out - 1)

@@ -32,7 +32,8 @@ tokens. Its forward GEMMs are (h hidden, a heads, k kv heads, d head dim, f FFN 
 Backward GEMMs are twice the forward FLOPs (input and weight gradients); flash-attention backward
 costs 2.5x its forward (it recomputes the scores; Dao 2023). Elementwise bytes per layer (forward):
 two norms (4 T h bytes each), two residual adds (6 T h each), activation (gelu 4 T f/t, SwiGLU 6 T f/t),
-rotary (4 T (a + k) d / t), dropout for GPT-style models (5 T h each of two); an eager (unfused)
+rotary (4 T (a + k) d / t), dropout for GPT-style models (5 T h each of two eager; fused into the residual's
+bias-dropout-add kernel, only its 1-byte mask, T h each); an eager (unfused)
 PyTorch stack moves more bytes per op (``EAGER`` below: RMSNorm 36 bytes per element instead of 4,
 rotary 24 instead of 4, SwiGLU 10 instead of 6, fp32 cross-entropy 30 per logit instead of 12). Without sequence
 parallelism the norm/residual/dropout work is replicated on every TP rank; with it, divided by t.
@@ -193,7 +194,9 @@ def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int
     if model.mla is None and not model.learned_pos_emb:
         ew += k["rope"] * T * (a_r + kv_r) * d_qk  # rotary on q and k
     if uses_dropout(model):
-        ew += 2 * 5.0 * T * h * rep
+        # eager: a dropout kernel of its own (read, write, 1-byte mask); fused (Megatron's bias-dropout-add,
+        # one jit-fused kernel with the residual add counted above): only the mask is written on top
+        ew += 2 * (1.0 if fused_elementwise else 5.0) * T * h * rep
     ew += permute_bytes
     return LayerOps(
         gemms=tuple(gemms), attn_flops=attn_flops, attn_bytes=attn_bytes, attn_q_len=s / cp,

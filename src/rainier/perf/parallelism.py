@@ -110,6 +110,8 @@ def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, glo
             return (f"--ep: {p.ep} must divide dp x cp = {p.dp * p.cp} (experts are sharded over data-parallel "
                     "ranks); or fold EP over TP too with --etp 1")
     if p.etp is not None:
+        if model.moe is None and p.etp != p.tp:  # etp = tp is what a dense layout reports (to_dict)
+            return "--etp: expert tensor parallelism needs an MoE model; drop --etp"
         if p.etp < 1 or p.tp % p.etp:
             return f"--etp: {p.etp} must divide tp = {p.tp}"
         if (p.tp * p.cp * p.dp) % (p.ep * p.etp):

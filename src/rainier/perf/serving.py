@@ -154,7 +154,9 @@ class SimResult:
         """(output tok/s, total tok/s, requests/s) produced inside [t0, t1].
 
         A request's ``j``-th output token is produced at ``first + (j - 1) * TPOT`` (its own mean TPOT);
-        its input tokens count when its first token appears; a request counts when it finishes.
+        its input tokens count when its first token appears. Requests/s is the output rate over the mean output
+        length (requests' worth of tokens produced): counting the requests that finish inside the window would
+        give 0 whenever requests live longer than the window while tokens flow.
         """
         span = t1 - t0
         if span <= 0:
@@ -169,8 +171,8 @@ class SimResult:
         out = float((produced(t1) - produced(t0)).sum())
         pre = (self.first_token_s > t0) & (self.first_token_s <= t1)
         tot = out + float(self.input_len[pre].sum())
-        fin = float(((self.finish_s > t0) & (self.finish_s <= t1)).sum())
-        return out / span, tot / span, fin / span
+        mean_out = float(y.mean()) if len(y) else 0.0
+        return out / span, tot / span, (out / span / mean_out if mean_out > 0 else 0.0)
 
     def arrival_window_rates(self) -> tuple[float, float, float]:
         """Rates while requests arrive (open-loop traffic): excludes the drain after the last arrival.
@@ -182,6 +184,10 @@ class SimResult:
             return self.output_tokens_per_s, self.total_tokens_per_s, self.requests_per_s
         t0, t1 = float(self.arrival_s.min()), float(self.arrival_s.max())
         warm = float(np.median(self.e2e))  # skip the ramp-up: about one request lifetime
+        if t1 - t0 < warm:
+            # the arrivals came in a burst shorter than a request's lifetime (a rate far beyond what the
+            # deployment serves): the window would see the ramp-up only; what it produces is its saturated rate
+            return self.saturated_rates()
         if t1 - (t0 + warm) > 0.3 * (t1 - t0):
             t0 += warm
         return self.window_rates(t0, t1)
@@ -216,7 +222,8 @@ class SimResult:
         return {f"p{q}": float(y) for q, y in zip(qs, v, strict=True)} | {"mean": float(np.mean(x))}
 
     def slo_attainment(self, slo_ttft_s: float | None, slo_tpot_s: float | None) -> tuple[float, float]:
-        """Fraction of requests meeting both SLOs, and the goodput (their output tokens per second)."""
+        """Fraction of requests meeting both SLOs, and the share of the output tokens that are theirs (goodput is
+        that share of the throughput, measured over the throughput's own window)."""
         ok = np.ones(len(self.arrival_s), dtype=bool)
         if slo_ttft_s is not None:
             ok &= self.ttft <= slo_ttft_s
@@ -225,8 +232,8 @@ class SimResult:
             tp = np.zeros(len(ok))
             tp[m] = self.tpot
             ok &= tp <= slo_tpot_s
-        s = self.span_s
-        return float(ok.mean()) if len(ok) else 0.0, float(self.output_len[ok].sum() / s) if s > 0 else 0.0
+        total = float(self.output_len.sum())
+        return (float(ok.mean()) if len(ok) else 0.0), (float(self.output_len[ok].sum()) / total if total > 0 else 0.0)
 
     def queue_stats(self) -> dict[str, float]:
         h = self.horizon_s

@@ -229,6 +229,11 @@ def model_flops_per_token(model: Model, seq: int) -> float:
     sliding-window layer counts its window ``min(seq, W)`` instead of ``seq``)."""
     pc = param_counts(model)
     n = pc.active - pc.embedding + model.vocab * model.hidden
+    e = model.moe
+    if e is not None and e.capacity_factor < 1.0 and e.experts > e.top_k:
+        # a capacity below the balanced load drops routed tokens: their expert FLOPs are not done, nor counted
+        per_expert = (pc.moe_per_layer_total - pc.moe_per_layer_active) / (e.experts - e.top_k)
+        n -= pc.moe_layers * e.top_k * per_expert * (1.0 - e.capacity_factor)
     if model.mla is not None:
         c = model.mla
         dqk, dv = c.qk_nope_head_dim + c.qk_rope_head_dim, c.v_head_dim
@@ -456,7 +461,10 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     bubble = (pp - 1) / p.vp * t_avg if pp > 1 else 0.0
     pp_comm = 0.0
     if pp > 1:
-        act = p.micro_batch * ctx.seq / p.cp * model.hidden * 2.0 / (p.tp if p.sp else 1)
+        # each TP rank sends 1/tp of the activations: sharded by sequence parallelism, or without it split and
+        # all-gathered over the scale-up links on arrival (Megatron's scatter/gather optimisation, Narayanan et
+        # al. 2021, Sec. 4.1; the all-gather over NVLink is small and not costed)
+        act = p.micro_batch * ctx.seq / p.cp * model.hidden * 2.0 / p.tp
         # per microbatch: its activations forward and their gradients backward, vp times with interleaving
         per_mb = 2.0 * p.vp * ctx.coll("p2p", act, 2, st["pp"])
         if ctx.topo.sites > 1 and ctx.opt.cross_site_dim == "pp":
@@ -570,8 +578,41 @@ def _check(ctx: _Ctx, p: Parallelism) -> str | None:
 
 
 def _candidates(ctx: _Ctx, fixed: dict[str, Any]) -> list[Parallelism]:
-    return candidates(ctx.model, chips=ctx.chips, seq=ctx.seq, global_batch=ctx.gb,
-                      scaleup_span=ctx.topo.scaleup_span, fixed=fixed)
+    out = candidates(ctx.model, chips=ctx.chips, seq=ctx.seq, global_batch=ctx.gb,
+                     scaleup_span=ctx.topo.scaleup_span, fixed=fixed)
+    # settings that are not sizes apply to every candidate as given
+    keep = {k: fixed[k] for k in ("sp", "recompute_fraction") if fixed.get(k) is not None}
+    return [replace(p, **keep) for p in out] if keep else out
+
+
+_SIZES = ("tp", "pp", "dp", "cp", "ep", "etp", "vp", "micro_batch")
+
+
+def _whole(value: Any, field: str, minimum: int = 1) -> int:
+    """A whole number given as an int, an integral float / numpy number or its text; else a RainierError."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise RainierError(f"is not a number (got {value!r})", field=field, fix=f"give a whole number of at least {minimum}") from None
+    if isinstance(value, bool) or not math.isfinite(x) or x != int(x) or x < minimum:
+        raise RainierError(f"must be a whole number of at least {minimum} (got {value!r})", field=field,
+                           fix=f"give a whole number of at least {minimum}")
+    return int(x)
+
+
+def _fixed_sizes(fixed: dict[str, Any]) -> dict[str, Any]:
+    """The caller's fixed parallelism, checked and normalised (sizes as ints >= 1, zero 0-3, the share in (0, 1])."""
+    out = dict(fixed)
+    for k in _SIZES:
+        if out.get(k) is not None:
+            out[k] = _whole(out[k], f"--{k.replace('_', '-')}")
+    if out.get("zero") is not None:
+        out["zero"] = _whole(out["zero"], "--zero", minimum=0)
+    rf = out.get("recompute_fraction")
+    if rf is not None and not (isinstance(rf, (int, float)) and 0.0 < rf <= 1.0):
+        raise RainierError(f"the share of layers recomputed must be in (0, 1] (got {rf!r})",
+                           field="recompute_fraction", fix="e.g. 0.5, or leave it out")
+    return out
 
 
 def _lower_bound(ctx: _Ctx, p: Parallelism, m: int) -> float:
@@ -690,12 +731,11 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     """
     cat = catalog or default_catalog()
     mdl, acc, sysm = _resolve(cat, model, chip, system)
-    chips = int(chips)
-    if chips < 1:
-        raise RainierError(f"need at least one chip (got {chips})", field="--chips", fix="give --chips 1 or more")
-    if seq < 1 or global_batch < 1:
-        raise RainierError("sequence length and global batch must be positive", field="--seq/--global-batch",
-                           fix="e.g. --seq 8192 --global-batch 2048")
+    chips = _whole(chips, "--chips")
+    seq = _whole(seq, "--seq")
+    global_batch = _whole(global_batch, "--global-batch")
+    sites = _whole(sites, "--sites")
+    top = _whole(top, "--top")
     if precision not in ("bf16", "fp16", "fp8"):
         raise RainierError(f"unsupported training precision '{precision}'", field="--precision",
                            fix="use bf16, fp16 (mixed precision with loss scaling: bf16 rates, fp16 gradients) or fp8")
@@ -704,12 +744,19 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if sites == 1 and cross_site_gbps is not None:
         raise RainierError("a cross-site link needs a job across sites", field="--cross-site-gbps",
                            fix="give --sites 2 or more, or drop --cross-site-gbps")
-    if tokens is not None and not tokens > 0:
-        raise RainierError(f"must be positive (got {tokens:g})", field="--tokens", fix="e.g. --tokens 15T, or omit it")
+    if tokens is not None and not (isinstance(tokens, (int, float)) and 0 < tokens < math.inf):
+        raise RainierError(f"must be a positive, finite number (got {tokens})", field="--tokens",
+                           fix="e.g. --tokens 15T, or omit it")
     if sites > 1 and chips % sites:
         raise RainierError(f"{chips} chips do not split evenly over {sites} sites", field="--sites",
                            fix="choose --chips divisible by --sites")
     opt = options or Options()
+    if not 0.0 < opt.recompute_fraction <= 1.0:
+        raise RainierError(f"the share of layers recomputed must be in (0, 1] (got {opt.recompute_fraction})",
+                           field="recompute_fraction", fix="e.g. Options(recompute_fraction=0.5), or leave it at 1")
+    if opt.power_cap_w is not None and not 0.0 < opt.power_cap_w < math.inf:
+        raise RainierError(f"the chip power cap must be a positive number of watts (got {opt.power_cap_w})",
+                           field="power_cap_w", fix=f"e.g. Options(power_cap_w={acc.tdp_w * 0.8:g}), or None for TDP")
     if opt.attention_kernel not in C.ATTENTION_KERNEL_CLASSES:
         raise RainierError(f"unknown attention kernel '{opt.attention_kernel}'", field="--attention-kernel",
                            fix="use flash3 (FA3/cuDNN class) or flash2 (FlashAttention-2 class)")
@@ -780,7 +827,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         unknown = set(fixed) - set(Parallelism.__dataclass_fields__)
         if unknown:
             raise RainierError(f"unknown parallelism field(s) {sorted(unknown)}", field="parallelism",
-                               fix="use tp, pp, dp, cp, ep, etp, vp, micro_batch, recompute, zero, sp")
+                               fix="use tp, pp, dp, cp, ep, etp, vp, micro_batch, recompute, zero, sp, "
+                                   "recompute_fraction")
+        fixed = _fixed_sizes(fixed)
         evals, reasons = search_configs(ctx, fixed, top)
         if not evals:
             why = reasons[0] if reasons else (

@@ -105,15 +105,16 @@ _CUSTOM_REMAT = "MaxText's custom remat policy (some projections kept) has no ra
 _AMD_GBS = "global batch not stated: 8 microbatches per GPU assumed (no pipeline: it only sets the gradient-reduce rate)"
 
 ROWS: dict[int, RowSpec] = {
-    # Narayanan et al. 2021 Table 1: PTD-P, full recompute, fp16, unfused attention, DP all-reduce after backward
-    1: RowSpec("gpt-1.7b", "a100", {"tp": 1, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
-    2: RowSpec("gpt-3.6b", "a100", {"tp": 2, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
-    3: RowSpec("gpt-7.5b", "a100", {"tp": 4, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
-    4: RowSpec("gpt-18.4b", "a100", {"tp": 8, "pp": 1, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
-    5: RowSpec("gpt-39.1b", "a100", {"tp": 8, "pp": 2, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
-    6: RowSpec("gpt-76.1b", "a100", {"tp": 8, "pp": 4, "dp": 32, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
-    7: RowSpec("gpt-310b", "a100", {"tp": 8, "pp": 16, "dp": 15, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
-    8: RowSpec("megatron-1t", "a100", {"tp": 8, "pp": 64, "dp": 6, "recompute": "full", "zero": 0}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    # Narayanan et al. 2021 Table 1: PTD-P, full recompute, fp16, unfused attention, DP all-reduce after backward;
+    # no sequence parallelism (Megatron-LM added it in 2022, Korthikanti et al.): TP all-reduces, norms replicated
+    1: RowSpec("gpt-1.7b", "a100", {"tp": 1, "pp": 1, "dp": 32, "recompute": "full", "zero": 0, "sp": False}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    2: RowSpec("gpt-3.6b", "a100", {"tp": 2, "pp": 1, "dp": 32, "recompute": "full", "zero": 0, "sp": False}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    3: RowSpec("gpt-7.5b", "a100", {"tp": 4, "pp": 1, "dp": 32, "recompute": "full", "zero": 0, "sp": False}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    4: RowSpec("gpt-18.4b", "a100", {"tp": 8, "pp": 1, "dp": 32, "recompute": "full", "zero": 0, "sp": False}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    5: RowSpec("gpt-39.1b", "a100", {"tp": 8, "pp": 2, "dp": 32, "recompute": "full", "zero": 0, "sp": False}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    6: RowSpec("gpt-76.1b", "a100", {"tp": 8, "pp": 4, "dp": 32, "recompute": "full", "zero": 0, "sp": False}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    7: RowSpec("gpt-310b", "a100", {"tp": 8, "pp": 16, "dp": 15, "recompute": "full", "zero": 0, "sp": False}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
+    8: RowSpec("megatron-1t", "a100", {"tp": 8, "pp": 64, "dp": 6, "recompute": "full", "zero": 0, "sp": False}, "megatron_tflops", precision="fp16", options=_OLD_MEGATRON),
     # Korthikanti et al. 2022 Table 5 (configs Table 3)
     9: RowSpec("gpt-22b", "a100", {"tp": 8, "pp": 1, "dp": 1, "vp": 1, "micro_batch": 4, "recompute": "full", "sp": False}, "iteration_s", precision="fp16", options=_MEGATRON_2022),
     10: RowSpec("gpt-22b", "a100", {"tp": 8, "pp": 1, "dp": 1, "vp": 1, "micro_batch": 4, "recompute": "selective", "sp": True}, "iteration_s", precision="fp16", options=_MEGATRON_2022),

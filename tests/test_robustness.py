@@ -1,0 +1,122 @@
+"""Inputs at the edges and the numbers they give: what a fuzz review of the CLI and the API found, kept fixed."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from rainier.errors import RainierError
+from rainier.io import to_jsonable
+from rainier.perf.inference import estimate_serving
+from rainier.perf.training import Options, estimate_training
+from rainier.units import parse_count, parse_duration, parse_power
+
+BASE = dict(model="llama3-8b", chip="h100", chips=64, seq=8192, global_batch=64)
+
+
+@pytest.mark.parametrize("parse", [parse_count, parse_power, parse_duration])
+def test_a_number_too_large_to_represent_is_refused(parse):
+    with pytest.raises(RainierError, match="not a finite number"):
+        parse("1e400")
+
+
+def test_cli_whole_number_overflow_is_a_one_line_error(run_cli):
+    rc, out, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "1e400", "--seq", "8192",
+                           "--global-batch", "64")
+    assert rc == 2 and "--chips" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_json_never_carries_infinity_or_nan():
+    out = to_jsonable({"a": math.inf, "b": [-math.inf, math.nan, 1.5]})
+    assert out == {"a": None, "b": [None, None, 1.5]}
+    json.dumps(out, allow_nan=False)  # raises on a non-finite float
+
+
+@pytest.mark.parametrize("bad", [{"tp": 0}, {"micro_batch": 0}, {"cp": 0}, {"tp": 2.5}, {"tp": "x"}, {"zero": -1},
+                                 {"recompute_fraction": 0.0}, {"recompute_fraction": 1.5}])
+def test_bad_fixed_sizes_are_errors_not_crashes(bad):
+    with pytest.raises(RainierError):
+        estimate_training(**BASE, parallelism=bad)
+
+
+@pytest.mark.parametrize("kw", [{"chips": float("nan")}, {"seq": math.inf}, {"global_batch": 0}, {"top": 2.5}])
+def test_bad_sizes_of_the_question_are_errors(kw):
+    with pytest.raises(RainierError):
+        estimate_training(**{**BASE, **kw})
+
+
+@pytest.mark.parametrize("opt", [Options(power_cap_w=0.0), Options(power_cap_w=-100.0),
+                                 Options(recompute_fraction=-1.0), Options(recompute_fraction=2.0)])
+def test_bad_options_are_errors(opt):
+    with pytest.raises(RainierError):
+        estimate_training(**BASE, options=opt)
+
+
+def test_integral_sizes_of_any_type_are_taken():
+    a = estimate_training(**BASE, parallelism={"tp": 2})
+    b = estimate_training(**BASE, parallelism={"tp": 2.0})
+    assert a.step_time_s == b.step_time_s and b.parallelism["tp"] == 2 and isinstance(b.parallelism["tp"], int)
+
+
+def test_recompute_share_and_sequence_parallelism_in_a_dict_are_honoured():
+    """They were accepted and silently dropped: a quarter of the layers recomputed is cheaper than all of them,
+    and TP without sequence parallelism replicates the norm / residual work on every rank."""
+    fixed = {"tp": 1, "pp": 1, "dp": 64, "micro_batch": 1, "zero": 1, "recompute": "full"}
+    opt = Options(check_memory=False)
+    quarter = estimate_training(**BASE, parallelism={**fixed, "recompute_fraction": 0.25}, options=opt)
+    whole = estimate_training(**BASE, parallelism={**fixed, "recompute_fraction": 1.0}, options=opt)
+    assert quarter.parallelism["recompute_fraction"] == 0.25 and quarter.step_time_s < whole.step_time_s
+    tp8 = {"tp": 8, "pp": 1, "dp": 8, "micro_batch": 1, "zero": 1, "recompute": "selective"}
+    sp = estimate_training(**BASE, parallelism={**tp8, "sp": True})
+    nosp = estimate_training(**BASE, parallelism={**tp8, "sp": False})
+    assert nosp.parallelism["sp"] is False and nosp.breakdown["compute"] > sp.breakdown["compute"]
+
+
+def test_pipeline_sends_are_split_over_tp_ranks_with_or_without_sp():
+    """Megatron's scatter/gather: each TP rank sends 1/tp of a stage's activations either way."""
+    fixed = {"tp": 8, "pp": 4, "dp": 2, "micro_batch": 1, "zero": 1, "recompute": "full"}
+    kw = dict(model="llama3-70b", chip="h100", chips=64, seq=8192, global_batch=64)
+    a = estimate_training(**kw, parallelism={**fixed, "sp": True})
+    b = estimate_training(**kw, parallelism={**fixed, "sp": False})
+    assert a.breakdown["pp_comm"] == pytest.approx(b.breakdown["pp_comm"])
+
+
+def test_expert_tensor_parallelism_on_a_dense_model_is_refused():
+    with pytest.raises(RainierError, match="--etp"):
+        estimate_training(**BASE, parallelism={"tp": 2, "etp": 1})
+
+
+@pytest.mark.parametrize("cf", [0.01, 0.1, 0.5])
+def test_dropped_tokens_are_not_counted_as_model_flops(cf):
+    r = estimate_training("mixtral-8x7b", "h100", 64, seq=8192, global_batch=64, options=Options(moe_capacity_factor=cf))
+    assert 0.0 < r.mfu <= 1.0 and r.hfu <= 1.0
+
+
+def test_overloaded_server_produces_its_saturated_rate():
+    """Arrivals in a burst shorter than a request's life: the deployment still produces about its offline rate
+    (it was measured over the burst alone, and fell towards 0 as the rate grew)."""
+    kw = dict(model="llama3-8b", chip="h100", chips=1, tp=1, input_len=256, output_len=256, requests=400)
+    off = estimate_serving(**kw, offline=True)
+    burst = estimate_serving(**kw, qps=1e9)
+    assert burst.output_tokens_per_s == pytest.approx(off.output_tokens_per_s, rel=0.15)
+    assert burst.requests_per_s > 0 and math.isfinite(burst.cost_per_mtok_usd)
+
+
+def test_goodput_never_exceeds_throughput():
+    r = estimate_serving("llama3-8b", "h100", 1, tp=1, input_len=128, output_len=1024, requests=60, qps=1.0,
+                         slo_ttft_s=10.0, slo_tpot_s=1.0)
+    assert r.goodput_tokens_per_s <= r.output_tokens_per_s * (1 + 1e-9)
+    if r.slo_attainment == 1.0:
+        assert r.goodput_tokens_per_s == pytest.approx(r.output_tokens_per_s)
+    assert r.requests_per_s > 0
+
+
+@pytest.mark.parametrize("cmd", [["train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192",
+                                  "--global-batch", "64"],
+                                 ["size", "--chips", "1000", "--chip", "trn2"]])
+def test_an_empty_report_path_is_refused(run_cli, tmp_path, monkeypatch, cmd):
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = run_cli(*cmd, "--report", "")
+    assert rc == 2 and "--report" in err and not list(tmp_path.iterdir())
