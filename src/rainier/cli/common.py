@@ -18,11 +18,11 @@ from rich.console import Console
 
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.errors import RainierError
-from rainier.io import to_jsonable
+from rainier.io import report_path, to_jsonable
 from rainier.units import parse_count
 
 __all__ = ["CatalogOpt", "JsonOpt", "QuietOpt", "console", "err_console", "emit_json", "load_catalog", "split_list",
-           "parse_int", "busy", "out_path"]
+           "parse_int", "busy", "out_path", "report_target"]
 
 CatalogOpt = Annotated[
     list[Path] | None,
@@ -57,6 +57,12 @@ def out_path(value: str | None, field: str) -> Path | None:
         raise RainierError("the output path is empty", field=field,
                            fix="give a file or folder name, or drop the option to use the default")
     return Path(value)
+
+
+def report_target(value: str | None) -> Path | None:
+    """Where ``--report`` writes: None without the option; an empty path is an error; a folder gets report.html."""
+    path = out_path(value, "--report")
+    return None if path is None else report_path(path)
 
 
 def emit_json(obj: Any) -> None:

@@ -17,10 +17,9 @@ from rainier.cli.common import (
     console,
     emit_json,
     load_catalog,
-    out_path,
     parse_int,
+    report_target,
 )
-from rainier.io import report_path
 from rainier.units import fmt_duration, parse_duration
 
 
@@ -79,10 +78,10 @@ def serve_cmd(
             decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(), catalog=cat,
             step_overhead_s=parse_duration(step_overhead, "--step-overhead") if step_overhead is not None else None,
         )
-    if report is not None:
+    report_file = report_target(report)
+    if report_file is not None:
         from rainier.report import write_serving_report
 
-        report_file = report_path(out_path(report, "--report") or "report.html")
         write_serving_report(res, report_file)
         if not quiet and not json:
             console.print(f"report: {report_file}")
@@ -125,7 +124,7 @@ def serve_cmd(
             alts = ", ".join(f"tp{a['tp']}/pp{a['pp']}" + (f"/ep{a['ep']}" if a['ep'] > 1 else "")
                              + f" {a['output_tokens_per_s_per_chip']:,.0f}" for a in res.alternatives[1:4])
             console.print(f"searched; next best (analytic output tok/s per chip): {alts}")
-        if report is not None:
+        if report_file is not None:
             console.print(f"report: {report_file}")
 
 

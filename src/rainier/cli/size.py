@@ -15,11 +15,10 @@ from rainier.cli.common import (
     console,
     emit_json,
     load_catalog,
-    out_path,
     parse_int,
+    report_target,
 )
 from rainier.errors import RainierError
-from rainier.io import report_path
 from rainier.plan.sizing import SizingResult, size_fleet
 from rainier.units import (
     fmt_count,
@@ -110,10 +109,10 @@ def size_cmd(
         electricity_usd_per_mwh=parse_price_per_mwh(electricity) if electricity is not None else None,
         load_factor=load,
     )
-    if report is not None:
+    report_file = report_target(report)
+    if report_file is not None:
         from rainier.report import write_sizing_report  # type: ignore[attr-defined]
 
-        report_file = report_path(out_path(report, "--report") or "report.html")
         write_sizing_report(results, report_file)
     if json:
         emit_json(results)
@@ -133,5 +132,5 @@ def size_cmd(
                 console.print(f"{r.chip_label}: {r.note}")
         console.print("* figures marked estimate in the catalog (chip TDP, system power or capex). "
                       "Owner cost = capex (CRF 10%, 5 y) + facility (15 y) + power + O&M; see `rainier catalog show`.")
-        if report is not None:
+        if report_file is not None:
             console.print(f"report: {report_file}")

@@ -7,19 +7,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rainier.cli import app, validate_app
-from rainier.cli.common import (
-    CatalogOpt,
-    JsonOpt,
-    QuietOpt,
-    console,
-    emit_json,
-    load_catalog,
-    out_path,
-    parse_int,
-)
+from rainier.cli import app, common, validate_app
+from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog, parse_int
 from rainier.errors import RainierError
-from rainier.io import report_path
 from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_si, parse_count
 
 
@@ -143,10 +133,10 @@ def train_cmd(
                         grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor,
                         moe_a2a=moe_a2a, optimizer_dtype=optimizer_dtype),
     )
-    if report is not None:
+    report_file = common.report_target(report)
+    if report_file is not None:
         from rainier.report import write_training_report
 
-        report_file = report_path(out_path(report, "--report") or "report.html")
         write_training_report(res, report_file)
         if not quiet and not json:
             console.print(f"report: {report_file}")
