@@ -744,9 +744,14 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if sites == 1 and cross_site_gbps is not None:
         raise RainierError("a cross-site link needs a job across sites", field="--cross-site-gbps",
                            fix="give --sites 2 or more, or drop --cross-site-gbps")
-    if tokens is not None and not (isinstance(tokens, (int, float)) and 0 < tokens < math.inf):
-        raise RainierError(f"must be a positive, finite number (got {tokens})", field="--tokens",
-                           fix="e.g. --tokens 15T, or omit it")
+    if tokens is not None:
+        try:
+            tokens = float(tokens)
+        except (TypeError, ValueError):
+            tokens = math.nan
+        if not 0 < tokens < math.inf:
+            raise RainierError("must be a positive, finite number of tokens", field="--tokens",
+                               fix="e.g. --tokens 15T, or omit it")
     if sites > 1 and chips % sites:
         raise RainierError(f"{chips} chips do not split evenly over {sites} sites", field="--sites",
                            fix="choose --chips divisible by --sites")
