@@ -482,8 +482,11 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     dshard = p.dp * p.cp
     eshard = p.expert_dp
     dp_comm = 0.0
-    fwd_mb = lmax * stage["fwd"]
-    bwd_mb = lmax * stage["bwd"]
+    # the windows DP collectives can hide under: the microbatch's compute, and the time its layers wait on the
+    # host (host-bound MoE: the GPU idles, the collective's kernels run), split like the compute
+    wait = stage["host"] / max(stage["fwd"] + stage["bwd"], 1e-30)
+    fwd_mb = lmax * stage["fwd"] * (1.0 + wait)
+    bwd_mb = lmax * stage["bwd"] * (1.0 + wait)
     if dshard > 1 or eshard > 1:
         gb = _GRAD_BYTES[ctx.opt.grad_dtype or "fp32"]
 
