@@ -136,7 +136,8 @@ def divisors(n: int) -> list[int]:
 
 def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup_span: int,
                fixed: dict[str, Any]) -> list[Parallelism]:
-    """Configurations to try: fixed sizes as given, the others enumerated, dp derived from the chips."""
+    """Configurations to try: fixed sizes (and ``sp``, ``recompute_fraction``) as given, the others enumerated, dp
+    derived from the chips."""
     pow2 = [1, 2, 4, 8, 16, 32, 64]
 
     def opts(name: str, default: list[Any]) -> list[Any]:
@@ -153,6 +154,9 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
     mbs = opts("micro_batch", [1, 2, 4, 8])
     rcs = opts("recompute", ["none", "selective", "full"])
     zs = opts("zero", [1, 2, 3])
+    # settings that are not sizes hold for every configuration as given
+    sp = fixed["sp"] if fixed.get("sp") is not None else True
+    rf = fixed["recompute_fraction"] if fixed.get("recompute_fraction") is not None else 1.0
     out = []
     for tp in tps:
         for cp in cps:
@@ -179,5 +183,6 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
                         for vp in vps:
                             for rc in rcs:
                                 for z in zs:
-                                    out.append(Parallelism(tp, pp, dp, cp, ep, vp, mb, rc, z, etp=etp))
+                                    out.append(Parallelism(tp, pp, dp, cp, ep, vp, mb, rc, z, sp=sp,
+                                                           recompute_fraction=rf, etp=etp))
     return out

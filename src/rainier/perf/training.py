@@ -581,11 +581,8 @@ def _check(ctx: _Ctx, p: Parallelism) -> str | None:
 
 
 def _candidates(ctx: _Ctx, fixed: dict[str, Any]) -> list[Parallelism]:
-    out = candidates(ctx.model, chips=ctx.chips, seq=ctx.seq, global_batch=ctx.gb,
-                     scaleup_span=ctx.topo.scaleup_span, fixed=fixed)
-    # settings that are not sizes apply to every candidate as given
-    keep = {k: fixed[k] for k in ("sp", "recompute_fraction") if fixed.get(k) is not None}
-    return [replace(p, **keep) for p in out] if keep else out
+    return candidates(ctx.model, chips=ctx.chips, seq=ctx.seq, global_batch=ctx.gb,
+                      scaleup_span=ctx.topo.scaleup_span, fixed=fixed)
 
 
 _SIZES = ("tp", "pp", "dp", "cp", "ep", "etp", "vp", "micro_batch")
