@@ -120,3 +120,61 @@ def test_an_empty_report_path_is_refused(run_cli, tmp_path, monkeypatch, cmd):
     monkeypatch.chdir(tmp_path)
     rc, _, err = run_cli(*cmd, "--report", "")
     assert rc == 2 and "--report" in err and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("fixed, field, words", [
+    ({"tp": 3}, "--tp", "32 attention heads"),          # 3 also fails to divide the 64 chips: the heads are the cause
+    ({"tp": 16}, "--tp", "scale-up domain of 8"),
+    ({"pp": 64}, "--pp", "32 layers"),
+    ({"cp": 3}, "--cp", "sequence length 8192"),
+    ({"ep": 2}, "--ep", "dense"),
+    ({"dp": 128}, "--dp", "64 chips"),
+    ({"tp": 2, "pp": 4, "cp": 16}, "parallelism", "= 128 does not divide the 64 chips"),
+    ({"micro_batch": 3}, "--micro-batch", "global batch of 64"),
+])
+def test_a_fixed_size_no_layout_can_use_is_named_with_its_cause(fixed, field, words):
+    with pytest.raises(RainierError) as e:
+        estimate_training(**BASE, parallelism=fixed)
+    assert e.value.field == field and words in str(e.value) and "no valid configuration" not in str(e.value)
+
+
+def test_a_fixed_size_that_fits_some_layout_is_still_searched():
+    r = estimate_training(**BASE, parallelism={"tp": 2, "micro_batch": 1})
+    assert r.parallelism["tp"] == 2 and r.parallelism["tp"] * r.parallelism["pp"] * r.parallelism["dp"] \
+        * r.parallelism["cp"] == 64
+
+
+def test_an_infinite_capacity_factor_is_refused_by_name():
+    with pytest.raises(RainierError) as e:
+        estimate_training(model="mixtral-8x7b", chip="h100", chips=64, seq=4096, global_batch=64,
+                          options=Options(moe_capacity_factor=math.inf))
+    assert e.value.field == "--moe-capacity-factor"
+
+
+def test_tpot_of_one_token_outputs_is_none_not_nan():
+    r = estimate_serving(model="llama3-8b", chip="h100", chips=8, input_len=128, output_len=1, requests=200)
+    assert all(v is None for v in r.tpot_s.values()) and r.ttft_s["p50"] > 0
+    json.dumps(to_jsonable(r.tpot_s), allow_nan=False)
+
+
+def test_a_batch_larger_than_the_token_budget_is_refused():
+    with pytest.raises(RainierError) as e:
+        estimate_serving(model="llama3-8b", chip="h100", chips=8, input_len=128, output_len=16, requests=50,
+                         token_budget=16, max_batch=32)
+    assert e.value.field == "--max-batch"
+
+
+def test_a_small_token_budget_limits_the_searched_batch_and_says_so():
+    r = estimate_serving(model="llama3-8b", chip="h100", chips=8, input_len=16, output_len=16, requests=50,
+                         token_budget=8)
+    assert r.config["token_budget"] == 8 and r.config["max_batch"] <= 8
+    assert any("limited to 8 by the token budget" in n for n in r.notes)
+
+
+def test_a_malformed_catalog_file_is_named_once(tmp_path):
+    from rainier.catalog import check_dir
+
+    f = tmp_path / "bad.yaml"
+    f.write_text("accelerators:\n  - name: x\n   bad: [\n", encoding="utf-8")
+    (p,) = check_dir(tmp_path)
+    assert str(p).count(str(f)) == 1 and "line 3" in str(p) and ": -:" not in str(p)

@@ -238,6 +238,8 @@ def parse_flops(value: object, field: str = "flops") -> float:
 def parse_price_per_mwh(value: object, field: str = "--electricity") -> float:
     """$/MWh from '70', '$70', '$70/MWh'; '7c/kWh' is read as cents per kWh."""
     s = str(value).strip().replace(" ", "")
+    if re.match(r"\$?-", s):
+        raise RainierError(f"must not be negative (got {value})", field=field, fix="e.g. 70, $70/MWh or 7c/kWh")
     m = re.fullmatch(_NUM + r"c/kWh", s)
     if m:
         return float(m.group(1)) * 10.0

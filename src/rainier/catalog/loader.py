@@ -70,7 +70,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.entry}: {self.field}: {self.message}"
+        msg = self.message
+        if msg.startswith(f"{self.file}:"):  # a YAML error already names the file (and the line)
+            msg = msg[len(self.file) + 1:].lstrip()
+        return ": ".join([self.file, *(x for x in (self.entry, self.field) if x != "-"), msg])
 
 
 @dataclass

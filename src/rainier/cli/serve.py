@@ -23,8 +23,8 @@ from rainier.cli.common import (
 from rainier.units import fmt_duration, parse_duration
 
 
-def _pcts(d: dict[str, float], keys: tuple[str, ...]) -> str:
-    return " / ".join(fmt_duration(d[k]) if d.get(k) == d.get(k) else "-" for k in keys)
+def _pcts(d: dict[str, float | None], keys: tuple[str, ...]) -> str:
+    return " / ".join(fmt_duration(v) if (v := d.get(k)) is not None and v == v else "-" for k in keys)
 
 
 @app.command("serve")

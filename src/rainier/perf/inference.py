@@ -720,9 +720,9 @@ class ServingResult:
     output_tokens_per_s_per_chip: float
     total_tokens_per_s: float
     requests_per_s: float
-    ttft_s: dict[str, float]
-    tpot_s: dict[str, float]
-    e2e_s: dict[str, float]
+    ttft_s: dict[str, float | None]
+    tpot_s: dict[str, float | None]  # None where no request has a second token (output length 1)
+    e2e_s: dict[str, float | None]
     max_batch: int
     kv_cache_gb: float
     slo_attainment: float | None
@@ -915,9 +915,25 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
                      kv_context=kv_ctx)
     reps = best.replicas
-    slots = int(max_batch) if max_batch is not None else max(1, min(MAX_SLOTS, int(1.5 * best.max_batch) if slo_for_search is None else best.max_batch))
-    budget = max(budget, slots)
     notes: list[str] = []
+    # Every running request takes at least one token of an iteration's budget (its decode token), so the batch
+    # cannot exceed the budget: vLLM refuses max_num_batched_tokens < max_num_seqs for the same reason.
+    if max_batch is not None and token_budget is not None and max_batch > budget:
+        raise RainierError(f"max batch {max_batch:,} exceeds the token budget of {budget:,} tokens per iteration "
+                           "(each running request needs one token of it per iteration)", field="--max-batch",
+                           fix=f"give --max-batch at most {budget:,}, or raise --token-budget")
+    if max_batch is not None:
+        slots = int(max_batch)
+        budget = max(budget, slots)  # only the default budget can be below an explicit batch
+    else:
+        slots = max(1, min(MAX_SLOTS, int(1.5 * best.max_batch) if slo_for_search is None else best.max_batch))
+        if slots > budget:
+            notes.append(f"batch limited to {budget:,} by the token budget of {budget:,} tokens per "
+                         f"iteration (memory allows {slots:,})")
+            slots = budget
+    if budget < mean_in / 64:
+        notes.append(f"a mean prompt of {mean_in:,.0f} tokens is prefilled in {math.ceil(mean_in / budget):,} chunks "
+                     f"of {budget:,} tokens: slow to serve and slow to simulate; raise --token-budget")
     if reps * best.tp * best.pp < chips:
         notes.append(f"{chips - reps * best.tp * best.pp} chips left idle (replicas of {best.tp * best.pp} chips)")
     if m.heads % best.tp:

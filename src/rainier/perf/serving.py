@@ -214,12 +214,14 @@ class SimResult:
     def mean_batch(self) -> float:
         return self.area_batch / self.busy_time_s if self.busy_time_s > 0 else 0.0
 
-    def pct(self, what: str, qs: tuple[int, ...]) -> dict[str, float]:
+    def pct(self, what: str, qs: tuple[int, ...]) -> dict[str, float | None]:
+        """Percentiles (and the mean) of ``what``; None where no request has one (TPOT of one-token outputs)."""
         x = getattr(self, what)
-        if len(x) == 0:
-            return {f"p{q}": float("nan") for q in qs}
-        v = np.percentile(x, qs)
-        return {f"p{q}": float(y) for q, y in zip(qs, v, strict=True)} | {"mean": float(np.mean(x))}
+        out: dict[str, float | None] = dict.fromkeys([*(f"p{q}" for q in qs), "mean"])
+        if len(x):
+            out.update({f"p{q}": float(y) for q, y in zip(qs, np.percentile(x, qs), strict=True)})
+            out["mean"] = float(np.mean(x))
+        return out
 
     def slo_attainment(self, slo_ttft_s: float | None, slo_tpot_s: float | None) -> tuple[float, float]:
         """Fraction of requests meeting both SLOs, and the share of the output tokens that are theirs (goodput is

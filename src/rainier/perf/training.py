@@ -87,7 +87,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, NoReturn
 
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.catalog.params import param_counts
@@ -615,6 +615,60 @@ def _fixed_sizes(fixed: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_fixed(ctx: _Ctx, fixed: dict[str, Any]) -> None:
+    """Refuse, naming the flag, a fixed size that no configuration can use whatever the other sizes are (a TP
+    that does not divide the heads, a size that does not divide the chips, ...), instead of the search's
+    generic "no valid configuration" message."""
+    mdl, chips, seq = ctx.model, ctx.chips, ctx.seq
+    span, sysname = ctx.topo.scaleup_span, ctx.system.name
+
+    def fail(flag: str, why: str, fix: str) -> NoReturn:
+        raise RainierError(why, field=flag, fix=fix)
+
+    tp = fixed.get("tp")
+    if tp is not None:
+        if mdl.heads % tp:
+            fail("--tp", f"{tp} does not divide the {mdl.heads} attention heads of {mdl.name}",
+                 f"use a divisor of {mdl.heads}")
+        kv = mdl.n_kv_heads
+        if kv % tp and tp % kv:
+            fail("--tp", f"{tp} and the {kv} KV heads of {mdl.name} do not divide one another",
+                 f"use a divisor or a multiple of {kv}")
+        if tp > span:
+            fail("--tp", f"{tp} exceeds the scale-up domain of {span} chips ({sysname})",
+                 f"keep TP within {span}, or pick a system with a larger domain (--system)")
+    pp = fixed.get("pp")
+    if pp is not None and pp > mdl.layers:
+        fail("--pp", f"{pp} stages for {mdl.layers} layers", f"use at most {mdl.layers}")
+    cp = fixed.get("cp")
+    if cp is not None and (seq % cp or (cp > 1 and (seq // cp) % 2)):
+        fail("--cp", f"{cp} does not divide the sequence length {seq} into even chunks",
+             "use a CP size that splits --seq into chunks of even length")
+    ep = fixed.get("ep")
+    if ep is not None and ep > 1:
+        if mdl.moe is None:
+            fail("--ep", f"expert parallelism needs an MoE model; {mdl.name} is dense", "use --ep 1 or drop it")
+        if mdl.moe.experts % ep:
+            fail("--ep", f"{ep} does not divide the {mdl.moe.experts} experts of {mdl.name}",
+                 f"use a divisor of {mdl.moe.experts}")
+    for k in ("tp", "pp", "dp", "cp"):
+        v = fixed.get(k)
+        if v is not None and chips % v:
+            fail(f"--{k}", f"{v} does not divide the {chips} chips", f"use a divisor of --chips {chips}")
+    prod = math.prod(int(fixed[k]) for k in ("tp", "pp", "dp", "cp") if fixed.get(k) is not None)
+    if chips % prod:
+        sizes = " x ".join(f"{k} {fixed[k]}" for k in ("tp", "pp", "dp", "cp") if fixed.get(k) is not None)
+        fail("parallelism", f"{sizes} = {prod} does not divide the {chips} chips",
+             "choose sizes whose product divides --chips")
+    dp, mb = fixed.get("dp"), fixed.get("micro_batch")
+    if dp is not None and ctx.gb % (dp * (mb or 1)):
+        fail("--global-batch", f"{ctx.gb} sequences is not a multiple of dp x micro-batch = {dp}x{mb or 1}",
+             "change --global-batch, --dp or --micro-batch")
+    if mb is not None and ctx.gb % mb:
+        fail("--micro-batch", f"{mb} does not divide the global batch of {ctx.gb} sequences",
+             "use a divisor of --global-batch")
+
+
 def _lower_bound(ctx: _Ctx, p: Parallelism, m: int) -> float:
     """The most loaded stage's per-layer work (compute + exposed TP/EP/CP comm) for all microbatches:
     every other term of the step (ends, bubble, PP, DP, optimizer) is non-negative, so this bounds it."""
@@ -784,8 +838,8 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                 raise RainierError(f"{mdl.name} is a dense model (no experts)", field=flag,
                                    fix="drop it, or choose an MoE model")
     if opt.moe_capacity_factor is not None:
-        if not opt.moe_capacity_factor > 0:
-            raise RainierError(f"MoE capacity factor must be positive (got {opt.moe_capacity_factor})",
+        if not (opt.moe_capacity_factor > 0 and math.isfinite(opt.moe_capacity_factor)):
+            raise RainierError(f"MoE capacity factor must be a positive finite number (got {opt.moe_capacity_factor})",
                                field="--moe-capacity-factor", fix="e.g. --moe-capacity-factor 1.25, or omit it")
         if mdl.moe is not None:
             mdl = mdl.model_copy(update={"moe": mdl.moe.model_copy(
@@ -835,6 +889,7 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                                fix="use tp, pp, dp, cp, ep, etp, vp, micro_batch, recompute, zero, sp, "
                                    "recompute_fraction")
         fixed = _fixed_sizes(fixed)
+        _check_fixed(ctx, fixed)
         evals, reasons = search_configs(ctx, fixed, top)
         if not evals:
             why = reasons[0] if reasons else (

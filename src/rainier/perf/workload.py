@@ -202,7 +202,10 @@ def named_dist(name: str) -> LengthDist:
 
 def poisson_arrivals(rng: np.random.Generator, rate_per_s: float, n: int) -> np.ndarray:
     """Arrival times of a Poisson process at ``rate_per_s``, starting at 0."""
-    if not rate_per_s > 0 or not math.isfinite(rate_per_s):
+    if not math.isfinite(rate_per_s):
+        raise RainierError(f"arrival rate must be a finite number (got {rate_per_s})", field="--qps",
+                           fix="give e.g. --qps 10; for the saturated rate, use --offline")
+    if not rate_per_s > 0:
         raise RainierError(f"arrival rate must be positive (got {rate_per_s})", field="--qps", fix="give e.g. --qps 10")
     gaps = rng.exponential(1.0 / rate_per_s, n)
     t = np.cumsum(gaps)
