@@ -17,8 +17,8 @@ import pytest
 
 from rainier.perf.validate_training import ADDED_ROWS, ROWS, TARGET_MAPE, load_rows, validate_training
 
-HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 8.0% (rule-chosen fit set, memory check on): the target
-AMPERE_MAPE_GUARD = TARGET_MAPE  # today 6.2%
+HELDOUT_MAPE_GUARD = TARGET_MAPE  # today 7.9% (rule-chosen fit set, memory check on): the target
+AMPERE_MAPE_GUARD = TARGET_MAPE  # today 5.7%
 ADDED_MAPE_GUARD = 25.0  # today 19.5% (23 held-out rows of TPU v5p/v6e/Ironwood, Trainium1, MI325X)
 
 
@@ -147,7 +147,7 @@ def _script(name: str):
 
 def test_out_of_sample_llm_foundry_bf16_tables():
     """llm-foundry's whole MPT table (H100 / A100 80GB / A100 40GB, bf16), minus validation rows 67-73:
-    184 published runs nothing is fitted on. Today: MAE 7.5%, 168 of 184 within 15%."""
+    184 published runs nothing is fitted on. Today: MAE 8.3%, 166 of 184 within 15%."""
     mod = _script("check_foundry_table")
     rows = mod.score(mod.BF16_TABLES)
     assert len(rows) >= 180
@@ -162,7 +162,7 @@ def test_out_of_sample_llm_foundry_bf16_tables():
 
 def test_out_of_sample_paper_runs_and_amd():
     """Published runs of papers and blogs (IBM's FSDP table, MegaScale's Megatron-LM baseline, MT-NLG, Nemotron-4 15B,
-    TinyLlama, BloombergGPT: 25 runs, 19.5% today, nearly all fast) and AMD's MAD / MLPerf runs (11, 9.9% today;
+    TinyLlama, BloombergGPT: 25 runs, 19.7% today, nearly all fast) and AMD's MAD / MLPerf runs (11, 9.9% today;
     MI300X +17%, MI325X 2%). Guards against regressions; the paper runs are a known weakness."""
     paper = _script("check_paper_runs").score()
     every = [abs(e) for es in paper.values() for e in es]
@@ -193,8 +193,8 @@ def test_out_of_sample_neuron_tables():
 def test_out_of_sample_nemo_tables():
     """NeMo's long-sequence table (4K-1M tokens, CP up to 32), its other 24.07/24.09 H100 FP8 rows, Megatron-Bridge
     25.09, NVIDIA's DGX Cloud recipes, Megatron-Core's MoE ModelZoo and NVIDIA's MLPerf Training submissions: 174
-    published runs outside the validation set. Today: 4.6%, 10.5% (+ its Nemotron-4 340B rows 1.1%), 15.7%, DGX Cloud
-    5.8% / 3.7% / 9.9% / 5.9%, ModelZoo MoE 11.7%, NeMo 2.0 DGX Cloud 10-12%, MLPerf Training 25.7%; 10.5% all."""
+    published runs outside the validation set. Today: 5.7%, 11.6% (+ its Nemotron-4 340B rows 2.3%), 14.8%, DGX Cloud
+    5.4% / 4.1% / 9.6% / 7.0%, ModelZoo MoE 11.4%, NeMo 2.0 DGX Cloud 8-11%, MLPerf Training 23.5%; 10.1% all."""
     res = _script("check_nemo_tables").score()
     errs = {t: [abs(r["err"]) for r in rows if "err" in r] for t, rows in res.items()}
     every = [e for es in errs.values() for e in es]
