@@ -30,7 +30,7 @@ from typing import Any
 from rainier.catalog.schema import Model
 from rainier.perf.memory import RECOMPUTE
 
-__all__ = ["Parallelism", "check_parallelism", "candidates", "divisors"]
+__all__ = ["Parallelism", "check_parallelism", "size_problem", "candidates", "divisors"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,35 @@ class Parallelism:
         return self.tp * self.pp * self.dp * self.cp
 
 
+def size_problem(model: Model, dim: str, size: int, *, seq: int, scaleup_span: int,
+                 system_name: str = "") -> tuple[str, str, str] | None:
+    """Why one parallel size cannot be used whatever the others are, as (flag, reason, fix); None if it can.
+    The structural rules of ``check_parallelism`` that depend on one size alone (``tp`` and the heads and the
+    scale-up domain, ``pp`` and the layers, ``cp`` and the sequence, ``ep`` and the experts)."""
+    if dim == "tp":
+        if model.heads % size:
+            return "--tp", f"{size} does not divide the {model.heads} attention heads", f"use a divisor of {model.heads}"
+        kv = model.n_kv_heads
+        if kv % size and size % kv:
+            return "--tp", f"{size} and the {kv} KV heads do not divide one another", \
+                f"use a divisor or a multiple of {kv}"
+        if size > scaleup_span:
+            return "--tp", f"{size} exceeds the scale-up domain of {scaleup_span} chips ({system_name})", \
+                "keep TP within it, or pick a system with a larger domain (--system)"
+    elif dim == "pp" and size > model.layers:
+        return "--pp", f"{size} stages for {model.layers} layers", f"use at most {model.layers}"
+    elif dim == "cp" and (seq % size or (size > 1 and (seq // size) % 2)):
+        return "--cp", f"{size} must divide the sequence length {seq} into even chunks", \
+            "use a CP size that splits --seq into chunks of even length"
+    elif dim == "ep" and size > 1:
+        if model.moe is None:
+            return "--ep", f"expert parallelism needs an MoE model; {model.name} is dense", "use --ep 1"
+        if model.moe.experts % size:
+            return "--ep", f"{size} does not divide the {model.moe.experts} experts", \
+                f"use a divisor of {model.moe.experts}"
+    return None
+
+
 def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, global_batch: int,
                       scaleup_span: int, system_name: str = "") -> str | None:
     """Why a configuration is invalid (field: reason; fix), or None."""
@@ -84,28 +113,19 @@ def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, glo
         return "recompute_fraction: the share of layers recomputed must be in (0, 1]"
     if p.zero not in (0, 1, 2, 3):
         return "--zero: ZeRO stage must be 0, 1, 2 or 3"
-    if model.heads % p.tp:
-        return f"--tp: {p.tp} does not divide the {model.heads} attention heads; use a divisor of {model.heads}"
-    kv = model.n_kv_heads
-    if kv % p.tp and p.tp % kv:
-        return f"--tp: {p.tp} and the {kv} KV heads do not divide one another"
-    if p.tp > scaleup_span:
-        return (f"--tp: {p.tp} exceeds the scale-up domain of {scaleup_span} chips "
-                f"({system_name}); keep TP within it")
-    if p.pp > model.layers:
-        return f"--pp: {p.pp} stages for {model.layers} layers; use at most {model.layers}"
+    for dim in ("tp", "pp"):
+        if bad := size_problem(model, dim, getattr(p, dim), seq=seq, scaleup_span=scaleup_span,
+                               system_name=system_name):
+            return "{}: {}; {}".format(*bad)
     # Megatron-Core can give the embedding and the loss a virtual stage each
     # (account_for_embedding/loss_in_pipeline_split): up to layers + 2 virtual stages
     if p.vp > 1 and (p.pp == 1 or p.pp * p.vp > model.layers + 2):
         return (f"--vp: interleaving needs pp > 1 and pp x vp at most the {model.layers} layers + 2 "
                 "(embedding and loss stages)")
-    if seq % p.cp or (p.cp > 1 and (seq // p.cp) % 2):
-        return f"--cp: {p.cp} must divide the sequence length {seq} into even chunks"
+    for dim in ("cp", "ep"):
+        if bad := size_problem(model, dim, getattr(p, dim), seq=seq, scaleup_span=scaleup_span):
+            return "{}: {}; {}".format(*bad)
     if p.ep > 1:
-        if model.moe is None:
-            return "--ep: expert parallelism needs an MoE model; use --ep 1"
-        if model.moe.experts % p.ep:
-            return f"--ep: {p.ep} does not divide the {model.moe.experts} experts"
         if p.etp is None and (p.dp * p.cp) % p.ep:
             return (f"--ep: {p.ep} must divide dp x cp = {p.dp * p.cp} (experts are sharded over data-parallel "
                     "ranks); or fold EP over TP too with --etp 1")

@@ -87,7 +87,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, NoReturn
+from typing import Any
 
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.catalog.params import param_counts
@@ -98,7 +98,7 @@ from rainier.perf import compute as C
 from rainier.perf.collectives import Topology, collective_time_s, inner_members
 from rainier.perf.memory import MemoryBreakdown, params_per_chip, training_memory, usable_hbm_bytes
 from rainier.perf.ops import layer_ops, logits_ops
-from rainier.perf.parallelism import Parallelism, candidates, check_parallelism
+from rainier.perf.parallelism import Parallelism, candidates, check_parallelism, size_problem
 
 __all__ = ["Parallelism", "Options", "TrainingResult", "estimate_training", "model_flops_per_token",
            "search_configs"]
@@ -618,55 +618,31 @@ def _fixed_sizes(fixed: dict[str, Any]) -> dict[str, Any]:
 def _check_fixed(ctx: _Ctx, fixed: dict[str, Any]) -> None:
     """Refuse, naming the flag, a fixed size that no configuration can use whatever the other sizes are (a TP
     that does not divide the heads, a size that does not divide the chips, ...), instead of the search's
-    generic "no valid configuration" message."""
-    mdl, chips, seq = ctx.model, ctx.chips, ctx.seq
-    span, sysname = ctx.topo.scaleup_span, ctx.system.name
-
-    def fail(flag: str, why: str, fix: str) -> NoReturn:
-        raise RainierError(why, field=flag, fix=fix)
-
-    tp = fixed.get("tp")
-    if tp is not None:
-        if mdl.heads % tp:
-            fail("--tp", f"{tp} does not divide the {mdl.heads} attention heads of {mdl.name}",
-                 f"use a divisor of {mdl.heads}")
-        kv = mdl.n_kv_heads
-        if kv % tp and tp % kv:
-            fail("--tp", f"{tp} and the {kv} KV heads of {mdl.name} do not divide one another",
-                 f"use a divisor or a multiple of {kv}")
-        if tp > span:
-            fail("--tp", f"{tp} exceeds the scale-up domain of {span} chips ({sysname})",
-                 f"keep TP within {span}, or pick a system with a larger domain (--system)")
-    pp = fixed.get("pp")
-    if pp is not None and pp > mdl.layers:
-        fail("--pp", f"{pp} stages for {mdl.layers} layers", f"use at most {mdl.layers}")
-    cp = fixed.get("cp")
-    if cp is not None and (seq % cp or (cp > 1 and (seq // cp) % 2)):
-        fail("--cp", f"{cp} does not divide the sequence length {seq} into even chunks",
-             "use a CP size that splits --seq into chunks of even length")
-    ep = fixed.get("ep")
-    if ep is not None and ep > 1:
-        if mdl.moe is None:
-            fail("--ep", f"expert parallelism needs an MoE model; {mdl.name} is dense", "use --ep 1 or drop it")
-        if mdl.moe.experts % ep:
-            fail("--ep", f"{ep} does not divide the {mdl.moe.experts} experts of {mdl.name}",
-                 f"use a divisor of {mdl.moe.experts}")
+    generic "no valid configuration" message. The per-size rules are ``check_parallelism``'s own
+    (``parallelism.size_problem``)."""
+    chips = ctx.chips
+    for dim in ("tp", "pp", "cp", "ep"):
+        if fixed.get(dim) is not None and (bad := size_problem(
+                ctx.model, dim, fixed[dim], seq=ctx.seq, scaleup_span=ctx.topo.scaleup_span,
+                system_name=ctx.system.name)):
+            raise RainierError(bad[1], field=bad[0], fix=bad[2])
     for k in ("tp", "pp", "dp", "cp"):
         v = fixed.get(k)
         if v is not None and chips % v:
-            fail(f"--{k}", f"{v} does not divide the {chips} chips", f"use a divisor of --chips {chips}")
-    prod = math.prod(int(fixed[k]) for k in ("tp", "pp", "dp", "cp") if fixed.get(k) is not None)
-    if chips % prod:
-        sizes = " x ".join(f"{k} {fixed[k]}" for k in ("tp", "pp", "dp", "cp") if fixed.get(k) is not None)
-        fail("parallelism", f"{sizes} = {prod} does not divide the {chips} chips",
-             "choose sizes whose product divides --chips")
+            raise RainierError(f"{v} does not divide the {chips} chips", field=f"--{k}",
+                               fix=f"use a divisor of --chips {chips}")
+    sizes = {k: int(fixed[k]) for k in ("tp", "pp", "dp", "cp") if fixed.get(k) is not None}
+    if chips % math.prod(sizes.values()):
+        raise RainierError(f"{' x '.join(f'{k} {v}' for k, v in sizes.items())} = {math.prod(sizes.values())} "
+                           f"does not divide the {chips} chips", field="parallelism",
+                           fix="choose sizes whose product divides --chips")
     dp, mb = fixed.get("dp"), fixed.get("micro_batch")
     if dp is not None and ctx.gb % (dp * (mb or 1)):
-        fail("--global-batch", f"{ctx.gb} sequences is not a multiple of dp x micro-batch = {dp}x{mb or 1}",
-             "change --global-batch, --dp or --micro-batch")
+        raise RainierError(f"{ctx.gb} sequences is not a multiple of dp x micro-batch = {dp}x{mb or 1}",
+                           field="--global-batch", fix="change --global-batch, --dp or --micro-batch")
     if mb is not None and ctx.gb % mb:
-        fail("--micro-batch", f"{mb} does not divide the global batch of {ctx.gb} sequences",
-             "use a divisor of --global-batch")
+        raise RainierError(f"{mb} does not divide the global batch of {ctx.gb} sequences", field="--micro-batch",
+                           fix="use a divisor of --global-batch")
 
 
 def _lower_bound(ctx: _Ctx, p: Parallelism, m: int) -> float:
