@@ -30,7 +30,7 @@ from typing import Any
 from rainier.catalog.schema import Model
 from rainier.perf.memory import RECOMPUTE
 
-__all__ = ["Parallelism", "check_parallelism", "size_problem", "candidates", "divisors"]
+__all__ = ["Parallelism", "check_parallelism", "size_problem", "batch_problem", "candidates", "divisors"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,14 @@ def size_problem(model: Model, dim: str, size: int, *, seq: int, scaleup_span: i
     return None
 
 
+def batch_problem(global_batch: int, dp: int, micro_batch: int) -> tuple[str, str, str] | None:
+    """Why the global batch does not split into ``dp`` replicas of whole microbatches, as (flag, reason, fix)."""
+    if global_batch % (dp * micro_batch):
+        return ("--global-batch", f"{global_batch} sequences is not a multiple of dp x micro-batch = {dp}x{micro_batch}",
+                "change --global-batch, --dp or --micro-batch")
+    return None
+
+
 def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, global_batch: int,
                       scaleup_span: int, system_name: str = "") -> str | None:
     """Why a configuration is invalid (field: reason; fix), or None."""
@@ -137,9 +145,8 @@ def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, glo
         if (p.tp * p.cp * p.dp) % (p.ep * p.etp):
             return (f"--etp: ep x etp = {p.ep}x{p.etp} must divide tp x cp x dp = {p.tp * p.cp * p.dp} "
                     "(the ranks the expert layers are folded over)")
-    if global_batch % (p.dp * p.micro_batch):
-        return (f"--global-batch: {global_batch} sequences is not a multiple of dp x micro-batch = "
-                f"{p.dp}x{p.micro_batch}; change --global-batch, --dp or --micro-batch")
+    if bad := batch_problem(global_batch, p.dp, p.micro_batch):
+        return "{}: {}; {}".format(*bad)
     return None
 
 

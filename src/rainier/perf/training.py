@@ -98,7 +98,7 @@ from rainier.perf import compute as C
 from rainier.perf.collectives import Topology, collective_time_s, inner_members
 from rainier.perf.memory import MemoryBreakdown, params_per_chip, training_memory, usable_hbm_bytes
 from rainier.perf.ops import layer_ops, logits_ops
-from rainier.perf.parallelism import Parallelism, candidates, check_parallelism, size_problem
+from rainier.perf.parallelism import Parallelism, batch_problem, candidates, check_parallelism, size_problem
 
 __all__ = ["Parallelism", "Options", "TrainingResult", "estimate_training", "model_flops_per_token",
            "search_configs"]
@@ -632,14 +632,14 @@ def _check_fixed(ctx: _Ctx, fixed: dict[str, Any]) -> None:
             raise RainierError(f"{v} does not divide the {chips} chips", field=f"--{k}",
                                fix=f"use a divisor of --chips {chips}")
     sizes = {k: int(fixed[k]) for k in ("tp", "pp", "dp", "cp") if fixed.get(k) is not None}
-    if chips % math.prod(sizes.values()):
-        raise RainierError(f"{' x '.join(f'{k} {v}' for k, v in sizes.items())} = {math.prod(sizes.values())} "
+    prod = math.prod(sizes.values())
+    if chips % prod:
+        raise RainierError(f"{' x '.join(f'{k} {v}' for k, v in sizes.items())} = {prod} "
                            f"does not divide the {chips} chips", field="parallelism",
                            fix="choose sizes whose product divides --chips")
     dp, mb = fixed.get("dp"), fixed.get("micro_batch")
-    if dp is not None and ctx.gb % (dp * (mb or 1)):
-        raise RainierError(f"{ctx.gb} sequences is not a multiple of dp x micro-batch = {dp}x{mb or 1}",
-                           field="--global-batch", fix="change --global-batch, --dp or --micro-batch")
+    if dp is not None and (bad := batch_problem(ctx.gb, dp, mb or 1)):
+        raise RainierError(bad[1], field=bad[0], fix=bad[2])
     if mb is not None and ctx.gb % mb:
         raise RainierError(f"{mb} does not divide the global batch of {ctx.gb} sequences", field="--micro-batch",
                            fix="use a divisor of --global-batch")
