@@ -10,8 +10,14 @@ Nothing is fitted on these rows (tokens/s/GPU as published):
   catalog except the five that are validation rows 62-66; Nemotron 8B/22B are left out (architectures not
   published);
 * ``MB_2509``: Megatron-Bridge ``docs/performance-summary.md``, 25.09 container (FP8: the page's footnote on
-  quantisation granularities), the first configuration of each row (``DeepSeekV3 (dropless)`` and
-  ``(tokendrop)`` rows repeat the same numbers and are not repeated here).
+  quantisation granularities), the first configuration of each row. Its MoE rows are marked ``(tokendrop)``
+  but H100 DeepSeek-V3 ``(dropless)``: the performance scripts' ``apply_moe_token_drop`` sets capacity factor 1.0
+  with padding to capacity, whose balanced compute is the dropless one, so all run alike (rainier's default
+  capacity 1.0). What token drop does change: Megatron-Core's drop-and-pad dispatcher knows every expert's
+  token count without a device-to-host sync, so the host can run ahead of the GPU. rainier's host bound does
+  not distinguish that. Measured, 25.09 token drop over 25.11 dropless on B200 with the same layouts (other
+  software changed too): 1.94x throughput for Qwen3-30B-A3B (16 experts per GPU, micro batch 1), 1.26x for
+  Qwen3-235B, 1.06x for DeepSeek-V3 (whose 25.11 run adds MTP).
 
 * ``DGXC``: NVIDIA's DGX Cloud benchmarking recipes (``NVIDIA/dgxc-benchmarking``: ``nemo_megatron/README_175b.md``,
   ``nemotron/README_340b.md`` (NeMo 24.11), ``llama3.1/README_405b.md`` (NeMo 24.09), ``maxtext/README_70b.md``

@@ -50,7 +50,10 @@ factor, 1 for every catalog system: see the GB200 entry for why Grace is not set
 reported as ``host_overhead``. It binds where many local experts meet a fast GPU (DeepSeek-V3 with EP 8
 on B200: 32 experts per GPU), as NVIDIA's DeepSeek-V3 / GB200 write-up describes ("host-bound"); zero for
 compiled-graph stacks (TPU, Trainium) and off with ``Options(host_overhead=False)`` for a stack that
-graphs the expert loop.
+graphs the expert loop. A capacity factor (``moe_capacity_factor``: drop and pad, every slot computed) keeps
+the bound although Megatron-Core's drop-and-pad dispatcher needs no such sync: the host still issues every
+expert's kernels, and NVIDIA's token-drop runs (Megatron-Bridge 25.09, B200) sit between the two cases
+(``scripts/check_nemo_tables.py``: 5-55% slower predicted with the bound, 28-59% faster without it).
 
 Compute times come from ``rainier.perf.compute`` (roofline x fitted shape-dependent efficiency) on
 the operations of ``rainier.perf.ops``; collectives from ``rainier.perf.collectives`` over the system's
