@@ -43,6 +43,10 @@ Parameters (``compute.EffParams``), per family or shared, each for a physical re
   local experts meet a fast GPU, so revision 5 adds ONE MoE row to the fit set (rule below) and fits
   this value alone on it, after the joint fit (the joint fit's rows are dense: they do not depend on it).
   Zero for every other family (compiled-graph stacks: XLA, Neuron; AMD: no measured MoE row).
+* ``fp4_ratio`` -- ONE value for all NVIDIA families, fitted alone after the rest on ONE NVFP4 row (revision 8):
+  the 4-bit GEMMs' efficiency at the fp4 peak relative to the bf16 efficiency, a property of the NVFP4 recipe
+  (block scaling, Hadamard transforms, quantisation casts, the layers it keeps in 16 bit), as ``fp8_ratio`` is
+  of the FP8 one. Other families keep the prior 0.64 (0.8 per halving of the precision, as fp8's prior).
 * ``overlap_eff`` -- NOT fitted (revision 7, written after out-of-sample runs with heavy data-parallel traffic,
   IBM's FSDP table, Nemotron-4 15B, BloombergGPT, came out 20-80% fast): the share of an overlapped
   data-parallel collective (gradient reduce, parameter gather, FSDP's per-layer gathers) that stays hidden
@@ -89,10 +93,10 @@ from rainier.perf.validate_training import ROWS, load_rows, predict_row, through
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "efficiency.json"
 
-PRIOR = {"gemm_peak_eff": 0.70, "dim_half": 48.0, "fp8_ratio": 0.80, "attn_eff": 0.75, "mem_eff": 0.80,
+PRIOR = {"gemm_peak_eff": 0.70, "dim_half": 48.0, "fp8_ratio": 0.80, "fp4_ratio": 0.64, "attn_eff": 0.75, "mem_eff": 0.80,
          "attn_bwd_ratio": 0.80, "host_s_per_expert": 0.0, "overlap_eff": 1.0}
 PRIOR_SOURCE = ("vendor-neutral prior: large bf16 GEMMs reach ~70% of dense peak (cuBLAS/rocBLAS/XLA sweeps), "
-                "HBM streams ~80% of peak, fp8 GEMMs ~0.8x the bf16 efficiency, flash attention ~0.75x GEMM (inference), "
+                "HBM streams ~80% of peak, fp8 GEMMs ~0.8x the bf16 efficiency (fp4 0.8^2: the same recipe cost per halving), flash attention ~0.75x GEMM (inference), "
                 "flash-attention backward ~0.8x its forward efficiency (FlashAttention-2 paper, A100 fwd vs fwd+bwd)")
 
 FIT_RULE = ("declared before fitting (revision 4 = revision 3 plus one long-context row, at the end): candidates per family are the usable rows with confidence 'high', a "
@@ -116,7 +120,12 @@ FIT_RULE = ("declared before fitting (revision 4 = revision 3 plus one long-cont
             "adding other vendors' published runs, ids 77-106, to the table and seeing the default prior 17-48% fast "
             "on AMD and Trainium1 25-37% slow on NxD rows): the added rows are candidates under the same rule "
             "(non-NVIDIA families fitted alone, gemm_peak_eff only, as Trainium1 was); amd-cdna4 (MI355X) takes the "
-            "amd-cdna3 fit (same ROCm stack), as Trainium2/3 take Trainium1's.")
+            "amd-cdna3 fit (same ROCm stack), as Trainium2/3 take Trainium1's. Revision 8 (written when NVIDIA's NVFP4 "
+            "rows 107-110 were added, after a prototype sweep of fp4_ratio over those four rows showed each wanting a "
+            "value between 0.58 and 0.95): fp4 rows are never candidates of revisions 1-7; fp4_ratio, ONE value shared "
+            "by the NVIDIA families, is fitted alone, after the rest, on ONE fp4 row: among usable NVIDIA rows with "
+            "confidence 'high', a dense model, TP, PP and microbatch stated and precision fp4, the row whose chip count "
+            "is closest to the median of those rows; ties by lowest id. The other fp4 rows stay held out.")
 MAX_PER_FAMILY = 3
 PLAIN_SEQ = 8192
 SHARED = ("fp8_ratio", "dim_half", "attn_bwd_ratio")   # one value for all NVIDIA families (see the docstring)
@@ -139,7 +148,8 @@ PRIORS = {
     "amd-cdna4": ("amd-cdna3", "MI355X shares the MI325X (CDNA3) fit: same ROCm / hipBLASLt / Primus software stack; "
                                "no dense measured MI355X row (likely pessimistic if CDNA4's kernels are more mature)"),
 }
-BOUNDS = {"attn_bwd_ratio": (0.3, 1.2), "gemm_peak_eff": (0.2, 0.95), "attn_eff": (0.2, 1.0), "fp8_ratio": (0.3, 1.0), "mem_eff": (0.3, 0.95),
+BOUNDS = {"attn_bwd_ratio": (0.3, 1.2), "gemm_peak_eff": (0.2, 0.95), "attn_eff": (0.2, 1.0), "fp8_ratio": (0.3, 1.0),
+          "fp4_ratio": (0.3, 1.0), "mem_eff": (0.3, 0.95),
           "dim_half": (16.0, 128.0), "host_s_per_expert": (0.0, 0.005), "overlap_eff": (0.3, 1.0)}
 
 
@@ -175,7 +185,7 @@ def _candidates() -> dict[str, list[dict[str, Any]]]:
     """Per family, the rows FIT_RULE may pick from."""
     by_fam: dict[str, list[dict[str, Any]]] = {}
     for rid, row, spec, fam, _, seq in _dense_stated_rows():
-        if "not modelled" in spec.note.lower() or seq > PLAIN_SEQ:
+        if "not modelled" in spec.note.lower() or seq > PLAIN_SEQ or spec.precision == "fp4":
             continue
         chips = int(float(row["chips"].split()[0]))
         by_fam.setdefault(fam, []).append({"id": rid, "fp8": spec.precision == "fp8", "chips": chips,
@@ -210,25 +220,36 @@ def select_host_row() -> tuple[str, int] | None:
     return (best[2], best[1]) if best else None
 
 
-def fit_host(fam: str, rid: int, values: dict[str, float]) -> tuple[float, float]:
-    """host_s_per_expert alone on row ``rid`` (family ``fam``'s other values fixed): (value, error %)."""
+def select_fp4_row() -> tuple[str, int] | None:
+    """Revision 8's fp4 row: (family, row id) of the NVIDIA fp4 row whose chip count is closest to the median."""
+    rows = [(int(float(row["chips"].split()[0])), rid, fam) for rid, row, spec, fam, _, _ in _dense_stated_rows()
+            if spec.precision == "fp4" and fam.startswith("nvidia-")]
+    if not rows:
+        return None
+    med = float(np.median([c for c, _, _ in rows]))
+    _, rid, fam = min(rows, key=lambda r: (abs(r[0] - med), r[1]))
+    return fam, rid
+
+
+def fit_one(name: str, fam: str, rid: int, values: dict[str, float]) -> tuple[float, float]:
+    """Parameter ``name`` alone on row ``rid`` (family ``fam``'s other values fixed): (value, error %)."""
     cat = default_catalog()
     row = {int(r["id"]): r for r in load_rows()}[rid]
-    lo, hi = BOUNDS["host_s_per_expert"]
+    lo, hi = BOUNDS[name]
 
     def err(x: float) -> float:
-        p = EffParams(family=fam, fitted=True, **{**values, "host_s_per_expert": float(x)})
+        p = EffParams(family=fam, fitted=True, **{**values, name: float(x)})
         return math.log(predict_row(row, ROWS[rid], cat, p)[0] / float(row["value"]))
 
     sol = minimize_scalar(lambda x: err(x) ** 2, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7})
-    x = round(float(sol.x), 7)
+    x = round(float(sol.x), 7 if name == "host_s_per_expert" else 4)
     return x, 100 * (math.exp(err(x)) - 1)
 
 
 def select_fit_rows() -> dict[str, list[int]]:
     """Apply FIT_RULE: {family: fit row ids} (revision 4's long-context and revision 5's MoE rows included)."""
     out = _select_plain()
-    for extra in (select_attention_row(), select_host_row()):
+    for extra in (select_attention_row(), select_host_row(), select_fp4_row()):
         if extra is not None:
             out.setdefault(extra[0], []).append(extra[1])
             out[extra[0]].sort()
@@ -299,13 +320,16 @@ def build_doc() -> dict[str, Any]:
     fit = select_fit_rows()
     # predictions during the fit take their parameters from the EffParams passed in, never from the file
     nvidia = {f: ids for f, ids in fit.items() if f.startswith("nvidia-")}
-    host = select_host_row()
-    # the joint fit's rows are dense (host_s_per_expert does not act on them); the MoE row is fitted after
-    joint = {f: [i for i in ids if host is None or i != host[1]] for f, ids in nvidia.items()}
+    host, fp4 = select_host_row(), select_fp4_row()
+    # the joint fit's rows are dense bf16 / fp8 (host_s_per_expert and fp4_ratio do not act on them); the MoE
+    # row and the fp4 row are fitted after, each alone
+    later = {x[1] for x in (host, fp4) if x is not None}
+    joint = {f: [i for i in ids if i not in later] for f, ids in nvidia.items()}
     per, shared, errs = fit_joint(joint)
-    if host is not None:
-        hf, hid = host
-        shared["host_s_per_expert"], errs[hid] = fit_host(hf, hid, {**PRIOR, **GPU_FIXED, **shared, **per[hf]})
+    for name, pick in (("host_s_per_expert", host), ("fp4_ratio", fp4)):
+        if pick is not None:
+            pf, pid = pick
+            shared[name], errs[pid] = fit_one(name, pf, pid, {**PRIOR, **GPU_FIXED, **shared, **per[pf]})
     for f, ids in fit.items():
         if f in nvidia:
             continue
@@ -348,6 +372,9 @@ def build_doc() -> dict[str, Any]:
             "shared_nvidia": {
                 "fp8_ratio": "a property of the FP8 training recipe (Transformer Engine scaling, casts, amax), the "
                              "same software on every NVIDIA generation",
+                "fp4_ratio": "a property of the NVFP4 training recipe (Transformer Engine: 16-element block scales, "
+                             "random Hadamard transforms before the weight-gradient GEMMs, quantisation casts, layers "
+                             "kept in 16 bit), relative to bf16 efficiency at the fp4 peak",
                 "dim_half": "tile / wave quantisation scale of the CUTLASS/cuBLAS tile shapes, common to Ampere.."
                             "Blackwell",
                 "attn_bwd_ratio": "flash-attention backward / forward efficiency: the same kernel design (S "

@@ -160,3 +160,17 @@ def test_head_dim_factor_from_exponential_throughput(cat):
     # a chip without a published exp rate keeps the FA3 curve
     tpu = cat.accelerator("tpu-v5p")
     assert tpu.exp_tera_per_s is None and f(64) == pytest.approx(0.771, abs=0.01)
+
+
+def test_fp4_gemms_take_the_fp4_ratio(cat):
+    """A 4-bit GEMM runs at the fp4 peak times fp4_ratio (one value for the NVIDIA families, fitted on one NVFP4
+    row); a chip with no fp4 rate keeps the bf16 efficiency curve."""
+    gb200 = cat.accelerator("gb200")
+    p = C.efficiency_params(gb200.family)
+    assert 0.3 <= p.fp4_ratio <= 1.0
+    assert p.fp4_ratio == pytest.approx(C.load_fits()["parameters"]["shared_values"]["fp4_ratio"])
+    e16 = C.gemm_efficiency(gb200, 8192, 8192, 8192, "bf16")
+    assert C.gemm_efficiency(gb200, 8192, 8192, 8192, "fp4") == pytest.approx(e16 * p.fp4_ratio)
+    t8 = C.gemm_time_s(gb200, 8192, 8192, 8192, "fp8")
+    t4 = C.gemm_time_s(gb200, 8192, 8192, 8192, "fp4")
+    assert t4 == pytest.approx(t8 * (gb200.peak_tflops["fp8"] * p.fp8_ratio) / (gb200.peak_tflops["fp4"] * p.fp4_ratio))

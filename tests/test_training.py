@@ -559,3 +559,33 @@ def test_overlap_of_each_parallel_dimension_is_stated():
     assert any(n.startswith("data parallel: collectives overlapped") for n in r.notes)
     solo = estimate_training("tinyllama-1.1b", "h100", 1, seq=2048, global_batch=8)
     assert not any(n.startswith("overlap: ") for n in solo.notes)  # one chip: nothing to overlap
+
+
+def test_fp4_training_speeds_the_gemms_not_the_rest(cat, run_cli):
+    """--precision fp4 (an NVFP4-style recipe) runs the linear layers' GEMMs at the chip's fp4 peak times the
+    fitted fp4_ratio; attention, elementwise work and communication stay as in fp8. So a compute-bound step is
+    faster than in fp8, but by less than the peak ratio; memory is fp8's (quantised copies taken as fp8's);
+    a chip without an fp4 rate is refused naming the flag and what to use instead."""
+    fixed = {"tp": 1, "pp": 4, "cp": 1, "vp": 5, "micro_batch": 1, "recompute": "none", "zero": 2}
+    kw = dict(seq=8192, global_batch=256, parallelism=fixed, catalog=cat)
+    r8 = estimate_training("llama3-70b", "gb300", 64, precision="fp8", **kw)
+    r4 = estimate_training("llama3-70b", "gb300", 64, precision="fp4", **kw)
+    gb300 = cat.accelerator("gb300")
+    peak_ratio = gb300.peak_tflops["fp4"] / gb300.peak_tflops["fp8"]
+    speedup = r8.step_time_s / r4.step_time_s
+    assert 1.1 < speedup < peak_ratio
+    assert r4.breakdown["compute"] < r8.breakdown["compute"]
+    assert r4.memory_gb_per_chip == pytest.approx(r8.memory_gb_per_chip)
+    # MFU is over the dense peak at the training precision, as for fp8
+    assert r4.mfu < r8.mfu
+    for chip in ("h100", "trn2"):
+        with pytest.raises(RainierError) as exc:
+            estimate_training("llama3-8b", chip, 8, seq=4096, global_batch=8, precision="fp4", catalog=cat)
+        assert exc.value.field == "--precision" and "fp8" in str(exc.value)
+    rc, _, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--seq", "4096",
+                         "--global-batch", "8", "--precision", "fp4")
+    assert rc == 2 and err.count("\n") == 1 and "--precision" in err and "fp4" in err
+    # Trainium3's fp4 rate is its fp8 rate: fp4 only adds the recipe's costs, and the estimate says so
+    t8 = estimate_training("llama3-8b", "trn3", 64, seq=4096, global_batch=64, precision="fp8", catalog=cat)
+    t4 = estimate_training("llama3-8b", "trn3", 64, seq=4096, global_batch=64, precision="fp4", catalog=cat)
+    assert t4.step_time_s >= t8.step_time_s and any("fp8 is the faster choice" in n for n in t4.notes)

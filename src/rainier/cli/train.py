@@ -63,7 +63,7 @@ def train_cmd(
     micro_batch: Annotated[str | None, typer.Option("--micro-batch", help="microbatch size in sequences")] = None,
     recompute: Annotated[str | None, typer.Option("--recompute", help="none | selective | full")] = None,
     zero: Annotated[int | None, typer.Option("--zero", help="ZeRO stage 0-3 (3 = FSDP)")] = None,
-    precision: Annotated[str, typer.Option("--precision", help="bf16 | fp16 | fp8")] = "bf16",
+    precision: Annotated[str, typer.Option("--precision", help="bf16 | fp16 | fp8 | fp4 (NVFP4-style: linear-layer GEMMs in 4 bit)")] = "bf16",
     tokens: Annotated[str | None, typer.Option("--tokens", help="tokens to train on: 15T")] = None,
     sites: Annotated[int, typer.Option("--sites", help="data centers the job spans")] = 1,
     cross_site_gbps: Annotated[float | None, typer.Option("--cross-site-gbps", help="capacity of the link between sites, Gbit/s")] = None,

@@ -117,6 +117,7 @@ class EffParams:
     gemm_peak_eff: float = 0.70
     dim_half: float = 48.0
     fp8_ratio: float = 0.80
+    fp4_ratio: float = 0.64
     attn_eff: float = 0.75
     mem_eff: float = 0.80
     attn_bwd_ratio: float = 0.80
@@ -140,7 +141,7 @@ def load_fits() -> dict[str, Any]:
     return json.loads(text)
 
 
-_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff", "attn_bwd_ratio", "host_s_per_expert",
+_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "fp4_ratio", "attn_eff", "mem_eff", "attn_bwd_ratio", "host_s_per_expert",
           "overlap_eff")
 
 
@@ -194,6 +195,8 @@ def gemm_efficiency(acc: Accelerator, m: float, n: float, k: float, precision: s
     eff = p.gemm_peak_eff * _sat(m, p.dim_half) * _sat(n, p.dim_half) * _sat(k, p.dim_half)
     if precision == "fp8" and "fp8" in acc.peak_tflops:
         eff *= p.fp8_ratio
+    elif precision == "fp4" and "fp4" in acc.peak_tflops:
+        eff *= p.fp4_ratio
     return eff
 
 

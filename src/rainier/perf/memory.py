@@ -127,7 +127,7 @@ def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, s
         kv_w = 2 * max(model.n_kv_heads, t) * d
         o_w = a * d
         x = 0.0
-    lb = 1.0 if precision == "fp8" else 2.0
+    lb = 1.0 if precision in ("fp8", "fp4") else 2.0
     per = (4 * h + lb * h + (h if drop else 0)) * rep + x
     per += (2 * q_w + 2 * kv_w + lb * o_w) / t
     if not fused_attention and recompute == "none":
@@ -200,7 +200,7 @@ def model_state_bytes(dense: float, expert: float, *, zero: int, dp_shard: int, 
     ``distributed_fused_adam`` with ``dtype: bf16``). ZeRO-3 (PyTorch FSDP): no persistent bf16 copy (the fp32 shard in the optimizer's
     12 B is the parameter), only ``gathered_params`` held in bf16 (+ fp8) while in use.
     """
-    w_b = 2.0 + (1.0 if precision == "fp8" else 0.0)
+    w_b = 2.0 + (1.0 if precision in ("fp8", "fp4") else 0.0)
     g_b, o_b = grad_bytes, optimizer_bytes
 
     def part(n: float, d: float) -> tuple[float, float, float]:

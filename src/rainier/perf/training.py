@@ -266,7 +266,7 @@ class _Ctx:
         self._mem: dict[tuple[Any, ...], MemoryBreakdown] = {}
         self._pchip: dict[tuple[int, int, int, int], tuple[float, float]] = {}
         self._ends: dict[tuple[Any, ...], tuple[float, float]] = {}
-        self.gemm_prec = "fp8" if precision == "fp8" and acc.supports("fp8") else "bf16"
+        self.gemm_prec = precision if precision in ("fp8", "fp4") and acc.supports(precision) else "bf16"
         self.peak = acc.peak_flops(self.gemm_prec)
 
     def coll(self, op: str, nbytes: float, group: int, stride: int, outer_scale: float = 1.0) -> float:
@@ -769,11 +769,13 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     global_batch = _whole(global_batch, "--global-batch")
     sites = _whole(sites, "--sites")
     top = _whole(top, "--top")
-    if precision not in ("bf16", "fp16", "fp8"):
+    if precision not in ("bf16", "fp16", "fp8", "fp4"):
         raise RainierError(f"unsupported training precision '{precision}'", field="--precision",
-                           fix="use bf16, fp16 (mixed precision with loss scaling: bf16 rates, fp16 gradients) or fp8")
-    if precision == "fp8" and "fp8" not in acc.peak_tflops:
-        raise RainierError(f"{acc.name} has no fp8 rate", field="--precision", fix="use --precision bf16")
+                           fix="use bf16, fp16 (mixed precision with loss scaling: bf16 rates, fp16 gradients), fp8 "
+                               "or fp4 (NVFP4-style recipe: linear-layer GEMMs in 4 bit)")
+    if precision in ("fp8", "fp4") and precision not in acc.peak_tflops:
+        alt = "fp8 or bf16" if precision == "fp4" and "fp8" in acc.peak_tflops else "bf16"
+        raise RainierError(f"{acc.name} has no {precision} rate", field="--precision", fix=f"use --precision {alt}")
     if sites == 1 and cross_site_gbps is not None:
         raise RainierError("a cross-site link needs a job across sites", field="--cross-site-gbps",
                            fix="give --sites 2 or more, or drop --cross-site-gbps")
@@ -922,6 +924,12 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         prior_from = C.load_fits().get("families", {}).get(acc.family, {}).get("prior_from")
         src = f"the {prior_from} fit" if prior_from else "the default prior"
         notes.append(f"efficiency: no measured runs for family '{acc.family}'; {src} used (see perf/fits/efficiency.json)")
+    if ctx.gemm_prec == "fp4":
+        fp4, fp8 = acc.peak_tflops.get("fp4", 0.0), acc.peak_tflops.get("fp8", 0.0)
+        notes.append(f"fp4: linear-layer GEMMs at {fp4:g} TFLOP/s x fp4_ratio {ctx.params.fp4_ratio:g} (NVFP4-style "
+                     "recipe; attention and the rest as in fp8)"
+                     + (f"; this chip's fp4 rate is no faster than its fp8 rate ({fp8:g}): fp8 is the faster choice"
+                        if fp4 <= fp8 else ""))
     gd = ctx.opt.grad_dtype or "fp32"
     notes.append(f"gradients: {gd} buffer ({_GRAD_BYTES[gd]:g} B per parameter), reduced in {gd} (--grad-dtype); "
                  f"Adam state {ctx.opt.optimizer_dtype}, {_OPT_STATE[ctx.opt.optimizer_dtype][0]:g} B per parameter "

@@ -84,6 +84,8 @@ _SEL_LAYER = Options(recompute_fraction=0.5)
 _SEL_OP_NOTE = ("torchtitan op-level selective AC saves every other matmul output and recomputes the rest: "
                 "modelled as half a forward recomputed")
 _CAP500 = Options(power_cap_w=500.0)
+_NVFP4 = ("NVFP4 recipe (Transformer Engine): the linear layers' forward, input-gradient and weight-gradient "
+          "GEMMs in 4 bit, attention and the rest in 16 bit; run as --precision fp4")
 # torchtitan's Dec-2024 tables 2, 4, 5 and 6 name "torch.compile + Float8" in their captions (Float8 on the
 # nn.Linear layers via torchao; attention, norms and the rest stay bf16); 4-6 also name AsyncTP.
 _TT_COMPILE_FP8 = "torch.compile + Float8 linears, as the table's caption states"
@@ -291,6 +293,16 @@ ROWS: dict[int, RowSpec] = {
     105: RowSpec("llama3-70b", "mi325x", {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "micro_batch": 1, "zero": 3},
                  "tokens_per_s_per_chip", global_batch=512, note=_AMD_GBS),
     106: RowSpec(unusable="global batch not stated, and with PP 4 it sets the pipeline bubble"),
+    # Megatron-Bridge 26.02, NVFP4 pre-training (4-bit linear-layer GEMMs; attention in 16 bit); every size stated,
+    # recompute and ZeRO searched as for rows 48-61
+    107: RowSpec("llama3-70b", "gb300", {"tp": 1, "pp": 4, "cp": 1, "vp": 5, "micro_batch": 1}, "tokens_per_s_per_chip",
+                 precision="fp4", note=_NVFP4),
+    108: RowSpec("llama3-70b", "gb200", {"tp": 2, "pp": 4, "cp": 1, "vp": 5, "micro_batch": 1}, "tokens_per_s_per_chip",
+                 precision="fp4", note=_NVFP4),
+    109: RowSpec("llama3.1-405b", "gb300", {"tp": 4, "pp": 8, "cp": 1, "vp": 4, "micro_batch": 1}, "tokens_per_s_per_chip",
+                 precision="fp4", note=_NVFP4),
+    110: RowSpec("llama3.1-405b", "gb200", {"tp": 4, "pp": 16, "cp": 1, "vp": 8, "micro_batch": 1},
+                 "tokens_per_s_per_chip", precision="fp4", note=_NVFP4),
 }
 
 # torchtitan runs without torch.compile execute the model's norms, rotary embedding, SwiGLU and fp32 loss
@@ -309,7 +321,7 @@ for _i in FA2_ROWS:
 # configuration (scripts/performance/configs/*/ *_llm_pretrain.py: set_llama3_common_configs,
 # set_llama31_common_configs, set_deepseek_v3_common_configs, set_gpt_oss_common_configs, qwen3): the gradient
 # buffer takes the bf16 parameters' dtype and is reduce-scattered in bf16.
-MB_BF16_GRAD_ROWS = tuple(range(48, 62))
+MB_BF16_GRAD_ROWS = tuple(range(48, 62)) + tuple(range(107, 111))
 for _i in MB_BF16_GRAD_ROWS:
     ROWS[_i] = replace(ROWS[_i], options=replace(ROWS[_i].options, grad_dtype="bf16"))
 
@@ -378,11 +390,12 @@ class ValidationReport:
         return asdict(self)
 
 
-# Rows 77-106 are not in shared/reference/training-measured.csv: rainier added them from other vendors'
+# Rows 77-110 are not in shared/reference/training-measured.csv: rainier added them from other vendors'
 # published runs (MaxText / tpu-recipes on TPU v5p, v6e and Ironwood; AWS Neuron's Trainium1 tables; AMD's
-# Primus results on MI325X / MI355X), each row citing its source. They are scored apart from the reference
+# Primus results on MI325X / MI355X) and from NVIDIA's NVFP4 runs (Megatron-Bridge 26.02, rows 107-110), each
+# row citing its source. They are scored apart from the reference
 # set (``mape_heldout_added``); the fit rule picks its rows from both.
-ADDED_ROWS = frozenset(range(77, 107))
+ADDED_ROWS = frozenset(range(77, 111))
 
 
 def load_rows() -> list[dict[str, str]]:
@@ -590,16 +603,23 @@ def fixed_efficiency_baseline(scored: list[tuple[RowResult, TrainingResult | Non
     """The llm-analysis-style baseline, given every advantage rainier has: step time = model FLOPs / (chips x peak x
     one MFU per family), the MFU fitted on rainier's own fit rows (the geometric mean of the MFU that reproduces
     each exactly), the same FLOP count, peak and metric conversion; scored on the same held-out rows. Returns its
-    constants, its held-out MAPE on the reference rows, the added rows and both, and per-row errors."""
+    constants, its held-out MAPE on the reference rows, the added rows and both, and per-row errors. fp4 runs (MFU
+    over the fp4 peak) get a constant of their own, ``family/fp4``, from the fp4 fit row, as rainier gets its
+    fp4_ratio from it."""
     rows = [(r, e) for r, e in scored if r.usable and r.error_pct is not None and e is not None]
+
+    def key(r: RowResult) -> str:
+        return r.family + ("/fp4" if ROWS[r.id].precision == "fp4" else "")
+
     logs: dict[str, list[float]] = defaultdict(list)
     for r, e in rows:
         if r.fitted and r.predicted and r.measured:
             lr = math.log(r.predicted / r.measured)
             sign = -1.0 if ROWS[r.id].metric in TIME_METRICS else 1.0
-            logs[r.family].append(math.log(e.mfu) - sign * lr)  # the MFU that reproduces the row exactly
+            logs[key(r)].append(math.log(e.mfu) - sign * lr)  # the MFU that reproduces the row exactly
     consts = {f: math.exp(sum(v) / len(v)) for f, v in sorted(logs.items())}
-    errs = {r.id: 100.0 * (baseline_value(r, e, consts[r.family]) / (r.measured or 1.0) - 1.0)
+    errs = {r.id: 100.0 * (baseline_value(r, e, consts.get(key(r), consts.get(r.family, 0.0))) / (r.measured or 1.0)
+                           - 1.0)
             for r, e in rows if not r.fitted and r.family in consts}
     added = {i for i in errs if i in ADDED_ROWS}
 
