@@ -174,3 +174,6 @@ def test_fp4_gemms_take_the_fp4_ratio(cat):
     t8 = C.gemm_time_s(gb200, 8192, 8192, 8192, "fp8")
     t4 = C.gemm_time_s(gb200, 8192, 8192, 8192, "fp4")
     assert t4 == pytest.approx(t8 * (gb200.peak_tflops["fp8"] * p.fp8_ratio) / (gb200.peak_tflops["fp4"] * p.fp4_ratio))
+    # fp4_ratio is the training recipe's: inference's fp4 GEMMs (rainier serve) stay on the family's curve
+    from rainier.perf.inference import load_inference_fit
+    assert load_inference_fit().eff_params(gb200).fp4_ratio == 1.0

@@ -154,8 +154,10 @@ class InferenceFit:
         return 1.0, 1.0, 0.0
 
     def eff_params(self, acc: Accelerator) -> Any:
-        """compute.EffParams of the chip's family with this fit's inference scales applied."""
-        base = _comp.efficiency_params(acc.family)
+        """compute.EffParams of the chip's family with this fit's inference scales applied. ``fp4_ratio`` is 1: it
+        is the NVFP4 *training* recipe's cost (block scales, Hadamard transforms, casts of every gradient GEMM);
+        fp4 inference GEMMs run at the fp4 rate on the family's curve, as before that parameter existed."""
+        base = _comp.efficiency_params(acc.family).with_(fp4_ratio=1.0)
         for fam, g, dh, r8, at, me in self.bases:
             if fam == acc.family:
                 base = base.with_(gemm_peak_eff=g, dim_half=dh, fp8_ratio=r8, attn_eff=at, mem_eff=me)
