@@ -276,3 +276,33 @@ def test_a_folder_named_like_a_builtin_does_not_hide_it(run_cli, tmp_path, monke
     assert rc == 0, err
     rc, _, err = run_cli("fleet", "run", "./tiny", "--horizon", "1d", "--out", str(tmp_path / "run2"))
     assert rc == 2 and "directory" in err and not (tmp_path / "run2").exists()
+
+
+# --- this session's sweep: inputs that hung the simulator or ended in a traceback ---------------------
+
+def _edit(doc: dict, path: str, value: object) -> dict:
+    cur = doc
+    keys = path.split(".")
+    for k in keys[:-1]:
+        cur = cur[int(k)] if isinstance(cur, list) else cur.setdefault(k, {})
+    cur[keys[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize("path,value,field", [
+    ("failures.scale", float("inf"), "failures.scale"),                   # the failure process fired forever
+    ("generators.0.rate_per_day", float("inf"), "rate_per_day"),          # job generation never ended
+    ("jobs", 5, "jobs"),                                                  # TypeError: 'int' object is not iterable
+    ("scheduler", {"name": "fair-share", "params": {"lookahead": "abc"}}, "scheduler.params"),  # ValueError
+    ("sites.0.systems.0.deliveries", [{"month": 1000000, "systems": 1}], "month"),  # year out of range
+    ("sites.0.systems.0.installed", 10**12, "installed"),                 # a 931 GiB array
+])
+def test_fleet_run_refuses_what_used_to_hang_or_crash(run_cli, tmp_path, path, value, field):
+    doc = _tiny()
+    if path.startswith("generators") and not doc.get("generators"):
+        doc["generators"] = [{"tenant": doc["tenants"][0]["name"], "rate_per_day": 1, "model": "llama3-8b",
+                              "chips": 8, "duration": "1h"}]
+    out = tmp_path / "out"
+    scen = _write(tmp_path / "s.yaml", _edit(doc, path, value))
+    _one_error(*run_cli("fleet", "run", str(scen), "--out", str(out)), field)
+    assert not out.exists()

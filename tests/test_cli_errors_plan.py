@@ -129,3 +129,9 @@ def test_plan_tiny_demand_is_met_and_infinite_is_rejected(cat):
     assert sum(r.delivered_flops for r in res.rows) >= 1e6
     with pytest.raises(RainierError, match="--demand"):
         plan_capacity(cat, ["h100"], ["new-carlisle"], [2026], [float("inf")])
+
+
+def test_plan_refuses_a_site_listed_twice(run_cli):
+    """Listed twice, a site's power cap was counted twice: the plan put 476 MW at a 300 MW site."""
+    rc, out, err = run_cli("plan", "--demand", "2026:150EF", "--chip", "trn2", "--site", "mississippi,Mississippi")
+    assert rc == 2 and out == "" and err.count("\n") == 1 and "--site" in err and "twice" in err

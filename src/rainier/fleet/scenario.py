@@ -140,8 +140,13 @@ Count = Annotated[float, BeforeValidator(_count)]
 TokensPerS = Annotated[float, BeforeValidator(_rate)]
 
 
+# systems in one pool (installed, or in one delivery): the simulator keeps per-chip state, and 5 million
+# systems is beyond any planned campus (a 5 GW fleet is ~3-4 million chips)
+MAX_SYSTEMS = 5_000_000
+
+
 class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- time points ------------------------------------------------------------------------------------
@@ -174,12 +179,12 @@ class Delivery(_M):
     """Systems arriving (or retiring) at ``at_s``; ``systems`` already converted from chips if given."""
 
     at_s: float = Field(ge=0)
-    systems: int = Field(ge=0)
+    systems: int = Field(ge=0, le=MAX_SYSTEMS)
 
 
 class SystemPool(_M):
     kind: str = Field(description="catalog system name, e.g. trn2-ultraserver")
-    installed: int = Field(0, ge=0, description="systems installed at the start")
+    installed: int = Field(0, ge=0, le=MAX_SYSTEMS, description="systems installed at the start")
     deliveries: tuple[Delivery, ...] = ()
     decommission: tuple[Delivery, ...] = ()
 
@@ -480,6 +485,17 @@ def _ren(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _list(d: dict[str, Any], key: str, field: str) -> list[Any]:
+    """``d[key]`` as a list ([] when absent); a scalar or mapping there is an input error naming ``field``."""
+    v = d.get(key)
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise RainierError(f"must be a list, got {type(v).__name__} '{v}'", field=field,
+                           fix="write one '- ' item per entry (or leave the key out)")
+    return v
+
+
 def _prep(doc: dict[str, Any]) -> dict[str, Any]:
     """Turn the human-friendly document into the schema's SI form, naming fields on error."""
     if not isinstance(doc, dict):
@@ -501,12 +517,16 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
 
     def month(v: Any, field: str) -> float:
         if isinstance(v, int) and not isinstance(v, bool):
-            return month_start_s(start, v)
+            try:
+                return month_start_s(start, v)
+            except (ValueError, OverflowError):
+                raise RainierError(f"month {v} after the start is beyond the calendar", field=field,
+                                   fix="count months from the start (12 = a year later) or write a date") from None
         return when(v, field)
 
     def pools(site: dict[str, Any], si: int) -> list[Any]:
         out = []
-        for pi, p in enumerate(site.get("systems") or []):
+        for pi, p in enumerate(_list(site, "systems", f"sites[{si}].systems")):
             if not isinstance(p, dict):
                 out.append(p)
                 continue
@@ -517,7 +537,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
                 p["_installed_chips"] = p.pop("installed_chips")
             for key in ("deliveries", "decommission"):
                 items = []
-                for di, x in enumerate(p.get(key) or []):
+                for di, x in enumerate(_list(p, key, f"{f}.{key}")):
                     if not isinstance(x, dict):
                         items.append(x)
                         continue
@@ -534,7 +554,11 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
                             raise RainierError("from: needs to:", field=f"{ff}.to")
                         t0, t1 = month(a, f"{ff}.from"), month(b, f"{ff}.to")
                         for m in range(0, 600):
-                            t = _add_months(start, t0, m)
+                            try:
+                                t = _add_months(start, t0, m)
+                            except (ValueError, OverflowError):
+                                raise RainierError("the deliveries run beyond the calendar", field=f"{ff}.from",
+                                                   fix="give from: and to: as months like 2026-03") from None
                             if t > t1 + 1:
                                 break
                             y = dict(x)
@@ -549,7 +573,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         return out
 
     sites = []
-    for si, s in enumerate(d.get("sites") or []):
+    for si, s in enumerate(_list(d, "sites", "sites")):
         if isinstance(s, dict):
             s = dict(s)
             if "power_cap" in s:
@@ -560,7 +584,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         d["sites"] = sites
 
     tenants = []
-    for ti, t in enumerate(d.get("tenants") or []):
+    for ti, t in enumerate(_list(d, "tenants", "tenants")):
         if isinstance(t, dict):
             t = dict(t)
             c = t.pop("commitment", None)
@@ -607,7 +631,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         return out
 
     jobs = []
-    for ji, j in enumerate(d.get("jobs") or []):
+    for ji, j in enumerate(_list(d, "jobs", "jobs")):
         if isinstance(j, dict):
             j = _ren(j, ("target",))
             if "arrival" in j:
@@ -619,7 +643,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         d["jobs"] = jobs
 
     gens = []
-    for gi, g in enumerate(d.get("generators") or []):
+    for gi, g in enumerate(_list(d, "generators", "generators")):
         if isinstance(g, dict):
             g = dict(g)
             for k in ("start", "end"):
@@ -640,7 +664,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         d["generators"] = gens
 
     services = []
-    for s in d.get("services") or []:
+    for s in _list(d, "services", "services"):
         if isinstance(s, dict):
             s = dict(s)
             if isinstance(s.get("slo"), dict):
@@ -661,7 +685,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         d["scheduler"] = _ren(d["scheduler"], ("interval",))
 
     events = []
-    for ei, e in enumerate(d.get("events") or []):
+    for ei, e in enumerate(_list(d, "events", "events")):
         if isinstance(e, dict):
             e = dict(e)
             if "at" in e:

@@ -113,6 +113,11 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                                fix=f"use bf16, or drop {a.name} from --chip")
     systems = [cat.system_for(a) for a in accs]
     site_objs = [cat.site(s, "--site") for s in sites]
+    seen: set[str] = set()
+    for site_obj in site_objs:
+        if site_obj.name in seen:  # one power cap per site: a second entry would double it
+            raise RainierError(f"site '{site_obj.name}' is listed twice", field="--site", fix="list each site once")
+        seen.add(site_obj.name)
     caps = {s.name: (power_cap_w or {}).get(s.name, s.power_mw * 1e6) for s in site_objs}
     life = int(round(econ.hardware_life_years))
     nc, ns, ny = len(accs), len(site_objs), len(years)

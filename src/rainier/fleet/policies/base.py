@@ -150,8 +150,9 @@ def make_scheduler(name: str, params: dict[str, Any] | None = None, *, field: st
                            fix=f"{hint}use one of {', '.join(scheduler_names())}")
     try:
         return _REGISTRY[name](**(params or {}))
-    except TypeError as exc:
-        raise RainierError(f"bad parameters for scheduler '{name}': {exc}", field="scheduler.params") from None
+    except (TypeError, ValueError) as exc:
+        raise RainierError(f"bad parameters for scheduler '{name}': {exc}", field="scheduler.params",
+                           fix="check the parameter names and give numbers where numbers are expected") from None
 
 
 def victims_for(job: JobView, running: Sequence[JobView], cap: Capacity, eligible: Callable[[JobView], bool],
