@@ -100,6 +100,9 @@ __all__ = [
 ]
 
 _BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
+# GEMM precisions below 16 bit with a rate of their own: they run only where the chip lists a native rate, on
+# quantised copies of weights and activations (training keeps 1-byte ones for both: perf.memory)
+LOW_PRECISION = ("fp8", "fp4")
 
 
 def bytes_per_element(precision: str) -> float:

@@ -103,7 +103,7 @@ WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 
 # Weight precisions that run only where the chip lists a native rate for them. fp16 runs at the bf16 rate;
 # int8 at the chip's int8 rate where the catalog lists one, else as weight-only quantisation (1-byte weights
 # dequantised into bf16 GEMMs: W8A16), a common deployment mode.
-NATIVE_ONLY = ("fp8", "fp4")
+NATIVE_ONLY = _comp.LOW_PRECISION
 ACT_BYTES = 2.0  # activations and collectives in bf16
 DEFAULT_TOKEN_BUDGET = 8192
 MAX_SLOTS = 4096

@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass
 
 from rainier.catalog.params import ParamCounts, param_counts
 from rainier.catalog.schema import Model
+from rainier.perf.compute import LOW_PRECISION
 from rainier.perf.ops import uses_dropout
 
 __all__ = ["MemoryBreakdown", "activation_bytes_per_layer", "inflight_layers", "model_state_bytes", "params_per_chip",
@@ -127,7 +128,7 @@ def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, s
         kv_w = 2 * max(model.n_kv_heads, t) * d
         o_w = a * d
         x = 0.0
-    lb = 1.0 if precision in ("fp8", "fp4") else 2.0
+    lb = 1.0 if precision in LOW_PRECISION else 2.0
     per = (4 * h + lb * h + (h if drop else 0)) * rep + x
     per += (2 * q_w + 2 * kv_w + lb * o_w) / t
     if not fused_attention and recompute == "none":
@@ -200,7 +201,7 @@ def model_state_bytes(dense: float, expert: float, *, zero: int, dp_shard: int, 
     ``distributed_fused_adam`` with ``dtype: bf16``). ZeRO-3 (PyTorch FSDP): no persistent bf16 copy (the fp32 shard in the optimizer's
     12 B is the parameter), only ``gathered_params`` held in bf16 (+ fp8) while in use.
     """
-    w_b = 2.0 + (1.0 if precision in ("fp8", "fp4") else 0.0)
+    w_b = 2.0 + (1.0 if precision in LOW_PRECISION else 0.0)
     g_b, o_b = grad_bytes, optimizer_bytes
 
     def part(n: float, d: float) -> tuple[float, float, float]:

@@ -266,7 +266,7 @@ class _Ctx:
         self._mem: dict[tuple[Any, ...], MemoryBreakdown] = {}
         self._pchip: dict[tuple[int, int, int, int], tuple[float, float]] = {}
         self._ends: dict[tuple[Any, ...], tuple[float, float]] = {}
-        self.gemm_prec = precision if precision in ("fp8", "fp4") and acc.supports(precision) else "bf16"
+        self.gemm_prec = precision if precision in C.LOW_PRECISION and acc.supports(precision) else "bf16"
         self.peak = acc.peak_flops(self.gemm_prec)
 
     def coll(self, op: str, nbytes: float, group: int, stride: int, outer_scale: float = 1.0) -> float:
@@ -773,7 +773,7 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         raise RainierError(f"unsupported training precision '{precision}'", field="--precision",
                            fix="use bf16, fp16 (mixed precision with loss scaling: bf16 rates, fp16 gradients), fp8 "
                                "or fp4 (NVFP4-style recipe: linear-layer GEMMs in 4 bit)")
-    if precision in ("fp8", "fp4") and precision not in acc.peak_tflops:
+    if precision in C.LOW_PRECISION and precision not in acc.peak_tflops:
         alt = "fp8 or bf16" if precision == "fp4" and "fp8" in acc.peak_tflops else "bf16"
         raise RainierError(f"{acc.name} has no {precision} rate", field="--precision", fix=f"use --precision {alt}")
     if sites == 1 and cross_site_gbps is not None:

@@ -618,7 +618,7 @@ def fixed_efficiency_baseline(scored: list[tuple[RowResult, TrainingResult | Non
             sign = -1.0 if ROWS[r.id].metric in TIME_METRICS else 1.0
             logs[key(r)].append(math.log(e.mfu) - sign * lr)  # the MFU that reproduces the row exactly
     consts = {f: math.exp(sum(v) / len(v)) for f, v in sorted(logs.items())}
-    errs = {r.id: 100.0 * (baseline_value(r, e, consts.get(key(r), consts.get(r.family, 0.0))) / (r.measured or 1.0)
+    errs = {r.id: 100.0 * (baseline_value(r, e, consts.get(key(r), consts[r.family])) / (r.measured or 1.0)
                            - 1.0)
             for r, e in rows if not r.fitted and r.family in consts}
     added = {i for i in errs if i in ADDED_ROWS}
