@@ -191,7 +191,7 @@ def test_a_job_on_a_system_no_site_has_is_rejected(cat):
     doc = _tiny()
     doc["jobs"][0]["system"] = "trn2.48xlarge"
     doc["jobs"][0]["chips"] = 16
-    with pytest.raises(RainierError, match=r"jobs\[0\]\.chips.*no site has"):
+    with pytest.raises(RainierError, match=r"jobs\[0\]\.system: no site holds a trn2.48xlarge"):
         scenario_from_dict(doc, catalog=cat)
 
 
@@ -306,3 +306,110 @@ def test_fleet_run_refuses_what_used_to_hang_or_crash(run_cli, tmp_path, path, v
     scen = _write(tmp_path / "s.yaml", _edit(doc, path, value))
     _one_error(*run_cli("fleet", "run", str(scen), "--out", str(out)), field)
     assert not out.exists()
+
+
+# --- the sweep's leftovers: inputs that ran quietly with a meaning nobody wrote -------------------------
+
+@pytest.mark.parametrize("path,value,field,words", [
+    # a typo inside the commitment was dropped: the tenant ran with no commitment at all
+    ("tenants.0.commitment", {"chps": 600}, "tenants[0].commitment.chps", "unknown field"),
+    # a unit-less power cap read as 5 W: the site never powered a system
+    ("sites.0.power_cap", 5, "sites[0].power_cap", "no unit"),
+    ("tenants.0.commitment", {"power": "500"}, "tenants[0].commitment.power", "no unit"),
+    # an unknown or unsupported serving precision went unchecked (served at the bf16 rate)
+    ("services.0.precision", "fp9", "services[0].precision", "unknown precision"),
+    ("services.0.precision", "fp4", "services[0].precision", "no native fp4"),
+    # a service or a supply slip naming a system no site holds: the work silently never started
+    ("services.0.system", "gb200-nvl72", "services[0].system", "no site holds a gb200-nvl72"),
+    ("events", [{"at": "1d", "kind": "supply_slip", "site": "new-carlisle", "system": "gb200-nvl72", "months": 1}],
+     "events[0].system", "holds no gb200-nvl72"),
+    # a reversed delivery range delivered nothing
+    ("sites.0.systems.0.deliveries", [{"from": "2026-03", "to": "2025-11", "systems": 2}],
+     "deliveries[0].to", "comes before"),
+    # a date before the start, in pydantic's words ("Input should be greater than or equal to 0")
+    ("sites.0.systems.0.deliveries", [{"month": "2025-01", "systems": 2}], "deliveries[0].month", "before the scenario"),
+    ("sites.0.systems.0.deliveries", [{"month": -2, "systems": 2}], "deliveries[0].month", "before the scenario"),
+    # a PUE below 1 was caught only at run time, under the name of a CLI flag (--pue)
+    ("sites.0.pue", 0.5, "sites[0].pue", "1.0 to 3.0"),
+    # a name with a path in it wrote the default run directory outside runs/
+    ("name", "../escape", "name", "not a plain name"),
+    # pydantic's own wording ("Input should be a valid dictionary or instance of SystemPool (and 2 more)")
+    ("sites.0.systems", ["trn2-ultraserver"], "sites[0].systems[0]", "must be a mapping"),
+    ("seed", -1, "seed", "must be at least 0 (got -1)"),
+])
+def test_scenario_refuses_what_used_to_run_quietly(cat, path, value, field, words):
+    with pytest.raises(RainierError) as exc:
+        scenario_from_dict(_edit(_tiny(), path, value), catalog=cat, source="s.yaml")
+    line = str(exc.value)
+    assert line.startswith(f"s.yaml: {field}") or line.startswith("s.yaml: ") and field in line, line
+    assert words in line and "Input should" not in line and "more)" not in line, line
+
+
+def test_scenario_precision_is_case_blind_and_units_still_read(cat):
+    doc = _edit(_edit(_tiny(), "services.0.precision", "FP8"), "sites.0.power_cap", "300MW")
+    sc = scenario_from_dict(_edit(doc, "tenants.0.commitment", {"power": "1MW"}), catalog=cat)
+    assert sc.services[0].precision == "fp8" and sc.sites[0].power_cap_w == 300e6
+    assert sc.tenants[0].commitment_w == 1e6
+
+
+def test_no_scenario_name_escapes_the_runs_folder(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scen = _write(tmp_path / "s.yaml", _edit(_tiny(), "name", "../../escape"))
+    _one_error(*run_cli("fleet", "run", str(scen)), "name")
+    assert not any(tmp_path.parent.glob("escape*")) and not (tmp_path / "runs").exists()
+
+
+def test_horizon_override_replaces_a_resolved_files_horizon(run_cli, tiny_run, tmp_path):
+    """A run's scenario.yaml holds horizon_s; --horizon used to sit beside it and blame the file."""
+    rc, out, err = run_cli("fleet", "run", str(tiny_run / "scenario.yaml"), "--horizon", "6h",
+                           "--out", str(tmp_path / "again"), "--json")
+    assert rc == 0, err
+    assert json.loads(out)["horizon_h"] == 6.0
+
+
+def test_run_fleet_refuses_a_negative_seed(cat):
+    """On a loaded Scenario the seed override skipped validation and ended in numpy's ValueError."""
+    from rainier.fleet import run_fleet
+
+    with pytest.raises(RainierError, match="seed"):
+        run_fleet(scenario_from_dict(_edit(_tiny(), "horizon", "1h"), catalog=cat), seed=-1)
+
+
+@pytest.mark.parametrize("damage,words", [
+    ("manifest_other_run", "two runs mixed"),
+    ("tenants_str", "tenants is not a list of objects"),         # AttributeError: 'str' object has no attribute 'get'
+    ("total_nan", "not a finite number"),
+    ("ts_negative", "chips_busy has negative"),
+    ("ts_empty", "no rows"),
+])
+def test_report_refuses_an_inconsistent_run_directory(run_cli, tiny_run, tmp_path, damage, words):
+    import pandas as pd
+
+    from rainier.report.run_report import check_run_dir
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "report.html").unlink(missing_ok=True)
+    summary = json.loads((run / "summary.json").read_text())
+    if damage == "manifest_other_run":
+        m = json.loads((run / "manifest.json").read_text())
+        m["config_sha256"] = "0" * 64
+        (run / "manifest.json").write_text(json.dumps(m))
+    elif damage == "tenants_str":
+        summary["tenants"] = "lab-a"
+    elif damage == "total_nan":
+        summary["totals"]["utilization"] = float("nan")
+    else:
+        ts = pd.read_parquet(run / "timeseries.parquet")
+        ts = ts.iloc[:0] if damage == "ts_empty" else ts.assign(chips_busy=-ts.chips_busy - 1)
+        ts.to_parquet(run / "timeseries.parquet")
+    (run / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "r.html"
+    line = _one_error(*run_cli("report", str(run), "--out", str(out)), "RUN_DIR", words)
+    assert not out.exists() and any(words in p for p in check_run_dir(run)), line
+
+
+def test_report_out_with_a_trailing_slash_is_a_folder(run_cli, tiny_run, tmp_path):
+    rc, out, err = run_cli("report", str(tiny_run), "--out", f"{tmp_path / 'newdir'}/", "--quiet")
+    assert rc == 0, err
+    assert (tmp_path / "newdir" / "report.html").is_file()

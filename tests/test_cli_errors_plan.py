@@ -135,3 +135,22 @@ def test_plan_refuses_a_site_listed_twice(run_cli):
     """Listed twice, a site's power cap was counted twice: the plan put 476 MW at a 300 MW site."""
     rc, out, err = run_cli("plan", "--demand", "2026:150EF", "--chip", "trn2", "--site", "mississippi,Mississippi")
     assert rc == 2 and out == "" and err.count("\n") == 1 and "--site" in err and "twice" in err
+
+
+def test_plan_api_checks_its_optional_inputs(cat):
+    """The sweep's API leftovers: a short hbm_bytes list raised zip()'s ValueError; a negative or NaN cap,
+    or one keyed by a site not planned, went into HiGHS (or was ignored)."""
+    with pytest.raises(RainierError, match="hbm_bytes"):
+        plan_capacity(cat, ["h100"], ["mississippi"], [2026, 2027], [1e18, 2e18], hbm_bytes=[1e15])
+    for cap in (-1.0, float("nan")):
+        with pytest.raises(RainierError, match="power_cap_w"):
+            plan_capacity(cat, ["h100"], ["mississippi"], [2026], [1e18], power_cap_w={"mississippi": cap})
+    with pytest.raises(RainierError, match="not among the planned sites"):
+        plan_capacity(cat, ["h100"], ["mississippi"], [2026], [1e18], power_cap_w={"new-carlisle": 1e8})
+
+
+def test_precision_flags_are_case_blind(run_cli):
+    rc, out, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--seq", "4096",
+                           "--global-batch", "32", "--precision", "BF16", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["precision"] == "bf16"

@@ -68,9 +68,11 @@ def atomic_write_bytes(path: str | Path, data: bytes, field: str | None = None) 
 
 
 def report_path(path: str | Path, default_name: str = "report.html") -> Path:
-    """Where a report goes: a folder gets ``default_name`` inside it; a file path is used as given."""
+    """Where a report goes: a folder (an existing one, or a path written with a trailing slash, which is
+    created) gets ``default_name`` inside it; a file path is used as given."""
     p = Path(path)
-    return p / default_name if p.is_dir() else p
+    folder = p.is_dir() or (isinstance(path, str) and path.endswith(("/", os.sep)))
+    return p / default_name if folder else p
 
 
 def atomic_write_text(path: str | Path, text: str, field: str | None = None) -> Path:

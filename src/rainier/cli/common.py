@@ -62,7 +62,7 @@ def out_path(value: str | None, field: str) -> Path | None:
 def report_target(value: str | None) -> Path | None:
     """Where ``--report`` writes: None without the option; an empty path is an error; a folder gets report.html."""
     path = out_path(value, "--report")
-    return None if path is None else report_path(path)
+    return None if path is None else report_path(value or path)  # the text keeps a trailing / (a folder)
 
 
 def emit_json(obj: Any) -> None:

@@ -58,7 +58,7 @@ def plan_cmd(
     cat = load_catalog(catalog)
     years, flops = parse_demand(demand)
     res = plan_capacity(cat, split_names(chip, "--chip"), split_names(site, "--site"), years, flops,
-                        precision=precision, utilization=utilization)
+                        precision=precision.strip().lower(), utilization=utilization)
     if json:
         emit_json(res)
         return

@@ -31,7 +31,7 @@ def report_cmd(
     from rainier.report.compare import build_compare_page, compare_metrics
     from rainier.report.run_report import build_run_page, headline, load_run
 
-    out_file = out_path(out, "-o/--out")
+    out_path(out, "-o/--out")  # refuses an empty path; the text itself is kept (a trailing / means a folder)
     t0 = time.perf_counter()
     # A year-long 1M-chip run takes a second or two to read and draw: show a spinner on a terminal.
     spinner = err_console.status("building the report...") if not (json or quiet) and err_console.is_terminal \
@@ -40,13 +40,13 @@ def report_cmd(
         a = load_run(run_dir)
         if run_dir_b is None:
             page = build_run_page(a)
-            path = page.write(report_path(out_file if out_file is not None else a.path / "report.html"))
+            path = page.write(report_path(out or a.path / "report.html"))  # out as typed: a trailing / is a folder
             extra: dict = {"kind": "run", "run": str(a.path)}
             rows = [(k, v, s) for k, v, s in headline(a)]
         else:
             b = load_run(run_dir_b)
             page = build_compare_page(a, b)
-            path = page.write(report_path(out_file if out_file is not None else a.path / f"compare-{b.path.name}.html",
+            path = page.write(report_path(out or a.path / f"compare-{b.path.name}.html",
                                           f"compare-{a.path.name}-{b.path.name}.html"))
             metrics = compare_metrics(a, b)
             extra = {"kind": "compare", "runs": [str(a.path), str(b.path)],

@@ -127,7 +127,7 @@ def train_cmd(
     res = estimate_training(
         model, chip, parse_int(chips, "--chips") or 1, seq=parse_int(seq, "--seq") or 1,
         global_batch=parse_int(global_batch, "--global-batch") or 1, parallelism=fixed or None,
-        precision=precision, tokens=parse_count(tokens, "--tokens") if tokens is not None else None, sites=sites,
+        precision=precision.strip().lower(), tokens=parse_count(tokens, "--tokens") if tokens is not None else None, sites=sites,
         cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
         options=Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
                         grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor,

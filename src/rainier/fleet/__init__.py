@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rainier.errors import RainierError
 from rainier.fleet.scenario import Scenario, builtin_scenarios, load_scenario
 from rainier.fleet.simulation import RunResult, Simulation
 
@@ -24,6 +25,9 @@ def run_fleet(scenario: Scenario | str | Path, out: str | Path | None = None, *,
     """Simulate ``scenario`` (a Scenario, a built-in name or a YAML path); write ``out`` if given."""
     from rainier.fleet.outputs import write_run_dir
 
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise RainierError(f"must be a whole number of at least 0 (got {seed!r})", field="seed",
+                           fix="give a non-negative integer seed")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, seed=seed, catalog=catalog)
     elif seed is not None:

@@ -63,6 +63,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -196,6 +197,13 @@ class SiteSpec(_M):
     pue: float = Field(0.0, ge=0, description="0 = the catalog site's PUE")
     systems_per_domain: int = Field(256, ge=1, description="systems per network domain (spine block)")
     systems: tuple[SystemPool, ...] = Field(min_length=1)
+
+    @field_validator("pue")
+    @classmethod
+    def _pue(cls, v: float) -> float:
+        if v and not 1.0 <= v <= 3.0:
+            raise ValueError(f"PUE must be from 1.0 to 3.0 (got {v}): facility power / IT power, e.g. 1.15")
+        return v
 
 
 # --- tenants, jobs, services ------------------------------------------------------------------------
@@ -404,6 +412,9 @@ class ScenarioEvent(_M):
         return self
 
 
+_NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ +-]*")
+
+
 class Scenario(_M):
     name: str
     description: str = ""
@@ -423,6 +434,14 @@ class Scenario(_M):
     services: tuple[ServiceSpec, ...] = ()
     failures: FailureSpec = FailureSpec()
     events: tuple[ScenarioEvent, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        # the default run directory is runs/NAME-seedN: a name with a path in it would write elsewhere
+        if not _NAME_OK.fullmatch(v):
+            raise ValueError(f"'{v}' is not a plain name: use letters, digits and . _ - + (no / or leading dot)")
+        return v
 
     @field_validator("sites", "tenants", "jobs", "generators", "services")
     @classmethod
@@ -510,13 +529,20 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
 
     def when(v: Any, field: str) -> float:
         try:
-            return _time_point(v, start, field)
+            t = _time_point(v, start, field)
         except RainierError:
             raise RainierError(f"cannot read '{v}'", field=field,
                                fix="write a date (2026-03-01), a month (2026-03) or a time from the start (30d)") from None
+        if t < 0:
+            raise RainierError(f"{v} is before the scenario's start ({start})", field=field,
+                               fix="give a time on or after start:, or move start: earlier")
+        return t
 
     def month(v: Any, field: str) -> float:
         if isinstance(v, int) and not isinstance(v, bool):
+            if v < 0:
+                raise RainierError(f"month {v} is before the scenario's start ({start})", field=field,
+                                   fix="count months from the start: 0 is the start's month, 12 a year later")
             try:
                 return month_start_s(start, v)
             except (ValueError, OverflowError):
@@ -553,6 +579,9 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
                         if b is None:
                             raise RainierError("from: needs to:", field=f"{ff}.to")
                         t0, t1 = month(a, f"{ff}.from"), month(b, f"{ff}.to")
+                        if t1 < t0:
+                            raise RainierError(f"to: {b} comes before from: {a}", field=f"{ff}.to",
+                                               fix="give the first month as from: and the last as to:")
                         for m in range(0, 600):
                             try:
                                 t = _add_months(start, t0, m)
@@ -577,7 +606,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         if isinstance(s, dict):
             s = dict(s)
             if "power_cap" in s:
-                s["power_cap_w"] = s.pop("power_cap")
+                s["power_cap_w"] = _with_unit(s.pop("power_cap"), f"sites[{si}].power_cap", "300MW")
             s["systems"] = pools(s, si)
         sites.append(s)
     if "sites" in d:
@@ -590,8 +619,13 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
             c = t.pop("commitment", None)
             if c is not None:
                 if isinstance(c, dict):
+                    for k in c:
+                        if k not in ("power", "chips"):
+                            raise RainierError(f"unknown field '{k}' (check the spelling)",
+                                               field=f"tenants[{ti}].commitment.{k}",
+                                               fix="give power: (e.g. 500MW) or chips: (e.g. 100000)")
                     if "power" in c:
-                        t["commitment_w"] = c["power"]
+                        t["commitment_w"] = _with_unit(c["power"], f"tenants[{ti}].commitment.power", "500MW")
                     if "chips" in c:
                         t["commitment_chips"] = c["chips"]
                 else:
@@ -667,6 +701,8 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
     for s in _list(d, "services", "services"):
         if isinstance(s, dict):
             s = dict(s)
+            if isinstance(s.get("precision"), str):
+                s["precision"] = s["precision"].strip().lower()
             if isinstance(s.get("slo"), dict):
                 s["slo"] = _ren(s["slo"], ("ttft", "tpot"))
         services.append(s)
@@ -695,6 +731,22 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
     if "events" in d:
         d["events"] = events
     return d
+
+
+def _with_unit(v: Any, field: str, example: str) -> Any:
+    """A power written by a person must carry its unit: ``power_cap: 5`` would read as 5 W, never what is
+    meant. Zero needs none, and the resolved file's ``power_cap_w`` (plain watts) does not pass here."""
+    bare = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if isinstance(v, str):
+        try:
+            float(v.replace("_", "").replace(",", ""))
+            bare = True
+        except ValueError:
+            pass
+    if bare and float(str(v).replace("_", "").replace(",", "")) != 0:
+        raise RainierError(f"'{v}' has no unit", field=field,
+                           fix=f"write the unit, e.g. {example} (or {example.rstrip('MGkW') or '1'}e6W for watts)")
+    return v
 
 
 def _add_months(start: dt.date, t0_s: float, m: int) -> float:
@@ -731,6 +783,38 @@ def _loc(loc: tuple[Any, ...]) -> str:
                     break
             out += ("." if out else "") + name
     return out or "(scenario)"
+
+
+_KIND_OF = {"model_type": "a mapping (key: value lines)", "dict_type": "a mapping (key: value lines)",
+            "model_attributes_type": "a mapping (key: value lines)", "tuple_type": "a list", "list_type": "a list",
+            "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+            "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
+            "bool_type": "true or false", "bool_parsing": "true or false", "string_type": "text",
+            "date_type": "a date like 2025-10-01", "date_parsing": "a date like 2025-10-01",
+            "date_from_datetime_parsing": "a date like 2025-10-01"}
+_BOUND = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
+          "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
+
+
+def _message(err: Any) -> str:
+    """One validation error in the words of the scenario file, not pydantic's."""
+    kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
+    shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in _KIND_OF:
+        return f"must be {_KIND_OF[kind]} (got {shown})"
+    if kind in _BOUND:
+        word, key = _BOUND[kind]
+        return f"must be {word} {ctx.get(key)} (got {shown})"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {shown})"
+    if kind in ("too_short", "too_long"):
+        return f"needs at least {ctx.get('min_length')} item(s)" if kind == "too_short" else \
+            f"has too many items (at most {ctx.get('max_length')})"
+    return str(err["msg"]).removeprefix("Value error, ")
 
 
 def _resolve_catalog(doc: dict[str, Any], catalog: Any) -> dict[str, Any]:
@@ -795,7 +879,15 @@ def scenario_from_dict(doc: dict[str, Any], *, seed: int | None = None, catalog:
     """Validate a scenario document (already parsed YAML)."""
     from rainier.catalog import default_catalog
 
-    cat = catalog or default_catalog()
+    try:
+        return _from_dict(doc, seed, catalog or default_catalog(), source)
+    except RainierError as exc:
+        if str(exc).startswith(f"{source}: "):
+            raise
+        raise RainierError(f"{source}: {exc}", field=exc.field) from None  # the file, then the field and fix
+
+
+def _from_dict(doc: dict[str, Any], seed: int | None, cat: Any, source: str) -> Scenario:
     d = _prep(doc)
     d = _resolve_catalog(d, cat)
     if seed is not None:
@@ -805,26 +897,57 @@ def scenario_from_dict(doc: dict[str, Any], *, seed: int | None = None, catalog:
     except _FieldError as exc:
         raise RainierError(f"{source}: {exc.message}", field=exc.field, fix=exc.fix) from None
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errs = exc.errors()
+        # a failed item also fails its list's length check (sites: too_short): report the item
+        locs = [tuple(e["loc"]) for e in errs]
+        errs = [e for e, lo in zip(errs, locs, strict=True)
+                if not any(o[:len(lo)] == lo and o != lo for o in locs)] or errs
+        err = errs[0]
         ctx_err = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _FieldError):
             raise RainierError(f"{source}: {ctx_err.message}", field=ctx_err.field, fix=ctx_err.fix) from None
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        if err["type"] == "missing":
-            msg = "required field is missing"
         field = _loc(tuple(err["loc"]))
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise RainierError(f"{source}: {field}: {msg}{more}", field=field) from None
+        others = {_loc(tuple(e["loc"])) for e in errs} - {field}  # a union's branches share a field
+        more = f" (and {len(others)} more field{'s' * (len(others) > 1)})" if others else ""
+        raise RainierError(f"{source}: {field}: {_message(err)}{more}", field=field) from None
     # references the pydantic model cannot see: generator models/sizes
     for i, g in enumerate(sc.generators):
         for ci, c in enumerate(g.chips):
             if not isinstance(c.value, int) or c.value <= 0:
                 raise RainierError(f"{source}: chips must be positive integers (got {c.value!r})",
                                    field=f"generators[{i}].chips[{ci}]")
+    _check_systems_held(sc, cat)
     _check_gang_sizes(sc, cat, source)
     return sc
+
+
+def _check_systems_held(sc: Scenario, catalog: Any) -> None:
+    """Every job, generator and service runs on a system kind some site holds (at the start or by a delivery),
+    a supply slip names a kind its site holds, and a service's precision runs on its system's chip. Without
+    these a typo'd or absent system gives a run where the work silently never starts."""
+    from rainier.perf.inference import check_precision
+
+    held: dict[str, set[str]] = {}
+    for s in sc.sites:
+        for p in s.systems:
+            held.setdefault(p.kind, set()).add(s.name)
+    kinds = ", ".join(sorted(held))
+    named: list[tuple[str, tuple[Any, ...]]] = [("jobs", sc.jobs), ("generators", sc.generators),
+                                                ("services", sc.services)]
+    for kind, items in named:
+        for i, x in enumerate(items):
+            if x.system not in held:
+                raise RainierError(f"no site holds a {x.system}, so {kind[:-1]} '{x.name}' could never run",
+                                   field=f"{kind}[{i}].system",
+                                   fix=f"use a system the sites hold ({kinds}) or add {x.system} to a site's systems:")
+    for i, sv in enumerate(sc.services):
+        acc = catalog.accelerator(catalog.system(sv.system).accelerator)
+        check_precision(acc, sv.precision, field=f"services[{i}].precision")
+    for i, e in enumerate(sc.events):
+        if e.kind == "supply_slip" and e.system and e.site not in held.get(e.system, set()):
+            here = ", ".join(sorted(k for k, v in held.items() if e.site in v))
+            raise RainierError(f"site '{e.site}' holds no {e.system}", field=f"events[{i}].system",
+                               fix=f"name a system of that site ({here}) or leave system: out to slip all of them")
 
 
 def _check_gang_sizes(sc: Scenario, catalog: Any, source: str) -> None:
@@ -858,10 +981,6 @@ def _check_gang_sizes(sc: Scenario, catalog: Any, source: str) -> None:
         total = sum(sizes)
         if need <= most:
             continue
-        if not sizes:
-            raise RainierError(f"{source}: {field}: needs {chips:,} chips of {kind}, but no site has a {kind}",
-                               field=field,
-                               fix=f"add {kind} systems to a site's systems:, or pick a system the sites hold")
         fleet = f"{most * per_system:,} chips of {kind} once all deliveries arrive"
         fix = f"ask for at most {most * per_system:,} chips"
         if most < total:
@@ -906,7 +1025,10 @@ def load_scenario(path_or_name: str | Path, *, seed: int | None = None, catalog:
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise RainierError(f"{p}:{where}: malformed YAML", fix="fix the YAML syntax") from None
     if overrides:
-        doc = {**doc, **overrides}
+        # an override replaces the key in either spelling (a resolved scenario.yaml holds horizon_s)
+        doc = {k: v for k, v in doc.items() if k not in {_RENAMES.get(o) for o in overrides}} if isinstance(doc, dict) \
+            else doc
+        doc = {**doc, **overrides} if isinstance(doc, dict) else doc
     return scenario_from_dict(doc, seed=seed, catalog=catalog, source=p.name)
 
 

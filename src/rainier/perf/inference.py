@@ -78,6 +78,7 @@ from rainier.perf import compute as _comp
 
 __all__ = [
     "WEIGHT_BYTES",
+    "check_precision",
     "DECODE_ATTENTION",
     "InferenceFit",
     "load_inference_fit",
@@ -227,13 +228,14 @@ def _resolve(model: Model | str, chip: Accelerator | str, system: System | str |
     return cat, m, a, s
 
 
-def _check_precision(acc: Accelerator, precision: str) -> None:
+def check_precision(acc: Accelerator, precision: str, field: str = "--precision") -> None:
+    """Refuse a serving precision that is unknown or that ``acc`` has no native rate for, naming ``field``."""
     if precision not in WEIGHT_BYTES:
-        raise RainierError(f"unknown precision '{precision}'", field="--precision",
+        raise RainierError(f"unknown precision '{precision}'", field=field,
                            fix=f"use one of {', '.join(WEIGHT_BYTES)}")
     if precision in NATIVE_ONLY and precision not in acc.peak_tflops:
         have = ", ".join(p for p in WEIGHT_BYTES if p not in NATIVE_ONLY or p in acc.peak_tflops)
-        raise RainierError(f"{acc.name} has no native {precision}", field="--precision", fix=f"use one of {have}")
+        raise RainierError(f"{acc.name} has no native {precision}", field=field, fix=f"use one of {have}")
 
 
 def tp_problem(model: Model, tp: int) -> str | None:
@@ -788,7 +790,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
 
     t0 = time.perf_counter()
     cat, m, a, s = _resolve(model, chip, system, catalog)
-    _check_precision(a, precision)
+    check_precision(a, precision)
     f = fit or load_inference_fit()
     if step_overhead_s is not None:
         if not step_overhead_s >= 0 or math.isinf(step_overhead_s):
@@ -1148,7 +1150,7 @@ def _replica_capacity(model: Any, chip: Any, precision: str, input_len: float,
                       catalog: Catalog | None, system: Any) -> ReplicaCapacity:
     model, chip, system = (v.obj if isinstance(v, _Ref) else v for v in (model, chip, system))
     cat, m, a, s = _resolve(model, chip, system, catalog)
-    _check_precision(a, precision)
+    check_precision(a, precision)
     dom = s.scaleup_domain_chips
     best: Candidate | None = None
     for chips in _pow2_upto(max(dom, 1) * 4):

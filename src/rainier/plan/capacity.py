@@ -97,6 +97,14 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         raise RainierError(f"utilization must be in (0, 1] (got {utilization})", field="--utilization")
     if precision not in ("bf16", "fp8", "fp4"):
         raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
+    if hbm_bytes is not None and (len(hbm_bytes) != len(years)
+                                  or not all(math.isfinite(b) and b >= 0 for b in hbm_bytes)):
+        raise RainierError(f"give one non-negative HBM demand per year ({len(years)} years, got {len(hbm_bytes)})",
+                           field="hbm_bytes", fix="pass a list as long as years, in bytes")
+    for name, w in (power_cap_w or {}).items():
+        if not (isinstance(w, (int, float)) and math.isfinite(w) and w > 0):
+            raise RainierError(f"power cap of '{name}' must be a positive, finite number of watts (got {w!r})",
+                               field="power_cap_w", fix="give watts, e.g. 300e6 for 300 MW, or leave the site out")
     # Every calendar year from the first to the last is planned (and paid for); a year without a
     # demand figure keeps the latest one given before it.
     given = dict(zip(years, demand_flops, strict=True))
@@ -118,6 +126,10 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         if site_obj.name in seen:  # one power cap per site: a second entry would double it
             raise RainierError(f"site '{site_obj.name}' is listed twice", field="--site", fix="list each site once")
         seen.add(site_obj.name)
+    unknown = sorted(set(power_cap_w or {}) - seen)
+    if unknown:
+        raise RainierError(f"power cap given for '{unknown[0]}', which is not among the planned sites",
+                           field="power_cap_w", fix=f"key it by a planned site: {', '.join(sorted(seen))}")
     caps = {s.name: (power_cap_w or {}).get(s.name, s.power_mw * 1e6) for s in site_objs}
     life = int(round(econ.hardware_life_years))
     nc, ns, ny = len(accs), len(site_objs), len(years)

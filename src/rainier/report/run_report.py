@@ -27,7 +27,7 @@ import yaml
 from rainier.errors import RainierError
 from rainier.report.html import PALETTE, STATE_COLORS, Cell, Page, fmt_num, fmt_pct
 
-__all__ = ["RunData", "load_run", "check_run_dir", "build_run_page", "write_run_report", "headline", "bin_hours",
+__all__ = ["RunData", "load_run", "check_run_dir", "contract_problems", "build_run_page", "write_run_report", "headline", "bin_hours",
            "downsample", "MAX_GANTT_JOBS", "MAX_MARKERS"]
 
 MAX_GANTT_JOBS = 300  # rows in the Gantt chart; more are unreadable and slow to draw
@@ -130,10 +130,17 @@ def load_run(run_dir: str | Path) -> RunData:
     if missing:
         raise RainierError(f"{path} is an incomplete run directory: no {', '.join(missing)}", field="RUN_DIR",
                            fix=_RERUN)
-    return RunData(path=path, summary=_read_json(sfile), manifest=_read_json(path / "manifest.json"),
-                   scenario_text=_read_scenario(path / "scenario.yaml"),
-                   jobs=_read_parquet(path / "jobs.parquet"), events=_read_parquet(path / "events.parquet"),
-                   ts=_read_parquet(path / "timeseries.parquet"))
+    run = RunData(path=path, summary=_read_json(sfile), manifest=_read_json(path / "manifest.json"),
+                  scenario_text=_read_scenario(path / "scenario.yaml"),
+                  jobs=_read_parquet(path / "jobs.parquet"), events=_read_parquet(path / "events.parquet"),
+                  ts=_read_parquet(path / "timeseries.parquet"))
+    problems = contract_problems(run.summary, run.manifest, yaml.safe_load(run.scenario_text),
+                                 {"jobs.parquet": run.jobs, "events.parquet": run.events, "timeseries.parquet": run.ts})
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RainierError(f"{path} is not a consistent run directory: {problems[0]}{more}", field="RUN_DIR",
+                           fix=_RERUN)
+    return run
 
 
 REQUIRED_COLUMNS = {
@@ -150,28 +157,90 @@ REQUIRED_TOTALS = ["chips_installed_end", "chip_hours_capacity", "chip_hours_bus
                    "slo_attainment", "peak_power_mw"]
 
 
+_SUMMARY_KEYS = ("scenario", "seed", "horizon_h", "config_sha256", "totals", "tenants", "sites",
+                 "failures_by_cause", "goodput_loss_by_cause_chip_hours")
+_MANIFEST_KEYS = ("scenario", "seed", "config_sha256", "rainier_version", "horizon_h", "wall_s", "events_processed")
+# timeseries columns that hold levels: finite and never negative in a run the simulator wrote
+_LEVELS = [c for c in REQUIRED_COLUMNS["timeseries.parquet"] if c not in ("time_h", "site", "tenant")]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def contract_problems(summary: dict[str, Any] | None, manifest: dict[str, Any] | None,
+                      scenario: dict[str, Any] | None, tables: dict[str, pd.DataFrame | None]) -> list[str]:
+    """Departures of a run's parsed files from docs/contracts.md, and from each other: the keys and columns
+    the contract names, totals that are finite numbers (or null), non-negative finite timeseries levels, and one run
+    throughout (summary, manifest and scenario.yaml name the same scenario, seed and configuration hash;
+    the timeseries lies within the horizon and names only the summary's sites). Empty when it conforms."""
+    problems: list[str] = []
+    if summary is not None:
+        problems += [f"summary.json: no {k}" for k in _SUMMARY_KEYS if k not in summary]
+        totals = summary.get("totals")
+        if not isinstance(totals, dict):
+            problems.append("summary.json: totals is not an object")
+        else:
+            problems += [f"summary.json totals: no {k}" for k in REQUIRED_TOTALS if k not in totals]
+            # null is "does not apply" (a script's run without inference); NaN or text is a broken file
+            problems += [f"summary.json totals: {k} is {totals[k]!r}, not a finite number" for k in REQUIRED_TOTALS
+                         if k in totals and totals[k] is not None and not _is_number(totals[k])]
+        for k in ("tenants", "sites"):
+            v = summary.get(k)
+            if k in summary and not (isinstance(v, list) and all(isinstance(x, dict) for x in v)):
+                problems.append(f"summary.json: {k} is not a list of objects")
+    if manifest is not None:
+        problems += [f"manifest.json: no {k}" for k in _MANIFEST_KEYS if k not in manifest]
+    if summary is not None and manifest is not None:
+        problems += [f"summary.json and manifest.json differ in {k} ({summary[k]!r} vs {manifest[k]!r}): two runs mixed"
+                     for k in ("scenario", "seed", "config_sha256") if k in summary and k in manifest
+                     and summary[k] != manifest[k]]
+    if summary is not None and scenario is not None:
+        problems += [f"scenario.yaml and summary.json differ in {k} ({scenario.get(a)!r} vs {summary[k]!r}): two runs mixed"
+                     for a, k in (("name", "scenario"), ("seed", "seed")) if a in scenario and k in summary
+                     and scenario.get(a) != summary[k]]
+    for f, cols in REQUIRED_COLUMNS.items():
+        df = tables.get(f)
+        if df is not None:
+            problems += [f"{f}: no column {c}" for c in cols if c not in df.columns]
+    ts = tables.get("timeseries.parquet")
+    if ts is not None and all(c in ts.columns for c in REQUIRED_COLUMNS["timeseries.parquet"]):
+        if not len(ts):
+            problems.append("timeseries.parquet: no rows (a run has at least one hour)")
+        elif not pd.api.types.is_numeric_dtype(ts.time_h):
+            problems.append("timeseries.parquet: time_h is not numeric")
+        else:
+            for c in _LEVELS:
+                v = pd.to_numeric(ts[c], errors="coerce").to_numpy(dtype=float)
+                if not (np.isfinite(v).all() and (v >= 0).all()):
+                    problems.append(f"timeseries.parquet: {c} has negative, missing or non-finite values")
+            h = summary.get("horizon_h") if summary is not None else None
+            if _is_number(h) and float(ts.time_h.max()) >= float(h):  # type: ignore[arg-type]
+                problems.append(f"timeseries.parquet: hours up to {ts.time_h.max():g}, past the summary's horizon {h:g} h")
+            if summary is not None and isinstance(summary.get("sites"), list):
+                names = {x.get("site") for x in summary["sites"] if isinstance(x, dict)}
+                extra = sorted(set(map(str, ts.site.unique())) - {str(n) for n in names})
+                if extra:
+                    problems.append(f"timeseries.parquet: site {extra[0]!r} is not in summary.json: two runs mixed")
+    return problems
+
+
 def check_run_dir(run_dir: str | Path) -> list[str]:
     """Departures of a run directory from docs/contracts.md (empty when it conforms)."""
     path = Path(run_dir)
-    problems = [f"missing {f}" for f in ("summary.json", "manifest.json", "scenario.yaml", *REQUIRED_COLUMNS)
-                if not (path / f).exists()]
-    if (path / "summary.json").exists():
-        summary = json.loads((path / "summary.json").read_text())
-        for k in ("scenario", "seed", "horizon_h", "config_sha256", "totals", "tenants", "sites",
-                  "failures_by_cause", "goodput_loss_by_cause_chip_hours"):
-            if k not in summary:
-                problems.append(f"summary.json: no {k}")
-        problems += [f"summary.json totals: no {k}" for k in REQUIRED_TOTALS if k not in (summary.get("totals") or {})]
-    if (path / "manifest.json").exists():
-        manifest = json.loads((path / "manifest.json").read_text())
-        problems += [f"manifest.json: no {k}" for k in ("scenario", "seed", "config_sha256", "rainier_version",
-                                                         "horizon_h", "wall_s", "events_processed") if k not in manifest]
-    import pyarrow.parquet as pq
+    problems = [f"missing {f}" for f in RUN_FILES if not (path / f).exists()]
 
-    for f, cols in REQUIRED_COLUMNS.items():
-        if (path / f).exists():
-            have = set(pq.read_schema(path / f).names)
-            problems += [f"{f}: no column {c}" for c in cols if c not in have]
+    def read(f: str, fn: Any) -> Any:
+        try:
+            return fn(path / f) if (path / f).exists() else None
+        except RainierError as exc:
+            problems.append(str(exc))
+            return None
+
+    scenario_text = read("scenario.yaml", _read_scenario)
+    problems += contract_problems(read("summary.json", _read_json), read("manifest.json", _read_json),
+                                  yaml.safe_load(scenario_text) if scenario_text else None,
+                                  {f: read(f, _read_parquet) for f in REQUIRED_COLUMNS})
     return problems
 
 
