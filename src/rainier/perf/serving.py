@@ -254,11 +254,18 @@ def subset(reqs: Requests, n: int) -> Requests:
 
 
 def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context0: np.ndarray,
-             output_len: np.ndarray, *, concurrency: int | None = None) -> SimResult:
+             output_len: np.ndarray, *, concurrency: int | None = None, fast_forward: bool = True) -> SimResult:
     """Run one pool on requests given as arrays (see the module docstring for the policy).
 
     ``prefill_len`` tokens are computed before the first token (0 for requests whose KV arrives from a
     prefill pool); ``context0`` is the context the first decode attends to; ``output_len`` >= 1.
+
+    ``fast_forward`` runs a stretch of identical-shaped iterations as one event where nothing but time
+    changes the batch: a row of decodes only (until a decode finishes or a request arrives), and a row
+    whose oldest prompt takes the whole token budget in chunks (until that prompt's last chunk fits, a
+    decode finishes or a request arrives). The step time is linear in the decode context and the prefill
+    attention work, which grow by a fixed amount per iteration, so the stretch's time is closed form and
+    the result equals the iteration-by-iteration run (``fast_forward=False``, kept for that test).
     """
     arr = np.asarray(arrival_s, dtype=float)
     n = len(arr)
@@ -352,6 +359,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     iters = 0
     steps = 0
     c_kv = float(sm.c_kv)
+    c_attn = float(sm.c_attn)
     while True:
         active = (adm > pf) | (ndec > 0)
         nxt = A[rr, np.minimum(adm, nmax)]
@@ -403,26 +411,38 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             units = np.where(full, rem * (pin_w - rem) + rem * (rem + 1) / 2.0, 0.0).sum(axis=1)
             units = units + np.where(part > 0, part * (pin_w[rr, cn] - rem_next) + part * (part + 1) / 2.0, 0.0)
         else:
-            c = part = tok_pf = np.zeros(R, dtype=np.int64)
+            c = part = tok_pf = rem_next = np.zeros(R, dtype=np.int64)
             units = np.zeros(R)
-        # 3. iteration time. A row with only decodes and nothing admissible before its next finish
-        # (no arrival yet, or no room) runs ``nsteps`` decode iterations as one event: the context
-        # grows by one per request per step and the step time is linear in it, so the time is closed form.
+        # 3. iteration time. A row where nothing but time changes the batch runs ``nsteps`` iterations as
+        # one event: only decodes, or only the oldest prompt's chunks filling the whole budget (no prompt
+        # completes: c == 0), with nothing admissible before the stretch ends (no arrival yet, or no room:
+        # room only shrinks while no decode finishes). Per iteration the decode context grows by ``ndec``
+        # and the chunk's attention work by ``part^2``; the step time is linear in both, so the time is
+        # closed form. The stretch ends at the next decode finish (kfin), the iteration in which the next
+        # request arrives (karr, admissible or not) or the last iteration before the prompt's final chunk
+        # fits (kpf).
         tokens = ndec + tok_pf
         nseq = ndec + c + (part > 0)
         base = sm.fast_step_s(tokens.astype(float), nseq.astype(float), units)
         kfin = s_left.min(axis=1)
         ff = (tok_pf == 0) & (ndec > 0)
-        if ff.any():
-            gap = A[rr, np.minimum(adm, nmax)] - t
-            qa = np.maximum(c_kv * 0.5 * ndec, 1e-12)
+        fp = (c == 0) & (part > 0)
+        if not fast_forward:
+            ff = fp = ff & False
+        grow = c_kv * ndec + np.where(fp, c_attn * part * part, 0.0)  # step-time growth per iteration
+        if ff.any() or fp.any():
+            # the next arrival ends the stretch even when it would queue behind a blocked request: it
+            # changes nothing in the batch, but the time-averaged queue (Little's law) counts it from then
+            gap = A[rr, np.minimum(arrived, nmax)] - t
+            qa = np.maximum(0.5 * grow, 1e-12)
             qb = np.maximum(base + c_kv * ctx - qa, 1e-12)
             root = (np.sqrt(qb * qb + 4.0 * qa * np.clip(gap, 0.0, 1e30)) - qb) / (2.0 * qa)
-            karr = np.where(gap > 0, np.ceil(root), 1e18)  # gap <= 0: queued but blocked until a finish
-            nsteps = np.where(ff, np.clip(np.minimum(kfin, karr), 1, 1e15), 1).astype(np.int64)
+            karr = np.where(gap > 0, np.ceil(root), 1.0)
+            kpf = np.where(fp, (rem_next - 1) // np.maximum(part, 1), 1e18)
+            nsteps = np.where(ff | fp, np.clip(np.minimum(np.minimum(kfin, karr), kpf), 1, 1e15), 1).astype(np.int64)
         else:
             nsteps = ones_i
-        dt = nsteps * base + c_kv * (nsteps * ctx + ndec * nsteps * (nsteps - 1) / 2.0)
+        dt = nsteps * (base + c_kv * ctx) + grow * nsteps * (nsteps - 1) / 2.0
         dt = np.where(active | (k > 0), dt, 0.0)
         t_end = t + dt
         steps += int(nsteps[dt > 0].sum())
@@ -491,7 +511,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
                 ctx += np.bincount(gr, weights=C0[gr, gp] + 1.0, minlength=R)
                 ndec += cnt
         pf += c
-        pfd = np.where(c > 0, part, pfd + part)
+        pfd = np.where(c > 0, part, pfd + part * nsteps)
         nfin += fin_r
         t = np.where(dt > 0, t_end, t)
         if closed and fin_r.any():
