@@ -372,9 +372,11 @@ class _Ctx:
         if moe and opt.host_overhead and self.model.moe is not None and par.host_s_per_expert > 0:
             # the host issues each local expert's kernels one by one (eager PyTorch / TE, no CUDA graph);
             # when that takes longer than the GPU runs the layer, the GPU waits: the layer's forward +
-            # backward take at least the host's time (an issue-rate bound, like a roofline's)
+            # backward take at least the host's time (an issue-rate bound, like a roofline's). The ring
+            # attention's exposed K/V transfer is GPU-side time too (its stream waits on it, not on the host):
+            # while the GPU waits for the host, the ring keeps moving, so it counts toward the host's time
             host_s = (self.model.moe.experts / p.ep) * par.host_s_per_expert * self.system.host_dispatch_factor
-            host = max(0.0, host_s - (fwd + bwd))
+            host = max(0.0, host_s - (fwd + bwd + cp_f + cp_b))
         out = (fwd, bwd, a_f, rc, tp_c, ep_c, cp_f, cp_b, flops_fwd, rc_flops, host)
         self._layer[key] = out
         return out
@@ -485,11 +487,13 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     dshard = p.dp * p.cp
     eshard = p.expert_dp
     dp_comm = 0.0
-    # the windows DP collectives can hide under: the microbatch's compute, and the time its layers wait on the
-    # host (host-bound MoE: the GPU idles, the collective's kernels run), split like the compute
+    # the windows DP collectives can hide under: the microbatch's compute, the time its layers wait on the
+    # host (host-bound MoE: the GPU idles, the collective's kernels run), split like the compute, and the time
+    # its attention waits on the ring's K/V (exposed CP: the DP stream is not the one waiting). A faster chip
+    # moves time from compute into those waits; counting all three keeps it from growing the exposed DP time
     wait = stage["host"] / max(stage["fwd"] + stage["bwd"], 1e-30)
-    fwd_mb = lmax * stage["fwd"] * (1.0 + wait)
-    bwd_mb = lmax * stage["bwd"] * (1.0 + wait)
+    fwd_mb = lmax * (stage["fwd"] * (1.0 + wait) + stage["cpf"])
+    bwd_mb = lmax * (stage["bwd"] * (1.0 + wait) + stage["cpb"])
     if dshard > 1 or eshard > 1:
         gb = _GRAD_BYTES[ctx.opt.grad_dtype or "fp32"]
 
