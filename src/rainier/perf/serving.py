@@ -374,7 +374,9 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         if closed:
             arrived = nrel
         else:
-            arrived = np.searchsorted(flat, t + off, side="right") - rr * (nmax + 1)
+            # clamped to the row's requests: past its last arrival + 0.5 s the search also counts the row's
+            # padding (and, later still, the next rows' entries), which are not arrivals
+            arrived = np.minimum(np.searchsorted(flat, t + off, side="right") - rr * (nmax + 1), counts)
         cap = S - (adm - pf) - ndec
         wmax = int(np.minimum(arrived - adm, cap).max())
         if wmax > 0:
