@@ -159,3 +159,82 @@ def list_cmd(json: JsonOpt = False) -> None:
         return
     for n in names:
         console.print(n)
+
+
+# metrics the sweep table shows (all are in the JSON and the Parquet files)
+SWEEP_TABLE = ("utilization", "goodput", "slo_attainment", "jobs_finished", "failures", "peak_power_mw", "cost_usd")
+
+
+@fleet_app.command("sweep")
+def sweep_cmd(
+    scenario: Annotated[str, typer.Argument(help="scenario YAML file or built-in name (rainier, tiny, ...)")],
+    seeds: Annotated[str, typer.Option("--seeds", help="seeds every point runs: a count (8 = 0-7), 1-10 or 1,2,5")] = "8",
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="PATH=V1,V2", help="a scenario field and the values to sweep (repeat for a grid), e.g. "
+        "scheduler.name=fifo,fair-share or sites.0.power_cap=1GW,2GW")] = None,
+    horizon: Annotated[str | None, typer.Option("--horizon", help="override the horizon: 30d, 1y")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="parallel runs (default: the CPUs)")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="process (this machine), serial, or ray (a Ray cluster)")] = "process",
+    out: Annotated[str | None, typer.Option("--out", metavar="<path>",
+                                            help="sweep directory (default runs/sweep-NAME)")] = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a scenario over seeds and a grid of field values in parallel: mean, spread and 95% CI per point."""
+    from rainier.plan.sweep import parse_grid, parse_seeds, run_sweep, write_sweep
+
+    check_run_options(None, horizon, None)
+    seed_list = parse_seeds(seeds)
+    grid = parse_grid(set_ or [])
+    out_dir = out_path(out, "--out")
+    load_catalog(catalog)  # a bad --catalog folder fails here, once, not in every worker
+    show = not quiet and not json and sys.stderr.isatty()
+    if show:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("sweeping"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err_console, transient=True) as bar:
+            task = bar.add_task("runs", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            res = run_sweep(scenario, seed_list, grid, horizon=horizon, workers=workers, engine=engine,
+                            catalog_dirs=catalog or (), progress=progress)
+    else:
+        res = run_sweep(scenario, seed_list, grid, horizon=horizon, workers=workers, engine=engine,
+                        catalog_dirs=catalog or ())
+    out_dir = write_sweep(res, out_dir or Path("runs") / f"sweep-{res.scenario}")
+    if json:
+        d = res.to_dict()
+        d.pop("runs")
+        emit_json({"sweep_dir": str(out_dir), **d})
+        return
+    if quiet:
+        console.print(str(out_dir))
+        return
+    import pandas as pd
+
+    s = res.summary
+    keys = list(res.grid)
+    table = Table(title=f"sweep: {res.scenario}, {len(res.seeds)} seeds x {s.point.nunique()} points "
+                        f"({len(res.runs)} runs, {res.workers} workers, {res.wall_s:.1f} s)")
+    for k in ["point", *keys]:
+        table.add_column(k)
+    table.add_column("metric")
+    table.add_column("mean ± 95% CI", justify="right")
+    table.add_column("p5 .. p95", justify="right")
+    table.add_column("vs point 0 (paired)", justify="right")
+    pct = {"utilization", "goodput", "slo_attainment"}
+    for _, r in s[s.metric.isin(SWEEP_TABLE) | s.metric.str.endswith(".queue_wait_p95_h")].iterrows():
+        f = (lambda x: f"{x:.1%}") if r.metric in pct else (fmt_money if r.metric == "cost_usd" else
+                                                          (lambda x: f"{x:,.1f}"))
+        diff = "" if r["diff"] is None or pd.isna(r["diff"]) else \
+            f"{'+' if r['diff'] >= 0 else '-'}{f(abs(r['diff']))} ± {f(r['diff_ci95'])}"
+        table.add_row(str(r.point), *[str(r[k]) for k in keys], str(r.metric), f"{f(r['mean'])} ± {f(r['ci95'])}",
+                      f"{f(r.p5)} .. {f(r.p95)}", diff)
+    table.caption = f"sweep directory: {out_dir} (runs.parquet, summary.parquet, sweep.json)"
+    console.print(table)
+    for n in res.notes:
+        err_console.print(f"note: {n}", markup=False)

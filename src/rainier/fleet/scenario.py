@@ -95,6 +95,7 @@ __all__ = [
     "SchedulerSpec",
     "ScenarioEvent",
     "load_scenario",
+    "scenario_document",
     "scenario_from_dict",
     "builtin_scenarios",
     "resolved_dict",
@@ -917,6 +918,9 @@ def _from_dict(doc: dict[str, Any], seed: int | None, cat: Any, source: str) -> 
                 raise RainierError(f"{source}: chips must be positive integers (got {c.value!r})",
                                    field=f"generators[{i}].chips[{ci}]")
     _check_systems_held(sc, cat)
+    from rainier.fleet.policies import make_scheduler
+
+    make_scheduler(sc.scheduler.name, sc.scheduler.params)  # a name or parameter the run would refuse, now
     _check_gang_sizes(sc, cat, source)
     return sc
 
@@ -998,6 +1002,17 @@ def builtin_scenarios() -> list[str]:
 def load_scenario(path_or_name: str | Path, *, seed: int | None = None, catalog: Any = None,
                   overrides: dict[str, Any] | None = None) -> Scenario:
     """Load a scenario from a YAML file or a built-in name (``rainier``, ``tiny``, ...)."""
+    doc, source = scenario_document(path_or_name)
+    if overrides:
+        # an override replaces the key in either spelling (a resolved scenario.yaml holds horizon_s)
+        doc = {k: v for k, v in doc.items() if k not in {_RENAMES.get(o) for o in overrides}} if isinstance(doc, dict) \
+            else doc
+        doc = {**doc, **overrides} if isinstance(doc, dict) else doc
+    return scenario_from_dict(doc, seed=seed, catalog=catalog, source=source)
+
+
+def scenario_document(path_or_name: str | Path) -> tuple[Any, str]:
+    """The parsed YAML document of a scenario file or built-in name, and the file name errors cite."""
     p = Path(path_or_name)
     builtin = SCENARIO_DIR / f"{path_or_name}.yaml"
     if p.is_dir() and "/" not in str(path_or_name) and builtin.exists():
@@ -1024,12 +1039,7 @@ def load_scenario(path_or_name: str | Path, *, seed: int | None = None, catalog:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise RainierError(f"{p}:{where}: malformed YAML", fix="fix the YAML syntax") from None
-    if overrides:
-        # an override replaces the key in either spelling (a resolved scenario.yaml holds horizon_s)
-        doc = {k: v for k, v in doc.items() if k not in {_RENAMES.get(o) for o in overrides}} if isinstance(doc, dict) \
-            else doc
-        doc = {**doc, **overrides} if isinstance(doc, dict) else doc
-    return scenario_from_dict(doc, seed=seed, catalog=catalog, source=p.name)
+    return doc, p.name
 
 
 def resolved_dict(sc: Scenario) -> dict[str, Any]:
