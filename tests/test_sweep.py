@@ -111,3 +111,10 @@ def test_cli_sweep_bad_input_is_one_line_and_writes_nothing(run_cli, tmp_path):
             continue
         assert rc == 2 and err.count("\n") == 1 and field in err and "Traceback" not in err, (args, err)
         assert not out.exists()
+
+
+def test_another_scheduler_drops_the_files_scheduler_parameters():
+    """two-sites.yaml gives fair-share a lookahead; fifo takes none (the sweep raised "Fifo() takes no
+    arguments" before): as with `fleet run --scheduler`, a point naming another scheduler runs it bare."""
+    r = run_sweep("two-sites", [1], {"scheduler.name": ["fifo", "fair-share"]}, horizon="6h", engine="serial")
+    assert list(r.runs["scheduler.name"]) == ["fifo", "fair-share"]

@@ -8,7 +8,8 @@ distribution over seeds, and a comparison across settings. A sweep is
 * ``seeds``: the seeds every grid point runs with (the same seeds for every point: common random numbers,
   so differences between points are not seed noise);
 * ``grid``: scenario fields (dotted paths into the YAML document, ``scheduler.name``, ``failures.scale``,
-  ``sites.0.power_cap``) each with the values to try; the grid is their Cartesian product.
+  ``sites.0.power_cap``) each with the values to try; the grid is their Cartesian product. A point naming
+  another scheduler than the file's drops the file's scheduler parameters (as ``fleet run --scheduler``).
 
 Every (point, seed) scenario is validated before any simulation starts, so a bad path or value fails at
 once with the field named. Runs go to a pool of worker processes (``engine="process"``, the standard
@@ -218,6 +219,7 @@ def run_sweep(scenario: str | Path, seeds: Sequence[int], grid: dict[str, list[A
         d = doc
         for path, value in pt.items():
             d = _apply(d, path, value)
+        d = _scheduler_params(doc, d, pt)
         label = ", ".join(f"{k}={v}" for k, v in pt.items())
         try:
             scenarios.append(scenario_from_dict(d, catalog=cat, source=source))
@@ -246,6 +248,18 @@ def run_sweep(scenario: str | Path, seeds: Sequence[int], grid: dict[str, list[A
         notes.append(f"{int(runs['perf_fallbacks'].sum())} perf fallbacks across the runs (closed-form physics used)")
     return SweepResult(scenario=scenarios[0].name, seeds=seeds, grid=grid, runs=runs,
                        summary=summarise(runs, list(grid)), engine=engine, workers=n_workers, wall_s=wall, notes=notes)
+
+
+def _scheduler_params(doc: dict[str, Any], d: dict[str, Any], pt: dict[str, Any]) -> dict[str, Any]:
+    """A point that names another scheduler drops the file's scheduler parameters (they belong to the file's
+    scheduler, as ``fleet run --scheduler`` does), unless the point sets parameters itself."""
+    if "scheduler.name" not in pt or any(k.startswith("scheduler.params") for k in pt):
+        return d
+    own = doc.get("scheduler")
+    own_name = own.get("name", "fifo") if isinstance(own, dict) else own
+    if pt["scheduler.name"] != own_name and isinstance(d.get("scheduler"), dict):
+        d = {**d, "scheduler": {k: v for k, v in d["scheduler"].items() if k != "params"}}
+    return d
 
 
 def _cell(v: Any) -> Any:
