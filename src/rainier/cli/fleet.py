@@ -189,22 +189,17 @@ def sweep_cmd(
     grid = parse_grid(set_ or [])
     out_dir = out_path(out, "--out")
     load_catalog(catalog)  # a bad --catalog folder fails here, once, not in every worker
-    show = not quiet and not json and sys.stderr.isatty()
-    if show:
+    kw: dict[str, Any] = {"horizon": horizon, "workers": workers, "engine": engine, "catalog_dirs": catalog or ()}
+    if not quiet and not json and sys.stderr.isatty():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("sweeping"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err_console, transient=True) as bar:
             task = bar.add_task("runs", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            res = run_sweep(scenario, seed_list, grid, horizon=horizon, workers=workers, engine=engine,
-                            catalog_dirs=catalog or (), progress=progress)
+            res = run_sweep(scenario, seed_list, grid, **kw,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     else:
-        res = run_sweep(scenario, seed_list, grid, horizon=horizon, workers=workers, engine=engine,
-                        catalog_dirs=catalog or ())
+        res = run_sweep(scenario, seed_list, grid, **kw)
     out_dir = write_sweep(res, out_dir or Path("runs") / f"sweep-{res.scenario}")
     if json:
         d = res.to_dict()

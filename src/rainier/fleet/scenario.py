@@ -96,6 +96,7 @@ __all__ = [
     "ScenarioEvent",
     "load_scenario",
     "scenario_document",
+    "with_overrides",
     "scenario_from_dict",
     "builtin_scenarios",
     "resolved_dict",
@@ -737,16 +738,12 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
 def _with_unit(v: Any, field: str, example: str) -> Any:
     """A power written by a person must carry its unit: ``power_cap: 5`` would read as 5 W, never what is
     meant. Zero needs none, and the resolved file's ``power_cap_w`` (plain watts) does not pass here."""
-    bare = isinstance(v, (int, float)) and not isinstance(v, bool)
-    if isinstance(v, str):
-        try:
-            float(v.replace("_", "").replace(",", ""))
-            bare = True
-        except ValueError:
-            pass
-    if bare and float(str(v).replace("_", "").replace(",", "")) != 0:
-        raise RainierError(f"'{v}' has no unit", field=field,
-                           fix=f"write the unit, e.g. {example} (or {example.rstrip('MGkW') or '1'}e6W for watts)")
+    try:
+        bare = not isinstance(v, bool) and float(str(v).replace("_", "").replace(",", "")) != 0
+    except ValueError:
+        bare = False  # text with a unit (or text parse_power refuses with its own message)
+    if bare:
+        raise RainierError(f"'{v}' has no unit", field=field, fix=f"write the unit, e.g. {example} (a bare number is watts)")
     return v
 
 
@@ -1003,12 +1000,16 @@ def load_scenario(path_or_name: str | Path, *, seed: int | None = None, catalog:
                   overrides: dict[str, Any] | None = None) -> Scenario:
     """Load a scenario from a YAML file or a built-in name (``rainier``, ``tiny``, ...)."""
     doc, source = scenario_document(path_or_name)
-    if overrides:
-        # an override replaces the key in either spelling (a resolved scenario.yaml holds horizon_s)
-        doc = {k: v for k, v in doc.items() if k not in {_RENAMES.get(o) for o in overrides}} if isinstance(doc, dict) \
-            else doc
-        doc = {**doc, **overrides} if isinstance(doc, dict) else doc
-    return scenario_from_dict(doc, seed=seed, catalog=catalog, source=source)
+    return scenario_from_dict(with_overrides(doc, overrides), seed=seed, catalog=catalog, source=source)
+
+
+def with_overrides(doc: Any, overrides: dict[str, Any] | None) -> Any:
+    """``doc`` with top-level keys replaced, in either spelling (a resolved scenario.yaml holds
+    ``horizon_s`` where a person writes ``horizon``)."""
+    if not overrides or not isinstance(doc, dict):
+        return doc
+    drop = {_RENAMES.get(k) for k in overrides}
+    return {**{k: v for k, v in doc.items() if k not in drop}, **overrides}
 
 
 def scenario_document(path_or_name: str | Path) -> tuple[Any, str]:

@@ -430,7 +430,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         ff = (tok_pf == 0) & (ndec > 0)
         fp = (c == 0) & (part > 0)
         if not fast_forward:
-            ff = fp = ff & False
+            ff = fp = np.zeros(R, dtype=bool)
         grow = c_kv * ndec + np.where(fp, c_attn * part * part, 0.0)  # step-time growth per iteration
         if ff.any() or fp.any():
             # the next arrival ends the stretch even when it would queue behind a blocked request: it

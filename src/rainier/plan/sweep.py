@@ -191,7 +191,7 @@ def run_sweep(scenario: str | Path, seeds: Sequence[int], grid: dict[str, list[A
               ) -> SweepResult:
     """Run ``scenario`` for every seed at every grid point (see the module docstring)."""
     from rainier.catalog.loader import default_catalog
-    from rainier.fleet.scenario import scenario_document, scenario_from_dict
+    from rainier.fleet.scenario import scenario_document, scenario_from_dict, with_overrides
 
     if engine not in ENGINES:
         raise RainierError(f"unknown engine '{engine}'", field="--engine", fix=f"use one of {', '.join(ENGINES)}")
@@ -211,8 +211,7 @@ def run_sweep(scenario: str | Path, seeds: Sequence[int], grid: dict[str, list[A
     doc, source = scenario_document(scenario)
     if not isinstance(doc, dict):
         raise RainierError("a scenario file holds a mapping (name:, horizon:, sites:, ...)", field="SCENARIO")
-    if horizon is not None:
-        doc = {k: v for k, v in doc.items() if k not in ("horizon", "horizon_s")} | {"horizon": horizon}
+    doc = with_overrides(doc, {"horizon": horizon} if horizon is not None else None)
     # validate every point before any simulation: a bad path or value fails now, naming the --set
     scenarios = []
     for pt in points:
