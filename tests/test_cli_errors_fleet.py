@@ -333,6 +333,16 @@ def test_fleet_run_refuses_what_used_to_hang_or_crash(run_cli, tmp_path, path, v
     ("sites.0.pue", 0.5, "sites[0].pue", "1.0 to 3.0"),
     # a name with a path in it wrote the default run directory outside runs/
     ("name", "../escape", "name", "not a plain name"),
+    # the second sweep's: a sigma that overflowed, a horizon and a failure volume that ran for hours, a month
+    # of 1.5 read as 1.5 seconds, a boolean cap taken as the catalog's, an infinite cap "without a unit"
+    ("generators.0.duration.sigma", 1e18, "generators[0].duration.sigma", "at most 10"),
+    ("horizon", "1e9y", "horizon", "beyond the 100"),
+    ("failures.scale", 1e9, "failures.scale", "failures over the run"),
+    ("sites.0.systems.0.deliveries", [{"month": 1.5, "systems": 2}], "deliveries[0].month", "whole number of months"),
+    ("sites.0.power_cap", False, "sites[0].power_cap", "not a power"),
+    ("sites.0.power_cap", float("inf"), "sites[0].power_cap", "not a finite power"),
+    ("sites.0.pue", -1, "sites[0].pue", "1.0 to 3.0"),
+    ("name", "x" * 300, "name", "up to 100"),
     # pydantic's own wording ("Input should be a valid dictionary or instance of SystemPool (and 2 more)")
     ("sites.0.systems", ["trn2-ultraserver"], "sites[0].systems[0]", "must be a mapping"),
     ("seed", -1, "seed", "must be at least 0 (got -1)"),
@@ -343,6 +353,28 @@ def test_scenario_refuses_what_used_to_run_quietly(cat, path, value, field, word
     line = str(exc.value)
     assert line.startswith(f"s.yaml: {field}") or line.startswith("s.yaml: ") and field in line, line
     assert words in line and "Input should" not in line and "more)" not in line, line
+
+
+def test_the_file_is_named_once(cat):
+    """The wrapper that put the file first also kept the file inside: "x.yaml: jobs[0].tenant: x.yaml: ..."."""
+    with pytest.raises(RainierError) as exc:
+        scenario_from_dict(_edit(_tiny(), "jobs.0.tenant", "ghost"), catalog=cat, source="x.yaml")
+    assert str(exc.value).startswith("x.yaml: jobs[0].tenant: unknown tenant 'ghost'") and str(exc.value).count("x.yaml") == 1
+
+
+def test_zero_power_cap_in_any_spelling_is_the_catalogs(cat):
+    """power_cap "0MW" used to give a real 0 W cap (nothing ever installed) while 0 meant the catalog's cap,
+    and the resolved file then re-ran with the catalog's: one meaning for every spelling of zero."""
+    caps = {scenario_from_dict(_edit(_tiny(), "sites.0.power_cap", v), catalog=cat).sites[0].power_cap_w
+            for v in (0, "0", "0MW", "0 MW")}
+    assert caps == {cat.site("new-carlisle").power_mw * 1e6}
+    assert scenario_from_dict(_edit(_tiny(), "sites.0.pue", "0"), catalog=cat).sites[0].pue == \
+        cat.site("new-carlisle").pue
+
+
+def test_a_month_string_of_the_starts_own_month_is_month_0(cat):
+    doc = _edit(_edit(_tiny(), "start", "2025-10-15"), "sites.0.systems.0.deliveries", [{"month": "2025-10", "systems": 2}])
+    assert scenario_from_dict(doc, catalog=cat).sites[0].systems[0].deliveries[0].at_s == 0.0
 
 
 def test_scenario_precision_is_case_blind_and_units_still_read(cat):
@@ -376,6 +408,10 @@ def test_run_fleet_refuses_a_negative_seed(cat):
 
 
 @pytest.mark.parametrize("damage,words", [
+    ("horizon_nan", "horizon_h is nan"),                          # numpy arange ValueError
+    ("causes_list", "failures_by_cause is not an object"),         # AttributeError
+    ("site_cap_text", "power_cap_mw is 'big'"),                    # ValueError in headline
+    ("total_negative", "failures is -3"),                          # a report with -3 failures
     ("manifest_other_run", "two runs mixed"),
     ("tenants_str", "tenants is not a list of objects"),         # AttributeError: 'str' object has no attribute 'get'
     ("total_nan", "not a finite number"),
@@ -399,6 +435,14 @@ def test_report_refuses_an_inconsistent_run_directory(run_cli, tiny_run, tmp_pat
         summary["tenants"] = "lab-a"
     elif damage == "total_nan":
         summary["totals"]["utilization"] = float("nan")
+    elif damage == "horizon_nan":
+        summary["horizon_h"] = float("nan")
+    elif damage == "causes_list":
+        summary["failures_by_cause"] = ["hbm"]
+    elif damage == "site_cap_text":
+        summary["sites"][0]["power_cap_mw"] = "big"
+    elif damage == "total_negative":
+        summary["totals"]["failures"] = -3
     else:
         ts = pd.read_parquet(run / "timeseries.parquet")
         ts = ts.iloc[:0] if damage == "ts_empty" else ts.assign(chips_busy=-ts.chips_busy - 1)

@@ -145,6 +145,13 @@ def test_plan_api_checks_its_optional_inputs(cat):
     for cap in (-1.0, float("nan")):
         with pytest.raises(RainierError, match="power_cap_w"):
             plan_capacity(cat, ["h100"], ["mississippi"], [2026], [1e18], power_cap_w={"mississippi": cap})
+    for bad in ([1e15, "x"], [1e15, float("nan")]):
+        with pytest.raises(RainierError, match="finite number of bytes"):
+            plan_capacity(cat, ["h100"], ["mississippi"], [2026, 2027], [1e18, 2e18], hbm_bytes=bad)
+    with pytest.raises(RainierError, match="power_cap_w"):
+        plan_capacity(cat, ["h100"], ["mississippi"], [2026], [1e18], power_cap_w={"mississippi": True})
+    with pytest.raises(RainierError, match="must map site names"):
+        plan_capacity(cat, ["h100"], ["mississippi"], [2026], [1e18], power_cap_w=["x"])  # type: ignore[arg-type]
     with pytest.raises(RainierError, match="not among the planned sites"):
         plan_capacity(cat, ["h100"], ["mississippi"], [2026], [1e18], power_cap_w={"new-carlisle": 1e8})
 

@@ -9,6 +9,7 @@ simulates it and, with ``out``, writes the run directory described in docs/contr
 
 from __future__ import annotations
 
+import numbers
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ def run_fleet(scenario: Scenario | str | Path, out: str | Path | None = None, *,
     """Simulate ``scenario`` (a Scenario, a built-in name or a YAML path); write ``out`` if given."""
     from rainier.fleet.outputs import write_run_dir
 
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
         raise RainierError(f"must be a whole number of at least 0 (got {seed!r})", field="seed",
                            fix="give a non-negative integer seed")
     if not isinstance(scenario, Scenario):

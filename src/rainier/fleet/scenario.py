@@ -146,6 +146,9 @@ TokensPerS = Annotated[float, BeforeValidator(_rate)]
 # systems in one pool (installed, or in one delivery): the simulator keeps per-chip state, and 5 million
 # systems is beyond any planned campus (a 5 GW fleet is ~3-4 million chips)
 MAX_SYSTEMS = 5_000_000
+MAX_HORIZON_S = 100 * 365.25 * 86400.0
+# failure events a run may expect: ~370x the default 1.1M-chip year (135k); beyond, the run is hours long
+MAX_EXPECTED_FAILURES = 5e7
 
 
 class _M(BaseModel):
@@ -196,7 +199,7 @@ class SiteSpec(_M):
     name: str
     catalog: str | None = Field(None, description="catalog site name (default: name)")
     power_cap_w: float = Field(0.0, ge=0, description="facility power cap; 0 = the catalog site's power_mw")
-    pue: float = Field(0.0, ge=0, description="0 = the catalog site's PUE")
+    pue: float = Field(0.0, description="0 = the catalog site's PUE; else 1.0-3.0")
     systems_per_domain: int = Field(256, ge=1, description="systems per network domain (spine block)")
     systems: tuple[SystemPool, ...] = Field(min_length=1)
 
@@ -263,7 +266,7 @@ class Dist(_M):
     dist: Literal["fixed", "exponential", "lognormal"] = "fixed"
     mean_s: Seconds | None = None
     median_s: Seconds | None = None
-    sigma: float = Field(1.0, ge=0)
+    sigma: float = Field(1.0, ge=0, le=10, description="lognormal shape; 10 already spans ~17 decades at 2 sigma")
     max_s: Seconds | None = None
 
     @model_validator(mode="after")
@@ -421,7 +424,7 @@ class Scenario(_M):
     name: str
     description: str = ""
     start: dt.date = dt.date(2025, 10, 1)
-    horizon_s: Seconds = Field(gt=0)
+    horizon_s: Seconds = Field(gt=0, description="at most 100 years")
     seed: int = Field(0, ge=0)
     hourly_s: Seconds = Field(HOUR_S, gt=0, description="accounting step (the timeseries row length)")
     training_draw_fraction: float | None = Field(
@@ -437,12 +440,20 @@ class Scenario(_M):
     failures: FailureSpec = FailureSpec()
     events: tuple[ScenarioEvent, ...] = ()
 
+    @field_validator("horizon_s")
+    @classmethod
+    def _horizon(cls, v: float) -> float:
+        if v > MAX_HORIZON_S:
+            raise ValueError(f"{v / (365.25 * 86400):.3g} years is beyond the 100 a fleet simulation covers")
+        return v
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         # the default run directory is runs/NAME-seedN: a name with a path in it would write elsewhere
-        if not _NAME_OK.fullmatch(v):
-            raise ValueError(f"'{v}' is not a plain name: use letters, digits and . _ - + (no / or leading dot)")
+        if not _NAME_OK.fullmatch(v) or len(v) > 100:
+            raise ValueError(f"'{v[:40]}' is not a plain name: up to 100 ASCII letters, digits, spaces and . _ - + "
+                             "(no / or leading dot: it names the run directory)")
         return v
 
     @field_validator("sites", "tenants", "jobs", "generators", "services")
@@ -541,6 +552,15 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         return t
 
     def month(v: Any, field: str) -> float:
+        if isinstance(v, float):
+            raise RainierError(f"month {v} is not a whole number of months", field=field,
+                               fix="count whole months from the start (12 = a year later) or write a month like 2026-03")
+        if isinstance(v, str):
+            try:
+                m = dt.datetime.strptime(v.strip(), "%Y-%m")
+                v = (m.year - start.year) * 12 + m.month - start.month  # the start's own month is month 0
+            except ValueError:
+                pass
         if isinstance(v, int) and not isinstance(v, bool):
             if v < 0:
                 raise RainierError(f"month {v} is before the scenario's start ({start})", field=field,
@@ -738,11 +758,15 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
 def _with_unit(v: Any, field: str, example: str) -> Any:
     """A power written by a person must carry its unit: ``power_cap: 5`` would read as 5 W, never what is
     meant. Zero needs none, and the resolved file's ``power_cap_w`` (plain watts) does not pass here."""
+    if isinstance(v, bool) or v is None or v == "":
+        raise RainierError(f"'{v}' is not a power", field=field, fix=f"write a power with its unit, e.g. {example}")
     try:
-        bare = not isinstance(v, bool) and float(str(v).replace("_", "").replace(",", "")) != 0
+        x = float(str(v).replace("_", "").replace(",", ""))
     except ValueError:
-        bare = False  # text with a unit (or text parse_power refuses with its own message)
-    if bare:
+        return v  # text with a unit (or text parse_power refuses with its own message)
+    if not math.isfinite(x):
+        raise RainierError(f"'{v}' is not a finite power", field=field, fix=f"write a power such as {example}")
+    if x != 0:
         raise RainierError(f"'{v}' has no unit", field=field, fix=f"write the unit, e.g. {example} (a bare number is watts)")
     return v
 
@@ -828,6 +852,14 @@ def _resolve_catalog(doc: dict[str, Any], catalog: Any) -> dict[str, Any]:
             site = None
             if s.get("catalog"):
                 raise
+        # parsed before the defaults apply: "0MW" or "0" means the catalog's figure as 0 does, not a 0 W cap
+        if s.get("power_cap_w") is not None and not isinstance(s["power_cap_w"], bool):
+            s["power_cap_w"] = _wrap(parse_power, s["power_cap_w"], f"sites[{si}].power_cap")
+        if isinstance(s.get("pue"), str):
+            try:
+                s["pue"] = float(s["pue"])
+            except ValueError:
+                pass  # the schema names it
         if site is not None:
             if not s.get("power_cap_w"):
                 s["power_cap_w"] = site.power_mw * 1e6
@@ -839,8 +871,6 @@ def _resolve_catalog(doc: dict[str, Any], catalog: Any) -> dict[str, Any]:
                                field=f"sites[{si}].power_cap")
         else:
             s["catalog"] = None
-        if "power_cap_w" in s:
-            s["power_cap_w"] = _wrap(parse_power, s["power_cap_w"], f"sites[{si}].power_cap")
         for pi, p in enumerate(s.get("systems") or []):
             if not isinstance(p, dict):
                 continue
@@ -878,14 +908,13 @@ def scenario_from_dict(doc: dict[str, Any], *, seed: int | None = None, catalog:
     from rainier.catalog import default_catalog
 
     try:
-        return _from_dict(doc, seed, catalog or default_catalog(), source)
+        return _from_dict(doc, seed, catalog or default_catalog())
     except RainierError as exc:
-        if str(exc).startswith(f"{source}: "):
-            raise
-        raise RainierError(f"{source}: {exc}", field=exc.field) from None  # the file, then the field and fix
+        # every message is "FIELD: what; fix" here: the file goes in front, once
+        raise RainierError(f"{source}: {exc}", field=exc.field) from None
 
 
-def _from_dict(doc: dict[str, Any], seed: int | None, cat: Any, source: str) -> Scenario:
+def _from_dict(doc: dict[str, Any], seed: int | None, cat: Any) -> Scenario:
     d = _prep(doc)
     d = _resolve_catalog(d, cat)
     if seed is not None:
@@ -893,7 +922,7 @@ def _from_dict(doc: dict[str, Any], seed: int | None, cat: Any, source: str) -> 
     try:
         sc = Scenario.model_validate(d)
     except _FieldError as exc:
-        raise RainierError(f"{source}: {exc.message}", field=exc.field, fix=exc.fix) from None
+        raise RainierError(exc.message, field=exc.field, fix=exc.fix) from None
     except ValidationError as exc:
         errs = exc.errors()
         # a failed item also fails its list's length check (sites: too_short): report the item
@@ -903,23 +932,43 @@ def _from_dict(doc: dict[str, Any], seed: int | None, cat: Any, source: str) -> 
         err = errs[0]
         ctx_err = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _FieldError):
-            raise RainierError(f"{source}: {ctx_err.message}", field=ctx_err.field, fix=ctx_err.fix) from None
+            raise RainierError(ctx_err.message, field=ctx_err.field, fix=ctx_err.fix) from None
         field = _loc(tuple(err["loc"]))
         others = {_loc(tuple(e["loc"])) for e in errs} - {field}  # a union's branches share a field
         more = f" (and {len(others)} more field{'s' * (len(others) > 1)})" if others else ""
-        raise RainierError(f"{source}: {field}: {_message(err)}{more}", field=field) from None
+        raise RainierError(f"{field}: {_message(err)}{more}", field=field) from None
     # references the pydantic model cannot see: generator models/sizes
     for i, g in enumerate(sc.generators):
         for ci, c in enumerate(g.chips):
             if not isinstance(c.value, int) or c.value <= 0:
-                raise RainierError(f"{source}: chips must be positive integers (got {c.value!r})",
+                raise RainierError(f"chips must be positive integers (got {c.value!r})",
                                    field=f"generators[{i}].chips[{ci}]")
     _check_systems_held(sc, cat)
+    _check_failure_volume(sc, cat)
     from rainier.fleet.policies import make_scheduler
 
     make_scheduler(sc.scheduler.name, sc.scheduler.params)  # a name or parameter the run would refuse, now
-    _check_gang_sizes(sc, cat, source)
+    _check_gang_sizes(sc, cat)
     return sc
+
+
+def _check_failure_volume(sc: Scenario, catalog: Any) -> None:
+    """Refuse a failure process that would fire more than MAX_EXPECTED_FAILURES times over the run (every
+    system ever delivered, installed for the whole horizon): ``failures.scale: 1e9`` ran for hours."""
+    chips = systems = 0.0
+    for s in sc.sites:
+        for p in s.systems:
+            n = p.installed + sum(d.systems for d in p.deliveries)
+            systems += n
+            chips += n * catalog.system(p.kind).chips
+    causes = sc.failures.resolved_causes()
+    per_hour = sc.failures.scale * (chips * sum(c.rate_per_chip_hour for c in causes)
+                                    + systems * sum(c.rate_per_system_hour for c in causes))
+    expected = per_hour * sc.horizon_h
+    if expected > MAX_EXPECTED_FAILURES:
+        raise RainierError(f"the failure rates give ~{expected:.3g} failures over the run, more than "
+                           f"{MAX_EXPECTED_FAILURES:.0e} a simulation can follow", field="failures.scale",
+                           fix="lower failures.scale or the causes' rates, or shorten the horizon")
 
 
 def _check_systems_held(sc: Scenario, catalog: Any) -> None:
@@ -931,7 +980,8 @@ def _check_systems_held(sc: Scenario, catalog: Any) -> None:
     held: dict[str, set[str]] = {}
     for s in sc.sites:
         for p in s.systems:
-            held.setdefault(p.kind, set()).add(s.name)
+            if p.installed + sum(d.systems for d in p.deliveries) > 0:  # a pool of none holds nothing
+                held.setdefault(p.kind, set()).add(s.name)
     kinds = ", ".join(sorted(held))
     named: list[tuple[str, tuple[Any, ...]]] = [("jobs", sc.jobs), ("generators", sc.generators),
                                                 ("services", sc.services)]
@@ -951,7 +1001,7 @@ def _check_systems_held(sc: Scenario, catalog: Any) -> None:
                                fix=f"name a system of that site ({here}) or leave system: out to slip all of them")
 
 
-def _check_gang_sizes(sc: Scenario, catalog: Any, source: str) -> None:
+def _check_gang_sizes(sc: Scenario, catalog: Any) -> None:
     """Reject a listed training job (``jobs:``) that no placement could ever start.
 
     The largest gang a scenario can ever place mirrors what the simulator does at job arrival
@@ -988,7 +1038,7 @@ def _check_gang_sizes(sc: Scenario, catalog: Any, source: str) -> None:
             fleet = f"{fleet} in the largest site pool ({total * per_system:,} in all sites)"
             if need <= total:
                 fix += " or let the job span sites (cross_site: true on the job and cross_site: {allowed: true})"
-        raise RainierError(f"{source}: {field}: needs {chips:,} chips, more than the fleet ever holds: {fleet}",
+        raise RainierError(f"{field}: needs {chips:,} chips, more than the fleet ever holds: {fleet}",
                            field=field, fix=f"{fix}, or add {kind} systems or deliveries")
 
 

@@ -23,6 +23,7 @@ with the most efficient candidate chip delivers. A solver failure is reported in
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,12 +98,19 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         raise RainierError(f"utilization must be in (0, 1] (got {utilization})", field="--utilization")
     if precision not in ("bf16", "fp8", "fp4"):
         raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
-    if hbm_bytes is not None and (len(hbm_bytes) != len(years)
-                                  or not all(math.isfinite(b) and b >= 0 for b in hbm_bytes)):
-        raise RainierError(f"give one non-negative HBM demand per year ({len(years)} years, got {len(hbm_bytes)})",
-                           field="hbm_bytes", fix="pass a list as long as years, in bytes")
+    if hbm_bytes is not None:
+        if len(hbm_bytes) != len(years):
+            raise RainierError(f"give one HBM demand per year ({len(years)} years, got {len(hbm_bytes)})",
+                               field="hbm_bytes", fix="pass a list as long as years, in bytes")
+        if not all(isinstance(b, numbers.Real) and not isinstance(b, bool) and math.isfinite(b) and b >= 0
+                   for b in hbm_bytes):
+            raise RainierError(f"every HBM demand must be a finite number of bytes >= 0 (got {list(hbm_bytes)!r})",
+                               field="hbm_bytes", fix="pass numbers, e.g. [1e15, 2e15]")
+    if power_cap_w is not None and not isinstance(power_cap_w, dict):
+        raise RainierError(f"must map site names to watts (got {type(power_cap_w).__name__})", field="power_cap_w",
+                           fix="e.g. {'mississippi': 300e6}")
     for name, w in (power_cap_w or {}).items():
-        if not (isinstance(w, (int, float)) and math.isfinite(w) and w > 0):
+        if not (isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w) and w > 0):
             raise RainierError(f"power cap of '{name}' must be a positive, finite number of watts (got {w!r})",
                                field="power_cap_w", fix="give watts, e.g. 300e6 for 300 MW, or leave the site out")
     # Every calendar year from the first to the last is planned (and paid for); a year without a

@@ -164,8 +164,21 @@ _MANIFEST_KEYS = ("scenario", "seed", "config_sha256", "rainier_version", "horiz
 _LEVELS = [c for c in REQUIRED_COLUMNS["timeseries.parquet"] if c not in ("time_h", "site", "tenant")]
 
 
+_TENANT_NUMBERS = ("committed_chips", "committed_chip_hours", "delivered_chip_hours", "jobs_submitted", "jobs_finished",
+                   "queue_wait_mean_h", "queue_wait_p95_h", "goodput", "tokens_served", "tokens_demanded",
+                   "slo_attainment", "energy_mwh", "cost_usd")
+_SITE_NUMBERS = ("power_cap_mw", "peak_power_mw", "energy_mwh", "chips_installed_end")
+MAX_HORIZON_H = 100 * 8766.0  # the simulator's limit (100 years)
+
+
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def _bad_levels(where: str, items: dict[str, Any], keys: Any = None) -> list[str]:
+    """Entries of ``items`` (all, or ``keys``) that are not null or a finite number >= 0."""
+    return [f"{where}: {k} is {items[k]!r}, not a finite number >= 0" for k in (keys or items)
+            if k in items and items[k] is not None and not (_is_number(items[k]) and items[k] >= 0)]
 
 
 def contract_problems(summary: dict[str, Any] | None, manifest: dict[str, Any] | None,
@@ -182,13 +195,24 @@ def contract_problems(summary: dict[str, Any] | None, manifest: dict[str, Any] |
             problems.append("summary.json: totals is not an object")
         else:
             problems += [f"summary.json totals: no {k}" for k in REQUIRED_TOTALS if k not in totals]
-            # null is "does not apply" (a script's run without inference); NaN or text is a broken file
-            problems += [f"summary.json totals: {k} is {totals[k]!r}, not a finite number" for k in REQUIRED_TOTALS
-                         if k in totals and totals[k] is not None and not _is_number(totals[k])]
-        for k in ("tenants", "sites"):
-            v = summary.get(k)
+            # null is "does not apply" (a script's run without inference); NaN, text or a negative is a broken file
+            problems += _bad_levels("summary.json totals", totals, REQUIRED_TOTALS)
+        h: Any = summary.get("horizon_h")
+        if "horizon_h" in summary and not (_is_number(h) and 0 < h <= MAX_HORIZON_H):
+            problems.append(f"summary.json: horizon_h is {h!r}, not a number of hours from 0 to {MAX_HORIZON_H:g}")
+        for k, keys in (("tenants", _TENANT_NUMBERS), ("sites", _SITE_NUMBERS)):
+            v: Any = summary.get(k)
             if k in summary and not (isinstance(v, list) and all(isinstance(x, dict) for x in v)):
                 problems.append(f"summary.json: {k} is not a list of objects")
+            elif k in summary:
+                for x in v:
+                    problems += _bad_levels(f"summary.json {k}[{x.get(k[:-1])}]", x, keys)
+        for k in ("failures_by_cause", "goodput_loss_by_cause_chip_hours"):
+            v = summary.get(k)
+            if k in summary and not isinstance(v, dict):
+                problems.append(f"summary.json: {k} is not an object")
+            elif k in summary:
+                problems += _bad_levels(f"summary.json {k}", v)
     if manifest is not None:
         problems += [f"manifest.json: no {k}" for k in _MANIFEST_KEYS if k not in manifest]
     if summary is not None and manifest is not None:
@@ -207,8 +231,8 @@ def contract_problems(summary: dict[str, Any] | None, manifest: dict[str, Any] |
     if ts is not None and all(c in ts.columns for c in REQUIRED_COLUMNS["timeseries.parquet"]):
         if not len(ts):
             problems.append("timeseries.parquet: no rows (a run has at least one hour)")
-        elif not pd.api.types.is_numeric_dtype(ts.time_h):
-            problems.append("timeseries.parquet: time_h is not numeric")
+        elif not pd.api.types.is_numeric_dtype(ts.time_h) or not np.isfinite(ts.time_h.to_numpy(dtype=float)).all():
+            problems.append("timeseries.parquet: time_h is not all finite numbers")
         else:
             for c in _LEVELS:
                 v = pd.to_numeric(ts[c], errors="coerce").to_numpy(dtype=float)
