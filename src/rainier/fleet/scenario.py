@@ -194,6 +194,11 @@ class SystemPool(_M):
     deliveries: tuple[Delivery, ...] = ()
     decommission: tuple[Delivery, ...] = ()
 
+    @property
+    def systems_ever(self) -> int:
+        """Systems the pool holds once every delivery has arrived (decommissioning aside)."""
+        return self.installed + sum(d.systems for d in self.deliveries)
+
 
 class SiteSpec(_M):
     name: str
@@ -958,7 +963,7 @@ def _check_failure_volume(sc: Scenario, catalog: Any) -> None:
     chips = systems = 0.0
     for s in sc.sites:
         for p in s.systems:
-            n = p.installed + sum(d.systems for d in p.deliveries)
+            n = p.systems_ever
             systems += n
             chips += n * catalog.system(p.kind).chips
     causes = sc.failures.resolved_causes()
@@ -980,7 +985,7 @@ def _check_systems_held(sc: Scenario, catalog: Any) -> None:
     held: dict[str, set[str]] = {}
     for s in sc.sites:
         for p in s.systems:
-            if p.installed + sum(d.systems for d in p.deliveries) > 0:  # a pool of none holds nothing
+            if p.systems_ever > 0:  # a pool of none holds nothing
                 held.setdefault(p.kind, set()).add(s.name)
     kinds = ", ".join(sorted(held))
     named: list[tuple[str, tuple[Any, ...]]] = [("jobs", sc.jobs), ("generators", sc.generators),
@@ -1019,7 +1024,7 @@ def _check_gang_sizes(sc: Scenario, catalog: Any) -> None:
     per_kind: dict[str, list[int]] = {}
     for s in sc.sites:
         for p in s.systems:
-            per_kind.setdefault(p.kind, []).append(p.installed + sum(d.systems for d in p.deliveries))
+            per_kind.setdefault(p.kind, []).append(p.systems_ever)
     cross_ok = sc.cross_site.allowed
     gangs = [(f"jobs[{i}].chips", j.system, j.chips, j.cross_site)
              for i, j in enumerate(sc.jobs) if isinstance(j.chips, int)]
