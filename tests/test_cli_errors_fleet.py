@@ -343,6 +343,7 @@ def test_fleet_run_refuses_what_used_to_hang_or_crash(run_cli, tmp_path, path, v
     ("sites.0.power_cap", float("inf"), "sites[0].power_cap", "not a finite power"),
     ("sites.0.pue", -1, "sites[0].pue", "1.0 to 3.0"),
     ("name", "x" * 300, "name", "up to 100"),
+    ("name", 123, "name", "quote it, '123'"),
     # pydantic's own wording ("Input should be a valid dictionary or instance of SystemPool (and 2 more)")
     ("sites.0.systems", ["trn2-ultraserver"], "sites[0].systems[0]", "must be a mapping"),
     ("seed", -1, "seed", "must be at least 0 (got -1)"),

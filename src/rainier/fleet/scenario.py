@@ -831,6 +831,8 @@ def _message(err: Any) -> str:
         return "unknown field (check the spelling)"
     if kind == "missing":
         return "required field is missing"
+    if kind == "string_type" and isinstance(got, (int, float, bool)):
+        return f"must be text (got {shown}: YAML reads it as a {type(got).__name__}; quote it, '{got}')"
     if kind in _KIND_OF:
         return f"must be {_KIND_OF[kind]} (got {shown})"
     if kind in _BOUND:
