@@ -29,7 +29,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,13 +229,11 @@ def run_sweep(scenario: str | Path, seeds: Sequence[int], grid: dict[str, list[A
     n_workers = 1 if engine == "serial" else max(1, min(workers or _cpus(), len(tasks)))
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
-    if engine == "serial" or n_workers == 1:
-        for i, task in enumerate(tasks):
-            results.append(_run_one(task))
+    with _mapper(engine, n_workers) as pmap:
+        for r in pmap(_run_one, tasks):  # in task order, whatever the engine
+            results.append(r)
             if progress:
-                progress(i + 1, len(tasks))
-    else:
-        results = _pooled(tasks, n_workers, engine, progress)
+                progress(len(results), len(tasks))
     wall = time.perf_counter() - t0
     rows = []
     order = ((pi, pt, seed) for pi, pt in enumerate(points) for seed in seeds)  # the order of ``tasks``
@@ -274,31 +273,27 @@ def _cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _pooled(tasks: list[Any], n: int, engine: str, progress: Callable[[int, int], None] | None) -> list[Any]:
-    if engine == "ray":
+@contextmanager
+def _mapper(engine: str, n: int) -> Iterator[Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]]]:
+    """An ordered ``map`` over ``n`` workers: this process (serial, or one worker), a spawned process pool, or
+    Ray's multiprocessing-compatible pool."""
+    if engine == "serial" or n == 1:
+        yield map
+    elif engine == "ray":
         try:
             from ray.util.multiprocessing import Pool  # type: ignore[import-not-found]
         except ImportError:
             raise RainierError("Ray is not installed", field="--engine",
                                fix="pip install 'ray[default]' (and ray start on the cluster), or use --engine process") from None
         with Pool(processes=n) as pool:
-            out = []
-            for i, r in enumerate(pool.imap(_run_one, tasks)):
-                out.append(r)
-                if progress:
-                    progress(i + 1, len(tasks))
-            return out
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+            yield pool.imap
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
 
-    # spawn: a fresh interpreter per worker (no fork of a process holding threads or a rich console)
-    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as ex:
-        out = []
-        for i, r in enumerate(ex.map(_run_one, tasks, chunksize=1)):
-            out.append(r)
-            if progress:
-                progress(i + 1, len(tasks))
-        return out
+        # spawn: a fresh interpreter per worker (no fork of a process holding threads or a rich console)
+        with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as ex:
+            yield lambda fn, items: ex.map(fn, items, chunksize=1)
 
 
 # --- summary ---------------------------------------------------------------------------------------
