@@ -73,6 +73,19 @@ def split_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
+def split_names(value: str | None, field: str) -> list[str]:
+    """'trn2,h100' -> ['trn2', 'h100']; an empty element ('h100,,trn2', 'h100,') is an error naming ``field``."""
+    if value is None or not value.strip():
+        return []
+    names = [v.strip() for v in value.split(",")]
+    if "" in names:
+        kept = ",".join(n for n in names if n)
+        raise RainierError(f"empty entry in the list '{value}'", field=field,
+                           fix=f"remove the extra comma, e.g. {field} {kept}" if kept else
+                           "give entries separated by single commas")
+    return names
+
+
 def parse_int(value: str | None, field: str, minimum: int = 1) -> int | None:
     """A whole-number option written as people write counts ('16384', '1M', '128k'); None stays None.
     Below ``minimum`` (a negative number included) the error states the range."""

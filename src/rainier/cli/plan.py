@@ -9,8 +9,7 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app
-from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog
-from rainier.cli.size import split_names
+from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog, split_names
 from rainier.errors import RainierError
 from rainier.plan.capacity import plan_capacity
 from rainier.units import fmt_count, fmt_money, fmt_power, parse_flops

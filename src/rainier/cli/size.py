@@ -17,8 +17,8 @@ from rainier.cli.common import (
     load_catalog,
     parse_int,
     report_target,
+    split_names,
 )
-from rainier.errors import RainierError
 from rainier.plan.sizing import SizingResult, size_fleet
 from rainier.units import (
     fmt_count,
@@ -29,20 +29,6 @@ from rainier.units import (
     parse_price_per_mwh,
     parse_years,
 )
-
-
-def split_names(value: str | None, field: str) -> list[str]:
-    """'trn2,h100' -> ['trn2', 'h100']; an empty element ('h100,,trn2', 'h100,') is an error naming ``field``."""
-    if value is None or not value.strip():
-        return []
-    names = [v.strip() for v in value.split(",")]
-    if "" in names:
-        kept = ",".join(n for n in names if n)
-        raise RainierError(f"empty entry in the list '{value}'", field=field,
-                           fix=f"remove the extra comma, e.g. {field} {kept}" if kept else
-                           "give entries separated by single commas")
-    return names
-
 
 NONE_MARK = " (none: below one system)"
 

@@ -8,9 +8,18 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app, common, validate_app
-from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, emit_json, load_catalog, parse_int
+from rainier.cli.common import (
+    CatalogOpt,
+    JsonOpt,
+    QuietOpt,
+    console,
+    emit_json,
+    load_catalog,
+    parse_int,
+    split_names,
+)
 from rainier.errors import RainierError
-from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_si, parse_count
+from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_power, fmt_si, parse_count, parse_power
 
 
 def _result_table(r: Any) -> Table:
@@ -45,13 +54,61 @@ def _result_table(r: Any) -> Table:
     return t
 
 
+def _comparison_table(c: Any) -> Table:
+    basis = f"{fmt_count(c.chips)} chips each" if c.basis == "chips" else f"{fmt_power(c.power_w)} of facility power each"
+    t = Table(title=f"Training {c.model}, seq {c.seq}, batch {c.global_batch} seqs, {c.precision}: {basis} "
+                    f"(x: relative to {next(r.chip for r in c.rows if r.result)})")
+    t.add_column("")
+    for r in c.rows:
+        t.add_column(r.chip, justify="right")
+
+    def cells(fn: Any) -> list[str]:
+        return [fn(r) if r.result is not None else "-" for r in c.rows]
+
+    def rel(x: float | None) -> str:
+        return f"{x:.2f}x" if x is not None else "-"
+
+    rows: list[tuple[str, list[str]]] = [
+        ("chips (of those bought)" if c.basis == "power" else "chips",
+         [fmt_count(r.chips) + (f" ({fmt_count(r.chips_available)})" if c.basis == "power" else "")
+          if r.result is not None else "-" for r in c.rows]),
+        ("facility power", cells(lambda r: fmt_power(r.facility_power_mw * 1e6))),
+        ("parallelism TP/PP/DP/CP/EP", cells(lambda r: "/".join(str(r.result.parallelism[k])
+                                                               for k in ("tp", "pp", "dp", "cp", "ep")))),
+        ("step time", cells(lambda r: fmt_duration(r.result.step_time_s))),
+        ("tokens/s", cells(lambda r: fmt_count(r.result.tokens_per_s))),
+        ("MFU", cells(lambda r: f"{100 * r.result.mfu:.1f}%")),
+        ("memory per chip", cells(lambda r: f"{r.result.memory_gb_per_chip:.0f} GB")),
+        ("$ per 1M tokens (owner)", cells(lambda r: f"${r.usd_per_million_tokens:.3f}"
+                                          if r.usd_per_million_tokens is not None else "-")),
+        ("$ per 1M tokens (cloud)", cells(lambda r: f"${r.cloud_usd_per_million_tokens:.3f}"
+                                          if r.cloud_usd_per_million_tokens is not None else "-")),
+        ("kWh per 1M tokens", cells(lambda r: f"{r.kwh_per_million_tokens:.2f}")),
+        ("speed", cells(lambda r: rel(r.speed_vs_first))),
+        ("$ per token", cells(lambda r: rel(r.cost_vs_first))),
+        ("energy per token", cells(lambda r: rel(r.energy_vs_first))),
+    ]
+    if c.tokens:
+        rows += [
+            (f"days to train {fmt_si(c.tokens)} tokens", cells(lambda r: f"{r.result.time_to_train_days:,.1f}")),
+            ("energy", cells(lambda r: f"{r.result.energy_mwh:,.0f} MWh")),
+            ("cost (owner)", cells(lambda r: fmt_money(r.result.cost_usd) if r.result.cost_usd is not None else "-")),
+        ]
+    rows.append(("error", [r.error[:60] if r.error else "" for r in c.rows]))
+    for label, vals in rows:
+        if label != "error" or any(vals):
+            t.add_row(label, *vals)
+    return t
+
+
 @app.command("train")
 def train_cmd(
     model: Annotated[str, typer.Option("--model", help="model name or YAML file")],
-    chip: Annotated[str, typer.Option("--chip", help="accelerator name or YAML file")],
-    chips: Annotated[str, typer.Option("--chips", help="number of chips: 16384, 1M")],
+    chip: Annotated[str, typer.Option(
+        "--chip", help="accelerator name or YAML file; several (trn2,h100,gb200) compare the kinds side by side")],
     seq: Annotated[str, typer.Option("--seq", help="sequence length in tokens: 8192, 128k")],
     global_batch: Annotated[str, typer.Option("--global-batch", help="global batch in sequences")],
+    chips: Annotated[str | None, typer.Option("--chips", help="number of chips: 16384, 1M (or --power)")] = None,
     tp: Annotated[str | None, typer.Option("--tp", help="tensor parallel size (searched if absent)")] = None,
     pp: Annotated[str | None, typer.Option("--pp", help="pipeline parallel size")] = None,
     dp: Annotated[str | None, typer.Option("--dp", help="data parallel size")] = None,
@@ -94,6 +151,8 @@ def train_cmd(
         "--moe-capacity-factor",
         help="expert capacity as a multiple of the balanced load (overflow dropped, every slot computed); "
              "default: the model's (dropless)")] = None,
+    power: Annotated[str | None, typer.Option(
+        "--power", help="instead of --chips: the whole systems this facility power carries (100MW), per chip kind")] = None,
     top: Annotated[int, typer.Option("--top", help="also list the next-best configurations")] = 1,
     system: Annotated[str | None, typer.Option("--system", help="system to run in (default: the chip's)")] = None,
     report: Annotated[str | None, typer.Option("--report", help="also write an HTML report here")] = None,
@@ -124,15 +183,47 @@ def train_cmd(
         raise RainierError("must be at least 1", field="--top")
     if cross_site_dim not in ("dp", "pp"):
         raise RainierError(f"'{cross_site_dim}' cannot span sites", field="--cross-site-dim", fix="use dp or pp")
-    res = estimate_training(
-        model, chip, parse_int(chips, "--chips") or 1, seq=parse_int(seq, "--seq") or 1,
-        global_batch=parse_int(global_batch, "--global-batch") or 1, parallelism=fixed or None,
-        precision=precision.strip().lower(), tokens=parse_count(tokens, "--tokens") if tokens is not None else None, sites=sites,
-        cross_site_gbps=cross_site_gbps, system=system, catalog=cat, top=top,
-        options=Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
-                        grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor,
-                        moe_a2a=moe_a2a, optimizer_dtype=optimizer_dtype),
-    )
+    if (chips is None) == (power is None):
+        raise RainierError("give exactly one of --chips and --power", field="--chips",
+                           fix="e.g. --chips 16384, or --power 100MW for the chips that facility power carries")
+    kinds = split_names(chip, "--chip") if "," in chip else [chip]
+    n_chips = parse_int(chips, "--chips") if chips is not None else None
+    power_w = parse_power(power, "--power") if power is not None else None
+    opts = Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
+                   grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor,
+                   moe_a2a=moe_a2a, optimizer_dtype=optimizer_dtype)
+    common_args: dict[str, Any] = dict(
+        seq=parse_int(seq, "--seq") or 1, global_batch=parse_int(global_batch, "--global-batch") or 1,
+        parallelism=fixed or None, precision=precision.strip().lower(),
+        tokens=parse_count(tokens, "--tokens") if tokens is not None else None, sites=sites,
+        cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=opts)
+    if len(kinds) > 1 or power_w is not None:
+        from rainier.plan.compare import compare_training
+
+        if system is not None:
+            raise RainierError("a system holds one chip kind", field="--system",
+                               fix="drop --system when comparing kinds or sizing by --power")
+        if len(kinds) > 1 and report is not None:
+            raise RainierError("the HTML report covers one chip kind", field="--report",
+                               fix="drop --report, or give one --chip")
+        cmp = compare_training(model, kinds, chips=n_chips, power_w=power_w, **common_args)
+        if len(kinds) > 1:
+            if json:
+                emit_json(cmp)
+                return
+            console.print(_comparison_table(cmp))
+            if not quiet:
+                for row in cmp.rows:
+                    if row.error:
+                        console.print(f"note: {row.chip}: {row.error}")
+            return
+        row = cmp.rows[0]
+        assert row.result is not None  # compare_training raises when no kind can run the job
+        res = row.result
+        res.notes.insert(0, f"chips: {res.chips:,} of the {row.chips_available:,} that {fmt_power(power_w or 0)} of "
+                            f"facility power carries (whole systems; the largest count with a valid layout)")
+    else:
+        res = estimate_training(model, chip, n_chips or 1, system=system, **common_args)
     report_file = common.report_target(report)
     if report_file is not None:
         from rainier.report import write_training_report

@@ -1,0 +1,135 @@
+"""One training job on several chip kinds (rainier.plan.compare, `rainier train --chip a,b`)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rainier.econ import chip_hour_cost
+from rainier.errors import RainierError
+from rainier.perf.training import estimate_training
+from rainier.plan.compare import chip_counts_below, compare_training
+from rainier.plan.sizing import size_by_power
+
+JOB = dict(seq=4096, global_batch=256)
+
+
+@given(st.integers(1, 5_000_000), st.sampled_from([1, 4, 8, 16, 64, 72]))
+def test_chip_counts_below_are_usable_counts(available, system_chips):
+    counts = chip_counts_below(available, system_chips)
+    assert counts[0] == available
+    assert counts == sorted(set(counts), reverse=True)
+    assert all(0 < n <= available for n in counts)
+    # the largest power of two not above the count is always among the first tries, or a larger
+    # count that is a power of two times a system made the list full first
+    p2 = 1 << (available.bit_length() - 1)
+    assert p2 in counts or len(counts) == 12
+
+
+def test_same_chip_count_matches_single_estimates(cat):
+    cmp = compare_training("llama3-8b", ["h100", "trn2", "mi300x"], chips=64, catalog=cat, tokens=1e12, **JOB)
+    assert cmp.basis == "chips" and [r.chip for r in cmp.rows] == ["h100", "trn2", "mi300x"]
+    base = cmp.rows[0].result
+    for row in cmp.rows:
+        res = row.result
+        alone = estimate_training("llama3-8b", row.chip, 64, catalog=cat, tokens=1e12, **JOB)
+        assert res.step_time_s == alone.step_time_s and res.parallelism == alone.parallelism
+        assert row.chips == row.chips_available == 64
+        assert row.speed_vs_first == pytest.approx(res.tokens_per_s / base.tokens_per_s)
+        acc, sys_ = cat.accelerator(row.chip), cat.system(res.system)
+        usd = chip_hour_cost(acc, sys_, cat.economics()).total_usd * 64 / (res.tokens_per_s * 3600) * 1e6
+        assert row.usd_per_million_tokens == pytest.approx(usd)
+        # the per-token figures agree with the time / energy / cost to train the 1T tokens
+        assert row.usd_per_million_tokens == pytest.approx(res.cost_usd / 1e6)
+        assert row.kwh_per_million_tokens == pytest.approx(res.energy_mwh * 1e3 / 1e6)
+        assert row.cost_vs_first == pytest.approx(row.usd_per_million_tokens / cmp.rows[0].usd_per_million_tokens)
+    assert cmp.rows[0].speed_vs_first == cmp.rows[0].cost_vs_first == cmp.rows[0].energy_vs_first == 1.0
+
+
+def test_same_power_stays_under_the_power_and_uses_the_largest_valid_count(cat):
+    power = 5e6
+    cmp = compare_training("llama3-8b", ["h100", "gb200", "trn2"], power_w=power, catalog=cat, **JOB)
+    assert cmp.basis == "power" and cmp.power_w == power
+    for row in cmp.rows:
+        bought = size_by_power(cat, row.chip, power)
+        assert row.chips_available == bought.chips
+        assert 0 < row.chips <= bought.chips
+        assert row.facility_power_mw * 1e6 <= power * (1 + 1e-12)
+        # every larger count tried first has no valid layout for this job
+        for n in chip_counts_below(bought.chips, cat.system_for(cat.accelerator(row.chip), None).chips):
+            if n <= row.chips:
+                break
+            with pytest.raises(RainierError):
+                estimate_training("llama3-8b", row.chip, n, catalog=cat, **JOB)
+
+
+def test_a_kind_that_cannot_run_the_job_keeps_a_row(cat):
+    # a100 has no fp8 rate: its row says so, the others are compared
+    cmp = compare_training("llama3-8b", ["a100", "h100"], chips=16, precision="fp8", catalog=cat, **JOB)
+    bad, good = cmp.rows
+    assert bad.result is None and "fp8" in bad.error and bad.speed_vs_first is None
+    assert good.result is not None and good.speed_vs_first == 1.0  # the first kind that runs is the base
+    with pytest.raises(RainierError, match="no chip kind can run"):
+        compare_training("llama3.1-405b", ["h100", "a100"], chips=8, catalog=cat, **JOB)
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(chips=8, power_w=1e6), "--chips/--power"),
+    (dict(), "--chips/--power"),
+    (dict(power_w=-5.0), "--power"),
+    (dict(power_w=float("inf")), "--power"),
+])
+def test_basis_errors(cat, kw, field):
+    with pytest.raises(RainierError) as e:
+        compare_training("llama3-8b", ["h100"], catalog=cat, **JOB, **kw)
+    assert e.value.field == field
+
+
+def test_unknown_or_repeated_kind(cat):
+    with pytest.raises(RainierError, match="nosuch"):
+        compare_training("llama3-8b", ["h100", "nosuch"], chips=8, catalog=cat, **JOB)
+    with pytest.raises(RainierError, match="twice"):
+        compare_training("llama3-8b", ["h100", "h100"], chips=8, catalog=cat, **JOB)
+
+
+def test_cli_compare_json_contract(run_cli):
+    rc, out, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100,trn2", "--chips", "64", "--seq", "4096",
+                           "--global-batch", "256", "--tokens", "1T", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["basis"] == "chips" and d["chips"] == 64 and [r["chip"] for r in d["rows"]] == ["h100", "trn2"]
+    for r in d["rows"]:
+        for key in ("chips", "chips_available", "facility_power_mw", "usd_per_million_tokens",
+                    "kwh_per_million_tokens", "speed_vs_first", "cost_vs_first", "energy_vs_first", "error"):
+            assert key in r
+        assert r["result"]["chips"] == 64 and r["result"]["time_to_train_days"] > 0
+    h100, trn2 = d["rows"]
+    assert trn2["speed_vs_first"] == pytest.approx(trn2["result"]["tokens_per_s"] / h100["result"]["tokens_per_s"])
+
+
+def test_cli_power_for_one_kind_is_a_training_result(run_cli, cat):
+    rc, out, err = run_cli("train", "--model", "llama3-8b", "--chip", "gb200", "--power", "5MW", "--seq", "4096",
+                           "--global-batch", "256", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    bought = size_by_power(cat, "gb200", 5e6).chips
+    assert 0 < d["chips"] <= bought and "step_time_s" in d
+    assert any(f"of the {bought:,}" in n for n in d["notes"])
+    assert math.isfinite(d["mfu"])
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--chip", "h100", "--chips", "8", "--power", "1MW"), "--chips"),
+    (("--chip", "h100"), "--chips"),
+    (("--chip", "h100,,trn2", "--chips", "8"), "--chip"),
+    (("--chip", "h100,trn2", "--chips", "8", "--system", "dgx-h100"), "--system"),
+    (("--chip", "h100,trn2", "--chips", "8", "--report", "x.html"), "--report"),
+    (("--chip", "h100", "--power", "-1MW"), "--power"),
+])
+def test_cli_compare_errors_are_one_line(run_cli, args, needle):
+    rc, out, err = run_cli("train", "--model", "llama3-8b", "--seq", "4096", "--global-batch", "256", *args)
+    assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1, err
