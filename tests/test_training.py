@@ -206,18 +206,39 @@ def test_parallelism_space_is_valid():
     assert ok and all(p.chips == 16384 and p.tp <= 8 and 2048 % (p.dp * p.micro_batch) == 0 for p in ok)
 
 
-def test_branch_and_bound_search_matches_exhaustive(cat):
+@pytest.mark.parametrize("model, chip, chips, seq, gb", [
+    ("mixtral-8x7b", "h100", 128, 4096, 256),
+    ("llama3-70b", "a100", 64, 8192, 128),  # memory-bound: partial recomputation and state-only rejections
+    ("qwen3-30b-a3b", "trn2", 256, 4096, 512),
+    ("llama3.1-405b", "h100", 256, 8192, 256),
+])
+def test_branch_and_bound_search_matches_exhaustive(cat, model, chip, chips, seq, gb):
+    """The search (lower bounds first, memory and full evaluation only while the bound can still win)
+    returns the top 3 of evaluating every valid configuration that fits, each with the fewest layers
+    recomputed that fit where recomputation is searched."""
     import rainier.perf.training as T
     from rainier.perf.collectives import Topology
 
-    m, acc = cat.model("mixtral-8x7b"), cat.accelerator("h100")
+    m, acc = cat.model(model), cat.accelerator(chip)
     s = cat.system_for(acc)
-    r = T.estimate_training(m, acc, 128, seq=4096, global_batch=256, catalog=cat)
-    ctx = T._Ctx(m, acc, s, Topology.from_system(s, cat, chips=128), seq=4096, global_batch=256, chips=128,
+    r = T.estimate_training(m, acc, chips, seq=seq, global_batch=gb, catalog=cat, top=3)
+    ctx = T._Ctx(m, acc, s, Topology.from_system(s, cat, chips=chips), seq=seq, global_batch=gb, chips=chips,
                  precision="bf16", options=T.Options(), catalog=cat)
-    steps = [T._evaluate(ctx, p).step_s for p in T._candidates(ctx, {})
-             if T._check(ctx, p) is None and ctx.memory(p, 256 // (p.dp * p.micro_batch)).total <= ctx.hbm_usable]
-    assert r.step_time_s == pytest.approx(min(steps), rel=1e-12)
+    steps = []
+    for p in T._candidates(ctx, {}):
+        if T._check(ctx, p) is not None:
+            continue
+        mb = gb // (p.dp * p.micro_batch)
+        if ctx.memory(p, mb).total > ctx.hbm_usable:
+            continue
+        if p.recompute == "full":
+            p = T._least_recompute(ctx, p, mb)
+            if p is None:
+                continue
+        steps.append(T._evaluate(ctx, p).step_s)
+    steps.sort()
+    assert len(steps) >= 3
+    assert [r.step_time_s] + [a["step_time_s"] for a in r.alternatives[:2]] == pytest.approx(steps[:3], rel=1e-12)
 
 
 def test_pipeline_across_sites_pays_the_link_per_microbatch(run_cli):

@@ -99,7 +99,13 @@ from rainier.econ import chip_hour_cost, energy_mwh, power_chain
 from rainier.errors import RainierError
 from rainier.perf import compute as C
 from rainier.perf.collectives import Topology, collective_time_s, inner_members
-from rainier.perf.memory import MemoryBreakdown, params_per_chip, training_memory, usable_hbm_bytes
+from rainier.perf.memory import (
+    MemoryBreakdown,
+    model_state_bytes,
+    params_per_chip,
+    training_memory,
+    usable_hbm_bytes,
+)
 from rainier.perf.ops import layer_ops, logits_ops
 from rainier.perf.parallelism import Parallelism, batch_problem, candidates, check_parallelism, size_problem
 
@@ -264,6 +270,7 @@ class _Ctx:
         self._layer: dict[tuple[Any, ...], tuple[float, ...]] = {}
         self._coll: dict[tuple[Any, ...], float] = {}
         self._mem: dict[tuple[Any, ...], MemoryBreakdown] = {}
+        self._state: dict[tuple[Any, ...], float] = {}
         self._pchip: dict[tuple[int, int, int, int], tuple[float, float]] = {}
         self._ends: dict[tuple[Any, ...], tuple[float, float]] = {}
         self.gemm_prec = precision if precision in C.LOW_PRECISION and acc.supports(precision) else "bf16"
@@ -409,6 +416,22 @@ class _Ctx:
                                   grad_bytes=_GRAD_BYTES[self.opt.grad_dtype or "fp32"],
                                   expert_dp=p.expert_dp, optimizer_bytes=_OPT_STATE[self.opt.optimizer_dtype][0])
             self._mem[key] = hit
+        return hit
+
+
+    def state_bytes(self, p: Parallelism) -> float:
+        """Weights + gradients + optimizer state per chip: the part of :meth:`memory` that depends on
+        neither the microbatch nor recomputation, a floor under its total."""
+        key = (p.tp, p.pp, p.ep, p.expert_tp, p.dp, p.cp, p.zero)
+        hit = self._state.get(key)
+        if hit is None:
+            dense, expert = _params_chip(self, p)
+            w, g, o = model_state_bytes(dense, expert, zero=p.zero, dp_shard=p.dp * p.cp, ep=p.ep,
+                                        precision=self.gemm_prec,
+                                        gathered_params=2 * (dense + expert) / max(1.0, self.model.layers / p.pp),
+                                        grad_bytes=_GRAD_BYTES[self.opt.grad_dtype or "fp32"], expert_dp=p.expert_dp,
+                                        optimizer_bytes=_OPT_STATE[self.opt.optimizer_dtype][0])
+            hit = self._state[key] = w + g + o
         return hit
 
 
@@ -687,19 +710,31 @@ def _least_recompute(ctx: _Ctx, p: Parallelism, m: int) -> Parallelism | None:
     return p
 
 
+def _leanest(ctx: _Ctx, p: Parallelism, mem: MemoryBreakdown) -> str:
+    return (f"memory: even the leanest configuration needs {mem.total / _GB:.1f} GB of {ctx.hbm_usable / _GB:.1f} GB "
+            f"usable per chip (tp={p.tp}, pp={p.pp}, dp={p.dp}, cp={p.cp}, ep={p.ep}, recompute={p.recompute}, "
+            f"zero={p.zero})")
+
+
 def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list[_Eval], list[str]]:
     """All valid, fitting configurations, fastest first (at most ``max(top, 1)`` returned)."""
     best: list[_Eval] = []
     reasons: list[str] = []
-    nfit = 0
     least = (float("inf"), "")
     bound = float("inf")
-    fitting: list[tuple[float, Parallelism]] = []
     cands = _candidates(ctx, fixed)
     # with recomputation searched, "full" may recompute only as many layers as memory needs (Megatron's
     # --recompute-method block --recompute-num-layers k per virtual stage), as a tuned run does
     partial = fixed.get("recompute") is None and fixed.get("recompute_fraction") is None \
         and ctx.opt.recompute_fraction == 1.0
+    # Branch and bound: every valid configuration gets its compute-only lower bound (cheap, cached per
+    # layer shape); configurations are then taken in order of that bound, and memory (the costlier
+    # check) and the full step time are computed only until the bound alone is slower than the k-th
+    # best step time found. A "full" candidate that may recompute fewer layers is bounded as if it
+    # recomputed one layer per virtual stage, the least it can: the bound grows with the share.
+    k = max(top, 1)
+    pending: list[tuple[float, Parallelism, int]] = []
+    over: list[tuple[Parallelism, int]] = []
     for p in cands:
         why = _check(ctx, p)
         if why:
@@ -707,6 +742,18 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
                 reasons.append(why)
             continue
         m = ctx.gb // (p.dp * p.micro_batch)
+        if ctx.opt.check_memory and ctx.state_bytes(p) > ctx.hbm_usable:
+            over.append((p, m))  # cannot fit whatever its activations: only looked at if nothing fits
+            continue
+        lb_p = p
+        if partial and p.recompute == "full":
+            lv = math.ceil(ctx.model.layers / (p.pp * p.vp)) if p.pp > 1 else ctx.model.layers
+            lb_p = replace(p, recompute_fraction=1.0 / lv)
+        pending.append((_lower_bound(ctx, lb_p, m), p, m))
+    pending.sort(key=lambda x: x[0])
+    for lb, p, m in pending:
+        if len(best) >= k and lb >= bound:
+            break
         mem = ctx.memory(p, m)
         if partial and p.recompute == "full" and ctx.opt.check_memory and mem.total <= ctx.hbm_usable:
             q = _least_recompute(ctx, p, m)
@@ -715,24 +762,18 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
             p, mem = q, ctx.memory(q, m)
         if ctx.opt.check_memory and mem.total > ctx.hbm_usable:
             if mem.total < least[0]:
-                least = (mem.total, f"memory: even the leanest configuration needs {mem.total / _GB:.1f} GB of "
-                         f"{ctx.hbm_usable / _GB:.1f} GB usable per chip (tp={p.tp}, pp={p.pp}, dp={p.dp}, cp={p.cp}, "
-                         f"ep={p.ep}, recompute={p.recompute}, zero={p.zero})")
+                least = (mem.total, _leanest(ctx, p, mem))
             continue
-        nfit += 1
-        fitting.append((_lower_bound(ctx, p, m), p))
-    # branch and bound: evaluate in order of the compute-only lower bound; stop once the bound alone
-    # is slower than the k-th best full step time found so far
-    k = max(top, 1)
-    fitting.sort(key=lambda x: x[0])
-    for lb, p in fitting:
-        if len(best) >= k and lb >= bound:
-            break
         best.append(_evaluate(ctx, p))
         if len(best) >= k:
             best.sort(key=lambda x: x.step_s)
             del best[k:]
             bound = best[-1].step_s
+    if not best:
+        for p, m in over:
+            mem = ctx.memory(p, m)
+            if mem.total < least[0]:
+                least = (mem.total, _leanest(ctx, p, mem))
     best.sort(key=lambda x: x.step_s)
     if least[1]:
         reasons.insert(0, least[1])
