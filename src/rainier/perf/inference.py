@@ -121,6 +121,7 @@ KV_WATERMARK = 0.05
 # Server-mode (max rate under an SLO) runs: arrivals span this many request lifetimes (see estimate_serving).
 SERVER_LIFETIMES = 10.0
 SERVER_MAX_REQUESTS = 100_000
+POISSON_SPAN_S = 300.0  # seconds of arrivals a --qps run simulates (capped at SERVER_MAX_REQUESTS requests)
 # Offline runs without a request count: this many full batches per replica. With variable output
 # lengths the in-flight batch needs several generations to reach its length-biased steady mix (long
 # requests accumulate); three batches overstate output tokens/s by ~19% on OpenOrca lengths, twenty
@@ -1003,7 +1004,20 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
     elif qps is not None:
         mode = "poisson"
-        reqs = _reqs(n_req or int(min(100_000, max(3000, 300 * qps))), qps)
+        # POISSON_SPAN_S of arrivals, at most SERVER_MAX_REQUESTS requests; past the cap a subset of the
+        # replicas gets its share of the rate, so that each still sees the whole span and not only its
+        # ramp-up (each replica's mean rate is unchanged; round-robin over fewer replicas leaves each
+        # one's arrivals burstier, so latencies are if anything overstated)
+        qps_sim = qps
+        if n_req is None and pf_pool is None and reps > 1 and POISSON_SPAN_S * qps > SERVER_MAX_REQUESTS:
+            r_sim = max(1, int(reps * SERVER_MAX_REQUESTS // (POISSON_SPAN_S * qps)))
+            if r_sim < reps:
+                rep_scale = reps / r_sim
+                qps_sim = qps / rep_scale
+                pool = _srv.Pool(sm, r_sim, **sim_kw)
+                notes.append(f"{r_sim} of the {reps} identical replicas simulated at their share of the rate "
+                             f"({qps_sim:,.4g} req/s), rates scaled to all of them; queue figures are those replicas'")
+        reqs = _reqs(n_req or int(min(SERVER_MAX_REQUESTS, max(3000, POISSON_SPAN_S * qps_sim))), qps_sim)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
     elif concurrency is not None:
         mode = "concurrency"
@@ -1022,11 +1036,22 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         # minute passes rates that a long run fails. MLPerf Server runs at least 600 s (loadgen
         # min_duration); arrivals span SERVER_LIFETIMES lifetimes at the full-batch step, at least 60 s.
         span_s = max(60.0, SERVER_LIFETIMES * mean_out * st.step_s)
-        n_s = n_req or int(min(SERVER_MAX_REQUESTS, max(2000, span_s * st.requests_per_s * reps)))
+        # Past the request cap, a subset of the replicas is searched (each must see the whole span: a
+        # replica that sees less than its batch never queues, and passes any rate), its rate scaled.
+        if (n_req is None and pf_pool is None and reps > 1
+                and span_s * st.requests_per_s * reps > SERVER_MAX_REQUESTS):
+            r_sim = max(1, int(SERVER_MAX_REQUESTS // (span_s * st.requests_per_s)))
+            if r_sim < reps:
+                rep_scale = reps / r_sim
+                pool = _srv.Pool(sm, r_sim, **sim_kw)
+                notes.append(f"{r_sim} of the {reps} identical replicas searched for their highest rate, scaled to "
+                             "all of them; latency and queue figures are those replicas'")
+        n_s = n_req or int(min(SERVER_MAX_REQUESTS, max(2000, span_s * st.requests_per_s * pool.replicas)))
         base = _reqs(n_s, 1.0)
-        max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s, slo_tpot_s,
-                                              prefill_pool=pf_pool, system=s,
+        max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * pool.replicas, slo_ttft_s,
+                                              slo_tpot_s, prefill_pool=pf_pool, system=s,
                                               kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in))
+        max_qps *= rep_scale
         reqs = base
 
     usd_h, cloud_h, fac_w = _econ(cat, a, s)
@@ -1042,7 +1067,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         out_tps = rps * float(np.mean(sim.output_len))
         tot_tps = rps * float(np.mean(sim.output_len) + np.mean(sim.input_len))
     elif mode in ("poisson", "server-max-qps", "trace"):
-        out_tps, tot_tps, rps = sim.arrival_window_rates()
+        out_tps, tot_tps, rps = (x * rep_scale for x in sim.arrival_window_rates())
     if mode == "server-max-qps" and max_qps == 0.0:
         notes.append("no Poisson rate meets the SLO on this configuration (SLO infeasible)")
     cost = chips * usd_h / 3600.0 / out_tps * 1e6 if out_tps > 0 else float("inf")
