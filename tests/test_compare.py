@@ -133,3 +133,60 @@ def test_cli_power_for_one_kind_is_a_training_result(run_cli, cat):
 def test_cli_compare_errors_are_one_line(run_cli, args, needle):
     rc, out, err = run_cli("train", "--model", "llama3-8b", "--seq", "4096", "--global-batch", "256", *args)
     assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+SERVE = dict(offline=True, input_len=512, output_len=64, requests=400)
+
+
+def test_serving_same_chips_matches_single_deployments(cat):
+    from rainier.perf.inference import estimate_serving
+    from rainier.plan.compare import compare_serving
+
+    cmp = compare_serving("llama3-8b", ["h100", "mi300x"], chips=8, catalog=cat, **SERVE)
+    assert cmp.basis == "chips" and [r.chip for r in cmp.rows] == ["h100", "mi300x"]
+    for row in cmp.rows:
+        alone = estimate_serving("llama3-8b", row.chip, 8, catalog=cat, **SERVE)
+        assert row.output_tokens_per_s == alone.output_tokens_per_s
+        assert row.usd_per_million_tokens == alone.cost_per_mtok_usd
+        assert row.joules_per_token == alone.joules_per_token
+        assert row.speed_vs_first == pytest.approx(row.output_tokens_per_s / cmp.rows[0].output_tokens_per_s)
+        assert row.cost_vs_first == pytest.approx(row.usd_per_million_tokens / cmp.rows[0].usd_per_million_tokens)
+
+
+def test_serving_same_power_uses_every_chip_bought(cat):
+    from rainier.plan.compare import compare_serving
+
+    cmp = compare_serving("llama3-8b", ["h100", "trn2"], power_w=300e3, catalog=cat, **SERVE)
+    for row in cmp.rows:
+        assert row.chips == row.chips_available == size_by_power(cat, row.chip, 300e3).chips
+        assert 0 < row.facility_power_mw * 1e6 <= 300e3
+        assert row.result.config["chips"] == row.chips
+
+
+def test_serving_kind_that_cannot_serve_keeps_a_row(cat):
+    from rainier.plan.compare import compare_serving
+
+    cmp = compare_serving("llama3.1-405b", ["a100", "h200"], chips=8, catalog=cat, **SERVE)
+    bad, good = cmp.rows
+    assert bad.result is None and "does not fit" in bad.error
+    assert good.speed_vs_first == 1.0
+    with pytest.raises(RainierError, match="no chip kind can serve"):
+        compare_serving("llama3.1-405b", ["a100"], chips=4, catalog=cat, **SERVE)
+
+
+def test_cli_serve_compare_json_and_errors(run_cli):
+    rc, out, err = run_cli("serve", "--model", "llama3-8b", "--chip", "h100,trn2", "--chips", "8", "--offline",
+                           "--input-len", "512", "--output-len", "64", "--requests", "400", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["basis"] == "chips" and [r["chip"] for r in d["rows"]] == ["h100", "trn2"]
+    for r in d["rows"]:
+        for key in ("chips", "chips_available", "facility_power_mw", "output_tokens_per_s", "max_qps",
+                    "usd_per_million_tokens", "joules_per_token", "speed_vs_first", "cost_vs_first", "error"):
+            assert key in r
+        assert r["result"]["config"]["chips"] == 8
+    for args, needle in ((("--chip", "h100", "--chips", "8", "--power", "1MW"), "--chips"),
+                         (("--chip", "h100"), "--chips"),
+                         (("--chip", "h100,trn2", "--chips", "8", "--system", "dgx-h100"), "--system")):
+        rc, out, err = run_cli("serve", "--model", "llama3-8b", "--offline", *args)
+        assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1, err

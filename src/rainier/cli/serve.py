@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,19 +19,63 @@ from rainier.cli.common import (
     load_catalog,
     parse_int,
     report_target,
+    split_names,
 )
-from rainier.units import fmt_duration, parse_duration
+from rainier.errors import RainierError
+from rainier.units import fmt_duration, fmt_power, parse_duration, parse_power
 
 
 def _pcts(d: dict[str, float | None], keys: tuple[str, ...]) -> str:
     return " / ".join(fmt_duration(v) if (v := d.get(k)) is not None and v == v else "-" for k in keys)
 
 
+def _comparison_table(c: Any) -> Table:
+    basis = f"{c.chips:,} chips each" if c.basis == "chips" else f"{fmt_power(c.power_w)} of facility power each"
+    base = next(r.chip for r in c.rows if r.result is not None)
+    t = Table(title=f"Serving {c.model}: {basis} (x: relative to {base})")
+    t.add_column("")
+    for r in c.rows:
+        t.add_column(r.chip, justify="right")
+
+    def cells(fn: Any) -> list[str]:
+        return [fn(r) if r.result is not None else "-" for r in c.rows]
+
+    def rel(x: float | None) -> str:
+        return f"{x:.2f}x" if x is not None else "-"
+
+    rows: list[tuple[str, list[str]]] = [
+        ("chips", cells(lambda r: f"{r.chips:,}")),
+        ("facility power", cells(lambda r: fmt_power(r.facility_power_mw * 1e6))),
+        ("replicas x TP/PP/EP", cells(lambda r: f"{r.result.config['replicas']:,} x {r.result.config['tp']}/"
+                                                f"{r.result.config['pp']}/{r.result.config['ep']}")),
+        ("max rate meeting the SLO", cells(lambda r: f"{r.max_qps:,.4g} req/s" if r.max_qps is not None else "-")),
+        ("output tokens/s (per chip)", cells(lambda r: f"{r.output_tokens_per_s:,.0f} "
+                                                       f"({r.result.output_tokens_per_s_per_chip:,.0f})")),
+        ("TTFT p99", cells(lambda r: _pcts(r.result.ttft_s, ("p99",)))),
+        ("TPOT p99", cells(lambda r: _pcts(r.result.tpot_s, ("p99",)))),
+        ("$ per M output tokens (owner)", cells(lambda r: f"${r.usd_per_million_tokens:,.3f}")),
+        ("$ per M output tokens (cloud)", cells(lambda r: f"${r.cloud_usd_per_million_tokens:,.3f}"
+                                                if r.cloud_usd_per_million_tokens is not None else "-")),
+        ("J per output token", cells(lambda r: f"{r.joules_per_token:,.3f}")),
+        ("speed", cells(lambda r: rel(r.speed_vs_first))),
+        ("$ per token", cells(lambda r: rel(r.cost_vs_first))),
+        ("energy per token", cells(lambda r: rel(r.energy_vs_first))),
+    ]
+    for label, vals in rows:
+        t.add_row(label, *vals)
+    if any(r.error for r in c.rows):
+        t.add_row("error", *[(r.error or "")[:60] for r in c.rows])
+    return t
+
+
 @app.command("serve")
 def serve_cmd(
     model: Annotated[str, typer.Option("--model", help="model name or YAML file")],
-    chip: Annotated[str, typer.Option("--chip", help="accelerator name or YAML file")],
-    chips: Annotated[str, typer.Option("--chips", help="chips in the deployment")],
+    chip: Annotated[str, typer.Option(
+        "--chip", help="accelerator name or YAML file; several (h100,trn2,mi300x) compare the kinds side by side")],
+    chips: Annotated[str | None, typer.Option("--chips", help="chips in the deployment (or --power)")] = None,
+    power: Annotated[str | None, typer.Option(
+        "--power", help="instead of --chips: every chip of the whole systems this facility power carries (5MW)")] = None,
     tp: Annotated[str | None, typer.Option("--tp", help="tensor parallelism per replica (default: searched)")] = None,
     ep: Annotated[str | None, typer.Option("--ep", help="expert parallelism (MoE; divides --tp)")] = None,
     pp: Annotated[str | None, typer.Option("--pp", help="pipeline stages per replica")] = None,
@@ -64,9 +108,17 @@ def serve_cmd(
     from rainier.perf.inference import estimate_serving
 
     cat = load_catalog(catalog)
-    with busy("simulating the deployment...", quiet=json or quiet):
-        res = estimate_serving(
-            model, chip, parse_int(chips, "--chips") or 0, tp=parse_int(tp, "--tp"), ep=parse_int(ep, "--ep"), pp=parse_int(pp, "--pp"),
+    if (chips is None) == (power is None):
+        raise RainierError("give exactly one of --chips and --power", field="--chips",
+                           fix="e.g. --chips 8, or --power 5MW for every chip that facility power carries")
+    kinds = split_names(chip, "--chip") if "," in chip else [chip]
+    if len(kinds) > 1 or power is not None:
+        for flag, value in (("--system", system), ("--report", report)):
+            if value is not None:
+                raise RainierError(f"{flag} takes one chip kind", field=flag,
+                                   fix=f"drop {flag} when comparing kinds or sizing by --power")
+    serve_args: dict[str, Any] = dict(
+            tp=parse_int(tp, "--tp"), ep=parse_int(ep, "--ep"), pp=parse_int(pp, "--pp"),
             replicas=parse_int(replicas, "--replicas"), precision=precision.lower(), input_len=parse_int(input_len, "--input-len"),
             output_len=parse_int(output_len, "--output-len"), lengths=lengths, qps=qps,
             concurrency=parse_int(concurrency, "--concurrency"), offline=offline, trace=trace,
@@ -75,9 +127,33 @@ def serve_cmd(
             slo_tpot_s=parse_duration(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
             seed=seed, system=system, max_batch=parse_int(max_batch, "--max-batch"),
             token_budget=parse_int(token_budget, "--token-budget"), prefill_replicas=parse_int(prefill_replicas, "--prefill-replicas", minimum=0),
-            decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(), catalog=cat,
+            decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(),
             step_overhead_s=parse_duration(step_overhead, "--step-overhead") if step_overhead is not None else None,
         )
+    if len(kinds) > 1 or power is not None:
+        from rainier.plan.compare import compare_serving
+
+        with busy("simulating the deployments...", quiet=json or quiet):
+            cmp = compare_serving(model, kinds, chips=parse_int(chips, "--chips"),
+                                  power_w=parse_power(power, "--power") if power is not None else None,
+                                  catalog=cat, **serve_args)
+        if len(kinds) > 1:
+            if json:
+                emit_json(cmp)
+            else:
+                console.print(_comparison_table(cmp))
+                if not quiet:
+                    for row in cmp.rows:
+                        if row.error:
+                            console.print(f"note: {row.chip}: {row.error}")
+            return
+        assert cmp.rows[0].result is not None  # compare_serving raises when no kind can serve
+        res = cmp.rows[0].result
+        res.notes.insert(0, f"chips: all {res.config['chips']:,} that {fmt_power(cmp.power_w or 0)} of facility "
+                            "power carries (whole systems)")
+    else:
+        with busy("simulating the deployment...", quiet=json or quiet):
+            res = estimate_serving(model, chip, parse_int(chips, "--chips") or 0, catalog=cat, **serve_args)
     report_file = report_target(report)
     if report_file is not None:
         from rainier.report import write_serving_report

@@ -1,4 +1,4 @@
-"""One training job on several chip kinds: at the same chip count, or at the same facility power.
+"""One training job, or one served model, on several chip kinds: at the same chip count or facility power.
 
 "Trainium2 lags the H100, but its cost-to-performance is good enough" is a claim about three ratios of
 one job: tokens/s, dollars per token and energy per token. :func:`compare_training` runs the training
@@ -21,6 +21,10 @@ catalog's cloud price; ``kwh_per_million_tokens`` = average facility power (the 
 / tokens/s. These do not depend on ``tokens``; with ``tokens`` the time, energy and cost to train are in
 each ``result``. A kind that cannot run the job (the model does not fit, no rate at the precision) keeps a
 row with ``error`` set; an error is raised only when no kind can.
+
+:func:`compare_serving` does the same for :func:`rainier.perf.inference.estimate_serving` (same traffic and
+SLO for every kind; per output token: owner and cloud dollars, facility joules). Serving replicas need no
+layout across the chip count, so with ``power_w`` each kind serves on every chip the power buys.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from typing import Any
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.econ import chip_hour_cost, power_chain
 from rainier.errors import RainierError
+from rainier.perf.inference import ServingResult, estimate_serving
 from rainier.perf.training import Options, TrainingResult, estimate_training
 from rainier.plan.sizing import size_by_power
 
-__all__ = ["ChipRow", "TrainingComparison", "compare_training", "chip_counts_below"]
+__all__ = ["ChipRow", "TrainingComparison", "compare_training", "chip_counts_below", "ServingRow",
+           "ServingComparison", "compare_serving"]
 
 # errors that fewer chips may cure (no layout divides the count, a fixed size does not divide it)
 _COUNT_FIELDS = (None, "parallelism", "--chips", "--tp", "--pp", "--dp", "--cp", "--ep", "--etp", "--vp",
@@ -113,14 +119,15 @@ def _per_token(res: TrainingResult, cat: Catalog) -> tuple[float | None, float |
     return owner, cloud, kwh
 
 
-def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batch: int, chips: int | None = None,
-                     power_w: float | None = None, parallelism: dict[str, Any] | None = None,
-                     precision: str = "bf16", tokens: float | None = None, sites: int = 1,
-                     cross_site_gbps: float | None = None, catalog: Catalog | None = None, top: int = 1,
-                     options: Options | None = None) -> TrainingComparison:
-    """Estimate one training job on each of ``chip_kinds`` at the same ``chips`` or the same ``power_w``
-    (exactly one of them); see the module docstring."""
-    cat = catalog or default_catalog()
+def _bought(cat: Catalog, chip: str, power_w: float) -> int:
+    """Chips in the whole systems ``power_w`` of facility power carries; 0 when not even one."""
+    try:
+        return size_by_power(cat, chip, power_w).chips
+    except RainierError:
+        return 0
+
+
+def _check_basis(cat: Catalog, chip_kinds: list[str], chips: int | None, power_w: float | None) -> None:
     if (chips is None) == (power_w is None):
         raise RainierError("give exactly one of a chip count and a facility power", field="--chips/--power",
                            fix="e.g. --chips 16384, or --power 100MW to compare the chips that power carries")
@@ -133,14 +140,24 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
         raise RainierError(f"must be a positive facility power (got {power_w} W)", field="--power", fix="e.g. --power 100MW")
     for name in chip_kinds:
         cat.accelerator(name)  # an unknown kind fails before any search
+
+
+def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batch: int, chips: int | None = None,
+                     power_w: float | None = None, parallelism: dict[str, Any] | None = None,
+                     precision: str = "bf16", tokens: float | None = None, sites: int = 1,
+                     cross_site_gbps: float | None = None, catalog: Catalog | None = None, top: int = 1,
+                     options: Options | None = None) -> TrainingComparison:
+    """Estimate one training job on each of ``chip_kinds`` at the same ``chips`` or the same ``power_w``
+    (exactly one of them); see the module docstring."""
+    cat = catalog or default_catalog()
+    _check_basis(cat, chip_kinds, chips, power_w)
     rows: list[ChipRow] = []
     first: ChipRow | None = None
     for name in chip_kinds:
         acc = cat.accelerator(name)
         sys_ = cat.system_for(acc, None)
         if power_w is not None:
-            sized = size_by_power(cat, name, power_w)
-            available = sized.chips
+            available = _bought(cat, name, power_w)
             tries = chip_counts_below(available, sys_.chips) if available > 0 else []
         else:
             available = int(chips)  # type: ignore[arg-type]
@@ -186,3 +203,93 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
     return TrainingComparison(model=first.result.model, basis="power" if power_w is not None else "chips",
                               chips=chips, power_w=power_w, seq=seq, global_batch=global_batch,
                               precision=precision, tokens=tokens, rows=out)
+
+
+# --------------------------------------------------------------------------------------------------
+# serving
+
+
+@dataclass(frozen=True)
+class ServingRow:
+    """One chip kind serving the model. ``result`` is None (and ``error`` set) where the kind cannot."""
+
+    chip: str
+    chips: int
+    chips_available: int
+    facility_power_mw: float  # nameplate facility power of the deployment's chips
+    output_tokens_per_s: float | None
+    max_qps: float | None  # with an SLO and no traffic: the highest Poisson rate meeting it
+    usd_per_million_tokens: float | None  # per million output tokens, owner cost
+    cloud_usd_per_million_tokens: float | None
+    joules_per_token: float | None  # facility energy per output token
+    speed_vs_first: float | None
+    cost_vs_first: float | None
+    energy_vs_first: float | None
+    result: ServingResult | None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ServingComparison:
+    """What ``rainier serve --chip a,b,c --json`` prints."""
+
+    model: str
+    basis: str
+    chips: int | None
+    power_w: float | None
+    rows: list[ServingRow] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _no_serving(chip: str, available: int, error: str) -> ServingRow:
+    return ServingRow(chip, 0, available, 0.0, output_tokens_per_s=None, max_qps=None, usd_per_million_tokens=None,
+                      cloud_usd_per_million_tokens=None, joules_per_token=None, speed_vs_first=None,
+                      cost_vs_first=None, energy_vs_first=None, result=None, error=error)
+
+
+def compare_serving(model: str, chip_kinds: list[str], *, chips: int | None = None, power_w: float | None = None,
+                    catalog: Catalog | None = None, **serve: Any) -> ServingComparison:
+    """Serve ``model`` on each of ``chip_kinds`` with the same chip count or the same facility power (the
+    whole systems it carries, every chip of them: serving replicas need no layout across the count), and
+    the same traffic and SLO (``serve``: the other arguments of :func:`estimate_serving`). Ratios are
+    to the first kind that can serve the model."""
+    cat = catalog or default_catalog()
+    _check_basis(cat, chip_kinds, chips, power_w)
+    rows: list[ServingRow] = []
+    for name in chip_kinds:
+        acc = cat.accelerator(name)
+        sys_ = cat.system_for(acc, None)
+        available = _bought(cat, name, power_w) if power_w is not None else int(chips)  # type: ignore[arg-type]
+        if available < 1:
+            rows.append(_no_serving(name, 0, "the power buys no whole system"))
+            continue
+        try:
+            res = estimate_serving(model, name, available, catalog=cat, **serve)
+        except RainierError as e:
+            rows.append(_no_serving(name, available, str(e)))
+            continue
+        facility_mw = available * power_chain(acc, sys_, cat.economics()).facility_w / 1e6
+        rows.append(ServingRow(name, available, available, facility_mw, res.output_tokens_per_s, res.max_qps,
+                               res.cost_per_mtok_usd, res.cost_per_mtok_cloud_usd, res.joules_per_token,
+                               None, None, None, res))
+    first = next((r for r in rows if r.result is not None), None)
+    if first is None:
+        detail = "; ".join(f"{r.chip}: {r.error}" for r in rows)
+        raise RainierError(f"no chip kind can serve the model ({detail})", field="--chip",
+                           fix="try other kinds, more chips or power, or a lower precision")
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    out = [replace(r, speed_vs_first=ratio(r.output_tokens_per_s, first.output_tokens_per_s),
+                   cost_vs_first=ratio(r.usd_per_million_tokens, first.usd_per_million_tokens),
+                   energy_vs_first=ratio(r.joules_per_token, first.joules_per_token))
+           if r.result is not None else r for r in rows]
+    return ServingComparison(model=first.result.config["model"],  # type: ignore[union-attr]
+                             basis="power" if power_w is not None else "chips", chips=chips, power_w=power_w,
+                             rows=out)
