@@ -248,3 +248,17 @@ def test_many_replicas_keep_the_per_replica_rate():
     assert any("simulated at their share of the rate" in n for n in run.notes)
     assert run.requests_per_s == pytest.approx(q, rel=0.05)
     assert run.ttft_s["p99"] <= 1.0
+
+
+def test_replicas_beyond_the_requests_idle_without_arrays(setup):
+    """Round-robin gives replica i request i, so a pool of more replicas than requests runs as a pool of as
+    many replicas as requests (it used to allocate per-replica arrays: 1e12 replicas asked for 14.6 TiB)."""
+    rng = np.random.default_rng(3)
+    reqs = make_requests(named_dist("openorca"), 50, rng, qps=5.0)
+    exact = S.simulate_deployment(_pool(setup, replicas=50), reqs)
+    huge = S.simulate_deployment(_pool(setup, replicas=10**12), reqs)
+    for k in ("ttft", "finish_s", "first_token_s"):
+        np.testing.assert_array_equal(getattr(huge, k), getattr(exact, k))
+    assert huge.output_tokens_per_s == exact.output_tokens_per_s
+    assert huge.queue_stats() == exact.queue_stats()
+    assert any("get no request" in n for n in huge.notes)

@@ -302,6 +302,9 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     if closed and conc < R:  # clients stick to replicas: fewer clients than replicas idle some
         notes.append(f"concurrency {conc} below the {R} replicas: {R - conc} replicas idle")
         R = conc
+    if R > n:  # round-robin gives replica i request i: the rest idle, and add nothing to any figure
+        notes.append(f"{R - n:,} of the {R:,} replicas get no request")
+        R = n
     # Round-robin routing: request i -> replica i % R, position i // R in that replica's queue.
     rep = np.arange(n) % R
     qpos = np.arange(n) // R
