@@ -24,10 +24,10 @@ def test_chip_counts_below_are_usable_counts(available, system_chips):
     assert counts[0] == available
     assert counts == sorted(set(counts), reverse=True)
     assert all(0 < n <= available for n in counts)
-    # the largest power of two not above the count is always among the first tries, or a larger
-    # count that is a power of two times a system made the list full first
-    p2 = 1 << (available.bit_length() - 1)
-    assert p2 in counts or len(counts) == 12
+    # every power of two, and every whole number of systems times a power of two, down to one chip
+    assert all(1 << j in counts for j in range(available.bit_length()))
+    assert all(available // (system_chips << j) * (system_chips << j) in counts
+               for j in range(available.bit_length()) if system_chips << j <= available)
 
 
 def test_same_chip_count_matches_single_estimates(cat):
@@ -73,8 +73,23 @@ def test_a_kind_that_cannot_run_the_job_keeps_a_row(cat):
     bad, good = cmp.rows
     assert bad.result is None and "fp8" in bad.error and bad.speed_vs_first is None
     assert good.result is not None and good.speed_vs_first == 1.0  # the first kind that runs is the base
-    with pytest.raises(RainierError, match="no chip kind can run"):
-        compare_training("llama3.1-405b", ["h100", "a100"], chips=8, catalog=cat, **JOB)
+    with pytest.raises(RainierError, match="no chip kind can run") as e:
+        compare_training("llama3.1-405b", ["h100", "a100-40gb"], chips=8, catalog=cat, **JOB)
+    assert e.value.field == "parallelism"  # the field every kind refused, each kind's reason in the line
+    assert "h100: " in str(e.value) and "a100-40gb: " in str(e.value)
+
+
+def test_an_input_every_kind_refuses_is_named_as_alone(cat):
+    """A mistake that is not the chips' (a negative rate, an EP size on a dense model) reads as it does
+    for one kind, not as 'no chip kind can' under --chip."""
+    from rainier.plan.compare import compare_serving
+
+    with pytest.raises(RainierError) as e:
+        compare_serving("llama3-8b", ["h100", "trn2", "mi300x"], chips=8, qps=-1.0, catalog=cat)
+    assert e.value.field == "--qps" and "no chip kind" not in str(e.value)
+    with pytest.raises(RainierError) as e:
+        compare_training("llama3-8b", ["h100", "trn2"], chips=64, parallelism={"ep": 4}, catalog=cat, **JOB)
+    assert e.value.field == "--ep"
 
 
 @pytest.mark.parametrize("kw, field", [
@@ -92,8 +107,39 @@ def test_basis_errors(cat, kw, field):
 def test_unknown_or_repeated_kind(cat):
     with pytest.raises(RainierError, match="nosuch"):
         compare_training("llama3-8b", ["h100", "nosuch"], chips=8, catalog=cat, **JOB)
-    with pytest.raises(RainierError, match="twice"):
-        compare_training("llama3-8b", ["h100", "h100"], chips=8, catalog=cat, **JOB)
+    for pair in (["h100", "h100"], ["h100", "H100"], ["h100", "hopper"]):  # names, case, aliases
+        with pytest.raises(RainierError, match="twice"):
+            compare_training("llama3-8b", pair, chips=8, catalog=cat, **JOB)
+    with pytest.raises(RainierError, match="list of chip kinds"):
+        compare_training("llama3-8b", "h100", chips=8, catalog=cat, **JOB)
+    for bad in (64.5, 0, True):
+        with pytest.raises(RainierError) as e:
+            compare_training("llama3-8b", ["h100"], chips=bad, catalog=cat, **JOB)
+        assert e.value.field == "--chips"
+
+
+def test_power_below_one_system_names_the_power(cat):
+    with pytest.raises(RainierError) as e:
+        compare_training("llama3-8b", ["h100"], power_w=1e3, catalog=cat, **JOB)
+    assert e.value.field == "--power" and "one needs" in str(e.value)
+
+
+def test_a_chip_file_compares_like_a_catalog_name(cat, tmp_path):
+    f = tmp_path / "mychip.yaml"
+    f.write_text("name: mychip\nextends: h100\n")
+    cmp = compare_training("llama3-8b", ["h100", str(f)], chips=64, catalog=cat, **JOB)
+    a, b = cmp.rows
+    assert b.result.chip == "mychip" and b.result.step_time_s == a.result.step_time_s
+    assert b.usd_per_million_tokens == pytest.approx(a.usd_per_million_tokens)
+
+
+def test_large_power_finds_a_count_the_batch_can_use(cat):
+    """1 GW buys ~640k H100; a 256-sequence batch cannot spread over them, but it can over a power of two
+    further down: the search goes down until a count has a layout."""
+    cmp = compare_training("llama3-8b", ["h100"], power_w=1e9, catalog=cat, **JOB)
+    row = cmp.rows[0]
+    assert row.result is not None and row.chips < row.chips_available
+    assert row.chips & (row.chips - 1) == 0 or row.chips % 8 == 0
 
 
 def test_cli_compare_json_contract(run_cli):
@@ -170,8 +216,11 @@ def test_serving_kind_that_cannot_serve_keeps_a_row(cat):
     bad, good = cmp.rows
     assert bad.result is None and "does not fit" in bad.error
     assert good.speed_vs_first == 1.0
-    with pytest.raises(RainierError, match="no chip kind can serve"):
+    with pytest.raises(RainierError, match="does not fit") as e:  # one kind: its own error
         compare_serving("llama3.1-405b", ["a100"], chips=4, catalog=cat, **SERVE)
+    assert "no chip kind" not in str(e.value)
+    with pytest.raises(RainierError, match="no chip kind can serve"):
+        compare_serving("llama3.1-405b", ["a100", "h100"], chips=4, catalog=cat, **SERVE)
 
 
 def test_cli_serve_compare_json_and_errors(run_cli):

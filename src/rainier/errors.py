@@ -47,6 +47,10 @@ def closest(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:
 _CATALOG_KINDS = ("accelerator", "system", "network", "site", "model")
 
 
+class DoesNotFitError(RainierError):
+    """The job does not fit in memory: valid layouts exist, and none fits (fewer chips will not help)."""
+
+
 class UnknownNameError(RainierError):
     def __init__(self, kind: str, name: str, candidates: Iterable[str], field: str | None = None):
         near = closest(name, candidates)

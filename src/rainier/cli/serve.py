@@ -112,11 +112,9 @@ def serve_cmd(
         raise RainierError("give exactly one of --chips and --power", field="--chips",
                            fix="e.g. --chips 8, or --power 5MW for every chip that facility power carries")
     kinds = split_names(chip, "--chip") if "," in chip else [chip]
-    if len(kinds) > 1 or power is not None:
-        for flag, value in (("--system", system), ("--report", report)):
-            if value is not None:
-                raise RainierError(f"{flag} takes one chip kind", field=flag,
-                                   fix=f"drop {flag} when comparing kinds or sizing by --power")
+    if len(kinds) > 1 and report is not None:
+        raise RainierError("the HTML report covers one chip kind", field="--report",
+                           fix="drop --report, or give one --chip")
     serve_args: dict[str, Any] = dict(
             tp=parse_int(tp, "--tp"), ep=parse_int(ep, "--ep"), pp=parse_int(pp, "--pp"),
             replicas=parse_int(replicas, "--replicas"), precision=precision.lower(), input_len=parse_int(input_len, "--input-len"),
@@ -125,7 +123,7 @@ def serve_cmd(
             requests=parse_int(requests, "--requests"),
             slo_ttft_s=parse_duration(slo_ttft, "--slo-ttft") if slo_ttft is not None else None,
             slo_tpot_s=parse_duration(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
-            seed=seed, system=system, max_batch=parse_int(max_batch, "--max-batch"),
+            seed=seed, max_batch=parse_int(max_batch, "--max-batch"),
             token_budget=parse_int(token_budget, "--token-budget"), prefill_replicas=parse_int(prefill_replicas, "--prefill-replicas", minimum=0),
             decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(),
             step_overhead_s=parse_duration(step_overhead, "--step-overhead") if step_overhead is not None else None,
@@ -136,7 +134,7 @@ def serve_cmd(
         with busy("simulating the deployments...", quiet=json or quiet):
             cmp = compare_serving(model, kinds, chips=parse_int(chips, "--chips"),
                                   power_w=parse_power(power, "--power") if power is not None else None,
-                                  catalog=cat, **serve_args)
+                                  catalog=cat, system=system, **serve_args)
         if len(kinds) > 1:
             if json:
                 emit_json(cmp)
@@ -153,7 +151,8 @@ def serve_cmd(
                             "power carries (whole systems)")
     else:
         with busy("simulating the deployment...", quiet=json or quiet):
-            res = estimate_serving(model, chip, parse_int(chips, "--chips") or 0, catalog=cat, **serve_args)
+            res = estimate_serving(model, chip, parse_int(chips, "--chips") or 0, catalog=cat, system=system,
+                                   **serve_args)
     report_file = report_target(report)
     if report_file is not None:
         from rainier.report import write_serving_report

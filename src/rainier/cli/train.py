@@ -200,13 +200,10 @@ def train_cmd(
     if len(kinds) > 1 or power_w is not None:
         from rainier.plan.compare import compare_training
 
-        if system is not None:
-            raise RainierError("a system holds one chip kind", field="--system",
-                               fix="drop --system when comparing kinds or sizing by --power")
         if len(kinds) > 1 and report is not None:
             raise RainierError("the HTML report covers one chip kind", field="--report",
                                fix="drop --report, or give one --chip")
-        cmp = compare_training(model, kinds, chips=n_chips, power_w=power_w, **common_args)
+        cmp = compare_training(model, kinds, chips=n_chips, power_w=power_w, system=system, **common_args)
         if len(kinds) > 1:
             if json:
                 emit_json(cmp)

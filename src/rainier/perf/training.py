@@ -96,7 +96,7 @@ from rainier.catalog.loader import Catalog, default_catalog
 from rainier.catalog.params import param_counts
 from rainier.catalog.schema import Accelerator, Model, System
 from rainier.econ import chip_hour_cost, energy_mwh, power_chain
-from rainier.errors import RainierError
+from rainier.errors import DoesNotFitError, RainierError
 from rainier.perf import compute as C
 from rainier.perf.collectives import Topology, collective_time_s, inner_members
 from rainier.perf.memory import (
@@ -899,7 +899,7 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         mem = ctx.memory(parallelism, m)
         if opt.check_memory and mem.total > ctx.hbm_usable:
             g = mem.gb()
-            raise RainierError(
+            raise DoesNotFitError(
                 f"does not fit: needs {mem.total / _GB:.1f} GB per chip, {ctx.hbm_usable / _GB:.1f} GB usable of "
                 f"{acc.hbm_bytes / _GB:.0f} GB on {acc.name} (weights {g['weights']:.1f}, gradients {g['gradients']:.1f}, "
                 f"optimizer {g['optimizer']:.1f}, activations {g['activations'] + g['logits']:.1f} GB)",
@@ -925,8 +925,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                    if fixed.get("ep", 1) > 1 and fixed.get("etp") is None else "")
                 + (f", etp {fixed['etp']} dividing tp and ep x etp dividing tp x cp x dp"
                    if fixed.get("etp") is not None else ""))
-            raise RainierError(f"no valid configuration fits: {why}", field="parallelism",
-                               fix="try more chips, another --global-batch, or fix fewer sizes")
+            kind = DoesNotFitError if why.startswith("memory:") else RainierError
+            raise kind(f"no valid configuration fits: {why}", field="parallelism",
+                       fix="try more chips, another --global-batch, or fix fewer sizes")
     return _result(ctx, evals, tokens=tokens)
 
 

@@ -9,18 +9,21 @@ Bases:
 
 * ``chips``: every kind gets the same chip count;
 * ``power``: every kind gets the whole systems that ``power_w`` of facility power carries
-  (:func:`rainier.plan.sizing.size_by_power`: nameplate chip + host + network power, times the PUE), since
-  power, not chips, is what a gigawatt campus runs short of. A job cannot always use exactly the chips
-  the power buys (its data-parallel size must divide the global batch, its pipeline the layers): the
-  largest count not above them that is a whole number of systems times a power of two, or a power of two,
-  and has a valid configuration, is used, and ``chips_available`` says how many the power bought.
+  (as ``rainier size --power``: nameplate chip + host + network power, times the PUE), since power, not
+  chips, is what a gigawatt campus runs short of. A job cannot always use exactly the chips the power
+  buys (its data-parallel size must divide the global batch, its pipeline the layers, and a batch has
+  only so many sequences to spread): the largest count not above them that is a whole number of systems
+  times a power of two, or a power of two, and has a valid configuration, is used (``chips``), and
+  ``chips_available`` says how many the power bought. A model that does not fit in memory at a count
+  does not fit at a smaller one: the search stops there.
 
 Per kind: ``usd_per_million_tokens`` = owner cost per chip-hour (``rainier.econ.chip_hour_cost``: capex
 amortised + power + operations) x chips / tokens per hour; ``cloud_usd_per_million_tokens`` the same at the
 catalog's cloud price; ``kwh_per_million_tokens`` = average facility power (the training load factor)
 / tokens/s. These do not depend on ``tokens``; with ``tokens`` the time, energy and cost to train are in
 each ``result``. A kind that cannot run the job (the model does not fit, no rate at the precision) keeps a
-row with ``error`` set; an error is raised only when no kind can.
+row with ``error`` set; an error is raised only when no kind can (naming the input every kind refused, when
+they agree). Ratios are to the first kind that has the figure.
 
 :func:`compare_serving` does the same for :func:`rainier.perf.inference.estimate_serving` (same traffic and
 SLO for every kind; per output token: owner and cloud dollars, facility joules). Serving replicas need no
@@ -34,11 +37,12 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from rainier.catalog.loader import Catalog, default_catalog
+from rainier.catalog.schema import Accelerator, System
 from rainier.econ import chip_hour_cost, power_chain
-from rainier.errors import RainierError
+from rainier.errors import DoesNotFitError, RainierError
 from rainier.perf.inference import ServingResult, estimate_serving
 from rainier.perf.training import Options, TrainingResult, estimate_training
-from rainier.plan.sizing import size_by_power
+from rainier.units import fmt_power
 
 __all__ = ["ChipRow", "TrainingComparison", "compare_training", "chip_counts_below", "ServingRow",
            "ServingComparison", "compare_serving"]
@@ -46,8 +50,6 @@ __all__ = ["ChipRow", "TrainingComparison", "compare_training", "chip_counts_bel
 # errors that fewer chips may cure (no layout divides the count, a fixed size does not divide it)
 _COUNT_FIELDS = (None, "parallelism", "--chips", "--tp", "--pp", "--dp", "--cp", "--ep", "--etp", "--vp",
                  "--micro-batch", "--global-batch")
-# chip counts tried below what the power buys, at most (each one a full parallelism search)
-MAX_TRIES = 12
 
 
 @dataclass(frozen=True)
@@ -89,27 +91,100 @@ class TrainingComparison:
         return asdict(self)
 
 
-def chip_counts_below(available: int, system_chips: int, limit: int = MAX_TRIES) -> list[int]:
-    """Chip counts to try, largest first: ``available`` itself, then whole systems times a power of two and
-    powers of two not above it (the counts a parallelism layout divides)."""
+def chip_counts_below(available: int, system_chips: int) -> list[int]:
+    """Chip counts to try, largest first: ``available`` itself, then every count not above it that is
+    whole systems times a power of two, or a power of two (the counts a parallelism layout divides)."""
     found = {available}
     q = 1
     while q <= available:
         found.add(available // q * q)
+        found.add(q)
         unit = system_chips * q
         if unit <= available:
             found.add(available // unit * unit)
         q *= 2
-    found.add(1 << (available.bit_length() - 1))
-    return sorted((n for n in found if n > 0), reverse=True)[:limit]
+    return sorted((n for n in found if n > 0), reverse=True)
 
 
-def _per_token(res: TrainingResult, cat: Catalog) -> tuple[float | None, float | None, float]:
-    acc, sys_ = cat.accelerator(res.chip), cat.system(res.system)
-    econ = cat.economics()
+def _whole_count(chips: object) -> int:
+    if isinstance(chips, bool) or not isinstance(chips, (int, float)) or not math.isfinite(chips) \
+            or chips != int(chips) or chips < 1:
+        raise RainierError(f"must be a whole number of at least 1 (got {chips!r})", field="--chips",
+                           fix="e.g. --chips 16384")
+    return int(chips)
+
+
+def _kinds(cat: Catalog, chip_kinds: list[str], chips: object, power_w: float | None,
+           system: str | None) -> list[tuple[str, Accelerator, System]]:
+    """The kinds resolved (name as given, accelerator, system), after the checks that apply to all."""
+    if (chips is None) == (power_w is None):
+        raise RainierError("give exactly one of a chip count and a facility power", field="--chips/--power",
+                           fix="e.g. --chips 16384, or --power 100MW to compare the chips that power carries")
+    if chips is not None:
+        _whole_count(chips)
+    if power_w is not None and (isinstance(power_w, bool) or not isinstance(power_w, (int, float))
+                                or not (power_w > 0 and math.isfinite(power_w))):
+        raise RainierError(f"must be a positive facility power (got {power_w!r} W)", field="--power",
+                           fix="e.g. --power 100MW")
+    if isinstance(chip_kinds, str) or not isinstance(chip_kinds, (list, tuple)):
+        raise RainierError(f"must be a list of chip kinds (got {chip_kinds!r})", field="--chip",
+                           fix="e.g. ['trn2', 'h100'] (on the command line: --chip trn2,h100)")
+    if not chip_kinds:
+        raise RainierError("no chip kind given", field="--chip", fix="e.g. --chip trn2,h100,gb200")
+    if system is not None and len(chip_kinds) > 1:
+        raise RainierError("a system holds one chip kind", field="--system",
+                           fix="drop --system when comparing kinds")
+    out: list[tuple[str, Accelerator, System]] = []
+    seen: dict[str, str] = {}
+    for name in chip_kinds:
+        acc = cat.accelerator(name)  # an unknown kind fails before any estimate
+        if acc.name in seen:
+            same = f"'{seen[acc.name]}' and '{name}' are" if seen[acc.name] != name else f"'{name}' is"
+            raise RainierError(f"{same} the same kind ({acc.name}) listed twice", field="--chip",
+                               fix="list each kind once")
+        seen[acc.name] = name
+        out.append((name, acc, cat.system_for(acc, system)))
+    return out
+
+
+def _bought(cat: Catalog, acc: Accelerator, sys_: System, power_w: float) -> tuple[int, str | None]:
+    """Chips in the whole systems ``power_w`` of facility power carries (as ``rainier size --power``), and
+    why none when not even one."""
+    unit_w = power_chain(acc, sys_, cat.economics()).facility_w * sys_.chips
+    systems = int(math.floor(power_w / unit_w + 1e-9))
+    if systems < 1:
+        return 0, (f"{fmt_power(power_w)} buys no whole {sys_.name} (one needs {fmt_power(unit_w)} of facility "
+                   "power)")
+    return systems * sys_.chips, None
+
+
+def _no_kind(errors: list[RainierError], kinds: list[str], what: str) -> RainierError:
+    """The error when no kind can: the kinds' own error when they all give the same one, else one line
+    naming each kind's (under the field they share, if they share one)."""
+    texts = [str(e) for e in errors]
+    if len(set(texts)) == 1:
+        return errors[0]
+    fields = {e.field for e in errors}
+    detail = "; ".join(f"{k}: {t}" for k, t in zip(kinds, texts, strict=True))
+    if len(fields) == 1 and None not in fields:
+        return RainierError(f"no chip kind can {what} ({detail})", field=errors[0].field, fix=errors[0].fix)
+    return RainierError(f"no chip kind can {what} ({detail})", field="--chip",
+                        fix="try other kinds, more chips or power, or a smaller model")
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _base(values: list[float | None]) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _per_token(res: TrainingResult, acc: Accelerator, sys_: System, cat: Catalog
+               ) -> tuple[float | None, float | None, float]:
     tokens_per_h = res.tokens_per_s * 3600
     try:
-        chc = chip_hour_cost(acc, sys_, econ)
+        chc = chip_hour_cost(acc, sys_, cat.economics())
         owner: float | None = chc.total_usd * res.chips / tokens_per_h * 1e6
         cloud_rate = chc.cloud_price_usd
     except RainierError:  # no capex figure for this kind
@@ -119,90 +194,65 @@ def _per_token(res: TrainingResult, cat: Catalog) -> tuple[float | None, float |
     return owner, cloud, kwh
 
 
-def _bought(cat: Catalog, chip: str, power_w: float) -> int:
-    """Chips in the whole systems ``power_w`` of facility power carries; 0 when not even one."""
-    try:
-        return size_by_power(cat, chip, power_w).chips
-    except RainierError:
-        return 0
-
-
-def _check_basis(cat: Catalog, chip_kinds: list[str], chips: int | None, power_w: float | None) -> None:
-    if (chips is None) == (power_w is None):
-        raise RainierError("give exactly one of a chip count and a facility power", field="--chips/--power",
-                           fix="e.g. --chips 16384, or --power 100MW to compare the chips that power carries")
-    if not chip_kinds:
-        raise RainierError("no chip kind given", field="--chip", fix="e.g. --chip trn2,h100,gb200")
-    if len(set(chip_kinds)) != len(chip_kinds):
-        raise RainierError(f"a chip kind is listed twice in {','.join(chip_kinds)}", field="--chip",
-                           fix="list each kind once")
-    if power_w is not None and not (power_w > 0 and math.isfinite(power_w)):
-        raise RainierError(f"must be a positive facility power (got {power_w} W)", field="--power", fix="e.g. --power 100MW")
-    for name in chip_kinds:
-        cat.accelerator(name)  # an unknown kind fails before any search
-
-
 def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batch: int, chips: int | None = None,
                      power_w: float | None = None, parallelism: dict[str, Any] | None = None,
                      precision: str = "bf16", tokens: float | None = None, sites: int = 1,
                      cross_site_gbps: float | None = None, catalog: Catalog | None = None, top: int = 1,
-                     options: Options | None = None) -> TrainingComparison:
+                     options: Options | None = None, system: str | None = None) -> TrainingComparison:
     """Estimate one training job on each of ``chip_kinds`` at the same ``chips`` or the same ``power_w``
-    (exactly one of them); see the module docstring."""
+    (exactly one of them); see the module docstring. ``system`` only with one kind."""
     cat = catalog or default_catalog()
-    _check_basis(cat, chip_kinds, chips, power_w)
+    kinds = _kinds(cat, chip_kinds, chips, power_w, system)
     rows: list[ChipRow] = []
-    first: ChipRow | None = None
-    for name in chip_kinds:
-        acc = cat.accelerator(name)
-        sys_ = cat.system_for(acc, None)
+    errors: list[RainierError] = []
+    for name, acc, sys_ in kinds:
         if power_w is not None:
-            available = _bought(cat, name, power_w)
-            tries = chip_counts_below(available, sys_.chips) if available > 0 else []
+            available, none_why = _bought(cat, acc, sys_, power_w)
+            tries = chip_counts_below(available, sys_.chips) if available else []
         else:
-            available = int(chips)  # type: ignore[arg-type]
+            available, none_why = _whole_count(chips), None
             tries = [available]
         res: TrainingResult | None = None
-        error = "the power buys no whole system" if not tries else None
+        error: RainierError | None = RainierError(none_why, field="--power") if none_why else None
         for n in tries:
             try:
-                res = estimate_training(model, name, n, seq=seq, global_batch=global_batch, parallelism=parallelism,
-                                        precision=precision, tokens=tokens, sites=sites,
+                res = estimate_training(model, acc, n, seq=seq, global_batch=global_batch, parallelism=parallelism,
+                                        precision=precision, tokens=tokens, sites=sites, system=sys_,
                                         cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=options)
                 break
+            except DoesNotFitError as e:
+                error = e
+                break  # fewer chips hold no less per chip
             except RainierError as e:
-                error = str(e)
+                if error is None or n == available:
+                    error = e  # the count the power buys says why it failed first
                 if power_w is None or e.field not in _COUNT_FIELDS:
                     break  # the input is wrong whatever the chip count
         if res is None:
-            rows.append(ChipRow(name, 0, available, 0.0, None, None, None, None, None, None, None, error))
+            assert error is not None
+            if power_w is not None and tries and error.field in _COUNT_FIELDS:
+                error = RainierError(f"no count of chips up to the {available:,} that {fmt_power(power_w)} buys has a "
+                                     f"valid layout ({error})", field=error.field,
+                                     fix="try another --global-batch or --seq, or fix fewer sizes")
+            errors.append(error)
+            rows.append(ChipRow(name, 0, available, 0.0, None, None, None, None, None, None, None, str(error)))
             continue
-        owner, cloud, kwh = _per_token(res, cat)
+        owner, cloud, kwh = _per_token(res, acc, sys_, cat)
         facility_mw = res.chips * power_chain(acc, sys_, cat.economics()).facility_w / 1e6
-        row = ChipRow(name, res.chips, available, facility_mw, owner, cloud, kwh, None, None, None, res)
-        if first is None:
-            first = row
-        rows.append(row)
-    if first is None or first.result is None:
-        detail = "; ".join(f"{r.chip}: {r.error}" for r in rows)
-        raise RainierError(f"no chip kind can run the job ({detail})", field="--chip",
-                           fix="try other kinds, more chips or power, or a smaller model")
-    base = first
-    base_tps = first.result.tokens_per_s
-
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return a / b if a is not None and b else None
-
-    out = []
-    for r in rows:
-        if r.result is not None:
-            r = replace(r, speed_vs_first=r.result.tokens_per_s / base_tps,
-                        cost_vs_first=ratio(r.usd_per_million_tokens, base.usd_per_million_tokens),
-                        energy_vs_first=ratio(r.kwh_per_million_tokens, base.kwh_per_million_tokens))
-        out.append(r)
-    return TrainingComparison(model=first.result.model, basis="power" if power_w is not None else "chips",
-                              chips=chips, power_w=power_w, seq=seq, global_batch=global_batch,
-                              precision=precision, tokens=tokens, rows=out)
+        rows.append(ChipRow(name, res.chips, available, facility_mw, owner, cloud, kwh, None, None, None, res))
+    ok = [r for r in rows if r.result is not None]
+    if not ok:
+        raise _no_kind(errors, [r.chip for r in rows], "run the job")
+    tps0 = ok[0].result.tokens_per_s  # type: ignore[union-attr]
+    usd0 = _base([r.usd_per_million_tokens for r in ok])
+    kwh0 = _base([r.kwh_per_million_tokens for r in ok])
+    out = [replace(r, speed_vs_first=r.result.tokens_per_s / tps0, cost_vs_first=_ratio(r.usd_per_million_tokens, usd0),
+                   energy_vs_first=_ratio(r.kwh_per_million_tokens, kwh0)) if r.result is not None else r
+           for r in rows]
+    return TrainingComparison(model=ok[0].result.model,  # type: ignore[union-attr]
+                              basis="power" if power_w is not None else "chips",
+                              chips=None if chips is None else int(chips), power_w=power_w, seq=seq,
+                              global_batch=global_batch, precision=precision, tokens=tokens, rows=out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -253,43 +303,43 @@ def _no_serving(chip: str, available: int, error: str) -> ServingRow:
 
 
 def compare_serving(model: str, chip_kinds: list[str], *, chips: int | None = None, power_w: float | None = None,
-                    catalog: Catalog | None = None, **serve: Any) -> ServingComparison:
+                    catalog: Catalog | None = None, system: str | None = None, **serve: Any) -> ServingComparison:
     """Serve ``model`` on each of ``chip_kinds`` with the same chip count or the same facility power (the
     whole systems it carries, every chip of them: serving replicas need no layout across the count), and
     the same traffic and SLO (``serve``: the other arguments of :func:`estimate_serving`). Ratios are
-    to the first kind that can serve the model."""
+    to the first kind that has the figure. ``system`` only with one kind."""
     cat = catalog or default_catalog()
-    _check_basis(cat, chip_kinds, chips, power_w)
+    kinds = _kinds(cat, chip_kinds, chips, power_w, system)
     rows: list[ServingRow] = []
-    for name in chip_kinds:
-        acc = cat.accelerator(name)
-        sys_ = cat.system_for(acc, None)
-        available = _bought(cat, name, power_w) if power_w is not None else int(chips)  # type: ignore[arg-type]
-        if available < 1:
-            rows.append(_no_serving(name, 0, "the power buys no whole system"))
+    errors: list[RainierError] = []
+    for name, acc, sys_ in kinds:
+        if power_w is not None:
+            available, none_why = _bought(cat, acc, sys_, power_w)
+        else:
+            available, none_why = _whole_count(chips), None
+        if none_why:
+            errors.append(RainierError(none_why, field="--power"))
+            rows.append(_no_serving(name, 0, str(errors[-1])))
             continue
         try:
-            res = estimate_serving(model, name, available, catalog=cat, **serve)
+            res = estimate_serving(model, acc, available, catalog=cat, system=sys_, **serve)
         except RainierError as e:
+            errors.append(e)
             rows.append(_no_serving(name, available, str(e)))
             continue
         facility_mw = available * power_chain(acc, sys_, cat.economics()).facility_w / 1e6
         rows.append(ServingRow(name, available, available, facility_mw, res.output_tokens_per_s, res.max_qps,
                                res.cost_per_mtok_usd, res.cost_per_mtok_cloud_usd, res.joules_per_token,
                                None, None, None, res))
-    first = next((r for r in rows if r.result is not None), None)
-    if first is None:
-        detail = "; ".join(f"{r.chip}: {r.error}" for r in rows)
-        raise RainierError(f"no chip kind can serve the model ({detail})", field="--chip",
-                           fix="try other kinds, more chips or power, or a lower precision")
-
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return a / b if a is not None and b else None
-
-    out = [replace(r, speed_vs_first=ratio(r.output_tokens_per_s, first.output_tokens_per_s),
-                   cost_vs_first=ratio(r.usd_per_million_tokens, first.usd_per_million_tokens),
-                   energy_vs_first=ratio(r.joules_per_token, first.joules_per_token))
-           if r.result is not None else r for r in rows]
-    return ServingComparison(model=first.result.config["model"],  # type: ignore[union-attr]
-                             basis="power" if power_w is not None else "chips", chips=chips, power_w=power_w,
-                             rows=out)
+    ok = [r for r in rows if r.result is not None]
+    if not ok:
+        raise _no_kind(errors, [r.chip for r in rows], "serve the model")
+    tps0 = _base([r.output_tokens_per_s for r in ok])
+    usd0 = _base([r.usd_per_million_tokens for r in ok])
+    j0 = _base([r.joules_per_token for r in ok])
+    out = [replace(r, speed_vs_first=_ratio(r.output_tokens_per_s, tps0),
+                   cost_vs_first=_ratio(r.usd_per_million_tokens, usd0),
+                   energy_vs_first=_ratio(r.joules_per_token, j0)) if r.result is not None else r for r in rows]
+    return ServingComparison(model=ok[0].result.config["model"],  # type: ignore[union-attr]
+                             basis="power" if power_w is not None else "chips",
+                             chips=None if chips is None else int(chips), power_w=power_w, rows=out)
