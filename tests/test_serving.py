@@ -245,7 +245,7 @@ def test_many_replicas_keep_the_per_replica_rate():
     assert many.output_tokens_per_s <= offline.output_tokens_per_s
     q = 0.9 * many.max_qps
     run = estimate_serving("llama3-8b", "h100", 400, qps=q, **kw)
-    assert any("simulated at their share of the rate" in n for n in run.notes)
+    assert any("simulated with the arrivals round-robin sends them" in n for n in run.notes)
     assert run.requests_per_s == pytest.approx(q, rel=0.05)
     assert run.ttft_s["p99"] <= 1.0
 
@@ -262,3 +262,32 @@ def test_replicas_beyond_the_requests_idle_without_arrays(setup):
     assert huge.output_tokens_per_s == exact.output_tokens_per_s
     assert huge.queue_stats() == exact.queue_stats()
     assert any("get no request" in n for n in huge.notes)
+
+
+@given(st.integers(1, 64), st.integers(1, 64), st.integers(1, 500), st.integers(0, 2**32 - 1))
+@settings(max_examples=60)
+def test_round_robin_arrivals_are_the_kept_replicas_share_of_one_stream(replicas, keep, n, seed):
+    """The subset's arrivals have the law of requests b R + j (j < keep) of one Poisson stream: sorted,
+    positive, and on average keep / R of the stream's rate, each replica's gaps Erlang-R (mean R / rate)."""
+    from rainier.perf.workload import round_robin_arrivals
+
+    keep = min(keep, replicas)
+    rng = np.random.default_rng(seed)
+    t = round_robin_arrivals(rng, 2.0, n, replicas, keep)
+    assert len(t) == n and np.all(t > 0) and np.all(np.diff(t) > 0)
+
+
+def test_round_robin_arrivals_match_slicing_a_stream():
+    from rainier.perf.workload import round_robin_arrivals
+
+    R, k, n, rate = 32, 3, 60_000, 5.0
+    rng = np.random.default_rng(0)
+    sliced = np.cumsum(rng.exponential(1 / rate, n * R // k + R))
+    idx = np.arange(len(sliced))
+    sliced = sliced[idx % R < k][:n]
+    ours = round_robin_arrivals(np.random.default_rng(1), rate, n, R, k)
+    # per-replica gaps (request i goes to replica i % k): mean R / rate, variance R / rate^2 (Erlang-R)
+    for t in (sliced, ours):
+        g = np.diff(t[0::k])
+        assert g.mean() == pytest.approx(R / rate, rel=0.02) and g.var() == pytest.approx(R / rate**2, rel=0.1)
+    assert ours[-1] == pytest.approx(sliced[-1], rel=0.02)

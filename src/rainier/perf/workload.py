@@ -263,6 +263,21 @@ def load_trace(path: str | Path, limit: int | None = None) -> Requests:
     return Requests(t, np.maximum(x[order].astype(np.int64), 1), np.maximum(y[order].astype(np.int64), 1))
 
 
+def round_robin_arrivals(rng: np.random.Generator, rate: float, n: int, replicas: int, keep: int) -> np.ndarray:
+    """Arrival times of the first ``n`` requests that round-robin routing sends to ``keep`` of ``replicas``
+    replicas fed one Poisson stream of ``rate`` requests/s: requests ``b R + j`` for ``j < keep`` of each block
+    of ``R`` (request ``i`` of the result goes to replica ``i % keep``, as in the simulator). Within a block
+    the kept arrivals are exponential gaps apart; from a block's last kept arrival to the next block's first
+    lie ``R - keep + 1`` gaps (a gamma variate). So each simulated replica sees exactly the arrivals it would
+    among all ``R`` (Erlang-``R`` gaps), which a thinned Poisson stream would not."""
+    if not 1 <= keep <= replicas:
+        raise ValueError(f"keep {keep} of {replicas} replicas")
+    blocks = -(-n // keep)
+    gaps = rng.exponential(1.0 / rate, size=(blocks, keep))
+    gaps[1:, 0] = rng.gamma(replicas - keep + 1, 1.0 / rate, size=blocks - 1)
+    return np.cumsum(gaps.ravel())[:n]
+
+
 def make_requests(dist: LengthDist, n: int, rng: np.random.Generator, *, qps: float | None = None) -> Requests:
     """``n`` requests with lengths from ``dist``; Poisson arrivals at ``qps``, else all at t = 0."""
     if n < 1:
