@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.errors import RainierError
@@ -107,3 +109,33 @@ def busy(message: str, *, quiet: bool = False) -> AbstractContextManager[object]
     if quiet or not err_console.is_terminal:
         return nullcontext()
     return err_console.status(message)
+
+
+def side_by_side(title: str, rows: Sequence[Any], lines: list[tuple[str, Callable[[Any], str]]]) -> Table:
+    """A chip comparison as a table: a column per kind (``rows``: objects with ``chip``, ``result``, ``error``),
+    a line per figure (``-`` where a kind has no result), the kinds' errors on a last line when any has one."""
+    t = Table(title=title)
+    t.add_column("")
+    for r in rows:
+        t.add_column(r.chip, justify="right")
+    for label, fn in lines:
+        t.add_row(label, *[fn(r) if r.result is not None else "-" for r in rows])
+    if any(r.error for r in rows):
+        t.add_row("error", *[(r.error or "")[:60] for r in rows])
+    return t
+
+
+def _times(x: float | None) -> str:
+    return f"{x:.2f}x" if x is not None else "-"
+
+
+def dollars(x: float | None) -> str:
+    return f"${x:,.3f}" if x is not None else "-"
+
+
+# the last lines of every chip comparison: each kind's figures over the first kind's
+RATIO_LINES: list[tuple[str, Callable[[Any], str]]] = [
+    ("speed", lambda r: _times(r.speed_vs_first)),
+    ("$ per token", lambda r: _times(r.cost_vs_first)),
+    ("energy per token", lambda r: _times(r.energy_vs_first)),
+]

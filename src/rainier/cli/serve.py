@@ -10,15 +10,18 @@ from rich.table import Table
 
 from rainier.cli import app, validate_app
 from rainier.cli.common import (
+    RATIO_LINES,
     CatalogOpt,
     JsonOpt,
     QuietOpt,
     busy,
     console,
+    dollars,
     emit_json,
     load_catalog,
     parse_int,
     report_target,
+    side_by_side,
     split_names,
 )
 from rainier.errors import RainierError
@@ -31,41 +34,22 @@ def _pcts(d: dict[str, float | None], keys: tuple[str, ...]) -> str:
 
 def _comparison_table(c: Any) -> Table:
     basis = f"{c.chips:,} chips each" if c.basis == "chips" else f"{fmt_power(c.power_w)} of facility power each"
-    base = next(r.chip for r in c.rows if r.result is not None)
-    t = Table(title=f"Serving {c.model}: {basis} (x: relative to {base})")
-    t.add_column("")
-    for r in c.rows:
-        t.add_column(r.chip, justify="right")
-
-    def cells(fn: Any) -> list[str]:
-        return [fn(r) if r.result is not None else "-" for r in c.rows]
-
-    def rel(x: float | None) -> str:
-        return f"{x:.2f}x" if x is not None else "-"
-
-    rows: list[tuple[str, list[str]]] = [
-        ("chips", cells(lambda r: f"{r.chips:,}")),
-        ("facility power", cells(lambda r: fmt_power(r.facility_power_mw * 1e6))),
-        ("replicas x TP/PP/EP", cells(lambda r: f"{r.result.config['replicas']:,} x {r.result.config['tp']}/"
-                                                f"{r.result.config['pp']}/{r.result.config['ep']}")),
-        ("max rate meeting the SLO", cells(lambda r: f"{r.max_qps:,.4g} req/s" if r.max_qps is not None else "-")),
-        ("output tokens/s (per chip)", cells(lambda r: f"{r.output_tokens_per_s:,.0f} "
-                                                       f"({r.result.output_tokens_per_s_per_chip:,.0f})")),
-        ("TTFT p99", cells(lambda r: _pcts(r.result.ttft_s, ("p99",)))),
-        ("TPOT p99", cells(lambda r: _pcts(r.result.tpot_s, ("p99",)))),
-        ("$ per M output tokens (owner)", cells(lambda r: f"${r.usd_per_million_tokens:,.3f}")),
-        ("$ per M output tokens (cloud)", cells(lambda r: f"${r.cloud_usd_per_million_tokens:,.3f}"
-                                                if r.cloud_usd_per_million_tokens is not None else "-")),
-        ("J per output token", cells(lambda r: f"{r.joules_per_token:,.3f}")),
-        ("speed", cells(lambda r: rel(r.speed_vs_first))),
-        ("$ per token", cells(lambda r: rel(r.cost_vs_first))),
-        ("energy per token", cells(lambda r: rel(r.energy_vs_first))),
-    ]
-    for label, vals in rows:
-        t.add_row(label, *vals)
-    if any(r.error for r in c.rows):
-        t.add_row("error", *[(r.error or "")[:60] for r in c.rows])
-    return t
+    title = f"Serving {c.model}: {basis} (x: relative to {next(r.chip for r in c.rows if r.result is not None)})"
+    return side_by_side(title, c.rows, [
+        ("chips", lambda r: f"{r.chips:,}"),
+        ("facility power", lambda r: fmt_power(r.facility_power_mw * 1e6)),
+        ("replicas x TP/PP/EP", lambda r: f"{r.result.config['replicas']:,} x {r.result.config['tp']}/"
+                                          f"{r.result.config['pp']}/{r.result.config['ep']}"),
+        ("max rate meeting the SLO", lambda r: f"{r.max_qps:,.4g} req/s" if r.max_qps is not None else "-"),
+        ("output tokens/s (per chip)", lambda r: f"{r.output_tokens_per_s:,.0f} "
+                                                 f"({r.result.output_tokens_per_s_per_chip:,.0f})"),
+        ("TTFT p99", lambda r: _pcts(r.result.ttft_s, ("p99",))),
+        ("TPOT p99", lambda r: _pcts(r.result.tpot_s, ("p99",))),
+        ("$ per M output tokens (owner)", lambda r: dollars(r.usd_per_million_tokens)),
+        ("$ per M output tokens (cloud)", lambda r: dollars(r.cloud_usd_per_million_tokens)),
+        ("J per output token", lambda r: f"{r.joules_per_token:,.3f}"),
+        *RATIO_LINES,
+    ])
 
 
 @app.command("serve")

@@ -9,13 +9,16 @@ from rich.table import Table
 
 from rainier.cli import app, common, validate_app
 from rainier.cli.common import (
+    RATIO_LINES,
     CatalogOpt,
     JsonOpt,
     QuietOpt,
     console,
+    dollars,
     emit_json,
     load_catalog,
     parse_int,
+    side_by_side,
     split_names,
 )
 from rainier.errors import RainierError
@@ -56,49 +59,30 @@ def _result_table(r: Any) -> Table:
 
 def _comparison_table(c: Any) -> Table:
     basis = f"{fmt_count(c.chips)} chips each" if c.basis == "chips" else f"{fmt_power(c.power_w)} of facility power each"
-    t = Table(title=f"Training {c.model}, seq {c.seq}, batch {c.global_batch} seqs, {c.precision}: {basis} "
-                    f"(x: relative to {next(r.chip for r in c.rows if r.result)})")
-    t.add_column("")
-    for r in c.rows:
-        t.add_column(r.chip, justify="right")
-
-    def cells(fn: Any) -> list[str]:
-        return [fn(r) if r.result is not None else "-" for r in c.rows]
-
-    def rel(x: float | None) -> str:
-        return f"{x:.2f}x" if x is not None else "-"
-
-    rows: list[tuple[str, list[str]]] = [
-        ("chips (of those bought)" if c.basis == "power" else "chips",
-         [fmt_count(r.chips) + (f" ({fmt_count(r.chips_available)})" if c.basis == "power" else "")
-          if r.result is not None else "-" for r in c.rows]),
-        ("facility power", cells(lambda r: fmt_power(r.facility_power_mw * 1e6))),
-        ("parallelism TP/PP/DP/CP/EP", cells(lambda r: "/".join(str(r.result.parallelism[k])
-                                                               for k in ("tp", "pp", "dp", "cp", "ep")))),
-        ("step time", cells(lambda r: fmt_duration(r.result.step_time_s))),
-        ("tokens/s", cells(lambda r: fmt_count(r.result.tokens_per_s))),
-        ("MFU", cells(lambda r: f"{100 * r.result.mfu:.1f}%")),
-        ("memory per chip", cells(lambda r: f"{r.result.memory_gb_per_chip:.0f} GB")),
-        ("$ per 1M tokens (owner)", cells(lambda r: f"${r.usd_per_million_tokens:.3f}"
-                                          if r.usd_per_million_tokens is not None else "-")),
-        ("$ per 1M tokens (cloud)", cells(lambda r: f"${r.cloud_usd_per_million_tokens:.3f}"
-                                          if r.cloud_usd_per_million_tokens is not None else "-")),
-        ("kWh per 1M tokens", cells(lambda r: f"{r.kwh_per_million_tokens:.2f}")),
-        ("speed", cells(lambda r: rel(r.speed_vs_first))),
-        ("$ per token", cells(lambda r: rel(r.cost_vs_first))),
-        ("energy per token", cells(lambda r: rel(r.energy_vs_first))),
+    title = (f"Training {c.model}, seq {c.seq}, batch {c.global_batch} seqs, {c.precision}: {basis} "
+             f"(x: relative to {next(r.chip for r in c.rows if r.result)})")
+    lines: list[tuple[str, Any]] = [
+        ("chips (of those bought)", lambda r: f"{fmt_count(r.chips)} ({fmt_count(r.chips_available)})")
+        if c.basis == "power" else ("chips", lambda r: fmt_count(r.chips)),
+        ("facility power", lambda r: fmt_power(r.facility_power_mw * 1e6)),
+        ("parallelism TP/PP/DP/CP/EP", lambda r: "/".join(str(r.result.parallelism[k])
+                                                         for k in ("tp", "pp", "dp", "cp", "ep"))),
+        ("step time", lambda r: fmt_duration(r.result.step_time_s)),
+        ("tokens/s", lambda r: fmt_count(r.result.tokens_per_s)),
+        ("MFU", lambda r: f"{100 * r.result.mfu:.1f}%"),
+        ("memory per chip", lambda r: f"{r.result.memory_gb_per_chip:.0f} GB"),
+        ("$ per 1M tokens (owner)", lambda r: dollars(r.usd_per_million_tokens)),
+        ("$ per 1M tokens (cloud)", lambda r: dollars(r.cloud_usd_per_million_tokens)),
+        ("kWh per 1M tokens", lambda r: f"{r.kwh_per_million_tokens:.3g}"),
+        *RATIO_LINES,
     ]
     if c.tokens:
-        rows += [
-            (f"days to train {fmt_si(c.tokens)} tokens", cells(lambda r: f"{r.result.time_to_train_days:,.1f}")),
-            ("energy", cells(lambda r: f"{r.result.energy_mwh:,.0f} MWh")),
-            ("cost (owner)", cells(lambda r: fmt_money(r.result.cost_usd) if r.result.cost_usd is not None else "-")),
+        lines += [
+            (f"days to train {fmt_si(c.tokens)} tokens", lambda r: f"{r.result.time_to_train_days:,.1f}"),
+            ("energy", lambda r: f"{r.result.energy_mwh:,.0f} MWh"),
+            ("cost (owner)", lambda r: fmt_money(r.result.cost_usd) if r.result.cost_usd is not None else "-"),
         ]
-    rows.append(("error", [r.error[:60] if r.error else "" for r in c.rows]))
-    for label, vals in rows:
-        if label != "error" or any(vals):
-            t.add_row(label, *vals)
-    return t
+    return side_by_side(title, c.rows, lines)
 
 
 @app.command("train")
