@@ -139,3 +139,22 @@ RATIO_LINES: list[tuple[str, Callable[[Any], str]]] = [
     ("$ per token", lambda r: _times(r.cost_vs_first)),
     ("energy per token", lambda r: _times(r.energy_vs_first)),
 ]
+
+
+def one_kind_report(kinds: list[str], report: str | None) -> None:
+    """--report writes one kind's HTML report: refused before any estimate when kinds are compared."""
+    if len(kinds) > 1 and report is not None:
+        raise RainierError("the HTML report covers one chip kind", field="--report",
+                           fix="drop --report, or give one --chip")
+
+
+def emit_comparison(cmp: Any, table: Callable[[Any], Table], json: bool, quiet: bool) -> None:
+    """A chip comparison on stdout: its JSON, or its table and a note per kind that could not run."""
+    if json:
+        emit_json(cmp)
+        return
+    console.print(table(cmp))
+    if not quiet:
+        for row in cmp.rows:
+            if row.error:
+                console.print(f"note: {row.chip}: {row.error}")

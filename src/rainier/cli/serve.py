@@ -17,8 +17,10 @@ from rainier.cli.common import (
     busy,
     console,
     dollars,
+    emit_comparison,
     emit_json,
     load_catalog,
+    one_kind_report,
     parse_int,
     report_target,
     side_by_side,
@@ -96,9 +98,7 @@ def serve_cmd(
         raise RainierError("give exactly one of --chips and --power", field="--chips",
                            fix="e.g. --chips 8, or --power 5MW for every chip that facility power carries")
     kinds = split_names(chip, "--chip") if "," in chip else [chip]
-    if len(kinds) > 1 and report is not None:
-        raise RainierError("the HTML report covers one chip kind", field="--report",
-                           fix="drop --report, or give one --chip")
+    one_kind_report(kinds, report)
     serve_args: dict[str, Any] = dict(
             tp=parse_int(tp, "--tp"), ep=parse_int(ep, "--ep"), pp=parse_int(pp, "--pp"),
             replicas=parse_int(replicas, "--replicas"), precision=precision.lower(), input_len=parse_int(input_len, "--input-len"),
@@ -120,14 +120,7 @@ def serve_cmd(
                                   power_w=parse_power(power, "--power") if power is not None else None,
                                   catalog=cat, system=system, **serve_args)
         if len(kinds) > 1:
-            if json:
-                emit_json(cmp)
-            else:
-                console.print(_comparison_table(cmp))
-                if not quiet:
-                    for row in cmp.rows:
-                        if row.error:
-                            console.print(f"note: {row.chip}: {row.error}")
+            emit_comparison(cmp, _comparison_table, json, quiet)
             return
         assert cmp.rows[0].result is not None  # compare_serving raises when no kind can serve
         res = cmp.rows[0].result

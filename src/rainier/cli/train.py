@@ -15,8 +15,10 @@ from rainier.cli.common import (
     QuietOpt,
     console,
     dollars,
+    emit_comparison,
     emit_json,
     load_catalog,
+    one_kind_report,
     parse_int,
     side_by_side,
     split_names,
@@ -184,19 +186,10 @@ def train_cmd(
     if len(kinds) > 1 or power_w is not None:
         from rainier.plan.compare import compare_training
 
-        if len(kinds) > 1 and report is not None:
-            raise RainierError("the HTML report covers one chip kind", field="--report",
-                               fix="drop --report, or give one --chip")
+        one_kind_report(kinds, report)
         cmp = compare_training(model, kinds, chips=n_chips, power_w=power_w, system=system, **common_args)
         if len(kinds) > 1:
-            if json:
-                emit_json(cmp)
-                return
-            console.print(_comparison_table(cmp))
-            if not quiet:
-                for row in cmp.rows:
-                    if row.error:
-                        console.print(f"note: {row.chip}: {row.error}")
+            emit_comparison(cmp, _comparison_table, json, quiet)
             return
         row = cmp.rows[0]
         assert row.result is not None  # compare_training raises when no kind can run the job
