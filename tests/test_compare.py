@@ -239,3 +239,24 @@ def test_cli_serve_compare_json_and_errors(run_cli):
                          (("--chip", "h100,trn2", "--chips", "8", "--system", "dgx-h100"), "--system")):
         rc, out, err = run_cli("serve", "--model", "llama3-8b", "--offline", *args)
         assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_serving_kinds_in_worker_processes_give_the_same_comparison(cat):
+    from rainier.plan.compare import compare_serving
+
+    kw = dict(chips=8, catalog=cat, **SERVE)
+    one = compare_serving("llama3-8b", ["h100", "trn2", "a100-40gb"], **kw).to_dict()
+    two = compare_serving("llama3-8b", ["h100", "trn2", "a100-40gb"], workers=2, **kw).to_dict()
+    for a, b in zip(one["rows"], two["rows"], strict=True):
+        a["result"].pop("wall_s"), b["result"].pop("wall_s")  # the only timing in a result
+    assert one == two
+    with pytest.raises(RainierError) as e:
+        compare_serving("llama3-8b", ["h100"], workers=0, **kw)
+    assert e.value.field == "--workers"
+    # errors come back from the workers whole: text, field and fix
+    errs = []
+    for w in (1, 2):
+        with pytest.raises(RainierError) as e:
+            compare_serving("llama3.1-405b", ["a100", "h100"], chips=4, workers=w, catalog=cat, **SERVE)
+        errs.append((str(e.value), e.value.field, e.value.fix))
+    assert errs[0] == errs[1] and errs[0][1] == "--tp/--pp"

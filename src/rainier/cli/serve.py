@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,6 +85,9 @@ def serve_cmd(
     kv_policy: Annotated[str, typer.Option("--kv-policy", help="KV cache admission: paged (default) or reserve (input + output held from admission)")] = "paged",
     step_overhead: Annotated[str | None, typer.Option("--step-overhead", help="the serving stack's host time per engine iteration (scheduling, sampling, launches), e.g. 10ms (default: the fit's 2 ms)")] = None,
     seed: Annotated[int, typer.Option("--seed", help="random seed (0 or more)")] = 0,
+    workers: Annotated[str | None, typer.Option(
+        "--workers", help="with several --chip kinds: processes simulating them (default: one per kind, up to the "
+                          "CPUs; 1 runs them one after another)")] = None,
     system: Annotated[str | None, typer.Option("--system", help="system holding the chips (default: the chip's)")] = None,
     report: Annotated[str | None, typer.Option("--report", help="also write an HTML report here")] = None,
     catalog: CatalogOpt = None,
@@ -116,7 +120,8 @@ def serve_cmd(
         from rainier.plan.compare import compare_serving
 
         with busy("simulating the deployments...", quiet=json or quiet):
-            cmp = compare_serving(model, kinds, chips=parse_int(chips, "--chips"),
+            n_workers = parse_int(workers, "--workers") or min(len(kinds), os.cpu_count() or 1)
+            cmp = compare_serving(model, kinds, chips=parse_int(chips, "--chips"), workers=n_workers,
                                   power_w=parse_power(power, "--power") if power is not None else None,
                                   catalog=cat, system=system, **serve_args)
         if len(kinds) > 1:

@@ -302,30 +302,56 @@ def _no_serving(chip: str, available: int, error: str) -> ServingRow:
                       cost_vs_first=None, energy_vs_first=None, result=None, error=error)
 
 
+def _serve_one(job: tuple[Any, ...]) -> tuple[Any, tuple[str, str | None, str | None] | None]:
+    """One kind's deployment (a worker's task): (result, None), or (None, the error's text, field and fix:
+    an exception with keyword-only fields does not survive pickling whole)."""
+    model, acc, available, cat, sys_, serve = job
+    try:
+        return estimate_serving(model, acc, available, catalog=cat, system=sys_, **serve), None
+    except RainierError as e:
+        return None, (str(e), e.field, e.fix)
+
+
 def compare_serving(model: str, chip_kinds: list[str], *, chips: int | None = None, power_w: float | None = None,
-                    catalog: Catalog | None = None, system: str | None = None, **serve: Any) -> ServingComparison:
+                    catalog: Catalog | None = None, system: str | None = None, workers: int = 1,
+                    **serve: Any) -> ServingComparison:
     """Serve ``model`` on each of ``chip_kinds`` with the same chip count or the same facility power (the
     whole systems it carries, every chip of them: serving replicas need no layout across the count), and
     the same traffic and SLO (``serve``: the other arguments of :func:`estimate_serving`). Ratios are
-    to the first kind that has the figure. ``system`` only with one kind."""
+    to the first kind that has the figure. ``system`` only with one kind. ``workers`` > 1 simulates the
+    kinds in that many spawned processes (the same results: every simulation is seeded)."""
+    from rainier.plan.sweep import ordered_map
+
     cat = catalog or default_catalog()
     kinds = _kinds(cat, chip_kinds, chips, power_w, system)
-    rows: list[ServingRow] = []
-    errors: list[RainierError] = []
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise RainierError(f"must be a whole number of at least 1 (got {workers!r})", field="--workers",
+                           fix="e.g. --workers 4, or 1 to run the kinds one after another")
+    jobs, sized = [], []
     for name, acc, sys_ in kinds:
         if power_w is not None:
             available, none_why = _bought(cat, acc, sys_, power_w)
         else:
             available, none_why = _whole_count(chips), None
+        sized.append((name, acc, sys_, available, none_why))
+        if not none_why:
+            jobs.append((model, acc, available, cat, sys_, serve))
+    with ordered_map("process" if workers > 1 and len(jobs) > 1 else "serial", min(workers, len(jobs) or 1)) as run:
+        outcomes = iter(list(run(_serve_one, jobs)))
+    rows: list[ServingRow] = []
+    errors: list[RainierError] = []
+    for name, acc, sys_, available, none_why in sized:
         if none_why:
             errors.append(RainierError(none_why, field="--power"))
             rows.append(_no_serving(name, 0, str(errors[-1])))
             continue
-        try:
-            res = estimate_serving(model, acc, available, catalog=cat, system=sys_, **serve)
-        except RainierError as e:
+        res, err = next(outcomes)
+        if err is not None:
+            text, fld, fix = err
+            e = RainierError(text, field=None, fix=None)
+            e.field, e.fix = fld, fix
             errors.append(e)
-            rows.append(_no_serving(name, available, str(e)))
+            rows.append(_no_serving(name, available, text))
             continue
         facility_mw = available * power_chain(acc, sys_, cat.economics()).facility_w / 1e6
         rows.append(ServingRow(name, available, available, facility_mw, res.output_tokens_per_s, res.max_qps,

@@ -229,7 +229,7 @@ def run_sweep(scenario: str | Path, seeds: Sequence[int], grid: dict[str, list[A
     n_workers = 1 if engine == "serial" else max(1, min(workers or _cpus(), len(tasks)))
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
-    with _mapper(engine, n_workers) as pmap:
+    with ordered_map(engine, n_workers) as pmap:
         for r in pmap(_run_one, tasks):  # in task order, whatever the engine
             results.append(r)
             if progress:
@@ -274,7 +274,7 @@ def _cpus() -> int:
 
 
 @contextmanager
-def _mapper(engine: str, n: int) -> Iterator[Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]]]:
+def ordered_map(engine: str, n: int) -> Iterator[Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]]]:
     """An ordered ``map`` over ``n`` workers: this process (serial, or one worker), a spawned process pool, or
     Ray's multiprocessing-compatible pool."""
     if engine == "serial" or n == 1:
