@@ -71,6 +71,19 @@ def main() -> None:
     print(f"full search 405B on 1,048,576 H100: {t:.3f} s  (target < 5 s)  -> {r.parallelism} "
           f"step {r.step_time_s:.2f} s MFU {100 * r.mfu:.1f}%")
 
+    from rainier.plan.compare import compare_training
+
+    kinds = ["trn2", "h100", "gb200", "tpu-v6e", "mi300x"]
+
+    def cmp() -> None:
+        cmp.r = compare_training(model, kinds, power_w=100e6, seq=8192, global_batch=2048,  # type: ignore[attr-defined]
+                                 tokens=15e12, catalog=cat)
+
+    t = timed(cmp, 3)
+    rows = cmp.r.rows  # type: ignore[attr-defined]
+    print(f"405B compared on {len(kinds)} chip kinds at 100 MW each (sizing + count descent + search per kind): "
+          f"{t:.3f} s  -> " + ", ".join(f"{r.chip} {r.chips:,} chips ${r.usd_per_million_tokens:.2f}/Mtok" for r in rows))
+
 
 if __name__ == "__main__":
     main()
