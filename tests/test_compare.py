@@ -260,3 +260,23 @@ def test_serving_kinds_in_worker_processes_give_the_same_comparison(cat):
             compare_serving("llama3.1-405b", ["a100", "h100"], chips=4, workers=w, catalog=cat, **SERVE)
         errs.append((str(e.value), e.value.field, e.value.fix))
     assert errs[0] == errs[1] and errs[0][1] == "--tp/--pp"
+
+
+def test_a_model_that_does_not_fit_stops_the_descent_at_a_power_of_two(cat, monkeypatch):
+    """The descent stops at the first power of two where the model does not fit (fewer chips cannot hold
+    it), not at the count the power buys, which may only allow layouts that shard less."""
+    import rainier.plan.compare as cmpmod
+
+    tried = []
+    real = cmpmod.estimate_training
+
+    def spy(model, acc, n, **kw):
+        tried.append(n)
+        return real(model, acc, n, **kw)
+
+    monkeypatch.setattr(cmpmod, "estimate_training", spy)
+    with pytest.raises(RainierError, match="does not fit on the .* chips that .* buys, nor on fewer") as e:
+        compare_training("llama3.1-405b", ["h100"], power_w=60e3, catalog=cat, **JOB)  # 32 H100: too few
+    assert e.value.field == "--power"
+    assert tried and tried[-1] & (tried[-1] - 1) == 0
+    assert all(n & (n - 1) for n in tried[:-1])  # no power of two before the last

@@ -14,8 +14,8 @@ Bases:
   buys (its data-parallel size must divide the global batch, its pipeline the layers, and a batch has
   only so many sequences to spread): the largest count not above them that is a whole number of systems
   times a power of two, or a power of two, and has a valid configuration, is used (``chips``), and
-  ``chips_available`` says how many the power bought. A model that does not fit in memory at a count
-  does not fit at a smaller one: the search stops there.
+  ``chips_available`` says how many the power bought. A model that does not fit in memory at a power of
+  two does not fit at a smaller count (less to shard over, no more ways to split): the descent stops there.
 
 Per kind: ``usd_per_million_tokens`` = owner cost per chip-hour (``rainier.econ.chip_hour_cost``: capex
 amortised + power + operations) x chips / tokens per hour; ``cloud_usd_per_million_tokens`` the same at the
@@ -222,7 +222,8 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
                 break
             except DoesNotFitError as e:
                 error = e
-                break  # fewer chips hold no less per chip
+                if n & (n - 1) == 0:
+                    break  # a power of two allows every TP/CP/DP split: fewer chips hold no less per chip
             except RainierError as e:
                 if error is None or n == available:
                     error = e  # the count the power buys says why it failed first
@@ -230,7 +231,11 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
                     break  # the input is wrong whatever the chip count
         if res is None:
             assert error is not None
-            if power_w is not None and tries and error.field in _COUNT_FIELDS:
+            if power_w is not None and tries and isinstance(error, DoesNotFitError):
+                error = DoesNotFitError(f"does not fit on the {available:,} chips that {fmt_power(power_w)} buys, nor on "
+                                        f"fewer ({error})", field="--power",
+                                        fix="give more power, a lower --precision or a smaller model")
+            elif power_w is not None and tries and error.field in _COUNT_FIELDS:
                 error = RainierError(f"no count of chips up to the {available:,} that {fmt_power(power_w)} buys has a "
                                      f"valid layout ({error})", field=error.field,
                                      fix="try another --global-batch or --seq, or fix fewer sizes")
