@@ -127,6 +127,21 @@ def system_capex_per_chip(acc: Accelerator, system: System) -> float:
     raise RainierError(f"no capex for '{acc.name}'", field="capex_usd", fix="add capex_usd to the accelerator or system entry")
 
 
+def whole_systems(facility_power_w: float, system_facility_w: float) -> int:
+    """Whole systems that ``facility_power_w`` carries, each drawing ``system_facility_w`` (float dust forgiven)."""
+    return int(math.floor(facility_power_w / system_facility_w + 1e-9))
+
+
+def hourly_rates(acc: Accelerator, system: System, econ: Economics) -> tuple[float | None, float | None]:
+    """(owner, cloud) dollars per chip-hour: the owner's (``chip_hour_cost``) or None where the catalog has no
+    capex for the kind, and the cloud price (the system's, else the chip's; only the chip's without capex)."""
+    try:
+        chc = chip_hour_cost(acc, system, econ)
+    except RainierError:
+        return None, acc.price_usd_per_chip_hour
+    return chc.total_usd, chc.cloud_price_usd
+
+
 def chip_hour_cost(acc: Accelerator, system: System, econ: Economics, pue: float | None = None,
                    site: Site | None = None, electricity_usd_per_mwh: float | None = None,
                    load_factor: float | None = None, hardware_life_years: float | None = None) -> ChipHourCost:

@@ -95,7 +95,7 @@ from typing import Any
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.catalog.params import param_counts
 from rainier.catalog.schema import Accelerator, Model, System
-from rainier.econ import chip_hour_cost, energy_mwh, power_chain
+from rainier.econ import energy_mwh, hourly_rates, power_chain
 from rainier.errors import DoesNotFitError, RainierError
 from rainier.perf import compute as C
 from rainier.perf.collectives import Topology, collective_time_s, inner_members
@@ -949,12 +949,9 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         secs = tokens / tps
         ttt_days = secs / 86400
         energy = energy_mwh(power_w, secs)
-        try:
-            cost = chip_hour_cost(acc, ctx.system, econ).total_usd * ctx.chips * secs / 3600
-        except RainierError:
-            cost = None
-        chc = chip_hour_cost(acc, ctx.system, econ).cloud_price_usd if cost is not None else acc.price_usd_per_chip_hour
-        cloud = chc * ctx.chips * secs / 3600 if chc else None
+        owner_h, cloud_h = hourly_rates(acc, ctx.system, econ)
+        cost = owner_h * ctx.chips * secs / 3600 if owner_h is not None else None
+        cloud = cloud_h * ctx.chips * secs / 3600 if cloud_h else None
     notes = [
         "MFU: PaLM definition (6N + 12LHQT per token, non-causal attention) over dense peak at "
         f"{ctx.gemm_prec}; HFU adds recomputation",

@@ -38,7 +38,7 @@ from typing import Any
 
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.catalog.schema import Accelerator, System
-from rainier.econ import chip_hour_cost, power_chain
+from rainier.econ import hourly_rates, power_chain, whole_systems
 from rainier.errors import DoesNotFitError, RainierError
 from rainier.perf.inference import ServingResult, estimate_serving
 from rainier.perf.training import Options, TrainingResult, estimate_training
@@ -151,7 +151,7 @@ def _bought(cat: Catalog, acc: Accelerator, sys_: System, power_w: float) -> tup
     """Chips in the whole systems ``power_w`` of facility power carries (as ``rainier size --power``), and
     why none when not even one."""
     unit_w = power_chain(acc, sys_, cat.economics()).facility_w * sys_.chips
-    systems = int(math.floor(power_w / unit_w + 1e-9))
+    systems = whole_systems(power_w, unit_w)
     if systems < 1:
         return 0, (f"{fmt_power(power_w)} buys no whole {sys_.name} (one needs {fmt_power(unit_w)} of facility "
                    "power)")
@@ -183,13 +183,9 @@ def _base(values: list[float | None]) -> float | None:
 def _per_token(res: TrainingResult, acc: Accelerator, sys_: System, cat: Catalog
                ) -> tuple[float | None, float | None, float]:
     tokens_per_h = res.tokens_per_s * 3600
-    try:
-        chc = chip_hour_cost(acc, sys_, cat.economics())
-        owner: float | None = chc.total_usd * res.chips / tokens_per_h * 1e6
-        cloud_rate = chc.cloud_price_usd
-    except RainierError:  # no capex figure for this kind
-        owner, cloud_rate = None, acc.price_usd_per_chip_hour
-    cloud = cloud_rate * res.chips / tokens_per_h * 1e6 if cloud_rate else None
+    owner_h, cloud_h = hourly_rates(acc, sys_, cat.economics())
+    owner = owner_h * res.chips / tokens_per_h * 1e6 if owner_h is not None else None
+    cloud = cloud_h * res.chips / tokens_per_h * 1e6 if cloud_h else None
     kwh = res.power_mw * 1e3 / tokens_per_h * 1e6
     return owner, cloud, kwh
 

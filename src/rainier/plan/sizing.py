@@ -34,6 +34,7 @@ from rainier.econ import (
     electricity_price,
     energy_mwh,
     power_chain,
+    whole_systems,
 )
 from rainier.errors import RainierError
 from rainier.units import fmt_money, fmt_power
@@ -195,7 +196,7 @@ def _by_power(cat: Catalog, chip: str, facility_power_w: float, system: str | No
     econ = cat.economics()
     site_ = cat.site(site, "--site") if site else None
     chain = power_chain(acc, sys_, econ, pue, site_)
-    systems = int(math.floor(facility_power_w / (chain.facility_w * sys_.chips) + 1e-9))
+    systems = whole_systems(facility_power_w, chain.facility_w * sys_.chips)
     res = _result(acc, sys_, econ, systems, "power", pue, site_, electricity_usd_per_mwh, load_factor)
     return res, _Unit(acc.name, sys_.name, sys_.chips, chain.facility_w * sys_.chips)
 
