@@ -414,6 +414,17 @@ class Economics(Entry):
     cost_of_capital: float = Field(ge=0, lt=1)
     facility_capex_usd_per_w_it: float = Field(gt=0, description="shell, power and cooling per watt of IT")
     om_fraction_per_year: float = Field(ge=0, lt=1, description="maintenance, spares, staff as a share of capex per year")
+    # one synchronous training job's failures and checkpoints (perf.goodput); defaults so that older files load
+    interruptions_per_chip_hour: float = Field(
+        419 / (16384 * 54 * 24), ge=0, lt=1, description="unexpected job interruptions per chip-hour of a synchronous job")
+    job_restart_s: float = Field(600.0, ge=0, description="detect, reschedule and reinitialise a job after a failure "
+                                                           "(the checkpoint read is added), seconds")
+    checkpoint_storage_bytes_per_s_per_chip: float = Field(
+        1.2e8, gt=0, description="storage write/read bandwidth for checkpoints, per chip of the job")
+    checkpoint_barrier_s: float = Field(2.0, ge=0, description="every checkpoint's global barrier and metadata "
+                                                                "commit: the job stops this long, seconds")
+    checkpoint_host_copy_bytes_per_s: float = Field(
+        2.5e10, gt=0, description="per chip: device-to-host copy rate of an asynchronous checkpoint")
 
 
 KINDS: dict[str, type[Entry]] = {

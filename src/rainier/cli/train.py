@@ -24,7 +24,17 @@ from rainier.cli.common import (
     split_names,
 )
 from rainier.errors import RainierError
-from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_power, fmt_si, parse_count, parse_power
+from rainier.units import (
+    fmt_count,
+    fmt_duration,
+    fmt_money,
+    fmt_power,
+    fmt_si,
+    parse_bandwidth,
+    parse_count,
+    parse_duration,
+    parse_power,
+)
 
 
 def _result_table(r: Any) -> Table:
@@ -54,6 +64,17 @@ def _result_table(r: Any) -> Table:
             ("cost (owner)", fmt_money(r.cost_usd) if r.cost_usd is not None else "-"),
             ("cost (cloud price)", fmt_money(r.cloud_cost_usd) if r.cloud_cost_usd is not None else "-"),
         ]
+    g = r.goodput
+    if g is not None:
+        rows.append(("goodput (failures, checkpoints)",
+                     f"{100 * g['fraction']:.1f}%" + (f", MTTI {fmt_duration(g['mtti_hours'] * 3600)}"
+                                                      if g["mtti_hours"] is not None else ", no failures")))
+        if g.get("time_to_train_days") is not None:
+            rows += [
+                ("  time to train with failures", f"{g['time_to_train_days']:,.1f} days "
+                                                  f"(~{g['expected_interruptions']:,.0f} interruptions)"),
+                ("  cost with failures (owner)", fmt_money(g["cost_usd"]) if g["cost_usd"] is not None else "-"),
+            ]
     for label, v in rows:
         t.add_row(label, v)
     return t
@@ -76,11 +97,14 @@ def _comparison_table(c: Any) -> Table:
         ("$ per 1M tokens (owner)", lambda r: dollars(r.usd_per_million_tokens)),
         ("$ per 1M tokens (cloud)", lambda r: dollars(r.cloud_usd_per_million_tokens)),
         ("kWh per 1M tokens", lambda r: f"{r.kwh_per_million_tokens:.3g}"),
+        ("goodput (failures, checkpoints)", lambda r: f"{100 * r.result.goodput['fraction']:.1f}%"),
         *RATIO_LINES,
     ]
     if c.tokens:
         lines += [
             (f"days to train {fmt_si(c.tokens)} tokens", lambda r: f"{r.result.time_to_train_days:,.1f}"),
+            ("  with failures", lambda r: f"{r.result.goodput['time_to_train_days']:,.1f}"
+                                          if r.result.goodput.get("time_to_train_days") is not None else "-"),
             ("energy", lambda r: f"{r.result.energy_mwh:,.0f} MWh"),
             ("cost (owner)", lambda r: fmt_money(r.result.cost_usd) if r.result.cost_usd is not None else "-"),
         ]
@@ -140,6 +164,19 @@ def train_cmd(
     power: Annotated[str | None, typer.Option(
         "--power", help="instead of --chips: the whole systems this facility power carries (100MW), per chip kind")] = None,
     top: Annotated[int, typer.Option("--top", help="also list the next-best configurations")] = 1,
+    checkpoint: Annotated[str, typer.Option(
+        "--checkpoint", help="async (the job stalls for the copy to host memory; the write runs behind) | sync "
+                             "(it stalls for the write to storage)")] = "async",
+    checkpoint_interval: Annotated[str | None, typer.Option(
+        "--checkpoint-interval", help="time between checkpoints: 30min (default: the interval that maximises goodput)")] = None,
+    restart_time: Annotated[str | None, typer.Option(
+        "--restart-time", help="detect a failure, reschedule and reinitialise the job: 10min (default: the catalog's; "
+                               "the checkpoint read is added)")] = None,
+    failure_scale: Annotated[float, typer.Option(
+        "--failure-scale", help="multiplies the catalog's interruption rate per chip-hour (Llama 3's); 0: no failures")] = 1.0,
+    checkpoint_bandwidth: Annotated[str | None, typer.Option(
+        "--checkpoint-bandwidth", help="the job's aggregate storage bandwidth for checkpoints: 2TB/s (default: the "
+                                       "catalog's per chip x chips)")] = None,
     system: Annotated[str | None, typer.Option("--system", help="system to run in (default: the chip's)")] = None,
     report: Annotated[str | None, typer.Option("--report", help="also write an HTML report here")] = None,
     catalog: CatalogOpt = None,
@@ -147,6 +184,7 @@ def train_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """How long training a model takes on N chips, at what MFU, memory, energy and cost."""
+    from rainier.perf.goodput import Resilience
     from rainier.perf.training import Options, estimate_training
 
     cat = load_catalog(catalog)
@@ -178,11 +216,18 @@ def train_cmd(
     opts = Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
                    grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor,
                    moe_a2a=moe_a2a, optimizer_dtype=optimizer_dtype)
+    resilience = Resilience(
+        checkpoint=checkpoint.strip().lower(), failure_scale=failure_scale,
+        interval_s=parse_duration(checkpoint_interval, "--checkpoint-interval") if checkpoint_interval else None,
+        restart_s=parse_duration(restart_time, "--restart-time") if restart_time else None,
+        storage_bytes_per_s=(parse_bandwidth(checkpoint_bandwidth, "--checkpoint-bandwidth")
+                             if checkpoint_bandwidth else None))
+    resilience.check()
     common_args: dict[str, Any] = dict(
         seq=parse_int(seq, "--seq") or 1, global_batch=parse_int(global_batch, "--global-batch") or 1,
         parallelism=fixed or None, precision=precision.strip().lower(),
         tokens=parse_count(tokens, "--tokens") if tokens is not None else None, sites=sites,
-        cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=opts)
+        cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=opts, resilience=resilience)
     if len(kinds) > 1 or power_w is not None:
         from rainier.plan.compare import compare_training
 

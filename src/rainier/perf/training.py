@@ -99,6 +99,7 @@ from rainier.econ import energy_mwh, hourly_rates, power_chain
 from rainier.errors import DoesNotFitError, RainierError
 from rainier.perf import compute as C
 from rainier.perf.collectives import Topology, collective_time_s, inner_members
+from rainier.perf.goodput import Goodput, Resilience, checkpoint_state_bytes, goodput
 from rainier.perf.memory import (
     MemoryBreakdown,
     model_state_bytes,
@@ -107,6 +108,7 @@ from rainier.perf.memory import (
     usable_hbm_bytes,
 )
 from rainier.perf.ops import layer_ops, logits_ops
+from rainier.units import fmt_duration
 from rainier.perf.parallelism import Parallelism, batch_problem, candidates, check_parallelism, size_problem
 
 __all__ = ["Parallelism", "Options", "TrainingResult", "estimate_training", "model_flops_per_token",
@@ -222,6 +224,9 @@ class TrainingResult:
     # the error to expect: the efficiency fit's held-out published runs of this kind of model on this family
     # (compute.heldout_accuracy: rows, mape_pct, bias_pct, worst_pct, basis); None without a fit file
     accuracy: dict[str, Any] | None = None
+    # failures, checkpoints and restarts (perf.goodput.Goodput as a dict): the fraction of wall time that trains,
+    # and with --tokens the time, energy and cost to train including the losses
+    goodput: dict[str, Any] | None = None
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -799,15 +804,19 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                       parallelism: Parallelism | dict[str, Any] | None = None, precision: str = "bf16",
                       tokens: float | None = None, sites: int = 1, cross_site_gbps: float | None = None,
                       system: System | str | None = None, catalog: Catalog | None = None, top: int = 1,
-                      options: Options | None = None) -> TrainingResult:
+                      options: Options | None = None, resilience: Resilience | None = None) -> TrainingResult:
     """Step time, utilisation, memory, time/energy/cost to train (see the module docstring).
 
     ``parallelism``: a full :class:`Parallelism`, or a dict of the sizes to fix (``tp``, ``pp``, ``dp``,
     ``cp``, ``ep``, ``vp``, ``micro_batch``, ``recompute``, ``zero``; missing ones are searched), or None
     to search everything. ``top`` > 1 also returns the next-fastest configurations as ``alternatives``.
+    ``resilience``: failures and checkpoints (perf.goodput; None = the catalog's defaults, async checkpoints
+    at the goodput-optimal interval) for the ``goodput`` block.
     Raises :class:`RainierError` naming the field when nothing valid fits.
     """
     cat = catalog or default_catalog()
+    resilience = resilience or Resilience()
+    resilience.check()
     mdl, acc, sysm = _resolve(cat, model, chip, system)
     chips = _whole(chips, "--chips")
     seq = _whole(seq, "--seq")
@@ -928,10 +937,10 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
             kind = DoesNotFitError if why.startswith("memory:") else RainierError
             raise kind(f"no valid configuration fits: {why}", field="parallelism",
                        fix="try more chips, another --global-batch, or fix fewer sizes")
-    return _result(ctx, evals, tokens=tokens)
+    return _result(ctx, evals, tokens=tokens, resilience=resilience)
 
 
-def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingResult:
+def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: Resilience) -> TrainingResult:
     best = evals[0]
     model, acc = ctx.model, ctx.acc
     tok_step = ctx.gb * ctx.seq
@@ -952,10 +961,21 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         owner_h, cloud_h = hourly_rates(acc, ctx.system, econ)
         cost = owner_h * ctx.chips * secs / 3600 if owner_h is not None else None
         cloud = cloud_h * ctx.chips * secs / 3600 if cloud_h else None
+    gp = goodput(chips=ctx.chips, econ=econ, res=resilience, state_bytes=checkpoint_state_bytes(
+        param_counts(model).total, _OPT_STATE[ctx.opt.optimizer_dtype][0]))
+    if tokens and gp.fraction > 0.0:
+        # the chips are held through lost work and restarts: wall time, cost and (an upper bound: restarts drawn
+        # at the training draw) energy scale by 1 / goodput
+        g = 1.0 / gp.fraction
+        gp = replace(gp, time_to_train_days=ttt_days * g if ttt_days is not None else None,
+                     expected_interruptions=gp.interruptions_per_day * (ttt_days or 0.0) * g,
+                     energy_mwh=energy * g if energy is not None else None,
+                     cost_usd=cost * g if cost is not None else None, cloud_cost_usd=cloud * g if cloud is not None else None)
     notes = [
         "MFU: PaLM definition (6N + 12LHQT per token, non-causal attention) over dense peak at "
         f"{ctx.gemm_prec}; HFU adds recomputation",
         f"energy: facility power x load factor {econ.load_factor:g} (average draw / nameplate in training)",
+        _goodput_note(gp),
     ]
     # the fit's held-out error describes the shipped parameters, not parameters the caller passed in
     accuracy = C.heldout_accuracy(acc.family, model.moe is not None) if ctx.opt.params is None else None
@@ -1019,8 +1039,24 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None) -> TrainingR
         parallelism=best.p.to_dict(), breakdown=dict(best.breakdown), microbatches=best.microbatches,
         model_flops_per_step=mflops, time_to_train_days=ttt_days, tokens=tokens, energy_mwh=energy,
         cost_usd=cost, cloud_cost_usd=cloud, power_mw=power_w / 1e6, sites=ctx.topo.sites,
-        efficiency_family=ctx.params.family, accuracy=accuracy, alternatives=alts, notes=notes,
+        efficiency_family=ctx.params.family, accuracy=accuracy, goodput=gp.to_dict(), alternatives=alts, notes=notes,
     )
+
+
+def _goodput_note(gp: Goodput) -> str:
+    if gp.mtti_hours is None:
+        return ("goodput: no failures (--failure-scale 0)" + (
+            f": {gp.fraction:.1%} of wall time trains, the rest checkpoint stalls" if gp.fraction < 1.0 else ""))
+    every = fmt_duration(gp.checkpoint_interval_s or 0.0)
+    text = (f"goodput: {gp.fraction:.1%} of wall time trains: an interruption every {fmt_duration(gp.mtti_hours * 3600)} "
+            f"(catalog rate per chip-hour x chips), {gp.checkpoint} checkpoints of {gp.checkpoint_gb / 1e3:.3g} TB "
+            f"every {every}{' (the best interval)' if gp.interval_optimal else ''}, "
+            f"{fmt_duration(gp.checkpoint_stall_s)} stall each, {fmt_duration(gp.restart_s)} per restart "
+            "(--checkpoint, --checkpoint-interval, --restart-time, --failure-scale)")
+    if gp.fraction < 0.5:
+        text += ("; below 50%: the job restarts more than it trains; a synchronous job this large needs fault "
+                 "isolation (elastic data parallelism, hot spares, in-memory checkpoints), fewer chips or a lower rate")
+    return text
 
 
 def _recompute_flops(ctx: _Ctx, ev: _Eval) -> float:

@@ -21,7 +21,9 @@ Per kind: ``usd_per_million_tokens`` = owner cost per chip-hour (``rainier.econ.
 amortised + power + operations) x chips / tokens per hour; ``cloud_usd_per_million_tokens`` the same at the
 catalog's cloud price; ``kwh_per_million_tokens`` = average facility power (the training load factor)
 / tokens/s. These do not depend on ``tokens``; with ``tokens`` the time, energy and cost to train are in
-each ``result``. A kind that cannot run the job (the model does not fit, no rate at the precision) keeps a
+each ``result``. Per-token figures are failure-free; each ``result.goodput`` holds the share of wall time
+that trains under failures and checkpoints (more chips: more interruptions), and with ``tokens`` the
+time, energy and cost including the losses. A kind that cannot run the job (the model does not fit, no rate at the precision) keeps a
 row with ``error`` set; an error is raised only when no kind can (naming the input every kind refused, when
 they agree). Ratios are to the first kind that has the figure.
 
@@ -40,6 +42,7 @@ from rainier.catalog.loader import Catalog, default_catalog
 from rainier.catalog.schema import Accelerator, System
 from rainier.econ import hourly_rates, power_chain, whole_systems
 from rainier.errors import DoesNotFitError, RainierError
+from rainier.perf.goodput import Resilience
 from rainier.perf.inference import ServingResult, estimate_serving
 from rainier.perf.training import Options, TrainingResult, estimate_training
 from rainier.units import fmt_power
@@ -194,7 +197,8 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
                      power_w: float | None = None, parallelism: dict[str, Any] | None = None,
                      precision: str = "bf16", tokens: float | None = None, sites: int = 1,
                      cross_site_gbps: float | None = None, catalog: Catalog | None = None, top: int = 1,
-                     options: Options | None = None, system: str | None = None) -> TrainingComparison:
+                     options: Options | None = None, system: str | None = None,
+                     resilience: Resilience | None = None) -> TrainingComparison:
     """Estimate one training job on each of ``chip_kinds`` at the same ``chips`` or the same ``power_w``
     (exactly one of them); see the module docstring. ``system`` only with one kind."""
     cat = catalog or default_catalog()
@@ -214,7 +218,8 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
             try:
                 res = estimate_training(model, acc, n, seq=seq, global_batch=global_batch, parallelism=parallelism,
                                         precision=precision, tokens=tokens, sites=sites, system=sys_,
-                                        cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=options)
+                                        cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=options,
+                                        resilience=resilience)
                 break
             except DoesNotFitError as e:
                 error = e

@@ -147,6 +147,15 @@ def build_sizing_page(results: Sequence[Any]) -> Page:
 # -------------------------------------------------------------------------------------------- training
 
 
+def _goodput_kpi(g: Any) -> list[tuple[str, str, str]]:
+    if not isinstance(g, dict) or _f(g, "fraction") is None:
+        return []
+    days, mtti = _f(g, "time_to_train_days"), _f(g, "mtti_hours")
+    sub = (f"{days:,.1f} days with failures" if days is not None else
+           (f"an interruption every {mtti:,.2g} h" if mtti is not None else "no failures"))
+    return [("goodput", fmt_pct(_f(g, "fraction")), sub)]
+
+
 def build_training_page(result: Any) -> Page:
     d: dict[str, Any] = to_jsonable(result) or {}
     par = d.get("parallelism") or {}
@@ -168,7 +177,7 @@ def build_training_page(result: Any) -> Page:
         ("cost", fmt_money(_f(d, "cost_usd", default=0) or 0) if _f(d, "cost_usd") is not None else "–",
          f"cloud {fmt_money(_f(d, 'cloud_cost_usd', default=0) or 0)}" if _f(d, "cloud_cost_usd") is not None
          else "owner cost"),
-    ])
+    ] + _goodput_kpi(d.get("goodput")))
     sec = page.section("Where a step's time goes", "breakdown")
     bd = {k: float(v) for k, v in (d.get("breakdown") or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
     zero = [k for k, v in bd.items() if v <= 0]
@@ -199,6 +208,13 @@ def build_training_page(result: Any) -> Page:
         sec.row(*figs)
     else:
         sec.text("The result carries no step-time or memory breakdown.")
+    g = d.get("goodput")
+    if isinstance(g, dict):
+        sec = page.section("Failures and checkpoints", "goodput")
+        sec.text("The share of wall time that trains when the job stops at every failure, restarts and redoes the "
+                 "work since its last checkpoint (perf.goodput: Poisson interruptions at the catalog's rate per "
+                 "chip-hour, exact expected time per checkpoint segment).")
+        _kv_table(sec, "goodput", g)
     sec = page.section("Parallelism and alternatives", "parallelism")
     _kv_table(sec, "parallelism", par)
     alts = [a for a in d.get("alternatives") or [] if isinstance(a, dict)]

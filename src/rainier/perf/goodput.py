@@ -1,0 +1,175 @@
+"""Goodput of one synchronous training job: interruptions, checkpoints and restarts.
+
+A synchronous job stops whenever any of its chips or hosts fails. With independent failures at
+``r`` per chip-hour (the catalog's economics, Llama 3 405B's 419 unexpected interruptions in 54 days
+on 16,384 H100: facts.md §2(c)), ``N`` chips see interruptions as a Poisson process of rate
+``lambda = N r``; the mean time to interruption (MTTI) is ``1 / lambda`` (3.1 h at 16k chips, 3 minutes
+at a million).
+
+The job alternates compute segments of ``tau`` seconds with checkpoints that stall it ``delta`` seconds.
+A failure loses the work since the last durable checkpoint and costs a restart of ``D`` seconds
+(reschedule on spare systems, reload the checkpoint, rebuild communicators), during which failures
+can strike again. Under these assumptions the expected wall time per segment is exact (Daly 2006,
+exponential failures, restart interruptible)::
+
+    E[T](tau) = exp(lambda D) (exp(lambda (tau + delta)) - 1) / lambda
+
+and the goodput (effective training time ratio) is ``tau / E[T]``. For ``lambda (tau + D) << 1`` it
+reduces to ``1 - delta / tau - lambda (tau / 2 + D)`` and its best interval to Young's
+``sqrt(2 delta / lambda)``. Unlike those first-order forms the exact one stays valid when the MTTI
+is comparable to the restart (a million-chip job): goodput tends to zero, as it does in practice
+without fault isolation.
+
+Checkpoint costs come from bytes and bandwidths:
+
+- state: the model's parameters x (2 B of bf16 weights + the Adam state, 12 B fp32 or 6 B bf16
+  per parameter), the 14-18 B per parameter of facts.md §2(c);
+- ``sync``: the job stalls while the whole state is written to storage at the aggregate bandwidth
+  (``checkpoint_storage_bytes_per_s_per_chip`` x chips): ``delta = barrier + state / bandwidth``;
+- every checkpoint first stops the job for a global barrier and the metadata commit
+  (``checkpoint_barrier_s``, seconds: facts.md §2(c)), then:
+- ``async`` (the default; Megatron / torch.distributed async checkpointing): the job stalls only
+  while each chip copies its share of the state (fully parallel saves spread the replicas' copies:
+  ``state / chips``) to host memory (``checkpoint_host_copy_bytes_per_s``); the write to storage
+  (``W = state / bandwidth``) proceeds in the background. A checkpoint counts
+  only once written, so a failure loses ``W`` more on average: added to the restart. The interval
+  is at least ``W``.
+- restart ``D = job_restart_s + state / bandwidth`` (+ ``W`` when async).
+
+The interval is the one that maximises goodput unless one is given. Not modelled: hot-spare
+shortage (the job waits for repair), planned maintenance, failures that slow rather than stop
+the job (stragglers), elastic or in-memory recovery that skips the restart, per-chip-kind failure
+rates (no published rate but Meta's H100 and A100 figures; every kind takes the catalog's one).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from scipy.optimize import minimize_scalar
+
+from rainier.catalog.schema import Economics
+from rainier.errors import RainierError
+
+__all__ = ["Resilience", "Goodput", "goodput", "expected_segment_s", "checkpoint_state_bytes"]
+
+_MODES = ("async", "sync")
+
+
+@dataclass(frozen=True)
+class Resilience:
+    """How a job survives failures; None fields take the catalog's economics defaults."""
+
+    checkpoint: str = "async"               # "async" (stall for the host copy only) or "sync" (stall for the write)
+    interval_s: float | None = None         # checkpoint interval; None = the goodput-optimal one
+    failure_scale: float = 1.0              # multiplies the interruption rate (0: no failures)
+    restart_s: float | None = None          # detect, reschedule, reinitialise (the checkpoint read is added)
+    storage_bytes_per_s: float | None = None  # aggregate checkpoint bandwidth of the job; None = per chip x chips
+
+    def check(self) -> None:
+        if self.checkpoint not in _MODES:
+            raise RainierError(f"unknown checkpoint mode '{self.checkpoint}'", field="--checkpoint",
+                               fix="use async (stall for the copy to host memory) or sync (stall for the write)")
+        for field, v, zero_ok, fix in (
+                ("--checkpoint-interval", self.interval_s, False,
+                 "e.g. --checkpoint-interval 30min, or omit it for the goodput-optimal interval"),
+                ("--restart-time", self.restart_s, True, "e.g. --restart-time 10min"),
+                ("--checkpoint-bandwidth", self.storage_bytes_per_s, False, "e.g. --checkpoint-bandwidth 2TB/s")):
+            if v is not None and not ((v >= 0 if zero_ok else v > 0) and math.isfinite(v)):
+                raise RainierError(f"must be a {'non-negative' if zero_ok else 'positive'}, finite figure (got {v!r})",
+                                   field=field, fix=fix)
+        if not 0.0 <= self.failure_scale < math.inf:
+            raise RainierError(f"must be zero or more (got {self.failure_scale!r})", field="--failure-scale",
+                               fix="e.g. --failure-scale 2 for twice the catalog's interruption rate, 0 for none")
+
+
+@dataclass(frozen=True)
+class Goodput:
+    """The failure-adjusted view of one training job (what ``rainier train --json`` prints as ``goodput``)."""
+
+    fraction: float                 # expected productive time / wall time (ETTR)
+    interruptions_per_day: float
+    mtti_hours: float | None        # None without failures
+    checkpoint: str
+    checkpoint_gb: float            # the job's whole training state
+    checkpoint_stall_s: float       # the job stops this long per checkpoint
+    checkpoint_write_s: float       # state / storage bandwidth (the stall when sync)
+    checkpoint_interval_s: float | None  # None: no failures, no checkpoints needed
+    interval_optimal: bool
+    restart_s: float                # per interruption: restart + checkpoint read (+ the unwritten lag when async)
+    storage_gb_per_s: float
+    # with tokens: the time, energy and money to train including the losses (None otherwise)
+    time_to_train_days: float | None = None
+    expected_interruptions: float | None = None
+    energy_mwh: float | None = None
+    cost_usd: float | None = None
+    cloud_cost_usd: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def checkpoint_state_bytes(params: float, optimizer_bytes: float) -> float:
+    """The job's whole training state: bf16 weights (2 B) + Adam state (master and moments) per parameter."""
+    return params * (2.0 + optimizer_bytes)
+
+
+def _log_expm1(x: float) -> float:
+    return math.log(math.expm1(x)) if x < 30.0 else x + math.log1p(-math.exp(-x))
+
+
+def expected_segment_s(tau: float, delta: float, restart: float, lam: float) -> float:
+    """Expected wall seconds to finish ``tau`` of work and its ``delta`` checkpoint under Poisson failures of
+    rate ``lam`` per second, each costing ``restart`` (interruptible) plus the segment's lost work."""
+    if lam <= 0.0:
+        return tau + delta
+    x = lam * restart + _log_expm1(lam * (tau + delta)) - math.log(lam)
+    return math.exp(x) if x < 700.0 else math.inf
+
+
+def _fraction(tau: float, delta: float, restart: float, lam: float) -> float:
+    if lam <= 0.0:
+        return tau / (tau + delta)
+    # tau / E[T] in logs: E[T] overflows a float long before the fraction underflows to nothing
+    return math.exp(math.log(tau) - (lam * restart + _log_expm1(lam * (tau + delta)) - math.log(lam)))
+
+
+def goodput(*, chips: int, state_bytes: float, econ: Economics, res: Resilience | None = None) -> Goodput:
+    """Goodput of a synchronous job on ``chips`` chips whose whole training state is ``state_bytes``
+    (:func:`checkpoint_state_bytes`)."""
+    res = res or Resilience()
+    res.check()
+    lam = chips * econ.interruptions_per_chip_hour * res.failure_scale / 3600.0
+    state = state_bytes
+    bw = res.storage_bytes_per_s or econ.checkpoint_storage_bytes_per_s_per_chip * chips
+    write = state / bw
+    restart = (econ.job_restart_s if res.restart_s is None else res.restart_s) + write  # reload from storage
+    if res.checkpoint == "sync":
+        stall, floor = econ.checkpoint_barrier_s + write, 0.0
+    else:
+        stall, floor = econ.checkpoint_barrier_s + state / chips / econ.checkpoint_host_copy_bytes_per_s, write
+        restart += write  # a checkpoint still being written is not one: ~W more work lost per failure
+    if res.interval_s is not None:
+        tau = res.interval_s
+        if tau < floor:
+            raise RainierError(f"a {tau:g} s interval is shorter than the {floor:.3g} s an asynchronous checkpoint "
+                               "takes to write", field="--checkpoint-interval",
+                               fix=f"give at least {math.ceil(floor)} s, or --checkpoint sync")
+    elif lam > 0.0:
+        # the fraction is unimodal in tau: bounded Brent on log tau, from the write floor to far past the MTTI
+        lo = math.log(max(floor, 1e-3, 1e-6 / lam))
+        hi = math.log(max(1e3 / lam, math.exp(lo) * 10))
+        sol = minimize_scalar(lambda x: -_fraction(math.exp(x), stall, restart, lam), bounds=(lo, hi),
+                              method="bounded", options={"xatol": 1e-6})
+        tau = float(math.exp(sol.x))
+    else:
+        tau = math.inf
+    frac = 1.0 if math.isinf(tau) else _fraction(tau, stall, restart, lam)
+    if frac < 1e-12:
+        frac = 0.0  # no progress in practice (and 1 / goodput would overflow the times)
+    return Goodput(
+        fraction=frac, interruptions_per_day=lam * 86400.0, mtti_hours=1.0 / lam / 3600.0 if lam > 0 else None,
+        checkpoint=res.checkpoint, checkpoint_gb=state / 1e9, checkpoint_stall_s=stall, checkpoint_write_s=write,
+        checkpoint_interval_s=None if math.isinf(tau) else tau, interval_optimal=res.interval_s is None,
+        restart_s=restart, storage_gb_per_s=bw / 1e9)
