@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from rainier.errors import RainierError
 from rainier.fleet import run_fleet
 from rainier.fleet.scenario import LLAMA3_CAUSES, scenario_from_dict
-from rainier.perf.goodput import Resilience, checkpoint_state_bytes, expected_segment_s, goodput
+from rainier.perf.goodput import (
+    Resilience,
+    best_interval_s,
+    checkpoint_state_bytes,
+    expected_segment_s,
+    goodput,
+)
 from rainier.perf.training import estimate_training
 
 
@@ -68,6 +74,20 @@ def test_optimal_interval_is_young_when_failures_are_rare(cat):
     for f in (0.7, 1.4):
         other = _gp(cat, chips=1024, checkpoint="sync", interval_s=g.checkpoint_interval_s * f)
         assert other.fraction < g.fraction
+
+
+@settings(max_examples=60, deadline=None)
+@given(delta=st.floats(0.01, 3600), mtti=st.floats(10, 1e8), restart=st.floats(0, 7200))
+def test_best_interval_beats_a_grid(delta, mtti, restart):
+    import numpy as np
+
+    lam = 1.0 / mtti
+    best = best_interval_s(delta, lam)
+    f = lambda t: t / expected_segment_s(t, delta, restart, lam)  # noqa: E731
+    grid = np.geomspace(1e-3, 100 * mtti, 400)
+    vals = [f(t) for t in grid]
+    assert f(best) >= max(vals) * (1 - 1e-9)
+    assert f(best) >= f(best * 1.01) and f(best) >= f(best / 1.01)
 
 
 @settings(max_examples=40, deadline=None)

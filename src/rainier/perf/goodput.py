@@ -47,12 +47,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from scipy.optimize import minimize_scalar
+from scipy.special import lambertw
 
 from rainier.catalog.schema import Economics
 from rainier.errors import RainierError
 
-__all__ = ["Resilience", "Goodput", "goodput", "expected_segment_s", "checkpoint_state_bytes"]
+__all__ = ["Resilience", "Goodput", "goodput", "expected_segment_s", "best_interval_s", "checkpoint_state_bytes"]
 
 _MODES = ("async", "sync")
 
@@ -135,6 +135,16 @@ def _fraction(tau: float, delta: float, restart: float, lam: float) -> float:
     return math.exp(math.log(tau) - (lam * restart + _log_expm1(lam * (tau + delta)) - math.log(lam)))
 
 
+def best_interval_s(delta: float, lam: float) -> float:
+    """The ``tau`` maximising ``tau / E[T](tau)``: the restart factor does not depend on ``tau``, so the optimum
+    solves ``1 - exp(-lam (tau + delta)) = lam tau``, i.e. ``lam tau = 1 + W0(-exp(-1 - lam delta))`` (Lambert W);
+    Young's ``sqrt(2 delta / lam)`` for ``lam delta << 1``."""
+    c = lam * delta
+    if c < 1e-8:  # W0 near its branch point loses digits; the series is exact to O(c)
+        return math.sqrt(2.0 * c) / lam
+    return float((1.0 + lambertw(-math.exp(-1.0 - c)).real) / lam)
+
+
 def goodput(*, chips: int, state_bytes: float, econ: Economics, res: Resilience | None = None) -> Goodput:
     """Goodput of a synchronous job on ``chips`` chips whose whole training state is ``state_bytes``
     (:func:`checkpoint_state_bytes`)."""
@@ -157,12 +167,7 @@ def goodput(*, chips: int, state_bytes: float, econ: Economics, res: Resilience 
                                "takes to write", field="--checkpoint-interval",
                                fix=f"give at least {math.ceil(floor)} s, or --checkpoint sync")
     elif lam > 0.0:
-        # the fraction is unimodal in tau: bounded Brent on log tau, from the write floor to far past the MTTI
-        lo = math.log(max(floor, 1e-3, 1e-6 / lam))
-        hi = math.log(max(1e3 / lam, math.exp(lo) * 10))
-        sol = minimize_scalar(lambda x: -_fraction(math.exp(x), stall, restart, lam), bounds=(lo, hi),
-                              method="bounded", options={"xatol": 1e-6})
-        tau = float(math.exp(sol.x))
+        tau = max(best_interval_s(stall, lam), floor, 1e-3)  # unimodal: the constrained optimum is the clamp
     else:
         tau = math.inf
     frac = 1.0 if math.isinf(tau) else _fraction(tau, stall, restart, lam)

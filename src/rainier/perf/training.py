@@ -108,8 +108,8 @@ from rainier.perf.memory import (
     usable_hbm_bytes,
 )
 from rainier.perf.ops import layer_ops, logits_ops
-from rainier.units import fmt_duration
 from rainier.perf.parallelism import Parallelism, batch_problem, candidates, check_parallelism, size_problem
+from rainier.units import fmt_duration
 
 __all__ = ["Parallelism", "Options", "TrainingResult", "estimate_training", "model_flops_per_token",
            "search_configs"]
