@@ -86,3 +86,71 @@ def test_precision_is_checked(cat):
         plan_capacity(cat, ["trn2"], ["new-carlisle"], [2026], [1e20], precision="bogus")
     with pytest.raises(RainierError, match="fp4"):
         plan_capacity(cat, ["trn2"], ["new-carlisle"], [2026], [1e20], precision="fp4")
+
+
+def test_per_chip_utilization_sets_each_chips_delivered_flops(cat):
+    util = {"h100": 0.45, "trn2": 0.25}
+    res = plan_capacity(cat, ["h100", "trn2"], ["new-carlisle"], [2026], [2e20], utilization=util)
+    assert res.utilization_by_chip == util
+    for r in res.rows:
+        acc = cat.accelerator(r.chip)
+        assert r.delivered_flops == pytest.approx(r.chips_installed * acc.peak_flops("bf16") * util[r.chip])
+    with pytest.raises(RainierError, match="--utilization"):
+        plan_capacity(cat, ["h100", "trn2"], ["new-carlisle"], [2026], [2e20], utilization={"h100": 0.4})
+    with pytest.raises(RainierError, match="--utilization"):
+        plan_capacity(cat, ["h100"], ["new-carlisle"], [2026], [2e20], utilization={"h100": 1.5})
+
+
+def test_workload_utilization_is_mfu_times_goodput(cat):
+    from rainier.perf.training import estimate_training
+    from rainier.plan.capacity import workload_utilization
+
+    fits = workload_utilization(cat, ["h100", "trn2"], "llama3-70b", seq=8192, global_batch=1024, job_chips=4096)
+    for f in fits:
+        r = estimate_training("llama3-70b", f.chip, 4096, seq=8192, global_batch=1024, catalog=cat)
+        assert f.mfu == pytest.approx(r.mfu) and f.goodput == pytest.approx(r.goodput["fraction"])
+        assert f.utilization == pytest.approx(r.mfu * r.goodput["fraction"])
+    no_gp = workload_utilization(cat, ["h100"], "llama3-70b", seq=8192, global_batch=1024, job_chips=4096,
+                                 goodput=False)
+    assert no_gp[0].utilization == pytest.approx(fits[0].mfu)
+
+
+def test_plan_cli_workload_in_tokens_per_second(run_cli):
+    import json
+
+    from rainier.catalog import default_catalog
+    from rainier.perf.training import model_flops_per_token
+
+    cat = default_catalog()
+    rc, out, err = run_cli("plan", "--demand", "2026:5Mtok/s,2027:10Mtok/s", "--chip", "h100,gb200",
+                           "--workload", "llama3-70b", "--seq", "8192", "--global-batch", "1024",
+                           "--job-chips", "4096", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    fpt = model_flops_per_token(cat.model("llama3-70b"), 8192)
+    assert d["workload"]["flops_per_token"] == pytest.approx(fpt)
+    assert d["demand_flops"] == pytest.approx([5e6 * fpt, 10e6 * fpt])
+    for year, need in zip(d["years"], d["demand_flops"], strict=True):
+        got = sum(r["delivered_flops"] for r in d["rows"] if r["year"] == year)
+        assert got >= need * (1 - 1e-9)
+    assert set(d["utilization_by_chip"]) == {"h100", "gb200"}
+    for f in d["workload"]["chips"]:
+        assert d["utilization_by_chip"][f["chip"]] == pytest.approx(f["mfu"] * f["goodput"])
+    # tokens/s without a model, and both ways of giving utilization: one-line errors naming the flag
+    rc, _, err = run_cli("plan", "--demand", "2026:5Mtok/s", "--chip", "h100")
+    assert rc == 2 and "--demand" in err and "--workload" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = run_cli("plan", "--demand", "2026:50EF", "--chip", "h100", "--workload", "llama3-70b",
+                         "--utilization", "0.4")
+    assert rc == 2 and "--utilization" in err and len(err.strip().splitlines()) == 1
+
+
+def test_plan_cli_workload_leaves_out_a_chip_that_cannot_run_it(run_cli):
+    import json
+
+    rc, out, err = run_cli("plan", "--demand", "2026:1Mtok/s", "--chip", "h100,inf2", "--workload", "llama3.1-405b",
+                           "--seq", "8192", "--global-batch", "256", "--job-chips", "128", "--no-goodput", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert list(d["utilization_by_chip"]) == ["h100"]
+    assert any(n.startswith("inf2: left out") for n in d["notes"])
+    assert all(r["chip"] == "h100" for r in d["rows"])

@@ -9,18 +9,23 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app
-from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog, split_names
+from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog, parse_int, split_names
 from rainier.errors import RainierError
-from rainier.plan.capacity import plan_capacity
+from rainier.plan.capacity import WorkloadFit, plan_capacity, workload_utilization
 from rainier.units import fmt_count, fmt_money, fmt_power, parse_flops
 
 # A bare number (no unit) in --demand is EF/s: '2026:500' is 500 EF/s, as in the help text.
 _BARE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 
-def parse_demand(text: str) -> tuple[list[int], list[float]]:
+_TOKENS = re.compile(r"((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([kMGTP]?)tok/s")
+_SI = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+
+
+def parse_demand(text: str, flops_per_token: float | None = None) -> tuple[list[int], list[float]]:
     """'2026:500EF,2027:1500EF' -> ([2026, 2027], [5e20, 1.5e21]) delivered FLOP/s (bare numbers are EF/s).
 
+    With ``flops_per_token`` (a workload), a figure may also be training tokens per second: '2026:20Mtok/s'.
     A demand of zero in every year is an error: there is nothing to plan.
     """
     years, flops = [], []
@@ -30,6 +35,13 @@ def parse_demand(text: str) -> tuple[list[int], list[float]]:
             raise RainierError(f"cannot read '{part}'", field="--demand", fix="write it like 2026:500EF,2027:1500EF")
         value = m.group(2).strip()
         years.append(int(m.group(1)))
+        tok = _TOKENS.fullmatch(value)
+        if tok:
+            if flops_per_token is None:
+                raise RainierError(f"'{value}' is tokens per second, which needs a model to count FLOPs",
+                                   field="--demand", fix="add --workload MODEL, or give FLOP/s: 2026:500EF")
+            flops.append(float(tok.group(1)) * _SI[tok.group(2)] * flops_per_token)
+            continue
         if _BARE.fullmatch(value):
             if float(value) < 0:
                 raise RainierError(f"must not be negative (got {value} EF/s in {m.group(1)})", field="--demand",
@@ -48,18 +60,64 @@ def plan_cmd(
                                                      "(a bare number is EF/s: 2026:500 = 500 EF/s)")],
     chip: Annotated[str, typer.Option("--chip", help="candidate chips, comma-separated")] = "trn2,trn3,gb200,h100",
     site: Annotated[str, typer.Option("--site", help="candidate sites (catalog), comma-separated")] = "new-carlisle,mississippi",
-    utilization: Annotated[float, typer.Option("--utilization", help="achieved fraction of peak (MFU) per chip")] = 0.4,
-    precision: Annotated[str, typer.Option("--precision", help="bf16 or fp8 peak")] = "bf16",
+    utilization: Annotated[float | None, typer.Option(
+        "--utilization", help="achieved fraction of peak (MFU) for every chip (default 0.4; or --workload)")] = None,
+    precision: Annotated[str, typer.Option("--precision", help="bf16, fp8 or fp4 peak")] = "bf16",
+    workload: Annotated[str | None, typer.Option(
+        "--workload", help="instead of --utilization: a model (name or YAML file) trained on each chip kind; its "
+                           "MFU x goodput from `rainier train` is each kind's utilization, and --demand may be "
+                           "tokens/s (2026:20Mtok/s)")] = None,
+    seq: Annotated[str, typer.Option("--seq", help="with --workload: sequence length")] = "8192",
+    global_batch: Annotated[str, typer.Option("--global-batch", help="with --workload: global batch, sequences")] = "2048",
+    job_chips: Annotated[str, typer.Option("--job-chips", help="with --workload: chips of one training job")] = "16384",
+    goodput: Annotated[bool, typer.Option(
+        "--goodput/--no-goodput", help="with --workload: count the time lost to failures and checkpoints")] = True,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Least-cost purchase plan (chips x sites x years) meeting a delivered-FLOP/s demand under site power caps."""
     cat = load_catalog(catalog)
-    years, flops = parse_demand(demand)
-    res = plan_capacity(cat, split_names(chip, "--chip"), split_names(site, "--site"), years, flops,
-                        precision=precision.strip().lower(), utilization=utilization)
+    chips = split_names(chip, "--chip")
+    prec = precision.strip().lower()
+    notes: list[str] = []
+    fits: list[WorkloadFit] = []
+    fpt: float | None = None
+    util: float | dict[str, float] = 0.4 if utilization is None else utilization
+    if workload is not None:
+        if utilization is not None:
+            raise RainierError("give --utilization or --workload, not both", field="--utilization",
+                               fix="drop --utilization: --workload derives each chip's utilization")
+        from rainier.perf.training import model_flops_per_token
+
+        n_seq = parse_int(seq, "--seq") or 1
+        n_gb = parse_int(global_batch, "--global-batch") or 1
+        n_job = parse_int(job_chips, "--job-chips") or 1
+        fits = workload_utilization(cat, chips, workload, seq=n_seq, global_batch=n_gb, job_chips=n_job,
+                                    precision=prec, goodput=goodput)
+        runnable = [f for f in fits if f.utilization]
+        for f in fits:
+            if not f.utilization:
+                notes.append(f"{f.chip}: left out, it cannot run the workload ({f.error or 'no progress under failures'})")
+        if not runnable:  # compare_training raises when no kind runs; a goodput of 0 everywhere lands here
+            raise RainierError("no candidate chip makes progress on the workload", field="--workload",
+                               fix="fewer --job-chips, --no-goodput, or another model")
+        chips = [f.chip for f in runnable]
+        util = {f.chip: float(f.utilization or 0.0) for f in runnable}
+        fpt = model_flops_per_token(cat.model(workload, "--workload"), n_seq)
+        notes.append("utilization per chip = MFU x goodput of the workload on --job-chips chips: " + ", ".join(
+            f"{f.chip} {f.mfu:.1%} x {f.goodput:.1%}" for f in runnable))
+    years, flops = parse_demand(demand, fpt)
+    if fpt is not None:
+        notes.append(f"demand: model FLOP/s = training tokens/s x {fpt:.4g} FLOPs per token ({workload}, seq "
+                     f"{n_seq}: 6N + attention, the MFU numerator)")
+    res = plan_capacity(cat, chips, split_names(site, "--site"), years, flops, precision=prec, utilization=util)
     if json:
-        emit_json(res)
+        d = res.to_dict()
+        d["notes"] = notes
+        if workload is not None:
+            d["workload"] = {"model": workload, "seq": n_seq, "global_batch": n_gb, "job_chips": n_job, "goodput": goodput,
+                             "flops_per_token": fpt, "chips": [f.__dict__ for f in fits]}
+        emit_json(d)
         return
     t = Table(title=f"Least-cost plan ({res.status}): total {fmt_money(res.total_cost_usd)} owner cost")
     for col in ("year", "site", "chip", "bought (systems)", "installed chips", "facility power", "delivered EF/s", "annual cost"):
@@ -68,3 +126,5 @@ def plan_cmd(
         t.add_row(str(r.year), r.site, r.chip, fmt_count(r.systems_bought), fmt_count(r.chips_installed),
                   fmt_power(r.facility_power_w), f"{r.delivered_flops / 1e18:,.0f}", fmt_money(r.annual_cost_usd))
     console.print(t)
+    for n in notes:
+        console.print(f"note: {n}")

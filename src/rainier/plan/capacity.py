@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,7 +36,7 @@ from rainier.econ import HOURS_PER_YEAR, chip_hour_cost, power_chain
 from rainier.errors import RainierError
 from rainier.units import fmt_power
 
-__all__ = ["PlanRow", "PlanResult", "plan_capacity"]
+__all__ = ["PlanRow", "PlanResult", "plan_capacity", "WorkloadFit", "workload_utilization"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class PlanResult:
     rows: list[PlanRow] = field(default_factory=list)
     demand_flops: list[float] = field(default_factory=list)
     power_cap_w: dict[str, float] = field(default_factory=dict)
+    utilization_by_chip: dict[str, float] = field(default_factory=dict)  # delivered / peak FLOP/s per chip kind
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -68,6 +70,7 @@ class PlanResult:
             "years": self.years,
             "demand_flops": self.demand_flops,
             "power_cap_w": self.power_cap_w,
+            "utilization_by_chip": self.utilization_by_chip,
             "rows": [r.__dict__ for r in self.rows],
         }
 
@@ -78,9 +81,13 @@ class PlanResult:
 
 
 def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[int], demand_flops: list[float], *,
-                  precision: str = "bf16", utilization: float = 0.4, hbm_bytes: list[float] | None = None,
-                  power_cap_w: dict[str, float] | None = None, time_limit_s: float = 20.0) -> PlanResult:
-    """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``."""
+                  precision: str = "bf16", utilization: float | Mapping[str, float] = 0.4,
+                  hbm_bytes: list[float] | None = None, power_cap_w: dict[str, float] | None = None,
+                  time_limit_s: float = 20.0) -> PlanResult:
+    """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``.
+
+    ``utilization``: delivered / peak FLOP/s, one figure for every chip or one per chip (keyed by the names
+    in ``chips``), e.g. each kind's MFU x goodput on a workload (:func:`workload_utilization`)."""
     if not chips:
         raise RainierError("no chip given", field="--chip", fix="e.g. --chip trn2,trn3,gb200")
     if not sites:
@@ -94,8 +101,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                            fix="e.g. --demand 2026:500EF,2027:1500EF")
     if any(d < 0 for d in demand_flops):
         raise RainierError("demand must not be negative", field="--demand")
-    if not 0 < utilization <= 1:
-        raise RainierError(f"utilization must be in (0, 1] (got {utilization})", field="--utilization")
+    util_of = _utilizations(chips, utilization)
     if precision not in ("bf16", "fp8", "fp4"):
         raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
     if hbm_bytes is not None:
@@ -152,14 +158,17 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             fac_w[c, s] = power_chain(a, sy, econ, site=site).facility_w
             cost_h[c, s] = chip_hour_cost(a, sy, econ, site=site).total_usd
     cps = np.array([sy.chips for sy in systems], dtype=float)
-    flops = np.array([a.peak_flops(precision) * utilization for a in accs])
+    flops = np.array([a.peak_flops(precision) * util_of[name] for name, a in zip(chips, accs, strict=True)])
     hbm = np.array([a.hbm_bytes for a in accs])
 
     def active(y_buy: int, t: int) -> bool:
         return years[y_buy] <= years[t] < years[y_buy] + life
 
     # Demands no plan can meet, told in the user's terms before HiGHS sees them.
-    _check_reachable(cat, accs, site_objs, caps, years, demand_flops, flops, fac_w, utilization, precision)
+    util_text = (f"{utilization:.0%} of {precision} peak" if not isinstance(utilization, Mapping) else
+                 "their utilization (" + ", ".join(f"{a.name} {util_of[n]:.1%}" for n, a in zip(chips, accs, strict=True))
+                 + f" of {precision} peak)")
+    _check_reachable(cat, accs, site_objs, caps, years, demand_flops, flops, fac_w, util_text)
     # Any positive demand needs at least one system: raise a tiny demand to the smallest system's
     # output so that HiGHS's absolute tolerance cannot satisfy it with nothing installed.
     need_flops = list(demand_flops)
@@ -271,7 +280,56 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     if not math.isfinite(total):
         raise RainierError("planner returned a non-finite cost", field="--demand")
     return PlanResult(status=status, total_cost_usd=total, years=list(years), rows=rows,
-                      demand_flops=list(demand_flops), power_cap_w=caps)
+                      demand_flops=list(demand_flops), power_cap_w=caps,
+                      utilization_by_chip={a.name: util_of[n] for n, a in zip(chips, accs, strict=True)})
+
+
+@dataclass(frozen=True)
+class WorkloadFit:
+    """What one chip kind delivers on the planned workload: utilization = MFU x goodput (None: cannot run it)."""
+
+    chip: str
+    chips: int
+    mfu: float | None
+    goodput: float | None
+    utilization: float | None
+    parallelism: dict[str, object] | None
+    error: str | None = None
+
+
+def workload_utilization(cat: Catalog, chips: list[str], model: str, *, seq: int, global_batch: int, job_chips: int,
+                         precision: str = "bf16", goodput: bool = True) -> list[WorkloadFit]:
+    """Each chip kind's delivered share of peak on one training job of ``model`` on ``job_chips`` chips: the
+    training estimator's MFU (its parallelism search included) times, with ``goodput``, the share of wall time
+    that trains under failures and checkpoints. A kind that cannot run the job keeps its error."""
+    from rainier.plan.compare import compare_training
+
+    cmp = compare_training(model, chips, seq=seq, global_batch=global_batch, chips=job_chips, precision=precision,
+                           catalog=cat)
+    out = []
+    for r in cmp.rows:
+        if r.result is None:
+            out.append(WorkloadFit(r.chip, r.chips, None, None, None, None, r.error))
+            continue
+        g = float(r.result.goodput["fraction"]) if goodput and r.result.goodput else 1.0
+        out.append(WorkloadFit(r.chip, r.chips, r.result.mfu, g, r.result.mfu * g, dict(r.result.parallelism)))
+    return out
+
+
+def _utilizations(chips: list[str], utilization: float | Mapping[str, float]) -> dict[str, float]:
+    if isinstance(utilization, Mapping):
+        missing = [c for c in chips if c not in utilization]
+        if missing:
+            raise RainierError(f"no utilization for {missing[0]}", field="--utilization",
+                               fix="give one figure per chip in --chip, or one for all")
+        out = dict(utilization)
+    else:
+        out = dict.fromkeys(chips, utilization)
+    for c, u in out.items():
+        if not (isinstance(u, numbers.Real) and not isinstance(u, bool) and 0 < u <= 1):
+            raise RainierError(f"utilization of {c} must be in (0, 1] (got {u!r})", field="--utilization",
+                               fix="a fraction of peak, e.g. 0.4")
+    return out
 
 
 def _ef(flops: float) -> str:
@@ -281,8 +339,7 @@ def _ef(flops: float) -> str:
 
 
 def _check_reachable(cat: Catalog, accs: list[Accelerator], site_objs: list[Site], caps: dict[str, float], years: list[int],
-                     demand_flops: list[float], flops: np.ndarray, fac_w: np.ndarray, utilization: float,
-                     precision: str) -> None:
+                     demand_flops: list[float], flops: np.ndarray, fac_w: np.ndarray, util_text: str) -> None:
     """Raise for a year whose demand no plan can meet: no candidate chip yet, or beyond every site's cap."""
     first = min(a.launch_year for a in accs)
     known = [a for a in cat.list("accelerators") if isinstance(a, Accelerator)]
@@ -315,7 +372,7 @@ def _check_reachable(cat: Catalog, accs: list[Accelerator], site_objs: list[Site
             chips = sorted({accs[c].name for c in best.values()})
             raise RainierError(
                 f"{year} asks for {_ef(demand_flops[t])} EF/s delivered, but even every site at its power cap "
-                f"({sites}) filled with {' and '.join(chips)} at {utilization:.0%} of {precision} peak delivers at "
+                f"({sites}) filled with {' and '.join(chips)} at {util_text} delivers at "
                 f"most {_ef(most)} EF/s", field="--demand",
                 fix="lower the demand (a bare number is EF/s), or add sites or power",
             )
