@@ -89,6 +89,7 @@ def plan_cmd(
                                fix="drop --utilization: --workload derives each chip's utilization")
         from rainier.perf.training import model_flops_per_token
 
+        mdl = cat.model(workload, "--workload")
         n_seq = parse_int(seq, "--seq") or 1
         n_gb = parse_int(global_batch, "--global-batch") or 1
         n_job = parse_int(job_chips, "--job-chips") or 1
@@ -103,7 +104,7 @@ def plan_cmd(
                                fix="fewer --job-chips, --no-goodput, or another model")
         chips = [f.chip for f in runnable]
         util = {f.chip: float(f.utilization or 0.0) for f in runnable}
-        fpt = model_flops_per_token(cat.model(workload, "--workload"), n_seq)
+        fpt = model_flops_per_token(mdl, n_seq)
         notes.append("utilization per chip = MFU x goodput of the workload on --job-chips chips: " + ", ".join(
             f"{f.chip} {f.mfu:.1%} x {f.goodput:.1%}" for f in runnable))
     years, flops = parse_demand(demand, fpt)
