@@ -50,7 +50,7 @@ def test_exact_segment_time_matches_the_fleet_simulator(cat, n, mtti_h, tau, del
 
 
 def test_segment_time_limits():
-    assert expected_segment_s(100.0, 5.0, 60.0, 0.0) == 105.0
+    assert expected_segment_s(100.0, 5.0, 60.0, 0.0) == pytest.approx(105.0, rel=1e-12)
     # rare failures: E[T] ~ (tau + delta) (1 + lam ((tau + delta) / 2 + R))
     lam, a, r = 1e-7, 100.0, 60.0
     assert expected_segment_s(a, 0.0, r, lam) == pytest.approx(a * (1 + lam * (a / 2 + r)), rel=1e-9)
@@ -181,3 +181,94 @@ def test_cli_goodput(run_cli):
                                "--global-batch", "64", *args)
         assert rc == 2 and field in err and "Traceback" not in err, (args, err)
         assert len(err.strip().splitlines()) == 1
+
+
+def _simulate_job(work, tau, delta, restart, lam, trials, rng):
+    """Monte Carlo wall time of a finite job: segments of tau (+ delta checkpoint), the last the remainder
+    without one; Poisson failures at lam, each costing the segment's progress and an interruptible restart."""
+    import numpy as np
+
+    k = max(1, math.ceil(work / tau - 1e-9))
+    segs = [(tau, delta)] * (k - 1) + [(work - (k - 1) * tau, 0.0)]
+    total = np.zeros(trials)
+    for w, d in segs:
+        a = w + d
+        todo = np.ones(trials, dtype=bool)
+        while todo.any():
+            n = int(todo.sum())
+            t_fail = rng.exponential(1 / lam, n)
+            ok = t_fail >= a
+            spent = np.where(ok, a, t_fail)
+            # a failed attempt then restarts: the restart itself can fail and start over
+            r_left = ~ok
+            while r_left.any():
+                tf = rng.exponential(1 / lam, int(r_left.sum()))
+                done_r = tf >= restart
+                add = np.where(done_r, restart, tf)
+                spent[r_left] += add
+                idx = np.flatnonzero(r_left)
+                r_left[idx[done_r]] = False
+            total[todo] += spent
+            idx = np.flatnonzero(todo)
+            todo[idx[ok]] = False
+    return total
+
+
+@pytest.mark.parametrize("work, tau, delta, restart, mtti", [(1000.0, 2000.0, 5.0, 100.0, 400.0),
+                                                           (1000.0, 300.0, 20.0, 60.0, 500.0)])
+def test_finite_job_matches_monte_carlo(cat, work, tau, delta, restart, mtti):
+    import numpy as np
+
+    from rainier.perf.goodput import _log_job
+
+    sim = _simulate_job(work, tau, delta, restart, 1 / mtti, 20000, np.random.default_rng(3))
+    want = math.exp(_log_job(work, tau, delta, restart, 1 / mtti)[0])
+    assert abs(sim.mean() - want) < 4 * sim.std() / math.sqrt(len(sim)), (sim.mean(), want)
+
+
+def test_finite_job_needs_no_checkpoint_after_its_end(cat):
+    """A run shorter than its interval takes no checkpoint: its goodput is that of one segment, not an endless
+    job's (which an interval of a year would put near zero)."""
+    e = cat.economics()
+    day = 86400.0
+    g = goodput(chips=1024, state_bytes=1.1e11, econ=e, res=Resilience(interval_s=365 * day), work_s=1.3 * day)
+    lam = 1024 * e.interruptions_per_chip_hour / 3600
+    assert g.checkpoints == 0
+    assert g.fraction == pytest.approx(1.3 * day / expected_segment_s(1.3 * day, 0.0, g.restart_s, lam))
+    best = goodput(chips=1024, state_bytes=1.1e11, econ=e, work_s=1.3 * day)
+    assert best.fraction > g.fraction and best.checkpoints > 0
+    # the best even split beats its neighbours
+    for k in (best.checkpoints, best.checkpoints + 2):
+        other = goodput(chips=1024, state_bytes=1.1e11, econ=e, work_s=1.3 * day,
+                        res=Resilience(interval_s=1.3 * day / k))
+        assert other.fraction <= best.fraction + 1e-12
+    # a job far longer than the interval: the endless job's steady state
+    long = goodput(chips=1024, state_bytes=1.1e11, econ=e, work_s=1e4 * day)
+    steady = goodput(chips=1024, state_bytes=1.1e11, econ=e)
+    assert long.fraction == pytest.approx(steady.fraction, rel=1e-4)
+
+
+def test_vanishing_failure_rates(cat):
+    for scale in (1e-25, 1e-300, 5e-324, -0.0):
+        g = _gp(cat, chips=1, failure_scale=scale)
+        assert 0.0 <= g.fraction <= 1.0 and math.copysign(1.0, g.interruptions_per_day) == 1.0
+        assert (g.mtti_hours is None) == (g.interruptions_per_day == 0.0)
+    with pytest.raises(RainierError, match="1e6"):
+        _gp(cat, failure_scale=math.inf)
+
+
+def test_series_meets_lambert_w_at_the_switch():
+    from scipy.special import lambertw
+
+    for c in (1e-8, 2e-8):
+        exact = 1 + lambertw(-math.exp(-1 - c)).real
+        assert (math.sqrt(2 * c) - 2 * c / 3) == pytest.approx(exact, rel=1e-5)
+
+
+def test_power_descent_names_the_checkpoint_flag(run_cli):
+    rc, _, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--power", "1MW", "--seq", "8192",
+                         "--global-batch", "512", "--checkpoint-interval", "1s")
+    assert rc == 2 and "--checkpoint-interval" in err and len(err.strip().splitlines()) == 1, err
+    rc, _, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192",
+                         "--global-batch", "64", "--checkpoint-interval", "")
+    assert rc == 2 and "--checkpoint-interval" in err, err

@@ -26,6 +26,7 @@ __all__ = [
     "fmt_money",
     "fmt_count",
     "fmt_duration",
+    "fmt_share",
 ]
 
 _SCALE = {
@@ -124,6 +125,8 @@ def parse_duration(value: object, field: str = "duration") -> float:
 def parse_bandwidth(value: object, field: str = "bandwidth") -> float:
     """Bytes per second from '400Gbps' (bits), '100GB/s' (bytes), or a bare number of Gbit/s."""
     num = _number(value, field, "400Gbps or 50GB/s")
+    if num is None and re.fullmatch(_NUM, str(value).strip()):
+        num = float(str(value).strip())  # a bare number, as text: Gbit/s
     if num is not None:
         val = num * 1e9 / 8
     else:
@@ -185,6 +188,11 @@ def fmt_count(n: float) -> str:
     if abs(n) >= 1e4:
         return f"{n / 1e3:,.1f}k"
     return f"{n:,.0f}"
+
+
+def fmt_share(f: float) -> str:
+    """A fraction as a percentage: '92.9%', and three digits below 1% ('0.0056%') so that a tiny share is not 0."""
+    return f"{100 * f:.1f}%" if f >= 0.01 or f == 0.0 else f"{100 * f:.3g}%"
 
 
 def fmt_duration(s: float) -> str:

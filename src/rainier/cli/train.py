@@ -29,6 +29,7 @@ from rainier.units import (
     fmt_duration,
     fmt_money,
     fmt_power,
+    fmt_share,
     fmt_si,
     parse_bandwidth,
     parse_count,
@@ -67,12 +68,12 @@ def _result_table(r: Any) -> Table:
     g = r.goodput
     if g is not None:
         rows.append(("goodput (failures, checkpoints)",
-                     f"{100 * g['fraction']:.1f}%" + (f", MTTI {fmt_duration(g['mtti_hours'] * 3600)}"
+                     fmt_share(g["fraction"]) + (f", MTTI {fmt_duration(g['mtti_hours'] * 3600)}"
                                                       if g["mtti_hours"] is not None else ", no failures")))
         if g.get("time_to_train_days") is not None:
             rows += [
-                ("  time to train with failures", f"{g['time_to_train_days']:,.1f} days "
-                                                  f"(~{g['expected_interruptions']:,.0f} interruptions)"),
+                ("  time to train with failures", f"{g['time_to_train_days']:,.1f} days (~{g['expected_interruptions']:,.0f} "
+                                                  f"interruption{'' if round(g['expected_interruptions']) == 1 else 's'})"),
                 ("  cost with failures (owner)", fmt_money(g["cost_usd"]) if g["cost_usd"] is not None else "-"),
             ]
     for label, v in rows:
@@ -97,7 +98,9 @@ def _comparison_table(c: Any) -> Table:
         ("$ per 1M tokens (owner)", lambda r: dollars(r.usd_per_million_tokens)),
         ("$ per 1M tokens (cloud)", lambda r: dollars(r.cloud_usd_per_million_tokens)),
         ("kWh per 1M tokens", lambda r: f"{r.kwh_per_million_tokens:.3g}"),
-        ("goodput (failures, checkpoints)", lambda r: f"{100 * r.result.goodput['fraction']:.1f}%"),
+        ("goodput (failures, checkpoints)", lambda r: fmt_share(r.result.goodput["fraction"])),
+        ("$ per 1M tokens with failures", lambda r: dollars(r.usd_per_million_tokens / r.result.goodput["fraction"])
+         if r.usd_per_million_tokens is not None and r.result.goodput["fraction"] > 0 else "-"),
         *RATIO_LINES,
     ]
     if c.tokens:
@@ -105,6 +108,8 @@ def _comparison_table(c: Any) -> Table:
             (f"days to train {fmt_si(c.tokens)} tokens", lambda r: f"{r.result.time_to_train_days:,.1f}"),
             ("  with failures", lambda r: f"{r.result.goodput['time_to_train_days']:,.1f}"
                                           if r.result.goodput.get("time_to_train_days") is not None else "-"),
+            ("cost with failures (owner)", lambda r: fmt_money(r.result.goodput["cost_usd"])
+             if r.result.goodput.get("cost_usd") is not None else "-"),
             ("energy", lambda r: f"{r.result.energy_mwh:,.0f} MWh"),
             ("cost (owner)", lambda r: fmt_money(r.result.cost_usd) if r.result.cost_usd is not None else "-"),
         ]
@@ -168,7 +173,8 @@ def train_cmd(
         "--checkpoint", help="async (the job stalls for the copy to host memory; the write runs behind) | sync "
                              "(it stalls for the write to storage)")] = "async",
     checkpoint_interval: Annotated[str | None, typer.Option(
-        "--checkpoint-interval", help="time between checkpoints: 30min (default: the interval that maximises goodput)")] = None,
+        "--checkpoint-interval", help="training time between checkpoints (stalls not counted): 30min (default: the "
+                                      "interval that maximises goodput)")] = None,
     restart_time: Annotated[str | None, typer.Option(
         "--restart-time", help="detect a failure, reschedule and reinitialise the job: 10min (default: the catalog's; "
                                "the checkpoint read is added)")] = None,
@@ -218,10 +224,11 @@ def train_cmd(
                    moe_a2a=moe_a2a, optimizer_dtype=optimizer_dtype)
     resilience = Resilience(
         checkpoint=checkpoint.strip().lower(), failure_scale=failure_scale,
-        interval_s=parse_duration(checkpoint_interval, "--checkpoint-interval") if checkpoint_interval else None,
-        restart_s=parse_duration(restart_time, "--restart-time") if restart_time else None,
+        interval_s=(parse_duration(checkpoint_interval, "--checkpoint-interval")
+                    if checkpoint_interval is not None else None),
+        restart_s=parse_duration(restart_time, "--restart-time") if restart_time is not None else None,
         storage_bytes_per_s=(parse_bandwidth(checkpoint_bandwidth, "--checkpoint-bandwidth")
-                             if checkpoint_bandwidth else None))
+                             if checkpoint_bandwidth is not None else None))
     resilience.check()
     common_args: dict[str, Any] = dict(
         seq=parse_int(seq, "--seq") or 1, global_batch=parse_int(global_batch, "--global-batch") or 1,

@@ -51,6 +51,7 @@ from scipy.special import lambertw
 
 from rainier.catalog.schema import Economics
 from rainier.errors import RainierError
+from rainier.units import fmt_duration
 
 __all__ = ["Resilience", "Goodput", "goodput", "expected_segment_s", "best_interval_s", "checkpoint_state_bytes"]
 
@@ -79,8 +80,8 @@ class Resilience:
             if v is not None and not ((v >= 0 if zero_ok else v > 0) and math.isfinite(v)):
                 raise RainierError(f"must be a {'non-negative' if zero_ok else 'positive'}, finite figure (got {v!r})",
                                    field=field, fix=fix)
-        if not 0.0 <= self.failure_scale < math.inf:
-            raise RainierError(f"must be zero or more (got {self.failure_scale!r})", field="--failure-scale",
+        if not 0.0 <= self.failure_scale <= 1e6:
+            raise RainierError(f"must be a number from 0 to 1e6 (got {self.failure_scale!r})", field="--failure-scale",
                                fix="e.g. --failure-scale 2 for twice the catalog's interruption rate, 0 for none")
 
 
@@ -97,6 +98,7 @@ class Goodput:
     checkpoint_write_s: float       # state / storage bandwidth (the stall when sync)
     checkpoint_interval_s: float | None  # None: no failures, no checkpoints needed
     interval_optimal: bool
+    checkpoints: int | None         # over the run (with tokens), None for an endless job
     restart_s: float                # per interruption: restart + checkpoint read (+ the unwritten lag when async)
     storage_gb_per_s: float
     # with tokens: the time, energy and money to train including the losses (None otherwise)
@@ -115,24 +117,39 @@ def checkpoint_state_bytes(params: float, optimizer_bytes: float) -> float:
     return params * (2.0 + optimizer_bytes)
 
 
-def _log_expm1(x: float) -> float:
-    return math.log(math.expm1(x)) if x < 30.0 else x + math.log1p(-math.exp(-x))
+def _log_segment(work: float, delta: float, restart: float, lam: float) -> float:
+    """log E[T]: ``E = exp(lam D) (exp(lam a) - 1) / lam`` with ``a = work + delta``, written as
+    ``exp(lam D) a expm1(x) / x`` (``x = lam a``) so that rare failures (x -> 0) and none (lam = 0: E = a) stay
+    exact, and in logs because E overflows a float long before a goodput underflows."""
+    a = work + delta
+    x = lam * a
+    if x < 1e-8:
+        log_ratio = x / 2.0  # log(expm1(x) / x) = x/2 + O(x^2)
+    elif x < 30.0:
+        log_ratio = math.log(math.expm1(x) / x)
+    else:
+        log_ratio = x + math.log1p(-math.exp(-x)) - math.log(x)
+    return lam * restart + math.log(a) + log_ratio
 
 
 def expected_segment_s(tau: float, delta: float, restart: float, lam: float) -> float:
     """Expected wall seconds to finish ``tau`` of work and its ``delta`` checkpoint under Poisson failures of
     rate ``lam`` per second, each costing ``restart`` (interruptible) plus the segment's lost work."""
-    if lam <= 0.0:
-        return tau + delta
-    x = lam * restart + _log_expm1(lam * (tau + delta)) - math.log(lam)
+    x = _log_segment(tau, delta, restart, lam)
     return math.exp(x) if x < 700.0 else math.inf
 
 
-def _fraction(tau: float, delta: float, restart: float, lam: float) -> float:
-    if lam <= 0.0:
-        return tau / (tau + delta)
-    # tau / E[T] in logs: E[T] overflows a float long before the fraction underflows to nothing
-    return math.exp(math.log(tau) - (lam * restart + _log_expm1(lam * (tau + delta)) - math.log(lam)))
+def _log_job(work: float, tau: float, delta: float, restart: float, lam: float) -> tuple[float, int]:
+    """log expected wall time of ``work`` seconds split into segments of ``tau``: every segment but the last
+    followed by a checkpoint, the last (the remainder) not; and the number of checkpoints."""
+    k = max(1, math.ceil(work / tau - 1e-9))
+    last = work - (k - 1) * tau
+    tail = _log_segment(last, 0.0, restart, lam)
+    if k == 1:
+        return tail, 0
+    full = math.log(k - 1) + _log_segment(tau, delta, restart, lam)
+    hi, lo = max(full, tail), min(full, tail)
+    return hi + math.log1p(math.exp(lo - hi)), k - 1
 
 
 def best_interval_s(delta: float, lam: float) -> float:
@@ -140,17 +157,22 @@ def best_interval_s(delta: float, lam: float) -> float:
     solves ``1 - exp(-lam (tau + delta)) = lam tau``, i.e. ``lam tau = 1 + W0(-exp(-1 - lam delta))`` (Lambert W);
     Young's ``sqrt(2 delta / lam)`` for ``lam delta << 1``."""
     c = lam * delta
-    if c < 1e-8:  # W0 near its branch point loses digits; the series is exact to O(c)
-        return math.sqrt(2.0 * c) / lam
+    if c < 1e-8:  # W0 near its branch point loses digits: its series, lam tau = sqrt(2c) - 2c/3 + O(c^1.5)
+        return (math.sqrt(2.0 * c) - 2.0 * c / 3.0) / lam
     return float((1.0 + lambertw(-math.exp(-1.0 - c)).real) / lam)
 
 
-def goodput(*, chips: int, state_bytes: float, econ: Economics, res: Resilience | None = None) -> Goodput:
+def goodput(*, chips: int, state_bytes: float, econ: Economics, res: Resilience | None = None,
+            work_s: float | None = None) -> Goodput:
     """Goodput of a synchronous job on ``chips`` chips whose whole training state is ``state_bytes``
-    (:func:`checkpoint_state_bytes`)."""
+    (:func:`checkpoint_state_bytes`). ``work_s``: the job's failure-free length; without it, the steady state
+    of an endless job. A finite job needs no checkpoint after its last segment and none at all when it is
+    shorter than the interval; its best checkpoints split the work evenly."""
     res = res or Resilience()
     res.check()
     lam = chips * econ.interruptions_per_chip_hour * res.failure_scale / 3600.0
+    if lam < 1e-30:
+        lam = 0.0  # one interruption in ~1e22 years: none (and 1 / lam would overflow)
     state = state_bytes
     bw = res.storage_bytes_per_s or econ.checkpoint_storage_bytes_per_s_per_chip * chips
     write = state / bw
@@ -160,21 +182,39 @@ def goodput(*, chips: int, state_bytes: float, econ: Economics, res: Resilience 
     else:
         stall, floor = econ.checkpoint_barrier_s + state / chips / econ.checkpoint_host_copy_bytes_per_s, write
         restart += write  # a checkpoint still being written is not one: ~W more work lost per failure
-    if res.interval_s is not None:
-        tau = res.interval_s
-        if tau < floor:
-            raise RainierError(f"a {tau:g} s interval is shorter than the {floor:.3g} s an asynchronous checkpoint "
-                               "takes to write", field="--checkpoint-interval",
-                               fix=f"give at least {math.ceil(floor)} s, or --checkpoint sync")
-    elif lam > 0.0:
-        tau = max(best_interval_s(stall, lam), floor, 1e-3)  # unimodal: the constrained optimum is the clamp
+    if res.interval_s is not None and res.interval_s < floor and (work_s is None or res.interval_s < work_s):
+        raise RainierError(f"a {fmt_duration(res.interval_s)} interval is shorter than the {fmt_duration(floor)} an "
+                           "asynchronous checkpoint takes to write", field="--checkpoint-interval",
+                           fix=f"give at least {fmt_duration(floor)}, more --checkpoint-bandwidth, or --checkpoint sync")
+    checkpoints: int | None = None
+    if work_s is None:
+        if res.interval_s is not None:
+            tau = res.interval_s
+        elif lam > 0.0:
+            tau = max(best_interval_s(stall, lam), floor, 1e-3)  # unimodal: the constrained optimum is the clamp
+        else:
+            tau = math.inf
+        frac = 1.0 if math.isinf(tau) else math.exp(math.log(tau) - _log_segment(tau, stall, restart, lam))
     else:
-        tau = math.inf
-    frac = 1.0 if math.isinf(tau) else _fraction(tau, stall, restart, lam)
+        if res.interval_s is not None:
+            tau = res.interval_s
+        else:
+            # equal segments are best for a given count; the count near work / (the endless job's best interval)
+            star = max(best_interval_s(stall, lam), floor, 1e-3) if lam > 0.0 else math.inf
+            k_star = work_s / star
+            ks = {1} | ({max(1, math.floor(k_star)), max(1, math.ceil(k_star))} if math.isfinite(k_star) else set())
+            ks = {k for k in ks if k == 1 or work_s / k >= floor}
+            k = min(ks, key=lambda k: _log_job(work_s, work_s / k, stall, restart, lam)[0])
+            tau = work_s / k
+        log_t, checkpoints = _log_job(work_s, tau, stall, restart, lam)
+        frac = math.exp(math.log(work_s) - log_t)
+        if checkpoints == 0 and res.interval_s is None:
+            tau = math.inf  # shorter than its best interval: no checkpoint at all
+    frac = min(1.0, frac)
     if frac < 1e-12:
         frac = 0.0  # no progress in practice (and 1 / goodput would overflow the times)
     return Goodput(
         fraction=frac, interruptions_per_day=lam * 86400.0, mtti_hours=1.0 / lam / 3600.0 if lam > 0 else None,
         checkpoint=res.checkpoint, checkpoint_gb=state / 1e9, checkpoint_stall_s=stall, checkpoint_write_s=write,
         checkpoint_interval_s=None if math.isinf(tau) else tau, interval_optimal=res.interval_s is None,
-        restart_s=restart, storage_gb_per_s=bw / 1e9)
+        restart_s=restart, storage_gb_per_s=bw / 1e9, checkpoints=checkpoints)

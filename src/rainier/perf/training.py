@@ -109,7 +109,7 @@ from rainier.perf.memory import (
 )
 from rainier.perf.ops import layer_ops, logits_ops
 from rainier.perf.parallelism import Parallelism, batch_problem, candidates, check_parallelism, size_problem
-from rainier.units import fmt_duration
+from rainier.units import fmt_duration, fmt_share, fmt_si
 
 __all__ = ["Parallelism", "Options", "TrainingResult", "estimate_training", "model_flops_per_token",
            "search_configs"]
@@ -961,8 +961,8 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         owner_h, cloud_h = hourly_rates(acc, ctx.system, econ)
         cost = owner_h * ctx.chips * secs / 3600 if owner_h is not None else None
         cloud = cloud_h * ctx.chips * secs / 3600 if cloud_h else None
-    gp = goodput(chips=ctx.chips, econ=econ, res=resilience, state_bytes=checkpoint_state_bytes(
-        param_counts(model).total, _OPT_STATE[ctx.opt.optimizer_dtype][0]))
+    gp = goodput(chips=ctx.chips, econ=econ, res=resilience, work_s=tokens / tps if tokens else None,
+                 state_bytes=checkpoint_state_bytes(param_counts(model).total, _OPT_STATE[ctx.opt.optimizer_dtype][0]))
     if tokens and gp.fraction > 0.0:
         # the chips are held through lost work and restarts: wall time, cost and (an upper bound: restarts drawn
         # at the training draw) energy scale by 1 / goodput
@@ -975,7 +975,7 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         "MFU: PaLM definition (6N + 12LHQT per token, non-causal attention) over dense peak at "
         f"{ctx.gemm_prec}; HFU adds recomputation",
         f"energy: facility power x load factor {econ.load_factor:g} (average draw / nameplate in training)",
-        _goodput_note(gp),
+        _goodput_note(gp, resilience.failure_scale),
     ]
     # the fit's held-out error describes the shipped parameters, not parameters the caller passed in
     accuracy = C.heldout_accuracy(acc.family, model.moe is not None) if ctx.opt.params is None else None
@@ -1043,16 +1043,24 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
     )
 
 
-def _goodput_note(gp: Goodput) -> str:
+def _goodput_note(gp: Goodput, scale: float) -> str:
+    flags = "(--checkpoint, --checkpoint-interval, --restart-time, --failure-scale, --checkpoint-bandwidth)"
+    size = fmt_si(gp.checkpoint_gb * 1e9, "B")
+    if gp.checkpoints == 0 and gp.checkpoint_interval_s is not None:
+        ckpt = f"no checkpoint within the run (one every {fmt_duration(gp.checkpoint_interval_s)} of training)"
+    elif gp.checkpoint_interval_s is None:
+        ckpt = "no checkpoint (the job is shorter than the best interval)" if gp.mtti_hours is not None else ""
+    else:
+        ckpt = (f"{gp.checkpoint} checkpoints of {size} every {fmt_duration(gp.checkpoint_interval_s)} of training"
+                + (" (the best interval)" if gp.interval_optimal else "")
+                + f", {fmt_duration(gp.checkpoint_stall_s)} stall each")
     if gp.mtti_hours is None:
-        return ("goodput: no failures (--failure-scale 0)" + (
-            f": {gp.fraction:.1%} of wall time trains, the rest checkpoint stalls" if gp.fraction < 1.0 else ""))
-    every = fmt_duration(gp.checkpoint_interval_s or 0.0)
-    text = (f"goodput: {gp.fraction:.1%} of wall time trains: an interruption every {fmt_duration(gp.mtti_hours * 3600)} "
-            f"(catalog rate per chip-hour x chips), {gp.checkpoint} checkpoints of {gp.checkpoint_gb / 1e3:.3g} TB "
-            f"every {every}{' (the best interval)' if gp.interval_optimal else ''}, "
-            f"{fmt_duration(gp.checkpoint_stall_s)} stall each, {fmt_duration(gp.restart_s)} per restart "
-            "(--checkpoint, --checkpoint-interval, --restart-time, --failure-scale)")
+        return "goodput: no failures" + (f"; {fmt_share(gp.fraction)} of wall time trains, the rest {ckpt}"
+                                         if gp.fraction < 1.0 else "") + f" {flags}"
+    rate = "catalog rate per chip-hour x chips" + (f" x {scale:g}" if scale != 1.0 else "")
+    text = (f"goodput: {fmt_share(gp.fraction)} of wall time trains: an interruption every "
+            f"{fmt_duration(gp.mtti_hours * 3600)} ({rate}), {ckpt}, {fmt_duration(gp.restart_s)} per restart "
+            f"(checkpoint read at {fmt_si(gp.storage_gb_per_s * 1e9, 'B/s')} included) {flags}")
     if gp.fraction < 0.5:
         text += ("; below 50%: the job restarts more than it trains; a synchronous job this large needs fault "
                  "isolation (elastic data parallelism, hot spares, in-memory checkpoints), fewer chips or a lower rate")

@@ -226,8 +226,8 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
                 if n & (n - 1) == 0:
                     break  # a power of two allows every TP/CP/DP split: fewer chips hold no less per chip
             except RainierError as e:
-                if error is None or n == available:
-                    error = e  # the count the power buys says why it failed first
+                if error is None or n == available or e.field not in _COUNT_FIELDS:
+                    error = e  # the count the power buys says why it failed first; an input error says why always
                 if power_w is None or e.field not in _COUNT_FIELDS:
                     break  # the input is wrong whatever the chip count
         if res is None:

@@ -152,7 +152,7 @@ def _goodput_kpi(g: Any) -> list[tuple[str, str, str]]:
         return []
     days, mtti = _f(g, "time_to_train_days"), _f(g, "mtti_hours")
     sub = (f"{days:,.1f} days with failures" if days is not None else
-           (f"an interruption every {mtti:,.2g} h" if mtti is not None else "no failures"))
+           (f"an interruption every {fmt_duration(mtti * 3600)}" if mtti is not None else "no failures"))
     return [("goodput", fmt_pct(_f(g, "fraction")), sub)]
 
 
