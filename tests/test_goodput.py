@@ -272,3 +272,26 @@ def test_power_descent_names_the_checkpoint_flag(run_cli):
     rc, _, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192",
                          "--global-batch", "64", "--checkpoint-interval", "")
     assert rc == 2 and "--checkpoint-interval" in err, err
+
+
+def test_fleet_auto_checkpoint_gives_the_single_job_goodput(cat):
+    """`checkpoint: auto` in a scenario takes perf.goodput's save, restore and interval for the job; the fleet,
+    with the Llama 3 causes (rack-wide network failures, repairs, spares) event by event, then loses what the
+    single-job formula says."""
+    from rainier.catalog.params import param_counts
+
+    n, scale = 64, 50.0
+    doc = {
+        "name": "auto", "horizon": "120d", "seed": 5, "hourly": "1d", "perf": {"backend": "physics"},
+        "sites": [{"name": "s", "power_cap": "1GW", "pue": 1.1,
+                   "systems": [{"kind": "trn2.48xlarge", "installed": n + 32}]}],
+        "tenants": [{"name": "t"}],
+        "jobs": [{"name": "long", "tenant": "t", "model": "llama3-70b", "system": "trn2.48xlarge", "chips": 16 * n,
+                  "tokens": "1e18", "checkpoint": "auto"}],
+        "failures": {"preset": "llama3", "scale": scale},
+    }
+    got = run_fleet(scenario_from_dict(doc, catalog=cat), catalog=cat).summary["totals"]["goodput"]
+    want = goodput(chips=16 * n, state_bytes=checkpoint_state_bytes(param_counts(cat.model("llama3-70b")).total, 12.0),
+                   econ=cat.economics(), res=Resilience(failure_scale=scale)).fraction
+    assert want < 0.9  # failures matter here
+    assert abs(got - want) < 0.01, (got, want)

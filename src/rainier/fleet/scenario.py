@@ -42,6 +42,7 @@ Shape of a file (see ``scenarios/tiny.yaml`` and ``scenarios/rainier.yaml`` for 
     jobs:
       - {name: big, tenant: a, model: llama3-70b, system: trn2-ultraserver, tokens: 15T, chips: auto,
          target: 30d, arrival: 2025-11-15, checkpoint: {interval: 30min, save: 30s, restore: 5min}}
+        # or checkpoint: auto (the save, restore and goodput-optimal interval of perf.goodput for the job)
     generators:
       - {name: research, tenant: b, rate_per_day: 10, models: [llama3-8b], system: trn2-ultraserver,
          chips: [{chips: 1024, weight: 3}, 4096], duration: {dist: lognormal, median: 24h, sigma: 0.8}}
@@ -231,6 +232,9 @@ class Checkpoint(_M):
     interval_s: Seconds = Field(1800.0, gt=0)
     save_s: Seconds = Field(60.0, ge=0)
     restore_s: Seconds = Field(600.0, ge=0)
+    # checkpoint: auto: save, restore and the goodput-optimal interval from the job's model and chips
+    # (perf.goodput: the state's bytes over the catalog's bandwidths, the scenario's failure rates)
+    auto: bool = False
 
 
 class JobSpec(_M):
@@ -671,6 +675,8 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         d["tenants"] = tenants
 
     def ckpt(x: Any) -> Any:
+        if x == "auto":
+            return {"auto": True}
         return _ren(x, ("interval", "save", "restore")) if isinstance(x, dict) else x
 
     def dist(x: Any) -> Any:

@@ -173,6 +173,7 @@ class Simulation:
 
         # --- jobs ------------------------------------------------------------------------------------
         self.jobs: list[Job] = []
+        self._ckpt_cache: dict[tuple[str, str, int], tuple[float, float, float]] = {}
         self._make_jobs()
         self.pending: list[tuple[float, int]] = []
         self.pending_g: dict[tuple[int, int], list[tuple[int, float, int]]] = {}
@@ -255,11 +256,39 @@ class Simulation:
         n_sys = -(-int(chips) // system.chips)
         chips = n_sys * system.chips
         tn = self.tenants[self.tenant_index[tenant]]
+        interval_s, save_s, restore_s = self._auto_checkpoint(model, system, chips) if ck.auto else (
+            ck.interval_s, ck.save_s, ck.restore_s)
         job = Job(len(self.jobs), name, tn.index, model, self.kind_index[system_name], system_name, chips, n_sys, float(tokens),
                   arrival_s, tn.priority if priority is None else priority, tn.preemptible, cross_site,
-                  ck.interval_s, ck.save_s, ck.restore_s)
+                  interval_s, save_s, restore_s)
         job.est_tokens_per_s = self.perf.training(model, system_name, chips, 1).tokens_per_s
         self.jobs.append(job)
+
+    def _auto_checkpoint(self, model: str, system: Any, chips: int) -> tuple[float, float, float]:
+        """(interval, save, restore) of an asynchronous checkpoint of this job (perf.goodput): the stall is the
+        barrier and the copy of the chips' share of the state to host memory; the restore is the catalog's restart
+        plus reading the state back, plus the write still under way when a failure strikes (a checkpoint counts
+        once written); the interval is the goodput-optimal one for the job's interruption rate under this
+        scenario's causes (per chip and per system) and scale, and at least the write."""
+        from rainier.catalog.params import param_counts
+        from rainier.perf.goodput import best_interval_s, checkpoint_state_bytes
+
+        key = (model, system.name, chips)
+        hit = self._ckpt_cache.get(key)
+        if hit is not None:
+            return hit
+        econ = self.cat.economics()
+        state = checkpoint_state_bytes(param_counts(self.cat.model(model)).total, 12.0)
+        write = state / (econ.checkpoint_storage_bytes_per_s_per_chip * chips)
+        save = econ.checkpoint_barrier_s + state / chips / econ.checkpoint_host_copy_bytes_per_s
+        restore = econ.job_restart_s + 2.0 * write
+        causes = self.sc.failures.resolved_causes()
+        per_chip_h = sum(c.rate_per_chip_hour + c.rate_per_system_hour / system.chips for c in causes)
+        lam = chips * per_chip_h * self.sc.failures.scale / 3600.0
+        interval = max(best_interval_s(save, lam), write, 1.0) if lam > 1e-30 else 1e12
+        out = (interval, save, restore)
+        self._ckpt_cache[key] = out
+        return out
 
     # ================================================================ run
     def run(self) -> RunResult:
