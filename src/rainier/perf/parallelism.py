@@ -147,6 +147,12 @@ def check_parallelism(model: Model, p: Parallelism, *, chips: int, seq: int, glo
                     "(the ranks the expert layers are folded over)")
     if bad := batch_problem(global_batch, p.dp, p.micro_batch):
         return "{}: {}; {}".format(*bad)
+    m = global_batch // (p.dp * p.micro_batch)
+    if p.vp > 1 and m < p.pp:
+        # the interleaved schedule shortens the bubble only while every stage has a microbatch to work on
+        # (Megatron asks for at least pp of them); with fewer it runs each microbatch through the stages in turn
+        return (f"--vp: interleaving needs at least pp = {p.pp} microbatches per step, not {m} (global batch / "
+                "(dp x micro-batch)); use --vp 1, a smaller --micro-batch or --dp, or a larger --global-batch")
     return None
 
 
@@ -172,7 +178,10 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
 
     dom = scaleup_span
     tps = opts("tp", [t for t in pow2 if t <= dom and model.heads % t == 0 and chips % t == 0])
-    pps = opts("pp", [d for d in divisors(model.layers) if d <= 128 and chips % d == 0])
+    # stage counts that divide the layers, and powers of two (uneven stages: the most loaded one sets the pace,
+    # as Llama 3 405B's 126 layers on 16 stages)
+    pps = opts("pp", sorted({d for d in divisors(model.layers) + [x for x in (*pow2, 128) if x <= model.layers]
+                             if d <= 128 and chips % d == 0}))
     cps = opts("cp", [c for c in (1, 2, 4, 8, 16, 32) if seq % c == 0 and seq // c >= 1024] or [1])
     if model.moe is not None:
         eps = opts("ep", [x for x in divisors(model.moe.experts) if x <= 256])
@@ -208,6 +217,8 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
                         if global_batch % (dp * mb):
                             continue
                         for vp in vps:
+                            if vp > 1 and global_batch // (dp * mb) < pp and fixed.get("vp") is None:
+                                continue  # interleaving needs at least pp microbatches (check_parallelism)
                             for rc in rcs:
                                 for z in zs:
                                     out.append(Parallelism(tp, pp, dp, cp, ep, vp, mb, rc, z, sp=sp,
