@@ -153,3 +153,9 @@ def test_int8_without_a_native_rate_is_weight_only_and_fp4_needs_one():
 def test_ep_beyond_the_largest_tp_rejected():
     with pytest.raises(RainierError, match="--ep"):
         estimate_serving("mixtral-8x7b", "h100", 8, ep=16, **API)
+
+
+def test_a_latency_without_a_unit_is_refused(run_cli):
+    for flag in ("--slo-tpot", "--slo-ttft", "--step-overhead"):
+        rc, out, err = run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", flag, "100")
+        assert rc == 2 and flag in err and "100ms" in err and len(err.strip().splitlines()) == 1, err

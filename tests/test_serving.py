@@ -291,3 +291,16 @@ def test_round_robin_arrivals_match_slicing_a_stream():
         g = np.diff(t[0::k])
         assert g.mean() == pytest.approx(R / rate, rel=0.02) and g.var() == pytest.approx(R / rate**2, rel=0.1)
     assert ours[-1] == pytest.approx(sliced[-1], rel=0.02)
+
+
+def test_search_keeps_a_split_only_when_it_serves_more():
+    """The disaggregated split is picked on analytic capacities; the result is never below co-located
+    serving in simulation (405B fp8, 8k in / 1k out on 64 H100 at a 50 ms TPOT: the 6 + 2 split served 0.70
+    requests/s against 1.72 co-located)."""
+    from rainier.perf.inference import estimate_serving
+
+    kw = dict(precision="fp8", input_len=8192, output_len=1024, slo_ttft_s=2.0, slo_tpot_s=0.05)
+    auto = estimate_serving("llama3.1-405b", "h100", 64, **kw)
+    colo = estimate_serving("llama3.1-405b", "h100", 64, prefill_replicas=0, **kw)
+    assert auto.max_qps >= colo.max_qps * (1 - 1e-9)
+    assert any("split" in n for n in auto.notes)

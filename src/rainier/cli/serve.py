@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +54,13 @@ def _comparison_table(c: Any) -> Table:
         ("J per output token", lambda r: f"{r.joules_per_token:,.3f}"),
         *RATIO_LINES,
     ])
+
+
+def _latency(text: str, flag: str) -> float:
+    """A latency with its unit: a bare '100' would read as 100 s, which nobody serving tokens means."""
+    if re.fullmatch(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*", text):
+        raise RainierError(f"'{text}' has no unit", field=flag, fix=f"write {flag} {text}ms or {text}s")
+    return parse_duration(text, flag)
 
 
 @app.command("serve")
@@ -109,12 +117,12 @@ def serve_cmd(
             output_len=parse_int(output_len, "--output-len"), lengths=lengths, qps=qps,
             concurrency=parse_int(concurrency, "--concurrency"), offline=offline, trace=trace,
             requests=parse_int(requests, "--requests"),
-            slo_ttft_s=parse_duration(slo_ttft, "--slo-ttft") if slo_ttft is not None else None,
-            slo_tpot_s=parse_duration(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
+            slo_ttft_s=_latency(slo_ttft, "--slo-ttft") if slo_ttft is not None else None,
+            slo_tpot_s=_latency(slo_tpot, "--slo-tpot") if slo_tpot is not None else None,
             seed=seed, max_batch=parse_int(max_batch, "--max-batch"),
             token_budget=parse_int(token_budget, "--token-budget"), prefill_replicas=parse_int(prefill_replicas, "--prefill-replicas", minimum=0),
             decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(),
-            step_overhead_s=parse_duration(step_overhead, "--step-overhead") if step_overhead is not None else None,
+            step_overhead_s=_latency(step_overhead, "--step-overhead") if step_overhead is not None else None,
         )
     if len(kinds) > 1 or power is not None:
         from rainier.plan.compare import compare_serving
