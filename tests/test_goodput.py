@@ -295,3 +295,30 @@ def test_fleet_auto_checkpoint_gives_the_single_job_goodput(cat):
                    econ=cat.economics(), res=Resilience(failure_scale=scale)).fraction
     assert want < 0.9  # failures matter here
     assert abs(got - want) < 0.01, (got, want)
+
+
+def test_time_budget_gives_the_tokens_trained_with_failures(cat, run_cli):
+    r = estimate_training("llama3-70b", "h100", 8192, seq=8192, global_batch=1024, time_s=30 * 86400.0, catalog=cat)
+    g = r.goodput
+    assert r.time_budget_days == 30.0
+    assert g["time_to_train_days"] == pytest.approx(30.0, rel=1e-9)  # the fixed point: the budget, failures in
+    assert r.tokens == pytest.approx(r.tokens_per_s * 30 * 86400 * g["fraction"], rel=1e-9)
+    assert r.time_to_train_days == pytest.approx(30.0 * g["fraction"], rel=1e-9)
+    with pytest.raises(RainierError) as e:
+        estimate_training("llama3-70b", "h100", 8192, seq=8192, global_batch=1024, time_s=86400.0, tokens=1e12,
+                          catalog=cat)
+    assert e.value.field == "--time"
+    rc, _, err = run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192",
+                         "--global-batch", "64", "--time", "soon")
+    assert rc == 2 and "--time" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_count_without_a_layout_names_the_nearest_one(run_cli):
+    rc, _, err = run_cli("train", "--model", "llama3-70b", "--chip", "gb200", "--chips", "2304", "--seq", "8192",
+                         "--global-batch", "1024")
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    near = int(err.split("try --chips ")[1].split(" ")[0].replace(",", ""))
+    assert near < 2304
+    rc, out, err = run_cli("train", "--model", "llama3-70b", "--chip", "gb200", "--chips", str(near), "--seq", "8192",
+                           "--global-batch", "1024", "--json")
+    assert rc == 0, err

@@ -23,7 +23,7 @@ from rainier.cli.common import (
     side_by_side,
     split_names,
 )
-from rainier.errors import RainierError
+from rainier.errors import DoesNotFitError, RainierError
 from rainier.units import (
     fmt_count,
     fmt_duration,
@@ -58,6 +58,8 @@ def _result_table(r: Any) -> Table:
     for k, v in r.breakdown.items():
         if k != "recompute_in_compute" and v > 0:
             rows.append((f"  {k}", f"{fmt_duration(v)} ({100 * v / r.step_time_s:.1f}%)"))
+    if r.time_budget_days is not None:
+        rows.append((f"tokens trained in {r.time_budget_days:,.4g} days", f"{fmt_si(r.tokens or 0)} with failures"))
     if r.time_to_train_days is not None:
         rows += [
             (f"time to train {fmt_si(r.tokens or 0)} tokens", f"{r.time_to_train_days:,.1f} days"),
@@ -103,6 +105,8 @@ def _comparison_table(c: Any) -> Table:
          if r.usd_per_million_tokens is not None and r.result.goodput["fraction"] > 0 else "-"),
         *RATIO_LINES,
     ]
+    if any(r.result is not None and r.result.time_budget_days is not None for r in c.rows):
+        lines.append(("tokens trained (with failures)", lambda r: fmt_si(r.result.tokens or 0)))
     if c.tokens:
         lines += [
             (f"days to train {fmt_si(c.tokens)} tokens", lambda r: f"{r.result.time_to_train_days:,.1f}"),
@@ -114,6 +118,26 @@ def _comparison_table(c: Any) -> Table:
             ("cost (owner)", lambda r: fmt_money(r.result.cost_usd) if r.result.cost_usd is not None else "-"),
         ]
     return side_by_side(title, c.rows, lines)
+
+
+def _nearest_count(e: RainierError, model: str, chip: str, n: int, system: str | None,
+                   args: dict[str, Any]) -> int | None:
+    """The largest chip count below ``n`` (whole systems x a power of two, or a power of two) on which the job
+    has a valid layout, when ``n`` has none (1,000,000 chips: no batch of 2048 divides over its odd factor)."""
+    if e.field != "parallelism" or "no tp x pp x cp x dp" not in str(e):
+        return None
+    from rainier.perf.training import estimate_training
+    from rainier.plan.compare import chip_counts_below
+
+    cat = args["catalog"]
+    sys_chips = cat.system_for(cat.accelerator(chip), system).chips
+    for c in chip_counts_below(n, sys_chips)[1:40]:
+        try:
+            estimate_training(model, chip, c, system=system, **{**args, "top": 1})
+            return c
+        except RainierError:
+            continue
+    return None
 
 
 @app.command("train")
@@ -137,6 +161,9 @@ def train_cmd(
     zero: Annotated[int | None, typer.Option("--zero", help="ZeRO stage 0-3 (3 = FSDP)")] = None,
     precision: Annotated[str, typer.Option("--precision", help="bf16 | fp16 | fp8 | fp4 (NVFP4-style: linear-layer GEMMs in 4 bit)")] = "bf16",
     tokens: Annotated[str | None, typer.Option("--tokens", help="tokens to train on: 15T")] = None,
+    time: Annotated[str | None, typer.Option(
+        "--time", help="instead of --tokens: a wall-clock budget (30d); reports the tokens trained in it with "
+                       "failures")] = None,
     sites: Annotated[int, typer.Option("--sites", help="data centers the job spans")] = 1,
     cross_site_gbps: Annotated[float | None, typer.Option("--cross-site-gbps", help="capacity of the link between sites, Gbit/s")] = None,
     cross_site_dim: Annotated[str, typer.Option("--cross-site-dim", help="dimension spanning the sites: dp or pp")] = "dp",
@@ -234,7 +261,8 @@ def train_cmd(
         seq=parse_int(seq, "--seq") or 1, global_batch=parse_int(global_batch, "--global-batch") or 1,
         parallelism=fixed or None, precision=precision.strip().lower(),
         tokens=parse_count(tokens, "--tokens") if tokens is not None else None, sites=sites,
-        cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=opts, resilience=resilience)
+        cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=opts, resilience=resilience,
+        time_s=parse_duration(time, "--time") if time is not None else None)
     if len(kinds) > 1 or power_w is not None:
         from rainier.plan.compare import compare_training
 
@@ -249,7 +277,17 @@ def train_cmd(
         res.notes.insert(0, f"chips: {res.chips:,} of the {row.chips_available:,} that {fmt_power(power_w or 0)} of "
                             f"facility power carries (whole systems; the largest count with a valid layout)")
     else:
-        res = estimate_training(model, chip, n_chips or 1, system=system, **common_args)
+        try:
+            res = estimate_training(model, chip, n_chips or 1, system=system, **common_args)
+        except DoesNotFitError:
+            raise
+        except RainierError as e:
+            near = _nearest_count(e, model, chip, n_chips or 1, system, common_args) if not fixed else None
+            if near is None:
+                raise
+            raise RainierError(str(e).split("; ")[0].removeprefix(f"{e.field}: ") if e.field else str(e),
+                               field=e.field, fix=f"try --chips {near:,} (the largest count below with a valid "
+                                                  "layout), another --global-batch, or fix fewer sizes") from None
     report_file = common.report_target(report)
     if report_file is not None:
         from rainier.report import write_training_report

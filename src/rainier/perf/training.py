@@ -227,6 +227,7 @@ class TrainingResult:
     # failures, checkpoints and restarts (perf.goodput.Goodput as a dict): the fraction of wall time that trains,
     # and with --tokens the time, energy and cost to train including the losses
     goodput: dict[str, Any] | None = None
+    time_budget_days: float | None = None  # --time: the wall-clock budget that ``tokens`` is what trains in
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -804,14 +805,17 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                       parallelism: Parallelism | dict[str, Any] | None = None, precision: str = "bf16",
                       tokens: float | None = None, sites: int = 1, cross_site_gbps: float | None = None,
                       system: System | str | None = None, catalog: Catalog | None = None, top: int = 1,
-                      options: Options | None = None, resilience: Resilience | None = None) -> TrainingResult:
+                      options: Options | None = None, resilience: Resilience | None = None,
+                      time_s: float | None = None) -> TrainingResult:
     """Step time, utilisation, memory, time/energy/cost to train (see the module docstring).
 
     ``parallelism``: a full :class:`Parallelism`, or a dict of the sizes to fix (``tp``, ``pp``, ``dp``,
     ``cp``, ``ep``, ``vp``, ``micro_batch``, ``recompute``, ``zero``; missing ones are searched), or None
     to search everything. ``top`` > 1 also returns the next-fastest configurations as ``alternatives``.
     ``resilience``: failures and checkpoints (perf.goodput; None = the catalog's defaults, async checkpoints
-    at the goodput-optimal interval) for the ``goodput`` block.
+    at the goodput-optimal interval) for the ``goodput`` block. ``time_s`` (instead of ``tokens``): a wall-clock
+    budget; ``tokens`` becomes what the job trains in it with failures (``goodput.time_to_train_days`` = the
+    budget), the failure-free figures those tokens' (``time_budget_days`` set).
     Raises :class:`RainierError` naming the field when nothing valid fits.
     """
     cat = catalog or default_catalog()
@@ -833,6 +837,13 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if sites == 1 and cross_site_gbps is not None:
         raise RainierError("a cross-site link needs a job across sites", field="--cross-site-gbps",
                            fix="give --sites 2 or more, or drop --cross-site-gbps")
+    if time_s is not None:
+        if tokens is not None:
+            raise RainierError("give a token count or a time budget, not both", field="--time",
+                               fix="drop --tokens to ask what the job trains in --time, or drop --time")
+        if not (isinstance(time_s, (int, float)) and 0 < time_s < math.inf):
+            raise RainierError(f"must be a positive, finite duration (got {time_s!r})", field="--time",
+                               fix="e.g. --time 30d")
     if tokens is not None:
         try:
             tokens = float(tokens)
@@ -929,7 +940,7 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         if not evals:
             why = reasons[0] if reasons else (
                 f"no tp x pp x cp x dp = {chips} with tp dividing the {mdl.heads} heads within the scale-up "
-                f"domain, pp dividing the {mdl.layers} layers and dp dividing the global batch of {global_batch}"
+                f"domain, pp dividing the {mdl.layers} layers (or a power of two below them) and dp dividing the global batch of {global_batch}"
                 + (f", ep {fixed['ep']} dividing dp x cp (--etp 1 folds EP over the TP ranks too)"
                    if fixed.get("ep", 1) > 1 and fixed.get("etp") is None else "")
                 + (f", etp {fixed['etp']} dividing tp and ep x etp dividing tp x cp x dp"
@@ -937,10 +948,11 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
             kind = DoesNotFitError if why.startswith("memory:") else RainierError
             raise kind(f"no valid configuration fits: {why}", field="parallelism",
                        fix="try more chips, another --global-batch, or fix fewer sizes")
-    return _result(ctx, evals, tokens=tokens, resilience=resilience)
+    return _result(ctx, evals, tokens=tokens, resilience=resilience, time_s=time_s)
 
 
-def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: Resilience) -> TrainingResult:
+def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: Resilience,
+            time_s: float | None = None) -> TrainingResult:
     best = evals[0]
     model, acc = ctx.model, ctx.acc
     tok_step = ctx.gb * ctx.seq
@@ -951,6 +963,21 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
     mfu = mflops / (step * ctx.chips * ctx.peak)
     hfu = (mflops + hw_extra) / (step * ctx.chips * ctx.peak)
     econ = ctx.catalog.economics()
+    if time_s is not None:
+        # the tokens a wall-clock budget trains with failures: goodput depends (weakly) on the job's length,
+        # so fix the point work = budget x goodput(work)
+        state = checkpoint_state_bytes(param_counts(model).total, _OPT_STATE[ctx.opt.optimizer_dtype][0])
+        frac = 1.0
+        for _ in range(50):
+            nxt = goodput(chips=ctx.chips, econ=econ, res=resilience, work_s=time_s * frac, state_bytes=state).fraction
+            if nxt <= 0.0 or abs(nxt - frac) < 1e-12:
+                frac = nxt
+                break
+            frac = nxt
+        if frac <= 0.0:
+            raise RainierError("the job makes no progress under failures in that time", field="--time",
+                               fix="fewer chips, --failure-scale lower, or a faster --restart-time")
+        tokens = tps * time_s * frac
     chain = power_chain(acc, ctx.system, econ)
     power_w = ctx.chips * chain.facility_w * econ.load_factor
     ttt_days = energy = cost = cloud = None
@@ -1040,6 +1067,7 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         model_flops_per_step=mflops, time_to_train_days=ttt_days, tokens=tokens, energy_mwh=energy,
         cost_usd=cost, cloud_cost_usd=cloud, power_mw=power_w / 1e6, sites=ctx.topo.sites,
         efficiency_family=ctx.params.family, accuracy=accuracy, goodput=gp.to_dict(), alternatives=alts, notes=notes,
+        time_budget_days=time_s / 86400 if time_s is not None else None,
     )
 
 

@@ -198,7 +198,7 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
                      precision: str = "bf16", tokens: float | None = None, sites: int = 1,
                      cross_site_gbps: float | None = None, catalog: Catalog | None = None, top: int = 1,
                      options: Options | None = None, system: str | None = None,
-                     resilience: Resilience | None = None) -> TrainingComparison:
+                     resilience: Resilience | None = None, time_s: float | None = None) -> TrainingComparison:
     """Estimate one training job on each of ``chip_kinds`` at the same ``chips`` or the same ``power_w``
     (exactly one of them); see the module docstring. ``system`` only with one kind."""
     cat = catalog or default_catalog()
@@ -219,7 +219,7 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
                 res = estimate_training(model, acc, n, seq=seq, global_batch=global_batch, parallelism=parallelism,
                                         precision=precision, tokens=tokens, sites=sites, system=sys_,
                                         cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=options,
-                                        resilience=resilience)
+                                        resilience=resilience, time_s=time_s)
                 break
             except DoesNotFitError as e:
                 error = e
