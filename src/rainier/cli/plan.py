@@ -54,6 +54,11 @@ def parse_demand(text: str, flops_per_token: float | None = None) -> tuple[list[
     return years, flops
 
 
+def _ef(flops: float) -> str:
+    ef = flops / 1e18
+    return f"{ef:,.0f}" if ef >= 10 else f"{ef:.2g}"
+
+
 @app.command("plan")
 def plan_cmd(
     demand: Annotated[str, typer.Option("--demand", help="delivered dense FLOP/s per year: 2026:500EF,2027:1500EF "
@@ -121,11 +126,13 @@ def plan_cmd(
         emit_json(d)
         return
     t = Table(title=f"Least-cost plan ({res.status}): total {fmt_money(res.total_cost_usd)} owner cost")
-    for col in ("year", "site", "chip", "bought (systems)", "installed chips", "facility power", "delivered EF/s", "annual cost"):
+    for col in ("year", "site", "chip", "bought (systems)", "installed chips", "facility power", "delivered EF/s",
+                "capex", "annual cost"):
         t.add_column(col, justify="right" if col not in ("site", "chip") else "left")
     for r in res.rows:
         t.add_row(str(r.year), r.site, r.chip, fmt_count(r.systems_bought), fmt_count(r.chips_installed),
-                  fmt_power(r.facility_power_w), f"{r.delivered_flops / 1e18:,.0f}", fmt_money(r.annual_cost_usd))
+                  fmt_power(r.facility_power_w), _ef(r.delivered_flops), fmt_money(r.capex_usd),
+                  fmt_money(r.annual_cost_usd))
     console.print(t)
     for n in notes:
         console.print(f"note: {n}")

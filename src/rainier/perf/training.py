@@ -936,7 +936,8 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                                    "recompute_fraction")
         fixed = _fixed_sizes(fixed)
         _check_fixed(ctx, fixed)
-        evals, reasons = search_configs(ctx, fixed, top)
+        # two spare: duplicates (selective = no recomputation under flash attention) are dropped from the list
+        evals, reasons = search_configs(ctx, fixed, top + 2 if top > 1 else 1)
         if not evals:
             why = reasons[0] if reasons else (
                 f"no tp x pp x cp x dp = {chips} with tp dividing the {mdl.heads} heads within the scale-up "
@@ -948,7 +949,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
             kind = DoesNotFitError if why.startswith("memory:") else RainierError
             raise kind(f"no valid configuration fits: {why}", field="parallelism",
                        fix="try more chips, another --global-batch, or fix fewer sizes")
-    return _result(ctx, evals, tokens=tokens, resilience=resilience, time_s=time_s)
+    res = _result(ctx, evals, tokens=tokens, resilience=resilience, time_s=time_s)
+    del res.alternatives[top - 1:]
+    return res
 
 
 def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: Resilience,
@@ -1052,7 +1055,12 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
             f"{ctx.system.host_dispatch_factor:g}); a larger EP, CUDA graphs or a device-side grouped GEMM avoid it "
             "(--no-host-overhead models such a stack)")
     alts = []
+    seen = {(round(best.step_s, 12), round(best.mem.total, 3))}
     for ev in evals[1:]:
+        sig = (round(ev.step_s, 12), round(ev.mem.total, 3))
+        if sig in seen and ev.p.recompute == "selective":
+            continue  # selective recomputation under flash attention is no recomputation: the same run again
+        seen.add(sig)
         alts.append({"parallelism": ev.p.to_dict(), "step_time_s": ev.step_s,
                      "tokens_per_s": tok_step / ev.step_s,
                      "mfu": mflops / (ev.step_s * ctx.chips * ctx.peak),

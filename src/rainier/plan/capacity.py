@@ -51,6 +51,7 @@ class PlanRow:
     facility_power_w: float
     delivered_flops: float
     annual_cost_usd: float
+    capex_usd: float = 0.0  # hardware bought this year (systems_bought x the system's capex)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             fac_w[c, s] = power_chain(a, sy, econ, site=site).facility_w
             cost_h[c, s] = chip_hour_cost(a, sy, econ, site=site).total_usd
     cps = np.array([sy.chips for sy in systems], dtype=float)
+    capex_chip = [chip_hour_cost(a, sy, econ).capex_per_chip_usd for a, sy in zip(accs, systems, strict=True)]
     flops = np.array([a.peak_flops(precision) * util_of[name] for name, a in zip(chips, accs, strict=True)])
     hbm = np.array([a.hbm_bytes for a in accs])
 
@@ -266,7 +268,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                 rows.append(PlanRow(year=years[t], site=site.name, chip=a.name, system=systems[c].name,
                                     systems_bought=bought, systems_installed=inst, chips_installed=n,
                                     facility_power_w=n * fac_w[c, s], delivered_flops=n * flops[c],
-                                    annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR))
+                                    annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR,
+                                    capex_usd=bought * int(cps[c]) * capex_chip[c]))
     for t in range(ny):
         got = sum(r.delivered_flops for r in rows if r.year == years[t])
         if got < demand_flops[t] * (1 - 1e-6):
