@@ -66,3 +66,24 @@ def scenarios(draw: Any, max_sites: int = 2, services: bool = True, events: bool
         ev = draw(st.sampled_from(["site_outage", "supply_slip"]))
         doc["events"] = [{"at": "20h", "kind": ev, "site": "site0", "duration": "5h", "months": 1}]
     return doc
+
+
+def one_job_scenario(n_systems: int, spares: int, model: str, checkpoint: Any, failures: dict[str, Any], *,
+                     horizon: str = "120d", power_cap: str = "100MW", name: str = "one-job") -> dict[str, Any]:
+    """A site of trn2.48xlarge systems running one endless gang of ``n_systems`` systems (``spares`` more
+    installed), for goodput checks of the fleet against closed forms."""
+    return {
+        "name": name, "horizon": horizon, "seed": 5, "hourly": "1d", "perf": {"backend": "physics"},
+        "sites": [{"name": "s", "power_cap": power_cap, "pue": 1.1,
+                   "systems": [{"kind": "trn2.48xlarge", "installed": n_systems + spares}]}],
+        "tenants": [{"name": "t"}],
+        "jobs": [{"name": "long", "tenant": "t", "model": model, "system": "trn2.48xlarge",
+                  "chips": CHIPS["trn2.48xlarge"] * n_systems, "tokens": "1e18", "checkpoint": checkpoint}],
+        "failures": failures,
+    }
+
+
+def one_cause(rate_per_system_hour: float) -> dict[str, Any]:
+    """A single system-wide failure cause with a fixed 1 h repair."""
+    return {"preset": "none", "causes": [{"name": "hw", "rate_per_system_hour": rate_per_system_hour,
+                                          "radius": "system", "repair": {"dist": "fixed", "mean": "1h"}}]}

@@ -12,23 +12,17 @@ to first order in (tau + R) / M. With M = 5 h, tau = 30 min, delta = 1 min, R = 
 
 from __future__ import annotations
 
+from strategies import one_cause, one_job_scenario
+
 from rainier.fleet import run_fleet
 from rainier.fleet.scenario import scenario_from_dict
 
 
 def test_goodput_matches_young_daly(cat):
     n, mtti_h, tau, delta, restore = 32, 5.0, 30.0, 1.0, 10.0  # minutes
-    doc = {
-        "name": "yd", "horizon": "60d", "seed": 5, "hourly": "1d", "perf": {"backend": "physics"},
-        "sites": [{"name": "s", "power_cap": "100MW", "pue": 1.1,
-                   "systems": [{"kind": "trn2.48xlarge", "installed": n + 8}]}],
-        "tenants": [{"name": "t"}],
-        "jobs": [{"name": "long", "tenant": "t", "model": "tiny-dense", "system": "trn2.48xlarge", "chips": 16 * n,
-                  "tokens": "1e18", "checkpoint": {"interval": f"{tau}min", "save": f"{delta}min",
-                                                   "restore": f"{restore}min"}}],
-        "failures": {"preset": "none", "causes": [{"name": "hw", "rate_per_system_hour": 1.0 / (n * mtti_h),
-                                                    "radius": "system", "repair": {"dist": "fixed", "mean": "1h"}}]},
-    }
+    doc = one_job_scenario(n, 8, "tiny-dense", {"interval": f"{tau}min", "save": f"{delta}min",
+                                                "restore": f"{restore}min"}, one_cause(1.0 / (n * mtti_h)),
+                           horizon="60d")
     r = run_fleet(scenario_from_dict(doc, catalog=cat), catalog=cat)
     m = mtti_h * 60.0
     want = (1 - (restore + (tau + delta) / 2) / m) * tau / (tau + delta)

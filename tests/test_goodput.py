@@ -8,6 +8,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import one_cause, one_job_scenario
 
 from rainier.errors import RainierError
 from rainier.fleet import run_fleet
@@ -31,17 +32,8 @@ def test_exact_segment_time_matches_the_fleet_simulator(cat, n, mtti_h, tau, del
     """The discrete-event fleet (its own failure clock, checkpoint commits and interruptible restores) gives the
     closed form's goodput where the MTTI is close to the checkpoint cycle; the first-order Young/Daly form is
     off by ~0.13 there and a restore that failures cannot interrupt by ~0.025."""
-    doc = {
-        "name": "exact", "horizon": "120d", "seed": 5, "hourly": "1d", "perf": {"backend": "physics"},
-        "sites": [{"name": "s", "power_cap": "100MW", "pue": 1.1,
-                   "systems": [{"kind": "trn2.48xlarge", "installed": n + 8}]}],
-        "tenants": [{"name": "t"}],
-        "jobs": [{"name": "long", "tenant": "t", "model": "tiny-dense", "system": "trn2.48xlarge", "chips": 16 * n,
-                  "tokens": "1e18", "checkpoint": {"interval": f"{tau}min", "save": f"{delta}min",
-                                                   "restore": f"{restore}min"}}],
-        "failures": {"preset": "none", "causes": [{"name": "hw", "rate_per_system_hour": 1.0 / (n * mtti_h),
-                                                    "radius": "system", "repair": {"dist": "fixed", "mean": "1h"}}]},
-    }
+    doc = one_job_scenario(n, 8, "tiny-dense", {"interval": f"{tau}min", "save": f"{delta}min",
+                                                "restore": f"{restore}min"}, one_cause(1.0 / (n * mtti_h)))
     got = run_fleet(scenario_from_dict(doc, catalog=cat), catalog=cat).summary["totals"]["goodput"]
     want = tau / expected_segment_s(tau, delta, restore, 1.0 / (mtti_h * 60.0))
     assert abs(got - want) < 0.01, (got, want)
@@ -281,15 +273,7 @@ def test_fleet_auto_checkpoint_gives_the_single_job_goodput(cat):
     from rainier.catalog.params import param_counts
 
     n, scale = 64, 50.0
-    doc = {
-        "name": "auto", "horizon": "120d", "seed": 5, "hourly": "1d", "perf": {"backend": "physics"},
-        "sites": [{"name": "s", "power_cap": "1GW", "pue": 1.1,
-                   "systems": [{"kind": "trn2.48xlarge", "installed": n + 32}]}],
-        "tenants": [{"name": "t"}],
-        "jobs": [{"name": "long", "tenant": "t", "model": "llama3-70b", "system": "trn2.48xlarge", "chips": 16 * n,
-                  "tokens": "1e18", "checkpoint": "auto"}],
-        "failures": {"preset": "llama3", "scale": scale},
-    }
+    doc = one_job_scenario(n, 32, "llama3-70b", "auto", {"preset": "llama3", "scale": scale}, power_cap="1GW")
     got = run_fleet(scenario_from_dict(doc, catalog=cat), catalog=cat).summary["totals"]["goodput"]
     want = goodput(chips=16 * n, state_bytes=checkpoint_state_bytes(param_counts(cat.model("llama3-70b")).total, 12.0),
                    econ=cat.economics(), res=Resilience(failure_scale=scale)).fraction

@@ -241,11 +241,11 @@ def test_branch_and_bound_search_matches_exhaustive(cat, model, chip, chips, seq
     # a selective candidate with the step and memory of one already listed is the same run (flash attention
     # keeps no attention matrix to recompute): listed once
     seen, uniq = set(), []
-    for st, rc, mem in steps:
-        if (round(st, 12), mem) in seen and rc == "selective":
+    for step, rc, mem in steps:
+        if (round(step, 12), mem) in seen and rc == "selective":
             continue
-        seen.add((round(st, 12), mem))
-        uniq.append(st)
+        seen.add((round(step, 12), mem))
+        uniq.append(step)
     steps = uniq
     assert len(steps) >= 3
     assert [r.step_time_s] + [a["step_time_s"] for a in r.alternatives[:2]] == pytest.approx(steps[:3], rel=1e-12)
