@@ -271,21 +271,19 @@ class Simulation:
         once written); the interval is the goodput-optimal one for the job's interruption rate under this
         scenario's causes (per chip and per system) and scale, and at least the write."""
         from rainier.catalog.params import param_counts
-        from rainier.perf.goodput import best_interval_s, checkpoint_state_bytes
+        from rainier.perf.goodput import checkpoint_cost, checkpoint_state_bytes, optimal_interval_s
 
         key = (model, system.name, chips)
         hit = self._ckpt_cache.get(key)
         if hit is not None:
             return hit
-        econ = self.cat.economics()
-        state = checkpoint_state_bytes(param_counts(self.cat.model(model)).total, 12.0)
-        write = state / (econ.checkpoint_storage_bytes_per_s_per_chip * chips)
-        save = econ.checkpoint_barrier_s + state / chips / econ.checkpoint_host_copy_bytes_per_s
-        restore = econ.job_restart_s + 2.0 * write
+        cc = checkpoint_cost(chips, checkpoint_state_bytes(param_counts(self.cat.model(model)).total, 12.0),
+                             self.cat.economics())
         causes = self.sc.failures.resolved_causes()
         per_chip_h = sum(c.rate_per_chip_hour + c.rate_per_system_hour / system.chips for c in causes)
         lam = chips * per_chip_h * self.sc.failures.scale / 3600.0
-        interval = max(best_interval_s(save, lam), write, 1.0) if lam > 1e-30 else 1e12
+        interval = min(optimal_interval_s(cc, lam if lam > 1e-30 else 0.0), 1e12)  # none: one that never comes
+        save, restore = cc.stall_s, cc.restart_s
         out = (interval, save, restore)
         self._ckpt_cache[key] = out
         return out

@@ -53,7 +53,8 @@ from rainier.catalog.schema import Economics
 from rainier.errors import RainierError
 from rainier.units import fmt_duration
 
-__all__ = ["Resilience", "Goodput", "goodput", "expected_segment_s", "best_interval_s", "checkpoint_state_bytes"]
+__all__ = ["Resilience", "Goodput", "goodput", "expected_segment_s", "best_interval_s", "checkpoint_state_bytes",
+           "CheckpointCost", "checkpoint_cost", "optimal_interval_s"]
 
 _MODES = ("async", "sync")
 
@@ -162,6 +163,37 @@ def best_interval_s(delta: float, lam: float) -> float:
     return float((1.0 + lambertw(-math.exp(-1.0 - c)).real) / lam)
 
 
+@dataclass(frozen=True)
+class CheckpointCost:
+    """What checkpoints cost a job (see the module docstring): its stall per checkpoint, the write to storage,
+    the restart per interruption (restart + read back, + the write under way when async) and the shortest
+    interval (async: the write must end before the next checkpoint)."""
+
+    stall_s: float
+    write_s: float
+    restart_s: float
+    floor_s: float
+    storage_bytes_per_s: float
+
+
+def checkpoint_cost(chips: int, state_bytes: float, econ: Economics, res: Resilience | None = None) -> CheckpointCost:
+    res = res or Resilience()
+    bw = res.storage_bytes_per_s or econ.checkpoint_storage_bytes_per_s_per_chip * chips
+    write = state_bytes / bw
+    restart = (econ.job_restart_s if res.restart_s is None else res.restart_s) + write  # reload from storage
+    if res.checkpoint == "sync":
+        return CheckpointCost(econ.checkpoint_barrier_s + write, write, restart, 0.0, bw)
+    stall = econ.checkpoint_barrier_s + state_bytes / chips / econ.checkpoint_host_copy_bytes_per_s
+    # a checkpoint still being written is not one: ~W more work lost per failure
+    return CheckpointCost(stall, write, restart + write, write, bw)
+
+
+def optimal_interval_s(cc: CheckpointCost, lam: float) -> float:
+    """The goodput-optimal interval of an endless job, at least the write floor (the fraction is unimodal in
+    the interval, so the constrained optimum is the clamp); inf without failures."""
+    return max(best_interval_s(cc.stall_s, lam), cc.floor_s, 1e-3) if lam > 0.0 else math.inf
+
+
 def goodput(*, chips: int, state_bytes: float, econ: Economics, res: Resilience | None = None,
             work_s: float | None = None) -> Goodput:
     """Goodput of a synchronous job on ``chips`` chips whose whole training state is ``state_bytes``
@@ -173,34 +205,22 @@ def goodput(*, chips: int, state_bytes: float, econ: Economics, res: Resilience 
     lam = chips * econ.interruptions_per_chip_hour * res.failure_scale / 3600.0
     if lam < 1e-30:
         lam = 0.0  # one interruption in ~1e22 years: none (and 1 / lam would overflow)
-    state = state_bytes
-    bw = res.storage_bytes_per_s or econ.checkpoint_storage_bytes_per_s_per_chip * chips
-    write = state / bw
-    restart = (econ.job_restart_s if res.restart_s is None else res.restart_s) + write  # reload from storage
-    if res.checkpoint == "sync":
-        stall, floor = econ.checkpoint_barrier_s + write, 0.0
-    else:
-        stall, floor = econ.checkpoint_barrier_s + state / chips / econ.checkpoint_host_copy_bytes_per_s, write
-        restart += write  # a checkpoint still being written is not one: ~W more work lost per failure
+    cc = checkpoint_cost(chips, state_bytes, econ, res)
+    stall, restart, floor = cc.stall_s, cc.restart_s, cc.floor_s
     if res.interval_s is not None and res.interval_s < floor and (work_s is None or res.interval_s < work_s):
         raise RainierError(f"a {fmt_duration(res.interval_s)} interval is shorter than the {fmt_duration(floor)} an "
                            "asynchronous checkpoint takes to write", field="--checkpoint-interval",
                            fix=f"give at least {fmt_duration(floor)}, more --checkpoint-bandwidth, or --checkpoint sync")
+    star = optimal_interval_s(cc, lam)
     checkpoints: int | None = None
     if work_s is None:
-        if res.interval_s is not None:
-            tau = res.interval_s
-        elif lam > 0.0:
-            tau = max(best_interval_s(stall, lam), floor, 1e-3)  # unimodal: the constrained optimum is the clamp
-        else:
-            tau = math.inf
+        tau = res.interval_s if res.interval_s is not None else star
         frac = 1.0 if math.isinf(tau) else math.exp(math.log(tau) - _log_segment(tau, stall, restart, lam))
     else:
         if res.interval_s is not None:
             tau = res.interval_s
         else:
             # equal segments are best for a given count; the count near work / (the endless job's best interval)
-            star = max(best_interval_s(stall, lam), floor, 1e-3) if lam > 0.0 else math.inf
             k_star = work_s / star
             ks = {1} | ({max(1, math.floor(k_star)), max(1, math.ceil(k_star))} if math.isfinite(k_star) else set())
             ks = {k for k in ks if k == 1 or work_s / k >= floor}
@@ -215,6 +235,7 @@ def goodput(*, chips: int, state_bytes: float, econ: Economics, res: Resilience 
         frac = 0.0  # no progress in practice (and 1 / goodput would overflow the times)
     return Goodput(
         fraction=frac, interruptions_per_day=lam * 86400.0, mtti_hours=1.0 / lam / 3600.0 if lam > 0 else None,
-        checkpoint=res.checkpoint, checkpoint_gb=state / 1e9, checkpoint_stall_s=stall, checkpoint_write_s=write,
-        checkpoint_interval_s=None if math.isinf(tau) else tau, interval_optimal=res.interval_s is None,
-        restart_s=restart, storage_gb_per_s=bw / 1e9, checkpoints=checkpoints)
+        checkpoint=res.checkpoint, checkpoint_gb=state_bytes / 1e9, checkpoint_stall_s=stall,
+        checkpoint_write_s=cc.write_s, checkpoint_interval_s=None if math.isinf(tau) else tau,
+        interval_optimal=res.interval_s is None, restart_s=restart, storage_gb_per_s=cc.storage_bytes_per_s / 1e9,
+        checkpoints=checkpoints)
