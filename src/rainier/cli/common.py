@@ -38,7 +38,10 @@ def _no_color() -> bool:
     return bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
 
 
-console = Console(no_color=_no_color(), highlight=False, soft_wrap=False)
+# Piped or redirected, rich would cut tables at 80 columns ("Trainiu…"); a file gets room for them unless
+# COLUMNS says otherwise. A terminal keeps its own width.
+_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+console = Console(no_color=_no_color(), highlight=False, soft_wrap=False, width=_PIPED_WIDTH)
 err_console = Console(stderr=True, no_color=_no_color(), highlight=False)
 
 
