@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -48,7 +48,7 @@ def sizing_table(results: list[SizingResult], title: str) -> Table:
         ("IT power", [fmt_power(r.it_power_w) for r in results]),
         ("facility power (PUE)", [f"{fmt_power(r.facility_power_w)} ({r.pue:.2f})" for r in results]),
         ("peak dense BF16", [f"{r.peak_bf16_flops / 1e18:,.1f} EF" for r in results]),
-        ("peak dense FP8", [f"{r.peak_fp8_flops / 1e18:,.1f} EF" for r in results]),
+        ("peak dense FP8", [f"{r.peak_fp8_flops / 1e18:,.1f} EF" if r.peak_fp8_flops else "-" for r in results]),
         ("HBM", [f"{r.hbm_bytes / 1e15:,.1f} PB" for r in results]),
         ("capex (hardware + facility)", [fmt_money(r.capex_usd) for r in results]),
         ("annual energy", [f"{r.annual_energy_mwh / 1e6:,.2f} TWh" for r in results]),
@@ -56,7 +56,8 @@ def sizing_table(results: list[SizingResult], title: str) -> Table:
         ("annual owner cost", [fmt_money(r.annual_cost_usd) for r in results]),
         ("cost per chip-hour (owner)", [f"${r.cost_per_chip_hour_usd:.2f}" for r in results]),
         ("cloud price per chip-hour", ["-" if r.cloud_price_per_chip_hour_usd is None else f"${r.cloud_price_per_chip_hour_usd:.2f}" for r in results]),
-        ("$ per dense BF16 PF-hour", [f"${r.cost_per_chip_hour_usd / (r.peak_bf16_flops / max(r.chips, 1) / 1e15):.2f}" if r.chips else "-" for r in results]),
+        ("$ per dense BF16 PF-hour", [_per_pf_hour(r, r.peak_bf16_flops) for r in results]),
+        ("$ per dense FP8 PF-hour", [_per_pf_hour(r, r.peak_fp8_flops) for r in results]),
     ]
     for label, vals in rows:
         table.add_row(label, *vals)
@@ -120,3 +121,8 @@ def size_cmd(
                       "Owner cost = capex (CRF 10%, 5 y) + facility (15 y) + power + O&M; see `rainier catalog show`.")
         if report_file is not None:
             console.print(f"report: {report_file}")
+
+
+def _per_pf_hour(r: Any, peak_flops: float) -> str:
+    """Owner $ per chip-hour over the chip's peak in PFLOP/s ('-' without chips or a rate at that precision)."""
+    return f"${r.cost_per_chip_hour_usd / (peak_flops / r.chips / 1e15):.2f}" if r.chips and peak_flops > 0 else "-"

@@ -106,7 +106,7 @@ def _result(acc: Accelerator, system: System, econ: Economics, systems: int, bas
         pue=chain.pue,
         watts_per_chip=chain,
         peak_bf16_flops=chips * acc.peak_flops("bf16"),
-        peak_fp8_flops=chips * acc.peak_flops("fp8"),
+        peak_fp8_flops=chips * acc.peak_flops("fp8") if "fp8" in acc.peak_tflops else 0.0,  # no fp8: none (not int8)
         hbm_bytes=chips * acc.hbm_bytes,
         hardware_capex_usd=hardware_capex,
         facility_capex_usd=facility_capex,

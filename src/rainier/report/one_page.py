@@ -92,7 +92,8 @@ def build_sizing_page(results: Sequence[Any]) -> Page:
         row("IT power", lambda r: fmt_power(_f(r, "it_power_w", default=0) or 0)),
         row("facility power (PUE)", lambda r: f"{fmt_power(_f(r, 'facility_power_w', default=0) or 0)} ({_f(r, 'pue', default=0):.2f})"),
         row("peak dense BF16", lambda r: f"{(_f(r, 'peak_bf16_flops', default=0) or 0) / 1e18:,.1f} EF"),
-        row("peak dense FP8", lambda r: f"{(_f(r, 'peak_fp8_flops', default=0) or 0) / 1e18:,.1f} EF"),
+        row("peak dense FP8", lambda r: f"{(_f(r, 'peak_fp8_flops', default=0) or 0) / 1e18:,.1f} EF"
+            if _f(r, "peak_fp8_flops", default=0) else "– (no FP8)"),
         row("HBM", lambda r: f"{(_f(r, 'hbm_bytes', default=0) or 0) / 1e15:,.1f} PB"),
         row("capex (hardware + facility)", lambda r: fmt_money(_f(r, "capex_usd", default=0) or 0)),
         row("annual energy", lambda r: f"{(_f(r, 'annual_energy_mwh', default=0) or 0) / 1e6:,.2f} TWh"),
