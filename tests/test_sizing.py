@@ -166,14 +166,15 @@ def test_sizing_errors(cat):
         size_fleet(cat, ["trn2"], power_w=1e9, system="dgx-h100")
 
 
-def test_fp8_figures_only_for_chips_with_an_fp8_rate(cat, run_cli):
+def test_fp8_figures_only_for_chips_with_an_fp8_rate(cat):
     from rainier.plan.sizing import size_by_power
 
     a100 = size_by_power(cat, "a100", 1e9)
     assert a100.peak_fp8_flops == 0.0  # A100 lists int8, not fp8: no FP8 figure borrowed from it
-    rc, out, err = run_cli("size", "--power", "1GW", "--chip", "trn2,trn3,a100")
-    assert rc == 0, err
-    line = next(x for x in out.splitlines() if "FP8 PF-hour" in x)
-    cells = [c.strip() for c in line.strip("│ ").split("│")]
-    trn2, trn3, a = (float(c.lstrip("$")) if c != "-" else None for c in cells[1:4])
-    assert a is None and trn3 < trn2  # Trainium3 is bought for fp8: cheaper per FP8 PF-hour than Trainium2
+    from rainier.cli.size import _per_pf_hour
+
+    trn2, trn3 = size_by_power(cat, "trn2", 1e9), size_by_power(cat, "trn3", 1e9)
+    assert _per_pf_hour(a100, a100.peak_fp8_flops) == "-"
+    fp8 = [float(_per_pf_hour(r, r.peak_fp8_flops).lstrip("$")) for r in (trn2, trn3)]
+    bf16 = [float(_per_pf_hour(r, r.peak_bf16_flops).lstrip("$")) for r in (trn2, trn3)]
+    assert fp8[1] < fp8[0] and bf16[1] > bf16[0]  # Trainium3, bought for fp8: dearer per BF16, cheaper per FP8
