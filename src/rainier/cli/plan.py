@@ -11,7 +11,7 @@ from rich.table import Table
 from rainier.cli import app
 from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog, parse_int, split_names
 from rainier.errors import RainierError
-from rainier.plan.capacity import WorkloadFit, plan_capacity, workload_utilization
+from rainier.plan.capacity import WorkloadFit, fmt_ef, plan_capacity, workload_utilization
 from rainier.units import fmt_count, fmt_money, fmt_power, parse_flops
 
 # A bare number (no unit) in --demand is EF/s: '2026:500' is 500 EF/s, as in the help text.
@@ -52,11 +52,6 @@ def parse_demand(text: str, flops_per_token: float | None = None) -> tuple[list[
         raise RainierError("nothing to plan: the demand is zero in every year", field="--demand",
                            fix="give a positive demand in at least one year, e.g. 2026:500EF")
     return years, flops
-
-
-def _ef(flops: float) -> str:
-    ef = flops / 1e18
-    return f"{ef:,.0f}" if ef >= 10 else f"{ef:.2g}"
 
 
 @app.command("plan")
@@ -131,7 +126,7 @@ def plan_cmd(
         t.add_column(col, justify="right" if col not in ("site", "chip") else "left")
     for r in res.rows:
         t.add_row(str(r.year), r.site, r.chip, fmt_count(r.systems_bought), fmt_count(r.chips_installed),
-                  fmt_power(r.facility_power_w), _ef(r.delivered_flops), fmt_money(r.capex_usd),
+                  fmt_power(r.facility_power_w), fmt_ef(r.delivered_flops), fmt_money(r.capex_usd),
                   fmt_money(r.annual_cost_usd))
     console.print(t)
     for n in notes:

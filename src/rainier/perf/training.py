@@ -966,10 +966,10 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
     mfu = mflops / (step * ctx.chips * ctx.peak)
     hfu = (mflops + hw_extra) / (step * ctx.chips * ctx.peak)
     econ = ctx.catalog.economics()
+    state = checkpoint_state_bytes(param_counts(model).total, _OPT_STATE[ctx.opt.optimizer_dtype][0])
     if time_s is not None:
         # the tokens a wall-clock budget trains with failures: goodput depends (weakly) on the job's length,
         # so fix the point work = budget x goodput(work)
-        state = checkpoint_state_bytes(param_counts(model).total, _OPT_STATE[ctx.opt.optimizer_dtype][0])
         frac = 1.0
         for _ in range(50):
             nxt = goodput(chips=ctx.chips, econ=econ, res=resilience, work_s=time_s * frac, state_bytes=state).fraction
@@ -991,8 +991,7 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         owner_h, cloud_h = hourly_rates(acc, ctx.system, econ)
         cost = owner_h * ctx.chips * secs / 3600 if owner_h is not None else None
         cloud = cloud_h * ctx.chips * secs / 3600 if cloud_h else None
-    gp = goodput(chips=ctx.chips, econ=econ, res=resilience, work_s=tokens / tps if tokens else None,
-                 state_bytes=checkpoint_state_bytes(param_counts(model).total, _OPT_STATE[ctx.opt.optimizer_dtype][0]))
+    gp = goodput(chips=ctx.chips, econ=econ, res=resilience, work_s=tokens / tps if tokens else None, state_bytes=state)
     if tokens and gp.fraction > 0.0:
         # the chips are held through lost work and restarts: wall time, cost and (an upper bound: restarts drawn
         # at the training draw) energy scale by 1 / goodput

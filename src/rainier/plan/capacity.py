@@ -36,7 +36,7 @@ from rainier.econ import HOURS_PER_YEAR, chip_hour_cost, power_chain
 from rainier.errors import RainierError
 from rainier.units import fmt_power
 
-__all__ = ["PlanRow", "PlanResult", "plan_capacity", "WorkloadFit", "workload_utilization"]
+__all__ = ["PlanRow", "PlanResult", "plan_capacity", "WorkloadFit", "workload_utilization", "fmt_ef"]
 
 
 @dataclass(frozen=True)
@@ -248,11 +248,11 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         if res.status == 2:
             raise RainierError(
                 f"no plan of whole systems meets the demand within the site power caps "
-                f"(peak demand {_ef(need)} EF/s delivered; hardware keeps its power until it retires)",
+                f"(peak demand {fmt_ef(need)} EF/s delivered; hardware keeps its power until it retires)",
                 field="--demand", fix="add sites or power, allow newer chips, or lower the demand",
             )
         raise RainierError(
-            f"the planner could not solve this plan (peak demand {_ef(need)} EF/s delivered)", field="--demand",
+            f"the planner could not solve this plan (peak demand {fmt_ef(need)} EF/s delivered)", field="--demand",
             fix="check the demand figures (a bare number is EF/s), --utilization and the site power caps",
         )
     x = np.round(res.x).astype(int)
@@ -274,7 +274,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         got = sum(r.delivered_flops for r in rows if r.year == years[t])
         if got < demand_flops[t] * (1 - 1e-6):
             raise RainierError(
-                f"the planner's answer falls short of the {years[t]} demand ({_ef(got)} of {_ef(demand_flops[t])} "
+                f"the planner's answer falls short of the {years[t]} demand ({fmt_ef(got)} of {fmt_ef(demand_flops[t])} "
                 f"EF/s delivered)", field="--demand",
                 fix="check the demand figures (a bare number is EF/s) and --utilization",
             )
@@ -335,7 +335,7 @@ def _utilizations(chips: list[str], utilization: float | Mapping[str, float]) ->
     return out
 
 
-def _ef(flops: float) -> str:
+def fmt_ef(flops: float) -> str:
     """FLOP/s as EF/s for a message: '1,500', '0.25' or '1e+20'."""
     ef = flops / 1e18
     return f"{ef:,.0f}" if 100 <= ef < 1e9 else f"{ef:.3g}"
@@ -359,7 +359,7 @@ def _check_reachable(cat: Catalog, accs: list[Accelerator], site_objs: list[Site
             else:
                 fix += f" (the catalog's earliest chip is from {min(a.launch_year for a in known)})"
             raise RainierError(
-                f"{year} asks for {_ef(demand_flops[t])} EF/s but no candidate chip can be bought by then "
+                f"{year} asks for {fmt_ef(demand_flops[t])} EF/s but no candidate chip can be bought by then "
                 f"({launches})", field="--demand", fix=fix,
             )
         # Upper bound (LP relaxation): every site at its cap, filled with its most FLOP/s-per-watt chip.
@@ -374,8 +374,8 @@ def _check_reachable(cat: Catalog, accs: list[Accelerator], site_objs: list[Site
             sites = ", ".join(f"{s.name} {fmt_power(caps[s.name])}" for s in site_objs)
             chips = sorted({accs[c].name for c in best.values()})
             raise RainierError(
-                f"{year} asks for {_ef(demand_flops[t])} EF/s delivered, but even every site at its power cap "
+                f"{year} asks for {fmt_ef(demand_flops[t])} EF/s delivered, but even every site at its power cap "
                 f"({sites}) filled with {' and '.join(chips)} at {util_text} delivers at "
-                f"most {_ef(most)} EF/s", field="--demand",
+                f"most {fmt_ef(most)} EF/s", field="--demand",
                 fix="lower the demand (a bare number is EF/s), or add sites or power",
             )
