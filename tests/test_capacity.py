@@ -59,8 +59,8 @@ def test_plans_meet_demand_within_caps(demand):
     for y, d in zip(years, demand, strict=True):
         rows = [r for r in res.rows if r.year == y]
         assert sum(r.delivered_flops for r in rows) >= d * (1 - 1e-9)
-        for site, cap in res.power_cap_w.items():
-            assert sum(r.facility_power_w for r in rows if r.site == site) <= cap * (1 + 1e-9)
+        for site, by_year in res.power_cap_w_by_year.items():
+            assert sum(r.facility_power_w for r in rows if r.site == site) <= by_year[y] * (1 + 1e-9)
 
 
 def test_plan_cli_json(run_cli):
@@ -90,7 +90,7 @@ def test_precision_is_checked(cat):
 
 def test_per_chip_utilization_sets_each_chips_delivered_flops(cat):
     util = {"h100": 0.45, "trn2": 0.25}
-    res = plan_capacity(cat, ["h100", "trn2"], ["new-carlisle"], [2026], [2e20], utilization=util)
+    res = plan_capacity(cat, ["h100", "trn2"], ["new-carlisle"], [2029], [2e20], utilization=util)
     assert res.utilization_by_chip == util
     for r in res.rows:
         acc = cat.accelerator(r.chip)
@@ -154,3 +154,113 @@ def test_plan_cli_workload_leaves_out_a_chip_that_cannot_run_it(run_cli):
     assert list(d["utilization_by_chip"]) == ["h100"]
     assert any(n.startswith("inf2: left out") for n in d["notes"])
     assert all(r["chip"] == "h100" for r in d["rows"])
+
+
+def test_site_build_out_ramp_is_linear_between_years_and_closed_before(cat):
+    site = cat.site("new-carlisle")
+    ramp = site.power_mw_by_year
+    assert ramp and max(ramp.values()) <= site.power_mw
+    ys = sorted(ramp)
+    assert site.power_w_in(ys[0] - 1) == 0.0
+    assert site.power_w_in(ys[-1] + 5) == ramp[ys[-1]] * 1e6
+    a, b = ys[-2], ys[-1]
+    if b - a > 1:
+        mid = site.power_w_in(a + 1)
+        assert mid == pytest.approx((ramp[a] + (ramp[b] - ramp[a]) / (b - a)) * 1e6)
+    online = cat.site("mississippi")  # no ramp: its full power from the online year on
+    year = int(online.online[:4])
+    assert online.power_w_in(year - 1) == 0.0 and online.power_w_in(year) == online.power_mw * 1e6
+
+
+def test_site_ramp_is_validated(tmp_path):
+    from pydantic import ValidationError
+
+    from rainier.catalog.schema import Site
+
+    base = {"name": "x", "source": "test", "location": "y", "power_mw": 100, "pue": 1.2, "electricity_usd_per_mwh": 50}
+    with pytest.raises(ValidationError, match="power_mw_by_year"):
+        Site(**base, power_mw_by_year={2026: 150})
+    with pytest.raises(ValidationError, match="online"):
+        Site(**base, online="soon")
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.floats(min_value=1e19, max_value=2e20), min_size=2, max_size=3),
+       st.floats(min_value=2e4, max_value=3e5))
+def test_supply_limits_and_yearly_caps_hold(demand, supply):
+    from rainier.catalog import default_catalog
+
+    cat = default_catalog()
+    years = list(range(2027, 2027 + len(demand)))
+    try:
+        res = plan_capacity(cat, ["trn3", "gb200"], ["new-carlisle", "mississippi"], years, demand,
+                            supply_chips={"trn3": supply}, power_cap_w={"mississippi": {2028: 100e6}})
+    except RainierError as e:  # only a plan that cannot be met may be refused, and it says why
+        assert e.field in ("--demand", "--supply")
+        return
+    for y, d in zip(years, demand, strict=True):
+        rows = [r for r in res.rows if r.year == y]
+        assert sum(r.delivered_flops for r in rows) >= d * (1 - 1e-9)
+        bought = sum(r.systems_bought * cat.system_for(cat.accelerator("trn3")).chips for r in rows if r.chip == "trn3")
+        assert bought <= supply
+        for site, by_year in res.power_cap_w_by_year.items():
+            assert sum(r.facility_power_w for r in rows if r.site == site) <= by_year[y] * (1 + 1e-9)
+    assert res.power_cap_w_by_year["mississippi"][2027] == cat.site("mississippi").power_mw * 1e6
+    if len(years) > 1:
+        assert res.power_cap_w_by_year["mississippi"][2028] == 100e6
+
+
+def test_marginal_value_of_power_is_the_cost_gap_between_sites(cat):
+    """One chip kind, a cheap site capped and a dearer one slack: one MW more at the cheap site moves 1 MW of
+    chips off the dear one, saving the difference in their owner cost per chip over the years they run."""
+    from rainier.econ import HOURS_PER_YEAR, chip_hour_cost
+
+    acc = cat.accelerator("trn2")
+    sy, econ = cat.system_for(acc), cat.economics()
+    cheap, dear = cat.site("new-carlisle"), cat.site("generic-colo")
+    years = [2027, 2028]
+    res = plan_capacity(cat, ["trn2"], ["new-carlisle", "generic-colo"], years, [50e18, 50e18],
+                        power_cap_w={"new-carlisle": 100e6})
+    used = {s: sum(r.facility_power_w for r in res.rows if r.year == 2027 and r.site == s) for s in ("new-carlisle", "generic-colo")}
+    assert used["generic-colo"] > 0 and used["new-carlisle"] > 0.99 * 100e6
+    # chips bought in 2027 run both planned years under both years' caps: the two duals add up to both years
+    chips_cheap = 1e6 / power_chain(acc, sy, econ, site=cheap).facility_w
+    cost_dear = chip_hour_cost(acc, sy, econ, site=dear).total_usd
+    cost_cheap = chip_hour_cost(acc, sy, econ, site=cheap).total_usd
+    # one MW at the cheap site replaces chips_cheap chips at the dear one (same FLOP/s per chip)
+    expected = chips_cheap * (cost_dear - cost_cheap) * HOURS_PER_YEAR * len(years)
+    got = res.power_value_usd_per_mw["new-carlisle"]
+    assert sum(got.values()) == pytest.approx(expected, rel=0.02)
+    assert all(v == 0 for v in res.power_value_usd_per_mw["generic-colo"].values())
+    assert any("new-carlisle" in line and "binds" in line for line in res.binding())
+
+
+def test_marginal_cost_of_demand_is_a_chip_year_per_flop(cat):
+    from rainier.econ import HOURS_PER_YEAR, chip_hour_cost
+
+    acc = cat.accelerator("h100")
+    sy = cat.system_for(acc)
+    site = cat.site("generic-hyperscale")
+    res = plan_capacity(cat, ["h100"], ["generic-hyperscale"], [2027], [50e18], utilization=0.5)
+    per_ef = 1e18 / (acc.peak_flops("bf16") * 0.5) * chip_hour_cost(acc, sy, cat.economics(), site=site).total_usd
+    assert res.demand_cost_usd_per_ef_s[2027] == pytest.approx(per_ef * HOURS_PER_YEAR, rel=1e-6)
+    assert res.power_value_usd_per_mw["generic-hyperscale"][2027] == 0.0
+
+
+def test_plan_cli_power_cap_and_supply(run_cli):
+    import json
+
+    rc, out, _ = run_cli("plan", "--demand", "2027:100EF,2028:150EF", "--chip", "trn3,gb200", "--supply", "trn3:2027:50k",
+                         "--power-cap", "mississippi:2028:0MW,new-carlisle:800MW", "--json")
+    assert rc == 0
+    d = json.loads(out)
+    assert d["power_cap_w_by_year"]["new-carlisle"] == {"2027": 800e6, "2028": 800e6}
+    assert d["power_cap_w_by_year"]["mississippi"]["2028"] == 0.0
+    assert not [r for r in d["rows"] if r["site"] == "mississippi" and r["year"] == 2028]
+    assert sum(r["systems_bought"] for r in d["rows"] if r["chip"] == "trn3" and r["year"] == 2027) * 144 <= 50_000 + 144
+    assert set(d["marginal"]) >= {"power_usd_per_mw", "supply_usd_per_chip", "demand_usd_per_ef_s"}
+    for bad, field in ((["--power-cap", "new-carlisle"], "--power-cap"), (["--power-cap", "atlantis:1GW"], "--power-cap"),
+                       (["--supply", "h100:10k"], "--supply"), (["--supply", "trn3:-5"], "--supply"),
+                       (["--supply", "trn3:1k,trn3:2k"], "--supply")):
+        rc, _, err = run_cli("plan", "--demand", "2027:100EF", "--chip", "trn3,gb200", *bad)
+        assert rc == 2 and field in err and "Traceback" not in err

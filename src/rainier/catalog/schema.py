@@ -12,6 +12,7 @@ projections rather than published values; ``estimated: true`` marks the whole en
 from __future__ import annotations
 
 import math
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -275,6 +276,43 @@ class Site(Entry):
     electricity_usd_per_mwh: float = Field(gt=0)
     buildings: int | None = Field(None, ge=1)
     online: str | None = Field(None, description="first energization, YYYY-MM")
+    power_mw_by_year: dict[int, float] | None = Field(
+        None, description="facility power available in a year as the campus is built out, MW; linear between the "
+                          "years given, none before the first, the last figure after it (default: power_mw from the "
+                          "online year on)")
+
+    @field_validator("online")
+    @classmethod
+    def _online(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"(19|20)\d\d(-(0[1-9]|1[0-2]))?", v):
+            raise ValueError(f"online must be YYYY or YYYY-MM (got '{v}')")
+        return v
+
+    @model_validator(mode="after")
+    def _ramp(self) -> Site:
+        for year, mw in (self.power_mw_by_year or {}).items():
+            if not (1900 < year < 2200):
+                raise ValueError(f"power_mw_by_year: {year} is not a calendar year")
+            if not (math.isfinite(mw) and 0 <= mw <= self.power_mw):
+                raise ValueError(f"power_mw_by_year: {year} has {mw} MW; give 0 to power_mw ({self.power_mw:g} MW, "
+                                 "the full build-out)")
+        return self
+
+    def power_w_in(self, year: int) -> float:
+        """Facility power available in ``year`` (W): the build-out ramp, or power_mw from the online year on."""
+        ramp = self.power_mw_by_year
+        if not ramp:
+            if self.online is not None and year < int(self.online[:4]):
+                return 0.0
+            return self.power_mw * 1e6
+        ys = sorted(ramp)
+        if year < ys[0]:
+            return 0.0
+        if year >= ys[-1]:
+            return ramp[ys[-1]] * 1e6
+        hi = next(y for y in ys if y > year)
+        lo = max(y for y in ys if y <= year)
+        return (ramp[lo] + (ramp[hi] - ramp[lo]) * (year - lo) / (hi - lo)) * 1e6
 
 
 class MoE(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -12,7 +13,7 @@ from rainier.cli import app
 from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog, parse_int, split_names
 from rainier.errors import RainierError
 from rainier.plan.capacity import WorkloadFit, fmt_ef, plan_capacity, workload_utilization
-from rainier.units import fmt_count, fmt_money, fmt_power, parse_flops
+from rainier.units import fmt_count, fmt_money, fmt_power, parse_count, parse_flops, parse_power
 
 # A bare number (no unit) in --demand is EF/s: '2026:500' is 500 EF/s, as in the help text.
 _BARE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
@@ -54,6 +55,27 @@ def parse_demand(text: str, flops_per_token: float | None = None) -> tuple[list[
     return years, flops
 
 
+def parse_keyed(text: str | None, field: str, value: Callable[[str, str], float]) -> dict[str, float | dict[int, float]]:
+    """'a:1GW,b:2027:2GW' -> {'a': 1e9, 'b': {2027: 2e9}}: a figure for every year, or from a year on."""
+    out: dict[str, float | dict[int, float]] = {}
+    for part in split_names(text, field) if text else []:
+        bits = [b.strip() for b in part.split(":")]
+        if len(bits) == 2 and bits[0] and bits[1]:
+            if bits[0] in out:
+                raise RainierError(f"'{bits[0]}' is given twice", field=field, fix="give one figure, or one per year")
+            out[bits[0]] = value(bits[1], field)
+        elif len(bits) == 3 and bits[0] and re.fullmatch(r"\d{4}", bits[1]):
+            cur = out.setdefault(bits[0], {})
+            if not isinstance(cur, dict) or int(bits[1]) in cur:
+                raise RainierError(f"'{bits[0]}' is given twice for {bits[1]}", field=field,
+                                   fix="give one figure, or one per year")
+            cur[int(bits[1])] = value(bits[2], field)
+        else:
+            raise RainierError(f"cannot read '{part}'", field=field,
+                               fix="write NAME:FIGURE (every year) or NAME:YEAR:FIGURE (from that year on)")
+    return out
+
+
 @app.command("plan")
 def plan_cmd(
     demand: Annotated[str, typer.Option("--demand", help="delivered dense FLOP/s per year: 2026:500EF,2027:1500EF "
@@ -72,6 +94,12 @@ def plan_cmd(
     job_chips: Annotated[str, typer.Option("--job-chips", help="with --workload: chips of one training job")] = "16384",
     goodput: Annotated[bool, typer.Option(
         "--goodput/--no-goodput", help="with --workload: count the time lost to failures and checkpoints")] = True,
+    power_cap: Annotated[str | None, typer.Option(
+        "--power-cap", help="facility power per site instead of the catalog's build-out ramp: new-carlisle:1.5GW (every "
+                            "year) or new-carlisle:2027:1.5GW (from 2027 on), comma-separated")] = None,
+    supply: Annotated[str | None, typer.Option(
+        "--supply", help="chips of a kind that can be bought per year over all sites: trn3:300k (every year) or "
+                         "trn3:2026:100k,trn3:2027:400k (from that year on); default unlimited")] = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -111,7 +139,19 @@ def plan_cmd(
     if fpt is not None:
         notes.append(f"demand: model FLOP/s = training tokens/s x {fpt:.4g} FLOPs per token ({workload}, seq "
                      f"{n_seq}: 6N + attention, the MFU numerator)")
-    res = plan_capacity(cat, chips, split_names(site, "--site"), years, flops, precision=prec, utilization=util)
+    caps = parse_keyed(power_cap, "--power-cap", parse_power)
+    sites = split_names(site, "--site")
+    caps = {cat.site(k, "--power-cap").name: v for k, v in caps.items()}
+    limits = parse_keyed(supply, "--supply", parse_count)
+    by_name = {cat.accelerator(c).name: c for c in chips}
+    for k in list(limits):
+        name = cat.accelerator(k, "--supply").name
+        if name not in by_name:
+            raise RainierError(f"supply given for '{k}', which is not among the candidate chips", field="--supply",
+                               fix=f"key it by a chip in --chip: {', '.join(chips)}")
+        limits[by_name[name]] = limits.pop(k)
+    res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
+                        power_cap_w=caps or None, supply_chips=limits or None)
     if json:
         d = res.to_dict()
         d["notes"] = notes
@@ -129,5 +169,23 @@ def plan_cmd(
                   fmt_power(r.facility_power_w), fmt_ef(r.delivered_flops), fmt_money(r.capex_usd),
                   fmt_money(r.annual_cost_usd))
     console.print(t)
+    y_t = Table(title="Per year: demand, power and marginal values (LP relaxation)")
+    y_t.add_column("year", justify="right")
+    y_t.add_column("demand EF/s", justify="right")
+    y_t.add_column("delivered EF/s", justify="right")
+    for name in res.power_cap_w_by_year:
+        y_t.add_column(f"{name} used / cap", justify="right")
+    y_t.add_column("1 EF/s more costs", justify="right")
+    for i, year in enumerate(res.years):
+        rows = [r for r in res.rows if r.year == year]
+        cells = [str(year), fmt_ef(res.demand_flops[i]), fmt_ef(sum(r.delivered_flops for r in rows))]
+        for name, by in res.power_cap_w_by_year.items():
+            used = sum(r.facility_power_w for r in rows if r.site == name)
+            cells.append(f"{fmt_power(used)} / {fmt_power(by[year])}")
+        cells.append(fmt_money(res.demand_cost_usd_per_ef_s.get(year, 0.0)))
+        y_t.add_row(*cells)
+    console.print(y_t)
+    for line in res.binding():
+        console.print(f"binding: {line}")
     for n in notes:
         console.print(f"note: {n}")

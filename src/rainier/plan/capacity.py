@@ -9,7 +9,18 @@ objective   min  sum_t sum_{c,s} I[c, s, t] * chips_per_system(c) * cost_per_chi
 subject to  power:   sum_c I[c, s, t] * chips_per_system(c) * facility_w_per_chip(c, s) <= cap(s, t)
             demand:  sum_{c,s} I[c, s, t] * chips_per_system(c) * peak(c) * utilization(c) >= D(t)
             memory:  sum_{c,s} I[c, s, t] * chips_per_system(c) * hbm(c) >= M(t)     (optional)
+            supply:  sum_s x[c, s, y] * chips_per_system(c) <= S(c, y)                (optional)
             launch:  x[c, s, y] = 0 where y < launch_year(c)
+
+A site's cap in a year is its build-out ramp (catalog ``power_mw_by_year``; none before the site is online)
+unless ``power_cap_w`` overrides it: one figure for every year, or ``{year: W}`` from that year on. Supply
+``S(c, y)`` is the chips of kind c that can be bought in year y over all sites (fabs, packaging, the vendor's
+allocation), one figure or ``{year: chips}`` from that year on; without one a kind's supply is unlimited.
+
+Marginal values (the duals of the LP relaxation, HiGHS): what one more MW at a site in a year, one more
+chip of supply, or one more EF/s of demand would change the plan's total cost. They say which constraint
+binds (power, not chips, is the usual answer) and what relaxing it is worth; being LP duals of an integer
+plan they are marginal rates, exact up to one system's rounding.
 
 Every calendar year from the first to the last demand year is planned and paid for; a year without
 a demand figure keeps the latest one before it. Demand is delivered dense FLOP/s (peak x an achievable utilization per chip, default 0.4 MFU), the
@@ -28,13 +39,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from rainier.catalog.loader import Catalog
 from rainier.catalog.schema import Accelerator, Site
 from rainier.econ import HOURS_PER_YEAR, chip_hour_cost, power_chain
 from rainier.errors import RainierError
-from rainier.units import fmt_power
+from rainier.units import fmt_count, fmt_power
 
 __all__ = ["PlanRow", "PlanResult", "plan_capacity", "WorkloadFit", "workload_utilization", "fmt_ef"]
 
@@ -63,6 +74,30 @@ class PlanResult:
     demand_flops: list[float] = field(default_factory=list)
     power_cap_w: dict[str, float] = field(default_factory=dict)
     utilization_by_chip: dict[str, float] = field(default_factory=dict)  # delivered / peak FLOP/s per chip kind
+    power_cap_w_by_year: dict[str, dict[int, float]] = field(default_factory=dict)  # site -> year -> W
+    supply_chips_by_year: dict[str, dict[int, float]] = field(default_factory=dict)  # chip -> year -> chips (limited only)
+    # LP-relaxation duals, $ of total plan cost: per MW more of a site's cap in a year (>= 0), per chip more of a
+    # kind's supply in a year (>= 0), per EF/s more demand in a year (>= 0); zero where the constraint is slack.
+    power_value_usd_per_mw: dict[str, dict[int, float]] = field(default_factory=dict)
+    supply_value_usd_per_chip: dict[str, dict[int, float]] = field(default_factory=dict)
+    demand_cost_usd_per_ef_s: dict[int, float] = field(default_factory=dict)
+
+    def binding(self) -> list[str]:
+        """Plain lines naming each binding power cap and supply limit with its marginal value."""
+        from rainier.units import fmt_count, fmt_money
+
+        out = []
+        for site, by in self.power_value_usd_per_mw.items():
+            for y, v in sorted(by.items()):
+                if v > 0:
+                    out.append(f"{y} {site}: power cap {fmt_power(self.power_cap_w_by_year[site][y])} binds; "
+                               f"1 MW more saves {fmt_money(v)}")
+        for chip, by in self.supply_value_usd_per_chip.items():
+            for y, v in sorted(by.items()):
+                if v > 0:
+                    out.append(f"{y} {chip}: supply of {fmt_count(self.supply_chips_by_year[chip][y])} chips binds; "
+                               f"1,000 chips more save {fmt_money(1000 * v)}")
+        return out
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -71,7 +106,14 @@ class PlanResult:
             "years": self.years,
             "demand_flops": self.demand_flops,
             "power_cap_w": self.power_cap_w,
+            "power_cap_w_by_year": self.power_cap_w_by_year,
+            "supply_chips_by_year": self.supply_chips_by_year,
             "utilization_by_chip": self.utilization_by_chip,
+            "marginal": {"method": "LP relaxation duals, $ of total plan cost",
+                         "power_usd_per_mw": self.power_value_usd_per_mw,
+                         "supply_usd_per_chip": self.supply_value_usd_per_chip,
+                         "demand_usd_per_ef_s": self.demand_cost_usd_per_ef_s},
+            "binding": self.binding(),
             "rows": [r.__dict__ for r in self.rows],
         }
 
@@ -81,14 +123,40 @@ class PlanResult:
         return pd.DataFrame([r.__dict__ for r in self.rows])
 
 
+def _real(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _by_year(value: float | Mapping[int, float], years: list[int], base: list[float], what: str, fix: str) -> list[float]:
+    """One figure for every year, or ``{year: figure}`` holding from that year to the next given (``base``
+    before the first). Checked: finite and >= 0 (a cap of 0 closes a site for that year)."""
+    if isinstance(value, Mapping):
+        for y, v in value.items():
+            if not (isinstance(y, numbers.Integral) and not isinstance(y, bool) and 1900 < int(y) < 2200):
+                raise RainierError(f"{what}: {y!r} is not a calendar year", field=what.split()[0], fix=fix)
+            if not (_real(v) and float(v) >= 0):
+                raise RainierError(f"{what} in {y} must be a finite number >= 0 (got {v!r})", field=what.split()[0],
+                                   fix=fix)
+        given = sorted(value)
+        return [float(value[max(g for g in given if g <= t)]) if given[0] <= t else b for t, b in zip(years, base, strict=True)]
+    if not (_real(value) and float(value) >= 0):
+        raise RainierError(f"{what} must be a finite number >= 0 (got {value!r})", field=what.split()[0], fix=fix)
+    return [float(value)] * len(years)
+
+
 def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[int], demand_flops: list[float], *,
                   precision: str = "bf16", utilization: float | Mapping[str, float] = 0.4,
-                  hbm_bytes: list[float] | None = None, power_cap_w: dict[str, float] | None = None,
+                  hbm_bytes: list[float] | None = None,
+                  power_cap_w: Mapping[str, float | Mapping[int, float]] | None = None,
+                  supply_chips: Mapping[str, float | Mapping[int, float]] | None = None,
                   time_limit_s: float = 20.0) -> PlanResult:
     """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``.
 
     ``utilization``: delivered / peak FLOP/s, one figure for every chip or one per chip (keyed by the names
-    in ``chips``), e.g. each kind's MFU x goodput on a workload (:func:`workload_utilization`)."""
+    in ``chips``), e.g. each kind's MFU x goodput on a workload (:func:`workload_utilization`).
+    ``power_cap_w``: per site, watts for every year or ``{year: W}`` from that year on (default: the catalog
+    site's build-out ramp). ``supply_chips``: per chip (a name in ``chips``), the chips that can be bought in a
+    year over all sites, one figure or ``{year: chips}`` from that year on (default: unlimited)."""
     if not chips:
         raise RainierError("no chip given", field="--chip", fix="e.g. --chip trn2,trn3,gb200")
     if not sites:
@@ -113,13 +181,19 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                    for b in hbm_bytes):
             raise RainierError(f"every HBM demand must be a finite number of bytes >= 0 (got {list(hbm_bytes)!r})",
                                field="hbm_bytes", fix="pass numbers, e.g. [1e15, 2e15]")
-    if power_cap_w is not None and not isinstance(power_cap_w, dict):
-        raise RainierError(f"must map site names to watts (got {type(power_cap_w).__name__})", field="power_cap_w",
-                           fix="e.g. {'mississippi': 300e6}")
+    for arg, name in ((power_cap_w, "power_cap_w"), (supply_chips, "supply_chips")):
+        if arg is not None and not isinstance(arg, Mapping):
+            raise RainierError(f"must map {'site' if name == 'power_cap_w' else 'chip'} names to figures "
+                               f"(got {type(arg).__name__})", field=name,
+                               fix="e.g. {'mississippi': 300e6}" if name == "power_cap_w" else "e.g. {'trn3': 300_000}")
     for name, w in (power_cap_w or {}).items():
-        if not (isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w) and w > 0):
+        if not isinstance(w, Mapping) and not (_real(w) and float(w) > 0):
             raise RainierError(f"power cap of '{name}' must be a positive, finite number of watts (got {w!r})",
                                field="power_cap_w", fix="give watts, e.g. 300e6 for 300 MW, or leave the site out")
+    unknown_chips = sorted(set(supply_chips or {}) - set(chips))
+    if unknown_chips:
+        raise RainierError(f"supply given for '{unknown_chips[0]}', which is not among the candidate chips",
+                           field="--supply", fix=f"key it by a chip in --chip: {', '.join(chips)}")
     # Every calendar year from the first to the last is planned (and paid for); a year without a
     # demand figure keeps the latest one given before it.
     given = dict(zip(years, demand_flops, strict=True))
@@ -145,7 +219,13 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     if unknown:
         raise RainierError(f"power cap given for '{unknown[0]}', which is not among the planned sites",
                            field="power_cap_w", fix=f"key it by a planned site: {', '.join(sorted(seen))}")
-    caps = {s.name: (power_cap_w or {}).get(s.name, s.power_mw * 1e6) for s in site_objs}
+    cap_fix = "give watts, e.g. 300e6 for 300 MW, or {2027: 1e9} from 2027 on"
+    cap_ty = {s.name: _by_year((power_cap_w or {})[s.name], years, [s.power_w_in(y) for y in years],
+                               f"power_cap_w of '{s.name}'", cap_fix) if s.name in (power_cap_w or {})
+              else [s.power_w_in(y) for y in years] for s in site_objs}
+    caps = {name: max(v) for name, v in cap_ty.items()}
+    supply_ty = {c: _by_year(v, years, [math.inf] * len(years), f"--supply of '{c}'", "chips per year, e.g. trn3:300k")
+                 for c, v in (supply_chips or {}).items()}
     life = int(round(econ.hardware_life_years))
     nc, ns, ny = len(accs), len(site_objs), len(years)
     idx = lambda c, s, y: (c * ns + s) * ny + y  # noqa: E731
@@ -166,11 +246,57 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     def active(y_buy: int, t: int) -> bool:
         return years[y_buy] <= years[t] < years[y_buy] + life
 
+    ub = np.full(nvar, np.inf)
+    for c, a in enumerate(accs):
+        for s in range(ns):
+            for y in range(ny):
+                if years[y] < a.launch_year:
+                    ub[idx(c, s, y)] = 0.0
+
+    # Constraint rows, in planner units (MW, EFLOP/s, PB, chips) so HiGHS's absolute tolerances (1e-7) are
+    # negligible; each row keeps its kind, key and year for the duals.
+    rows_a: list[np.ndarray] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    tags: list[tuple[str, str, int]] = []
+
+    def add(row: np.ndarray, low: float, high: float, tag: tuple[str, str, int]) -> None:
+        rows_a.append(row)
+        lo.append(low)
+        hi.append(high)
+        tags.append(tag)
+
+    def installed(t: int, per_chip: np.ndarray, site: int | None = None) -> np.ndarray:
+        row = np.zeros(nvar)
+        for c in range(nc):
+            for s in range(ns) if site is None else (site,):
+                for y in range(ny):
+                    if active(y, t):
+                        row[idx(c, s, y)] = cps[c] * per_chip[c, s] if per_chip.ndim == 2 else cps[c] * per_chip[c]
+        return row
+
+    for t in range(ny):
+        for s in range(ns):
+            add(installed(t, fac_w, s) / 1e6, -np.inf, cap_ty[site_objs[s].name][t] / 1e6, ("power", site_objs[s].name, t))
+        add(installed(t, flops) / 1e18, 0.0, np.inf, ("demand", "", t))  # lower bound set below
+        if hbm_bytes is not None:
+            add(installed(t, hbm) / 1e15, hbm_bytes[t] / 1e15, np.inf, ("hbm", "", t))
+    for name, limits in supply_ty.items():
+        c = chips.index(name)
+        for y in range(ny):
+            if math.isfinite(limits[y]):
+                row = np.zeros(nvar)
+                for s in range(ns):
+                    row[idx(c, s, y)] = cps[c]
+                add(row, -np.inf, limits[y], ("supply", name, y))
+
     # Demands no plan can meet, told in the user's terms before HiGHS sees them.
     util_text = (f"{utilization:.0%} of {precision} peak" if not isinstance(utilization, Mapping) else
                  "their utilization (" + ", ".join(f"{a.name} {util_of[n]:.1%}" for n, a in zip(chips, accs, strict=True))
                  + f" of {precision} peak)")
-    _check_reachable(cat, accs, site_objs, caps, years, demand_flops, flops, fac_w, util_text)
+    _check_reachable(cat, accs, site_objs, cap_ty, years, demand_flops, flops, fac_w, util_text)
+    if supply_ty:
+        _check_supply(rows_a, hi, tags, ub, years, demand_flops, supply_ty)
     # Any positive demand needs at least one system: raise a tiny demand to the smallest system's
     # output so that HiGHS's absolute tolerance cannot satisfy it with nothing installed.
     need_flops = list(demand_flops)
@@ -178,6 +304,9 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         if 0 < need_flops[t]:
             avail = [cps[c] * flops[c] for c, a in enumerate(accs) if a.launch_year <= years[t]]
             need_flops[t] = max(need_flops[t], min(avail))
+    for i, (kind, _, t) in enumerate(tags):
+        if kind == "demand":
+            lo[i] = need_flops[t] / 1e18
 
     # Objective: every installed year costs a year of owner cost.
     cobj = np.zeros(nvar)
@@ -186,53 +315,11 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             for y in range(ny):
                 n_active = sum(active(y, t) for t in range(ny))
                 cobj[idx(c, s, y)] = n_active * cps[c] * cost_h[c, s] * HOURS_PER_YEAR
-    rows_a, lo, hi = [], [], []
-    for t in range(ny):
-        for s in range(ns):  # power cap per site and year
-            row = np.zeros(nvar)
-            for c in range(nc):
-                for y in range(ny):
-                    if active(y, t):
-                        row[idx(c, s, y)] = cps[c] * fac_w[c, s]
-            rows_a.append(row)
-            lo.append(-np.inf)
-            hi.append(caps[site_objs[s].name])
-        row = np.zeros(nvar)  # delivered FLOP/s
-        for c in range(nc):
-            for s in range(ns):
-                for y in range(ny):
-                    if active(y, t):
-                        row[idx(c, s, y)] = cps[c] * flops[c]
-        rows_a.append(row)
-        lo.append(need_flops[t])
-        hi.append(np.inf)
-        if hbm_bytes is not None:
-            row = np.zeros(nvar)
-            for c in range(nc):
-                for s in range(ns):
-                    for y in range(ny):
-                        if active(y, t):
-                            row[idx(c, s, y)] = cps[c] * hbm[c]
-            rows_a.append(row)
-            lo.append(hbm_bytes[t])
-            hi.append(np.inf)
-    ub = np.full(nvar, np.inf)
-    for c, a in enumerate(accs):
-        for s in range(ns):
-            for y in range(ny):
-                if years[y] < a.launch_year:
-                    ub[idx(c, s, y)] = 0.0
-    # Solve in planner units (MW, EFLOP/s, PB) so HiGHS's absolute tolerances (1e-7) are negligible.
     A = np.array(rows_a)
-    scale = np.array([1e6 if np.isinf(lo_) else 1e18 for lo_ in lo])  # power rows have no lower bound
-    if hbm_bytes is not None:
-        per_year = ns + 2
-        for t in range(ny):
-            scale[t * per_year + ns + 1] = 1e15
-    A = A / scale[:, None]
+    cnorm = max(cobj.max(), 1.0)
     res = milp(
-        c=cobj / max(cobj.max(), 1.0),
-        constraints=LinearConstraint(A, np.array(lo) / scale, np.array(hi) / scale),
+        c=cobj / cnorm,
+        constraints=LinearConstraint(A, np.array(lo), np.array(hi)),
         integrality=np.ones(nvar),
         bounds=Bounds(np.zeros(nvar), ub),
         options={"time_limit": time_limit_s, "mip_rel_gap": 1e-4},
@@ -247,7 +334,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             )
         if res.status == 2:
             raise RainierError(
-                f"no plan of whole systems meets the demand within the site power caps "
+                f"no plan of whole systems meets the demand within the site power caps"
+                f"{' and the supply limits' if supply_ty else ''} "
                 f"(peak demand {fmt_ef(need)} EF/s delivered; hardware keeps its power until it retires)",
                 field="--demand", fix="add sites or power, allow newer chips, or lower the demand",
             )
@@ -282,9 +370,66 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     status = "optimal" if res.status == 0 else "feasible (time limit)"
     if not math.isfinite(total):
         raise RainierError("planner returned a non-finite cost", field="--demand")
+    duals = _duals(cobj / cnorm, A, np.array(lo), np.array(hi), ub)
+    power_value: dict[str, dict[int, float]] = {s.name: {} for s in site_objs}
+    supply_value: dict[str, dict[int, float]] = {c: {} for c in supply_ty}
+    demand_cost: dict[int, float] = {}
+    for i, (kind, key, t) in enumerate(tags):
+        v = max(0.0, float(abs(duals[i]) * cnorm)) if duals is not None else 0.0
+        if kind == "power":
+            power_value[key][years[t]] = v  # $ per MW (rows are in MW)
+        elif kind == "supply":
+            supply_value[key][years[t]] = v  # $ per chip
+        elif kind == "demand":
+            demand_cost[years[t]] = v  # $ per EF/s
+    accs_by = {n: a.name for n, a in zip(chips, accs, strict=True)}
     return PlanResult(status=status, total_cost_usd=total, years=list(years), rows=rows,
                       demand_flops=list(demand_flops), power_cap_w=caps,
-                      utilization_by_chip={a.name: util_of[n] for n, a in zip(chips, accs, strict=True)})
+                      utilization_by_chip={a.name: util_of[n] for n, a in zip(chips, accs, strict=True)},
+                      power_cap_w_by_year={k: dict(zip(years, v, strict=True)) for k, v in cap_ty.items()},
+                      supply_chips_by_year={accs_by[k]: {y: v for y, v in zip(years, lim, strict=True) if math.isfinite(v)}
+                                            for k, lim in supply_ty.items()},
+                      power_value_usd_per_mw=power_value,
+                      supply_value_usd_per_chip={accs_by[k]: v for k, v in supply_value.items()},
+                      demand_cost_usd_per_ef_s=demand_cost)
+
+
+def _duals(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub: np.ndarray) -> np.ndarray | None:
+    """Marginal cost of each constraint row's bound in the LP relaxation (d objective / d bound, >= 0 in
+    magnitude; a slack row has 0); None if HiGHS does not solve the relaxation."""
+    upper = np.isfinite(hi)
+    lower = np.isfinite(lo)
+    a_ub = np.vstack([A[upper], -A[lower]])
+    b_ub = np.concatenate([hi[upper], -lo[lower]])
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=np.column_stack([np.zeros(len(c)), ub]), method="highs")
+    if res.status != 0:
+        return None
+    m = np.asarray(res.ineqlin.marginals)
+    out = np.zeros(len(A))
+    out[np.flatnonzero(upper)] += m[: int(upper.sum())]
+    out[np.flatnonzero(lower)] += m[int(upper.sum()):]
+    return out
+
+
+def _check_supply(rows_a: list[np.ndarray], hi: list[float], tags: list[tuple[str, str, int]], ub: np.ndarray,
+                  years: list[int], demand_flops: list[float], supply_ty: dict[str, list[float]]) -> None:
+    """Raise for the first year whose demand cannot be met even in the LP relaxation once supply is limited:
+    the most EF/s installable in that year under every power cap and supply limit (earlier years' purchases
+    included), found by maximising that year's delivered FLOP/s."""
+    A = np.array(rows_a)
+    keep = [i for i, (k, _, _) in enumerate(tags) if k in ("power", "supply")]
+    bounds = np.column_stack([np.zeros(A.shape[1]), ub])
+    for i, (kind, _, t) in enumerate(tags):
+        if kind != "demand" or demand_flops[t] <= 0:
+            continue
+        res = linprog(-A[i], A_ub=A[keep], b_ub=np.array(hi)[keep], bounds=bounds, method="highs")
+        if res.status == 0 and -res.fun * 1e18 < demand_flops[t] * (1 - 1e-9):
+            lim = ", ".join(f"{c} {fmt_count(v[t])}/yr" for c, v in supply_ty.items() if math.isfinite(v[t]))
+            raise RainierError(
+                f"{years[t]} asks for {fmt_ef(demand_flops[t])} EF/s delivered, but the supply limits ({lim or 'earlier years'})"
+                f" and power caps allow at most {fmt_ef(-res.fun * 1e18)} EF/s installed by then", field="--supply",
+                fix="raise --supply, start buying earlier (an earlier demand year), or lower the demand",
+            )
 
 
 @dataclass(frozen=True)
@@ -341,7 +486,7 @@ def fmt_ef(flops: float) -> str:
     return f"{ef:,.0f}" if 100 <= ef < 1e9 else f"{ef:.3g}"
 
 
-def _check_reachable(cat: Catalog, accs: list[Accelerator], site_objs: list[Site], caps: dict[str, float], years: list[int],
+def _check_reachable(cat: Catalog, accs: list[Accelerator], site_objs: list[Site], caps: dict[str, list[float]], years: list[int],
                      demand_flops: list[float], flops: np.ndarray, fac_w: np.ndarray, util_text: str) -> None:
     """Raise for a year whose demand no plan can meet: no candidate chip yet, or beyond every site's cap."""
     first = min(a.launch_year for a in accs)
@@ -369,13 +514,14 @@ def _check_reachable(cat: Catalog, accs: list[Accelerator], site_objs: list[Site
             per_w = [flops[c] / fac_w[c, s_i] for c in avail]
             k = int(np.argmax(per_w))
             best[s.name] = avail[k]
-            most += caps[s.name] * per_w[k]
+            most += caps[s.name][t] * per_w[k]
         if demand_flops[t] > most * (1 + 1e-9):
-            sites = ", ".join(f"{s.name} {fmt_power(caps[s.name])}" for s in site_objs)
+            sites = ", ".join(f"{s.name} {fmt_power(caps[s.name][t])}" for s in site_objs)
             chips = sorted({accs[c].name for c in best.values()})
             raise RainierError(
-                f"{year} asks for {fmt_ef(demand_flops[t])} EF/s delivered, but even every site at its power cap "
+                f"{year} asks for {fmt_ef(demand_flops[t])} EF/s delivered, but even every site at its {year} power cap "
                 f"({sites}) filled with {' and '.join(chips)} at {util_text} delivers at "
                 f"most {fmt_ef(most)} EF/s", field="--demand",
-                fix="lower the demand (a bare number is EF/s), or add sites or power",
+                fix="lower the demand (a bare number is EF/s), move it to a later year (sites are built out over "
+                    "time: see `rainier catalog show SITE`), or add sites or --power-cap",
             )
