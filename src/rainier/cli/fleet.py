@@ -47,13 +47,21 @@ def summary_table(summary: dict[str, Any], run_dir: Path | None) -> Table:
     ]
     for k, v in rows:
         table.add_row(k, v)
+    from rainier.fleet.outputs import wait_summary
+
     for tn in summary["tenants"]:
         table.add_row(f"{tn['tenant']}: delivered / committed chip-h",
                       f"{fmt_count(tn['delivered_chip_hours'])} / {fmt_count(tn['committed_chip_hours'])}")
         table.add_row(f"{tn['tenant']}: jobs done, wait mean / p95",
                       f"{tn['jobs_finished']}/{tn['jobs_submitted']}, {tn['queue_wait_mean_h']:.1f} h / {tn['queue_wait_p95_h']:.1f} h")
+        why = wait_summary(tn.get("queue_wait_chip_hours_by_reason") or {})
+        if why:
+            table.add_row(f"{tn['tenant']}: queued chip-h, waiting for", why)
+    caption = [f"warning: {w}" for w in (summary.get("commitments") or {}).get("warnings", [])]
     if run_dir is not None:
-        table.caption = f"run directory: {run_dir}"
+        caption.append(f"run directory: {run_dir}")
+    if caption:
+        table.caption = "\n".join(caption)
     return table
 
 

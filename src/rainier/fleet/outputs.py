@@ -21,12 +21,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rainier.econ import J_PER_MWH
+from rainier.fleet.state import WAIT_REASONS
 from rainier.io import atomic_dir, to_jsonable
+from rainier.units import fmt_count
 
 if TYPE_CHECKING:
     from rainier.fleet.simulation import RunResult, Simulation
 
-__all__ = ["build_result", "write_run_dir", "JOBS_SCHEMA", "EVENTS_SCHEMA", "TIMESERIES_SCHEMA"]
+__all__ = ["build_result", "write_run_dir", "wait_summary", "JOBS_SCHEMA", "EVENTS_SCHEMA", "TIMESERIES_SCHEMA"]
 
 H = 3600.0
 
@@ -47,6 +49,20 @@ TIMESERIES_SCHEMA = pa.schema([
     ("chips_undelivered", pa.float64()), ("power_mw", pa.float64()), ("power_cap_mw", pa.float64()),
     ("tokens_per_s_served", pa.float64()), ("tokens_per_s_demanded", pa.float64()),
 ])
+
+
+_WAIT_WORDS = {"supply": "supply", "repairs": "repairs", "site_outage": "site outage", "training": "other gangs",
+               "inference": "inference", "power": "power", "policy": "scheduler"}
+
+
+def wait_summary(by_reason: dict[str, float]) -> str:
+    """'1.2M: supply 61%, power 30%, scheduler 9%' (reasons of at least 1%), or '' when nothing waited."""
+    total = sum(by_reason.values())
+    if total <= 0:
+        return ""
+    parts = [f"{_WAIT_WORDS.get(k, k)} {v / total:.0%}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1])
+             if v / total >= 0.01]
+    return f"{fmt_count(total)}: " + ", ".join(parts)
 
 
 def _p95(x: list[float]) -> float:
@@ -186,6 +202,8 @@ def build_result(sim: Simulation) -> RunResult:
             "slo_attainment": float(sv_served / sv_dem) if sv_dem > 0 else 1.0,
             "energy_mwh": float(tot[:, sim.c_tpower[i]].sum()) / J_PER_MWH,
             "cost_usd": float(tot[:, sim.c_tcost[i]].sum()),
+            # additive: queued chip-hours by the first reason that blocked the job (simulation.WAIT_REASONS)
+            "queue_wait_chip_hours_by_reason": {r: float(sim.wait_chip_s[i, k] / H) for k, r in enumerate(WAIT_REASONS)},
         })
     sites = [{
         "site": s.name,
@@ -209,6 +227,8 @@ def build_result(sim: Simulation) -> RunResult:
         # additive to the contract: gang chip-hours spent waiting in the queue to restart after an
         # interruption (spares short, repairs pending, or preempted), by the interrupting cause
         "restart_wait_chip_hours_by_cause": dict(sorted(sim.restart_wait_by_cause.items())),
+        "queue_wait_chip_hours_by_reason": {r: float(sim.wait_chip_s[:, k].sum() / H) for k, r in enumerate(WAIT_REASONS)},
+        "commitments": sim.commitment_report(),
         "deliveries_deferred_by_power_systems": sim.deferred_deliveries,
     }
     return RunResult(sc, jobs, events, ts, summary, sim.k.events_processed, sim.perf.backend,

@@ -22,6 +22,15 @@ What is modelled (per event, Python; per hour, numpy):
   facility watts per chip) is entitled to ``installed x c_i / max(sum c, installed)`` chips, updated
   hourly; fair-share scheduling uses it, and the summary reports its integral as committed chip-hours.
 
+- **Why jobs waited**: while a training job is queued, its chips accrue wait time under the first reason
+  that blocks it, re-read after every scheduling pass and every hour (``WAIT_REASONS``): ``supply`` (fewer
+  systems of its kind installed than the gang needs), ``repairs`` (enough installed, too few healthy),
+  ``site_outage`` (healthy ones at a site that is down), ``training`` (held by other gangs), ``inference``
+  (the rest held by services), ``power`` (idle systems the site's power headroom cannot start) and ``policy``
+  (startable, but the scheduler ran others first: queue order, fair share, a reservation, domain
+  fragmentation). Counts per pool: the best pool of the kind, or all of them for a cross-site gang. The
+  reasons add up to every queued chip-second (tested against the jobs' own waits).
+
 Conservation: per site and hour, chips busy + idle + failed + undelivered = site capacity (all systems
 the scenario ever places there; retired systems count as undelivered), because the ledger integrates
 each level exactly between events.
@@ -52,6 +61,7 @@ from rainier.fleet.state import (
     IDLE,
     NO_OWNER,
     RETIRED,
+    WAIT_REASONS,
     Job,
     Ledger,
     Pool,
@@ -60,6 +70,8 @@ from rainier.fleet.state import (
     Stream,
     Tenant,
 )
+
+_POLICY = WAIT_REASONS.index("policy")
 
 __all__ = ["Simulation", "RunResult"]
 
@@ -200,6 +212,12 @@ class Simulation:
         self.failures_by_cause: dict[str, int] = {c.name: 0 for c in causes}
         self.loss_by_cause: dict[str, float] = {}
         self.restart_wait_by_cause: dict[str, float] = {}
+        self.wait_chip_s = np.zeros((T, len(WAIT_REASONS)))  # queued chip-seconds by tenant and reason
+        self._wait_rate = np.zeros((T, len(WAIT_REASONS)))   # chips queued now, by tenant and reason
+        self._wait_t = 0.0
+        self._commit_now = (0.0, 0.0)
+        self._oversub_s = 0.0
+        self._worst_cover = 1.0
         self.useful_chip_s = np.zeros(T)
         self.train_busy_chip_s = np.zeros(T)
         self.ts_rows: list[tuple[float, float, np.ndarray]] = []
@@ -609,6 +627,8 @@ class Simulation:
     def _enqueue(self, job: Job) -> None:
         job.status = "queued"
         job.queued_since_s = self.k.now_s
+        self._accrue_waits()
+        self._wait_rate[job.tenant, _POLICY] += job.chips  # until the next pass reads its reason
         key = (job.submit_s, job.id)
         bisect.insort(self.pending, key)
         # per (tenant, kind): higher job priority first, then submit order
@@ -738,6 +758,59 @@ class Simulation:
         self._pass_handle = self.k.schedule_at(at, self._pass, priority=PRIO_LATE)
 
     def _pass(self) -> None:
+        self._schedule_pass()
+        self._classify_waits()
+
+    def _accrue_waits(self) -> None:
+        t = self.k.now_s
+        if t > self._wait_t:
+            self.wait_chip_s += self._wait_rate * (t - self._wait_t)
+        self._wait_t = t
+
+    def _classify_waits(self) -> None:
+        """Accrue queued chip-time so far, then re-read why each queued job waits (module docstring)."""
+        self._accrue_waits()
+        rate = np.zeros_like(self._wait_rate)
+        if self.pending:
+            now = self.k.now_s
+            st = self._startable()
+            svc = [0] * len(self.pools)
+            for sv in self.services:
+                for p, n in sv.alloc.items():
+                    svc[p] += n
+            seen: dict[tuple[int, int, bool], int] = {}
+            cross_ok = self.sc.cross_site.allowed
+            for _, jid in self.pending:
+                job = self.jobs[jid]
+                key = (job.kind, job.n_systems, job.cross_site and cross_ok)
+                r = seen.get(key)
+                if r is None:
+                    r = seen[key] = self._wait_reason(key[0], key[1], key[2], st, svc, now)
+                rate[job.tenant, r] += job.chips
+        self._wait_rate = rate
+
+    def _wait_reason(self, kind: int, m: int, cross: bool, st: list[int], svc: list[int], now: float) -> int:
+        pools = self.pools_of_kind[kind]
+
+        def most(f: Callable[[int, Pool, bool], int]) -> int:
+            vals = [f(p, self.pools[p], self.sites[self.pools[p].site].down_until_s <= now) for p in pools]
+            return (sum(vals) if cross else max(vals)) if vals else 0
+
+        if most(lambda p, P, up: P.n_idle + P.n_busy + P.n_failed) < m:
+            return WAIT_REASONS.index("supply")
+        if most(lambda p, P, up: P.n_idle + P.n_busy) < m:
+            return WAIT_REASONS.index("repairs")
+        if most(lambda p, P, up: P.n_idle + P.n_busy if up else 0) < m:
+            return WAIT_REASONS.index("site_outage")
+        if most(lambda p, P, up: P.n_idle + svc[p] if up else 0) < m:
+            return WAIT_REASONS.index("training")
+        if most(lambda p, P, up: P.n_idle if up else 0) < m:
+            return WAIT_REASONS.index("inference")
+        if most(lambda p, P, up: st[p]) < m:
+            return WAIT_REASONS.index("power")
+        return _POLICY
+
+    def _schedule_pass(self) -> None:
         self._pass_handle = None
         self._last_pass_s = self.k.now_s
         if not self.pending:
@@ -792,9 +865,26 @@ class Simulation:
         for t, ci in zip(self.tenants, c, strict=True):
             t.entitlement_chips = installed * ci / max(tot, installed) if tot > 0 else installed / len(self.tenants)
             t.committed_chips_nominal = ci  # type: ignore[attr-defined]
+        self._commit_now = (tot, installed)
+
+    def commitment_report(self) -> dict[str, Any]:
+        """Were the tenants' commitments coverable? Hours in which they exceeded the installed chips (their
+        entitlements were scaled down pro rata), the worst cover, and power commitments against the site caps."""
+        w_commit = sum(t.commitment_w for t in self.tenants)
+        caps = sum(s.cap_w for s in self.sites)
+        warnings = []
+        if self._oversub_s > 0:
+            warnings.append(f"commitments exceeded the installed chips for {self._oversub_s / HOUR_S:,.0f} h of the run "
+                            f"(at worst {self._worst_cover:.0%} covered): every tenant's entitlement was scaled down")
+        if w_commit > caps:
+            warnings.append(f"power commitments total {w_commit / 1e6:,.0f} MW but the sites' caps total "
+                            f"{caps / 1e6:,.0f} MW: they cannot all be met")
+        return {"committed_power_w": w_commit, "site_caps_w": caps, "hours_oversubscribed": self._oversub_s / HOUR_S,
+                "worst_cover": self._worst_cover, "warnings": warnings}
 
     def _tick(self) -> None:
         t = self.k.now_s
+        self._classify_waits()
         if t > 0:
             self._snapshot(t)
             for tn in self.tenants:
@@ -804,6 +894,10 @@ class Simulation:
             return
         self._entitlements()
         step = min(self.sc.hourly_s, self.horizon_s - t)
+        tot, installed = self._commit_now
+        if tot > installed:
+            self._oversub_s += step
+            self._worst_cover = min(self._worst_cover, installed / tot)
         self.L.open(t, t + step)
         for sv in self.services:
             self._serve(sv, t, step)

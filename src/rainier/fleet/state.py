@@ -28,7 +28,10 @@ from typing import Any
 import numpy as np
 
 __all__ = ["UNDELIVERED", "IDLE", "BUSY", "FAILED", "RETIRED", "Pool", "Ledger", "Job", "Tenant", "Service",
-           "SiteState", "Stream"]
+           "SiteState", "Stream", "WAIT_REASONS"]
+
+# Why a queued training job is not running, in the order the simulation tests them (simulation docstring).
+WAIT_REASONS = ("supply", "repairs", "site_outage", "training", "inference", "power", "policy")
 
 UNDELIVERED, IDLE, BUSY, FAILED, RETIRED = 0, 1, 2, 3, 4
 NO_OWNER = -1

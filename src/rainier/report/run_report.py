@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 import yaml
 
 from rainier.errors import RainierError
+from rainier.fleet.outputs import wait_summary
 from rainier.report.html import PALETTE, STATE_COLORS, Cell, Page, fmt_num, fmt_pct
 
 __all__ = ["RunData", "load_run", "check_run_dir", "contract_problems", "build_run_page", "write_run_report", "headline", "bin_hours",
@@ -529,11 +530,17 @@ def _add_tenants(page: Page, run: RunData) -> None:
                      Cell(fmt_pct(share), "worse" if share is not None and share < 0.95 else ""),
                      Cell(f"{fmt_num(t.get('jobs_finished'))} / {fmt_num(t.get('jobs_submitted'))}"),
                      Cell(fmt_num(t.get("queue_wait_mean_h"))), Cell(fmt_num(t.get("queue_wait_p95_h"))),
+                     Cell(wait_summary(t.get("queue_wait_chip_hours_by_reason") or {}) or "–"),
                      Cell(fmt_pct(t.get("goodput"))),
                      Cell(fmt_pct(t.get("slo_attainment")) if t.get("tokens_demanded") else "–")))
+    warn = " ".join(f"Warning: {w}." for w in (run.summary.get("commitments") or {}).get("warnings", []))
     sec.table(["tenant", "committed chips", "committed chip-h", "delivered chip-h", "delivered / committed",
-               "jobs finished", "queue wait mean h", "queue wait p95 h", "goodput", "SLO attainment"], rows,
-              caption="Red: a tenant received less than 95 % of its commitment.")
+               "jobs finished", "queue wait mean h", "queue wait p95 h", "queued chip-h: waiting for", "goodput",
+               "SLO attainment"], rows,
+              caption="Red: a tenant received less than 95 % of its commitment. Waiting for: the first reason a queued "
+                      "job could not start (supply: too few systems installed; repairs; site outage; other gangs; "
+                      "inference: held by services; power: the site's cap; scheduler: startable but ran others first)."
+                      + (" " + warn if warn else ""))
 
 
 def _segments(start: np.ndarray, end: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
