@@ -662,3 +662,35 @@ def test_interleaving_needs_a_microbatch_per_stage(cat, run_cli):
     r = estimate_training("llama3.1-405b", "h100", 16384, seq=8192, global_batch=2048, catalog=cat, top=5)
     for p in [r.parallelism] + [a["parallelism"] for a in r.alternatives]:
         assert p["vp"] == 1 or 2048 // (p["dp"] * p["micro_batch"]) >= p["pp"]
+
+
+def test_cross_site_sensitivity_finds_the_link_that_keeps_the_job_within_tolerance(cat):
+    from rainier.perf.training import Parallelism
+
+    kw = dict(seq=8192, global_batch=2048, catalog=cat)
+    res = estimate_training("llama3-8b", "h100", 512, sites=2, cross_site_gbps=400, **kw)
+    c = res.cross_site
+    assert c is not None and c["sites"] == 2 and c["dim"] == "dp"
+    one = estimate_training("llama3-8b", "h100", 512, **kw)
+    assert c["one_site_step_time_s"] == pytest.approx(one.step_time_s)
+    assert c["slowdown"] == pytest.approx(res.step_time_s / one.step_time_s - 1)
+    g5, g1 = c["gbps_within"]["5%"], c["gbps_within"]["1%"]
+    assert g5 is not None and (g1 is None or g1 >= g5)
+    # the threshold is where it says: some searched layout is within 5% there, and none 2% below it
+    layouts = [Parallelism(**res.parallelism), Parallelism(**one.parallelism)]
+    unlimited = estimate_training("llama3-8b", "h100", 512, sites=2, cross_site_gbps=1e9, cross_site_report=False, **kw)
+    layouts.append(Parallelism(**unlimited.parallelism))
+
+    def best(g: float) -> float:
+        out = []
+        for p in layouts:
+            if p.dp % 2:
+                continue
+            out.append(estimate_training("llama3-8b", "h100", 512, sites=2, cross_site_gbps=g, parallelism=p,
+                                         cross_site_report=False, **kw).step_time_s)
+        return min(out)
+
+    target = one.step_time_s * 1.05
+    assert best(g5) <= target * (1 + 1e-9) and best(g5 * 0.98) > target
+    assert any("one site" in n for n in res.notes)
+    assert one.cross_site is None

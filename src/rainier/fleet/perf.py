@@ -143,7 +143,7 @@ class PerfCache:
                 try:
                     res = self._est_train(m, acc, int(chips), seq=self.seq, global_batch=gb, sites=int(sites),
                                           cross_site_gbps=self.cross_site_gbps if sites > 1 else None,
-                                          system=sysm, catalog=cat)
+                                          system=sysm, catalog=cat, cross_site_report=False)
                     tps = float(res.tokens_per_s)
                     if not (tps > 0 and math.isfinite(tps)):
                         raise RainierError(f"estimator returned {tps} tokens/s")

@@ -228,6 +228,9 @@ class TrainingResult:
     # and with --tokens the time, energy and cost to train including the losses
     goodput: dict[str, Any] | None = None
     time_budget_days: float | None = None  # --time: the wall-clock budget that ``tokens`` is what trains in
+    # with sites > 1: the same chips at one site, and the link that keeps the job within 5% / 1% of it
+    # (cross_site_sensitivity)
+    cross_site: dict[str, Any] | None = None
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -806,7 +809,7 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                       tokens: float | None = None, sites: int = 1, cross_site_gbps: float | None = None,
                       system: System | str | None = None, catalog: Catalog | None = None, top: int = 1,
                       options: Options | None = None, resilience: Resilience | None = None,
-                      time_s: float | None = None) -> TrainingResult:
+                      time_s: float | None = None, cross_site_report: bool = True) -> TrainingResult:
     """Step time, utilisation, memory, time/energy/cost to train (see the module docstring).
 
     ``parallelism``: a full :class:`Parallelism`, or a dict of the sizes to fix (``tp``, ``pp``, ``dp``,
@@ -815,7 +818,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     ``resilience``: failures and checkpoints (perf.goodput; None = the catalog's defaults, async checkpoints
     at the goodput-optimal interval) for the ``goodput`` block. ``time_s`` (instead of ``tokens``): a wall-clock
     budget; ``tokens`` becomes what the job trains in it with failures (``goodput.time_to_train_days`` = the
-    budget), the failure-free figures those tokens' (``time_budget_days`` set).
+    budget), the failure-free figures those tokens' (``time_budget_days`` set). With ``sites`` > 1 and
+    ``cross_site_report``, ``cross_site`` compares the job with the same chips at one site
+    (:func:`cross_site_sensitivity`).
     Raises :class:`RainierError` naming the field when nothing valid fits.
     """
     cat = catalog or default_catalog()
@@ -951,7 +956,92 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                        fix="try more chips, another --global-batch, or fix fewer sizes")
     res = _result(ctx, evals, tokens=tokens, resilience=resilience, time_s=time_s)
     del res.alternatives[top - 1:]
+    if sites > 1 and cross_site_report:
+        res.cross_site = cross_site_sensitivity(
+            res, mdl, acc, sysm, seq=int(seq), global_batch=int(global_batch), precision=precision,
+            cross_site_gbps=float(cross_site_gbps or 0.0), catalog=cat, options=opt,
+            fixed=None if isinstance(parallelism, Parallelism) else _fixed_sizes(dict(parallelism or {})))
+        res.notes.append(_cross_site_note(res.cross_site))
     return res
+
+
+def cross_site_sensitivity(res: TrainingResult, model: Model, acc: Accelerator, system: System, *, seq: int,
+                           global_batch: int, precision: str, cross_site_gbps: float, catalog: Catalog,
+                           options: Options, fixed: dict[str, Any] | None,
+                           within: tuple[float, ...] = (0.05, 0.01)) -> dict[str, Any]:
+    """How much the link between sites costs a job: the same chips at one site (searched, with the sizes the
+    caller fixed), the slowdown at the given link, and for each tolerance in ``within`` the smallest link
+    capacity (Gbit/s, per direction) at which the job runs within it of one site.
+
+    The step time never rises with link capacity, so each threshold is found by bisection (in log capacity,
+    to 0.1%) over two layouts, keeping the smaller: the one searched at the given link, and the one-site
+    optimum if the spanning dimension splits over the sites (the layout the search would move to as the link
+    grows). None where even an unlimited link leaves a layout more than the tolerance slower (latency, or a
+    layout worse than one site's best at any bandwidth)."""
+    sites = res.sites
+    one = estimate_training(model, acc, res.chips, seq=seq, global_batch=global_batch, precision=precision,
+                            parallelism=fixed, system=system, catalog=catalog, options=options, sites=1)
+    t1 = one.step_time_s
+    lo_g, hi_g = 1e-3, 1e9  # Gbit/s: 1 Mbit/s to 1 Ebit/s
+    unlimited = estimate_training(model, acc, res.chips, seq=seq, global_batch=global_batch, precision=precision,
+                                  parallelism=fixed, system=system, catalog=catalog, options=options, sites=sites,
+                                  cross_site_gbps=hi_g, cross_site_report=False)
+    layouts = [Parallelism(**res.parallelism)]
+    for cand in (unlimited.parallelism, one.parallelism):
+        p = Parallelism(**cand)
+        if getattr(p, options.cross_site_dim) % sites == 0 and p not in layouts:
+            layouts.append(p)
+
+    def step(p: Parallelism, gbps: float) -> float:
+        try:
+            return estimate_training(model, acc, res.chips, seq=seq, global_batch=global_batch, precision=precision,
+                                     parallelism=p, system=system, catalog=catalog, options=options, sites=sites,
+                                     cross_site_gbps=gbps, cross_site_report=False).step_time_s
+        except RainierError:
+            return math.inf
+
+    need: dict[str, float | None] = {}
+    for tol in within:
+        target = t1 * (1.0 + tol)
+        best: float | None = None
+        for p in layouts:
+            if step(p, hi_g) > target:
+                continue
+            if step(p, lo_g) <= target:
+                best = lo_g
+                break
+            a, b = math.log(lo_g), math.log(hi_g)
+            while b - a > 1e-3:
+                mid = 0.5 * (a + b)
+                a, b = (a, mid) if step(p, math.exp(mid)) <= target else (mid, b)
+            g = math.exp(b)
+            best = g if best is None else min(best, g)
+        need[f"{tol:.0%}"] = best
+    return {
+        "sites": sites,
+        "dim": options.cross_site_dim,
+        "gbps": cross_site_gbps,
+        "step_time_s": res.step_time_s,
+        "one_site_step_time_s": t1,
+        "one_site_parallelism": one.parallelism,
+        "slowdown": res.step_time_s / t1 - 1.0,
+        # the best layout over an unlimited link: what the link's latency alone costs
+        "slowdown_unlimited_link": unlimited.step_time_s / t1 - 1.0,
+        "latency_ms": Topology.from_system(system, catalog, sites=sites, cross_site_gbps=hi_g).cross_site_latency_s * 1e3,
+        "gbps_within": need,
+    }
+
+
+def _cross_site_note(c: dict[str, Any]) -> str:
+    def gb(x: float) -> str:
+        return f"{x / 1e3:,.3g} Tbit/s" if x >= 1e3 else f"{x:,.3g} Gbit/s"
+
+    parts = [f"within {k} of one site from {gb(v)}" if v is not None else f"never within {k}"
+             for k, v in c["gbps_within"].items()]
+    return (f"across {c['sites']} sites ({c['dim'].upper()} spans the link) at {gb(c['gbps'])}: "
+            f"{c['slowdown']:+.1%} step time against the same chips at one site; " + ", ".join(parts)
+            + f" (link capacity per direction); over an unlimited link the {c['latency_ms']:g} ms latency alone costs "
+            f"{c['slowdown_unlimited_link']:+.1%}")
 
 
 def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: Resilience,
