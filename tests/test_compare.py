@@ -280,3 +280,19 @@ def test_a_model_that_does_not_fit_stops_the_descent_at_a_power_of_two(cat, monk
     assert e.value.field == "--power"
     assert tried and tried[-1] & (tried[-1] - 1) == 0
     assert all(n & (n - 1) for n in tried[:-1])  # no power of two before the last
+
+
+def test_a_kind_whose_speed_or_energy_rests_on_estimates_is_starred(run_cli):
+    import json
+
+    args = ("train", "--model", "llama3-8b", "--chip", "h100,trn2", "--chips", "64", "--seq", "4096",
+            "--global-batch", "256")
+    rc, out, _ = run_cli(*args, "--json")
+    assert rc == 0
+    rows = {r["chip"]: r for r in json.loads(out)["rows"]}
+    assert "tdp_w" in rows["trn2"]["estimated"]  # Trainium2's TDP is an estimate in the catalog
+    assert not {"tdp_w", "peak_tflops", "hbm_tbps"} & set(rows["h100"]["estimated"])
+    rc, out, _ = run_cli(*args)
+    header = next(line for line in out.splitlines() if "h100" in line and "trn2" in line)
+    assert "trn2 *" in header and "h100 *" not in header
+    assert "* speed or energy rests on estimated catalog figures: trn2 (tdp_w" in " ".join(out.split())

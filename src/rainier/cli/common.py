@@ -120,12 +120,18 @@ def side_by_side(title: str, rows: Sequence[Any], lines: list[tuple[str, Callabl
     t = Table(title=title)
     t.add_column("")
     for r in rows:
-        t.add_column(r.chip, justify="right")
+        t.add_column(r.chip + (" *" if _perf_estimate(r) else ""), justify="right")
     for label, fn in lines:
         t.add_row(label, *[fn(r) if r.result is not None else "-" for r in rows])
     if any(r.error for r in rows):
         t.add_row("error", *[(r.error or "")[:60] for r in rows])
     return t
+
+
+def _perf_estimate(row: Any) -> bool:
+    from rainier.plan.compare import PERF_FIELDS
+
+    return any(f.removeprefix("system.") in PERF_FIELDS for f in getattr(row, "estimated", ()))
 
 
 def _times(x: float | None) -> str:
@@ -161,3 +167,7 @@ def emit_comparison(cmp: Any, table: Callable[[Any], Table], json: bool, quiet: 
         for row in cmp.rows:
             if row.error:
                 console.print(f"note: {row.chip}: {row.error}")
+        starred = [f"{r.chip} ({', '.join(r.estimated)})" for r in cmp.rows if _perf_estimate(r)]
+        if starred:
+            console.print("* speed or energy rests on estimated catalog figures: " + "; ".join(starred)
+                          + " (`rainier catalog show NAME` for their sources)")

@@ -48,7 +48,7 @@ from rainier.perf.training import Options, TrainingResult, estimate_training
 from rainier.units import fmt_power
 
 __all__ = ["ChipRow", "TrainingComparison", "compare_training", "chip_counts_below", "ServingRow",
-           "ServingComparison", "compare_serving"]
+           "ServingComparison", "compare_serving", "estimated_fields", "PERF_FIELDS"]
 
 # errors that fewer chips may cure (no layout divides the count, a fixed size does not divide it)
 _COUNT_FIELDS = (None, "parallelism", "--chips", "--tp", "--pp", "--dp", "--cp", "--ep", "--etp", "--vp",
@@ -71,6 +71,7 @@ class ChipRow:
     energy_vs_first: float | None  # kWh per token over the first runnable kind's
     result: TrainingResult | None
     error: str | None = None
+    estimated: tuple[str, ...] = ()  # catalog figures of the chip and its system that are estimates (estimated_fields)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +93,23 @@ class TrainingComparison:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# catalog figures behind speed and energy (an estimate here moves the comparison, not only its dollars)
+PERF_FIELDS = ("peak_tflops", "hbm_gib", "hbm_tbps", "scaleup_gbytes_s", "scaleout_gbits_s", "tdp_w", "system_power_w",
+               "all")
+
+
+def estimated_fields(acc: Accelerator, system: System) -> tuple[str, ...]:
+    """The chip's and its system's catalog fields marked estimated ('all' for a wholly estimated entry;
+    the system's prefixed 'system.')."""
+    out: list[str] = []
+    for entry, prefix in ((acc, ""), (system, "system.")):
+        if entry.estimated is True:
+            out.append(prefix + "all")
+        elif entry.estimated:
+            out.extend(prefix + f for f in entry.estimated)
+    return tuple(out)
 
 
 def chip_counts_below(available: int, system_chips: int) -> list[int]:
@@ -205,6 +223,7 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
     kinds = _kinds(cat, chip_kinds, chips, power_w, system)
     rows: list[ChipRow] = []
     errors: list[RainierError] = []
+    est = {name: estimated_fields(acc, sys_) for name, acc, sys_ in kinds}
     for name, acc, sys_ in kinds:
         if power_w is not None:
             available, none_why = _bought(cat, acc, sys_, power_w)
@@ -253,8 +272,8 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
     usd0 = _base([r.usd_per_million_tokens for r in ok])
     kwh0 = _base([r.kwh_per_million_tokens for r in ok])
     out = [replace(r, speed_vs_first=r.result.tokens_per_s / tps0, cost_vs_first=_ratio(r.usd_per_million_tokens, usd0),
-                   energy_vs_first=_ratio(r.kwh_per_million_tokens, kwh0)) if r.result is not None else r
-           for r in rows]
+                   energy_vs_first=_ratio(r.kwh_per_million_tokens, kwh0), estimated=est[r.chip])
+           if r.result is not None else replace(r, estimated=est[r.chip]) for r in rows]
     return TrainingComparison(model=ok[0].result.model,  # type: ignore[union-attr]
                               basis="power" if power_w is not None else "chips",
                               chips=None if chips is None else int(chips), power_w=power_w, seq=seq,
@@ -283,6 +302,7 @@ class ServingRow:
     energy_vs_first: float | None
     result: ServingResult | None
     error: str | None = None
+    estimated: tuple[str, ...] = ()  # catalog figures of the chip and its system that are estimates (estimated_fields)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -346,6 +366,7 @@ def compare_serving(model: str, chip_kinds: list[str], *, chips: int | None = No
         outcomes = iter(list(run(_serve_one, jobs)))
     rows: list[ServingRow] = []
     errors: list[RainierError] = []
+    est = {name: estimated_fields(acc, sys_) for name, acc, sys_, _, _ in sized}
     for name, acc, sys_, available, none_why in sized:
         if none_why:
             errors.append(RainierError(none_why, field="--power"))
@@ -371,7 +392,8 @@ def compare_serving(model: str, chip_kinds: list[str], *, chips: int | None = No
     j0 = _base([r.joules_per_token for r in ok])
     out = [replace(r, speed_vs_first=_ratio(r.output_tokens_per_s, tps0),
                    cost_vs_first=_ratio(r.usd_per_million_tokens, usd0),
-                   energy_vs_first=_ratio(r.joules_per_token, j0)) if r.result is not None else r for r in rows]
+                   energy_vs_first=_ratio(r.joules_per_token, j0), estimated=est[r.chip])
+           if r.result is not None else replace(r, estimated=est[r.chip]) for r in rows]
     return ServingComparison(model=ok[0].result.config["model"],  # type: ignore[union-attr]
                              basis="power" if power_w is not None else "chips",
                              chips=None if chips is None else int(chips), power_w=power_w, rows=out)

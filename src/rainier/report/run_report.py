@@ -370,7 +370,7 @@ def headline(run: RunData) -> list[tuple[str, str, str]]:
         ("goodput", fmt_pct(t.get("goodput")), f"{fmt_num(lost)} chip-hours of work lost"),
         ("SLO attainment", fmt_pct(t.get("slo_attainment")) if demanded else "–", "of inference tokens" if demanded else "no inference in this run"),
         ("jobs finished", f"{fmt_num(t.get('jobs_finished'))} / {fmt_num(t.get('jobs_submitted'))}", f"{fmt_num(t.get('failures'))} failures"),
-        ("tokens served", fmt_num(t.get("tokens_served")), f"of {fmt_num(demanded)} demanded" if demanded else ""),
+        ("tokens served", fmt_num(t.get("tokens_served")), f"of {fmt_num(demanded)} demanded (input + output)" if demanded else ""),
     ]
 
 
@@ -790,7 +790,7 @@ def _add_cost(page: Page, run: RunData) -> None:
             ("energy per busy chip-hour", Cell(f"{1e3 * float(t.get('energy_mwh') or 0) / busy:,.2f} kWh" if busy else "–"))]
     served = float(t.get("tokens_served") or 0)
     if served:
-        rows.append(("cost per million tokens served (all cost)", Cell(f"${float(t.get('cost_usd') or 0) / served * 1e6:,.4f}")))
+        rows.append(("cost per million tokens served, input + output (all cost)", Cell(f"${float(t.get('cost_usd') or 0) / served * 1e6:,.4f}")))
     sec.table(["total", ""], rows)
 
 
