@@ -44,6 +44,9 @@ def test_every_point_runs_every_seed_and_each_run_is_a_fleet_run(serial, cat):
     row = runs[(runs["scheduler.name"] == "fair-share") & (runs.seed == 2)].iloc[0]
     for k in ("utilization", "chip_hours_busy", "jobs_finished", "failures", "energy_mwh"):
         assert row[k] == pytest.approx(one[k], rel=1e-12), k
+    waits = run_fleet(sc, seed=2, catalog=cat).summary["queue_wait_chip_hours_by_reason"]
+    for k, v in waits.items():
+        assert row[f"wait_chip_hours.{k}"] == pytest.approx(v, rel=1e-12), k
 
 
 def test_worker_processes_give_the_serial_result(serial):

@@ -183,6 +183,10 @@ def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
         for k in TENANT_METRICS:
             if isinstance(t.get(k), (int, float)):
                 row[f"{t['tenant']}.{k}"] = float(t[k])
+    # queued chip-hours by reason (fleet): does a policy or a cap move the wait from one cause to another?
+    for k, v in (summary.get("queue_wait_chip_hours_by_reason") or {}).items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            row[f"wait_chip_hours.{k}"] = float(v)
     return row
 
 
