@@ -1,0 +1,58 @@
+"""Benchmark: the capacity planner (MILP, HiGHS) on planning questions of the brief's size.
+
+1. 5 GW by 2030: four chip kinds, four sites (New Carlisle's build-out ramp, Mississippi, two generic
+   campuses), five years of growing demand, Trainium3 supply limited per year: the solve, its duals, and
+   which caps bind.
+2. The same demand in training tokens/s of Llama 3.1 405B (--workload: each kind's MFU x goodput from the
+   training estimator's search on a 16,384-chip job).
+
+    python benchmarks/bench_plan.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from rainier.catalog import default_catalog
+from rainier.plan.capacity import fmt_ef, plan_capacity, workload_utilization
+from rainier.units import fmt_money
+
+CHIPS = ["trn2", "trn3", "gb200", "h100"]
+SITES = ["new-carlisle", "mississippi", "generic-hyperscale", "generic-colo"]
+YEARS = [2026, 2027, 2028, 2029, 2030]
+DEMAND = [150e18, 400e18, 800e18, 1200e18, 1600e18]  # delivered bf16 FLOP/s
+SUPPLY = {"trn3": {2026: 100_000, 2027: 400_000, 2028: 800_000}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+    cat = default_catalog()
+    times = []
+    res = None
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        res = plan_capacity(cat, CHIPS, SITES, YEARS, DEMAND, supply_chips=SUPPLY)
+        times.append(time.perf_counter() - t0)
+    assert res is not None
+    n_var = len(CHIPS) * len(SITES) * len(YEARS)
+    print(f"plan {len(CHIPS)} chips x {len(SITES)} sites x {len(YEARS)} years ({n_var} integer variables, supply "
+          f"limits, duals): median {statistics.median(times):.3f} s over {args.repeat}  -> {res.status}, "
+          f"{fmt_money(res.total_cost_usd)}; peak demand {fmt_ef(max(DEMAND))} EF/s")
+    for line in res.binding()[:6]:
+        print(f"  binding: {line}")
+    t0 = time.perf_counter()
+    fits = workload_utilization(cat, CHIPS, "llama3.1-405b", seq=8192, global_batch=2048, job_chips=16384)
+    util = {f.chip: f.utilization for f in fits if f.utilization}
+    res2 = plan_capacity(cat, list(util), SITES, YEARS, DEMAND, utilization=util, supply_chips=SUPPLY)
+    dt = time.perf_counter() - t0
+    print(f"plan with --workload llama3.1-405b (4 training searches + goodput + the plan): {dt:.3f} s  -> "
+          + ", ".join(f"{c} {u:.1%}" for c, u in util.items()) + f"; {fmt_money(res2.total_cost_usd)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
