@@ -223,14 +223,16 @@ def test_marginal_value_of_power_is_the_cost_gap_between_sites(cat):
                         power_cap_w={"new-carlisle": 100e6})
     used = {s: sum(r.facility_power_w for r in res.rows if r.year == 2027 and r.site == s) for s in ("new-carlisle", "generic-colo")}
     assert used["generic-colo"] > 0 and used["new-carlisle"] > 0.99 * 100e6
-    # chips bought in 2027 run both planned years under both years' caps: the two duals add up to both years
+    # a MW more from 2027 on moves chips bought in 2027 to the cheap site for both planned years; from 2028 on it
+    # is worth nothing: demand is flat and the dear site's chips, bought in 2027, stay
     chips_cheap = 1e6 / power_chain(acc, sy, econ, site=cheap).facility_w
     cost_dear = chip_hour_cost(acc, sy, econ, site=dear).total_usd
     cost_cheap = chip_hour_cost(acc, sy, econ, site=cheap).total_usd
     # one MW at the cheap site replaces chips_cheap chips at the dear one (same FLOP/s per chip)
     expected = chips_cheap * (cost_dear - cost_cheap) * HOURS_PER_YEAR * len(years)
     got = res.power_value_usd_per_mw["new-carlisle"]
-    assert sum(got.values()) == pytest.approx(expected, rel=0.02)
+    assert got[2027] == pytest.approx(expected, rel=0.02)
+    assert got[2028] == 0.0
     assert all(v == 0 for v in res.power_value_usd_per_mw["generic-colo"].values())
     assert any("new-carlisle" in line and "binds" in line for line in res.binding())
 
@@ -264,3 +266,33 @@ def test_plan_cli_power_cap_and_supply(run_cli):
                        (["--supply", "trn3:1k,trn3:2k"], "--supply")):
         rc, _, err = run_cli("plan", "--demand", "2027:100EF", "--chip", "trn3,gb200", *bad)
         assert rc == 2 and field in err and "Traceback" not in err
+
+
+def test_marginal_cost_of_flat_demand_is_not_a_degenerate_zero(cat):
+    """Flat demand over two years made the LP dual of the second year's demand 0 (a degenerate optimum);
+    one more EF/s in the last year costs one year of the chips that deliver it, in the first year two."""
+    from rainier.econ import HOURS_PER_YEAR, chip_hour_cost
+
+    acc = cat.accelerator("h100")
+    site = cat.site("generic-hyperscale")
+    res = plan_capacity(cat, ["h100"], ["generic-hyperscale"], [2027, 2028], [50e18, 50e18], utilization=0.5)
+    per_ef_year = (1e18 / (acc.peak_flops("bf16") * 0.5) * HOURS_PER_YEAR
+                   * chip_hour_cost(acc, cat.system_for(acc), cat.economics(), site=site).total_usd)
+    assert res.demand_cost_usd_per_ef_s[2028] == pytest.approx(per_ef_year, rel=1e-6)
+    assert res.demand_cost_usd_per_ef_s[2027] == pytest.approx(2 * per_ef_year, rel=1e-6)
+
+
+def test_plan_cli_keys_are_canonical_and_figures_checked(run_cli):
+    import json
+
+    base = ("plan", "--demand", "2027:100EF,2028:150EF", "--chip", "trn3,gb200")
+    for bad, words in ((["--power-cap", "new-carlisle:500MW,indiana:600MW"], "given twice"),
+                       (["--supply", "trn3:100k,trainium3:50k"], "given twice"),
+                       (["--power-cap", "new-carlisle:2031:1GW"], "outside the planned years"),
+                       (["--supply", "trn3:1.5"], "whole chips"),
+                       (["--power-cap", "mississippi:500MW", "--site", "new-carlisle"], "not among the planned sites")):
+        rc, _, err = run_cli(*base, *bad)
+        assert rc == 2 and words in err and "Traceback" not in err, (bad, err)
+        assert ("--power-cap" if "--power-cap" in bad else "--supply") in err
+    rc, out, _ = run_cli(*base, "--power-cap", "new-carlisle:900", "--json")  # a bare number is MW
+    assert rc == 0 and json.loads(out)["power_cap_w_by_year"]["new-carlisle"]["2027"] == 900e6

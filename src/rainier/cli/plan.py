@@ -55,25 +55,45 @@ def parse_demand(text: str, flops_per_token: float | None = None) -> tuple[list[
     return years, flops
 
 
-def parse_keyed(text: str | None, field: str, value: Callable[[str, str], float]) -> dict[str, float | dict[int, float]]:
-    """'a:1GW,b:2027:2GW' -> {'a': 1e9, 'b': {2027: 2e9}}: a figure for every year, or from a year on."""
+def parse_keyed(text: str | None, field: str, value: Callable[[str, str], float], key: Callable[[str], str],
+                years: tuple[int, int]) -> dict[str, float | dict[int, float]]:
+    """'a:1GW,b:2027:2GW' -> {'a': 1e9, 'b': {2027: 2e9}}: a figure for every year, or from a year on. Names
+    are made canonical by ``key`` (an alias and its name are the same entry: given twice is an error); a
+    year must lie within ``years`` (the planned first and last)."""
     out: dict[str, float | dict[int, float]] = {}
     for part in split_names(text, field) if text else []:
         bits = [b.strip() for b in part.split(":")]
         if len(bits) == 2 and bits[0] and bits[1]:
-            if bits[0] in out:
-                raise RainierError(f"'{bits[0]}' is given twice", field=field, fix="give one figure, or one per year")
-            out[bits[0]] = value(bits[1], field)
+            name = key(bits[0])
+            if name in out:
+                raise RainierError(f"'{name}' is given twice", field=field, fix="give one figure, or one per year")
+            out[name] = value(bits[1], field)
         elif len(bits) == 3 and bits[0] and re.fullmatch(r"\d{4}", bits[1]):
-            cur = out.setdefault(bits[0], {})
-            if not isinstance(cur, dict) or int(bits[1]) in cur:
-                raise RainierError(f"'{bits[0]}' is given twice for {bits[1]}", field=field,
+            name, year = key(bits[0]), int(bits[1])
+            if not years[0] <= year <= years[1]:
+                raise RainierError(f"{year} is outside the planned years {years[0]}-{years[1]}", field=field,
+                                   fix="give a year the demand covers, or extend --demand")
+            cur = out.setdefault(name, {})
+            if not isinstance(cur, dict) or year in cur:
+                raise RainierError(f"'{name}' is given twice for {year}", field=field,
                                    fix="give one figure, or one per year")
-            cur[int(bits[1])] = value(bits[2], field)
+            cur[year] = value(bits[2], field)
         else:
             raise RainierError(f"cannot read '{part}'", field=field,
                                fix="write NAME:FIGURE (every year) or NAME:YEAR:FIGURE (from that year on)")
     return out
+
+
+def _cap(text: str, field: str) -> float:
+    """A site's power cap: '1.5GW', '500MW'; a bare number is MW (as in the flag's help)."""
+    return float(text) * 1e6 if _BARE.fullmatch(text) and float(text) >= 0 else parse_power(text, field)
+
+
+def _chips(text: str, field: str) -> float:
+    n = parse_count(text, field)
+    if n != int(n):
+        raise RainierError(f"supply must be whole chips (got {text})", field=field, fix="e.g. trn3:300k")
+    return n
 
 
 @app.command("plan")
@@ -96,7 +116,8 @@ def plan_cmd(
         "--goodput/--no-goodput", help="with --workload: count the time lost to failures and checkpoints")] = True,
     power_cap: Annotated[str | None, typer.Option(
         "--power-cap", help="facility power per site instead of the catalog's build-out ramp: new-carlisle:1.5GW (every "
-                            "year) or new-carlisle:2027:1.5GW (from 2027 on), comma-separated")] = None,
+                            "year) or new-carlisle:2027:1.5GW (from 2027 on), comma-separated; a bare number is MW; "
+                            "0 closes the site")] = None,
     supply: Annotated[str | None, typer.Option(
         "--supply", help="chips of a kind that can be bought per year over all sites: trn3:300k (every year) or "
                          "trn3:2026:100k,trn3:2027:400k (from that year on); default unlimited")] = None,
@@ -139,17 +160,21 @@ def plan_cmd(
     if fpt is not None:
         notes.append(f"demand: model FLOP/s = training tokens/s x {fpt:.4g} FLOPs per token ({workload}, seq "
                      f"{n_seq}: 6N + attention, the MFU numerator)")
-    caps = parse_keyed(power_cap, "--power-cap", parse_power)
     sites = split_names(site, "--site")
-    caps = {cat.site(k, "--power-cap").name: v for k, v in caps.items()}
-    limits = parse_keyed(supply, "--supply", parse_count)
+    span = (years[0], years[-1])
+    caps = parse_keyed(power_cap, "--power-cap", _cap, lambda k: cat.site(k, "--power-cap").name, span)
+    planned = {cat.site(s, "--site").name for s in sites}
+    for k in caps:
+        if k not in planned:
+            raise RainierError(f"power cap given for '{k}', which is not among the planned sites", field="--power-cap",
+                               fix=f"add it to --site, or key the cap by one of: {', '.join(sorted(planned))}")
     by_name = {cat.accelerator(c).name: c for c in chips}
+    limits = parse_keyed(supply, "--supply", _chips, lambda k: cat.accelerator(k, "--supply").name, span)
     for k in list(limits):
-        name = cat.accelerator(k, "--supply").name
-        if name not in by_name:
+        if k not in by_name:
             raise RainierError(f"supply given for '{k}', which is not among the candidate chips", field="--supply",
                                fix=f"key it by a chip in --chip: {', '.join(chips)}")
-        limits[by_name[name]] = limits.pop(k)
+        limits[by_name[k]] = limits.pop(k)
     res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
                         power_cap_w=caps or None, supply_chips=limits or None)
     if json:
@@ -169,7 +194,7 @@ def plan_cmd(
                   fmt_power(r.facility_power_w), fmt_ef(r.delivered_flops), fmt_money(r.capex_usd),
                   fmt_money(r.annual_cost_usd))
     console.print(t)
-    y_t = Table(title="Per year: demand, power and marginal values (LP relaxation)")
+    y_t = Table(title="Per year: demand, power and the cost of one EF/s more (LP relaxation)")
     y_t.add_column("year", justify="right")
     y_t.add_column("demand EF/s", justify="right")
     y_t.add_column("delivered EF/s", justify="right")
@@ -182,7 +207,8 @@ def plan_cmd(
         for name, by in res.power_cap_w_by_year.items():
             used = sum(r.facility_power_w for r in rows if r.site == name)
             cells.append(f"{fmt_power(used)} / {fmt_power(by[year])}")
-        cells.append(fmt_money(res.demand_cost_usd_per_ef_s.get(year, 0.0)))
+        more = res.demand_cost_usd_per_ef_s.get(year)
+        cells.append(fmt_money(more) if more is not None else "cannot")
         y_t.add_row(*cells)
     console.print(y_t)
     for line in res.binding():

@@ -17,10 +17,11 @@ unless ``power_cap_w`` overrides it: one figure for every year, or ``{year: W}``
 ``S(c, y)`` is the chips of kind c that can be bought in year y over all sites (fabs, packaging, the vendor's
 allocation), one figure or ``{year: chips}`` from that year on; without one a kind's supply is unlimited.
 
-Marginal values (the duals of the LP relaxation, HiGHS): what one more MW at a site in a year, one more
-chip of supply, or one more EF/s of demand would change the plan's total cost. They say which constraint
-binds (power, not chips, is the usual answer) and what relaxing it is worth; being LP duals of an integer
-plan they are marginal rates, exact up to one system's rounding.
+Marginal values (the LP relaxation re-solved with one bound moved: 1 MW, 1 EF/s, 1,000 chips): what one
+more MW at a site from a year on, one more chip of supply, or one more EF/s of demand would change the plan's
+total cost. They say which constraint binds (power, not chips, is the usual answer) and what relaxing it is
+worth; being the relaxation's rates they ignore one system's rounding. Re-solving rather than reading the
+duals: a degenerate optimum (flat demand, a limit of 0) makes a dual 0 or either side's slope.
 
 Every calendar year from the first to the last demand year is planned and paid for; a year without
 a demand figure keeps the latest one before it. Demand is delivered dense FLOP/s (peak x an achievable utilization per chip, default 0.4 MFU), the
@@ -76,11 +77,11 @@ class PlanResult:
     utilization_by_chip: dict[str, float] = field(default_factory=dict)  # delivered / peak FLOP/s per chip kind
     power_cap_w_by_year: dict[str, dict[int, float]] = field(default_factory=dict)  # site -> year -> W
     supply_chips_by_year: dict[str, dict[int, float]] = field(default_factory=dict)  # chip -> year -> chips (limited only)
-    # LP-relaxation duals, $ of total plan cost: per MW more of a site's cap in a year (>= 0), per chip more of a
-    # kind's supply in a year (>= 0), per EF/s more demand in a year (>= 0); zero where the constraint is slack.
+    # LP relaxation, $ of total plan cost: saved per MW more of a site's cap from a year on (>= 0), per chip more
+    # of a kind's supply in a year (>= 0); added per EF/s more demand in a year (None: cannot be delivered)
     power_value_usd_per_mw: dict[str, dict[int, float]] = field(default_factory=dict)
     supply_value_usd_per_chip: dict[str, dict[int, float]] = field(default_factory=dict)
-    demand_cost_usd_per_ef_s: dict[int, float] = field(default_factory=dict)
+    demand_cost_usd_per_ef_s: dict[int, float | None] = field(default_factory=dict)
 
     def binding(self) -> list[str]:
         """Plain lines naming each binding power cap and supply limit with its marginal value."""
@@ -89,12 +90,12 @@ class PlanResult:
         out = []
         for site, by in self.power_value_usd_per_mw.items():
             for y, v in sorted(by.items()):
-                if v > 0:
+                if v > 0 and self.power_cap_w_by_year[site][y] > 0:
                     out.append(f"{y} {site}: power cap {fmt_power(self.power_cap_w_by_year[site][y])} binds; "
                                f"1 MW more saves {fmt_money(v)}")
         for chip, by in self.supply_value_usd_per_chip.items():
             for y, v in sorted(by.items()):
-                if v > 0:
+                if v > 0 and self.supply_chips_by_year[chip][y] > 0:
                     out.append(f"{y} {chip}: supply of {fmt_count(self.supply_chips_by_year[chip][y])} chips binds; "
                                f"1,000 chips more save {fmt_money(1000 * v)}")
         return out
@@ -109,7 +110,8 @@ class PlanResult:
             "power_cap_w_by_year": self.power_cap_w_by_year,
             "supply_chips_by_year": self.supply_chips_by_year,
             "utilization_by_chip": self.utilization_by_chip,
-            "marginal": {"method": "LP relaxation duals, $ of total plan cost",
+            "marginal": {"method": "LP relaxation re-solved with the bound moved (1 MW, 1 EF/s, 1,000 chips), "
+                                   "$ of total plan cost per unit",
                          "power_usd_per_mw": self.power_value_usd_per_mw,
                          "supply_usd_per_chip": self.supply_value_usd_per_chip,
                          "demand_usd_per_ef_s": self.demand_cost_usd_per_ef_s},
@@ -187,9 +189,10 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                                f"(got {type(arg).__name__})", field=name,
                                fix="e.g. {'mississippi': 300e6}" if name == "power_cap_w" else "e.g. {'trn3': 300_000}")
     for name, w in (power_cap_w or {}).items():
-        if not isinstance(w, Mapping) and not (_real(w) and float(w) > 0):
-            raise RainierError(f"power cap of '{name}' must be a positive, finite number of watts (got {w!r})",
-                               field="power_cap_w", fix="give watts, e.g. 300e6 for 300 MW, or leave the site out")
+        if not isinstance(w, Mapping) and not (_real(w) and float(w) >= 0):
+            raise RainierError(f"power cap of '{name}' must be a finite number of watts >= 0 (got {w!r})",
+                               field="power_cap_w", fix="give watts, e.g. 300e6 for 300 MW (0 closes the site), "
+                                                        "or leave the site out")
     unknown_chips = sorted(set(supply_chips or {}) - set(chips))
     if unknown_chips:
         raise RainierError(f"supply given for '{unknown_chips[0]}', which is not among the candidate chips",
@@ -370,18 +373,19 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     status = "optimal" if res.status == 0 else "feasible (time limit)"
     if not math.isfinite(total):
         raise RainierError("planner returned a non-finite cost", field="--demand")
-    duals = _duals(cobj / cnorm, A, np.array(lo), np.array(hi), ub)
+    marg = _marginals(cobj / cnorm, A, np.array(lo), np.array(hi), ub, tags)
     power_value: dict[str, dict[int, float]] = {s.name: {} for s in site_objs}
     supply_value: dict[str, dict[int, float]] = {c: {} for c in supply_ty}
-    demand_cost: dict[int, float] = {}
+    demand_cost: dict[int, float | None] = {}
     for i, (kind, key, t) in enumerate(tags):
-        v = max(0.0, float(abs(duals[i]) * cnorm)) if duals is not None else 0.0
+        m = marg[i]
+        v = None if m is None else m * cnorm
         if kind == "power":
-            power_value[key][years[t]] = v  # $ per MW (rows are in MW)
+            power_value[key][years[t]] = v or 0.0  # $ per MW (rows are in MW)
         elif kind == "supply":
-            supply_value[key][years[t]] = v  # $ per chip
+            supply_value[key][years[t]] = (v or 0.0)  # $ per chip (rows are in chips)
         elif kind == "demand":
-            demand_cost[years[t]] = v  # $ per EF/s
+            demand_cost[years[t]] = v  # $ per EF/s; None: the plan could not deliver one more
     accs_by = {n: a.name for n, a in zip(chips, accs, strict=True)}
     return PlanResult(status=status, total_cost_usd=total, years=list(years), rows=rows,
                       demand_flops=list(demand_flops), power_cap_w=caps,
@@ -394,20 +398,52 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                       demand_cost_usd_per_ef_s=demand_cost)
 
 
-def _duals(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub: np.ndarray) -> np.ndarray | None:
-    """Marginal cost of each constraint row's bound in the LP relaxation (d objective / d bound, >= 0 in
-    magnitude; a slack row has 0); None if HiGHS does not solve the relaxation."""
-    upper = np.isfinite(hi)
-    lower = np.isfinite(lo)
-    a_ub = np.vstack([A[upper], -A[lower]])
-    b_ub = np.concatenate([hi[upper], -lo[lower]])
-    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=np.column_stack([np.zeros(len(c)), ub]), method="highs")
-    if res.status != 0:
-        return None
-    m = np.asarray(res.ineqlin.marginals)
-    out = np.zeros(len(A))
-    out[np.flatnonzero(upper)] += m[: int(upper.sum())]
-    out[np.flatnonzero(lower)] += m[int(upper.sum()):]
+def _lp(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """The LP relaxation (HiGHS): its optimal objective and point, or None if it has none."""
+    upper, lower = np.isfinite(hi), np.isfinite(lo)
+    res = linprog(c, A_ub=np.vstack([A[upper], -A[lower]]), b_ub=np.concatenate([hi[upper], -lo[lower]]),
+                  bounds=np.column_stack([np.zeros(len(c)), ub]), method="highs")
+    return (float(res.fun), np.asarray(res.x)) if res.status == 0 else None
+
+
+# the step of each marginal value, in row units: 1 MW of cap, 1 EF/s of demand, 1,000 chips of supply
+_STEP = {"power": 1.0, "demand": 1.0, "supply": 1000.0}
+
+
+def _marginals(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub: np.ndarray,
+               tags: list[tuple[str, str, int]]) -> list[float | None]:
+    """What one more unit of each row's bound is worth in the LP relaxation (objective units per row unit):
+    the cost saved by one more MW of a site's cap from that year on or one more chip of that year's supply
+    (0 where slack), the cost of one
+    more EF/s of demand (None where the plan could not deliver it). Found by re-solving with the bound moved
+    by ``_STEP`` rather than read off the duals, which a degenerate optimum (flat demand, a limit of 0)
+    reports as 0 or as either side's slope."""
+    base = _lp(c, A, lo, hi, ub)
+    if base is None:
+        return [0.0 if k != "demand" else None for k, _, _ in tags]
+    z0, x0 = base
+    out: list[float | None] = []
+    for i, (kind, _, _) in enumerate(tags):
+        step = _STEP.get(kind)
+        if step is None:
+            out.append(0.0)
+            continue
+        if kind == "demand":
+            lo2 = lo.copy()
+            lo2[i] += step
+            got = _lp(c, A, lo2, hi, ub)
+            out.append(max(0.0, (got[0] - z0) / step) if got is not None else None)
+            continue
+        # a supply limit is one year's; a power cap rises from its year on (a site's power, once there, stays)
+        rows = [i] if kind == "supply" else [j for j, (k2, key2, t2) in enumerate(tags)
+                                            if k2 == "power" and key2 == tags[i][1] and t2 >= tags[i][2]]
+        if all(hi[j] - float(A[j] @ x0) > 1e-7 * max(1.0, abs(hi[j])) for j in rows):
+            out.append(0.0)  # slack: more of it changes nothing
+            continue
+        hi2 = hi.copy()
+        hi2[rows] += step
+        got = _lp(c, A, lo, hi2, ub)
+        out.append(max(0.0, (z0 - got[0]) / step) if got is not None else 0.0)
     return out
 
 
@@ -425,9 +461,11 @@ def _check_supply(rows_a: list[np.ndarray], hi: list[float], tags: list[tuple[st
         res = linprog(-A[i], A_ub=A[keep], b_ub=np.array(hi)[keep], bounds=bounds, method="highs")
         if res.status == 0 and -res.fun * 1e18 < demand_flops[t] * (1 - 1e-9):
             lim = ", ".join(f"{c} {fmt_count(v[t])}/yr" for c, v in supply_ty.items() if math.isfinite(v[t]))
+            most, ask = -res.fun * 1e18, demand_flops[t]
+            digits = 3 if most < 0.99 * ask else 6  # close figures need the digits that tell them apart
             raise RainierError(
-                f"{years[t]} asks for {fmt_ef(demand_flops[t])} EF/s delivered, but the supply limits ({lim or 'earlier years'})"
-                f" and power caps allow at most {fmt_ef(-res.fun * 1e18)} EF/s installed by then", field="--supply",
+                f"{years[t]} asks for {ask / 1e18:.{digits}g} EF/s delivered, but the supply limits ({lim or 'earlier years'})"
+                f" and power caps allow at most {most / 1e18:.{digits}g} EF/s installed by then", field="--supply",
                 fix="raise --supply, start buying earlier (an earlier demand year), or lower the demand",
             )
 
