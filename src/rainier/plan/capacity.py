@@ -90,9 +90,11 @@ class PlanResult:
         out = []
         for site, by in self.power_value_usd_per_mw.items():
             for y, v in sorted(by.items()):
-                if v > 0 and self.power_cap_w_by_year[site][y] > 0:
-                    out.append(f"{y} {site}: power cap {fmt_power(self.power_cap_w_by_year[site][y])} binds; "
-                               f"1 MW more saves {fmt_money(v)}")
+                cap = self.power_cap_w_by_year[site][y]
+                used = sum(r.facility_power_w for r in self.rows if r.site == site and r.year == y)
+                if v > 0 and cap > 0 and used >= 0.99 * cap:  # this year's cap is (all but) used up
+                    out.append(f"{y} {site}: power cap {fmt_power(cap)} binds ({used / cap:.1%} used); "
+                               f"1 MW more from {y} on saves {fmt_money(v)}")
         for chip, by in self.supply_value_usd_per_chip.items():
             for y, v in sorted(by.items()):
                 if v > 0 and self.supply_chips_by_year[chip][y] > 0:
