@@ -94,3 +94,25 @@ def test_commitments_beyond_the_fleet_are_warned(cat):
     doc["tenants"] = [{"name": "t", "commitment": {"chips": 2 * CPS}}]
     _, r = _sim(doc, cat)
     assert r.summary["commitments"]["warnings"] == [] and r.summary["commitments"]["hours_oversubscribed"] == 0
+
+
+def test_a_site_outage_is_its_own_reason(cat):
+    # the outage fails the site's systems until it ends: that is not a repair
+    doc = _doc(4, [{"systems": 4, "tokens": "1e9", "at": "2h"}], horizon="1d")
+    doc["events"] = [{"at": "1h", "kind": "site_outage", "site": "s", "duration": "5h"}]
+    _, r = _sim(doc, cat)
+    w = _by_reason(r)
+    assert w["site_outage"] == pytest.approx(4 * 4 * CPS, rel=1e-6) and w["repairs"] == 0.0
+
+
+def test_a_gang_behind_a_gang_waits_for_training_though_a_service_holds_systems(cat):
+    # 10 systems: a 6-system gang runs, a service holds 3, a 4-system gang waits. The first gang's end frees
+    # enough: the wait is behind training, not inference.
+    doc = _doc(10, [{"systems": 6, "tokens": "1e13", "at": "0h"}, {"systems": 4, "tokens": "1e9", "at": "3h"}], horizon="2d")
+    doc["tenants"].append({"name": "u"})
+    doc["services"] = [{"name": "api", "tenant": "u", "model": "tiny-dense", "system": SYS,
+                        "demand": {"tokens_per_s": "30M", "daily_amplitude": 0.0, "weekend_factor": 1.0}}]
+    sim, r = _sim(doc, cat)
+    assert any(sv.alloc for sv in sim.services)
+    w = _by_reason(r)
+    assert w["training"] == pytest.approx(sum(w.values()), rel=1e-9) and w["training"] > 0

@@ -24,9 +24,10 @@ What is modelled (per event, Python; per hour, numpy):
 
 - **Why jobs waited**: while a training job is queued, its chips accrue wait time under the first reason
   that blocks it, re-read after every scheduling pass and every hour (``WAIT_REASONS``): ``supply`` (fewer
-  systems of its kind installed than the gang needs), ``repairs`` (enough installed, too few healthy),
-  ``site_outage`` (healthy ones at a site that is down), ``training`` (held by other gangs), ``inference``
-  (the rest held by services), ``power`` (idle systems the site's power headroom cannot start) and ``policy``
+  systems of its kind installed than the gang needs), ``site_outage`` (enough installed, too few at sites
+  that are up), ``repairs`` (too few of those healthy), ``training`` (too few idle, and other gangs hold
+  enough to make up the gang), ``inference`` (too few idle even if every gang ended: services hold what it
+  lacks), ``power`` (idle systems the site's power headroom cannot start) and ``policy``
   (startable, but the scheduler ran others first: queue order, fair share, a reservation, domain
   fragmentation). Counts per pool: the best pool of the kind, or all of them for a cross-site gang. The
   reasons add up to every queued chip-second (tested against the jobs' own waits).
@@ -798,13 +799,14 @@ class Simulation:
 
         if most(lambda p, P, up: P.n_idle + P.n_busy + P.n_failed) < m:
             return WAIT_REASONS.index("supply")
-        if most(lambda p, P, up: P.n_idle + P.n_busy) < m:
-            return WAIT_REASONS.index("repairs")
+        if most(lambda p, P, up: P.n_idle + P.n_busy + P.n_failed if up else 0) < m:
+            return WAIT_REASONS.index("site_outage")  # (an outage fails a site's systems until it ends)
         if most(lambda p, P, up: P.n_idle + P.n_busy if up else 0) < m:
-            return WAIT_REASONS.index("site_outage")
-        if most(lambda p, P, up: P.n_idle + svc[p] if up else 0) < m:
-            return WAIT_REASONS.index("training")
+            return WAIT_REASONS.index("repairs")
         if most(lambda p, P, up: P.n_idle if up else 0) < m:
+            # other gangs, if their systems alone would make up the gang; else services hold what it lacks
+            if most(lambda p, P, up: P.n_idle + P.n_busy - svc[p] if up else 0) >= m:
+                return WAIT_REASONS.index("training")
             return WAIT_REASONS.index("inference")
         if most(lambda p, P, up: st[p]) < m:
             return WAIT_REASONS.index("power")
