@@ -295,4 +295,5 @@ def test_a_kind_whose_speed_or_energy_rests_on_estimates_is_starred(run_cli):
     rc, out, _ = run_cli(*args)
     header = next(line for line in out.splitlines() if "h100" in line and "trn2" in line)
     assert "trn2 *" in header and "h100 *" not in header
-    assert "* speed or energy rests on estimated catalog figures: trn2 (tdp_w" in " ".join(out.split())
+    note = " ".join(out.split())
+    assert "* speed or energy rests on estimated catalog figures: trn2 (tdp_w, system.system_power_w)" in note

@@ -306,3 +306,15 @@ def test_a_count_without_a_layout_names_the_nearest_one(run_cli):
     rc, out, err = run_cli("train", "--model", "llama3-70b", "--chip", "gb200", "--chips", str(near), "--seq", "8192",
                            "--global-batch", "1024", "--json")
     assert rc == 0, err
+
+
+@settings(max_examples=30, deadline=None)
+@given(work=st.floats(1e3, 1e300), chips=st.integers(1, 2_000_000))
+def test_any_job_length_gives_a_share(work, chips):
+    """A job trained over a link of 1 bit/s lasts ~1e30 s: splitting it into segments lost the last one to
+    rounding (log of 0, a traceback)."""
+    from rainier.catalog import default_catalog
+
+    cat = default_catalog()
+    g = goodput(chips=chips, econ=cat.economics(), res=Resilience(), work_s=work, state_bytes=1e12)
+    assert 0.0 <= g.fraction <= 1.0

@@ -128,10 +128,15 @@ def side_by_side(title: str, rows: Sequence[Any], lines: list[tuple[str, Callabl
     return t
 
 
-def _perf_estimate(row: Any) -> bool:
+def _perf_estimates(row: Any) -> list[str]:
+    """The row's estimated catalog fields that speed or energy rest on (not its prices)."""
     from rainier.plan.compare import PERF_FIELDS
 
-    return any(f.removeprefix("system.") in PERF_FIELDS for f in getattr(row, "estimated", ()))
+    return [f for f in getattr(row, "estimated", ()) if f.removeprefix("system.") in PERF_FIELDS]
+
+
+def _perf_estimate(row: Any) -> bool:
+    return bool(_perf_estimates(row))
 
 
 def _times(x: float | None) -> str:
@@ -167,7 +172,8 @@ def emit_comparison(cmp: Any, table: Callable[[Any], Table], json: bool, quiet: 
         for row in cmp.rows:
             if row.error:
                 console.print(f"note: {row.chip}: {row.error}")
-        starred = [f"{r.chip} ({', '.join(r.estimated)})" for r in cmp.rows if _perf_estimate(r)]
+        starred = [f"{r.chip} ({', '.join(_perf_estimates(r))})" for r in cmp.rows if _perf_estimate(r)]
         if starred:
             console.print("* speed or energy rests on estimated catalog figures: " + "; ".join(starred)
-                          + " (`rainier catalog show NAME` for their sources)")
+                          + " (`rainier catalog show NAME` for their sources; prices and capex are estimates for most "
+                            "kinds: JSON rows[].estimated)")

@@ -144,7 +144,7 @@ def _log_job(work: float, tau: float, delta: float, restart: float, lam: float) 
     """log expected wall time of ``work`` seconds split into segments of ``tau``: every segment but the last
     followed by a checkpoint, the last (the remainder) not; and the number of checkpoints."""
     k = max(1, math.ceil(work / tau - 1e-9))
-    last = work - (k - 1) * tau
+    last = min(tau, max(work - (k - 1) * tau, 1e-12 * tau))  # rounding of astronomically long jobs: never <= 0
     tail = _log_segment(last, 0.0, restart, lam)
     if k == 1:
         return tail, 0

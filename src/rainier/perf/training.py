@@ -942,7 +942,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         fixed = _fixed_sizes(fixed)
         _check_fixed(ctx, fixed)
         # two spare: duplicates (selective = no recomputation under flash attention) are dropped from the list
-        evals, reasons = search_configs(ctx, fixed, top + 2 if top > 1 else 1)
+        # with sites, the report on the link compares the best few layouts: keep them
+        evals, reasons = search_configs(ctx, fixed, max(top + 2 if top > 1 else 1,
+                                                        _CROSS_SITE_LAYOUTS if sites > 1 and cross_site_report else 1))
         if not evals:
             why = reasons[0] if reasons else (
                 f"no tp x pp x cp x dp = {chips} with tp dividing the {mdl.heads} heads within the scale-up "
@@ -960,37 +962,42 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
         res.cross_site = cross_site_sensitivity(
             res, mdl, acc, sysm, seq=int(seq), global_batch=int(global_batch), precision=precision,
             cross_site_gbps=float(cross_site_gbps or 0.0), catalog=cat, options=opt,
-            fixed=None if isinstance(parallelism, Parallelism) else _fixed_sizes(dict(parallelism or {})))
+            fixed=None if isinstance(parallelism, Parallelism) else _fixed_sizes(dict(parallelism or {})),
+            layouts=[ev.p for ev in evals[:_CROSS_SITE_LAYOUTS]])
         res.notes.append(_cross_site_note(res.cross_site))
     return res
 
 
+_CROSS_SITE_LAYOUTS = 6  # layouts of each search (at the given link, at one site) the link thresholds consider
+
+
 def cross_site_sensitivity(res: TrainingResult, model: Model, acc: Accelerator, system: System, *, seq: int,
                            global_batch: int, precision: str, cross_site_gbps: float, catalog: Catalog,
-                           options: Options, fixed: dict[str, Any] | None,
+                           options: Options, fixed: dict[str, Any] | None, layouts: list[Parallelism] | None = None,
                            within: tuple[float, ...] = (0.05, 0.01)) -> dict[str, Any]:
     """How much the link between sites costs a job: the same chips at one site (searched, with the sizes the
-    caller fixed), the slowdown at the given link, and for each tolerance in ``within`` the smallest link
+    caller fixed), the slowdown at the given link, and for each tolerance in ``within`` the least link
     capacity (Gbit/s, per direction) at which the job runs within it of one site.
 
     The step time never rises with link capacity, so each threshold is found by bisection (in log capacity,
-    to 0.1%) over two layouts, keeping the smaller: the one searched at the given link, and the one-site
-    optimum if the spanning dimension splits over the sites (the layout the search would move to as the link
-    grows). None where even an unlimited link leaves a layout more than the tolerance slower (latency, or a
-    layout worse than one site's best at any bandwidth)."""
+    to 0.1%) for each candidate layout, keeping the least: the best few of the search at the given link
+    (``layouts``; else the chosen one) and of the one-site search whose spanning dimension splits over the
+    sites (the layouts a search moves to as the link grows). A layout outside those might need less: the
+    figure is an upper bound on the least capacity, and may shift a little with the link the search was
+    given. None where even an unlimited link leaves every candidate more than the tolerance slower (the
+    link's latency, or layouts worse than one site's best at any bandwidth)."""
     sites = res.sites
     one = estimate_training(model, acc, res.chips, seq=seq, global_batch=global_batch, precision=precision,
-                            parallelism=fixed, system=system, catalog=catalog, options=options, sites=1)
+                            parallelism=fixed, system=system, catalog=catalog, options=options, sites=1,
+                            top=_CROSS_SITE_LAYOUTS)
     t1 = one.step_time_s
     lo_g, hi_g = 1e-3, 1e9  # Gbit/s: 1 Mbit/s to 1 Ebit/s
-    unlimited = estimate_training(model, acc, res.chips, seq=seq, global_batch=global_batch, precision=precision,
-                                  parallelism=fixed, system=system, catalog=catalog, options=options, sites=sites,
-                                  cross_site_gbps=hi_g, cross_site_report=False)
-    layouts = [Parallelism(**res.parallelism)]
-    for cand in (unlimited.parallelism, one.parallelism):
-        p = Parallelism(**cand)
-        if getattr(p, options.cross_site_dim) % sites == 0 and p not in layouts:
-            layouts.append(p)
+    cands = list(layouts or [Parallelism(**res.parallelism)])
+    for alt in [one.parallelism] + [a["parallelism"] for a in one.alternatives]:
+        p = Parallelism(**alt)
+        if getattr(p, options.cross_site_dim) % sites == 0 and p not in cands:
+            cands.append(p)
+    layouts = cands
 
     def step(p: Parallelism, gbps: float) -> float:
         try:
@@ -1000,17 +1007,19 @@ def cross_site_sensitivity(res: TrainingResult, model: Model, acc: Accelerator, 
         except RainierError:
             return math.inf
 
+    unlimited = min(step(p, hi_g) for p in layouts)
     need: dict[str, float | None] = {}
     for tol in within:
         target = t1 * (1.0 + tol)
         best: float | None = None
         for p in layouts:
-            if step(p, hi_g) > target:
-                continue
+            top_g = hi_g if best is None else best
+            if step(p, top_g) > target:
+                continue  # not within the tolerance over any link the candidates so far need
             if step(p, lo_g) <= target:
                 best = lo_g
                 break
-            a, b = math.log(lo_g), math.log(hi_g)
+            a, b = math.log(lo_g), math.log(top_g)
             while b - a > 1e-3:
                 mid = 0.5 * (a + b)
                 a, b = (a, mid) if step(p, math.exp(mid)) <= target else (mid, b)
@@ -1026,17 +1035,18 @@ def cross_site_sensitivity(res: TrainingResult, model: Model, acc: Accelerator, 
         "one_site_parallelism": one.parallelism,
         "slowdown": res.step_time_s / t1 - 1.0,
         # the best layout over an unlimited link: what the link's latency alone costs
-        "slowdown_unlimited_link": unlimited.step_time_s / t1 - 1.0,
+        "slowdown_unlimited_link": unlimited / t1 - 1.0,
         "latency_ms": Topology.from_system(system, catalog, sites=sites, cross_site_gbps=hi_g).cross_site_latency_s * 1e3,
-        "gbps_within": need,
+        "gbps_within": need,  # at most this much is needed (see the docstring)
+        "layouts_considered": len(layouts),
     }
 
 
 def _cross_site_note(c: dict[str, Any]) -> str:
-    def gb(x: float) -> str:
-        return f"{x / 1e3:,.3g} Tbit/s" if x >= 1e3 else f"{x:,.3g} Gbit/s"
+    def gb(gbps: float) -> str:
+        return fmt_si(gbps * 1e9, "bit/s")
 
-    parts = [f"within {k} of one site from {gb(v)}" if v is not None else f"never within {k}"
+    parts = [f"within {k} of one site with {gb(v)}" if v is not None else f"never within {k}"
              for k, v in c["gbps_within"].items()]
     return (f"across {c['sites']} sites ({c['dim'].upper()} spans the link) at {gb(c['gbps'])}: "
             f"{c['slowdown']:+.1%} step time against the same chips at one site; " + ", ".join(parts)

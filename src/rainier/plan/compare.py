@@ -96,8 +96,8 @@ class TrainingComparison:
 
 
 # catalog figures behind speed and energy (an estimate here moves the comparison, not only its dollars)
-PERF_FIELDS = ("peak_tflops", "hbm_gib", "hbm_tbps", "scaleup_gbytes_s", "scaleout_gbits_s", "tdp_w", "system_power_w",
-               "all")
+PERF_FIELDS = ("peak_tflops", "hbm_gib", "hbm_tbps", "scaleup_gbytes_s", "scaleout_gbits_s", "exp_tera_per_s", "tdp_w",
+               "system_power_w", "all")
 
 
 def estimated_fields(acc: Accelerator, system: System) -> tuple[str, ...]:
