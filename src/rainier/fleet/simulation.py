@@ -216,6 +216,7 @@ class Simulation:
         self.wait_chip_s = np.zeros((T, len(WAIT_REASONS)))  # queued chip-seconds by tenant and reason
         self._wait_rate = np.zeros((T, len(WAIT_REASONS)))   # chips queued now, by tenant and reason
         self._wait_t = 0.0
+        self._pending_chips: dict[tuple[int, int, int, bool], int] = {}  # queued chips by (tenant, kind, systems, cross)
         self._commit_now = (0.0, 0.0)
         self._oversub_s = 0.0
         self._worst_cover = 1.0
@@ -630,6 +631,8 @@ class Simulation:
         job.queued_since_s = self.k.now_s
         self._accrue_waits()
         self._wait_rate[job.tenant, _POLICY] += job.chips  # until the next pass reads its reason
+        gk = (job.tenant, job.kind, job.n_systems, job.cross_site)
+        self._pending_chips[gk] = self._pending_chips.get(gk, 0) + job.chips
         key = (job.submit_s, job.id)
         bisect.insort(self.pending, key)
         # per (tenant, kind): higher job priority first, then submit order
@@ -781,13 +784,12 @@ class Simulation:
                     svc[p] += n
             seen: dict[tuple[int, int, bool], int] = {}
             cross_ok = self.sc.cross_site.allowed
-            for _, jid in self.pending:
-                job = self.jobs[jid]
-                key = (job.kind, job.n_systems, job.cross_site and cross_ok)
+            for (tenant, kind, n_sys, cross), chips in self._pending_chips.items():
+                key = (kind, n_sys, cross and cross_ok)
                 r = seen.get(key)
                 if r is None:
                     r = seen[key] = self._wait_reason(key[0], key[1], key[2], st, svc, now)
-                rate[job.tenant, r] += job.chips
+                rate[tenant, r] += chips
         self._wait_rate = rate
 
     def _wait_reason(self, kind: int, m: int, cross: bool, st: list[int], svc: list[int], now: float) -> int:
@@ -846,6 +848,10 @@ class Simulation:
                     continue
                 key = (job.submit_s, job.id)
                 del self.pending[bisect.bisect_left(self.pending, key)]
+                gk = (job.tenant, job.kind, job.n_systems, job.cross_site)
+                self._pending_chips[gk] -= job.chips
+                if not self._pending_chips[gk]:
+                    del self._pending_chips[gk]
                 g = self.pending_g[(job.tenant, job.kind)]
                 del g[bisect.bisect_left(g, (-job.priority, job.submit_s, job.id))]
                 self._start(job, plan, d.borrowed)
