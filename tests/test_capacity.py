@@ -296,3 +296,13 @@ def test_plan_cli_keys_are_canonical_and_figures_checked(run_cli):
         assert ("--power-cap" if "--power-cap" in bad else "--supply") in err
     rc, out, _ = run_cli(*base, "--power-cap", "new-carlisle:900", "--json")  # a bare number is MW
     assert rc == 0 and json.loads(out)["power_cap_w_by_year"]["new-carlisle"]["2027"] == 900e6
+
+
+def test_a_demand_beyond_the_supply_limits_names_supply_and_the_most_installable(cat):
+    acc = cat.accelerator("trn3")
+    most = 100_000 * acc.peak_flops("bf16") * 0.4  # one year of supply, power to spare
+    with pytest.raises(RainierError, match="--supply") as e:
+        plan_capacity(cat, ["trn3"], ["generic-hyperscale"], [2027], [most * 1.5], supply_chips={"trn3": 100_000})
+    assert f"{most / 1e18:.3g} EF/s" in str(e.value)
+    ok = plan_capacity(cat, ["trn3"], ["generic-hyperscale"], [2027], [most * 0.99], supply_chips={"trn3": 100_000})
+    assert sum(r.chips_installed for r in ok.rows) <= 100_000

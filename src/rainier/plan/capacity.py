@@ -456,14 +456,13 @@ def _check_supply(rows_a: list[np.ndarray], hi: list[float], tags: list[tuple[st
     included), found by maximising that year's delivered FLOP/s."""
     A = np.array(rows_a)
     keep = [i for i, (k, _, _) in enumerate(tags) if k in ("power", "supply")]
-    bounds = np.column_stack([np.zeros(A.shape[1]), ub])
     for i, (kind, _, t) in enumerate(tags):
         if kind != "demand" or demand_flops[t] <= 0:
             continue
-        res = linprog(-A[i], A_ub=A[keep], b_ub=np.array(hi)[keep], bounds=bounds, method="highs")
-        if res.status == 0 and -res.fun * 1e18 < demand_flops[t] * (1 - 1e-9):
+        got = _lp(-A[i], A[keep], np.full(len(keep), -np.inf), np.array(hi)[keep], ub)
+        if got is not None and -got[0] * 1e18 < demand_flops[t] * (1 - 1e-9):
             lim = ", ".join(f"{c} {fmt_count(v[t])}/yr" for c, v in supply_ty.items() if math.isfinite(v[t]))
-            most, ask = -res.fun * 1e18, demand_flops[t]
+            most, ask = -got[0] * 1e18, demand_flops[t]
             digits = 3 if most < 0.99 * ask else 6  # close figures need the digits that tell them apart
             raise RainierError(
                 f"{years[t]} asks for {ask / 1e18:.{digits}g} EF/s delivered, but the supply limits ({lim or 'earlier years'})"
