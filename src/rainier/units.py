@@ -171,6 +171,11 @@ def fmt_si(x: float, unit: str = "", digits: int = 3) -> str:
     return f"{x:.{digits}g} {unit}".strip()
 
 
+def fmt_gbps(gbps: float) -> str:
+    """A link capacity given in Gbit/s: '400 Gbit/s', '46.7 Tbit/s'."""
+    return fmt_si(gbps * 1e9, "bit/s")
+
+
 def fmt_power(w: float) -> str:
     return fmt_si(w, "W")
 

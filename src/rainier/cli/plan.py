@@ -168,13 +168,9 @@ def plan_cmd(
         if k not in planned:
             raise RainierError(f"power cap given for '{k}', which is not among the planned sites", field="--power-cap",
                                fix=f"add it to --site, or key the cap by one of: {', '.join(sorted(planned))}")
-    by_name = {cat.accelerator(c).name: c for c in chips}
-    limits = parse_keyed(supply, "--supply", _chips, lambda k: cat.accelerator(k, "--supply").name, span)
-    for k in list(limits):
-        if k not in by_name:
-            raise RainierError(f"supply given for '{k}', which is not among the candidate chips", field="--supply",
-                               fix=f"key it by a chip in --chip: {', '.join(chips)}")
-        limits[by_name[k]] = limits.pop(k)
+    by_name = {cat.accelerator(c).name: c for c in chips}  # keyed as --chip spells them; plan_capacity refuses others
+    limits = {by_name.get(k, k): v for k, v in
+              parse_keyed(supply, "--supply", _chips, lambda k: cat.accelerator(k, "--supply").name, span).items()}
     res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
                         power_cap_w=caps or None, supply_chips=limits or None)
     if json:

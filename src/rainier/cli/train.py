@@ -27,6 +27,7 @@ from rainier.errors import DoesNotFitError, RainierError
 from rainier.units import (
     fmt_count,
     fmt_duration,
+    fmt_gbps,
     fmt_money,
     fmt_power,
     fmt_share,
@@ -83,10 +84,6 @@ def _result_table(r: Any) -> Table:
     return t
 
 
-def _gbit(gbps: float) -> str:
-    return fmt_si(gbps * 1e9, "bit/s")
-
-
 def _comparison_table(c: Any) -> Table:
     basis = f"{fmt_count(c.chips)} chips each" if c.basis == "chips" else f"{fmt_power(c.power_w)} of facility power each"
     title = (f"Training {c.model}, seq {c.seq}, batch {c.global_batch} seqs, {c.precision}: {basis} "
@@ -111,11 +108,11 @@ def _comparison_table(c: Any) -> Table:
     ]
     xs = next((r.result.cross_site for r in c.rows if r.result is not None and r.result.cross_site), None)
     if xs is not None:
-        title += f"; across {xs['sites']} sites, {xs['dim'].upper()} over a {_gbit(xs['gbps'])} link"
+        title += f"; across {xs['sites']} sites, {xs['dim'].upper()} over a {fmt_gbps(xs['gbps'])} link"
 
         def _within(r: Any) -> str:
             v = (r.result.cross_site or {}).get("gbps_within", {}).get("5%")
-            return _gbit(v) if v is not None else "never"
+            return fmt_gbps(v) if v is not None else "never"
 
         lines += [("vs the same chips at one site", lambda r: f"{r.result.cross_site['slowdown']:+.1%}"
                    if r.result.cross_site else "-"),

@@ -109,7 +109,7 @@ from rainier.perf.memory import (
 )
 from rainier.perf.ops import layer_ops, logits_ops
 from rainier.perf.parallelism import Parallelism, batch_problem, candidates, check_parallelism, size_problem
-from rainier.units import fmt_duration, fmt_share, fmt_si
+from rainier.units import fmt_duration, fmt_gbps, fmt_share, fmt_si
 
 __all__ = ["Parallelism", "Options", "TrainingResult", "estimate_training", "model_flops_per_token",
            "search_configs"]
@@ -1043,12 +1043,9 @@ def cross_site_sensitivity(res: TrainingResult, model: Model, acc: Accelerator, 
 
 
 def _cross_site_note(c: dict[str, Any]) -> str:
-    def gb(gbps: float) -> str:
-        return fmt_si(gbps * 1e9, "bit/s")
-
-    parts = [f"within {k} of one site with {gb(v)}" if v is not None else f"never within {k}"
+    parts = [f"within {k} of one site with {fmt_gbps(v)}" if v is not None else f"never within {k}"
              for k, v in c["gbps_within"].items()]
-    return (f"across {c['sites']} sites ({c['dim'].upper()} spans the link) at {gb(c['gbps'])}: "
+    return (f"across {c['sites']} sites ({c['dim'].upper()} spans the link) at {fmt_gbps(c['gbps'])}: "
             f"{c['slowdown']:+.1%} step time against the same chips at one site; " + ", ".join(parts)
             + f" (link capacity per direction); over an unlimited link the {c['latency_ms']:g} ms latency alone costs "
             f"{c['slowdown_unlimited_link']:+.1%}")
