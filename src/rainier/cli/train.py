@@ -395,6 +395,40 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
+@validate_app.command("kernels")
+def validate_kernels_cmd(
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """The compute model against GEMM, MoE, attention and memory kernels and whole layers timed on an H100."""
+    from rainier.perf.validate_kernels import validate_kernels
+
+    rep = validate_kernels(load_catalog(catalog))
+    if json:
+        emit_json(rep.to_dict())
+        return
+    t = Table(title=f"rainier compute model vs kernels timed on one {rep.device} ({rep.measured}; nothing fitted to "
+                    "them); error = measured / predicted time - 1 (> 0: the model is faster)")
+    for col in ("kernels", "rows", "MAPE", "median |error|", "median error", "worst", "beyond 2x"):
+        t.add_column(col, justify="left" if col == "kernels" else "right")
+    for s in rep.sections:
+        t.add_row(s.name, str(s.rows), f"{s.mape_pct:.1f}%", f"{s.median_abs_err_pct:.1f}%",
+                  f"{s.median_err_pct:+.1f}%", f"{s.worst_pct:+.0f}%", str(s.outliers))
+    console.print(t)
+    lt = Table(title="one Llama-3-8B layer, microbatch 1, timed whole (fwd, fwd + bwd) vs rainier's layer model")
+    for col in ("attention", "seq", "fwd measured", "fwd predicted", "error", "fwd+bwd measured",
+                "fwd+bwd predicted", "error", "with the kernel's bwd ratio", "error"):
+        lt.add_column(col, justify="right")
+    for lc in rep.layer:
+        lt.add_row(lc.kernel, fmt_count(lc.seq), f"{lc.measured_fwd_ms:.2f} ms", f"{lc.predicted_fwd_ms:.2f} ms",
+                   f"{lc.err_fwd_pct:+.1f}%", f"{lc.measured_fwd_bwd_ms:.2f} ms", f"{lc.predicted_fwd_bwd_ms:.2f} ms",
+                   f"{lc.err_fwd_bwd_pct:+.1f}%", f"{lc.predicted_fwd_bwd_kernel_ratio_ms:.2f} ms",
+                   f"{lc.err_fwd_bwd_kernel_ratio_pct:+.1f}%")
+    console.print(lt)
+    for f in rep.findings:
+        console.print(f"- {f}")
+
+
 def _explain(explained: list[Any], json: bool) -> None:
     if json:
         emit_json({"rows": [e.to_dict() for e in explained]})

@@ -1,0 +1,93 @@
+"""The compute model against kernels and layers timed on a real H100 (held out: nothing is fitted to them).
+
+The guards sit a few points above today's errors (in brackets): a change to the GEMM, attention or memory
+model that moves it further from the measured kernels fails here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rainier.perf import compute as C
+from rainier.perf.validate_kernels import kernel_rows, validate_kernels
+
+
+@pytest.fixture(scope="module")
+def report():
+    return validate_kernels()
+
+
+def _section(report, prefix):
+    hits = [s for s in report.sections if s.name.startswith(prefix)]
+    assert len(hits) == 1, prefix
+    return hits[0]
+
+
+def test_the_measurements_are_complete_and_physical():
+    rows = kernel_rows()
+    kinds = {(r["section"], r["kernel"]) for r in rows}
+    assert {("gemm", "cublas"), ("gemm", "cublas_scaled_mm"), ("grouped", "grouped_mm"), ("attention", "flash"),
+            ("attention", "cudnn"), ("memory", "copy")} <= kinds
+    for r in rows:
+        t = float(r["time_s"])
+        assert t > 0
+        if r["flops"]:
+            # no kernel beats the H100's dense peaks (989 bf16 / 1979 fp8 TFLOP/s) or its 3.35 TB/s
+            peak = 1979e12 if r["dtype"] == "fp8" else 989.4e12
+            assert float(r["flops"]) / t <= peak
+        if r["section"] == "memory":
+            assert float(r["bytes"]) / t <= 3.35e12
+
+
+def test_gemm_model_tracks_cublas(report):
+    assert _section(report, "gemm bf16, kernels >= 20 us").median_abs_err_pct <= 20.0      # [14.8]
+    assert _section(report, "gemm fp8, kernels >= 20 us").median_abs_err_pct <= 12.0       # [7.4]
+    # the end-to-end fit's plateau is within 5% of what cuBLAS reaches on large shapes (0.686 vs 0.705)
+    assert report.gemm_plateau_measured == pytest.approx(report.gemm_peak_eff_fitted, rel=0.05)
+
+
+def test_moe_expert_gemms_are_priced_like_a_batched_gemm(report):
+    # one grouped GEMM over the experts runs as the model's batched GEMM says, balanced or randomly routed
+    assert _section(report, "MoE experts, balanced routing, one grouped").median_abs_err_pct <= 15.0   # [10.9]
+    assert _section(report, "MoE experts, random routing, one grouped").median_abs_err_pct <= 10.0     # [5.4]
+
+
+def test_attention_forward_matches_the_kernel_classes(report):
+    assert _section(report, "attention fwd, causal, SDPA cudnn").median_abs_err_pct <= 20.0   # [12.8]
+    assert _section(report, "attention fwd, causal, SDPA flash").median_abs_err_pct <= 25.0   # [17.4]
+
+
+def test_one_layer_forward_and_backward(report):
+    assert len(report.layer) == 8
+    for c in report.layer:
+        assert abs(c.err_fwd_pct) <= 15.0                       # [12.4]
+        # with the attention kernel's own backward ratio the whole layer is within a few percent [3.2]
+        assert abs(c.err_fwd_bwd_kernel_ratio_pct) <= 8.0
+    # the end-to-end fitted ratio prices a single layer's long-sequence backward too slow: the documented gap
+    long = [c for c in report.layer if c.seq >= 32768]
+    assert all(c.err_fwd_bwd_pct < -20.0 for c in long)
+    assert min(report.attn_bwd_ratio_measured.values()) > 1.5 * report.attn_bwd_ratio_fitted
+
+
+def test_streaming_kernels(report):
+    sec = _section(report, "streaming kernels")
+    assert sec.rows >= 7 and sec.median_abs_err_pct <= 15.0   # [10.9]
+    assert 0.8 <= report.mem_eff_measured <= 0.95
+
+
+def test_launch_floor_is_measured_not_modelled(report):
+    # the roofline has no per-kernel floor: a tiny GEMM is priced far below its measured few microseconds
+    from rainier.catalog import default_catalog
+    acc = default_catalog().accelerator("h100")
+    assert C.gemm_time_s(acc, 64, 256, 256) < 0.1 * report.launch_floor_s["in_cuda_graph_s"]
+    assert 1e-6 < report.launch_floor_s["in_cuda_graph_s"] < report.launch_floor_s["alone_s"] < 2e-5
+
+
+def test_cli_json(run_cli):
+    rc, out, _ = run_cli("validate", "kernels", "--json")
+    assert rc == 0
+    data = json.loads(out)
+    assert {"sections", "layer", "findings", "attn_bwd_ratio_measured", "gemm_plateau_measured"} <= set(data)
+    assert all(s["rows"] > 0 for s in data["sections"])
