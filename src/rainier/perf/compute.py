@@ -43,7 +43,10 @@ Which parameters are per family and which are shared (and why; also in the file'
   CUTLASS/cuBLAS tile shapes, common to Ampere..Blackwell. Other vendors keep the prior.
 * ``attn_eff``, ``mem_eff`` -- the vendor-neutral prior: no fit row identifies them.
 * ``attn_bwd_ratio`` -- one value shared by all NVIDIA families, fitted on the declared long-context
-  row (the only rows where attention is a large enough share of the work to identify it).
+  row (the only rows where attention is a large enough share of the work to identify it). An effective
+  value (0.405): the kernels alone run their backward at 0.87 of the forward's efficiency (timed on an H100,
+  ``perf.validate_kernels``), and with that ratio one layer timed whole matches the model within 3%; the
+  published long-context runs pay about twice the kernel's backward time, which the fit puts here.
 * ``host_s_per_expert`` -- one value shared by all NVIDIA families (the same PyTorch / Transformer
   Engine / Megatron software issues the kernels on every generation), fitted on the declared MoE row
   with the most local experts per chip (the only kind of row where the host's issue rate binds). Zero
