@@ -91,3 +91,24 @@ def test_cli_json(run_cli):
     data = json.loads(out)
     assert {"sections", "layer", "findings", "attn_bwd_ratio_measured", "gemm_plateau_measured"} <= set(data)
     assert all(s["rows"] > 0 for s in data["sections"])
+
+
+def test_long_context_estimates_carry_the_kernel_bound():
+    from rainier.perf.training import estimate_training
+    from rainier.perf.validate_kernels import kernel_attn_bwd_ratio
+
+    res = estimate_training("llama-3.1-8b", "h100", 8, seq=131072, global_batch=8)
+    b = res.attention_kernel_bound
+    assert b is not None and b["attention_flop_share"] > 0.5
+    assert b["attn_bwd_ratio_kernel"] == kernel_attn_bwd_ratio() > b["attn_bwd_ratio_fitted"]
+    assert 1.0 < b["speedup"] < 2.5 and b["step_time_s"] < res.step_time_s
+    assert any(n.startswith("long context:") for n in res.notes)
+    # the bound is the same layout re-priced with the kernel's ratio, nothing else
+    par = C.efficiency_params("nvidia-hopper").with_(attn_bwd_ratio=b["attn_bwd_ratio_kernel"])
+    from rainier.perf.training import Options
+    again = estimate_training("llama-3.1-8b", "h100", 8, seq=131072, global_batch=8, parallelism=res.parallelism,
+                              options=Options(params=par))
+    assert again.step_time_s == pytest.approx(b["step_time_s"], rel=1e-9)
+    # short context, or a chip whose attention the H100 kernels do not describe: no bound
+    assert estimate_training("llama-3.1-8b", "h100", 8, seq=4096, global_batch=64).attention_kernel_bound is None
+    assert estimate_training("llama-3.1-8b", "tpu-v5p", 8, seq=131072, global_batch=8).attention_kernel_bound is None

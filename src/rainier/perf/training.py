@@ -231,6 +231,9 @@ class TrainingResult:
     # with sites > 1: the same chips at one site, and the link that keeps the job within 5% / 1% of it
     # (cross_site_sensitivity)
     cross_site: dict[str, Any] | None = None
+    # long context on NVIDIA (attention >= 20% of the model FLOPs): the same layout with the attention
+    # backward at the kernels' own ratio (perf.validate_kernels) instead of the published runs' effective one
+    attention_kernel_bound: dict[str, Any] | None = None
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -958,6 +961,15 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                        fix="try more chips, another --global-batch, or fix fewer sizes")
     res = _result(ctx, evals, tokens=tokens, resilience=resilience, time_s=time_s)
     del res.alternatives[top - 1:]
+    res.attention_kernel_bound = _attention_kernel_bound(ctx, evals[0], res)
+    if res.attention_kernel_bound:
+        b = res.attention_kernel_bound
+        res.notes.append(
+            f"long context: attention is {b['attention_flop_share']:.0%} of the model FLOPs; its backward is priced at "
+            f"the published long-context runs' ratio ({b['attn_bwd_ratio_fitted']:g} of the forward's efficiency); the "
+            f"kernels alone run it at {b['attn_bwd_ratio_kernel']:g} (H100, rainier validate kernels): a stack whose "
+            f"step is the sum of its kernels would step in {fmt_duration(b['step_time_s'])} "
+            f"({b['speedup'] - 1:.0%} faster; attention_kernel_bound)")
     if sites > 1 and cross_site_report:
         res.cross_site = cross_site_sensitivity(
             res, mdl, acc, sysm, seq=int(seq), global_batch=int(global_batch), precision=precision,
@@ -966,6 +978,37 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
             layouts=[ev.p for ev in evals[:_CROSS_SITE_LAYOUTS]])
         res.notes.append(_cross_site_note(res.cross_site))
     return res
+
+
+ATTENTION_BOUND_SHARE = 0.2  # attention share of the model FLOPs above which attention_kernel_bound is reported
+
+
+def _attention_kernel_bound(ctx: _Ctx, best: _Eval, res: TrainingResult) -> dict[str, Any] | None:
+    """The chosen layout re-priced with flash attention's backward at the measured kernels' ratio (see
+    ``TrainingResult.attention_kernel_bound``); None off NVIDIA, with caller parameters, unfused attention or
+    attention under ``ATTENTION_BOUND_SHARE`` of the model FLOPs."""
+    mdl = ctx.model
+    if ctx.opt.params is not None or not ctx.acc.family.startswith("nvidia-") or not ctx.opt.fused_attention:
+        return None
+    dqk = dv = float(mdl.d_head)
+    if mdl.mla is not None:
+        dqk, dv = mdl.mla.qk_nope_head_dim + mdl.mla.qk_rope_head_dim, mdl.mla.v_head_dim
+    attn = 6.0 * mdl.layers * mdl.heads * (dqk + dv) * mdl.attended_keys(ctx.seq, causal=False)
+    share = attn / model_flops_per_token(mdl, ctx.seq)
+    if share < ATTENTION_BOUND_SHARE:
+        return None
+    from rainier.perf.validate_kernels import kernel_attn_bwd_ratio
+
+    ratio = kernel_attn_bwd_ratio()
+    if ratio <= ctx.params.attn_bwd_ratio:
+        return None
+    alt = _Ctx(mdl, ctx.acc, ctx.system, ctx.topo, seq=ctx.seq, global_batch=ctx.gb, chips=ctx.chips,
+               precision=ctx.precision, catalog=ctx.catalog,
+               options=replace(ctx.opt, params=ctx.params.with_(attn_bwd_ratio=ratio)))
+    step = _evaluate(alt, best.p).step_s
+    return {"attention_flop_share": share, "attn_bwd_ratio_fitted": ctx.params.attn_bwd_ratio,
+            "attn_bwd_ratio_kernel": ratio, "step_time_s": step,
+            "tokens_per_s": ctx.gb * ctx.seq / step, "speedup": res.step_time_s / step}
 
 
 _CROSS_SITE_LAYOUTS = 6  # layouts of each search (at the given link, at one site) the link thresholds consider
