@@ -255,12 +255,17 @@ def model_flops_per_token(model: Model, seq: int) -> float:
         # a capacity below the balanced load drops routed tokens: their expert FLOPs are not done, nor counted
         per_expert = (pc.moe_per_layer_total - pc.moe_per_layer_active) / (e.experts - e.top_k)
         n -= pc.moe_layers * e.top_k * per_expert * (1.0 - e.capacity_factor)
+    return 6.0 * n + attention_flops_per_token(model, seq)
+
+
+def attention_flops_per_token(model: Model, seq: int) -> float:
+    """The attention part of ``model_flops_per_token``: ``6 L a (d_qk + d_v)`` x the keys attended (non-causal)."""
     if model.mla is not None:
         c = model.mla
         dqk, dv = c.qk_nope_head_dim + c.qk_rope_head_dim, c.v_head_dim
     else:
         dqk = dv = model.d_head
-    return 6.0 * n + 6.0 * model.layers * model.heads * (dqk + dv) * model.attended_keys(seq, causal=False)
+    return 6.0 * model.layers * model.heads * (dqk + dv) * model.attended_keys(seq, causal=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -990,11 +995,7 @@ def _attention_kernel_bound(ctx: _Ctx, best: _Eval, res: TrainingResult) -> dict
     mdl = ctx.model
     if ctx.opt.params is not None or not ctx.acc.family.startswith("nvidia-") or not ctx.opt.fused_attention:
         return None
-    dqk = dv = float(mdl.d_head)
-    if mdl.mla is not None:
-        dqk, dv = mdl.mla.qk_nope_head_dim + mdl.mla.qk_rope_head_dim, mdl.mla.v_head_dim
-    attn = 6.0 * mdl.layers * mdl.heads * (dqk + dv) * mdl.attended_keys(ctx.seq, causal=False)
-    share = attn / model_flops_per_token(mdl, ctx.seq)
+    share = attention_flops_per_token(mdl, ctx.seq) / model_flops_per_token(mdl, ctx.seq)
     if share < ATTENTION_BOUND_SHARE:
         return None
     from rainier.perf.validate_kernels import kernel_attn_bwd_ratio
