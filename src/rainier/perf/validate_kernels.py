@@ -126,12 +126,12 @@ def _score(name: str, pairs: list[tuple[float, float]], note: str = "") -> Kerne
     errs: list[float] = [100.0 * (m / p - 1.0) for m, p in pairs if p > 0]
     if not errs:
         return KernelSection(name, 0, float("nan"), float("nan"), float("nan"), float("nan"), 0, note)
-    ratios = [m / p for m, p in pairs if p > 0]
     absolute = [abs(e) for e in errs]
     worst = errs[absolute.index(max(absolute))]
+    # more than 2x off either way: measured / predicted above 2 (error > +100%) or below 1/2 (error < -50%)
     return KernelSection(name, len(errs), round(statistics.fmean(absolute), 1), round(statistics.median(absolute), 1),
                          round(statistics.median(errs), 1), round(worst, 1),
-                         sum(1 for r in ratios if r > 2.0 or r < 0.5), note)
+                         sum(1 for e in errs if e > 100.0 or e < -50.0), note)
 
 
 def _f(r: dict[str, str], k: str) -> float:
