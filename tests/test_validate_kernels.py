@@ -95,6 +95,16 @@ def test_a_fixed_launch_cost_explains_the_short_gemms(report):
         assert fixed.mape_pct < 0.3 * raw.mape_pct and fixed.mape_pct <= 25.0     # [bf16 177 -> 19.5, fp8 38 -> 10]
         assert fixed.outliers <= 0.01 * fixed.rows < raw.outliers                   # [bf16 202 -> 3, fp8 15 -> 0]
         assert abs(fixed.median_err_pct) <= 10.0                                     # [-7.7, -1.8]
+    # MoE experts: the loop launches a kernel per expert, the grouped GEMM one; priced so, both fall in line
+    loops = [_section(report, f"MoE experts, {r} routing, one GEMM per expert") for r in ("balanced", "random")]
+    loop_fixed = _section(report, "MoE experts, a loop, + a launch cost per expert")
+    assert loop_fixed.rows == sum(x.rows for x in loops)
+    assert loop_fixed.mape_pct < 0.35 * min(x.mape_pct for x in loops)           # [147 / 137 -> 32]
+    assert loop_fixed.outliers < 0.5 * sum(x.outliers for x in loops)             # [72 -> 22]
+    grouped = [_section(report, f"MoE experts, {r} routing, one grouped") for r in ("balanced", "random")]
+    grouped_fixed = _section(report, "MoE experts, grouped GEMM, + one launch cost")
+    assert grouped_fixed.mape_pct < min(x.mape_pct for x in grouped)              # [17.7 / 16.0 -> 12.4]
+    assert grouped_fixed.outliers <= 0.01 * grouped_fixed.rows                   # [16 -> 0]
 
 
 def test_cli_json(run_cli):

@@ -176,16 +176,28 @@ def validate_kernels(catalog: Catalog | None = None) -> KernelValidation:
                       with_launch))
     sec.append(_score("gemm fp8, kernels >= 20 us", gemm_pairs("cublas_scaled_mm", "fp8", True)))
 
+    def expert_pairs(kern: str, routings: tuple[str, ...], launches: bool) -> list[tuple[float, float]]:
+        """(measured, predicted) of the expert GEMMs; with ``launches`` each kernel launched pays the fixed cost:
+        one for the grouped GEMM, one per expert for the loop."""
+        out = []
+        for r in rows:
+            if r["section"] == "grouped" and r["kernel"] == kern and r["routing"] in routings:
+                g = _f(r, "groups")
+                fixed = launch_s * (g if kern == "loop_mm" else 1.0) if launches else 0.0
+                out.append((_f(r, "time_s"), fixed + C.gemm_time_s(acc, _f(r, "m"), _f(r, "n"), _f(r, "k"), "bf16",
+                                                                   g, par)))
+        return out
+
     for routing in ("balanced", "random"):
         for kern in ("grouped_mm", "loop_mm"):
-            pairs = []
-            for r in rows:
-                if r["section"] == "grouped" and r["kernel"] == kern and r["routing"] == routing:
-                    pairs.append((_f(r, "time_s"), C.gemm_time_s(acc, _f(r, "m"), _f(r, "n"), _f(r, "k"), "bf16",
-                                                                 _f(r, "groups"), par)))
             what = "one grouped GEMM (CUTLASS)" if kern == "grouped_mm" else "one GEMM per expert (a loop)"
-            sec.append(_score(f"MoE experts, {routing} routing, {what}", pairs,
+            sec.append(_score(f"MoE experts, {routing} routing, {what}", expert_pairs(kern, (routing,), False),
                               "model: balanced experts as a batched GEMM" if routing == "random" else ""))
+    both = ("balanced", "random")
+    sec.append(_score("MoE experts, grouped GEMM, + one launch cost", expert_pairs("grouped_mm", both, True),
+                      "both routings; the fixed cost once: one kernel"))
+    sec.append(_score("MoE experts, a loop, + a launch cost per expert", expert_pairs("loop_mm", both, True),
+                      "both routings; the fixed cost once per expert: a kernel each"))
 
     for backend, cls in (("flash", "flash2"), ("cudnn", "flash3")):
         for ps in ("fwd", "bwd"):
