@@ -88,9 +88,9 @@ def test_launch_floor_is_measured_not_modelled(report):
 def test_a_fixed_launch_cost_explains_the_short_gemms(report):
     # the smallest GEMM's measured time added to every roofline price: the all-shape misses (hundreds of shapes
     # more than 2x off, nearly all short kernels) collapse to a handful, and the bias stays small either way
-    for prec in ("bf16", "fp8"):
-        raw = _section(report, f"gemm {prec} (cuBLAS" if prec == "bf16" else "gemm fp8 (cuBLASLt")
-        fixed = _section(report, f"gemm {prec}, all shapes, + launch cost")
+    for raw_name, fixed_name in (("gemm bf16 (cuBLAS", "gemm bf16, all shapes, + launch cost"),
+                                 ("gemm fp8 (cuBLASLt", "gemm fp8, all shapes, + launch cost")):
+        raw, fixed = _section(report, raw_name), _section(report, fixed_name)
         assert fixed.rows == raw.rows
         assert fixed.mape_pct < 0.3 * raw.mape_pct and fixed.mape_pct <= 25.0     # [bf16 177 -> 19.5, fp8 38 -> 10]
         assert fixed.outliers <= 0.01 * fixed.rows < raw.outliers                   # [bf16 202 -> 3, fp8 15 -> 0]
