@@ -282,3 +282,70 @@ def test_physics_beats_a_fixed_efficiency_model_on_the_same_rows():
     assert every["rainier_within_25"] > every["baseline_within_25"]
     # the baseline is fitted: on its own fit rows it is exact on average, so its held-out error is not a strawman
     assert all(0.15 <= c <= 0.7 for c in res["constants"].values())
+
+
+def test_shipped_out_of_sample_scores_are_what_the_script_produces():
+    """out_of_sample.json is scripts/score_out_of_sample.py's output with the shipped parameters: every published
+    run of the out-of-sample scripts (several hundred, about two seconds) scored again gives the same summaries."""
+    import json
+
+    mod = _script("score_out_of_sample")
+    shipped = json.loads(mod.OUT.read_text(encoding="utf-8"))
+    doc = mod.build_doc()
+    assert doc["runs"] == shipped["runs"] >= 450
+    for part in ("families", "models", "sources"):
+        assert doc[part].keys() == shipped[part].keys(), part
+    pairs = [(doc["overall"], shipped["overall"])]
+    pairs += [(doc["families"][f][k], shipped["families"][f][k]) for f in doc["families"] for k in doc["families"][f]]
+    pairs += [(doc[p][n], shipped[p][n]) for p in ("models", "sources") for n in doc[p]]
+    for got, want in pairs:
+        assert got["rows"] == want["rows"] and got["basis"] == want["basis"]
+        for m in ("mape_pct", "bias_pct", "worst_pct", "within_25_pct"):
+            assert got[m] == pytest.approx(want[m], abs=0.15), (got["basis"], m)
+
+
+def test_out_of_sample_summaries_count_every_run_once(report):
+    """The file's records partition the same runs: the families' and the sources' run counts both add up to the
+    total, and each model's runs include its out-of-sample ones (a model record adds the validation table's
+    held-out rows of that model)."""
+    from rainier.perf import compute as C
+
+    doc = C._out_of_sample()
+    total = doc["runs"]
+    assert sum(v["rows"] for kinds in doc["families"].values() for v in kinds.values()) == total
+    assert sum(v["rows"] for v in doc["sources"].values()) == total
+    held_out = sum(1 for r in report.rows if r.error_pct is not None and not r.fitted)
+    assert sum(v["rows"] for v in doc["models"].values()) == total + held_out
+    for v in doc["models"].values():
+        assert set(v["bias_by_family_pct"]) == set(v["families"])
+        assert min(v["bias_by_family_pct"].values()) - 0.06 <= v["bias_pct"] <= max(v["bias_by_family_pct"].values()) + 0.06
+
+
+def test_estimates_carry_the_out_of_sample_accuracy_and_flag_a_model_off_everywhere():
+    """An estimate also reports the out-of-sample runs of its kind of model on its family and every scored run of
+    its model; a model predicted too fast on each of its chip families (gpt-oss) is flagged as an upper bound, one
+    whose families disagree in sign, or that is close on average, is not."""
+    from rainier.perf import compute as C
+    from rainier.perf.training import Options, _out_of_sample_notes, estimate_training
+
+    doc = C._out_of_sample()
+    oss = estimate_training("gpt-oss-120b", "gb200", 64, seq=8192, global_batch=1280)
+    assert oss.accuracy_out_of_sample["family"] == doc["families"]["nvidia-blackwell"]["moe"]
+    assert oss.accuracy_out_of_sample["model"] == doc["models"]["gpt-oss-120b"]
+    assert any("upper bound" in n for n in oss.notes)
+    llama = estimate_training("llama3-70b", "h100", 64, seq=8192, global_batch=256)
+    assert llama.accuracy_out_of_sample["family"]["rows"] >= 100
+    assert any(n.startswith("accuracy, this model: ") for n in llama.notes)
+    assert not any("bound on its throughput" in n for n in llama.notes)
+    assert "accuracy_out_of_sample" in llama.to_dict()
+    # the rule itself: far off on average and the same way on every family
+    rec = {"rows": 6, "mape_pct": 40.0, "bias_pct": -40.0, "worst_pct": -60.0, "within_25_pct": 20.0,
+           "basis": "b", "families": ["a", "b"], "bias_by_family_pct": {"a": -30.0, "b": -50.0}}
+    assert "lower bound" in _out_of_sample_notes({"family": None, "model": rec}, "m")[0]
+    mixed = {**rec, "bias_by_family_pct": {"a": 20.0, "b": -100.0}}
+    assert "bound" not in _out_of_sample_notes({"family": None, "model": mixed}, "m")[0]
+    assert _out_of_sample_notes({"family": None, "model": {**rec, "rows": 2}}, "m") == []
+    # parameters passed in by the caller are not what the file scored
+    own = estimate_training("llama3-70b", "h100", 64, seq=8192, global_batch=256,
+                            options=Options(params=C.efficiency_params("nvidia-hopper")))
+    assert own.accuracy_out_of_sample is None

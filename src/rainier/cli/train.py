@@ -368,6 +368,14 @@ def validate_training_cmd(
         console.print(f"the same held-out rows by a fixed-efficiency model ({b['model']}): MAPE "
                       f"{b['mape_heldout']:.1f}% on the reference rows, {b['mape_heldout_all']:.1f}% on both sets "
                       "(scripts/compare_baseline.py: per family and out of sample)")
+    oos = rep.out_of_sample
+    if oos.get("runs"):
+        o = oos["overall"]
+        console.print(f"out of sample: {oos['runs']} published runs outside this table from {len(oos['sources'])} "
+                      f"source tables, MAPE {o['mape_pct']:g}%, bias {o['bias_pct']:+g}%, {o['within_25_pct']:g}% "
+                      "within 25% (shipped scores: python scripts/score_out_of_sample.py); per family: "
+                      + ", ".join(f"{f} {k} {v['mape_pct']:g}% over {v['rows']}" for f, kinds in oos["families"].items()
+                                  for k, v in kinds.items()))
     if rep.mape_fitted is not None:
         console.print(f"fitted rows: {rep.n_fitted}, MAPE {rep.mape_fitted:.1f}% (not part of the score)")
     if rep.fit_rule:

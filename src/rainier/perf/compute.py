@@ -186,6 +186,35 @@ def heldout_accuracy(family: str, moe: bool) -> dict[str, Any] | None:
     return dict(got) if got else None
 
 
+@lru_cache(maxsize=1)
+def _out_of_sample() -> dict[str, Any]:
+    try:
+        text = resources.files("rainier.perf").joinpath("fits/out_of_sample.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - broken install
+        return {}
+    return dict(json.loads(text))
+
+
+def out_of_sample_summary() -> dict[str, Any]:
+    """The shipped out-of-sample scores without the per-model records: generated_by, runs, overall, families,
+    sources (empty without the file)."""
+    return {k: v for k, v in _out_of_sample().items() if k != "models"}
+
+
+def out_of_sample_accuracy(family: str, moe: bool, model: str) -> dict[str, Any] | None:
+    """The published runs outside the validation table that ``scripts/score_out_of_sample.py`` scored with the
+    shipped parameters (``perf/fits/out_of_sample.json``): ``family``, those of the same kind of model (dense or
+    MoE) on ``family`` (rows, mape_pct, bias_pct, worst_pct, within_25_pct, basis); ``model``, every scored run of
+    this catalog model not fitted on (the validation table's held-out rows too), on any chip. Either is None where
+    no run was scored; the whole is None when neither was."""
+    doc = _out_of_sample()
+    fam = doc.get("families", {}).get(family, {}).get("moe" if moe else "dense")
+    mod = doc.get("models", {}).get(model)
+    if fam is None and mod is None:
+        return None
+    return {"family": dict(fam) if fam else None, "model": dict(mod) if mod else None}
+
+
 def _params(acc: Accelerator, params: EffParams | None) -> EffParams:
     return params if params is not None else efficiency_params(acc.family)
 

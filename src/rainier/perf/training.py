@@ -224,6 +224,9 @@ class TrainingResult:
     # the error to expect: the efficiency fit's held-out published runs of this kind of model on this family
     # (compute.heldout_accuracy: rows, mape_pct, bias_pct, worst_pct, basis); None without a fit file
     accuracy: dict[str, Any] | None = None
+    # the same on the published runs outside the validation table (compute.out_of_sample_accuracy: ``family``,
+    # runs of this kind of model on this family; ``model``, every scored run of this model on any chip)
+    accuracy_out_of_sample: dict[str, Any] | None = None
     # failures, checkpoints and restarts (perf.goodput.Goodput as a dict): the fraction of wall time that trains,
     # and with --tokens the time, energy and cost to train including the losses
     goodput: dict[str, Any] | None = None
@@ -1153,6 +1156,9 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         notes.append(f"accuracy: {accuracy['basis']} (rainier validate training): MAPE {accuracy['mape_pct']:g}% over "
                      f"{accuracy['rows']} runs, throughput bias {accuracy['bias_pct']:+g}% (negative: predicted "
                      f"slower than measured), worst {accuracy['worst_pct']:+g}%")
+    oos = (C.out_of_sample_accuracy(acc.family, model.moe is not None, model.name)
+           if ctx.opt.params is None else None)
+    notes += _out_of_sample_notes(oos, model.name)
     if not ctx.params.fitted:
         prior_from = C.load_fits().get("families", {}).get(acc.family, {}).get("prior_from")
         src = f"the {prior_from} fit" if prior_from else "the default prior"
@@ -1214,9 +1220,39 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         parallelism=best.p.to_dict(), breakdown=dict(best.breakdown), microbatches=best.microbatches,
         model_flops_per_step=mflops, time_to_train_days=ttt_days, tokens=tokens, energy_mwh=energy,
         cost_usd=cost, cloud_cost_usd=cloud, power_mw=power_w / 1e6, sites=ctx.topo.sites,
-        efficiency_family=ctx.params.family, accuracy=accuracy, goodput=gp.to_dict(), alternatives=alts, notes=notes,
+        efficiency_family=ctx.params.family, accuracy=accuracy, accuracy_out_of_sample=oos, goodput=gp.to_dict(), alternatives=alts, notes=notes,
         time_budget_days=time_s / 86400 if time_s is not None else None,
     )
+
+
+# a model whose scored runs are this far off on average, the same way, says so (its own cost, not the chip's)
+MODEL_BIAS_WARN_PCT = 25.0
+
+
+def _out_of_sample_notes(oos: dict[str, Any] | None, model: str) -> list[str]:
+    """The accuracy notes of the published runs outside the validation table (compute.out_of_sample_accuracy)."""
+    if not oos:
+        return []
+    out = []
+    fam = oos.get("family")
+    if fam:
+        out.append(f"accuracy, out of sample: {fam['basis']} (scripts/score_out_of_sample.py): MAPE {fam['mape_pct']:g}% "
+                   f"over {fam['rows']} runs, bias {fam['bias_pct']:+g}%, worst {fam['worst_pct']:+g}%, "
+                   f"{fam['within_25_pct']:g}% of runs within 25%")
+    mod = oos.get("model")
+    if mod and mod["rows"] >= 3:
+        line = (f"accuracy, this model: {mod['rows']} published runs of {model} scored without fitting on them "
+                f"({', '.join(mod['families'])}): MAPE {mod['mape_pct']:g}%, bias {mod['bias_pct']:+g}%, worst "
+                f"{mod['worst_pct']:+g}%")
+        signs = {b > 0 for b in mod.get("bias_by_family_pct", {}).values()}
+        if abs(mod["bias_pct"]) >= MODEL_BIAS_WARN_PCT and signs == {mod["bias_pct"] > 0}:
+            fast = mod["bias_pct"] > 0
+            line += (f"; predicted {'faster' if fast else 'slower'} than measured on each of its "
+                     f"{len(mod['bias_by_family_pct'])} chip families: a {'cost' if fast else 'saving'} of this model "
+                     f"that rainier does not capture, so read this estimate as an {'upper' if fast else 'lower'} "
+                     "bound on its throughput")
+        out.append(line)
+    return out
 
 
 def _goodput_note(gp: Goodput, scale: float) -> str:

@@ -46,7 +46,7 @@ from typing import Any
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.catalog.params import param_counts
 from rainier.errors import RainierError
-from rainier.perf.compute import EffParams, load_fits
+from rainier.perf.compute import EffParams, load_fits, out_of_sample_summary
 from rainier.perf.training import (
     Options,
     TrainingResult,
@@ -385,6 +385,9 @@ class ValidationReport:
     mape_by_family_all: dict[str, float] = field(default_factory=dict)
     # the same held-out rows scored by a fixed-efficiency model (fixed_efficiency_baseline): what the physics adds
     baseline: dict[str, Any] = field(default_factory=dict)
+    # the published runs outside this table, as scripts/score_out_of_sample.py scored them with the shipped
+    # parameters (perf/fits/out_of_sample.json: runs, overall, per family and kind, per source)
+    out_of_sample: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -683,4 +686,5 @@ def _summarise(rows: list[RowResult]) -> ValidationReport:
         mape_heldout_added=_mape(added) if added else None, n_heldout_added=len(added),
         max_abs_err_heldout_added=max((abs(r.error_pct or 0.0) for r in added), default=None),
         mape_heldout_all=_mape(held_all) if held_all else None, mape_by_family_all=_by_family(held_all),
+        out_of_sample=out_of_sample_summary(),
     )
