@@ -204,6 +204,9 @@ def test_training_report_of_a_real_result(tmp_path):
     r = training.estimate_training("llama3-8b", "h100", 64, seq=4096, global_batch=256)
     text = write_training_report(r, tmp_path / "t.html").read_text()
     assert "step-time breakdown" in text
+    # how far to trust it: the family's held-out MAPE up front, with the out-of-sample runs beside it
+    assert f"±{r.accuracy['mape_pct']:g}% MAPE" in text
+    assert f"over {r.accuracy_out_of_sample['family']['rows']} out-of-sample runs" in text
 
 
 def test_serving_report(tmp_path):

@@ -178,7 +178,7 @@ def build_training_page(result: Any) -> Page:
         ("cost", fmt_money(_f(d, "cost_usd", default=0) or 0) if _f(d, "cost_usd") is not None else "–",
          f"cloud {fmt_money(_f(d, 'cloud_cost_usd', default=0) or 0)}" if _f(d, "cloud_cost_usd") is not None
          else "owner cost"),
-    ] + _goodput_kpi(d.get("goodput")))
+    ] + _goodput_kpi(d.get("goodput")) + _accuracy_kpi(d))
     sec = page.section("Where a step's time goes", "breakdown")
     bd = {k: float(v) for k, v in (d.get("breakdown") or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
     zero = [k for k, v in bd.items() if v <= 0]
@@ -240,6 +240,26 @@ def build_training_page(result: Any) -> Page:
         sec = page.section("Notes", "notes")
         sec.raw("<ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
     return page
+
+
+def _accuracy_kpi(d: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """How far to trust the estimate: the held-out MAPE of its family and kind of model, the out-of-sample runs',
+    and its model's own bias where that model's runs are off the same way everywhere."""
+    acc = d.get("accuracy") if isinstance(d.get("accuracy"), dict) else None
+    raw = d.get("accuracy_out_of_sample")
+    oos: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    fam, mod = oos.get("family") or {}, oos.get("model") or {}
+    if not acc and not fam:
+        return []
+    head = f"±{acc['mape_pct']:g}% MAPE" if acc else f"±{fam['mape_pct']:g}% MAPE"
+    sub = []
+    if acc:
+        sub.append(f"{acc['rows']} held-out runs")
+    if fam:
+        sub.append(f"{fam['mape_pct']:g}% over {fam['rows']} out-of-sample runs")
+    if mod and mod.get("rows", 0) >= 3:
+        sub.append(f"this model: bias {mod['bias_pct']:+g}% over {mod['rows']} runs")
+    return [("expected error", head, " · ".join(sub))]
 
 
 def _esc(x: Any) -> str:
