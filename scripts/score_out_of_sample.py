@@ -169,8 +169,12 @@ def build_doc(every: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     by_fam: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in oos:
         by_fam[r["family"]][_kind(cat, r["model"])].append(r)
+    def n_sources(rs: list[dict[str, Any]]) -> str:
+        n = len({r["source"] for r in rs})
+        return f"{n} source{'s' if n > 1 else ''}"
+
     families = {f: {k: _summary(rs, f"published runs of {k} models on {f} outside the validation table "
-                                    f"({len({r['source'] for r in rs})} sources)")
+                                    f"({n_sources(rs)})")
                     for k, rs in sorted(kinds.items())} for f, kinds in sorted(by_fam.items())}
     by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in every:
