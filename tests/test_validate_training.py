@@ -338,6 +338,10 @@ def test_estimates_carry_the_out_of_sample_accuracy_and_flag_a_model_off_everywh
     assert any(n.startswith("accuracy, this model: ") for n in llama.notes)
     assert not any("bound on its throughput" in n for n in llama.notes)
     assert "accuracy_out_of_sample" in llama.to_dict()
+    # Trainium2 has no runs of its own: it reports Trainium1's, whose fit it takes, and says so
+    trn2 = estimate_training("llama3-8b", "trn2", 64, seq=4096, global_batch=256).accuracy_out_of_sample
+    assert trn2["family"]["rows"] == doc["families"]["aws-neuron-v2"]["dense"]["rows"]
+    assert trn2["family"]["basis"].startswith("none measured on aws-neuron-v3")
     # the rule itself: far off on average and the same way on every family
     rec = {"rows": 6, "mape_pct": 40.0, "bias_pct": -40.0, "worst_pct": -60.0, "within_25_pct": 20.0,
            "basis": "b", "families": ["a", "b"], "bias_by_family_pct": {"a": -30.0, "b": -50.0}}

@@ -205,10 +205,16 @@ def out_of_sample_accuracy(family: str, moe: bool, model: str) -> dict[str, Any]
     """The published runs outside the validation table that ``scripts/score_out_of_sample.py`` scored with the
     shipped parameters (``perf/fits/out_of_sample.json``): ``family``, those of the same kind of model (dense or
     MoE) on ``family`` (rows, mape_pct, bias_pct, worst_pct, within_25_pct, basis); ``model``, every scored run of
-    this catalog model not fitted on (the validation table's held-out rows too), on any chip. Either is None where
-    no run was scored; the whole is None when neither was."""
+    this catalog model not fitted on (the validation table's held-out rows too), on any chip. A family without runs
+    of that kind takes those of the family whose fit it takes (``prior_from`` in efficiency.json: Trainium2/3 take
+    Trainium1's), and says so. Either is None where no run was scored; the whole is None when neither was."""
     doc = _out_of_sample()
-    fam = doc.get("families", {}).get(family, {}).get("moe" if moe else "dense")
+    kind = "moe" if moe else "dense"
+    fam = doc.get("families", {}).get(family, {}).get(kind)
+    src = load_fits().get("families", {}).get(family, {}).get("prior_from")
+    if fam is None and src and doc.get("families", {}).get(src, {}).get(kind):
+        fam = {**doc["families"][src][kind], "basis": f"none measured on {family}: the out-of-sample {kind} runs of "
+                                                      f"{src}, whose fit it takes"}
     mod = doc.get("models", {}).get(model)
     if fam is None and mod is None:
         return None
