@@ -244,7 +244,7 @@ def build_training_page(result: Any) -> Page:
 
 def _accuracy_kpi(d: dict[str, Any]) -> list[tuple[str, str, str]]:
     """How far to trust the estimate: the held-out MAPE of its family and kind of model, the out-of-sample runs',
-    and its model's own bias where that model's runs are off the same way everywhere."""
+    and its model's own bias where at least three of that model's runs were scored."""
     acc = d.get("accuracy") if isinstance(d.get("accuracy"), dict) else None
     raw = d.get("accuracy_out_of_sample")
     oos: dict[str, Any] = raw if isinstance(raw, dict) else {}
