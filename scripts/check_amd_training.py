@@ -98,7 +98,7 @@ def run_mlperf(line: str) -> tuple[TrainingResult, float, float]:
     return res, res.tokens_per_s_per_chip, float(meas)
 
 
-def _rows() -> Iterator[tuple[str, Callable[[str], tuple[TrainingResult, float, float]], str]]:
+def runs() -> Iterator[tuple[str, Callable[[str], tuple[TrainingResult, float, float]], str]]:
     """(table name, its runner, table line) of every row of both tables."""
     for name, runner, rows in (("MAD", run_mad, MAD_V252), ("MLPerf", run_mlperf, MLPERF)):
         for line in rows.strip().splitlines():
@@ -108,7 +108,7 @@ def _rows() -> Iterator[tuple[str, Callable[[str], tuple[TrainingResult, float, 
 def score() -> dict[str, list[float]]:
     """Signed errors (%) per chip over both tables."""
     out: dict[str, list[float]] = {}
-    for _, runner, line in _rows():
+    for _, runner, line in runs():
         _, pred, meas = runner(line)
         out.setdefault(line.split()[0], []).append(100.0 * (pred / meas - 1.0))
     return out
@@ -118,7 +118,7 @@ def main() -> None:
     print(f"{'table':7s} {'chip':7s} {'model':11s} {'prec':4s} {'mb':>3s} {'seq':>5s} {'measured':>9s} {'pred':>8s} "
           f"{'err':>7s}  parallelism")
     errs: dict[str, list[float]] = {}
-    for name, runner, line in _rows():
+    for name, runner, line in runs():
         f = line.split()
         got = attempt(runner, line, f"{name:7s} {f[0]:7s} {f[1]:11s}")
         if got is None:

@@ -78,7 +78,7 @@ def run(line: str) -> tuple[TrainingResult, float, float]:
     return res, GLOBAL_BATCH / res.step_time_s, float(meas)
 
 
-def _group(line: str) -> str:
+def group(line: str) -> str:
     """``fit_config`` for a fit row's configuration at another release, else ``held_out``."""
     return "fit_config" if line.split()[-1] == "fit-config" else "held_out"
 
@@ -88,7 +88,7 @@ def score() -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"held_out": [], "fit_config": []}
     for line in ROWS.strip().splitlines():
         _, pred, meas = run(line)
-        out[_group(line)].append(100.0 * (pred / meas - 1.0))
+        out[group(line)].append(100.0 * (pred / meas - 1.0))
     return out
 
 
@@ -102,7 +102,7 @@ def main() -> None:
         if got is None:
             continue
         res, pred, meas, e = got
-        key = _group(line)
+        key = group(line)
         errs[key].append(e)
         p = res.parallelism
         shape = f"{p['tp']}/{p['pp']}/{p['dp']}"

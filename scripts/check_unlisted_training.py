@@ -90,7 +90,7 @@ def estimate_row(line: str, options: Options) -> tuple[TrainingResult, float]:
     return r, float(meas)
 
 
-def _run(line: str, host: bool = True) -> float:
+def run_line(line: str, host: bool = True) -> float:
     r, meas = estimate_row(line, Options(host_overhead=host, grad_dtype="bf16"))
     return 100.0 * (r.tokens_per_s_per_chip / meas - 1.0)
 
@@ -104,12 +104,12 @@ def _table(title: str, rows: str, both: bool) -> list[float]:
         chip, model, g, prec, *_, meas = line.split()
         head = f"{chip:6s} {model:16s} {g:>5s} {prec:4s} {float(meas):9.0f}"
         try:
-            e = _run(line)
+            e = run_line(line)
         except RainierError as exc:
             print(f"{head}  not reproducible: {exc}"[:160])
             continue
         errs.append(abs(e))
-        tail = f" {_run(line, host=False):+12.1f}%" if both else ""
+        tail = f" {run_line(line, host=False):+12.1f}%" if both else ""
         print(f"{head} {float(meas) * (1 + e / 100):8.0f} {e:+6.1f}%{tail}")
     print(f"mean absolute error: {sum(errs) / len(errs):.1f}% over {len(errs)} rows\n")
     return errs

@@ -70,7 +70,7 @@ def _unlisted() -> Iterator[dict[str, Any]]:
         for line in rows.strip().splitlines():
             chip, model, *_ = line.split()
             try:
-                e = m._run(line)
+                e = m.run_line(line)
             except RainierError:
                 continue
             yield {"source": title, "chip": chip, "model": model, "err": e}
@@ -79,7 +79,7 @@ def _unlisted() -> Iterator[dict[str, Any]]:
 def _amd() -> Iterator[dict[str, Any]]:
     import check_amd_training as m
 
-    for name, runner, line in m._rows():
+    for name, runner, line in m.runs():
         chip, model, *_ = line.split()
         try:
             _, pred, meas = runner(line)
@@ -92,7 +92,7 @@ def _neuron() -> Iterator[dict[str, Any]]:
     import check_neuron_training as m
 
     for line in m.ROWS.strip().splitlines():
-        if m._group(line) != "held_out":
+        if m.group(line) != "held_out":
             continue  # a fit row's configuration at another SDK release
         try:
             _, pred, meas = m.run(line)

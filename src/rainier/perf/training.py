@@ -1225,8 +1225,10 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
     )
 
 
-# a model whose scored runs are this far off on average, the same way, says so (its own cost, not the chip's)
+# a model whose scored runs are this far off on average, the same way, says so (its own cost, not the chip's);
+# a model's own record is shown from this many scored runs on (fewer say little beyond the family's record)
 MODEL_BIAS_WARN_PCT = 25.0
+MODEL_MIN_RUNS = 3
 
 
 def _out_of_sample_notes(oos: dict[str, Any] | None, model: str) -> list[str]:
@@ -1240,7 +1242,7 @@ def _out_of_sample_notes(oos: dict[str, Any] | None, model: str) -> list[str]:
                    f"over {fam['rows']} runs, bias {fam['bias_pct']:+g}%, worst {fam['worst_pct']:+g}%, "
                    f"{fam['within_25_pct']:g}% of runs within 25%")
     mod = oos.get("model")
-    if mod and mod["rows"] >= 3:
+    if mod and mod["rows"] >= MODEL_MIN_RUNS:
         line = (f"accuracy, this model: {mod['rows']} published runs of {model} scored without fitting on them "
                 f"({', '.join(mod['families'])}): MAPE {mod['mape_pct']:g}%, bias {mod['bias_pct']:+g}%, worst "
                 f"{mod['worst_pct']:+g}%")

@@ -14,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from rainier.io import to_jsonable
+from rainier.perf.training import MODEL_MIN_RUNS
 from rainier.report.html import PALETTE, Cell, Page, Section, fmt_num, fmt_pct
 from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_power
 
@@ -244,7 +245,7 @@ def build_training_page(result: Any) -> Page:
 
 def _accuracy_kpi(d: dict[str, Any]) -> list[tuple[str, str, str]]:
     """How far to trust the estimate: the held-out MAPE of its family and kind of model, the out-of-sample runs',
-    and its model's own bias where at least three of that model's runs were scored."""
+    and its model's own bias where at least ``MODEL_MIN_RUNS`` of that model's runs were scored."""
     acc = d.get("accuracy") if isinstance(d.get("accuracy"), dict) else None
     raw = d.get("accuracy_out_of_sample")
     oos: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -257,7 +258,7 @@ def _accuracy_kpi(d: dict[str, Any]) -> list[tuple[str, str, str]]:
         sub.append(f"{acc['rows']} held-out runs")
     if fam:
         sub.append(f"{fam['mape_pct']:g}% over {fam['rows']} out-of-sample runs")
-    if mod and mod.get("rows", 0) >= 3:
+    if mod and mod.get("rows", 0) >= MODEL_MIN_RUNS:
         sub.append(f"this model: bias {mod['bias_pct']:+g}% over {mod['rows']} runs")
     return [("expected error", head, " · ".join(sub))]
 
