@@ -6,6 +6,7 @@ a run directory is built in a temporary sibling directory and renamed when compl
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -30,24 +31,43 @@ def _unwritable(path: Path, exc: OSError, field: str | None) -> Exception:
     """An OS refusal to write ``path`` as the one-line error the CLI prints (exit 2)."""
     from rainier.errors import RainierError
 
-    why = exc.strerror or type(exc).__name__
+    why = exc.strerror or next((os.strerror(e) for e in _FULL if os.strerror(e) in str(exc)), type(exc).__name__)
     anc = path.parent
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
     if anc.exists() and not anc.is_dir():
         why = f"{anc} is a file, not a folder"
-    return RainierError(f"cannot write {path} ({why})", field=field or str(path),
-                        fix="give a path in a folder you can write to")
+    fix = ("free some space there or give a folder on another disk" if _out_of_space(exc)
+           else "give a path in a folder you can write to")
+    return RainierError(f"cannot write {path} ({why})", field=field or str(path), fix=fix)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+def _out_of_space(exc: OSError) -> bool:
+    """A write failed for want of room or of a writable disk (also as pyarrow words it: errno in the text)."""
+    return exc.errno in _FULL or any(os.strerror(e) in str(exc) for e in _FULL)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, field: str | None = None) -> Path:
     """Write ``data`` to ``path`` whole or not at all; an unwritable path is a RainierError naming ``field``
-    (default: the path itself)."""
+    (default: the path itself). A symlink is written through (its target is replaced); a path that is a
+    folder, a device, a pipe or a socket is refused (renaming a file over it would destroy it)."""
     path = Path(path)
     if not path.name:
         from rainier.errors import RainierError
 
         raise RainierError("the output path is empty", field=field or "output path", fix="give a file name")
+    if path.is_symlink():
+        # write through the link (the file it points at is the output), not over the link itself
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        from rainier.errors import RainierError
+
+        kind = "a folder" if path.is_dir() else "not a regular file (a device, a pipe or a socket)"
+        raise RainierError(f"cannot write {path}: it is {kind}", field=field or str(path),
+                           fix="give the path of a file (an existing one is replaced whole)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -134,8 +154,10 @@ def atomic_dir(path: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and _out_of_space(exc):
+            raise _unwritable(path, exc, "--out") from None
         raise
     old = None
     try:

@@ -92,6 +92,9 @@ def _read_yaml(path: Path) -> Any:
         where = f" line {mark.line + 1}" if mark is not None else ""
         msg = str(getattr(exc, "problem", None) or exc).splitlines()[0]
         raise RainierError(f"{path}:{where}: malformed YAML ({msg})", fix="fix the YAML syntax") from None
+    except UnicodeDecodeError as exc:
+        raise RainierError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})",
+                           fix="save the file as UTF-8 YAML") from None
     except OSError as exc:
         raise RainierError(f"cannot read {path}: {exc.strerror}", fix="check the path") from None
 

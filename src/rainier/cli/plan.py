@@ -35,6 +35,9 @@ def parse_demand(text: str, flops_per_token: float | None = None) -> tuple[list[
         if not m:
             raise RainierError(f"cannot read '{part}'", field="--demand", fix="write it like 2026:500EF,2027:1500EF")
         value = m.group(2).strip()
+        if int(m.group(1)) > 2100:
+            raise RainierError(f"year {m.group(1)} is past 2100, beyond any catalog chip's or site's data",
+                               field="--demand", fix="give calendar years, e.g. 2026:500EF,2027:1500EF")
         years.append(int(m.group(1)))
         tok = _TOKENS.fullmatch(value)
         if tok:
@@ -49,7 +52,9 @@ def parse_demand(text: str, flops_per_token: float | None = None) -> tuple[list[
                                    fix="e.g. 2026:500EF")
             value += "EF"
         flops.append(parse_flops(value, "--demand"))
-    if flops and not any(f > 0 for f in flops):
+    if not flops:
+        raise RainierError("no demand given", field="--demand", fix="write it like 2026:500EF,2027:1500EF")
+    if not any(f > 0 for f in flops):
         raise RainierError("nothing to plan: the demand is zero in every year", field="--demand",
                            fix="give a positive demand in at least one year, e.g. 2026:500EF")
     return years, flops

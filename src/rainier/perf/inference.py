@@ -101,6 +101,9 @@ __all__ = [
 ]
 
 WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5625}
+# upper bounds of the request-level simulation's inputs (memory: every request is held, several arrays each)
+MAX_CONCURRENCY = 1_000_000
+MAX_REQUESTS = 10_000_000
 # Weight precisions that run only where the chip lists a native rate for them. fp16 runs at the bf16 rate;
 # int8 at the chip's int8 rate where the catalog lists one, else as weight-only quantisation (1-byte weights
 # dequantised into bf16 GEMMs: W8A16), a common deployment mode.
@@ -823,10 +826,15 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if sum(x is not None and x is not False for x in (qps, concurrency)) + bool(offline) > 1:
         raise RainierError("give only one of --offline, --qps, --concurrency", field="--offline/--qps/--concurrency",
                            fix="pick one traffic mode")
-    if qps is not None and not qps > 0:
-        raise RainierError(f"must be positive (got {qps})", field="--qps", fix="give e.g. --qps 10")
+    if qps is not None and not (qps > 0 and math.isfinite(qps)):
+        raise RainierError(f"must be a finite rate above 0 (got {qps})", field="--qps", fix="give e.g. --qps 10")
     if concurrency is not None and concurrency < 1:
         raise RainierError(f"must be at least 1 (got {concurrency})", field="--concurrency", fix="give e.g. --concurrency 64")
+    # the request-level simulation holds every request in memory (~100 B each, several arrays)
+    for flag, v, cap in (("--concurrency", concurrency, MAX_CONCURRENCY), ("--requests", requests, MAX_REQUESTS)):
+        if v is not None and v > cap:
+            raise RainierError(f"{v:,} is more than the request-level simulation takes ({cap:,})", field=flag,
+                               fix=f"give {flag} {cap:,} or fewer (the steady state is reached long before)")
     for flag, lim in (("--slo-ttft", slo_ttft_s), ("--slo-tpot", slo_tpot_s)):
         if lim is not None and not lim > 0:
             raise RainierError(f"must be positive (got {lim})", field=flag, fix="give e.g. 2s or 200ms")
@@ -884,6 +892,10 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
             missing = "--output-len" if output_len is None else "--input-len"
             raise RainierError("fixed lengths need both --input-len and --output-len", field=missing,
                                fix=f"add {missing}")
+        if m.learned_pos_emb and int(input_len) + int(output_len) > m.max_seq:
+            raise RainierError(f"{int(input_len):,} + {int(output_len):,} tokens exceed the {m.max_seq:,} positions of "
+                               f"{m.name}'s learned position embeddings", field="--input-len/--output-len",
+                               fix=f"keep input + output within {m.max_seq:,} tokens")
         dist = FixedLengths(int(input_len), int(output_len))
         dist_name, mean_in, mean_out = f"fixed {input_len}/{output_len}", float(input_len), float(output_len)
     else:

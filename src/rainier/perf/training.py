@@ -850,6 +850,10 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if precision in C.LOW_PRECISION and precision not in acc.peak_tflops:
         alt = "fp8 or bf16" if precision == "fp4" and "fp8" in acc.peak_tflops else "bf16"
         raise RainierError(f"{acc.name} has no {precision} rate", field="--precision", fix=f"use --precision {alt}")
+    if mdl.learned_pos_emb and seq > mdl.max_seq:
+        raise RainierError(f"{mdl.name} has learned position embeddings for {mdl.max_seq:,} positions, not {seq:,}",
+                           field="--seq", fix=f"give --seq {mdl.max_seq} or less, or a model file with a larger "
+                                              "max_seq (a table that long is trained from scratch)")
     if sites == 1 and cross_site_gbps is not None:
         raise RainierError("a cross-site link needs a job across sites", field="--cross-site-gbps",
                            fix="give --sites 2 or more, or drop --cross-site-gbps")
@@ -1124,12 +1128,17 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         if frac <= 0.0:
             raise RainierError("the job makes no progress under failures in that time", field="--time",
                                fix="fewer chips, --failure-scale lower, or a faster --restart-time")
+        if time_s * frac < step:
+            raise RainierError(f"the budget trains less than one step ({fmt_duration(step)} per step of "
+                               f"{tok_step:,.0f} tokens{', with failures' if frac < 0.99 else ''})", field="--time",
+                               fix=f"give --time above {fmt_duration(step / frac)}, or a smaller --global-batch")
         tokens = tps * time_s * frac
     chain = power_chain(acc, ctx.system, econ)
     power_w = ctx.chips * chain.facility_w * econ.load_factor
     ttt_days = energy = cost = cloud = None
     if tokens:
-        secs = tokens / tps
+        # whole optimizer steps: a token target that is not a multiple of the batch takes one more step
+        secs = math.ceil(tokens / tok_step - 1e-9) * step if time_s is None else tokens / tps
         ttt_days = secs / 86400
         energy = energy_mwh(power_w, secs)
         owner_h, cloud_h = hourly_rates(acc, ctx.system, econ)
@@ -1150,6 +1159,9 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         f"energy: facility power x load factor {econ.load_factor:g} (average draw / nameplate in training)",
         _goodput_note(gp, resilience.failure_scale),
     ]
+    if ctx.seq > model.max_seq:
+        notes.append(f"context: {ctx.seq:,} tokens is longer than {model.name}'s {model.max_seq:,}: training at this "
+                     "length is a context extension (rotary positions rescaled), costed here like any sequence")
     # the fit's held-out error describes the shipped parameters, not parameters the caller passed in
     accuracy = C.heldout_accuracy(acc.family, model.moe is not None) if ctx.opt.params is None else None
     if accuracy:
