@@ -1161,7 +1161,7 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
     ]
     if ctx.seq > model.max_seq:
         notes.append(f"context: {ctx.seq:,} tokens is longer than {model.name}'s {model.max_seq:,}: training at this "
-                     "length is a context extension (rotary positions rescaled), costed here like any sequence")
+                     "length is a context extension past the published context, costed here like any sequence")
     # the fit's held-out error describes the shipped parameters, not parameters the caller passed in
     accuracy = C.heldout_accuracy(acc.family, model.moe is not None) if ctx.opt.params is None else None
     if accuracy:
