@@ -27,11 +27,26 @@ def _umask() -> int:
     return mask
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+def _full_reason(exc: OSError) -> str | None:
+    """Why a write failed for want of room or of a writable disk (its strerror), else None; also as pyarrow
+    words it, with the errno only in the text."""
+    if exc.errno in _FULL:
+        return os.strerror(exc.errno)
+    return next((os.strerror(e) for e in _FULL if os.strerror(e) in str(exc)), None)
+
+
+def _out_of_space(exc: OSError) -> bool:
+    return _full_reason(exc) is not None
+
+
 def _unwritable(path: Path, exc: OSError, field: str | None) -> Exception:
     """An OS refusal to write ``path`` as the one-line error the CLI prints (exit 2)."""
     from rainier.errors import RainierError
 
-    why = exc.strerror or next((os.strerror(e) for e in _FULL if os.strerror(e) in str(exc)), type(exc).__name__)
+    why = exc.strerror or _full_reason(exc) or type(exc).__name__
     anc = path.parent
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
@@ -40,14 +55,6 @@ def _unwritable(path: Path, exc: OSError, field: str | None) -> Exception:
     fix = ("free some space there or give a folder on another disk" if _out_of_space(exc)
            else "give a path in a folder you can write to")
     return RainierError(f"cannot write {path} ({why})", field=field or str(path), fix=fix)
-
-
-_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
-
-
-def _out_of_space(exc: OSError) -> bool:
-    """A write failed for want of room or of a writable disk (also as pyarrow words it: errno in the text)."""
-    return exc.errno in _FULL or any(os.strerror(e) in str(exc) for e in _FULL)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, field: str | None = None) -> Path:
