@@ -191,6 +191,8 @@ class Catalog:
         self._entries = entries
         self._files = files
         self._alias: dict[str, dict[str, str]] = {}
+        # (kind, name, file) of each user entry that replaces a built-in entry of the same name
+        self.overrides: list[tuple[str, str, str]] = []
         for kind, by_name in entries.items():
             idx: dict[str, str] = {}
             for name, e in by_name.items():
@@ -208,6 +210,7 @@ class Catalog:
             dirs += [(Path(p), "RAINIER_CATALOG") for p in os.environ["RAINIER_CATALOG"].split(os.pathsep) if p]
         dirs += [(Path(d), "--catalog") for d in extra_dirs]
         raws: list[_Raw] = [r for f in _yaml_files(DATA_DIR) for r in _raw_entries(f)]
+        n_builtin = len(raws)
         for d, source in dirs:
             if not d.exists():
                 fix = (f"set it to existing folders (separated by '{os.pathsep}') or unset it"
@@ -244,7 +247,11 @@ class Catalog:
         for kind, by_name in merged.items():
             for name, data in by_name.items():
                 entries[kind][name] = _validate(kind, data, files_of[(kind, name)])
-        return cls(entries, files_of)
+        cat = cls(entries, files_of)
+        builtin = {(r.kind, str(r.data.get("name"))) for r in raws[:n_builtin]}
+        cat.overrides = sorted({(r.kind[:-1], str(r.data.get("name")), r.file) for r in raws[n_builtin:]
+                                if (r.kind, str(r.data.get("name"))) in builtin})
+        return cat
 
     # --- lookup ---------------------------------------------------------------------------------
     def names(self, kind: str) -> builtins.list[str]:

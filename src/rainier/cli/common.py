@@ -47,7 +47,12 @@ err_console = Console(stderr=True, no_color=_no_color(), highlight=False)
 
 def load_catalog(dirs: list[Path] | None) -> Catalog:
     # The loader names the source of a bad folder: --catalog for these, RAINIER_CATALOG for the environment's.
-    return default_catalog(tuple(dirs or ()))
+    cat = default_catalog(tuple(dirs or ()))
+    for kind, name, file in cat.overrides[:5]:  # on stderr: stdout stays the command's result (--json)
+        err_console.print(f"note: {file} replaces the built-in {kind} '{name}'", highlight=False, soft_wrap=True)
+    if len(cat.overrides) > 5:
+        err_console.print(f"note: and {len(cat.overrides) - 5} more built-in entries replaced", highlight=False)
+    return cat
 
 
 def out_path(value: str | None, field: str) -> Path | None:

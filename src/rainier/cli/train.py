@@ -170,7 +170,7 @@ def train_cmd(
     vp: Annotated[str | None, typer.Option("--vp", help="interleaved virtual stages per pipeline rank")] = None,
     micro_batch: Annotated[str | None, typer.Option("--micro-batch", help="microbatch size in sequences")] = None,
     recompute: Annotated[str | None, typer.Option("--recompute", help="none | selective | full")] = None,
-    zero: Annotated[int | None, typer.Option("--zero", help="ZeRO stage 0-3 (3 = FSDP)")] = None,
+    zero: Annotated[str | None, typer.Option("--zero", help="ZeRO stage 0-3 (3 = FSDP)")] = None,
     precision: Annotated[str, typer.Option("--precision", help="bf16 | fp16 | fp8 | fp4 (NVFP4-style: linear-layer GEMMs in 4 bit)")] = "bf16",
     tokens: Annotated[str | None, typer.Option("--tokens", help="tokens to train on: 15T")] = None,
     time: Annotated[str | None, typer.Option(
@@ -240,16 +240,22 @@ def train_cmd(
         if n is not None:
             fixed[name] = n
     if recompute is not None:
+        recompute = recompute.strip().lower()
         if recompute not in ("none", "selective", "full"):
             raise RainierError(f"'{recompute}' is not a recomputation mode", field="--recompute",
                                fix="use none, selective or full")
         fixed["recompute"] = recompute
     if zero is not None:
-        if zero not in (0, 1, 2, 3):
-            raise RainierError(f"ZeRO stage {zero} does not exist", field="--zero", fix="use 0, 1, 2 or 3")
-        fixed["zero"] = zero
+        stage = zero.strip().lower()
+        stage = stage.removeprefix("zero").lstrip("-_ ") if stage.startswith("zero") else stage
+        if stage not in ("0", "1", "2", "3"):
+            raise RainierError(f"'{zero}' is not a ZeRO stage", field="--zero", fix="use 0, 1, 2 or 3 (3 = FSDP)")
+        fixed["zero"] = int(stage)
     if top < 1:
         raise RainierError("must be at least 1", field="--top")
+    cross_site_dim, attention_kernel, moe_dispatch, moe_a2a, optimizer_dtype = (
+        v.strip().lower() for v in (cross_site_dim, attention_kernel, moe_dispatch, moe_a2a, optimizer_dtype))
+    grad_dtype = grad_dtype.strip().lower() if grad_dtype is not None else None
     if cross_site_dim not in ("dp", "pp"):
         raise RainierError(f"'{cross_site_dim}' cannot span sites", field="--cross-site-dim", fix="use dp or pp")
     if (chips is None) == (power is None):
@@ -298,7 +304,7 @@ def train_cmd(
             if near is None:
                 raise
             raise RainierError(str(e).split("; ")[0].removeprefix(f"{e.field}: ") if e.field else str(e),
-                               field=e.field, fix=f"try --chips {near:,} (the largest count below with a valid "
+                               field="--chips", fix=f"try --chips {near:,} (the largest count below with a valid "
                                                   "layout), another --global-batch, or fix fewer sizes") from None
     report_file = common.report_target(report)
     if report_file is not None:

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from rainier.errors import RainierError
 from rainier.fleet.engine import PRIO_ACCOUNT, PRIO_LATE, PRIO_URGENT, Kernel
 from rainier.fleet.perf import PerfCache
 from rainier.fleet.placement import Capacity, pick_systems, plan_sites
@@ -71,6 +72,7 @@ from rainier.fleet.state import (
     Stream,
     Tenant,
 )
+from rainier.units import fmt_power
 
 _POLICY = WAIT_REASONS.index("policy")
 
@@ -145,6 +147,11 @@ class Simulation:
                 if n == 0:
                     continue
                 pw = system_power(cat, ps.kind, s.pue, s.catalog)
+                if pw.busy_w > s.power_cap_w:
+                    raise RainierError(
+                        f"site '{s.name}': a power cap of {fmt_power(s.power_cap_w)} cannot run one {ps.kind} system "
+                        f"({fmt_power(pw.busy_w)} at full load with PUE {s.pue:g})", field=f"sites[{si}].power_cap",
+                        fix=f"raise the cap to at least {fmt_power(pw.busy_w)} or move the {ps.kind} systems elsewhere")
                 spr = max(1, round(1.0 / system.racks_per_system)) if system.racks_per_system < 1 else 1
                 k = self.kind_index[ps.kind]
                 pool = Pool(len(self.pools), si, k, ps.kind, n, system.chips, spr, s.systems_per_domain,

@@ -346,6 +346,48 @@ def memory_plan(model: Model, acc: Accelerator, precision: str, tp: int, pp: int
     return MemoryPlan(acc.hbm_bytes, usable, w, act, per_tok, max(kv, 0.0), cap, cap > 0)
 
 
+def _longest(work: Any) -> int:
+    """The longest request (input + output tokens) a workload holds: a trace's longest request, a fixed length,
+    a clipped distribution's caps, an empirical distribution's longest pair (0 when a distribution states none)."""
+    from rainier.perf.workload import EmpiricalLengths, FixedLengths, Requests
+
+    if isinstance(work, Requests):
+        return int((work.input_len + work.output_len).max())
+    if isinstance(work, FixedLengths):
+        return work.input_len + work.output_len
+    if isinstance(work, EmpiricalLengths):
+        return max(i + o for i, o in zip(work.inputs, work.outputs, strict=True))
+    cap_in, cap_out = getattr(work, "max_in", None), getattr(work, "max_out", None)
+    return int(cap_in) + int(cap_out) if cap_in is not None and cap_out is not None else 0
+
+
+def _context_check(m: Model, work: Any, name: str) -> str | None:
+    """Refuse requests longer than a model with learned position embeddings has positions for; for other
+    models, a note that such requests run past the published context (served and costed like any other)."""
+    from rainier.perf.workload import FixedLengths, Requests
+
+    longest = _longest(work)
+    if longest <= m.max_seq:
+        return None
+    if isinstance(work, Requests):
+        total = work.input_len + work.output_len
+        over = int((total > m.max_seq).sum())
+        what = f"{over:,} of the trace's {len(work):,} requests are longer than {m.max_seq:,} tokens (longest {longest:,})"
+        field = "--trace"
+    elif isinstance(work, FixedLengths):
+        what = f"{work.input_len:,} + {work.output_len:,} tokens exceed {m.max_seq:,}"
+        field = "--input-len/--output-len"
+    else:
+        what = f"the {name} lengths reach {longest:,} tokens, beyond {m.max_seq:,}"
+        field = "--lengths"
+    if m.learned_pos_emb:
+        raise RainierError(f"{what}: {m.name}'s learned position embeddings have {m.max_seq:,} positions",
+                           field=field, fix=f"keep input + output within {m.max_seq:,} tokens"
+                           + (" (--input-len/--output-len or a trace)" if field == "--lengths" else ""))
+    return (f"context: {what}, {m.name}'s published context: those requests run past it (a context extension), "
+            "served and costed like any other")
+
+
 def _not_fit_error(model: Model, acc: Accelerator, precision: str, tp: int, pp: int, mp: MemoryPlan,
                    need_tokens: int, *, field: str = "--tp/--pp", fix: str | None = None) -> RainierError:
     return RainierError(
@@ -892,15 +934,13 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
             missing = "--output-len" if output_len is None else "--input-len"
             raise RainierError("fixed lengths need both --input-len and --output-len", field=missing,
                                fix=f"add {missing}")
-        if m.learned_pos_emb and int(input_len) + int(output_len) > m.max_seq:
-            raise RainierError(f"{int(input_len):,} + {int(output_len):,} tokens exceed the {m.max_seq:,} positions of "
-                               f"{m.name}'s learned position embeddings", field="--input-len/--output-len",
-                               fix=f"keep input + output within {m.max_seq:,} tokens")
         dist = FixedLengths(int(input_len), int(output_len))
         dist_name, mean_in, mean_out = f"fixed {input_len}/{output_len}", float(input_len), float(output_len)
     else:
         dist = named_dist(lengths or "openorca") if lengths is None or isinstance(lengths, str) else lengths
         dist_name, mean_in, mean_out = dist.name, dist.mean_input, dist.mean_output
+
+    context_note = _context_check(m, trace_reqs if trace_reqs is not None else dist, dist_name)
 
     budget = int(token_budget if token_budget is not None else DEFAULT_TOKEN_BUDGET)
     if max_batch is not None and not 1 <= max_batch <= MAX_SLOTS:
@@ -936,7 +976,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
                      kv_context=kv_ctx)
     reps = best.replicas
-    notes: list[str] = []
+    notes: list[str] = [context_note] if context_note else []
     # Every running request takes at least one token of an iteration's budget (its decode token), so the batch
     # cannot exceed the budget: vLLM refuses max_num_batched_tokens < max_num_seqs for the same reason.
     if max_batch is not None and token_budget is not None and max_batch > budget:

@@ -39,6 +39,8 @@ from rainier.econ import (
 from rainier.errors import RainierError
 from rainier.units import fmt_money, fmt_power
 
+MIN_BUDGET_YEARS = 30.0 / 365.25  # a budget over less than 30 days is not a fleet question (see _by_budget)
+
 __all__ = ["SizingResult", "size_fleet", "size_by_power", "size_by_chips", "size_by_budget"]
 
 
@@ -208,6 +210,10 @@ def _by_budget(cat: Catalog, chip: str, budget_usd: float, years: float, system:
         raise RainierError(f"budget must be positive (got {budget_usd})", field="--budget", fix="e.g. --budget 100B$")
     if not years > 0 or not math.isfinite(years):
         raise RainierError(f"years must be positive (got {years})", field="--years", fix="e.g. --years 10")
+    if years < MIN_BUDGET_YEARS:
+        raise RainierError(f"a budget period of {years * 365.25:.3g} days prices a fleet by the hour (at owner cost "
+                           "that would be far more chips than the money buys outright)", field="--years",
+                           fix="give --years 1 or more (at least 30 days: --years 30d)")
     acc = cat.accelerator(chip)
     sys_ = cat.system_for(acc, system)
     econ = cat.economics()
@@ -217,6 +223,12 @@ def _by_budget(cat: Catalog, chip: str, budget_usd: float, years: float, system:
     systems = int(math.floor(budget_usd / per_system + 1e-9))
     res = _result(acc, sys_, econ, systems, "budget", pue, site_, electricity_usd_per_mwh, load_factor,
                   years=years, budget=budget_usd)
+    if systems and res.capex_usd > budget_usd:
+        res = replace(res, note=(
+            f"the budget is read as owner cost per chip-hour over {_years_text(years)}, a lease at cost (capex "
+            f"amortised over {econ.hardware_life_years:g} y at {econ.cost_of_capital:.0%}, the facility over "
+            f"{econ.facility_life_years:g} y): the {res.chips:,} chips it pays for cost {fmt_money(res.capex_usd)} to "
+            f"buy with their facility, {res.capex_usd / budget_usd:.1f}x the budget"))
     return res, _Unit(acc.name, sys_.name, sys_.chips, per_system)
 
 

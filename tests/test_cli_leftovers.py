@@ -1,0 +1,111 @@
+"""The adversarial sweep's leftovers (session of 2026-11-25): flags read case-insensitively, errors naming the
+flag the user can change, serving's context check for every workload, the budget's lease reading, a note
+when a user catalog replaces a built-in entry, and a fleet site whose power cap runs no system."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rainier.fleet.scenario import SCENARIO_DIR
+
+TRAIN = ("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--seq", "8192", "--global-batch", "512",
+         "--json")
+
+
+def _one_error(rc: int, out: str, err: str, *names: str) -> str:
+    assert rc == 2, (rc, out, err)
+    assert "Traceback" not in err and out == "", (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for n in names:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("value", ["x", "4", "-1", "zero-5"])
+def test_a_zero_stage_that_does_not_exist_names_the_stages(run_cli, value):
+    line = _one_error(*run_cli(*TRAIN, "--zero", value), "--zero", "0, 1, 2 or 3")
+    assert "Input should be" not in line  # not pydantic's wording
+
+
+def test_choice_flags_are_read_case_insensitively(run_cli):
+    rc, out, err = run_cli(*TRAIN, "--recompute", "FULL", "--zero", "ZeRO-3", "--attention-kernel", "Flash2")
+    assert rc == 0, err
+    p = json.loads(out)["parallelism"]
+    assert p["recompute"] == "full" and p["zero"] == 3
+
+
+def test_expert_tensor_parallelism_on_a_dense_model_is_refused(run_cli):
+    # before: the search silently forced tp = etp
+    _one_error(*run_cli(*TRAIN, "--etp", "2"), "--etp", "dense")
+
+
+def test_a_chip_count_with_no_layout_blames_chips_when_no_size_is_fixed(run_cli):
+    line = _one_error(*run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "3", "--seq", "8192",
+                               "--global-batch", "512"), "--chips 2")
+    assert line.startswith("error: --chips:")
+
+
+def test_serving_checks_a_traces_lengths_against_learned_positions(run_cli, tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("time_s,input_tokens,output_tokens\n0,1000,100\n1,3000,200\n2,500,50\n")
+    line = _one_error(*run_cli("serve", "--model", "gpt3-175b", "--chip", "h100", "--chips", "8", "--trace", str(trace)),
+                      "--trace", "2,048")
+    assert "1 of the trace's 3 requests" in line
+
+
+def test_serving_checks_a_named_distributions_caps_against_learned_positions(run_cli):
+    # mlperf-mixtral caps input and output at 2,048 each: 4,096 > GPT-3's 2,048 positions
+    _one_error(*run_cli("serve", "--model", "gpt3-175b", "--chip", "h100", "--chips", "8", "--lengths", "mlperf-mixtral"),
+               "--lengths", "4,096")
+
+
+def test_serving_past_a_rotary_models_context_is_a_note(run_cli):
+    rc, out, err = run_cli("serve", "--model", "llama2-7b", "--chip", "h100", "--chips", "8", "--input-len", "4000",
+                           "--output-len", "500", "--requests", "200", "--json")
+    assert rc == 0, err
+    assert any(n.startswith("context:") and "4,096" in n for n in json.loads(out)["notes"])
+    rc, out, _ = run_cli("serve", "--model", "llama2-7b", "--chip", "h100", "--chips", "8", "--input-len", "3000",
+                         "--output-len", "500", "--requests", "200", "--json")
+    assert rc == 0 and not any(n.startswith("context:") for n in json.loads(out)["notes"])
+
+
+def test_a_budget_shorter_than_30_days_is_refused(run_cli):
+    _one_error(*run_cli("size", "--budget", "10B", "--years", "29d", "--chip", "trn2"), "--years", "30 days")
+
+
+def test_a_short_budget_period_says_it_is_a_lease_and_what_buying_costs(run_cli):
+    rc, out, err = run_cli("size", "--budget", "10B", "--years", "1", "--chip", "trn2", "--json")
+    assert rc == 0, err
+    r = json.loads(out)[0]
+    assert r["capex_usd"] > r["budget_usd"]  # one year of owner cost rents more than the budget buys
+    assert "lease at cost" in r["note"] and f"{r['capex_usd'] / r['budget_usd']:.1f}x the budget" in r["note"]
+    rc, out, _ = run_cli("size", "--budget", "10B", "--years", "10", "--chip", "trn2", "--json")
+    r = json.loads(out)[0]
+    assert rc == 0 and r["capex_usd"] < r["budget_usd"] and r["note"] is None
+
+
+def test_a_user_entry_replacing_a_built_in_one_is_noted_on_stderr(run_cli, tmp_path):
+    (tmp_path / "mine.yaml").write_text("accelerators:\n  - extends: h100\n    name: h100\n    tdp_w: 800\n")
+    rc, out, err = run_cli(*TRAIN, "--catalog", str(tmp_path))
+    assert rc == 0 and json.loads(out)["chip"] == "h100"  # stdout stays the result
+    assert "mine.yaml replaces the built-in accelerator 'h100'" in err
+    other = tmp_path / "other"  # another folder: catalogs are cached by folder within a process
+    other.mkdir()
+    (other / "mine.yaml").write_text("accelerators:\n  - extends: h100\n    name: my-h100\n    tdp_w: 800\n")
+    rc, _, err = run_cli(*TRAIN, "--catalog", str(other))
+    assert rc == 0 and "replaces" not in err  # a new name replaces nothing
+
+
+def test_a_site_cap_below_one_system_is_a_scenario_error(run_cli, tmp_path):
+    doc = yaml.safe_load((Path(SCENARIO_DIR) / "tiny.yaml").read_text())
+    doc["sites"][0]["power_cap"] = "10kW"
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "run"
+    _one_error(*run_cli("fleet", "run", str(path), "--out", str(out)), "sites[0].power_cap", "trn2-ultraserver")
+    assert not out.exists()
