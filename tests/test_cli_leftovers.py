@@ -109,3 +109,22 @@ def test_a_site_cap_below_one_system_is_a_scenario_error(run_cli, tmp_path):
     out = tmp_path / "run"
     _one_error(*run_cli("fleet", "run", str(path), "--out", str(out)), "sites[0].power_cap", "trn2-ultraserver")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args,flag", [
+    (TRAIN + ("--time", "30"), "--time"),
+    (TRAIN + ("--checkpoint-interval", "30"), "--checkpoint-interval"),
+    (TRAIN + ("--restart-time", "10"), "--restart-time"),
+    (("fleet", "run", "tiny", "--horizon", "2"), "--horizon"),
+    (("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--slo-ttft", "2"), "--slo-ttft"),
+])
+def test_a_duration_without_its_unit_is_refused_everywhere(run_cli, args, flag):
+    # a bare number read as seconds: '--time 30' trained for half a minute
+    _one_error(*run_cli(*args), flag, "has no unit")
+
+
+def test_one_replica_is_singular(run_cli):
+    rc, out, err = run_cli("serve", "--model", "llama3-70b", "--chip", "h100", "--chips", "8", "--replicas", "1",
+                           "--requests", "100")
+    assert rc == 0, err
+    assert "1 replica of" in out and "1 replicas" not in out

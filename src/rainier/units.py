@@ -195,6 +195,11 @@ def fmt_count(n: float) -> str:
     return f"{n:,.0f}"
 
 
+def plural(n: int, word: str) -> str:
+    """'1 replica', '3 replicas', '1,024 chips': a count and its noun (English plural in -s)."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def fmt_share(f: float) -> str:
     """A fraction as a percentage: '92.9%', and three digits below 1% ('0.0056%') so that a tiny share is not 0."""
     return f"{100 * f:.1f}%" if f >= 0.01 or f == 0.0 else f"{100 * f:.3g}%"

@@ -19,9 +19,10 @@ from rainier.cli.common import (
     err_console,
     load_catalog,
     out_path,
+    parse_duration_flag,
 )
 from rainier.errors import RainierError
-from rainier.units import fmt_count, fmt_money, parse_duration
+from rainier.units import fmt_count, fmt_money
 
 __all__ = ["check_run_options", "run_scenario", "summary_table"]
 
@@ -74,7 +75,7 @@ def check_run_options(seed: int | None, horizon: str | None, scheduler: str | No
         raise RainierError(f"must be a whole number of at least 0 (got {seed})", field="--seed",
                            fix="give a non-negative integer seed")
     if horizon is not None:
-        h = parse_duration(horizon, "--horizon")
+        h = parse_duration_flag(horizon, "--horizon", ("d", "y"))
         if not 0 < h < float("inf"):
             raise RainierError(f"must be a positive, finite duration (got {horizon!r})", field="--horizon",
                                fix="give a duration such as 30d or 1y")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,13 +22,14 @@ from rainier.cli.common import (
     emit_json,
     load_catalog,
     one_kind_report,
+    parse_duration_flag,
     parse_int,
     report_target,
     side_by_side,
     split_names,
 )
 from rainier.errors import RainierError
-from rainier.units import fmt_duration, fmt_power, parse_duration, parse_power
+from rainier.units import fmt_duration, fmt_power, parse_power, plural
 
 
 def _pcts(d: dict[str, float | None], keys: tuple[str, ...]) -> str:
@@ -58,9 +58,7 @@ def _comparison_table(c: Any) -> Table:
 
 def _latency(text: str, flag: str) -> float:
     """A latency with its unit: a bare '100' would read as 100 s, which nobody serving tokens means."""
-    if re.fullmatch(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*", text):
-        raise RainierError(f"'{text}' has no unit", field=flag, fix=f"write {flag} {text}ms or {text}s")
-    return parse_duration(text, flag)
+    return parse_duration_flag(text, flag, ("ms", "s"))
 
 
 @app.command("serve")
@@ -155,7 +153,7 @@ def serve_cmd(
         return
     c = res.config
     title = (f"{c['model']} on {c['chips']} x {c['chip']} ({c['system']}), {c['precision']}: "
-             f"{c['replicas']} replicas of tp={c['tp']} pp={c['pp']}" + (f" ep={c['ep']}" if c["ep"] > 1 else ""))
+             f"{plural(c['replicas'], 'replica')} of tp={c['tp']} pp={c['pp']}" + (f" ep={c['ep']}" if c["ep"] > 1 else ""))
     t = Table(title=title)
     t.add_column("")
     t.add_column("value", justify="right")

@@ -19,6 +19,7 @@ from rainier.cli.common import (
     emit_json,
     load_catalog,
     one_kind_report,
+    parse_duration_flag,
     parse_int,
     side_by_side,
     split_names,
@@ -34,7 +35,6 @@ from rainier.units import (
     fmt_si,
     parse_bandwidth,
     parse_count,
-    parse_duration,
     parse_power,
 )
 
@@ -269,9 +269,9 @@ def train_cmd(
                    moe_a2a=moe_a2a, optimizer_dtype=optimizer_dtype)
     resilience = Resilience(
         checkpoint=checkpoint.strip().lower(), failure_scale=failure_scale,
-        interval_s=(parse_duration(checkpoint_interval, "--checkpoint-interval")
+        interval_s=(parse_duration_flag(checkpoint_interval, "--checkpoint-interval", ("min", "h"))
                     if checkpoint_interval is not None else None),
-        restart_s=parse_duration(restart_time, "--restart-time") if restart_time is not None else None,
+        restart_s=parse_duration_flag(restart_time, "--restart-time", ("min", "s")) if restart_time is not None else None,
         storage_bytes_per_s=(parse_bandwidth(checkpoint_bandwidth, "--checkpoint-bandwidth")
                              if checkpoint_bandwidth is not None else None))
     resilience.check()
@@ -280,7 +280,7 @@ def train_cmd(
         parallelism=fixed or None, precision=precision.strip().lower(),
         tokens=parse_count(tokens, "--tokens") if tokens is not None else None, sites=sites,
         cross_site_gbps=cross_site_gbps, catalog=cat, top=top, options=opts, resilience=resilience,
-        time_s=parse_duration(time, "--time") if time is not None else None)
+        time_s=parse_duration_flag(time, "--time", ("d", "h")) if time is not None else None)
     if len(kinds) > 1 or power_w is not None:
         from rainier.plan.compare import compare_training
 

@@ -75,6 +75,7 @@ from rainier.catalog.schema import Accelerator, Model, System
 from rainier.errors import RainierError
 from rainier.perf import collectives as _coll
 from rainier.perf import compute as _comp
+from rainier.units import plural
 
 __all__ = [
     "WEIGHT_BYTES",
@@ -894,8 +895,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            fix=f"use one of {', '.join(map(str, tp_choices(m, tp_limit)))}")
     if replicas is not None and replicas * (tp or 1) * (pp or 1) > chips:
         per = (tp or 1) * (pp or 1)
-        need = (f"{replicas} replicas x tp {tp or 1} x pp {pp or 1} = {replicas * per} chips"
-                if tp is not None or pp is not None else f"{replicas} replicas need at least {replicas} chips")
+        need = (f"{plural(replicas, 'replica')} x tp {tp or 1} x pp {pp or 1} = {replicas * per} chips"
+                if tp is not None or pp is not None else f"{replicas} replicas need at least {replicas} chips")  # replicas > chips >= 1: plural
         raise RainierError(f"{need}, more than the {chips} chips given", field="--replicas",
                            fix=f"give --replicas {chips // per} or less, or more --chips")
     if pp is not None and pp > m.layers:
@@ -996,7 +997,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         notes.append(f"a mean prompt of {mean_in:,.0f} tokens is prefilled in {math.ceil(mean_in / budget):,} chunks "
                      f"of {budget:,} tokens: slow to serve and slow to simulate; raise --token-budget")
     if reps * best.tp * best.pp < chips:
-        notes.append(f"{chips - reps * best.tp * best.pp} chips left idle (replicas of {best.tp * best.pp} chips)")
+        notes.append(f"{plural(chips - reps * best.tp * best.pp, 'chip')} left idle (replicas of {best.tp * best.pp} chips)")
     if m.heads % best.tp:
         notes.append(f"tp={best.tp} does not divide the {m.heads} attention heads: stacks pad heads to a multiple "
                      f"of TP (e.g. transformers-neuronx); modelled as an even split, so slightly optimistic")

@@ -56,6 +56,7 @@ import numpy as np
 from rainier.catalog.schema import System
 from rainier.errors import RainierError
 from rainier.perf.workload import Requests
+from rainier.units import plural
 
 KV_POLICIES = ("paged", "reserve")
 
@@ -282,7 +283,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     paged = pool.kv_policy == "paged"
     over = c0 + nout > KV
     if over.any():
-        notes.append(f"{int(over.sum())} requests need more KV cache than a replica has ({KV} tokens); "
+        notes.append(f"{plural(int(over.sum()), 'request')} need more KV cache than a replica has ({KV} tokens); "
                      "they run alone with their reservation capped")
     if paged:
         # Admission holds the prompt (and the first token); decodes add one token per step; the limit
@@ -300,7 +301,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     closed = concurrency is not None
     conc = int(concurrency) if concurrency is not None else 0
     if closed and conc < R:  # clients stick to replicas: fewer clients than replicas idle some
-        notes.append(f"concurrency {conc} below the {R} replicas: {R - conc} replicas idle")
+        notes.append(f"concurrency {conc} below the {R} replicas: {plural(R - conc, 'replica')} idle")
         R = conc
     if R > n:  # round-robin gives replica i request i: the rest idle, and add nothing to any figure
         notes.append(f"{R - n:,} of the {R:,} replicas get no request")
