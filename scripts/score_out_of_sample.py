@@ -162,7 +162,7 @@ def build_doc(every: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The file's content (see the module docstring)."""
     cat = default_catalog()
     every = runs() if every is None else every
-    for r in every:  # the validation rows carry theirs (variants such as the H800 are not catalog chips)
+    for r in every:  # the validation rows carry theirs (variants such as the Grand Teton H100 are not catalog chips)
         if "family" not in r:
             r["family"] = cat.accelerator(r["chip"]).family
     oos = [r for r in every if r["source"] != VALIDATION]

@@ -186,6 +186,10 @@ def train_cmd(
         "--host-overhead/--no-host-overhead",
         help="MoE layers wait for the host to issue each local expert's kernels (eager PyTorch, no CUDA graphs); "
              "--no-host-overhead for a stack that graphs the expert loop or dispatches on the device")] = True,
+    overlap_ep: Annotated[bool, typer.Option(
+        "--overlap-ep/--no-overlap-ep",
+        help="MoE: hide the EP all-to-all under another microbatch's compute (DeepSeek's DualPipe, Megatron-Core's "
+             "EP overlap); default: exposed")] = False,
     grad_dtype: Annotated[str | None, typer.Option(
         "--grad-dtype",
         help="gradient buffer and its DP reduction: fp32 | bf16 (default: fp32, or fp16 when training in fp16)")] = None,
@@ -265,7 +269,7 @@ def train_cmd(
     n_chips = parse_int(chips, "--chips") if chips is not None else None
     power_w = parse_power(power, "--power") if power is not None else None
     opts = Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
-                   grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, moe_capacity_factor=moe_capacity_factor,
+                   grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, overlap_ep=overlap_ep, moe_capacity_factor=moe_capacity_factor,
                    moe_a2a=moe_a2a, optimizer_dtype=optimizer_dtype)
     resilience = Resilience(
         checkpoint=checkpoint.strip().lower(), failure_scale=failure_scale,

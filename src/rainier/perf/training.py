@@ -1201,7 +1201,7 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         overlap.append("CP key/value exchange hidden under the attention it feeds, the excess exposed")
     if model.moe is not None and best.p.ep > 1:
         overlap.append("EP all-to-all hidden under another microbatch's compute (DualPipe-style)" if ctx.opt.overlap_ep
-                       else "EP all-to-all exposed (Options(overlap_ep=True): DualPipe-style hiding)")
+                       else "EP all-to-all exposed (--overlap-ep, Options(overlap_ep=True): DualPipe-style hiding)")
     if best.p.pp > 1:
         overlap.append("PP sends exposed on each microbatch's path, the bubble on top")
     if not ctx.opt.overlap_dp and best.p.dp * best.p.cp > 1:

@@ -144,7 +144,7 @@ ROWS: dict[int, RowSpec] = {
     24: RowSpec(unusable="metaseq's FLOP-counting convention is not stated, and a 2M-token batch does not divide over DP 124"),
     25: RowSpec("deepseek-v3", "h800", {"tp": 1, "pp": 16, "dp": 128, "cp": 1, "ep": 64, "zero": 1, "recompute": "selective"}, "gpu_hours_per_T",
                 global_batch=15360, precision="fp8", options=Options(overlap_ep=True),
-                note=("H800 = catalog H100 SXM with NVLink cut to 400 GB/s; DualPipe modelled as EP all-to-all "
+                note=("H800 = catalog h800 (an H100 SXM with NVLink cut to 400 GB/s); DualPipe modelled as EP all-to-all "
                       "overlapped with compute (VP searched for its smaller bubble); selective recomputation of RMSNorm and the "
                       "MLA up-projections (stated); batch at its final 15,360 "
                       "(ramp from 3,072 ignored); MTP module not modelled")),
@@ -491,21 +491,18 @@ def estimate_as_run(model: Any, chip: Any, chips: int, *, options: Options, **kw
         return res
 
 
+# Hardware a row ran on that the catalog does not hold, as a documented variant of a catalog chip.
+_VARIANTS = {"h100-96gb": "Meta's Grand Teton H100 (96 GB HBM2e at 2.4 TB/s, per torchtitan's docs)"}
+
+
 def _hardware(name: str, cat: Catalog) -> tuple[Any, Any]:
-    """A catalog chip, or a documented variant of one: the H800 (an H100 with NVLink cut to 400 GB/s, per
-    the DeepSeek-V3 paper) and Meta's Grand Teton H100 (96 GB HBM2e at 2.4 TB/s, per torchtitan's docs)."""
+    """A catalog chip, or a documented variant of one (``_VARIANTS``)."""
     if name == "h100-96gb":
         h100 = cat.accelerator("h100")
         acc = h100.model_copy(update={"name": "h100-96gb", "display_name": "H100 SXM 96GB HBM2e",
                                       "hbm_gb": 96.0, "hbm_gib": None, "hbm_tbps": 2.4})
         return acc, cat.system("dgx-h100").model_copy(update={"name": "grand-teton-h100", "accelerator": "h100-96gb"})
-    if name == "h800":
-        h100 = cat.accelerator("h100")
-        acc = h100.model_copy(update={"name": "h800", "display_name": "H800 SXM", "scaleup_gbytes_s": 400.0})
-        sysm = cat.system("dgx-h100")
-        tiers = tuple(t.model_copy(update={"gbytes_s_per_chip": 400.0}) for t in sysm.scaleup)
-        return acc, sysm.model_copy(update={"name": "dgx-h800", "accelerator": "h800", "scaleup": tiers})
-    return name, None
+    return name, None  # the H800 is a catalog chip (h800, in dgx-h800)
 
 
 # Each execution setting a row may carry, with the kind of source fact it must rest on. A setting is
@@ -538,8 +535,8 @@ def row_settings(spec: RowSpec) -> list[str]:
         v = getattr(spec.options, name)
         if v != getattr(base, name):
             out.append(f"{name}={v}: {why}")
-    if spec.chip in ("h800", "h100-96gb"):
-        out.append(f"hardware {spec.chip}: {(_hardware.__doc__ or '').split(':', 1)[1].strip()}")
+    if spec.chip in _VARIANTS:
+        out.append(f"hardware {spec.chip}: {_VARIANTS[spec.chip]}")
     return out
 
 
