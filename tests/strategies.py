@@ -33,7 +33,7 @@ def scenarios(draw: Any, max_sites: int = 2, services: bool = True, events: bool
         p = draw(pools(kind))
         total = p["installed"] + sum(d["systems"] for d in p["deliveries"])
         cap_frac = draw(st.sampled_from([0.2, 0.4, 0.7, 1.0, 3.0]))  # < 1: the cap binds; 0.2: deliveries wait
-        # never below one system at full load: a cap that runs no system is a scenario error (test_fleet_errors)
+        # never below one system at full load: a cap that runs no system is a scenario error (test_cli_leftovers.py)
         sites.append({"name": f"site{i}", "power_cap": f"{max(total * BUSY_W[kind] * cap_frac, 1.1 * BUSY_W[kind]) / 1e6:.6f}MW",
                       "pue": 1.15, "systems_per_domain": draw(st.integers(1, 4)), "systems": [p]})
     n_t = draw(st.integers(1, 3))

@@ -49,6 +49,16 @@ def test_overlap_ep_flag_reaches_the_estimate(run_cli):
     assert json.loads(out2)["breakdown"]["ep_comm"] < json.loads(out)["breakdown"]["ep_comm"]
 
 
-def test_the_deepseek_row_runs_on_the_catalog_h800():
+def test_the_catalog_h800_is_the_variant_validation_used_to_build():
+    # before the catalog entry, validation row 25 built the H800 in code: an H100 (and DGX H100) with every
+    # NVLink figure at 400 GB/s. The catalog chip must price a job exactly as that variant did.
+    cat = default_catalog()
+    h100, dgx = cat.accelerator("h100"), cat.system("dgx-h100")
+    acc = h100.model_copy(update={"name": "h800", "scaleup_gbytes_s": 400.0})
+    tiers = tuple(t.model_copy(update={"gbytes_s_per_chip": 400.0}) for t in dgx.scaleup)
+    sysm = dgx.model_copy(update={"name": "dgx-h800", "accelerator": "h800", "scaleup": tiers})
+    built = estimate_training("deepseek-v3", acc, 512, system=sysm, **DSV3, options=Options(overlap_ep=True))
+    catalog = estimate_training("deepseek-v3", "h800", 512, **DSV3, options=Options(overlap_ep=True))
+    assert catalog.step_time_s == built.step_time_s and catalog.breakdown == built.breakdown
     row = next(r for r in validate_training().rows if r.id == 25)
     assert row.usable and not any(s.startswith("hardware") for s in row.settings)

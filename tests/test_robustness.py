@@ -85,7 +85,9 @@ def test_pipeline_sends_are_split_over_tp_ranks_with_or_without_sp():
 
 def test_expert_tensor_parallelism_on_a_dense_model_is_refused():
     with pytest.raises(RainierError, match="--etp"):
-        estimate_training(**BASE, parallelism={"tp": 2, "etp": 1})
+        estimate_training(**BASE, parallelism={"tp": 4, "etp": 2})
+    # etp 1 (whole experts) splits nothing on a dense model: a no-op, as ep 1 is
+    assert estimate_training(**BASE, parallelism={"tp": 2, "etp": 1}).parallelism["tp"] == 2
 
 
 @pytest.mark.parametrize("cf", [0.01, 0.1, 0.5])

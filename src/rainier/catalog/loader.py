@@ -83,6 +83,10 @@ class _Raw:
     file: str
 
 
+# one entry of a kind, for messages ("economics" stays "economics")
+_SINGULAR = {"accelerators": "accelerator", "systems": "system", "networks": "network", "sites": "site",
+             "models": "model", "economics": "economics"}
+
 def _read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -248,9 +252,10 @@ class Catalog:
             for name, data in by_name.items():
                 entries[kind][name] = _validate(kind, data, files_of[(kind, name)])
         cat = cls(entries, files_of)
-        builtin = {(r.kind, str(r.data.get("name"))) for r in raws[:n_builtin]}
-        cat.overrides = sorted({(r.kind[:-1], str(r.data.get("name")), r.file) for r in raws[n_builtin:]
-                                if (r.kind, str(r.data.get("name"))) in builtin})
+        # names are looked up case-insensitively: "H100" replaces "h100" as surely as "h100" does
+        builtin = {(r.kind, str(r.data.get("name")).lower()) for r in raws[:n_builtin]}
+        cat.overrides = sorted({(_SINGULAR.get(r.kind, r.kind), str(r.data.get("name")), r.file)
+                                for r in raws[n_builtin:] if (r.kind, str(r.data.get("name")).lower()) in builtin})
         return cat
 
     # --- lookup ---------------------------------------------------------------------------------

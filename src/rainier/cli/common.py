@@ -50,9 +50,11 @@ def load_catalog(dirs: list[Path] | None) -> Catalog:
     # The loader names the source of a bad folder: --catalog for these, RAINIER_CATALOG for the environment's.
     cat = default_catalog(tuple(dirs or ()))
     for kind, name, file in cat.overrides[:5]:  # on stderr: stdout stays the command's result (--json)
-        err_console.print(f"note: {file} replaces the built-in {kind} '{name}'", highlight=False, soft_wrap=True)
+        err_console.print(f"note: {file} replaces the built-in {kind} '{name}'", markup=False, highlight=False,
+                          soft_wrap=True)
     if len(cat.overrides) > 5:
-        err_console.print(f"note: and {len(cat.overrides) - 5} more built-in entries replaced", highlight=False)
+        err_console.print(f"note: and {len(cat.overrides) - 5} more built-in entries replaced", markup=False,
+                          highlight=False)
     return cat
 
 
@@ -118,6 +120,9 @@ def parse_duration_flag(text: str, flag: str, units: tuple[str, str] = ("d", "h"
     rarely means; refused with the flag and two spellings (``units``) to choose from. 0 needs no unit."""
     if re.fullmatch(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*", text) and float(text) != 0:
         t = text.strip()
+        if float(t) < 0:
+            raise RainierError(f"must be positive (got {t})", field=flag,
+                               fix=f"give a duration with its unit, e.g. {flag} {t.lstrip('-')}{units[0]}")
         raise RainierError(f"'{t}' has no unit", field=flag, fix=f"write {flag} {t}{units[0]} or {t}{units[1]}")
     return parse_duration(text, flag)
 

@@ -518,10 +518,28 @@ _RENAMES = {"horizon": "horizon_s", "arrival": "arrival_s", "target": "target_s"
             "hourly": "hourly_s"}
 
 
-def _ren(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def _no_bare_seconds(v: Any, field: str) -> None:
+    """A duration written by a person must carry its unit: ``horizon: 2`` would read as 2 seconds, never what is
+    meant (as a power must, see ``_with_unit``). Zero needs none; the resolved file's ``*_s`` fields (plain
+    seconds) do not pass here."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return
+    try:
+        x = float(str(v).strip().replace("_", ""))
+    except ValueError:
+        return  # text with a unit (or text the duration parser refuses with its own message)
+    if x != 0 and math.isfinite(x):
+        raise RainierError(f"'{v}' has no unit", field=field,
+                           fix=f"write the unit, e.g. {v}h or {v}d (a bare number would be seconds)")
+
+
+def _ren(d: dict[str, Any], keys: tuple[str, ...], where: str = "") -> dict[str, Any]:
+    """``d`` with the human keys among ``keys`` renamed to their SI fields (``horizon`` -> ``horizon_s``); a
+    human duration without its unit is refused, naming ``where`` + the key."""
     out = dict(d)
     for k in keys:
         if k in out and _RENAMES[k] not in out:
+            _no_bare_seconds(out[k], f"{where}{k}")
             out[_RENAMES[k]] = out.pop(k)
     return out
 
@@ -550,6 +568,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
     d["start"] = start
 
     def when(v: Any, field: str) -> float:
+        _no_bare_seconds(v, field)
         try:
             t = _time_point(v, start, field)
         except RainierError:
@@ -677,10 +696,10 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
     def ckpt(x: Any) -> Any:
         if x == "auto":
             return {"auto": True}
-        return _ren(x, ("interval", "save", "restore")) if isinstance(x, dict) else x
+        return _ren(x, ("interval", "save", "restore"), "checkpoint.") if isinstance(x, dict) else x
 
     def dist(x: Any) -> Any:
-        return _ren(x, ("mean", "median", "max")) if isinstance(x, dict) else x
+        return _ren(x, ("mean", "median", "max"), "duration.") if isinstance(x, dict) else x
 
     def choices(xs: Any, key: str) -> Any:
         if not isinstance(xs, list):
@@ -700,7 +719,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
     jobs = []
     for ji, j in enumerate(_list(d, "jobs", "jobs")):
         if isinstance(j, dict):
-            j = _ren(j, ("target",))
+            j = _ren(j, ("target",), f"jobs[{ji}].")
             if "arrival" in j:
                 j["arrival_s"] = when(j.pop("arrival"), f"jobs[{ji}].arrival")
             if "checkpoint" in j:
@@ -731,13 +750,13 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         d["generators"] = gens
 
     services = []
-    for s in _list(d, "services", "services"):
+    for si, s in enumerate(_list(d, "services", "services")):
         if isinstance(s, dict):
             s = dict(s)
             if isinstance(s.get("precision"), str):
                 s["precision"] = s["precision"].strip().lower()
             if isinstance(s.get("slo"), dict):
-                s["slo"] = _ren(s["slo"], ("ttft", "tpot"))
+                s["slo"] = _ren(s["slo"], ("ttft", "tpot"), f"services[{si}].slo.")
         services.append(s)
     if "services" in d:
         d["services"] = services
@@ -751,7 +770,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
     if isinstance(d.get("scheduler"), str):
         d["scheduler"] = {"name": d["scheduler"]}
     elif isinstance(d.get("scheduler"), dict):
-        d["scheduler"] = _ren(d["scheduler"], ("interval",))
+        d["scheduler"] = _ren(d["scheduler"], ("interval",), "scheduler.")
 
     events = []
     for ei, e in enumerate(_list(d, "events", "events")):
@@ -759,7 +778,7 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
             e = dict(e)
             if "at" in e:
                 e["at_s"] = when(e.pop("at"), f"events[{ei}].at")
-            e = _ren(e, ("duration",))
+            e = _ren(e, ("duration",), f"events[{ei}].")
         events.append(e)
     if "events" in d:
         d["events"] = events

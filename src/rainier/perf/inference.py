@@ -362,31 +362,31 @@ def _longest(work: Any) -> int:
     return int(cap_in) + int(cap_out) if cap_in is not None and cap_out is not None else 0
 
 
-def _context_check(m: Model, work: Any, name: str) -> str | None:
-    """Refuse requests longer than a model with learned position embeddings has positions for; for other
-    models, a note that such requests run past the published context (served and costed like any other)."""
+def _check_positions(m: Model, work: Any, name: str) -> None:
+    """Refuse requests longer than a model with learned position embeddings has positions for. (A rotary or
+    ALiBi model serves longer requests at their cost; its catalog max_seq is a trained length, not a limit.)"""
     from rainier.perf.workload import FixedLengths, Requests
 
+    if not m.learned_pos_emb:
+        return
     longest = _longest(work)
     if longest <= m.max_seq:
-        return None
+        return
     if isinstance(work, Requests):
-        total = work.input_len + work.output_len
-        over = int((total > m.max_seq).sum())
-        what = f"{over:,} of the trace's {len(work):,} requests are longer than {m.max_seq:,} tokens (longest {longest:,})"
-        field = "--trace"
+        over = int(((work.input_len + work.output_len) > m.max_seq).sum())
+        what = (f"{over:,} of the trace's {len(work):,} requests {'is' if over == 1 else 'are'} longer than "
+                f"{m.max_seq:,} tokens (longest {longest:,}; the whole trace is checked, as --qps and --offline "
+                "draw from all of it)")
+        field, fix = "--trace", f"drop the trace's requests longer than {m.max_seq:,} tokens"
     elif isinstance(work, FixedLengths):
         what = f"{work.input_len:,} + {work.output_len:,} tokens exceed {m.max_seq:,}"
-        field = "--input-len/--output-len"
+        field, fix = "--input-len/--output-len", f"keep input + output within {m.max_seq:,} tokens"
     else:
         what = f"the {name} lengths reach {longest:,} tokens, beyond {m.max_seq:,}"
-        field = "--lengths"
-    if m.learned_pos_emb:
-        raise RainierError(f"{what}: {m.name}'s learned position embeddings have {m.max_seq:,} positions",
-                           field=field, fix=f"keep input + output within {m.max_seq:,} tokens"
-                           + (" (--input-len/--output-len or a trace)" if field == "--lengths" else ""))
-    return (f"context: {what}, {m.name}'s published context: those requests run past it (a context extension), "
-            "served and costed like any other")
+        field, fix = "--lengths", (f"use a distribution whose input + output caps stay within {m.max_seq:,} tokens "
+                                   "(openorca: 1,024 + 1,024), fixed lengths, or a trace")
+    raise RainierError(f"{what}: {m.name}'s learned position embeddings have {m.max_seq:,} positions",
+                       field=field, fix=fix)
 
 
 def _not_fit_error(model: Model, acc: Accelerator, precision: str, tp: int, pp: int, mp: MemoryPlan,
@@ -941,7 +941,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         dist = named_dist(lengths or "openorca") if lengths is None or isinstance(lengths, str) else lengths
         dist_name, mean_in, mean_out = dist.name, dist.mean_input, dist.mean_output
 
-    context_note = _context_check(m, trace_reqs if trace_reqs is not None else dist, dist_name)
+    _check_positions(m, trace_reqs if trace_reqs is not None else dist, dist_name)
 
     budget = int(token_budget if token_budget is not None else DEFAULT_TOKEN_BUDGET)
     if max_batch is not None and not 1 <= max_batch <= MAX_SLOTS:
@@ -977,7 +977,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
                      kv_context=kv_ctx)
     reps = best.replicas
-    notes: list[str] = [context_note] if context_note else []
+    notes: list[str] = []
     # Every running request takes at least one token of an iteration's budget (its decode token), so the batch
     # cannot exceed the budget: vLLM refuses max_num_batched_tokens < max_num_seqs for the same reason.
     if max_batch is not None and token_budget is not None and max_batch > budget:
@@ -997,7 +997,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         notes.append(f"a mean prompt of {mean_in:,.0f} tokens is prefilled in {math.ceil(mean_in / budget):,} chunks "
                      f"of {budget:,} tokens: slow to serve and slow to simulate; raise --token-budget")
     if reps * best.tp * best.pp < chips:
-        notes.append(f"{plural(chips - reps * best.tp * best.pp, 'chip')} left idle (replicas of {best.tp * best.pp} chips)")
+        notes.append(f"{plural(chips - reps * best.tp * best.pp, 'chip')} left idle (replicas of {plural(best.tp * best.pp, 'chip')})")
     if m.heads % best.tp:
         notes.append(f"tp={best.tp} does not divide the {m.heads} attention heads: stacks pad heads to a multiple "
                      f"of TP (e.g. transformers-neuronx); modelled as an even split, so slightly optimistic")

@@ -671,7 +671,7 @@ def _check_fixed(ctx: _Ctx, fixed: dict[str, Any]) -> None:
     generic "no valid configuration" message. The per-size rules are ``check_parallelism``'s own
     (``parallelism.size_problem``)."""
     chips = ctx.chips
-    if ctx.model.moe is None and fixed.get("etp") is not None and fixed["etp"] != fixed.get("tp", fixed["etp"] + 1):
+    if ctx.model.moe is None and fixed.get("etp") not in (None, 1) and fixed["etp"] != fixed.get("tp", fixed["etp"] + 1):
         # etp = tp is what a dense layout reports (Parallelism.to_dict), so a round-tripped layout passes
         raise RainierError(f"expert tensor parallelism needs an MoE model; {ctx.model.name} is dense", field="--etp",
                            fix="drop --etp (or use --tp for tensor parallelism)")
@@ -842,6 +842,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     resilience = resilience or Resilience()
     resilience.check()
     mdl, acc, sysm = _resolve(cat, model, chip, system)
+    if isinstance(parallelism, dict) and mdl.moe is None and parallelism.get("etp") == 1:
+        # a dense model has no experts to split: etp 1 is a no-op, like ep 1
+        parallelism = {k: v for k, v in parallelism.items() if k != "etp"}
     chips = _whole(chips, "--chips")
     seq = _whole(seq, "--seq")
     global_batch = _whole(global_batch, "--global-batch")
@@ -903,7 +906,8 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if mdl.moe is None:
         # MoE-only settings on a dense model would be silently ignored (as --ep is refused)
         for flag, given in (("--moe-a2a", opt.moe_a2a != "flat"), ("--moe-dispatch", opt.moe_dispatch != "permute"),
-                            ("--moe-capacity-factor", opt.moe_capacity_factor is not None)):
+                            ("--moe-capacity-factor", opt.moe_capacity_factor is not None),
+                            ("--overlap-ep", opt.overlap_ep)):
             if given:
                 raise RainierError(f"{mdl.name} is a dense model (no experts)", field=flag,
                                    fix="drop it, or choose an MoE model")
@@ -1164,8 +1168,8 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
         _goodput_note(gp, resilience.failure_scale),
     ]
     if ctx.seq > model.max_seq:
-        notes.append(f"context: {ctx.seq:,} tokens is longer than {model.name}'s {model.max_seq:,}: training at this "
-                     "length is a context extension past the published context, costed here like any sequence")
+        notes.append(f"context: {ctx.seq:,} tokens is longer than {model.name}'s max_seq of {model.max_seq:,} (the "
+                     "catalog's trained sequence length): a context extension, costed here like any sequence")
     # the fit's held-out error describes the shipped parameters, not parameters the caller passed in
     accuracy = C.heldout_accuracy(acc.family, model.moe is not None) if ctx.opt.params is None else None
     if accuracy:

@@ -39,7 +39,7 @@ from rainier.econ import (
 from rainier.errors import RainierError
 from rainier.units import fmt_money, fmt_power
 
-MIN_BUDGET_YEARS = 30.0 / 365.25  # a budget over less than 30 days is not a fleet question (see _by_budget)
+MIN_BUDGET_YEARS = 30.0 / 365.0  # (365-day years, as --years reads them) a budget over less than 30 days is not a fleet question (see _by_budget)
 
 __all__ = ["SizingResult", "size_fleet", "size_by_power", "size_by_chips", "size_by_budget"]
 
@@ -160,6 +160,8 @@ def _names(units: list[_Unit]) -> str:
 
 
 def _years_text(years: float) -> str:
+    if years < 1:
+        return f"{years * 365:.3g} days"
     return f"{years:g} year{'' if years == 1 else 's'}"
 
 
@@ -210,10 +212,10 @@ def _by_budget(cat: Catalog, chip: str, budget_usd: float, years: float, system:
         raise RainierError(f"budget must be positive (got {budget_usd})", field="--budget", fix="e.g. --budget 100B$")
     if not years > 0 or not math.isfinite(years):
         raise RainierError(f"years must be positive (got {years})", field="--years", fix="e.g. --years 10")
-    if years < MIN_BUDGET_YEARS:
-        raise RainierError(f"a budget period of {years * 365.25:.3g} days prices a fleet by the hour (at owner cost "
+    if years < MIN_BUDGET_YEARS * (1 - 1e-9):
+        raise RainierError(f"a budget period of {_years_text(years)} prices a fleet by the hour (at owner cost "
                            "that would be far more chips than the money buys outright)", field="--years",
-                           fix="give --years 1 or more (at least 30 days: --years 30d)")
+                           fix="give 30 days or more, e.g. --years 30d or --years 1")
     acc = cat.accelerator(chip)
     sys_ = cat.system_for(acc, system)
     econ = cat.economics()

@@ -198,6 +198,7 @@ def run_sweep(scenario: str | Path, seeds: Sequence[int], grid: dict[str, list[A
     from rainier.catalog.loader import default_catalog
     from rainier.fleet.scenario import scenario_document, scenario_from_dict, with_overrides
 
+    engine = engine.strip().lower()
     if engine not in ENGINES:
         raise RainierError(f"unknown engine '{engine}'", field="--engine", fix=f"use one of {', '.join(ENGINES)}")
     seeds = sorted({int(s) for s in seeds})

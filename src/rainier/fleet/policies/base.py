@@ -141,7 +141,8 @@ def scheduler_names() -> list[str]:
 
 
 def make_scheduler(name: str, params: dict[str, Any] | None = None, *, field: str = "scheduler.name") -> Scheduler:
-    """The registered scheduler ``name`` built with ``params``; ``field`` names where the name came from."""
+    """The registered scheduler ``name`` (any case) built with ``params``; ``field`` names where the name came from."""
+    name = name.strip().lower() if isinstance(name, str) else name
     if name not in _REGISTRY:
         # schedulers are not catalog entries: the fix lists the registered names, not `rainier catalog list`
         near = closest(name, _REGISTRY)
