@@ -13,23 +13,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_checks import one_error
 
 from rainier.catalog.loader import Catalog, check_dir
 from rainier.errors import RainierError
 from rainier.fleet.scenario import SCENARIO_DIR, scenario_from_dict
 
 MODEL = {"layers": 32, "hidden": 4096, "heads": 32, "ffn_hidden": 14336, "vocab": 128256, "source": "test"}
-
-
-def _one_error(rc: int, out: str, err: str, *names: str) -> str:
-    assert rc == 2, (rc, out, err)
-    assert "Traceback" not in err and "Traceback" not in out
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for n in names:
-        assert n in lines[0], (n, lines[0])
-    assert out == "", out
-    return lines[0]
 
 
 def _tiny() -> dict:
@@ -56,7 +46,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_fleet_run_rejects_a_directory_as_scenario(run_cli, tmp_path):
     (tmp_path / "scen").mkdir()
     out = tmp_path / "out"
-    line = _one_error(*run_cli("fleet", "run", str(tmp_path / "scen"), "--out", str(out)), "SCENARIO", "directory")
+    line = one_error(*run_cli("fleet", "run", str(tmp_path / "scen"), "--out", str(out)), "SCENARIO", "directory")
     assert "tiny" in line and "rainier" in line  # the built-in names are listed
     assert not out.exists()
 
@@ -69,7 +59,7 @@ def test_report_rejects_a_run_dir_missing_a_file(run_cli, tiny_run, tmp_path, mi
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     (run / missing).unlink()
-    _one_error(*run_cli("report", str(run)), "RUN_DIR", missing)
+    one_error(*run_cli("report", str(run)), "RUN_DIR", missing)
     assert not (run / "report.html").exists()
 
 
@@ -77,10 +67,10 @@ def test_report_rejects_a_malformed_scenario_yaml(run_cli, tiny_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     (run / "scenario.yaml").write_text("a: [1\n")
-    _one_error(*run_cli("report", str(run), "--json"), "RUN_DIR", "scenario.yaml")
+    one_error(*run_cli("report", str(run), "--json"), "RUN_DIR", "scenario.yaml")
     assert not (run / "report.html").exists()
     (run / "scenario.yaml").write_text("- just\n- a list\n")
-    _one_error(*run_cli("report", str(run)), "scenario.yaml")
+    one_error(*run_cli("report", str(run)), "scenario.yaml")
 
 
 def test_report_compare_rejects_an_incomplete_second_run(run_cli, tiny_run, tmp_path):
@@ -88,20 +78,20 @@ def test_report_compare_rejects_an_incomplete_second_run(run_cli, tiny_run, tmp_
     shutil.copytree(tiny_run, run)
     (run / "timeseries.parquet").unlink()
     out = tmp_path / "c.html"
-    _one_error(*run_cli("report", str(tiny_run), str(run), "-o", str(out)), "timeseries.parquet")
+    one_error(*run_cli("report", str(tiny_run), str(run), "-o", str(out)), "timeseries.parquet")
     assert not out.exists()
 
 
 def test_report_rejects_an_empty_output_path(run_cli, tiny_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _one_error(*run_cli("report", str(tiny_run), "-o", ""), "-o/--out", "empty")
+    one_error(*run_cli("report", str(tiny_run), "-o", ""), "-o/--out", "empty")
     assert not (tmp_path / "report.html").exists()
     assert not (tiny_run / "report.html").exists()
 
 
 def test_fleet_run_rejects_an_empty_out(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _one_error(*run_cli("fleet", "run", "tiny", "--horizon", "2h", "--out", ""), "--out", "empty")
+    one_error(*run_cli("fleet", "run", "tiny", "--horizon", "2h", "--out", ""), "--out", "empty")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -123,8 +113,8 @@ def _dup_dir(tmp_path: Path) -> Path:
 
 def test_duplicate_name_in_one_file_is_an_error_for_every_command(run_cli, tmp_path):
     d = _dup_dir(tmp_path)
-    _one_error(*run_cli("catalog", "list", "--catalog", str(d)), "--catalog", "dupe", "m.yaml")
-    _one_error(*run_cli("catalog", "show", "dupe", "--catalog", str(d), "--json"), "dupe", "m.yaml")
+    one_error(*run_cli("catalog", "list", "--catalog", str(d)), "--catalog", "dupe", "m.yaml")
+    one_error(*run_cli("catalog", "show", "dupe", "--catalog", str(d), "--json"), "dupe", "m.yaml")
     with pytest.raises(RainierError, match="dupe"):
         Catalog.load([d], use_env=False)
 
@@ -134,7 +124,7 @@ def test_duplicate_name_across_files_of_one_folder_is_an_error(run_cli, tmp_path
     (d / "sub").mkdir(parents=True)
     _write(d / "a.yaml", {"models": [{"name": "twin", **MODEL}]})
     _write(d / "sub" / "b.yaml", {"kind": "model", "name": "twin", **MODEL})
-    line = _one_error(*run_cli("catalog", "list", "models", "--catalog", str(d)), "twin", "a.yaml", "b.yaml")
+    line = one_error(*run_cli("catalog", "list", "models", "--catalog", str(d)), "twin", "a.yaml", "b.yaml")
     assert "--catalog" in line
 
 
@@ -168,7 +158,7 @@ def test_fleet_run_rejects_a_job_larger_than_the_fleet(run_cli, tmp_path):
     path = _write(tmp_path / "big.yaml", doc)
     out = tmp_path / "out"
     # tiny: 12 installed + 4 delivered trn2 UltraServers of 64 chips = 1,024 chips
-    _one_error(*run_cli("fleet", "run", str(path), "--out", str(out)), "jobs[0].chips", "99,999", "1,024")
+    one_error(*run_cli("fleet", "run", str(path), "--out", str(out)), "jobs[0].chips", "99,999", "1,024")
     assert not out.exists()
 
 
@@ -201,7 +191,7 @@ def test_a_job_on_a_system_no_site_has_is_rejected(cat):
 def test_demo_quick_rejects_simulation_flags(run_cli, tmp_path, extra):
     out = tmp_path / "d"
     args = [str(out) if a == "OUT" else a for a in extra]
-    line = _one_error(*run_cli("demo", "--quick", *args), "--quick")
+    line = one_error(*run_cli("demo", "--quick", *args), "--quick")
     for flag in args[::2]:
         assert flag in line
     assert not out.exists()
@@ -210,20 +200,20 @@ def test_demo_quick_rejects_simulation_flags(run_cli, tmp_path, extra):
 # --- 6. errors that named the wrong thing ----------------------------------------------------------
 
 def test_seed_flag_is_named(run_cli, tmp_path):
-    line = _one_error(*run_cli("fleet", "run", "tiny", "--seed", "-1", "--out", str(tmp_path / "o")), "--seed")
+    line = one_error(*run_cli("fleet", "run", "tiny", "--seed", "-1", "--out", str(tmp_path / "o")), "--seed")
     assert "tiny.yaml" not in line
     assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("cmd", [["fleet", "run", "tiny"], ["demo"]])
 def test_horizon_flag_is_named(run_cli, tmp_path, cmd):
-    line = _one_error(*run_cli(*cmd, "--horizon", "0d", "--out", str(tmp_path / "o")), "--horizon")
+    line = one_error(*run_cli(*cmd, "--horizon", "0d", "--out", str(tmp_path / "o")), "--horizon")
     assert ".yaml" not in line
     assert not (tmp_path / "o").exists()
 
 
 def test_unknown_scheduler_flag_lists_the_schedulers(run_cli, tmp_path):
-    line = _one_error(*run_cli("fleet", "run", "tiny", "--scheduler", "bogus", "--out", str(tmp_path / "o")),
+    line = one_error(*run_cli("fleet", "run", "tiny", "--scheduler", "bogus", "--out", str(tmp_path / "o")),
                       "--scheduler", "bogus")
     assert "catalog list" not in line
     for name in ("fifo", "priority", "fair-share", "easy-backfill"):
@@ -234,17 +224,17 @@ def test_unknown_scheduler_in_a_scenario_lists_the_schedulers(run_cli, tmp_path)
     doc = _tiny()
     doc["scheduler"] = {"name": "round-robin-magic"}
     path = _write(tmp_path / "s.yaml", doc)
-    line = _one_error(*run_cli("fleet", "run", str(path), "--out", str(tmp_path / "o")), "scheduler.name")
+    line = one_error(*run_cli("fleet", "run", str(path), "--out", str(tmp_path / "o")), "scheduler.name")
     assert "catalog list" not in line and "easy-backfill" in line
     assert not (tmp_path / "o").exists()
 
 
 def test_missing_rainier_catalog_names_the_variable(run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("RAINIER_CATALOG", str(tmp_path / "nonexistent"))
-    line = _one_error(*run_cli("catalog", "list", "models"), "RAINIER_CATALOG", "nonexistent")
+    line = one_error(*run_cli("catalog", "list", "models"), "RAINIER_CATALOG", "nonexistent")
     assert "--catalog" not in line
     monkeypatch.delenv("RAINIER_CATALOG")
-    _one_error(*run_cli("catalog", "list", "models", "--catalog", str(tmp_path / "absent")), "--catalog")
+    one_error(*run_cli("catalog", "list", "models", "--catalog", str(tmp_path / "absent")), "--catalog")
 
 
 # --- 7. catalog check: a file is documented, an empty source is an error either way -----------------
@@ -304,7 +294,7 @@ def test_fleet_run_refuses_what_used_to_hang_or_crash(run_cli, tmp_path, path, v
                               "chips": 8, "duration": "1h"}]
     out = tmp_path / "out"
     scen = _write(tmp_path / "s.yaml", _edit(doc, path, value))
-    _one_error(*run_cli("fleet", "run", str(scen), "--out", str(out)), field)
+    one_error(*run_cli("fleet", "run", str(scen), "--out", str(out)), field)
     assert not out.exists()
 
 
@@ -388,7 +378,7 @@ def test_scenario_precision_is_case_blind_and_units_still_read(cat):
 def test_no_scenario_name_escapes_the_runs_folder(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     scen = _write(tmp_path / "s.yaml", _edit(_tiny(), "name", "../../escape"))
-    _one_error(*run_cli("fleet", "run", str(scen)), "name")
+    one_error(*run_cli("fleet", "run", str(scen)), "name")
     assert not any(tmp_path.parent.glob("escape*")) and not (tmp_path / "runs").exists()
 
 
@@ -450,7 +440,7 @@ def test_report_refuses_an_inconsistent_run_directory(run_cli, tiny_run, tmp_pat
         ts.to_parquet(run / "timeseries.parquet")
     (run / "summary.json").write_text(json.dumps(summary))
     out = tmp_path / "r.html"
-    line = _one_error(*run_cli("report", str(run), "--out", str(out)), "RUN_DIR", words)
+    line = one_error(*run_cli("report", str(run), "--out", str(out)), "RUN_DIR", words)
     assert not out.exists() and any(words in p for p in check_run_dir(run)), line
 
 

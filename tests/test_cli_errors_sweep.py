@@ -7,6 +7,7 @@ import errno
 import os
 
 import pytest
+from cli_checks import one_error
 
 from rainier.errors import RainierError
 from rainier.io import atomic_dir, atomic_write_text
@@ -15,20 +16,10 @@ from rainier.perf.training import estimate_training
 TRAIN = ("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--seq", "8192", "--global-batch", "8")
 
 
-def _one_error(rc: int, out: str, err: str, *names: str) -> str:
-    assert rc == 2, (rc, out, err)
-    assert "Traceback" not in err and out == "", (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for n in names:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
-
-
-def test_a_yaml_file_that_is_not_utf8_is_one_error(run_cli, tmp_path):
+def test_a_yaml_file_that_is_not_utf8_isone_error(run_cli, tmp_path):
     bad = tmp_path / "binary.yaml"
     bad.write_bytes(b"\xff\xfe\x00")
-    _one_error(*run_cli("train", "--model", str(bad), "--chip", "h100", "--chips", "8", "--seq", "8192",
+    one_error(*run_cli("train", "--model", str(bad), "--chip", "h100", "--chips", "8", "--seq", "8192",
                         "--global-batch", "8"), "binary.yaml", "UTF-8")
     rc, _, err = run_cli("catalog", "check", str(bad))
     assert rc == 2 and "Traceback" not in err
@@ -36,18 +27,18 @@ def test_a_yaml_file_that_is_not_utf8_is_one_error(run_cli, tmp_path):
 
 @pytest.mark.parametrize("flag,value", [("--concurrency", "1e9"), ("--requests", "1e12"), ("--qps", "inf")])
 def test_serve_refuses_traffic_the_simulation_cannot_hold(run_cli, flag, value):
-    _one_error(*run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", flag, value), flag)
+    one_error(*run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", flag, value), flag)
 
 
 @pytest.mark.parametrize("demand", ["", " ", "3000:500"])
 def test_plan_refuses_an_empty_demand_or_a_year_out_of_range(run_cli, demand):
-    _one_error(*run_cli("plan", "--demand", demand, "--chip", "h100"), "--demand")
+    one_error(*run_cli("plan", "--demand", demand, "--chip", "h100"), "--demand")
 
 
 def test_a_report_path_that_is_a_pipe_is_refused_and_left_alone(run_cli, tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    _one_error(*run_cli(*TRAIN, "--report", str(fifo)), "fifo", "not a regular file")
+    one_error(*run_cli(*TRAIN, "--report", str(fifo)), "fifo", "not a regular file")
     assert fifo.exists() and not fifo.is_file()  # still the pipe, not a file renamed over it
 
 
@@ -74,9 +65,9 @@ def test_a_full_disk_while_writing_a_run_is_one_error_and_leaves_nothing(tmp_pat
 
 
 def test_learned_position_embeddings_bound_the_sequence(run_cli, cat):
-    _one_error(*run_cli("train", "--model", "gpt3-175b", "--chip", "h100", "--chips", "1024", "--seq", "32768",
+    one_error(*run_cli("train", "--model", "gpt3-175b", "--chip", "h100", "--chips", "1024", "--seq", "32768",
                         "--global-batch", "1024"), "--seq", "2048")
-    _one_error(*run_cli("serve", "--model", "gpt3-175b", "--chip", "h100", "--chips", "16", "--input-len", "16000",
+    one_error(*run_cli("serve", "--model", "gpt3-175b", "--chip", "h100", "--chips", "16", "--input-len", "16000",
                         "--output-len", "100"), "--input-len")
     # a rotary model trains past its published context (a context extension) and says so
     r = estimate_training("llama3-8b", "h100", 64, seq=32768, global_batch=64, catalog=cat)
@@ -92,4 +83,4 @@ def test_a_token_target_takes_whole_steps(cat):
 
 
 def test_a_time_budget_below_one_step_is_refused(run_cli):
-    _one_error(*run_cli(*TRAIN, "--time", "1ms"), "--time", "one step")
+    one_error(*run_cli(*TRAIN, "--time", "1ms"), "--time", "one step")

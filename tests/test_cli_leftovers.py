@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_checks import one_error
 
 from rainier.fleet.scenario import SCENARIO_DIR
 
@@ -16,19 +17,9 @@ TRAIN = ("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--
          "--json")
 
 
-def _one_error(rc: int, out: str, err: str, *names: str) -> str:
-    assert rc == 2, (rc, out, err)
-    assert "Traceback" not in err and out == "", (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for n in names:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
-
-
 @pytest.mark.parametrize("value", ["x", "4", "-1", "zero-5"])
 def test_a_zero_stage_that_does_not_exist_names_the_stages(run_cli, value):
-    line = _one_error(*run_cli(*TRAIN, "--zero", value), "--zero", "0, 1, 2 or 3")
+    line = one_error(*run_cli(*TRAIN, "--zero", value), "--zero", "0, 1, 2 or 3")
     assert "Input should be" not in line  # not pydantic's wording
 
 
@@ -41,11 +32,11 @@ def test_choice_flags_are_read_case_insensitively(run_cli):
 
 def test_expert_tensor_parallelism_on_a_dense_model_is_refused(run_cli):
     # before: the search silently forced tp = etp
-    _one_error(*run_cli(*TRAIN, "--etp", "2"), "--etp", "dense")
+    one_error(*run_cli(*TRAIN, "--etp", "2"), "--etp", "dense")
 
 
 def test_a_chip_count_with_no_layout_blames_chips_when_no_size_is_fixed(run_cli):
-    line = _one_error(*run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "3", "--seq", "8192",
+    line = one_error(*run_cli("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "3", "--seq", "8192",
                                "--global-batch", "512"), "--chips 2")
     assert line.startswith("error: --chips:")
 
@@ -53,14 +44,14 @@ def test_a_chip_count_with_no_layout_blames_chips_when_no_size_is_fixed(run_cli)
 def test_serving_checks_a_traces_lengths_against_learned_positions(run_cli, tmp_path):
     trace = tmp_path / "t.csv"
     trace.write_text("time_s,input_tokens,output_tokens\n0,1000,100\n1,3000,200\n2,500,50\n")
-    line = _one_error(*run_cli("serve", "--model", "gpt3-175b", "--chip", "h100", "--chips", "8", "--trace", str(trace)),
+    line = one_error(*run_cli("serve", "--model", "gpt3-175b", "--chip", "h100", "--chips", "8", "--trace", str(trace)),
                       "--trace", "2,048")
     assert "1 of the trace's 3 requests is longer" in line
 
 
 def test_serving_checks_a_named_distributions_caps_against_learned_positions(run_cli):
     # mlperf-mixtral caps input and output at 2,048 each: 4,096 > GPT-3's 2,048 positions; openorca's fit
-    line = _one_error(*run_cli("serve", "--model", "gpt3-175b", "--chip", "h100", "--chips", "8", "--lengths",
+    line = one_error(*run_cli("serve", "--model", "gpt3-175b", "--chip", "h100", "--chips", "8", "--lengths",
                                "mlperf-mixtral"), "--lengths", "4,096")
     assert "openorca" in line
 
@@ -79,7 +70,7 @@ def test_a_budget_shorter_than_30_days_is_refused(run_cli, years, ok):
     if ok:
         assert rc == 0, err
     else:
-        _one_error(rc, out, err, "--years", "30 days or more")
+        one_error(rc, out, err, "--years", "30 days or more")
 
 
 def test_a_short_budget_period_says_it_is_a_lease_and_what_buying_costs(run_cli):
@@ -122,7 +113,7 @@ def test_a_site_cap_below_one_system_is_a_scenario_error(run_cli, tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(doc))
     out = tmp_path / "run"
-    _one_error(*run_cli("fleet", "run", str(path), "--out", str(out)), "sites[0].power_cap", "trn2-ultraserver")
+    one_error(*run_cli("fleet", "run", str(path), "--out", str(out)), "sites[0].power_cap", "trn2-ultraserver")
     assert not out.exists()
 
 
@@ -141,12 +132,12 @@ SERVE = ("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8")
 ])
 def test_a_duration_without_its_unit_is_refused_everywhere(run_cli, args, flag):
     # a bare number read as seconds: '--time 30' trained for half a minute
-    _one_error(*run_cli(*args), flag, "has no unit")
+    one_error(*run_cli(*args), flag, "has no unit")
 
 
 @pytest.mark.parametrize("flag", ["--time", "--checkpoint-interval"])
 def test_a_negative_bare_duration_is_told_to_be_positive(run_cli, flag):
-    line = _one_error(*run_cli(*TRAIN, flag, "-5"), flag, "positive")
+    line = one_error(*run_cli(*TRAIN, flag, "-5"), flag, "positive")
     assert "-5d" not in line  # not a fix that is itself refused
 
 
@@ -155,8 +146,8 @@ def test_a_scenario_duration_without_its_unit_is_refused(run_cli, tmp_path):
     doc["jobs"][0]["checkpoint"]["interval"] = 30
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(doc))
-    _one_error(*run_cli("fleet", "run", str(path), "--out", str(tmp_path / "run")), "interval", "has no unit")
-    _one_error(*run_cli("fleet", "sweep", "tiny", "--seeds", "1", "--engine", "serial", "--set", "horizon=2,3",
+    one_error(*run_cli("fleet", "run", str(path), "--out", str(tmp_path / "run")), "interval", "has no unit")
+    one_error(*run_cli("fleet", "sweep", "tiny", "--seeds", "1", "--engine", "serial", "--set", "horizon=2,3",
                         "--out", str(tmp_path / "sw")), "horizon", "has no unit")
     assert not (tmp_path / "run").exists() and not (tmp_path / "sw").exists()
 
@@ -171,7 +162,7 @@ def test_scheduler_and_engine_names_are_read_case_insensitively(run_cli, tmp_pat
 
 
 def test_overlap_ep_and_etp_on_a_dense_model(run_cli):
-    _one_error(*run_cli(*TRAIN, "--overlap-ep"), "--overlap-ep", "dense")
+    one_error(*run_cli(*TRAIN, "--overlap-ep"), "--overlap-ep", "dense")
     rc, out, err = run_cli(*TRAIN, "--etp", "1")  # a no-op on a dense model, as --ep 1
     assert rc == 0, err
     rc2, out2, _ = run_cli(*TRAIN)
