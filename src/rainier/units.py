@@ -195,6 +195,18 @@ def fmt_count(n: float) -> str:
     return f"{n:,.0f}"
 
 
+def bare_number(value: object) -> float | None:
+    """The finite number ``value`` is when written without a unit (5, 2.5, '30', ' 1e3 '); None for text with a
+    unit, a bool or anything else: the check behind "a duration or power written by a person needs its unit"."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        x = float(str(value).strip().replace("_", ""))
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
 def plural(n: int, word: str) -> str:
     """'1 replica', '3 replicas', '1,024 chips': a count and its noun (English plural in -s)."""
     return f"{n:,} {word}{'' if n == 1 else 's'}"

@@ -87,6 +87,7 @@ class _Raw:
 _SINGULAR = {"accelerators": "accelerator", "systems": "system", "networks": "network", "sites": "site",
              "models": "model", "economics": "economics"}
 
+
 def _read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -22,7 +21,7 @@ from rich.table import Table
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.errors import RainierError
 from rainier.io import report_path, to_jsonable
-from rainier.units import parse_count, parse_duration
+from rainier.units import bare_number, parse_count, parse_duration
 
 __all__ = ["CatalogOpt", "JsonOpt", "QuietOpt", "console", "err_console", "emit_json", "load_catalog", "split_list",
            "parse_int", "busy", "out_path", "report_target"]
@@ -118,9 +117,9 @@ def parse_int(value: str | None, field: str, minimum: int = 1) -> int | None:
 def parse_duration_flag(text: str, flag: str, units: tuple[str, str] = ("d", "h")) -> float:
     """A duration flag with its unit: a bare number would read as seconds, which '--time 30' or '--slo-ttft 2'
     rarely means; refused with the flag and two spellings (``units``) to choose from. 0 needs no unit."""
-    if re.fullmatch(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*", text) and float(text) != 0:
+    if (x := bare_number(text)) is not None and x != 0:
         t = text.strip()
-        if float(t) < 0:
+        if x < 0:
             raise RainierError(f"must be positive (got {t})", field=flag,
                                fix=f"give a duration with its unit, e.g. {flag} {t.lstrip('-')}{units[0]}")
         raise RainierError(f"'{t}' has no unit", field=flag, fix=f"write {flag} {t}{units[0]} or {t}{units[1]}")

@@ -92,7 +92,8 @@ def run_scenario(scenario: str, out: Path | None, seed: int | None, catalog: lis
     overrides = {"horizon": horizon} if horizon else None
     sc = load_scenario(scenario, seed=seed, catalog=cat, overrides=overrides)
     if scheduler:
-        sc = sc.model_copy(update={"scheduler": sc.scheduler.model_copy(update={"name": scheduler.strip().lower(), "params": {}})})
+        name = scheduler.strip().lower()
+        sc = sc.model_copy(update={"scheduler": sc.scheduler.model_copy(update={"name": name, "params": {}})})
     out_dir = out or Path("runs") / f"{sc.name}-seed{sc.seed}"
     show = not quiet and not json and sys.stderr.isatty()
     if show:

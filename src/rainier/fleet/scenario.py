@@ -80,7 +80,7 @@ from pydantic import (
 )
 
 from rainier.errors import RainierError
-from rainier.units import parse_count, parse_duration, parse_power
+from rainier.units import bare_number, parse_count, parse_duration, parse_power
 
 __all__ = [
     "Scenario",
@@ -522,13 +522,7 @@ def _no_bare_seconds(v: Any, field: str) -> None:
     """A duration written by a person must carry its unit: ``horizon: 2`` would read as 2 seconds, never what is
     meant (as a power must, see ``_with_unit``). Zero needs none; the resolved file's ``*_s`` fields (plain
     seconds) do not pass here."""
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        return
-    try:
-        x = float(str(v).strip().replace("_", ""))
-    except ValueError:
-        return  # text with a unit (or text the duration parser refuses with its own message)
-    if x != 0 and math.isfinite(x):
+    if (x := bare_number(v)) is not None and x != 0:  # text with a unit passes (the parser judges it)
         raise RainierError(f"'{v}' has no unit", field=field,
                            fix=f"write the unit, e.g. {v}h or {v}d (a bare number would be seconds)")
 

@@ -39,7 +39,8 @@ from rainier.econ import (
 from rainier.errors import RainierError
 from rainier.units import fmt_money, fmt_power
 
-MIN_BUDGET_YEARS = 30.0 / 365.0  # (365-day years, as --years reads them) a budget over less than 30 days is not a fleet question (see _by_budget)
+# a budget over less than 30 days is not a fleet question (see _by_budget); 365-day years, as --years reads them
+MIN_BUDGET_YEARS = 30.0 / 365.0
 
 __all__ = ["SizingResult", "size_fleet", "size_by_power", "size_by_chips", "size_by_budget"]
 
