@@ -895,8 +895,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            fix=f"use one of {', '.join(map(str, tp_choices(m, tp_limit)))}")
     if replicas is not None and replicas * (tp or 1) * (pp or 1) > chips:
         per = (tp or 1) * (pp or 1)
+        # without tp or pp, replicas > chips >= 1: "replicas" is plural there
         need = (f"{plural(replicas, 'replica')} x tp {tp or 1} x pp {pp or 1} = {replicas * per} chips"
-                if tp is not None or pp is not None else f"{replicas} replicas need at least {replicas} chips")  # replicas > chips >= 1: plural
+                if tp is not None or pp is not None else f"{replicas} replicas need at least {replicas} chips")
         raise RainierError(f"{need}, more than the {chips} chips given", field="--replicas",
                            fix=f"give --replicas {chips // per} or less, or more --chips")
     if pp is not None and pp > m.layers:

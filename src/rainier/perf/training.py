@@ -671,8 +671,9 @@ def _check_fixed(ctx: _Ctx, fixed: dict[str, Any]) -> None:
     generic "no valid configuration" message. The per-size rules are ``check_parallelism``'s own
     (``parallelism.size_problem``)."""
     chips = ctx.chips
-    if ctx.model.moe is None and fixed.get("etp") not in (None, 1) and fixed["etp"] != fixed.get("tp", fixed["etp"] + 1):
-        # etp = tp is what a dense layout reports (Parallelism.to_dict), so a round-tripped layout passes
+    if ctx.model.moe is None and fixed.get("etp") is not None and fixed["etp"] != fixed.get("tp"):
+        # etp = tp is what a dense layout reports (Parallelism.to_dict), so a round-tripped layout passes; etp 1
+        # (a no-op on a dense model) was dropped by estimate_training
         raise RainierError(f"expert tensor parallelism needs an MoE model; {ctx.model.name} is dense", field="--etp",
                            fix="drop --etp (or use --tp for tensor parallelism)")
     for dim in ("tp", "pp", "cp", "ep"):
