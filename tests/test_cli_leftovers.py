@@ -89,11 +89,12 @@ def test_a_user_entry_replacing_a_built_in_one_is_noted_on_stderr(run_cli, tmp_p
     rc, out, err = run_cli(*TRAIN, "--catalog", str(tmp_path))
     assert rc == 0 and json.loads(out)["chip"] == "h100"  # stdout stays the result
     assert "mine.yaml replaces the built-in accelerator 'h100'" in err
-    other = tmp_path / "other"  # another folder: catalogs are cached by folder within a process
-    other.mkdir()
-    (other / "mine.yaml").write_text("accelerators:\n  - extends: h100\n    name: my-h100\n    tdp_w: 800\n")
-    rc, _, err = run_cli(*TRAIN, "--catalog", str(other))
+    # the same folder, the file edited: the process's cached catalog must not hide the edit
+    (tmp_path / "mine.yaml").write_text("accelerators:\n  - extends: h100\n    name: my-h100\n    tdp_w: 800\n")
+    rc, _, err = run_cli(*TRAIN, "--catalog", str(tmp_path))
     assert rc == 0 and "replaces" not in err  # a new name replaces nothing
+    rc, out, err = run_cli("catalog", "show", "my-h100", "--catalog", str(tmp_path), "--json")
+    assert rc == 0 and json.loads(out)["tdp_w"] == 800
 
 
 def test_the_override_note_survives_brackets_case_and_economics(run_cli, tmp_path):

@@ -426,11 +426,27 @@ def check_dir(directory: str | Path) -> list[Problem]:
 
 
 @lru_cache(maxsize=8)
-def _cached(extra: tuple[str, ...], env: str) -> Catalog:
+def _cached(extra: tuple[str, ...], env: str, stamp: tuple[tuple[str, int, int], ...]) -> Catalog:
     return Catalog.load(extra)
 
 
+def _stamp(dirs: Iterable[str]) -> tuple[tuple[str, int, int], ...]:
+    """Each user YAML file with its modification time and size: an edited, added or removed file makes a new
+    cache key, so a long-running session re-reads it (the built-in data does not change under a running process)."""
+    out = []
+    for d in dirs:
+        p = Path(d)
+        if p.exists():
+            for f in _yaml_files(p):
+                st = f.stat()
+                out.append((str(f), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 def default_catalog(extra_dirs: Iterable[str | Path] = ()) -> Catalog:
-    """The merged catalog (cached per set of directories and RAINIER_CATALOG value)."""
-    return _cached(tuple(str(d) for d in extra_dirs), os.environ.get("RAINIER_CATALOG", ""))
+    """The merged catalog, cached per set of directories, RAINIER_CATALOG value and the state of their files."""
+    extra = tuple(str(d) for d in extra_dirs)
+    env = os.environ.get("RAINIER_CATALOG", "")
+    user = extra + tuple(p for p in env.split(os.pathsep) if p)
+    return _cached(extra, env, _stamp(user) if user else ())
 
