@@ -107,7 +107,7 @@ from rainier.perf.memory import (
     training_memory,
     usable_hbm_bytes,
 )
-from rainier.perf.ops import layer_ops, logits_ops
+from rainier.perf.ops import LayerOps, layer_ops, logits_ops
 from rainier.perf.parallelism import Parallelism, batch_problem, candidates, check_parallelism, size_problem
 from rainier.units import fmt_duration, fmt_gbps, fmt_share, fmt_si
 
@@ -288,6 +288,9 @@ class _Ctx:
         self.dense_layers = model.layers - self.moe_layers
         self.hbm_usable = usable_hbm_bytes(acc.hbm_bytes)
         self._layer: dict[tuple[Any, ...], tuple[float, ...]] = {}
+        self._layer_base_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._wgrad_cache: dict[tuple[Any, ...], float] = {}
+        self._bound: dict[tuple[Any, ...], tuple[float, float]] = {}  # _lower_bound's work per layer shape
         self._coll: dict[tuple[Any, ...], float] = {}
         self._mem: dict[tuple[Any, ...], MemoryBreakdown] = {}
         self._state: dict[tuple[Any, ...], float] = {}
@@ -320,31 +323,27 @@ class _Ctx:
             return {"tp": 1, "cp": tp, "ep": ep_s or tp * cp * pp, "dp": tp * cp * pp, "pp": tp * cp}
         return {"tp": 1, "cp": tp, "ep": ep_s or tp * cp, "dp": tp * cp, "pp": tp * cp * dp}
 
-    def layer(self, p: Parallelism, moe: bool) -> tuple[float, ...]:
-        """(fwd compute, bwd compute, attention fwd, recompute extra, tp comm fwd, ep comm fwd,
-        cp comm exposed fwd, cp comm exposed bwd, flops fwd, recompute flops, host-bound excess) of one
-        layer, one microbatch."""
-        # TP, CP and EP groups' strides do not depend on dp, nor on pp with one site (see strides())
-        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, p.pp if self.topo.sites > 1 else 0,
-               p.zero >= 3, p.expert_tp)
-        hit = self._layer.get(key)
+    def _layer_base(self, p: Parallelism, moe: bool) -> tuple[Any, ...]:
+        """The part of :meth:`layer` that depends on neither recomputation nor the ZeRO stage (the costly part:
+        the layer's operations, their GEMM / attention / elementwise times and the TP / EP / CP collectives),
+        cached per layer shape: (ops, forward GEMMs, backward input-gradient GEMMs, attention fwd, attention bwd,
+        elementwise fwd, tp comm, ep comm, cp all-gather, MLA up-projections' time and FLOPs,
+        forward FLOPs)."""
+        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.pp if self.topo.sites > 1 else 0, p.expert_tp)
+        hit = self._layer_base_cache.get(key)
         if hit is not None:
             return hit
         acc, par, opt = self.acc, self.params, self.opt
         ops = layer_ops(self.model, b=p.micro_batch, s=self.seq, tp=p.tp, cp=p.cp, ep=p.ep, sp=p.sp,
                         moe_layer=moe, fused_attention=opt.fused_attention,
                         fused_elementwise=opt.fused_elementwise, etp=p.expert_tp, moe_dispatch=opt.moe_dispatch)
-        g_t = g_b = 0.0
-        # weight gradients accumulate into an fp32 buffer across microbatches (Megatron's
-        # gradient-accumulation fusion, TE's fuse_wgrad_accumulation: read + write 8 B per weight);
-        # FSDP writes bf16 gradients that it reduce-scatters every microbatch (2 B)
-        wg_out = 2.0 if p.zero >= 3 else 8.0
+        g_t = g_in = 0.0
         for g in ops.gemms:
             prec = "bf16" if g.name == "router" else self.gemm_prec
             g_t += C.gemm_time_s(acc, g.m, g.n, g.k, prec, g.batch, par)
-            # backward: input gradient (m x n) @ (n x k) and weight gradient (k x m) @ (m x n)
-            g_b += C.gemm_time_s(acc, g.m, g.k, g.n, prec, g.batch, par)
-            g_b += C.gemm_time_s(acc, g.k, g.n, g.m, prec, g.batch, par, out_bytes=wg_out)
+            # backward: input gradient (m x n) @ (n x k); the weight gradient is in _wgrad (its output bytes
+            # depend on the ZeRO stage)
+            g_in += C.gemm_time_s(acc, g.m, g.k, g.n, prec, g.batch, par)
         if ops.attn_fused:
             fa = (acc, ops.attn_flops, ops.attn_bytes, ops.attn_q_len, ops.attn_head_dim, par, opt.attention_kernel)
             a_f = C.flash_attention_time_s(*fa)
@@ -354,9 +353,6 @@ class _Ctx:
             a_f += C.memory_time_s(acc, ops.attn_bytes, par)
             a_b = 2.0 * a_f
         ew = C.elementwise_time_s(acc, ops.elementwise_bytes, par)
-        fwd = g_t + a_f + ew
-        bwd = g_b + a_b + 2.0 * ew
-        flops_fwd = ops.gemm_flops + ops.attn_flops
         st = self.strides(p)
         tp_c = 0.0
         if p.tp > 1:
@@ -373,12 +369,51 @@ class _Ctx:
                 nodes = p.ep / inner_members(self.topo, p.ep, st["ep"])
                 scale = node_dedup_share(self.model.moe.experts, self.model.moe.top_k, nodes)
             ep_c = 2.0 * self.coll("all_to_all", ops.ep_bytes, p.ep, st["ep"], scale)
+        kv = self.coll("all_gather", ops.cp_kv_bytes * p.cp, p.cp, st["cp"]) if p.cp > 1 else 0.0
+        ups_t = ups_f = 0.0
+        if self.model.mla is not None:
+            ups = [g for g in ops.gemms if g.name in ("q_up", "kv_up")]
+            ups_t = sum(C.gemm_time_s(acc, g.m, g.n, g.k, self.gemm_prec, g.batch, par) for g in ups)
+            ups_f = sum(g.flops for g in ups)
+        hit = (ops, g_t, g_in, a_f, a_b, ew, tp_c, ep_c, kv, ups_t, ups_f, ops.gemm_flops + ops.attn_flops)
+        self._layer_base_cache[key] = hit
+        return hit
+
+    def _wgrad(self, p: Parallelism, moe: bool, ops: LayerOps) -> float:
+        """Backward weight-gradient GEMMs ``(k x m) @ (m x n)`` of one layer, one microbatch. Weight gradients
+        accumulate into an fp32 buffer across microbatches (Megatron's gradient-accumulation fusion, TE's
+        fuse_wgrad_accumulation: read + write 8 B per weight); FSDP writes bf16 gradients that it
+        reduce-scatters every microbatch (2 B)."""
+        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.expert_tp, p.zero >= 3)
+        hit = self._wgrad_cache.get(key)
+        if hit is None:
+            wg_out = 2.0 if p.zero >= 3 else 8.0
+            hit = 0.0
+            for g in ops.gemms:
+                prec = "bf16" if g.name == "router" else self.gemm_prec
+                hit += C.gemm_time_s(self.acc, g.k, g.n, g.m, prec, g.batch, self.params, out_bytes=wg_out)
+            self._wgrad_cache[key] = hit
+        return hit
+
+    def layer(self, p: Parallelism, moe: bool) -> tuple[float, ...]:
+        """(fwd compute, bwd compute, attention fwd, recompute extra, tp comm fwd, ep comm fwd,
+        cp comm exposed fwd, cp comm exposed bwd, flops fwd, recompute flops, host-bound excess) of one
+        layer, one microbatch."""
+        # TP, CP and EP groups' strides do not depend on dp, nor on pp with one site (see strides())
+        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, p.pp if self.topo.sites > 1 else 0,
+               p.zero >= 3, p.expert_tp)
+        hit = self._layer.get(key)
+        if hit is not None:
+            return hit
+        par, opt = self.params, self.opt
+        ops, g_t, g_in, a_f, a_b, ew, tp_c, ep_c, kv, ups_t, ups_f, flops_fwd = self._layer_base(p, moe)
+        fwd = g_t + a_f + ew
+        bwd = g_in + self._wgrad(p, moe, ops) + a_b + 2.0 * ew
         if opt.overlap_ep and ep_c > 0:
             # DualPipe-style: a microbatch's dispatch/combine run under another's compute (fwd + bwd)
             ep_c = exposed(2.0 * ep_c, fwd + bwd) / 2.0
         cp_f = cp_b = 0.0
         if p.cp > 1:
-            kv = self.coll("all_gather", ops.cp_kv_bytes * p.cp, p.cp, st["cp"])
             cp_f = exposed(kv, a_f)
             cp_b = exposed(2.0 * kv, a_b)
         if p.recompute == "full":
@@ -390,9 +425,7 @@ class _Ctx:
             rc, rc_flops = a_f, ops.attn_flops
         elif p.recompute == "selective" and self.model.mla is not None:
             # MLA up-projections recomputed from the kept latents (see memory.activation_bytes_per_layer)
-            ups = [g for g in ops.gemms if g.name in ("q_up", "kv_up")]
-            rc = sum(C.gemm_time_s(acc, g.m, g.n, g.k, self.gemm_prec, g.batch, par) for g in ups)
-            rc_flops = sum(g.flops for g in ups)
+            rc, rc_flops = ups_t, ups_f
         else:
             rc, rc_flops = 0.0, 0.0
         host = 0.0
@@ -700,20 +733,31 @@ def _check_fixed(ctx: _Ctx, fixed: dict[str, Any]) -> None:
                            fix="use a divisor of --global-batch")
 
 
-def _lower_bound(ctx: _Ctx, p: Parallelism, m: int) -> float:
+def _lower_bound(ctx: _Ctx, p: Parallelism, m: int, recompute_fraction: float | None = None) -> float:
     """The most loaded stage's per-layer work (compute + exposed TP/EP/CP comm) for all microbatches:
-    every other term of the step (ends, bubble, PP, DP, optimizer) is non-negative, so this bounds it."""
+    every other term of the step (ends, bubble, PP, DP, optimizer) is non-negative, so this bounds it.
+    ``recompute_fraction`` stands in for ``p.recompute_fraction`` (the search bounds a "full" candidate as
+    if it recomputed the fewest layers it can)."""
     L = ctx.model.layers
-    rf = _rc_share(ctx, p)
-    rcm = rf if p.recompute == "full" else 1.0
-    tot = 0.0
-    for moe, n in ((False, ctx.dense_layers), (True, ctx.moe_layers)):
-        if n:
-            x = ctx.layer(p, moe)
-            tot += n * (x[0] + x[1] + x[3] * rcm + x[4] * (2.0 + rf) + x[5] * (2.0 + rf) + x[6] + x[7]
-                         + x[10])
+    key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, p.recompute, p.pp if ctx.topo.sites > 1 else 0,
+           p.zero >= 3, p.expert_tp)
+    ab = ctx._bound.get(key)
+    if ab is None:
+        # the work is a + rf x b, rf the share of layers recomputed (_rc_share: 0 unless "full"), so one
+        # (a, b) per layer shape serves every share
+        full = p.recompute == "full"
+        a = b = 0.0
+        for moe, n in ((False, ctx.dense_layers), (True, ctx.moe_layers)):
+            if n:
+                x = ctx.layer(p, moe)
+                a += n * (x[0] + x[1] + 2.0 * (x[4] + x[5]) + x[6] + x[7] + x[10] + (0.0 if full else x[3]))
+                b += n * (x[3] + x[4] + x[5]) if full else 0.0
+        ab = ctx._bound[key] = (a, b)
+    rf = 0.0
+    if p.recompute == "full":
+        rf = ctx.opt.recompute_fraction * (p.recompute_fraction if recompute_fraction is None else recompute_fraction)
     lmax = math.ceil(L / (p.pp * p.vp)) * p.vp if p.pp > 1 else L
-    return m * lmax * tot / L
+    return m * lmax * (ab[0] + rf * ab[1]) / L
 
 
 def _least_recompute(ctx: _Ctx, p: Parallelism, m: int) -> Parallelism | None:
@@ -760,8 +804,15 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
     k = max(top, 1)
     pending: list[tuple[float, Parallelism, int]] = []
     over: list[tuple[Parallelism, int]] = []
+    checked: dict[tuple[Any, ...], str | None] = {}
     for p in cands:
-        why = _check(ctx, p)
+        # the candidates' recompute and ZeRO values are the generator's valid ones or the caller's (the same
+        # for all): a layout's check holds for all its recompute / ZeRO variants
+        ck = (p.tp, p.pp, p.dp, p.cp, p.ep, p.vp, p.micro_batch, p.etp)
+        if ck in checked:
+            why = checked[ck]
+        else:
+            why = checked[ck] = _check(ctx, p)
         if why:
             if len(reasons) < 3:
                 reasons.append(why)
@@ -770,11 +821,11 @@ def search_configs(ctx: _Ctx, fixed: dict[str, Any], top: int = 1) -> tuple[list
         if ctx.opt.check_memory and ctx.state_bytes(p) > ctx.hbm_usable:
             over.append((p, m))  # cannot fit whatever its activations: only looked at if nothing fits
             continue
-        lb_p = p
+        lb_rf = None
         if partial and p.recompute == "full":
             lv = math.ceil(ctx.model.layers / (p.pp * p.vp)) if p.pp > 1 else ctx.model.layers
-            lb_p = replace(p, recompute_fraction=1.0 / lv)
-        pending.append((_lower_bound(ctx, lb_p, m), p, m))
+            lb_rf = 1.0 / lv
+        pending.append((_lower_bound(ctx, p, m, lb_rf), p, m))
     pending.sort(key=lambda x: x[0])
     for lb, p, m in pending:
         if len(best) >= k and lb >= bound:
