@@ -13,11 +13,15 @@ Triton flash-attention kernel: rainier's ``flash2`` class), ``limit_all_gathers`
 checkpointing (``full`` recomputation where the table says checkpointing, else none); ``MP Mode`` PURE
 reduces gradients in bf16, DEFAULT in fp32.
 
-Measured (today): bf16 tables, 184 rows, MAE 6.1% (H100 8.0% over 45, A100 80GB 5.3% over 61, A100 40GB
-5.8% over 78); 169 of 184 within 15%. The one configuration run on both H100 and A100 80GB that is far off on
-both is MPT-30B at 8k on 8 GPUs with microbatch 1 (validation row 68: +31% on H100, +33% on A100), while
-the same model at 4k (+13%, +3%) and 2k is close: a property of that run (composer's automatic microbatch
-sizing leaves it at the memory limit), not of the chip. The FP8 table is missed by +92..+178%: those
+Measured (2026-11-24): bf16 tables, 184 rows, MAE 8.3% (H100 8.5% over 45, A100 80GB 6.7% over 61, A100 40GB
+9.5% over 78), bias +6.6%; 166 of 184 within 15%. The one configuration run on both H100 and A100 80GB that is
+far off on both is MPT-30B at 8k on 8 GPUs with microbatch 1 (validation row 68: +34% on H100, +40% on A100),
+while the same model at 4k (+14%, +7%) and 2k is close: a property of that run, not of the chip. The table's
+own microbatch choices point at memory: on 8 GPUs its MPT-30B runs hold 6,144 tokens per microbatch at 512, 1k
+and 2k (microbatch 12, 6, 3) and take microbatch 1 at 4k (8,192 tokens would be microbatch 2), so the 8k run's
+8,192 tokens per microbatch are more than the source fit at any shorter length: it runs past the memory the
+other runs stop at (allocator retries), where rainier's memory model, which puts 6,144 and 8,192 tokens at 69
+and 72 GB of 80.6 GB usable, sees no limit. The FP8 table is missed by +92..+178%: those
 2023 runs are slower than the same models in bf16 (e.g. 3B at 2k: 27.7% vs 42-44% MFU), which no
 FLOP or byte count explains. Run from the repository root::
 

@@ -17,8 +17,8 @@ DCN (hybrid sharding), which rainier's ZeRO-3 over one DP group does not represe
 
 Caveat: the README's tables pin no commit, and the sharding and remat policies were read from later versions
 of its run scripts; three v5p rows (32B, 64B, 256B) do not fit rainier's memory model with the read
-settings. Measured (today): v5p 12.2% over 4 rows (128B -3%; 512B and 1024B with remat "full" -21%), v5e
-18.6% over 4 (-15% to -23%, all remat "full"): every full-remat row is predicted 15-23% slow. Either the
+settings. Measured (2026-11-24): v5p 12.6% over 4 rows (128B -4%; 512B and 1024B with remat "full" -21%, -22%),
+v5e 19.0% over 4 (-15% to -23%, all remat "full"): every full-remat row is predicted 15-23% slow. Either the
 scripts of that time recomputed less than "full" says, or the TPU family's efficiency (fitted on v6e and
 Ironwood rows whose offloading remat policies run as full recomputation) is low for v5e/v5p. Run from the
 repository root::
