@@ -209,6 +209,43 @@ def _accuracy_table() -> dict[str, Any]:
     return dict((_read_inference_doc() or {}).get("accuracy", {}))
 
 
+@lru_cache(maxsize=1)
+def _inference_out_of_sample() -> dict[str, Any]:
+    try:
+        text = resources.files("rainier.perf").joinpath("fits/inference_out_of_sample.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - broken install
+        return {}
+    return dict(json.loads(text))
+
+
+def inference_out_of_sample(family: str, model: str) -> dict[str, Any] | None:
+    """The published serving runs outside the validation table that ``scripts/score_inference_out_of_sample.py``
+    scored with the shipped fits (``perf/fits/inference_out_of_sample.json``: MLPerf Inference rounds, AWS's
+    Trainium2 runs): ``family``, those on the chip's family, and ``model``, those of this catalog model (rows,
+    mape_pct, bias_pct, worst_pct, within_25_pct, basis; None where there are none). None when neither has runs."""
+    doc = _inference_out_of_sample()
+    fam = doc.get("families", {}).get(family)
+    mod = doc.get("models", {}).get(model)
+    if not fam and not mod:
+        return None
+    return {"family": dict(fam) if fam else None, "model": dict(mod) if mod else None}
+
+
+def _inference_out_of_sample_notes(oos: dict[str, Any] | None) -> list[str]:
+    """A note per record (the model's only from ``MODEL_MIN_RUNS`` runs on, as for training: one run is an
+    anecdote; the JSON carries it whatever its size)."""
+    from rainier.perf.training import MODEL_MIN_RUNS
+
+    out = []
+    for part, what in (("family", "this chip family"), ("model", "this model")):
+        rec = (oos or {}).get(part)
+        if rec and (part == "family" or rec["rows"] >= MODEL_MIN_RUNS):
+            out.append(f"accuracy, out of sample ({what}): {rec['basis']} (scripts/score_inference_out_of_sample.py): "
+                       f"MAPE {rec['mape_pct']:g}% over {rec['rows']} runs, bias {rec['bias_pct']:+g}% (positive: "
+                       f"predicted faster than measured), worst {rec['worst_pct']:+g}%")
+    return out
+
+
 def inference_accuracy(family: str) -> dict[str, Any] | None:
     """The error to expect of a serving estimate on ``family``: the inference fit's held-out published runs
     (``accuracy`` in inference.json, written by scripts/fit_inference.py: rows, mape_pct, bias_pct and worst_pct
@@ -795,6 +832,9 @@ class ServingResult:
     # the error to expect: the inference fit's held-out published runs on this family (inference_accuracy);
     # None when the caller passes its own fit or none is shipped
     accuracy: dict[str, Any] | None = None
+    # and the published runs outside the validation table scored with the shipped fits (inference_out_of_sample):
+    # {"family": record or None, "model": record or None}; None when neither has runs or with a caller's fit
+    accuracy_out_of_sample: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -1170,6 +1210,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         notes.append(f"accuracy: {accuracy['basis']} (rainier validate inference): MAPE {accuracy['mape_pct']:g}% over "
                      f"{accuracy['rows']} runs, bias {accuracy['bias_pct']:+g}% (negative: predicted slower than "
                      f"measured), worst {accuracy['worst_pct']:+g}%")
+    accuracy_oos = inference_out_of_sample(a.family, m.name) if fit is None else None
+    notes += _inference_out_of_sample_notes(accuracy_oos)
     res = ServingResult(
         output_tokens_per_s=out_tps,
         output_tokens_per_s_per_chip=out_tps / chips,
@@ -1194,6 +1236,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         notes=notes + sim.notes,
         wall_s=time.perf_counter() - t0,
         accuracy=accuracy,
+        accuracy_out_of_sample=accuracy_oos,
     )
     if auto_split:
         # the split was picked on analytic capacities: simulate co-located serving too and keep what serves more
