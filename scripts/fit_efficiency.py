@@ -453,7 +453,8 @@ def main() -> None:
         return
     atomic_write_text(OUT, json.dumps(doc, indent=2) + "\n")
     print(f"wrote {OUT}")
-    print("the out-of-sample scores depend on these values: now run python scripts/score_out_of_sample.py")
+    print("the out-of-sample scores depend on these values: now run python scripts/score_out_of_sample.py "
+          "and python scripts/score_inference_out_of_sample.py")
 
 
 def _fit_alone(fam: str, ids: list[int], fixed: dict[str, float] | None = None

@@ -256,6 +256,8 @@ def main() -> int:
     print(f"held-out MAPE {rep.mape:.1%} over {rep.held_out} rows; by family "
           + ", ".join(f"{k} {v:.1%}" for k, v in rep.mape_by_family.items())
           + f"; worst row {rep.worst_row} ({rep.max_abs_error:.1%})")
+    print("the serving out-of-sample scores depend on these values: now run "
+          "python scripts/score_inference_out_of_sample.py", file=sys.stderr)
     return 0
 
 
