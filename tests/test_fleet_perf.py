@@ -59,3 +59,30 @@ def test_chips_auto_aims_at_the_target_time(cat):
     if smaller > 0:  # one system fewer would miss the target
         per_chip = job.est_tokens_per_s / job.chips
         assert job.tokens_total / (per_chip * smaller) > 86400
+
+
+def test_estimates_are_shared_by_simulations_of_one_catalog(cat):
+    """A second simulation with the same catalog asks the estimator nothing it already answered (a sweep's
+    runs in one worker), gets the same speeds, and a refusal is remembered as a refusal."""
+    calls = []
+
+    def est(m, acc, chips, **kw):
+        calls.append((m.name, chips, kw["global_batch"]))
+        if chips == 128:
+            raise RainierError("does not fit")
+        return type("R", (), {"tokens_per_s": 1000.0 * chips})()
+
+    first, second = PerfCache(cat, "auto"), PerfCache(cat, "auto")
+    first._est_train = second._est_train = est
+    a = first.training("llama3-8b", "trn2-ultraserver", 64)
+    n = len(calls)
+    b = second.training("llama3-8b", "trn2-ultraserver", 64)
+    assert len(calls) == n == 1 and a == b and a.source == "estimators"
+    assert first.training("llama3-8b", "trn2-ultraserver", 128).source == "physics"
+    n = len(calls)  # the refusal was tried at three global batches
+    assert second.training("llama3-8b", "trn2-ultraserver", 128).source == "physics" and len(calls) == n == 4
+    assert "does not fit" in second.fallbacks[0]
+    other = PerfCache(cat, "auto", seq=4096)  # another configuration is asked again
+    other._est_train = est
+    other.training("llama3-8b", "trn2-ultraserver", 64)
+    assert len(calls) == 5

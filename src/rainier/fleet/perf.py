@@ -4,7 +4,10 @@ The fleet asks two questions many times: how fast does a training job of a given
 number of chips of a given system run (tokens/s), and how much a serving replica sustains at an SLO.
 The answers come from the single-job models (``rainier.perf.training.estimate_training`` and
 ``rainier.perf.inference.replica_capacity``, see docs/contracts.md) and are cached in a
-:class:`PerfCache` that belongs to one simulation (no process-global cache), keyed by configuration.
+:class:`PerfCache` that belongs to one simulation, keyed by configuration. The training estimator's answers
+are also kept for the process, per catalog object (``_ESTIMATES``): they are pure functions of the catalog and
+the configuration, and the searches behind them are the costly part of setting up a run (a DeepSeek-V3 gang
+takes ~1.5 s), so a sweep's runs in one worker, or runs in one Python session, search each shape once.
 
 Backends (scenario ``perf.backend``):
 
@@ -27,6 +30,7 @@ Closed-form physics fallback (documented, deliberately simple):
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +86,11 @@ def physics_replica(model: Any, acc: Any, precision: str, input_len: int, output
     return ServingCapacity(chips, out, out * (input_len + output_len) / output_len, "physics")
 
 
+# catalog -> (estimator, model, system, chips, sites, seq, global batch tokens, cross-site Gbit/s) -> tokens/s, or the
+# estimator's refusal (the error); weak keys: a catalog nobody holds any more takes its entries with it
+_ESTIMATES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], float | Exception]] = weakref.WeakKeyDictionary()
+
+
 class PerfCache:
     """Per-simulation cache of job speeds and replica capacities, keyed by configuration."""
 
@@ -135,26 +144,18 @@ class PerfCache:
         acc = cat.accelerator(sysm.accelerator)
         speed: TrainingSpeed | None = None
         if self._est_train is not None:
-            # global batch: the power of two nearest the scenario's tokens per step; a gang whose data
-            # parallelism cannot divide it gets 2x and 4x before falling back
-            base = 2 ** max(0, round(math.log2(max(1.0, self.global_batch_tokens / self.seq))))
-            err: Exception | None = None
-            for gb in (base, base * 2, base * 4):
-                try:
-                    res = self._est_train(m, acc, int(chips), seq=self.seq, global_batch=gb, sites=int(sites),
-                                          cross_site_gbps=self.cross_site_gbps if sites > 1 else None,
-                                          system=sysm, catalog=cat, cross_site_report=False)
-                    tps = float(res.tokens_per_s)
-                    if not (tps > 0 and math.isfinite(tps)):
-                        raise RainierError(f"estimator returned {tps} tokens/s")
-                    speed = TrainingSpeed(tps, "estimators")
-                    break
-                except (RainierError, ValueError, ZeroDivisionError) as exc:
-                    err = exc
-            if speed is None:
-                if self.strict and err is not None:
-                    raise err
-                self.fallbacks.append(f"training {model} on {chips} x {system} ({sites} site): {err}")
+            memo = _ESTIMATES.setdefault(cat, {})
+            mkey = (self._est_train, model, system, int(chips), int(sites), self.seq, self.global_batch_tokens,
+                    self.cross_site_gbps if sites > 1 else None)
+            got = memo.get(mkey)
+            if got is None:
+                got = memo[mkey] = self._estimate(m, acc, sysm, int(chips), int(sites))
+            if isinstance(got, float):
+                speed = TrainingSpeed(got, "estimators")
+            else:
+                if self.strict:
+                    raise got
+                self.fallbacks.append(f"training {model} on {chips} x {system} ({sites} site): {got}")
         if speed is None:
             tps = physics_training_tokens_per_s(m, acc, int(chips), self.mfu)
             if sites > 1:
@@ -162,6 +163,26 @@ class PerfCache:
             speed = TrainingSpeed(tps, "physics")
         self._train[key] = speed
         return speed
+
+    def _estimate(self, m: Any, acc: Any, sysm: Any, chips: int, sites: int) -> float | Exception:
+        """The estimator's tokens/s for a gang, or its refusal. Global batch: the power of two nearest
+        the scenario's tokens per step; a gang whose data parallelism cannot divide it gets 2x and 4x first."""
+        assert self._est_train is not None
+        base = 2 ** max(0, round(math.log2(max(1.0, self.global_batch_tokens / self.seq))))
+        err: Exception | None = None
+        for gb in (base, base * 2, base * 4):
+            try:
+                res = self._est_train(m, acc, chips, seq=self.seq, global_batch=gb, sites=sites,
+                                      cross_site_gbps=self.cross_site_gbps if sites > 1 else None,
+                                      system=sysm, catalog=self.catalog, cross_site_report=False)
+                tps = float(res.tokens_per_s)
+                if not (tps > 0 and math.isfinite(tps)):
+                    raise RainierError(f"estimator returned {tps} tokens/s")
+                return tps
+            except (RainierError, ValueError, ZeroDivisionError) as exc:
+                err = exc
+        assert err is not None
+        return err
 
     def serving(self, model: str, system: str, precision: str, input_len: int, output_len: int,
                 ttft_s: float, tpot_s: float) -> ServingCapacity:
