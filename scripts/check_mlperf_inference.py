@@ -11,9 +11,9 @@ B200/GB200 (v5.x submissions state fp4) and MI355X. rainier searches the deploym
 itself. The same hardware gains 15-44% between rounds (software), so each row is scored against its own
 round and the spread is part of the answer.
 
-Measured (2026-11-24): every round, validation rows excluded, MAE 16.1% over 30 rows (bias -15%); the latest
-round of each system 17.3% over 16. rainier matches the v4.0 / v4.1 software on H100 (-9% to +5%), GB200 / MI355X
-within 4% and B200 within 10%, and is slow against later rounds on the same hardware (H100 v5.0 -29% to -31%,
+Measured (2026-11-24): every round, validation rows excluded, MAE 16.2% over 30 rows (bias -15%); the latest
+round of each system 17.1% over 16. rainier matches the v4.0 / v4.1 software on H100 (-9% to +7%), GB200 / MI355X
+within 4% and B200 within 10%, and is slow against later rounds on the same hardware (H100 v5.0 -29% to -30%,
 H200 v5.x -22% to -26%, MI300X v5.1 -26% to -28%: the submissions' software gained 15-44% between rounds). MI325X
 is -38% to -44%: measured 24% above MI300X with the same software (v5.1) where rainier gives +2.5% (same peak FLOP/s,
 +13% HBM bandwidth, +24% capacity; the higher power limit, 1000 vs 750 W, which may sustain higher clocks, is

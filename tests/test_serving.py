@@ -304,3 +304,18 @@ def test_search_keeps_a_split_only_when_it_serves_more():
     colo = estimate_serving("llama3.1-405b", "h100", 64, prefill_replicas=0, **kw)
     assert auto.max_qps >= colo.max_qps * (1 - 1e-9)
     assert any("split" in n for n in auto.notes)
+
+
+def test_a_looser_tpot_target_never_serves_notably_less():
+    """The highest rate under an SLO is searched on arrivals that do not depend on the TPOT target (the span of
+    the largest batch the KV cache holds): a looser target, which only raises the batch cap, is judged on the same
+    requests, and serves at least as much within the search's 3% resolution (the arrivals once followed the
+    searched batch, and Llama 3 70B on 8 H100 served 4% less at a 400 ms TPOT than at 200 ms)."""
+    from rainier.perf.inference import estimate_serving
+
+    kw = dict(slo_ttft_s=1.0, input_len=1024, output_len=256)
+    tight = estimate_serving("llama3-8b", "h100", 1, slo_tpot_s=0.05, **kw)
+    loose = estimate_serving("llama3-8b", "h100", 1, slo_tpot_s=0.1, **kw)
+    assert tight.config["max_batch"] < loose.config["max_batch"]  # the looser target allows a larger batch
+    assert tight.config["requests"] == loose.config["requests"]
+    assert loose.max_qps >= tight.max_qps / 1.03

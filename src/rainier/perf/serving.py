@@ -60,7 +60,8 @@ from rainier.units import plural
 
 KV_POLICIES = ("paged", "reserve")
 
-__all__ = ["KV_POLICIES", "Pool", "SimResult", "simulate", "simulate_deployment", "max_qps_under_slo", "subset"]
+__all__ = ["KV_POLICIES", "Pool", "SimResult", "simulate", "simulate_deployment", "max_qps_under_slo", "run_meets_slo",
+           "subset"]
 
 
 @dataclass(frozen=True)
@@ -575,6 +576,25 @@ def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None =
                                               f"decode replicas; mean KV transfer {float(xfer.mean()) * 1e3:.2f} ms"])
 
 
+def run_meets_slo(pool: Pool, base: Requests, q: float, slo_ttft_s: float | None, slo_tpot_s: float | None, *,
+                  prefill_pool: Pool | None = None, kv_bytes_per_token: float = 0.0,
+                  system: System | None = None) -> tuple[bool, SimResult]:
+    """Run ``base``'s unit-rate arrivals at rate ``q``: whether p99 TTFT and p99 TPOT meet the SLO (percentiles
+    over the requests after the first quarter of arrivals: a finite run starts empty), and the run."""
+    r = base.with_arrivals(base.arrival_s / q)
+    sim = simulate_deployment(pool, r, prefill_pool=prefill_pool, kv_bytes_per_token=kv_bytes_per_token,
+                              system=system)
+    ok = True
+    keep = sim.arrival_s >= np.quantile(sim.arrival_s, 0.25)
+    if slo_ttft_s is not None:
+        ok &= float(np.percentile(sim.ttft[keep], 99)) <= slo_ttft_s
+    m = keep & (sim.output_len > 1)
+    if slo_tpot_s is not None and m.any():
+        tpot = (sim.finish_s[m] - sim.first_token_s[m]) / (sim.output_len[m] - 1)
+        ok &= float(np.percentile(tpot, 99)) <= slo_tpot_s
+    return ok, sim
+
+
 def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_s: float | None,
                       slo_tpot_s: float | None, *, prefill_pool: Pool | None = None,
                       kv_bytes_per_token: float = 0.0, system: System | None = None,
@@ -586,19 +606,8 @@ def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_
     rate tried) when even a light load misses the SLO.
     """
     def run(q: float) -> tuple[bool, SimResult]:
-        r = base.with_arrivals(base.arrival_s / q)
-        sim = simulate_deployment(pool, r, prefill_pool=prefill_pool, kv_bytes_per_token=kv_bytes_per_token,
-                                  system=system)
-        ok = True
-        # Percentiles over requests after the first quarter of arrivals: a finite run starts empty.
-        keep = sim.arrival_s >= np.quantile(sim.arrival_s, 0.25)
-        if slo_ttft_s is not None:
-            ok &= float(np.percentile(sim.ttft[keep], 99)) <= slo_ttft_s
-        m = keep & (sim.output_len > 1)
-        if slo_tpot_s is not None and m.any():
-            tpot = (sim.finish_s[m] - sim.first_token_s[m]) / (sim.output_len[m] - 1)
-            ok &= float(np.percentile(tpot, 99)) <= slo_tpot_s
-        return ok, sim
+        return run_meets_slo(pool, base, q, slo_ttft_s, slo_tpot_s, prefill_pool=prefill_pool,
+                             kv_bytes_per_token=kv_bytes_per_token, system=system)
 
     cap = max(capacity_rps, 1e-6)
     # Bracket around the analytic capacity first: light loads are the slow runs (little batching).
