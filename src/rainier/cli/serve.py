@@ -167,7 +167,8 @@ def serve_cmd(
         ("TPOT p50 / p90 / p99", _pcts(res.tpot_s, ("p50", "p90", "p99"))),
         ("end-to-end p50 / p99", _pcts(res.e2e_s, ("p50", "p99"))),
         ("max batch per replica / token budget", f"{res.max_batch:,} / {c['token_budget']:,}"),
-        ("KV cache per replica", f"{res.kv_cache_gb:,.1f} GB ({res.memory['kv_capacity_tokens']:,} tokens)"),
+        ("KV cache per replica (HBM)", f"{res.kv_cache_gb:,.1f} GB ({res.memory['kv_capacity_tokens']:,} tokens"
+         + (f"; MLA's latent is held by each of the {c['tp']} TP ranks)" if c.get("mla_replicated") else ")")),
         ("weights per chip", f"{res.memory['weights_gb_per_chip']:,.1f} GB of {res.memory['hbm_gb_per_chip']:,.0f} GB"),
         ("cost per M output tokens (owner)", f"${res.cost_per_mtok_usd:,.3f}"),
         ("cost per M output tokens (cloud price)", "-" if res.cost_per_mtok_cloud_usd is None else f"${res.cost_per_mtok_cloud_usd:,.3f}"),
