@@ -73,3 +73,15 @@ def test_power_roundtrip_megawatts(mw):
 def test_fmt_money_parses_back(usd):
     s = fmt_money(usd)
     assert parse_money(s) == pytest.approx(usd, rel=6e-3)
+
+
+def test_si_prefix_follows_the_rounded_value():
+    """A value just under a prefix step prints with the next prefix, as it rounds (rainier size --power 1GW
+    printed '1e+03 MW': the chips' summed facility watts fall a hair under 1e9)."""
+    from rainier.units import fmt_power, fmt_si
+
+    assert fmt_power(999_999_999.7) == "1 GW"
+    assert fmt_power(999_400_000) == "999 MW"
+    assert fmt_si(-999_999.9, "W") == "-1 MW"
+    assert fmt_si(0.5, "s") == "0.5 s"
+    assert "e+" not in fmt_power(1e9 * (1 - 1e-12))

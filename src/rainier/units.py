@@ -165,8 +165,9 @@ def fmt_si(x: float, unit: str = "", digits: int = 3) -> str:
     if x == 0 or not math.isfinite(x):
         return f"{x:g} {unit}".strip()
     prefixes = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")]
+    xr = float(f"{x:.{digits}g}")  # the prefix of the printed value: 999,999,999 W is '1 GW', not '1e+03 MW'
     for scale, p in prefixes:
-        if abs(x) >= scale:
+        if abs(xr) >= scale:
             return f"{x / scale:.{digits}g} {p}{unit}".strip()
     return f"{x:.{digits}g} {unit}".strip()
 

@@ -188,7 +188,7 @@ def plan_cmd(
         return
     t = Table(title=f"Least-cost plan ({res.status}): total {fmt_money(res.total_cost_usd)} owner cost")
     for col in ("year", "site", "chip", "bought (systems)", "installed chips", "facility power", "delivered EF/s",
-                "capex", "annual cost"):
+                "hardware capex", "annual cost (owner)"):
         t.add_column(col, justify="right" if col not in ("site", "chip") else "left")
     for r in res.rows:
         t.add_row(str(r.year), r.site, r.chip, fmt_count(r.systems_bought), fmt_count(r.chips_installed),

@@ -61,14 +61,16 @@ def _result_table(r: Any) -> Table:
             rows.append((f"  {k}", f"{fmt_duration(v)} ({100 * v / r.step_time_s:.1f}%)"))
     if r.time_budget_days is not None:
         rows.append((f"tokens trained in {r.time_budget_days:,.4g} days", f"{fmt_si(r.tokens or 0)} with failures"))
+    g = r.goodput
+    # with failures modelled, the first figures are the failure-free run's (the goodput block gives the run's)
+    ff = ", failure-free" if g is not None and g.get("mtti_hours") is not None else ""
     if r.time_to_train_days is not None:
         rows += [
-            (f"time to train {fmt_si(r.tokens or 0)} tokens", f"{r.time_to_train_days:,.1f} days"),
-            ("energy", f"{r.energy_mwh:,.0f} MWh ({r.power_mw:,.1f} MW average)"),
-            ("cost (owner)", fmt_money(r.cost_usd) if r.cost_usd is not None else "-"),
-            ("cost (cloud price)", fmt_money(r.cloud_cost_usd) if r.cloud_cost_usd is not None else "-"),
+            (f"time to train {fmt_si(r.tokens or 0)} tokens{ff}", f"{r.time_to_train_days:,.1f} days"),
+            (f"energy{ff}", f"{r.energy_mwh:,.0f} MWh ({r.power_mw:,.1f} MW average)"),
+            (f"cost (owner){ff}", fmt_money(r.cost_usd) if r.cost_usd is not None else "-"),
+            (f"cost (cloud price){ff}", fmt_money(r.cloud_cost_usd) if r.cloud_cost_usd is not None else "-"),
         ]
-    g = r.goodput
     if g is not None:
         rows.append(("goodput (failures, checkpoints)",
                      fmt_share(g["fraction"]) + (f", MTTI {fmt_duration(g['mtti_hours'] * 3600)}"
@@ -78,6 +80,7 @@ def _result_table(r: Any) -> Table:
                 ("  time to train with failures", f"{g['time_to_train_days']:,.1f} days (~{g['expected_interruptions']:,.0f} "
                                                   f"interruption{'' if round(g['expected_interruptions']) == 1 else 's'})"),
                 ("  cost with failures (owner)", fmt_money(g["cost_usd"]) if g["cost_usd"] is not None else "-"),
+                ("  energy with failures", f"{g['energy_mwh']:,.0f} MWh" if g.get("energy_mwh") is not None else "-"),
             ]
     for label, v in rows:
         t.add_row(label, v)
@@ -98,9 +101,9 @@ def _comparison_table(c: Any) -> Table:
         ("tokens/s", lambda r: fmt_count(r.result.tokens_per_s)),
         ("MFU", lambda r: f"{100 * r.result.mfu:.1f}%"),
         ("memory per chip", lambda r: f"{r.result.memory_gb_per_chip:.0f} GB"),
-        ("$ per 1M tokens (owner)", lambda r: dollars(r.usd_per_million_tokens)),
+        ("$ per 1M tokens (owner, failure-free)", lambda r: dollars(r.usd_per_million_tokens)),
         ("$ per 1M tokens (cloud)", lambda r: dollars(r.cloud_usd_per_million_tokens)),
-        ("kWh per 1M tokens", lambda r: f"{r.kwh_per_million_tokens:.3g}"),
+        ("kWh per 1M tokens (failure-free)", lambda r: f"{r.kwh_per_million_tokens:.3g}"),
         ("goodput (failures, checkpoints)", lambda r: fmt_share(r.result.goodput["fraction"])),
         ("$ per 1M tokens with failures", lambda r: dollars(r.usd_per_million_tokens / r.result.goodput["fraction"])
          if r.usd_per_million_tokens is not None and r.result.goodput["fraction"] > 0 else "-"),
@@ -126,7 +129,9 @@ def _comparison_table(c: Any) -> Table:
                                           if r.result.goodput.get("time_to_train_days") is not None else "-"),
             ("cost with failures (owner)", lambda r: fmt_money(r.result.goodput["cost_usd"])
              if r.result.goodput.get("cost_usd") is not None else "-"),
-            ("energy", lambda r: f"{r.result.energy_mwh:,.0f} MWh"),
+            ("energy with failures", lambda r: f"{r.result.goodput['energy_mwh']:,.0f} MWh"
+             if r.result.goodput.get("energy_mwh") is not None else "-"),
+            ("energy, failure-free", lambda r: f"{r.result.energy_mwh:,.0f} MWh"),
             ("cost (owner)", lambda r: fmt_money(r.result.cost_usd) if r.result.cost_usd is not None else "-"),
         ]
     return side_by_side(title, c.rows, lines)
