@@ -102,6 +102,8 @@ def _comparison_table(c: Any) -> Table:
         ("MFU", lambda r: f"{100 * r.result.mfu:.1f}%"),
         ("memory per chip", lambda r: f"{r.result.memory_gb_per_chip:.0f} GB"),
         ("$ per 1M tokens (owner, failure-free)", lambda r: dollars(r.usd_per_million_tokens)),
+        *([("  paying for every chip bought", lambda r: dollars(r.usd_per_million_tokens * r.chips_available / r.chips)
+            if r.usd_per_million_tokens is not None and r.chips else "-")] if c.basis == "power" else []),
         ("$ per 1M tokens (cloud)", lambda r: dollars(r.cloud_usd_per_million_tokens)),
         ("kWh per 1M tokens (failure-free)", lambda r: f"{r.kwh_per_million_tokens:.3g}"),
         ("goodput (failures, checkpoints)", lambda r: fmt_share(r.result.goodput["fraction"])),
