@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rainier.catalog.loader import default_catalog  # noqa: E402
 from rainier.io import atomic_write_text  # noqa: E402
-from rainier.perf.compute import accuracy_summary  # noqa: E402
+from rainier.perf.compute import error_record  # noqa: E402
 
 FITS = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits"
 OUT = FITS / "inference_out_of_sample.json"
@@ -85,9 +85,7 @@ def trn2_runs() -> list[dict[str, Any]]:
 
 
 def _summary(rs: list[dict[str, Any]], basis: str) -> dict[str, Any]:
-    errs = [float(r["err"]) for r in rs]
-    within = round(100.0 * sum(abs(e) <= 25.0 for e in errs) / len(errs), 1)
-    return {**accuracy_summary([abs(e) for e in errs], errs, basis), "within_25_pct": within}
+    return error_record([float(r["err"]) for r in rs], basis)
 
 
 def build_doc(every: list[dict[str, Any]] | None = None) -> dict[str, Any]:

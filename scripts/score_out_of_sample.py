@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rainier.catalog.loader import Catalog, default_catalog  # noqa: E402
 from rainier.errors import RainierError  # noqa: E402
 from rainier.io import atomic_write_text  # noqa: E402
-from rainier.perf.compute import accuracy_summary  # noqa: E402
+from rainier.perf.compute import error_record  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "rainier" / "perf" / "fits" / "out_of_sample.json"
 VALIDATION = "validation table, held-out rows"
@@ -153,9 +153,7 @@ def _kind(cat: Catalog, model: str) -> str:
 
 
 def _summary(rs: list[dict[str, Any]], basis: str) -> dict[str, Any]:
-    errs = [float(r["err"]) for r in rs]
-    within = round(100.0 * sum(abs(e) <= 25.0 for e in errs) / len(errs), 1)
-    return {**accuracy_summary([abs(e) for e in errs], errs, basis), "within_25_pct": within}
+    return error_record([float(r["err"]) for r in rs], basis)
 
 
 def build_doc(every: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -186,13 +186,26 @@ def heldout_accuracy(family: str, moe: bool) -> dict[str, Any] | None:
     return dict(got) if got else None
 
 
+def read_fit_file(name: str) -> dict[str, Any] | None:
+    """A shipped file of ``perf/fits`` (``name``: e.g. "out_of_sample.json"), parsed; None where a broken install
+    lacks it."""
+    try:
+        text = resources.files("rainier.perf").joinpath(f"fits/{name}").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - broken install
+        return None
+    return dict(json.loads(text))
+
+
+def error_record(errors_pct: list[float], basis: str) -> dict[str, Any]:
+    """The out-of-sample record of signed throughput errors (positive: predicted faster than measured): rows,
+    mape_pct, bias_pct, worst_pct, basis (``accuracy_summary``) and the share within 25%, within_25_pct."""
+    within = round(100.0 * sum(abs(e) <= 25.0 for e in errors_pct) / len(errors_pct), 1)
+    return {**accuracy_summary([abs(e) for e in errors_pct], errors_pct, basis), "within_25_pct": within}
+
+
 @lru_cache(maxsize=1)
 def _out_of_sample() -> dict[str, Any]:
-    try:
-        text = resources.files("rainier.perf").joinpath("fits/out_of_sample.json").read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - broken install
-        return {}
-    return dict(json.loads(text))
+    return read_fit_file("out_of_sample.json") or {}
 
 
 def out_of_sample_summary() -> dict[str, Any]:

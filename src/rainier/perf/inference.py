@@ -58,12 +58,10 @@ Cost per million output tokens = chips x owner's cost per chip-hour (:func:`rain
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -180,11 +178,7 @@ _BASE_NAMES = ("gemm_peak_eff", "dim_half", "fp8_ratio", "attn_eff", "mem_eff")
 
 def _read_inference_doc() -> dict[str, Any] | None:
     """The shipped inference.json (None where a broken install lacks it)."""
-    try:
-        text = resources.files("rainier.perf").joinpath("fits/inference.json").read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):
-        return None
-    return dict(json.loads(text))
+    return _comp.read_fit_file("inference.json")
 
 
 @lru_cache(maxsize=1)
@@ -211,11 +205,7 @@ def _accuracy_table() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _inference_out_of_sample() -> dict[str, Any]:
-    try:
-        text = resources.files("rainier.perf").joinpath("fits/inference_out_of_sample.json").read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - broken install
-        return {}
-    return dict(json.loads(text))
+    return _comp.read_fit_file("inference_out_of_sample.json") or {}
 
 
 def inference_out_of_sample(family: str, model: str) -> dict[str, Any] | None:
