@@ -52,7 +52,8 @@ The KV cache is fp8 when weights are fp8, int8 or fp4 (as MLPerf submissions run
 
 Cost per million output tokens = chips x owner's cost per chip-hour (:func:`rainier.econ.chip_hour_cost`)
 / output tokens per hour; joules per output token = chips x facility watts per chip
-(:func:`rainier.econ.power_chain`, full load) / output tokens per second.
+(:func:`rainier.econ.power_chain`, nameplate) x the economics load factor (average draw / nameplate, 0.75:
+the draw the owner cost prices and training's energy uses) / output tokens per second.
 """
 
 from __future__ import annotations

@@ -630,9 +630,12 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     return _Eval(p, step, breakdown, ctx.memory(p, m), m)
 
 
-def _rc_share(ctx: _Ctx, p: Parallelism) -> float:
-    """Share of layers whose forward is recomputed: 0 unless ``recompute="full"``."""
-    return ctx.opt.recompute_fraction * p.recompute_fraction if p.recompute == "full" else 0.0
+def _rc_share(ctx: _Ctx, p: Parallelism, recompute_fraction: float | None = None) -> float:
+    """Share of layers whose forward is recomputed: 0 unless ``recompute="full"`` (``recompute_fraction`` in
+    place of ``p.recompute_fraction`` if given)."""
+    if p.recompute != "full":
+        return 0.0
+    return ctx.opt.recompute_fraction * (p.recompute_fraction if recompute_fraction is None else recompute_fraction)
 
 
 def _params_chip(ctx: _Ctx, p: Parallelism) -> tuple[float, float]:
@@ -753,9 +756,7 @@ def _lower_bound(ctx: _Ctx, p: Parallelism, m: int, recompute_fraction: float | 
                 a += n * (x[0] + x[1] + 2.0 * (x[4] + x[5]) + x[6] + x[7] + x[10] + (0.0 if full else x[3]))
                 b += n * (x[3] + x[4] + x[5]) if full else 0.0
         ab = ctx._bound[key] = (a, b)
-    rf = 0.0
-    if p.recompute == "full":
-        rf = ctx.opt.recompute_fraction * (p.recompute_fraction if recompute_fraction is None else recompute_fraction)
+    rf = _rc_share(ctx, p, recompute_fraction)
     lmax = math.ceil(L / (p.pp * p.vp)) * p.vp if p.pp > 1 else L
     return m * lmax * (ab[0] + rf * ab[1]) / L
 
