@@ -247,3 +247,25 @@ def test_rack_blast_radius_takes_the_whole_rack(cat):
     chips = [c for k, c in zip(r.events["kind"], r.events["chips"], strict=True) if k == "failure"]
     assert chips and set(chips) <= {16.0, 32.0} and 32.0 in chips
     assert set(r.summary["failures_by_cause"]) == {"tor-switch"}
+
+
+def test_saturated_serving_draws_what_training_draws(cat):
+    """A system at work draws the economics load factor of full load whether it trains or serves at full
+    utilization (as `rainier train` and `rainier serve` price energy); idle systems draw idle power. A service
+    whose demand exceeds the whole site and a training job that holds it give the same site power."""
+    from rainier.fleet.simulation import Simulation
+
+    def site_power(d: dict[str, Any]) -> float:
+        r = run(d, cat)
+        ts = r.timeseries
+        site = np.asarray(ts["tenant"], dtype=object) == "*"
+        return float(np.asarray(ts["power_mw"])[site][6])
+
+    serving = doc([], systems=4, services=[{"name": "svc", "tenant": "a", "model": "tiny-dense", "system": SYS,
+                                            "headroom": 0.0, "demand": {"tokens_per_s": "1T"}}])
+    training = doc([job("all", 64, 48)])
+    p_serve, p_train = site_power(serving), site_power(training)
+    pool = Simulation(scenario_from_dict(training, catalog=cat), cat).pools[0]
+    assert pool.idle_w < pool.work_w < pool.busy_w
+    assert p_serve == pytest.approx(p_train, rel=1e-6)
+    assert p_train == pytest.approx(4 * pool.work_w / 1e6, rel=1e-6)

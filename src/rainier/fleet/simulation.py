@@ -156,10 +156,11 @@ class Simulation:
                 k = self.kind_index[ps.kind]
                 pool = Pool(len(self.pools), si, k, ps.kind, n, system.chips, spr, s.systems_per_domain,
                             pw.busy_w, pw.idle_w, pw.cost_usd_per_s)
-                # average draw of a training gang: the economics load factor of full load (Epoch: ~0.75),
-                # never below idle; the cap still counts full load
+                # average draw of a system at work, a training gang's or a fully used serving replica's: the
+                # economics load factor of full load (Epoch: ~0.75; `rainier train` and `rainier serve` price
+                # energy so too), never below idle; the cap still counts full load
                 frac = sc.training_draw_fraction if sc.training_draw_fraction is not None else cat.economics().load_factor
-                pool.train_w = max(pool.idle_w, pool.busy_w * frac)
+                pool.work_w = max(pool.idle_w, pool.busy_w * frac)
                 self.pools.append(pool)
                 site.pools.append(pool.index)
                 site.capacity_chips += n * system.chips
@@ -604,7 +605,7 @@ class Simulation:
                 sv = self.services[-o - 2]
                 mine = busy[pool.owner[busy] == o]
                 u = sv.util.get(pool.index, 1.0)
-                self._release(pool, mine, sv.tenant, pool.idle_w + (pool.busy_w - pool.idle_w) * u)
+                self._release(pool, mine, sv.tenant, pool.idle_w + (pool.work_w - pool.idle_w) * u)
                 sv.alloc[pool.index] -= len(mine)
         return out
 
@@ -664,7 +665,7 @@ class Simulation:
         for p, m in plan:
             pool = self.pools[p]
             idx = pick_systems(pool, m)
-            self._acquire(pool, idx, job.id, job.tenant, pool.train_w)
+            self._acquire(pool, idx, job.id, job.tenant, pool.work_w)
             placement[p] = idx
         job.placement = placement
         job.sites = sites
@@ -692,7 +693,7 @@ class Simulation:
     def _release_job(self, job: Job) -> None:
         for p, idx in job.placement.items():
             pool = self.pools[p]
-            self._release(pool, idx, job.tenant, pool.train_w)
+            self._release(pool, idx, job.tenant, pool.work_w)
         job.placement = {}
         self.running.pop(job.id, None)
         self._running_view = None
@@ -940,8 +941,8 @@ class Simulation:
             pool = self.pools[p]
             u = sv.util.get(p, 1.0)
             if n:
-                self._power(self.sites[pool.site], t, n * (pool.busy_w - pool.idle_w) * (1 - u), sv.tenant,
-                            n * (pool.busy_w - pool.idle_w) * (1 - u))
+                self._power(self.sites[pool.site], t, n * (pool.work_w - pool.idle_w) * (1 - u), sv.tenant,
+                            n * (pool.work_w - pool.idle_w) * (1 - u))
             sv.util[p] = 1.0
         need_chips = max(demand * (1 + sv.headroom) / per_chip, float(sv.min_chips))
         have = {p: sv.alloc.get(p, 0) for p in sv.pools}
@@ -954,7 +955,7 @@ class Simulation:
                 drop = min(have[p], int(excess // pool.cps))
                 if drop > 0:
                     held = np.flatnonzero(pool.owner == sv.owner_id)[-drop:]
-                    self._release(pool, held, sv.tenant, pool.busy_w)
+                    self._release(pool, held, sv.tenant, pool.work_w)
                     have[p] -= drop
                     excess -= drop * pool.cps
             self._request_pass()
@@ -969,7 +970,7 @@ class Simulation:
                 take = min(st[p], math.ceil(short / pool.cps))
                 if take > 0:
                     idx = pick_systems(pool, take)
-                    self._acquire(pool, idx, sv.owner_id, sv.tenant, pool.busy_w)
+                    self._acquire(pool, idx, sv.owner_id, sv.tenant, pool.work_w)
                     have[p] += take
                     short -= take * pool.cps
                 if short <= 0:
@@ -985,8 +986,8 @@ class Simulation:
             pool = self.pools[p]
             n = have[p]
             if n:
-                self._power(self.sites[pool.site], t, -n * (pool.busy_w - pool.idle_w) * (1 - util), sv.tenant,
-                            -n * (pool.busy_w - pool.idle_w) * (1 - util))
+                self._power(self.sites[pool.site], t, -n * (pool.work_w - pool.idle_w) * (1 - util), sv.tenant,
+                            -n * (pool.work_w - pool.idle_w) * (1 - util))
             sv.util[p] = util
         # served / demanded levels per site, in proportion to the systems held (demand evenly if none)
         sites = sorted({self.pools[p].site for p in sv.pools})

@@ -136,7 +136,7 @@ class Pool:
         self.spr = max(1, systems_per_rack)
         self.spd = max(1, systems_per_domain)
         self.busy_w, self.idle_w = busy_w, idle_w
-        self.train_w = busy_w  # actual draw of a system in a training gang (set by the simulation)
+        self.work_w = busy_w  # actual draw of a system at work, training or fully used serving (set by the simulation)
         self.cost_usd_per_s = cost_usd_per_s
         self.state = np.zeros(n, dtype=np.int8)
         self.owner = np.full(n, NO_OWNER, dtype=np.int64)
