@@ -437,7 +437,9 @@ class Scenario(_M):
     seed: int = Field(0, ge=0)
     hourly_s: Seconds = Field(HOUR_S, gt=0, description="accounting step (the timeseries row length)")
     training_draw_fraction: float | None = Field(
-        None, gt=0, le=1, description="average draw of a training system / full load (default: economics load_factor)")
+        None, gt=0, le=1,
+        description="average draw of a system at work (training, or serving at full use) / full load "
+                    "(default: economics load_factor)")
     perf: PerfSpec = PerfSpec()
     cross_site: CrossSite = CrossSite()
     scheduler: SchedulerSpec = SchedulerSpec()
