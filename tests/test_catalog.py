@@ -236,3 +236,28 @@ def test_unknown_names_suggest_only_near_spellings():
         with pytest.raises(RainierError) as e:
             cat.accelerator(bad)
         assert "did you mean" not in str(e.value) and "rainier catalog list accelerators" in str(e.value)
+
+
+def test_every_cloud_price_states_its_basis(cat):
+    """A cloud price is an on-demand list price, a Capacity Block, a neocloud rental or an estimate: every shipped
+    price says which (H100's is on-demand, H200's a Capacity Block), and a basis without a price is refused."""
+    priced = [cat.accelerator(n) for n in cat.names("accelerator") if cat.accelerator(n).price_usd_per_chip_hour]
+    assert len(priced) >= 10
+    assert all(a.price_basis in ("on-demand", "capacity-block", "neocloud", "estimate") for a in priced)
+    assert cat.accelerator("h100").price_basis == "on-demand" and cat.accelerator("h200").price_basis == "capacity-block"
+    fields = cat.accelerator("h100").model_dump(exclude={"price_usd_per_chip_hour"})
+    with pytest.raises(ValueError, match="price_basis"):
+        Accelerator(**fields)
+
+
+def test_comparisons_say_when_cloud_prices_mix_bases(run_cli):
+    """Side by side, each kind's cloud $ carries its basis, and a note says when the bases differ."""
+    rc, out, _ = run_cli("size", "--chips", "8", "--chip", "h100,h200")
+    assert rc == 0 and "$6.90 (on-demand)" in out and "$5.41 (capacity-block)" in out
+    rc, out, _ = run_cli("train", "--model", "llama3-8b", "--chip", "h100,h200", "--chips", "16", "--seq", "4096",
+                         "--global-batch", "256")
+    assert rc == 0 and "different bases (capacity-block, on-demand)" in " ".join(out.split())
+    from rainier.plan.compare import compare_training
+
+    cmp = compare_training("llama3-8b", ["h100", "h200"], seq=4096, global_batch=256, chips=16)
+    assert [r.cloud_price_basis for r in cmp.rows] == ["on-demand", "capacity-block"]

@@ -96,6 +96,9 @@ class Accelerator(Entry):
     scaleout_gbits_s: float | None = Field(None, description="scale-out NIC bandwidth per chip, Gbit/s per direction")
     tdp_w: float = Field(gt=0)
     price_usd_per_chip_hour: float | None = None
+    price_basis: Literal["on-demand", "capacity-block", "neocloud", "estimate"] | None = Field(
+        None, description="what price_usd_per_chip_hour is: a cloud's on-demand list price, an EC2 Capacity Block "
+                          "(reserved) price, a neocloud's rental, or an estimate; comparisons say when they mix bases")
     capex_usd: float | None = Field(None, description="system capex per chip incl. its share of server and network")
     default_system: str | None = None
     systolic_dim: int | None = Field(
@@ -129,6 +132,9 @@ class Accelerator(Entry):
         _positive(self.hbm_gb or self.hbm_gib, "hbm")
         for f in ("scaleup_gbytes_s", "scaleout_gbits_s", "price_usd_per_chip_hour", "capex_usd", "sram_mb"):
             _positive(getattr(self, f), f)
+        if self.price_basis is not None and self.price_usd_per_chip_hour is None:
+            raise ValueError("price_basis describes price_usd_per_chip_hour, which is not given: give the price or drop "
+                             "the basis")
         return self
 
     # --- SI views -------------------------------------------------------------------------------

@@ -166,6 +166,13 @@ def dollars(x: float | None) -> str:
     return f"${x:,.3f}" if x is not None else "-"
 
 
+def cloud_dollars(r: Any) -> str:
+    """A comparison row's cloud $ per token with its price's basis (on-demand, capacity-block, ...)."""
+    x = r.cloud_usd_per_million_tokens
+    basis = getattr(r, "cloud_price_basis", None)
+    return dollars(x) + (f" ({basis})" if x is not None and basis else "")
+
+
 # the last lines of every chip comparison: each kind's figures over the first kind's
 RATIO_LINES: list[tuple[str, Callable[[Any], str]]] = [
     ("speed", lambda r: _times(r.speed_vs_first)),
@@ -191,6 +198,12 @@ def emit_comparison(cmp: Any, table: Callable[[Any], Table], json: bool, quiet: 
         for row in cmp.rows:
             if row.error:
                 console.print(f"note: {row.chip}: {row.error}")
+        bases = {r.cloud_price_basis for r in cmp.rows
+                 if getattr(r, "cloud_price_basis", None) and r.cloud_usd_per_million_tokens is not None}
+        if len(bases) > 1:
+            console.print("note: the cloud prices compared are on different bases ("
+                          + ", ".join(sorted(bases)) + "): compare the owner cost, or set price_basis-matched "
+                          "prices in your own catalog (--catalog)")
         starred = [f"{r.chip} ({', '.join(_perf_estimates(r))})" for r in cmp.rows if _perf_estimate(r)]
         if starred:
             console.print("* speed or energy rests on estimated catalog figures: " + "; ".join(starred)

@@ -16,6 +16,7 @@ from rainier.cli.common import (
     JsonOpt,
     QuietOpt,
     busy,
+    cloud_dollars,
     console,
     dollars,
     emit_comparison,
@@ -53,7 +54,7 @@ def _comparison_table(c: Any) -> Table:
         ("$ per M output tokens (owner)", lambda r: dollars(r.usd_per_million_tokens)),
         *([("  paying for every chip bought", lambda r: dollars(r.usd_per_million_tokens * r.chips_available / r.chips)
             if r.usd_per_million_tokens is not None and r.chips else "-")] if c.basis == "power" else []),
-        ("$ per M output tokens (cloud)", lambda r: dollars(r.cloud_usd_per_million_tokens)),
+        ("$ per M output tokens (cloud)", cloud_dollars),
         ("J per output token", lambda r: f"{r.joules_per_token:,.3f}"),
         *RATIO_LINES,
     ])

@@ -55,7 +55,9 @@ def sizing_table(results: list[SizingResult], title: str) -> Table:
         ("annual energy cost", [fmt_money(r.annual_energy_cost_usd) for r in results]),
         ("annual owner cost", [fmt_money(r.annual_cost_usd) for r in results]),
         ("cost per chip-hour (owner)", [f"${r.cost_per_chip_hour_usd:.2f}" for r in results]),
-        ("cloud price per chip-hour", ["-" if r.cloud_price_per_chip_hour_usd is None else f"${r.cloud_price_per_chip_hour_usd:.2f}" for r in results]),
+        ("cloud price per chip-hour", ["-" if r.cloud_price_per_chip_hour_usd is None else
+                                       f"${r.cloud_price_per_chip_hour_usd:.2f}"
+                                       + (f" ({r.cloud_price_basis})" if r.cloud_price_basis else "") for r in results]),
         ("$ per dense BF16 PF-hour", [_per_pf_hour(r, r.peak_bf16_flops) for r in results]),
         ("$ per dense FP8 PF-hour", [_per_pf_hour(r, r.peak_fp8_flops) for r in results]),
     ]

@@ -13,6 +13,7 @@ from rainier.cli.common import (
     CatalogOpt,
     JsonOpt,
     QuietOpt,
+    cloud_dollars,
     console,
     dollars,
     emit_comparison,
@@ -104,7 +105,7 @@ def _comparison_table(c: Any) -> Table:
         ("$ per 1M tokens (owner, failure-free)", lambda r: dollars(r.usd_per_million_tokens)),
         *([("  paying for every chip bought", lambda r: dollars(r.usd_per_million_tokens * r.chips_available / r.chips)
             if r.usd_per_million_tokens is not None and r.chips else "-")] if c.basis == "power" else []),
-        ("$ per 1M tokens (cloud)", lambda r: dollars(r.cloud_usd_per_million_tokens)),
+        ("$ per 1M tokens (cloud)", cloud_dollars),
         ("kWh per 1M tokens (failure-free)", lambda r: f"{r.kwh_per_million_tokens:.3g}"),
         ("goodput (failures, checkpoints)", lambda r: fmt_share(r.result.goodput["fraction"])),
         ("$ per 1M tokens with failures", lambda r: dollars(r.usd_per_million_tokens / r.result.goodput["fraction"])

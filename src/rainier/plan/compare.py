@@ -72,6 +72,7 @@ class ChipRow:
     result: TrainingResult | None
     error: str | None = None
     estimated: tuple[str, ...] = ()  # catalog figures of the chip and its system that are estimates (estimated_fields)
+    cloud_price_basis: str | None = None  # the catalog's price_basis of the chip's cloud price (on-demand, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -224,6 +225,7 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
     rows: list[ChipRow] = []
     errors: list[RainierError] = []
     est = {name: estimated_fields(acc, sys_) for name, acc, sys_ in kinds}
+    basis = {name: acc.price_basis for name, acc, _ in kinds}
     for name, acc, sys_ in kinds:
         if power_w is not None:
             available, none_why = _bought(cat, acc, sys_, power_w)
@@ -272,7 +274,8 @@ def compare_training(model: str, chip_kinds: list[str], *, seq: int, global_batc
     usd0 = _base([r.usd_per_million_tokens for r in ok])
     kwh0 = _base([r.kwh_per_million_tokens for r in ok])
     out = [replace(r, speed_vs_first=r.result.tokens_per_s / tps0, cost_vs_first=_ratio(r.usd_per_million_tokens, usd0),
-                   energy_vs_first=_ratio(r.kwh_per_million_tokens, kwh0), estimated=est[r.chip])
+                   energy_vs_first=_ratio(r.kwh_per_million_tokens, kwh0), estimated=est[r.chip],
+                   cloud_price_basis=basis[r.chip])
            if r.result is not None else replace(r, estimated=est[r.chip]) for r in rows]
     return TrainingComparison(model=ok[0].result.model,  # type: ignore[union-attr]
                               basis="power" if power_w is not None else "chips",
@@ -303,6 +306,7 @@ class ServingRow:
     result: ServingResult | None
     error: str | None = None
     estimated: tuple[str, ...] = ()  # catalog figures of the chip and its system that are estimates (estimated_fields)
+    cloud_price_basis: str | None = None  # the catalog's price_basis of the chip's cloud price (on-demand, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -367,6 +371,7 @@ def compare_serving(model: str, chip_kinds: list[str], *, chips: int | None = No
     rows: list[ServingRow] = []
     errors: list[RainierError] = []
     est = {name: estimated_fields(acc, sys_) for name, acc, sys_, _, _ in sized}
+    basis = {name: acc.price_basis for name, acc, _, _, _ in sized}
     for name, acc, sys_, available, none_why in sized:
         if none_why:
             errors.append(RainierError(none_why, field="--power"))
@@ -392,7 +397,8 @@ def compare_serving(model: str, chip_kinds: list[str], *, chips: int | None = No
     j0 = _base([r.joules_per_token for r in ok])
     out = [replace(r, speed_vs_first=_ratio(r.output_tokens_per_s, tps0),
                    cost_vs_first=_ratio(r.usd_per_million_tokens, usd0),
-                   energy_vs_first=_ratio(r.joules_per_token, j0), estimated=est[r.chip])
+                   energy_vs_first=_ratio(r.joules_per_token, j0), estimated=est[r.chip],
+                   cloud_price_basis=basis[r.chip])
            if r.result is not None else replace(r, estimated=est[r.chip]) for r in rows]
     return ServingComparison(model=ok[0].result.config["model"],  # type: ignore[union-attr]
                              basis="power" if power_w is not None else "chips",

@@ -72,6 +72,7 @@ class SizingResult:
     cost_per_chip_hour_usd: float
     cost_breakdown_per_chip_hour: ChipHourCost
     cloud_price_per_chip_hour_usd: float | None
+    cloud_price_basis: str | None  # the catalog's price_basis (on-demand, capacity-block, neocloud, estimate)
     years: float | None = None
     budget_usd: float | None = None
     estimate: bool = False
@@ -120,6 +121,7 @@ def _result(acc: Accelerator, system: System, econ: Economics, systems: int, bas
         cost_per_chip_hour_usd=cost.total_usd,
         cost_breakdown_per_chip_hour=cost,
         cloud_price_per_chip_hour_usd=cost.cloud_price_usd,
+        cloud_price_basis=acc.price_basis if cost.cloud_price_usd is not None else None,
         years=years,
         budget_usd=budget,
         estimate=estimate,
