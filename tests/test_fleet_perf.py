@@ -86,3 +86,22 @@ def test_estimates_are_shared_by_simulations_of_one_catalog(cat):
     other._est_train = est
     other.training("llama3-8b", "trn2-ultraserver", 64)
     assert len(calls) == 5
+
+
+def test_training_precision_sets_the_job_speed(cat):
+    """perf.training_precision: fp8 jobs run at the fp8 rate where the chip has one (Trainium3: 2,517 vs 671
+    TFLOP/s, so its gangs no longer train at Trainium2's bf16 speed) and at bf16 where it has none (A100)."""
+    bf16, fp8 = PerfCache(cat, "physics"), PerfCache(cat, "physics", precision="fp8")
+    trn3 = cat.accelerator("trn3")
+    ratio = fp8.training("llama3-8b", "trn3-ultraserver-gen1", 64).tokens_per_s / \
+        bf16.training("llama3-8b", "trn3-ultraserver-gen1", 64).tokens_per_s
+    assert ratio == pytest.approx(trn3.peak_flops("fp8") / trn3.peak_flops("bf16"))
+    assert fp8.training("llama3-8b", "dgx-a100", 64) == bf16.training("llama3-8b", "dgx-a100", 64)
+    est_bf16, est_fp8 = PerfCache(cat, "estimators"), PerfCache(cat, "estimators", precision="fp8")
+    assert est_fp8.training("llama3-8b", "trn3-ultraserver-gen1", 64).tokens_per_s > \
+        1.2 * est_bf16.training("llama3-8b", "trn3-ultraserver-gen1", 64).tokens_per_s
+    doc = {"name": "a", "horizon": "1d", "perf": {"training_precision": "fp4"},
+           "sites": [{"name": "s", "power_cap": "100MW", "pue": 1.1, "systems": [{"kind": "trn2-ultraserver", "installed": 1}]}],
+           "tenants": [{"name": "t"}]}
+    with pytest.raises(RainierError, match="training_precision"):
+        scenario_from_dict(doc, catalog=cat)

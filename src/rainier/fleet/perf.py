@@ -19,7 +19,8 @@ Backends (scenario ``perf.backend``):
 
 Closed-form physics fallback (documented, deliberately simple):
 
-- training: ``tokens/s = mfu_assumed x peak_bf16_flops x chips / (6 x active_params)`` (6ND rule),
+- training: ``tokens/s = mfu_assumed x peak_flops x chips / (6 x active_params)`` (6ND rule; the peak at
+  ``perf.training_precision``, bf16 on a kind without its rate),
   times ``cross_site.efficiency`` when a gang spans sites;
 - serving: one replica holds the weights in at most 60% of its HBM (chips a power of two); decode is
   HBM-bandwidth bound: a step streams the weights plus the batch's KV cache at
@@ -56,8 +57,13 @@ class ServingCapacity:
 _BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}
 
 
-def physics_training_tokens_per_s(model: Any, acc: Any, chips: int, mfu: float) -> float:
-    return mfu * acc.peak_flops("bf16") * chips / (6.0 * model.active_params)
+def physics_training_tokens_per_s(model: Any, acc: Any, chips: int, mfu: float, precision: str = "bf16") -> float:
+    return mfu * acc.peak_flops(training_precision(acc, precision)) * chips / (6.0 * model.active_params)
+
+
+def training_precision(acc: Any, precision: str) -> str:
+    """The precision a kind trains at: the scenario's, or bf16 where the chip has no rate for it (A100, Trainium1)."""
+    return precision if precision in acc.peak_tflops else "bf16"
 
 
 def _kv_bytes_per_token(model: Any, precision: str) -> float:
@@ -96,7 +102,7 @@ class PerfCache:
 
     def __init__(self, catalog: Any, backend: str = "auto", mfu_assumed: float = 0.4, decode_bw_efficiency: float = 0.6,
                  seq: int = 8192, global_batch_tokens: float = 16e6, cross_site_gbps: float = 400.0,
-                 cross_site_efficiency: float = 0.8) -> None:
+                 cross_site_efficiency: float = 0.8, precision: str = "bf16") -> None:
         self.catalog = catalog
         self.mfu = mfu_assumed
         self.bw_eff = decode_bw_efficiency
@@ -104,6 +110,7 @@ class PerfCache:
         self.global_batch_tokens = global_batch_tokens
         self.cross_site_gbps = cross_site_gbps
         self.cross_site_efficiency = cross_site_efficiency
+        self.precision = precision  # the training jobs' (training_precision: bf16 on a kind without its rate)
         self._train: dict[tuple[Any, ...], TrainingSpeed] = {}
         self._serve: dict[tuple[Any, ...], ServingCapacity] = {}
         self.fallbacks: list[str] = []
@@ -146,7 +153,7 @@ class PerfCache:
         if self._est_train is not None:
             memo = _ESTIMATES.setdefault(cat, {})
             mkey = (self._est_train, model, system, int(chips), int(sites), self.seq, self.global_batch_tokens,
-                    self.cross_site_gbps if sites > 1 else None)
+                    self.cross_site_gbps if sites > 1 else None, training_precision(acc, self.precision))
             got = memo.get(mkey)
             if got is None:
                 got = memo[mkey] = self._estimate(m, acc, sysm, int(chips), int(sites))
@@ -157,7 +164,7 @@ class PerfCache:
                     raise got
                 self.fallbacks.append(f"training {model} on {chips} x {system} ({sites} site): {got}")
         if speed is None:
-            tps = physics_training_tokens_per_s(m, acc, int(chips), self.mfu)
+            tps = physics_training_tokens_per_s(m, acc, int(chips), self.mfu, self.precision)
             if sites > 1:
                 tps *= self.cross_site_efficiency
             speed = TrainingSpeed(tps, "physics")
@@ -174,7 +181,8 @@ class PerfCache:
             try:
                 res = self._est_train(m, acc, chips, seq=self.seq, global_batch=gb, sites=sites,
                                       cross_site_gbps=self.cross_site_gbps if sites > 1 else None,
-                                      system=sysm, catalog=self.catalog, cross_site_report=False)
+                                      system=sysm, catalog=self.catalog, cross_site_report=False,
+                                      precision=training_precision(acc, self.precision))
                 tps = float(res.tokens_per_s)
                 if not (tps > 0 and math.isfinite(tps)):
                     raise RainierError(f"estimator returned {tps} tokens/s")

@@ -399,6 +399,8 @@ class PerfSpec(_M):
     decode_bw_efficiency: float = Field(0.6, gt=0, le=1)
     seq: int = Field(8192, ge=1)
     global_batch_tokens: Count = Field(16e6, gt=0)
+    training_precision: Literal["bf16", "fp8"] = Field(
+        "bf16", description="precision of the training jobs' GEMMs; a kind without an fp8 rate trains in bf16")
 
 
 class CrossSite(_M):

@@ -117,7 +117,8 @@ class Simulation:
         self.fail_stream = Stream(np.random.default_rng(seeds[1]))
         self.repair_stream = Stream(np.random.default_rng(seeds[2]))
         self.perf = PerfCache(cat, sc.perf.backend, sc.perf.mfu_assumed, sc.perf.decode_bw_efficiency, sc.perf.seq,
-                              sc.perf.global_batch_tokens, sc.cross_site.gbps, sc.cross_site.efficiency)
+                              sc.perf.global_batch_tokens, sc.cross_site.gbps, sc.cross_site.efficiency,
+                              sc.perf.training_precision)
         self.scheduler = make_scheduler(sc.scheduler.name, sc.scheduler.params)
         self.horizon_s = sc.horizon_s
 
