@@ -63,7 +63,7 @@ def physics_training_tokens_per_s(model: Any, acc: Any, chips: int, mfu: float, 
 
 def training_precision(acc: Any, precision: str) -> str:
     """The precision a kind trains at: the scenario's, or bf16 where the chip has no rate for it (A100, Trainium1)."""
-    return precision if precision in acc.peak_tflops else "bf16"
+    return precision if acc.supports(precision) else "bf16"
 
 
 def _kv_bytes_per_token(model: Any, precision: str) -> float:
