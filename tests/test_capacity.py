@@ -306,3 +306,19 @@ def test_a_demand_beyond_the_supply_limits_names_supply_and_the_most_installable
     assert f"{most / 1e18:.3g} EF/s" in str(e.value)
     ok = plan_capacity(cat, ["trn3"], ["generic-hyperscale"], [2027], [most * 0.99], supply_chips={"trn3": 100_000})
     assert sum(r.chips_installed for r in ok.rows) <= 100_000
+
+
+def test_workload_plan_flags_chips_fewer_than_one_job(run_cli):
+    """A workload plan meets its demand in FLOP/s, so it may buy a kind's few systems at a site: every planned
+    (year, site, chip) with fewer chips than one --job-chips job is named in a note, and none otherwise."""
+    import json
+
+    rc, out, err = run_cli("plan", "--demand", "2026:20Mtok/s,2027:60Mtok/s", "--chip", "trn2,trn3,gb200,h100",
+                           "--workload", "llama3.1-405b", "--job-chips", "16384", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    small = [r for r in d["rows"] if 0 < r["chips_installed"] < 16384]
+    flagged = [n for n in d["notes"] if n.startswith("fewer chips than one --job-chips job")]
+    assert small and flagged  # this plan buys one 64-chip Trn2 UltraServer in 2027 beside GB200
+    for r in small[:6]:
+        assert f"{r['year']} {r['site']} {r['chip']} {r['chips_installed']:,}" in flagged[0]

@@ -178,6 +178,14 @@ def plan_cmd(
               parse_keyed(supply, "--supply", _chips, lambda k: cat.accelerator(k, "--supply").name, span).items()}
     res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
                         power_cap_w=caps or None, supply_chips=limits or None)
+    if workload is not None:
+        # the plan meets the demand in FLOP/s: a kind's chips at a site that are fewer than one job cannot run it
+        small = [r for r in res.rows if 0 < r.chips_installed < n_job]
+        if small:
+            notes.append("fewer chips than one --job-chips job, so they cannot run the workload as sized: " + "; ".join(
+                f"{r.year} {r.site} {r.chip} {r.chips_installed:,}" for r in small[:6])
+                + ("; ..." if len(small) > 6 else "") + f" (of {n_job:,} per job: their EF/s would run smaller jobs, "
+                "or give --job-chips for the jobs the fleet runs)")
     if json:
         d = res.to_dict()
         d["notes"] = notes
