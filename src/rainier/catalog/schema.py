@@ -151,7 +151,8 @@ class Accelerator(Entry):
         return self.peak_tflops["bf16"] * 1e12
 
     def supports(self, precision: str) -> bool:
-        """True where the chip has a native rate for ``precision`` faster than bf16 (or it is bf16)."""
+        """True where the catalog lists a rate for ``precision`` (or it is bf16 / fp16); the rate may equal bf16's
+        (Trainium1, TPU v5p / v6e list fp8 at their bf16 rate)."""
         return precision in self.peak_tflops or precision in ("bf16", "fp16")
 
     @property

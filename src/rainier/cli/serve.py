@@ -41,8 +41,7 @@ def _comparison_table(c: Any) -> Table:
     basis = f"{c.chips:,} chips each" if c.basis == "chips" else f"{fmt_power(c.power_w)} of facility power each"
     title = f"Serving {c.model}: {basis} (x: relative to {next(r.chip for r in c.rows if r.result is not None)})"
     return side_by_side(title, c.rows, [
-        ("chips (of those bought)", lambda r: f"{r.chips:,} ({r.chips_available:,})") if c.basis == "power"
-        else ("chips", lambda r: f"{r.chips:,}"),
+        ("chips", lambda r: f"{r.chips:,}"),
         ("facility power", lambda r: fmt_power(r.facility_power_mw * 1e6)),
         ("replicas x TP/PP/EP", lambda r: f"{r.result.config['replicas']:,} x {r.result.config['tp']}/"
                                           f"{r.result.config['pp']}/{r.result.config['ep']}"),
@@ -52,8 +51,6 @@ def _comparison_table(c: Any) -> Table:
         ("TTFT p99", lambda r: _pcts(r.result.ttft_s, ("p99",))),
         ("TPOT p99", lambda r: _pcts(r.result.tpot_s, ("p99",))),
         ("$ per M output tokens (owner)", lambda r: dollars(r.usd_per_million_tokens)),
-        *([("  paying for every chip bought", lambda r: dollars(r.usd_per_million_tokens * r.chips_available / r.chips)
-            if r.usd_per_million_tokens is not None and r.chips else "-")] if c.basis == "power" else []),
         ("$ per M output tokens (cloud)", cloud_dollars),
         ("J per output token", lambda r: f"{r.joules_per_token:,.3f}"),
         *RATIO_LINES,

@@ -62,8 +62,12 @@ def physics_training_tokens_per_s(model: Any, acc: Any, chips: int, mfu: float, 
 
 
 def training_precision(acc: Any, precision: str) -> str:
-    """The precision a kind trains at: the scenario's, or bf16 where the chip has no rate for it (A100, Trainium1)."""
-    return precision if acc.supports(precision) else "bf16"
+    """The precision a kind trains at: the scenario's where the chip runs it faster than bf16, else bf16 (A100 has
+    no fp8 rate; Trainium1, Inferentia2, TPU v5p and v6e list fp8 at their bf16 rate, and an fp8 step there only
+    adds the casts)."""
+    if precision != "bf16" and acc.supports(precision) and acc.peak_flops(precision) > acc.peak_flops("bf16"):
+        return precision
+    return "bf16"
 
 
 def _kv_bytes_per_token(model: Any, precision: str) -> float:
@@ -161,7 +165,7 @@ class PerfCache:
                 speed = TrainingSpeed(got, "estimators")
             else:
                 if self.strict:
-                    raise got
+                    raise got.with_traceback(None)  # the memo's instance: no traceback carried from earlier raises
                 self.fallbacks.append(f"training {model} on {chips} x {system} ({sites} site): {got}")
         if speed is None:
             tps = physics_training_tokens_per_s(m, acc, int(chips), self.mfu, self.precision)
