@@ -169,8 +169,7 @@ def dollars(x: float | None) -> str:
 def cloud_dollars(r: Any) -> str:
     """A comparison row's cloud $ per token with its price's basis (on-demand, capacity-block, ...)."""
     x = r.cloud_usd_per_million_tokens
-    basis = getattr(r, "cloud_price_basis", None)
-    return dollars(x) + (f" ({basis})" if x is not None and basis else "")
+    return dollars(x) + (f" ({r.cloud_price_basis})" if x is not None and r.cloud_price_basis else "")
 
 
 # the last lines of every chip comparison: each kind's figures over the first kind's
@@ -199,7 +198,7 @@ def emit_comparison(cmp: Any, table: Callable[[Any], Table], json: bool, quiet: 
             if row.error:
                 console.print(f"note: {row.chip}: {row.error}")
         bases = {r.cloud_price_basis for r in cmp.rows
-                 if getattr(r, "cloud_price_basis", None) and r.cloud_usd_per_million_tokens is not None}
+                 if r.cloud_price_basis and r.cloud_usd_per_million_tokens is not None}
         if len(bases) > 1:
             console.print("note: the cloud prices compared are on different bases ("
                           + ", ".join(sorted(bases)) + "): compare the owner cost, or set price_basis-matched "

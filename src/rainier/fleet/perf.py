@@ -114,7 +114,7 @@ class PerfCache:
         self.global_batch_tokens = global_batch_tokens
         self.cross_site_gbps = cross_site_gbps
         self.cross_site_efficiency = cross_site_efficiency
-        self.precision = precision  # the training jobs' (training_precision: bf16 on a kind without its rate)
+        self.precision = precision  # the training jobs' (training_precision: bf16 where a kind runs it no faster)
         self._train: dict[tuple[Any, ...], TrainingSpeed] = {}
         self._serve: dict[tuple[Any, ...], ServingCapacity] = {}
         self.fallbacks: list[str] = []
@@ -154,13 +154,14 @@ class PerfCache:
         m, sysm = cat.model(model), cat.system(system)
         acc = cat.accelerator(sysm.accelerator)
         speed: TrainingSpeed | None = None
+        prec = training_precision(acc, self.precision)
         if self._est_train is not None:
             memo = _ESTIMATES.setdefault(cat, {})
             mkey = (self._est_train, model, system, int(chips), int(sites), self.seq, self.global_batch_tokens,
-                    self.cross_site_gbps if sites > 1 else None, training_precision(acc, self.precision))
+                    self.cross_site_gbps if sites > 1 else None, prec)
             got = memo.get(mkey)
             if got is None:
-                got = memo[mkey] = self._estimate(m, acc, sysm, int(chips), int(sites))
+                got = memo[mkey] = self._estimate(m, acc, sysm, int(chips), int(sites), prec)
             if isinstance(got, float):
                 speed = TrainingSpeed(got, "estimators")
             else:
@@ -168,14 +169,14 @@ class PerfCache:
                     raise got.with_traceback(None)  # the memo's instance: no traceback carried from earlier raises
                 self.fallbacks.append(f"training {model} on {chips} x {system} ({sites} site): {got}")
         if speed is None:
-            tps = physics_training_tokens_per_s(m, acc, int(chips), self.mfu, self.precision)
+            tps = physics_training_tokens_per_s(m, acc, int(chips), self.mfu, prec)
             if sites > 1:
                 tps *= self.cross_site_efficiency
             speed = TrainingSpeed(tps, "physics")
         self._train[key] = speed
         return speed
 
-    def _estimate(self, m: Any, acc: Any, sysm: Any, chips: int, sites: int) -> float | Exception:
+    def _estimate(self, m: Any, acc: Any, sysm: Any, chips: int, sites: int, precision: str) -> float | Exception:
         """The estimator's tokens/s for a gang, or its refusal. Global batch: the power of two nearest
         the scenario's tokens per step; a gang whose data parallelism cannot divide it gets 2x and 4x first."""
         assert self._est_train is not None
@@ -186,7 +187,7 @@ class PerfCache:
                 res = self._est_train(m, acc, chips, seq=self.seq, global_batch=gb, sites=sites,
                                       cross_site_gbps=self.cross_site_gbps if sites > 1 else None,
                                       system=sysm, catalog=self.catalog, cross_site_report=False,
-                                      precision=training_precision(acc, self.precision))
+                                      precision=precision)
                 tps = float(res.tokens_per_s)
                 if not (tps > 0 and math.isfinite(tps)):
                     raise RainierError(f"estimator returned {tps} tokens/s")

@@ -400,7 +400,8 @@ class PerfSpec(_M):
     seq: int = Field(8192, ge=1)
     global_batch_tokens: Count = Field(16e6, gt=0)
     training_precision: Literal["bf16", "fp8"] = Field(
-        "bf16", description="precision of the training jobs' GEMMs; a kind without an fp8 rate trains in bf16")
+        "bf16", description="precision of the training jobs' GEMMs; a kind whose fp8 rate is no faster than its "
+                            "bf16 rate (or that has none) trains in bf16")
 
 
 class CrossSite(_M):
