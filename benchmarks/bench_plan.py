@@ -4,7 +4,8 @@
    campuses), five years of growing demand, Trainium3 supply limited per year: the solve, its duals, and
    which caps bind.
 2. The same demand in training tokens/s of Llama 3.1 405B (--workload: each kind's MFU x goodput from the
-   training estimator's search on a 16,384-chip job).
+   training estimator's search on a 16,384-chip job), met by whole 16,384-chip jobs (the CLI's default) and in
+   FLOP/s with any job size (--no-whole-jobs).
 
     python benchmarks/bench_plan.py [--repeat 3]
 """
@@ -47,10 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     fits = workload_utilization(cat, CHIPS, "llama3.1-405b", seq=8192, global_batch=2048, job_chips=16384)
     util = {f.chip: f.utilization for f in fits if f.utilization}
-    res2 = plan_capacity(cat, list(util), SITES, YEARS, DEMAND, utilization=util, supply_chips=SUPPLY)
+    res2 = plan_capacity(cat, list(util), SITES, YEARS, DEMAND, utilization=util, supply_chips=SUPPLY,
+                         job_chips=16384)
     dt = time.perf_counter() - t0
-    print(f"plan with --workload llama3.1-405b (4 training searches + goodput + the plan): {dt:.3f} s  -> "
-          + ", ".join(f"{c} {u:.1%}" for c, u in util.items()) + f"; {fmt_money(res2.total_cost_usd)}")
+    t0 = time.perf_counter()
+    res3 = plan_capacity(cat, list(util), SITES, YEARS, DEMAND, utilization=util, supply_chips=SUPPLY)
+    dt3 = time.perf_counter() - t0
+    jobs = sum(r.jobs or 0 for r in res2.rows if r.year == YEARS[-1])
+    print(f"plan with --workload llama3.1-405b (4 training searches + goodput + the plan in whole 16,384-chip jobs, "
+          f"{n_var} integer variables, one job's systems each): {dt:.3f} s  -> " + ", ".join(f"{c} {u:.1%}" for c, u in util.items())
+          + f"; {res2.status}, {fmt_money(res2.total_cost_usd)}, {jobs} jobs in {YEARS[-1]}")
+    print(f"  the same plan in FLOP/s, any job size (--no-whole-jobs): {dt3:.3f} s -> {fmt_money(res3.total_cost_usd)} "
+          f"({res2.total_cost_usd / res3.total_cost_usd - 1:+.2%} for whole jobs)")
     return 0
 
 

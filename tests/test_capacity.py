@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rainier.econ import power_chain
@@ -309,12 +309,12 @@ def test_a_demand_beyond_the_supply_limits_names_supply_and_the_most_installable
 
 
 def test_workload_plan_flags_chips_fewer_than_one_job(run_cli):
-    """A workload plan meets its demand in FLOP/s, so it may buy a kind's few systems at a site: every planned
-    (year, site, chip) with fewer chips than one --job-chips job is named in a note, and none otherwise."""
+    """With --no-whole-jobs a workload plan meets its demand in FLOP/s, so it may buy a kind's few systems at a
+    site: every planned (year, site, chip) with fewer chips than one --job-chips job is named in a note."""
     import json
 
     rc, out, err = run_cli("plan", "--demand", "2026:20Mtok/s,2027:60Mtok/s", "--chip", "trn2,trn3,gb200,h100",
-                           "--workload", "llama3.1-405b", "--job-chips", "16384", "--json")
+                           "--workload", "llama3.1-405b", "--job-chips", "16384", "--no-whole-jobs", "--json")
     assert rc == 0, err
     d = json.loads(out)
     small = [r for r in d["rows"] if 0 < r["chips_installed"] < 16384]
@@ -322,3 +322,57 @@ def test_workload_plan_flags_chips_fewer_than_one_job(run_cli):
     assert small and flagged  # this plan buys one 64-chip Trn2 UltraServer in 2027 beside GB200
     for r in small[:6]:
         assert f"{r['year']} {r['site']} {r['chip']} {r['chips_installed']:,}" in flagged[0]
+
+
+def _check_whole_jobs(cat, res, demand, job):  # noqa: ANN001
+    """Every (year, site, chip) runs whole jobs on chips it has, only their chips deliver (job x peak x
+    utilization each), nothing is bought that runs no job, and each year's jobs meet its demand."""
+    for r in res.rows:
+        assert r.jobs is not None and r.jobs * job <= r.chips_installed
+        per_chip = cat.accelerator(r.chip).peak_flops("bf16") * res.utilization_by_chip[r.chip]
+        assert r.delivered_flops == pytest.approx(r.jobs * job * per_chip)
+        if r.systems_bought:
+            assert r.jobs >= 1
+    for year, need in zip(res.years, demand, strict=True):
+        assert sum(r.delivered_flops for r in res.rows if r.year == year) >= need * (1 - 1e-9)
+
+
+def test_whole_jobs_plan_runs_only_whole_jobs_and_costs_no_less(cat):
+    """With job_chips the demand is met by whole jobs of one kind at one site: each row's jobs fit in its chips,
+    its delivered FLOP/s are its jobs' (job x peak x utilization), and the plan costs at least the FLOP/s-only
+    plan (a tighter problem); without job_chips rows carry no job count."""
+    chips, sites, years, demand = ["trn2", "gb200"], ["new-carlisle", "mississippi"], [2026, 2027], [2e20, 6e20]
+    free = plan_capacity(cat, chips, sites, years, demand)
+    whole = plan_capacity(cat, chips, sites, years, demand, job_chips=16384)
+    assert all(r.jobs is None for r in free.rows) and free.job_chips is None
+    assert whole.job_chips == 16384 and whole.to_dict()["job_chips"] == 16384
+    _check_whole_jobs(cat, whole, demand, 16384)
+    assert whole.total_cost_usd >= free.total_cost_usd * (1 - 1e-4)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(job=st.sampled_from([64, 1000, 4096, 20000]), ef=st.floats(1.0, 300.0))
+def test_whole_jobs_property(cat, job, ef):
+    """Whatever the job size and demand: whole jobs fit their chips, meet the demand, and cost no less."""
+    demand = [ef * 1e18]
+    whole = plan_capacity(cat, ["trn2", "gb200"], ["new-carlisle"], [2026], demand, job_chips=job)
+    _check_whole_jobs(cat, whole, demand, job)
+    free = plan_capacity(cat, ["trn2", "gb200"], ["new-carlisle"], [2026], demand)
+    assert whole.total_cost_usd >= free.total_cost_usd * (1 - 1e-4)
+
+
+def test_whole_jobs_refuses_a_bad_job_size_and_plans_by_default_with_a_workload(cat, run_cli):
+    import json
+
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(RainierError, match="--job-chips"):
+            plan_capacity(cat, ["trn2"], ["new-carlisle"], [2026], [1e20], job_chips=bad)  # type: ignore[arg-type]
+    rc, out, err = run_cli("plan", "--demand", "2026:20Mtok/s", "--chip", "trn2,gb200", "--workload", "llama3.1-405b",
+                           "--job-chips", "16384", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["job_chips"] == 16384 and all(r["jobs"] >= 1 for r in d["rows"])
+    assert any(n.startswith("whole jobs:") for n in d["notes"])
+    assert not any(n.startswith("fewer chips than one") for n in d["notes"])
+    rc, _, err = run_cli("plan", "--demand", "2026:50EF", "--chip", "h100", "--no-whole-jobs")
+    assert rc == 2 and "--no-whole-jobs" in err and len(err.strip().splitlines()) == 1

@@ -117,6 +117,9 @@ def plan_cmd(
     seq: Annotated[str, typer.Option("--seq", help="with --workload: sequence length")] = "8192",
     global_batch: Annotated[str, typer.Option("--global-batch", help="with --workload: global batch, sequences")] = "2048",
     job_chips: Annotated[str, typer.Option("--job-chips", help="with --workload: chips of one training job")] = "16384",
+    whole_jobs: Annotated[bool, typer.Option(
+        "--whole-jobs/--no-whole-jobs", help="with --workload: meet the demand with whole --job-chips jobs, each on "
+                                             "one chip kind at one site (default), or in FLOP/s with any job size")] = True,
     goodput: Annotated[bool, typer.Option(
         "--goodput/--no-goodput", help="with --workload: count the time lost to failures and checkpoints")] = True,
     power_cap: Annotated[str | None, typer.Option(
@@ -176,16 +179,29 @@ def plan_cmd(
     by_name = {cat.accelerator(c).name: c for c in chips}  # keyed as --chip spells them; plan_capacity refuses others
     limits = {by_name.get(k, k): v for k, v in
               parse_keyed(supply, "--supply", _chips, lambda k: cat.accelerator(k, "--supply").name, span).items()}
+    if workload is None and not whole_jobs:
+        raise RainierError("--no-whole-jobs needs --workload", field="--no-whole-jobs",
+                           fix="drop it: without --workload the plan meets FLOP/s, with no job size")
+    jobs = n_job if workload is not None and whole_jobs else None
     res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
-                        power_cap_w=caps or None, supply_chips=limits or None)
-    if workload is not None:
+                        power_cap_w=caps or None, supply_chips=limits or None, job_chips=jobs)
+    if jobs is not None:
+        idle = [r for r in res.rows if r.jobs is not None and r.chips_installed > r.jobs * jobs]
+        notes.append(f"whole jobs: the demand is met by jobs of {jobs:,} chips, each on whole systems of one chip kind "
+                     "at one site, bought together; only the jobs' chips deliver (--no-whole-jobs: FLOP/s with any "
+                     "job size)")
+        if idle:
+            notes.append("chips past whole jobs (idle for this workload, still powered and paid for): " + "; ".join(
+                f"{r.year} {r.site} {r.chip} {r.chips_installed - (r.jobs or 0) * jobs:,}" for r in idle[:6])
+                + ("; ..." if len(idle) > 6 else "") + " (a job's last system is only partly used)")
+    elif workload is not None:
         # the plan meets the demand in FLOP/s: a kind's chips at a site that are fewer than one job cannot run it
         small = [r for r in res.rows if 0 < r.chips_installed < n_job]
         if small:
             notes.append("fewer chips than one --job-chips job, so they cannot run the workload as sized: " + "; ".join(
                 f"{r.year} {r.site} {r.chip} {r.chips_installed:,}" for r in small[:6])
-                + ("; ..." if len(small) > 6 else "") + f" (of {n_job:,} per job: their EF/s would run smaller jobs, "
-                "or give --job-chips for the jobs the fleet runs)")
+                + ("; ..." if len(small) > 6 else "") + f" (of {n_job:,} per job: their EF/s would run smaller jobs; "
+                "drop --no-whole-jobs to plan whole jobs, or give --job-chips for the jobs the fleet runs)")
     if json:
         d = res.to_dict()
         d["notes"] = notes
@@ -195,11 +211,13 @@ def plan_cmd(
         emit_json(d)
         return
     t = Table(title=f"Least-cost plan ({res.status}): total {fmt_money(res.total_cost_usd)} owner cost")
-    for col in ("year", "site", "chip", "bought (systems)", "installed chips", "facility power", "delivered EF/s",
-                "hardware capex", "annual cost (owner)"):
+    cols = ["year", "site", "chip", "bought (systems)", "installed chips"] + (["jobs"] if jobs is not None else []) \
+        + ["facility power", "delivered EF/s", "hardware capex", "annual cost (owner)"]
+    for col in cols:
         t.add_column(col, justify="right" if col not in ("site", "chip") else "left")
     for r in res.rows:
         t.add_row(str(r.year), r.site, r.chip, fmt_count(r.systems_bought), fmt_count(r.chips_installed),
+                  *([fmt_count(r.jobs or 0)] if jobs is not None else []),
                   fmt_power(r.facility_power_w), fmt_ef(r.delivered_flops), fmt_money(r.capex_usd),
                   fmt_money(r.annual_cost_usd))
     console.print(t)

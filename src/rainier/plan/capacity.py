@@ -64,6 +64,7 @@ class PlanRow:
     delivered_flops: float
     annual_cost_usd: float
     capex_usd: float = 0.0  # hardware bought this year (systems_bought x the system's capex)
+    jobs: int | None = None  # with job_chips: whole jobs these chips run (delivered_flops counts only them)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class PlanResult:
     power_value_usd_per_mw: dict[str, dict[int, float]] = field(default_factory=dict)
     supply_value_usd_per_chip: dict[str, dict[int, float]] = field(default_factory=dict)
     demand_cost_usd_per_ef_s: dict[int, float | None] = field(default_factory=dict)
+    job_chips: int | None = None  # the demand was met by whole jobs of this many chips (None: FLOP/s only)
 
     def binding(self) -> list[str]:
         """Plain lines naming each binding power cap and supply limit with its marginal value."""
@@ -112,6 +114,7 @@ class PlanResult:
             "power_cap_w_by_year": self.power_cap_w_by_year,
             "supply_chips_by_year": self.supply_chips_by_year,
             "utilization_by_chip": self.utilization_by_chip,
+            "job_chips": self.job_chips,
             "marginal": {"method": "LP relaxation re-solved with the bound moved (1 MW, 1 EF/s, 1,000 chips), "
                                    "$ of total plan cost per unit",
                          "power_usd_per_mw": self.power_value_usd_per_mw,
@@ -153,14 +156,19 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                   hbm_bytes: list[float] | None = None,
                   power_cap_w: Mapping[str, float | Mapping[int, float]] | None = None,
                   supply_chips: Mapping[str, float | Mapping[int, float]] | None = None,
-                  time_limit_s: float = 20.0) -> PlanResult:
+                  job_chips: int | None = None, time_limit_s: float = 20.0) -> PlanResult:
     """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``.
 
     ``utilization``: delivered / peak FLOP/s, one figure for every chip or one per chip (keyed by the names
     in ``chips``), e.g. each kind's MFU x goodput on a workload (:func:`workload_utilization`).
     ``power_cap_w``: per site, watts for every year or ``{year: W}`` from that year on (default: the catalog
     site's build-out ramp). ``supply_chips``: per chip (a name in ``chips``), the chips that can be bought in a
-    year over all sites, one figure or ``{year: chips}`` from that year on (default: unlimited)."""
+    year over all sites, one figure or ``{year: chips}`` from that year on (default: unlimited).
+    ``job_chips``: the demand is met by whole jobs of that many chips, each on whole systems of one kind at one
+    site, bought together (a job's block: ``ceil(job_chips / chips per system)`` systems, the few chips past the
+    job idle); only the jobs' chips deliver (the utilization is then the workload's on ``job_chips`` chips), and
+    the plan buys blocks, so it is no larger a problem than a FLOP/s plan. None: every chip delivers (FLOP/s only,
+    any job size)."""
     if not chips:
         raise RainierError("no chip given", field="--chip", fix="e.g. --chip trn2,trn3,gb200")
     if not sites:
@@ -175,6 +183,10 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     if any(d < 0 for d in demand_flops):
         raise RainierError("demand must not be negative", field="--demand")
     util_of = _utilizations(chips, utilization)
+    if job_chips is not None and not (isinstance(job_chips, numbers.Integral) and not isinstance(job_chips, bool)
+                                      and job_chips >= 1):
+        raise RainierError(f"chips per job must be a whole number >= 1 (got {job_chips!r})", field="--job-chips",
+                           fix="e.g. --job-chips 16384")
     if precision not in ("bf16", "fp8", "fp4"):
         raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
     if hbm_bytes is not None:
@@ -246,6 +258,13 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     cps = np.array([sy.chips for sy in systems], dtype=float)
     capex_chip = [chip_hour_cost(a, sy, econ).capex_per_chip_usd for a, sy in zip(accs, systems, strict=True)]
     flops = np.array([a.peak_flops(precision) * util_of[name] for name, a in zip(chips, accs, strict=True)])
+    # With whole jobs a variable buys one job's block of systems (sys_per_unit of them) and its chips deliver on
+    # average job_chips / (block chips) of their FLOP/s: the block's idle chips still draw power and cost.
+    sys_per_unit = np.ones(nc, dtype=int)
+    if job_chips is not None:
+        sys_per_unit = np.array([math.ceil(job_chips / sy.chips) for sy in systems], dtype=int)
+        flops = flops * job_chips / (sys_per_unit * cps)
+        cps = cps * sys_per_unit
     hbm = np.array([a.hbm_bytes for a in accs])
 
     def active(y_buy: int, t: int) -> bool:
@@ -339,8 +358,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             )
         if res.status == 2:
             raise RainierError(
-                f"no plan of whole systems meets the demand within the site power caps"
-                f"{' and the supply limits' if supply_ty else ''} "
+                f"no plan of whole systems{f' running whole jobs of {job_chips:,} chips' if job_chips else ''} meets "
+                f"the demand within the site power caps{' and the supply limits' if supply_ty else ''} "
                 f"(peak demand {fmt_ef(need)} EF/s delivered; hardware keeps its power until it retires)",
                 field="--demand", fix="add sites or power, allow newer chips, or lower the demand",
             )
@@ -358,11 +377,13 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                 if inst == 0 and bought == 0:
                     continue
                 n = inst * int(cps[c])
+                k = int(sys_per_unit[c])
                 rows.append(PlanRow(year=years[t], site=site.name, chip=a.name, system=systems[c].name,
-                                    systems_bought=bought, systems_installed=inst, chips_installed=n,
+                                    systems_bought=bought * k, systems_installed=inst * k, chips_installed=n,
                                     facility_power_w=n * fac_w[c, s], delivered_flops=n * flops[c],
                                     annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR,
-                                    capex_usd=bought * int(cps[c]) * capex_chip[c]))
+                                    capex_usd=bought * int(cps[c]) * capex_chip[c],
+                                    jobs=None if job_chips is None else inst))
     for t in range(ny):
         got = sum(r.delivered_flops for r in rows if r.year == years[t])
         if got < demand_flops[t] * (1 - 1e-6):
@@ -397,7 +418,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                                             for k, lim in supply_ty.items()},
                       power_value_usd_per_mw=power_value,
                       supply_value_usd_per_chip={accs_by[k]: v for k, v in supply_value.items()},
-                      demand_cost_usd_per_ef_s=demand_cost)
+                      demand_cost_usd_per_ef_s=demand_cost, job_chips=job_chips)
 
 
 def _lp(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub: np.ndarray) -> tuple[float, np.ndarray] | None:
