@@ -56,6 +56,18 @@ def test_worker_processes_give_the_serial_result(serial):
     pd.testing.assert_frame_equal(pooled.summary, serial.summary)
 
 
+def test_the_ray_engine_gives_the_serial_result(serial):
+    """Ray is optional (pip install 'rainier[ray]'): where it is installed, its pool (a local Ray instance when
+    RAY_ADDRESS names no cluster) gives the serial runs and summary exactly; CI does not install it."""
+    ray = pytest.importorskip("ray")
+    try:
+        pooled = run_sweep("tiny", [1, 2, 3], GRID, horizon="1d", engine="ray", workers=2)
+    finally:
+        ray.shutdown()
+    pd.testing.assert_frame_equal(pooled.runs, serial.runs)
+    pd.testing.assert_frame_equal(pooled.summary, serial.summary)
+
+
 def test_summary_statistics_are_the_runs(serial):
     s, runs = serial.summary, serial.runs
     for pt in (0, 1):
