@@ -348,10 +348,15 @@ def test_whole_jobs_plan_runs_only_whole_jobs_and_costs_no_less(cat):
     assert whole.job_chips == 16384 and whole.to_dict()["job_chips"] == 16384
     _check_whole_jobs(cat, whole, demand, 16384)
     assert whole.total_cost_usd >= free.total_cost_usd * (1 - 1e-4)
+    # a job smaller than a system shares it: 8-chip jobs run 9 to an NVL72 rack; a 100-chip job takes 2 racks
+    small = plan_capacity(cat, ["gb200"], ["new-carlisle"], [2026], [1e19], job_chips=8)
+    assert all(r.jobs == 9 * r.systems_installed for r in small.rows)
+    big = plan_capacity(cat, ["gb200"], ["new-carlisle"], [2026], [1e19], job_chips=100)
+    assert all(r.systems_installed == 2 * r.jobs for r in big.rows)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(job=st.sampled_from([64, 1000, 4096, 20000]), ef=st.floats(1.0, 300.0))
+@given(job=st.sampled_from([8, 64, 100, 1000, 4096, 20000]), ef=st.floats(1.0, 300.0))
 def test_whole_jobs_property(cat, job, ef):
     """Whatever the job size and demand: whole jobs fit their chips, meet the demand, and cost no less."""
     demand = [ef * 1e18]

@@ -166,7 +166,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     year over all sites, one figure or ``{year: chips}`` from that year on (default: unlimited).
     ``job_chips``: the demand is met by whole jobs of that many chips, each on whole systems of one kind at one
     site, bought together (a job's block: ``ceil(job_chips / chips per system)`` systems, the few chips past the
-    job idle); only the jobs' chips deliver (the utilization is then the workload's on ``job_chips`` chips), and
+    job idle; a job smaller than a system shares it: ``floor(chips per system / job_chips)`` jobs per system); only the jobs' chips deliver (the utilization is then the workload's on ``job_chips`` chips), and
     the plan buys blocks, so it is no larger a problem than a FLOP/s plan. None: every chip delivers (FLOP/s only,
     any job size)."""
     if not chips:
@@ -258,12 +258,15 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     cps = np.array([sy.chips for sy in systems], dtype=float)
     capex_chip = [chip_hour_cost(a, sy, econ).capex_per_chip_usd for a, sy in zip(accs, systems, strict=True)]
     flops = np.array([a.peak_flops(precision) * util_of[name] for name, a in zip(chips, accs, strict=True)])
-    # With whole jobs a variable buys one job's block of systems (sys_per_unit of them) and its chips deliver on
-    # average job_chips / (block chips) of their FLOP/s: the block's idle chips still draw power and cost.
+    # With whole jobs a variable buys one block: a job's systems (sys_per_unit of them, the last one partly idle),
+    # or for a job smaller than a system one system running jobs_per_unit of them. Its chips deliver on average
+    # (jobs x job_chips) / (block chips) of their FLOP/s: the idle ones still draw power and cost.
     sys_per_unit = np.ones(nc, dtype=int)
+    jobs_per_unit = np.ones(nc, dtype=int)
     if job_chips is not None:
         sys_per_unit = np.array([math.ceil(job_chips / sy.chips) for sy in systems], dtype=int)
-        flops = flops * job_chips / (sys_per_unit * cps)
+        jobs_per_unit = np.array([max(1, sy.chips // job_chips) for sy in systems], dtype=int)
+        flops = flops * jobs_per_unit * job_chips / (sys_per_unit * cps)
         cps = cps * sys_per_unit
     hbm = np.array([a.hbm_bytes for a in accs])
 
@@ -383,7 +386,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                                     facility_power_w=n * fac_w[c, s], delivered_flops=n * flops[c],
                                     annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR,
                                     capex_usd=bought * int(cps[c]) * capex_chip[c],
-                                    jobs=None if job_chips is None else inst))
+                                    jobs=None if job_chips is None else inst * int(jobs_per_unit[c])))
     for t in range(ny):
         got = sum(r.delivered_flops for r in rows if r.year == years[t])
         if got < demand_flops[t] * (1 - 1e-6):
