@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from typing import Annotated
@@ -10,9 +11,26 @@ import typer
 from rich.table import Table
 
 from rainier.cli import app
-from rainier.cli.common import CatalogOpt, JsonOpt, console, emit_json, load_catalog, parse_int, split_names
+from rainier.cli.common import (
+    CatalogOpt,
+    JsonOpt,
+    busy,
+    console,
+    emit_json,
+    load_catalog,
+    parse_duration_flag,
+    parse_int,
+    split_names,
+)
 from rainier.errors import RainierError
-from rainier.plan.capacity import WorkloadFit, fmt_ef, plan_capacity, workload_utilization
+from rainier.plan.capacity import (
+    ServingFit,
+    WorkloadFit,
+    fmt_ef,
+    plan_capacity,
+    serving_rates,
+    workload_utilization,
+)
 from rainier.units import fmt_count, fmt_money, fmt_power, parse_count, parse_flops, parse_power
 
 # A bare number (no unit) in --demand is EF/s: '2026:500' is 500 EF/s, as in the help text.
@@ -60,6 +78,28 @@ def parse_demand(text: str, flops_per_token: float | None = None) -> tuple[list[
     return years, flops
 
 
+def parse_serve_demand(text: str) -> dict[int, float]:
+    """'2026:50Mtok/s,2027:200Mtok/s' -> {2026: 5e7, 2027: 2e8}: output tokens per second to serve."""
+    out: dict[int, float] = {}
+    for part in split_names(text, "--serve-demand"):
+        m = re.fullmatch(r"(\d{4}):(.+)", part.strip())
+        tok = _TOKENS.fullmatch(m.group(2).strip()) if m else None
+        if not m or not tok:
+            raise RainierError(f"cannot read '{part}'", field="--serve-demand",
+                               fix="write output tokens per second by year, like 2026:50Mtok/s,2027:200Mtok/s")
+        year = int(m.group(1))
+        if year > 2100:
+            raise RainierError(f"year {year} is past 2100, beyond any catalog chip's or site's data",
+                               field="--serve-demand", fix="give calendar years, e.g. 2026:50Mtok/s")
+        if year in out:
+            raise RainierError(f"{year} is given twice", field="--serve-demand", fix="give one figure per year")
+        out[year] = float(tok.group(1)) * _SI[tok.group(2)]
+    if not any(v > 0 for v in out.values()):
+        raise RainierError("nothing to serve: the serving demand is zero in every year", field="--serve-demand",
+                           fix="give a positive figure in at least one year, e.g. 2026:50Mtok/s")
+    return out
+
+
 def parse_keyed(text: str | None, field: str, value: Callable[[str, str], float], key: Callable[[str], str],
                 years: tuple[int, int]) -> dict[str, float | dict[int, float]]:
     """'a:1GW,b:2027:2GW' -> {'a': 1e9, 'b': {2027: 2e9}}: a figure for every year, or from a year on. Names
@@ -103,8 +143,9 @@ def _chips(text: str, field: str) -> float:
 
 @app.command("plan")
 def plan_cmd(
-    demand: Annotated[str, typer.Option("--demand", help="delivered dense FLOP/s per year: 2026:500EF,2027:1500EF "
-                                                     "(a bare number is EF/s: 2026:500 = 500 EF/s)")],
+    demand: Annotated[str | None, typer.Option(
+        "--demand", help="delivered dense FLOP/s per year: 2026:500EF,2027:1500EF (a bare number is EF/s: 2026:500 = "
+                         "500 EF/s); may be left out with --serve-demand")] = None,
     chip: Annotated[str, typer.Option("--chip", help="candidate chips, comma-separated")] = "trn2,trn3,gb200,h100",
     site: Annotated[str, typer.Option("--site", help="candidate sites (catalog), comma-separated")] = "new-carlisle,mississippi",
     utilization: Annotated[float | None, typer.Option(
@@ -122,6 +163,19 @@ def plan_cmd(
                                              "one chip kind at one site (default), or in FLOP/s with any job size")] = True,
     goodput: Annotated[bool, typer.Option(
         "--goodput/--no-goodput", help="with --workload: count the time lost to failures and checkpoints")] = True,
+    serve: Annotated[str | None, typer.Option(
+        "--serve", help="a model (name or YAML file) also served, on chips bought for it: each kind's output tokens/s "
+                        "per chip from `rainier serve`; with --serve-demand")] = None,
+    serve_demand: Annotated[str | None, typer.Option(
+        "--serve-demand", help="with --serve: output tokens/s to serve per year, 2026:50Mtok/s,2027:200Mtok/s")] = None,
+    serve_chips: Annotated[str, typer.Option(
+        "--serve-chips", help="with --serve: chips of the deployment whose rate per chip is planned")] = "64",
+    serve_precision: Annotated[str, typer.Option("--serve-precision", help="with --serve: weight precision")] = "bf16",
+    slo_ttft: Annotated[str | None, typer.Option(
+        "--slo-ttft", help="with --serve: p99 time to first token, e.g. 2s (the rate is the highest load meeting the "
+                           "SLO; without one, saturated throughput)")] = None,
+    slo_tpot: Annotated[str | None, typer.Option(
+        "--slo-tpot", help="with --serve: p99 time per output token, e.g. 100ms")] = None,
     power_cap: Annotated[str | None, typer.Option(
         "--power-cap", help="facility power per site instead of the catalog's build-out ramp: new-carlisle:1.5GW (every "
                             "year) or new-carlisle:2027:1.5GW (from 2027 on), comma-separated; a bare number is MW; "
@@ -136,6 +190,17 @@ def plan_cmd(
     cat = load_catalog(catalog)
     chips = split_names(chip, "--chip")
     prec = precision.strip().lower()
+    if (serve is None) != (serve_demand is None):
+        raise RainierError("--serve and --serve-demand go together", field="--serve-demand" if serve else "--serve",
+                           fix="give the served model with --serve and its output tokens/s with --serve-demand")
+    if serve is None:
+        for flag, given in (("--slo-ttft", slo_ttft), ("--slo-tpot", slo_tpot), ("--serve-chips", serve_chips != "64"),
+                            ("--serve-precision", serve_precision != "bf16")):
+            if given:
+                raise RainierError(f"{flag} needs --serve", field=flag, fix="add --serve MODEL --serve-demand ..., or drop it")
+    if demand is None and serve_demand is None:
+        raise RainierError("no demand given", field="--demand",
+                           fix="give --demand 2026:500EF (training), or --serve MODEL --serve-demand 2026:50Mtok/s")
     notes: list[str] = []
     fits: list[WorkloadFit] = []
     fpt: float | None = None
@@ -164,7 +229,19 @@ def plan_cmd(
         fpt = model_flops_per_token(mdl, n_seq)
         notes.append("utilization per chip = MFU x goodput of the workload on --job-chips chips: " + ", ".join(
             f"{f.chip} {f.mfu:.1%} x {f.goodput:.1%}" for f in runnable))
-    years, flops = parse_demand(demand, fpt)
+    serve_by_year = parse_serve_demand(serve_demand) if serve_demand is not None else {}
+    if demand is not None:
+        years, flops = parse_demand(demand, fpt)
+    else:
+        years, flops = [], []
+    if serve_by_year:
+        # one list of years for both demands; a year given for one only keeps the other's latest earlier figure
+        train_by_year = dict(zip(years, flops, strict=True))
+        years = sorted(set(years) | set(serve_by_year))
+        flops = [train_by_year.get(y, next((train_by_year[z] for z in sorted(train_by_year, reverse=True) if z < y), 0.0))
+                 for y in years]
+    serve_need = [serve_by_year.get(y, next((serve_by_year[z] for z in sorted(serve_by_year, reverse=True) if z < y),
+                                            0.0)) for y in years] if serve_by_year else None
     if fpt is not None:
         notes.append(f"demand: model FLOP/s = training tokens/s x {fpt:.4g} FLOPs per token ({workload}, seq "
                      f"{n_seq}: 6N + attention, the MFU numerator)")
@@ -183,8 +260,27 @@ def plan_cmd(
         raise RainierError("--no-whole-jobs needs --workload", field="--no-whole-jobs",
                            fix="drop it: without --workload the plan meets FLOP/s, with no job size")
     jobs = n_job if workload is not None and whole_jobs else None
+    serve_fits: list[ServingFit] = []
+    rate: dict[str, float] | None = None
+    if serve is not None:
+        n_serve = parse_int(serve_chips, "--serve-chips") or 1
+        slo = {"slo_ttft_s": parse_duration_flag(slo_ttft, "--slo-ttft", ("ms", "s")) if slo_ttft else None,
+               "slo_tpot_s": parse_duration_flag(slo_tpot, "--slo-tpot", ("ms", "s")) if slo_tpot else None}
+        with busy("simulating each kind's serving...", quiet=json):
+            serve_fits = serving_rates(cat, chips, serve, deployment_chips=n_serve,
+                                       workers=min(len(chips), os.cpu_count() or 1),
+                                       precision=serve_precision.strip().lower(), **slo)
+        rate = {sf.chip: float(sf.tokens_per_s_per_chip or 0.0) for sf in serve_fits}
+        for sf in serve_fits:
+            if not sf.tokens_per_s_per_chip:
+                notes.append(f"{sf.chip}: serves nothing of {serve} ({sf.error})")
+        notes.append(f"serving: output tokens/s per chip of {serve} on {n_serve:,}-chip deployments"
+                     f"{' at the SLO' if slo_ttft or slo_tpot else ' (saturated)'}: " + ", ".join(
+                         f"{sf.chip} {sf.tokens_per_s_per_chip:,.0f}" for sf in serve_fits if sf.tokens_per_s_per_chip)
+                     + "; serving chips are bought apart from training chips and share the sites' power")
     res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
-                        power_cap_w=caps or None, supply_chips=limits or None, job_chips=jobs)
+                        power_cap_w=caps or None, supply_chips=limits or None, job_chips=jobs,
+                        serve_tokens_per_s=serve_need, serve_rate=rate)
     if jobs is not None:
         idle = [r for r in res.rows if r.jobs is not None and r.chips_installed > r.jobs * jobs]
         notes.append(f"whole jobs: the demand is met by jobs of {jobs:,} chips, each on whole systems of one chip kind "
@@ -208,34 +304,52 @@ def plan_cmd(
         if workload is not None:
             d["workload"] = {"model": workload, "seq": n_seq, "global_batch": n_gb, "job_chips": n_job, "goodput": goodput,
                              "flops_per_token": fpt, "chips": [f.__dict__ for f in fits]}
+        if serve is not None:
+            d["serving"] = {"model": serve, "deployment_chips": n_serve, "precision": serve_precision.strip().lower(),
+                            "slo_ttft_s": slo["slo_ttft_s"], "slo_tpot_s": slo["slo_tpot_s"],
+                            "chips": [f.__dict__ for f in serve_fits]}
         emit_json(d)
         return
     t = Table(title=f"Least-cost plan ({res.status}): total {fmt_money(res.total_cost_usd)} owner cost")
-    cols = ["year", "site", "chip", "bought (systems)", "installed chips"] + (["jobs"] if jobs is not None else []) \
-        + ["facility power", "delivered EF/s", "hardware capex", "annual cost (owner)"]
+    served = serve is not None
+    cols = ["year", "site", "chip"] + (["use"] if served else []) + ["bought (systems)", "installed chips"] \
+        + (["jobs"] if jobs is not None else []) + ["facility power", "delivered EF/s"] \
+        + (["served tok/s"] if served else []) + ["hardware capex", "annual cost (owner)"]
     for col in cols:
-        t.add_column(col, justify="right" if col not in ("site", "chip") else "left")
+        t.add_column(col, justify="right" if col not in ("site", "chip", "use") else "left")
     for r in res.rows:
-        t.add_row(str(r.year), r.site, r.chip, fmt_count(r.systems_bought), fmt_count(r.chips_installed),
-                  *([fmt_count(r.jobs or 0)] if jobs is not None else []),
-                  fmt_power(r.facility_power_w), fmt_ef(r.delivered_flops), fmt_money(r.capex_usd),
-                  fmt_money(r.annual_cost_usd))
+        t.add_row(str(r.year), r.site, r.chip, *([r.use] if served else []), fmt_count(r.systems_bought),
+                  fmt_count(r.chips_installed), *([fmt_count(r.jobs or 0) if r.jobs is not None else ""]
+                                                  if jobs is not None else []),
+                  fmt_power(r.facility_power_w), fmt_ef(r.delivered_flops) if r.use == "training" else "",
+                  *([fmt_count(r.served_tokens_per_s) if r.served_tokens_per_s is not None else ""] if served else []),
+                  fmt_money(r.capex_usd), fmt_money(r.annual_cost_usd))
     console.print(t)
     y_t = Table(title="Per year: demand, power and the cost of one EF/s more (LP relaxation)")
     y_t.add_column("year", justify="right")
     y_t.add_column("demand EF/s", justify="right")
     y_t.add_column("delivered EF/s", justify="right")
+    if served:
+        y_t.add_column("serve tok/s", justify="right")
+        y_t.add_column("served tok/s", justify="right")
     for name in res.power_cap_w_by_year:
         y_t.add_column(f"{name} used / cap", justify="right")
     y_t.add_column("1 EF/s more costs", justify="right")
+    if served:
+        y_t.add_column("1M tok/s more costs", justify="right")
     for i, year in enumerate(res.years):
         rows = [r for r in res.rows if r.year == year]
         cells = [str(year), fmt_ef(res.demand_flops[i]), fmt_ef(sum(r.delivered_flops for r in rows))]
+        if served:
+            cells += [fmt_count(res.serve_tokens_per_s[i]), fmt_count(sum(r.served_tokens_per_s or 0.0 for r in rows))]
         for name, by in res.power_cap_w_by_year.items():
             used = sum(r.facility_power_w for r in rows if r.site == name)
             cells.append(f"{fmt_power(used)} / {fmt_power(by[year])}")
         more = res.demand_cost_usd_per_ef_s.get(year)
         cells.append(fmt_money(more) if more is not None else "cannot")
+        if served:
+            more = res.serve_cost_usd_per_mtok_s.get(year)
+            cells.append(fmt_money(more) if more is not None else "cannot")
         y_t.add_row(*cells)
     console.print(y_t)
     for line in res.binding():

@@ -38,6 +38,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
@@ -48,7 +49,8 @@ from rainier.econ import HOURS_PER_YEAR, chip_hour_cost, power_chain
 from rainier.errors import RainierError
 from rainier.units import fmt_count, fmt_power
 
-__all__ = ["PlanRow", "PlanResult", "plan_capacity", "WorkloadFit", "workload_utilization", "fmt_ef"]
+__all__ = ["PlanRow", "PlanResult", "plan_capacity", "WorkloadFit", "workload_utilization", "ServingFit", "serving_rates",
+           "fmt_ef"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class PlanRow:
     annual_cost_usd: float
     capex_usd: float = 0.0  # hardware bought this year (systems_bought x the system's capex)
     jobs: int | None = None  # with job_chips: whole jobs these chips run (delivered_flops counts only them)
+    use: str = "training"  # "training" (delivers FLOP/s) or "serving" (serves the serving demand's tokens/s)
+    served_tokens_per_s: float | None = None  # serving rows: output tokens/s these chips serve (None: training)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ class PlanResult:
     supply_value_usd_per_chip: dict[str, dict[int, float]] = field(default_factory=dict)
     demand_cost_usd_per_ef_s: dict[int, float | None] = field(default_factory=dict)
     job_chips: int | None = None  # the demand was met by whole jobs of this many chips (None: FLOP/s only)
+    serve_tokens_per_s: list[float] = field(default_factory=list)  # per year: output tokens/s to serve (or empty)
+    serve_rate_by_chip: dict[str, float] = field(default_factory=dict)  # output tokens/s per chip serving
+    serve_cost_usd_per_mtok_s: dict[int, float | None] = field(default_factory=dict)  # LP: 1M tok/s more costs
 
     def binding(self) -> list[str]:
         """Plain lines naming each binding power cap and supply limit with its marginal value."""
@@ -115,11 +122,14 @@ class PlanResult:
             "supply_chips_by_year": self.supply_chips_by_year,
             "utilization_by_chip": self.utilization_by_chip,
             "job_chips": self.job_chips,
+            "serve_tokens_per_s": self.serve_tokens_per_s,
+            "serve_rate_by_chip": self.serve_rate_by_chip,
             "marginal": {"method": "LP relaxation re-solved with the bound moved (1 MW, 1 EF/s, 1,000 chips), "
                                    "$ of total plan cost per unit",
                          "power_usd_per_mw": self.power_value_usd_per_mw,
                          "supply_usd_per_chip": self.supply_value_usd_per_chip,
-                         "demand_usd_per_ef_s": self.demand_cost_usd_per_ef_s},
+                         "demand_usd_per_ef_s": self.demand_cost_usd_per_ef_s,
+                         "serve_usd_per_mtok_s": self.serve_cost_usd_per_mtok_s},
             "binding": self.binding(),
             "rows": [r.__dict__ for r in self.rows],
         }
@@ -156,7 +166,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                   hbm_bytes: list[float] | None = None,
                   power_cap_w: Mapping[str, float | Mapping[int, float]] | None = None,
                   supply_chips: Mapping[str, float | Mapping[int, float]] | None = None,
-                  job_chips: int | None = None, time_limit_s: float = 20.0) -> PlanResult:
+                  job_chips: int | None = None, serve_tokens_per_s: list[float] | None = None,
+                  serve_rate: Mapping[str, float] | None = None, time_limit_s: float = 20.0) -> PlanResult:
     """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``.
 
     ``utilization``: delivered / peak FLOP/s, one figure for every chip or one per chip (keyed by the names
@@ -168,7 +179,11 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     site, bought together (a job's block: ``ceil(job_chips / chips per system)`` systems, the few chips past the
     job idle; a job smaller than a system shares it: ``floor(chips per system / job_chips)`` jobs per system); only the jobs' chips deliver (the utilization is then the workload's on ``job_chips`` chips), and
     the plan buys blocks, so it is no larger a problem than a FLOP/s plan. None: every chip delivers (FLOP/s only,
-    any job size)."""
+    any job size).
+    ``serve_tokens_per_s`` (one figure per year, as ``demand_flops``) with ``serve_rate`` (output tokens/s per chip
+    for each kind in ``chips`` that can serve; e.g. :func:`serving_rates`): a serving demand met by chips bought
+    for it (whole systems, apart from the training chips; they share the sites' power and the supply). A
+    ``demand_flops`` of 0 in every year plans serving alone."""
     if not chips:
         raise RainierError("no chip given", field="--chip", fix="e.g. --chip trn2,trn3,gb200")
     if not sites:
@@ -183,6 +198,27 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     if any(d < 0 for d in demand_flops):
         raise RainierError("demand must not be negative", field="--demand")
     util_of = _utilizations(chips, utilization)
+    if (serve_tokens_per_s is None) != (serve_rate is None):
+        raise RainierError("a serving demand needs each chip's serving rate, and the other way round",
+                           field="--serve-demand", fix="give both serve_tokens_per_s and serve_rate, or neither")
+    if serve_tokens_per_s is not None and serve_rate is not None:
+        if len(serve_tokens_per_s) != len(years):
+            raise RainierError(f"give one serving demand per year ({len(years)} years, got {len(serve_tokens_per_s)})",
+                               field="--serve-demand", fix="pass a list as long as years, in output tokens/s")
+        if not all(_real(v) and 0 <= float(v) < math.inf for v in serve_tokens_per_s):
+            raise RainierError(f"every serving demand must be a finite number of tokens/s >= 0 "
+                               f"(got {list(serve_tokens_per_s)!r})", field="--serve-demand", fix="e.g. 2026:50Mtok/s")
+        bad = sorted(set(serve_rate) - set(chips))
+        if bad:
+            raise RainierError(f"serving rate given for '{bad[0]}', which is not among the candidate chips",
+                               field="--serve", fix=f"key it by a chip in --chip: {', '.join(chips)}")
+        for c_name, c_rate in serve_rate.items():
+            if not (_real(c_rate) and 0 <= float(c_rate) < math.inf):
+                raise RainierError(f"serving rate of {c_name} must be a finite number of tokens/s per chip >= 0 "
+                                   f"(got {c_rate!r})", field="--serve", fix="e.g. 1200.0")
+        if not any(float(v) > 0 for v in serve_rate.values()) and any(float(v) > 0 for v in serve_tokens_per_s):
+            raise RainierError("no candidate chip can serve the serving demand", field="--serve",
+                               fix="add a chip that can serve the model to --chip")
     if job_chips is not None and not (isinstance(job_chips, numbers.Integral) and not isinstance(job_chips, bool)
                                       and job_chips >= 1):
         raise RainierError(f"chips per job must be a whole number >= 1 (got {job_chips!r})", field="--job-chips",
@@ -215,10 +251,13 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     # demand figure keeps the latest one given before it.
     given = dict(zip(years, demand_flops, strict=True))
     given_hbm = dict(zip(years, hbm_bytes, strict=True)) if hbm_bytes is not None else None
+    given_serve = dict(zip(years, serve_tokens_per_s, strict=True)) if serve_tokens_per_s is not None else None
     years = list(range(years[0], years[-1] + 1))
     demand_flops = [given[max(y for y in given if y <= t)] for t in years]
     if given_hbm is not None:
         hbm_bytes = [given_hbm[max(y for y in given_hbm if y <= t)] for t in years]
+    serve_need = [0.0] * len(years) if given_serve is None else \
+        [float(given_serve[max(y for y in given_serve if y <= t)]) for t in years]
     econ = cat.economics()
     accs = [cat.accelerator(c) for c in chips]
     for a in accs:
@@ -245,8 +284,11 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                  for c, v in (supply_chips or {}).items()}
     life = int(round(econ.hardware_life_years))
     nc, ns, ny = len(accs), len(site_objs), len(years)
-    idx = lambda c, s, y: (c * ns + s) * ny + y  # noqa: E731
-    nvar = nc * ns * ny
+    # Variables: systems (or job blocks) bought per (use, chip, site, year); use 0 trains, use 1 serves.
+    n_use = 2 if serve_rate is not None else 1
+    n_one = nc * ns * ny
+    vidx = lambda u, c, s, y: u * n_one + (c * ns + s) * ny + y  # noqa: E731
+    nvar = n_use * n_one
 
     # Per (chip, site) constants.
     fac_w = np.zeros((nc, ns))
@@ -256,6 +298,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             fac_w[c, s] = power_chain(a, sy, econ, site=site).facility_w
             cost_h[c, s] = chip_hour_cost(a, sy, econ, site=site).total_usd
     cps = np.array([sy.chips for sy in systems], dtype=float)
+    sys_chips = cps.copy()
+    rate = np.array([float((serve_rate or {}).get(name, 0.0)) for name in chips])  # tokens/s per chip
     capex_chip = [chip_hour_cost(a, sy, econ).capex_per_chip_usd for a, sy in zip(accs, systems, strict=True)]
     flops = np.array([a.peak_flops(precision) * util_of[name] for name, a in zip(chips, accs, strict=True)])
     # With whole jobs a variable buys one block: a job's systems (sys_per_unit of them, the last one partly idle),
@@ -268,6 +312,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         jobs_per_unit = np.array([max(1, sy.chips // job_chips) for sy in systems], dtype=int)
         flops = flops * jobs_per_unit * job_chips / (sys_per_unit * cps)
         cps = cps * sys_per_unit
+    unit_chips = [cps, sys_chips][:n_use]  # chips per variable, per use
     hbm = np.array([a.hbm_bytes for a in accs])
 
     def active(y_buy: int, t: int) -> bool:
@@ -277,8 +322,9 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     for c, a in enumerate(accs):
         for s in range(ns):
             for y in range(ny):
-                if years[y] < a.launch_year:
-                    ub[idx(c, s, y)] = 0.0
+                for u in range(n_use):
+                    if years[y] < a.launch_year or (u == 1 and rate[c] <= 0):
+                        ub[vidx(u, c, s, y)] = 0.0
 
     # Constraint rows, in planner units (MW, EFLOP/s, PB, chips) so HiGHS's absolute tolerances (1e-7) are
     # negligible; each row keeps its kind, key and year for the duals.
@@ -293,19 +339,23 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         hi.append(high)
         tags.append(tag)
 
-    def installed(t: int, per_chip: np.ndarray, site: int | None = None) -> np.ndarray:
+    def installed(t: int, per_chip: np.ndarray, site: int | None = None, uses: tuple[int, ...] | None = None) -> np.ndarray:
         row = np.zeros(nvar)
-        for c in range(nc):
-            for s in range(ns) if site is None else (site,):
-                for y in range(ny):
-                    if active(y, t):
-                        row[idx(c, s, y)] = cps[c] * per_chip[c, s] if per_chip.ndim == 2 else cps[c] * per_chip[c]
+        for u in range(n_use) if uses is None else uses:
+            for c in range(nc):
+                for s in range(ns) if site is None else (site,):
+                    for y in range(ny):
+                        if active(y, t):
+                            per = per_chip[c, s] if per_chip.ndim == 2 else per_chip[c]
+                            row[vidx(u, c, s, y)] = unit_chips[u][c] * per
         return row
 
     for t in range(ny):
         for s in range(ns):
             add(installed(t, fac_w, s) / 1e6, -np.inf, cap_ty[site_objs[s].name][t] / 1e6, ("power", site_objs[s].name, t))
-        add(installed(t, flops) / 1e18, 0.0, np.inf, ("demand", "", t))  # lower bound set below
+        add(installed(t, flops, uses=(0,)) / 1e18, 0.0, np.inf, ("demand", "", t))  # lower bound set below
+        if n_use == 2:  # in millions of tokens/s
+            add(installed(t, rate, uses=(1,)) / 1e6, 0.0, np.inf, ("serve", "", t))  # lower bound set below
         if hbm_bytes is not None:
             add(installed(t, hbm) / 1e15, hbm_bytes[t] / 1e15, np.inf, ("hbm", "", t))
     for name, limits in supply_ty.items():
@@ -314,7 +364,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             if math.isfinite(limits[y]):
                 row = np.zeros(nvar)
                 for s in range(ns):
-                    row[idx(c, s, y)] = cps[c]
+                    for u in range(n_use):
+                        row[vidx(u, c, s, y)] = unit_chips[u][c]
                 add(row, -np.inf, limits[y], ("supply", name, y))
 
     # Demands no plan can meet, told in the user's terms before HiGHS sees them.
@@ -334,14 +385,22 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     for i, (kind, _, t) in enumerate(tags):
         if kind == "demand":
             lo[i] = need_flops[t] / 1e18
+        elif kind == "serve" and serve_need[t] > 0:
+            avail = [sys_chips[c] * rate[c] for c, a in enumerate(accs) if a.launch_year <= years[t] and rate[c] > 0]
+            if not avail:
+                raise RainierError(f"{years[t]} asks to serve {serve_need[t]:,.0f} tokens/s but no candidate chip that "
+                                   "serves the model can be bought by then", field="--serve-demand",
+                                   fix="plan serving from a later year, or add a chip sold by then to --chip")
+            lo[i] = max(serve_need[t], min(avail)) / 1e6
 
     # Objective: every installed year costs a year of owner cost.
     cobj = np.zeros(nvar)
-    for c in range(nc):
-        for s in range(ns):
-            for y in range(ny):
-                n_active = sum(active(y, t) for t in range(ny))
-                cobj[idx(c, s, y)] = n_active * cps[c] * cost_h[c, s] * HOURS_PER_YEAR
+    for u in range(n_use):
+        for c in range(nc):
+            for s in range(ns):
+                for y in range(ny):
+                    n_active = sum(active(y, t) for t in range(ny))
+                    cobj[vidx(u, c, s, y)] = n_active * unit_chips[u][c] * cost_h[c, s] * HOURS_PER_YEAR
     A = np.array(rows_a)
     cnorm = max(cobj.max(), 1.0)
     res = milp(
@@ -362,7 +421,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         if res.status == 2:
             raise RainierError(
                 f"no plan of whole systems{f' running whole jobs of {job_chips:,} chips' if job_chips else ''} meets "
-                f"the demand within the site power caps{' and the supply limits' if supply_ty else ''} "
+                f"the {'training and serving demands' if n_use == 2 else 'demand'} within the site power caps"
+                f"{' and the supply limits' if supply_ty else ''} "
                 f"(peak demand {fmt_ef(need)} EF/s delivered; hardware keeps its power until it retires)",
                 field="--demand", fix="add sites or power, allow newer chips, or lower the demand",
             )
@@ -374,19 +434,23 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     rows: list[PlanRow] = []
     for t in range(ny):
         for s, site in enumerate(site_objs):
-            for c, a in enumerate(accs):
-                inst = sum(int(x[idx(c, s, y)]) for y in range(ny) if active(y, t))
-                bought = int(x[idx(c, s, t)])
-                if inst == 0 and bought == 0:
-                    continue
-                n = inst * int(cps[c])
-                k = int(sys_per_unit[c])
-                rows.append(PlanRow(year=years[t], site=site.name, chip=a.name, system=systems[c].name,
-                                    systems_bought=bought * k, systems_installed=inst * k, chips_installed=n,
-                                    facility_power_w=n * fac_w[c, s], delivered_flops=n * flops[c],
-                                    annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR,
-                                    capex_usd=bought * int(cps[c]) * capex_chip[c],
-                                    jobs=None if job_chips is None else inst * int(jobs_per_unit[c])))
+            for u in range(n_use):
+                for c, a in enumerate(accs):
+                    inst = sum(int(x[vidx(u, c, s, y)]) for y in range(ny) if active(y, t))
+                    bought = int(x[vidx(u, c, s, t)])
+                    if inst == 0 and bought == 0:
+                        continue
+                    n = inst * int(unit_chips[u][c])
+                    k = int(sys_per_unit[c]) if u == 0 else 1
+                    rows.append(PlanRow(
+                        year=years[t], site=site.name, chip=a.name, system=systems[c].name,
+                        systems_bought=bought * k, systems_installed=inst * k, chips_installed=n,
+                        facility_power_w=n * fac_w[c, s], delivered_flops=n * flops[c] if u == 0 else 0.0,
+                        annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR,
+                        capex_usd=bought * int(unit_chips[u][c]) * capex_chip[c],
+                        jobs=None if job_chips is None or u == 1 else inst * int(jobs_per_unit[c]),
+                        use="training" if u == 0 else "serving",
+                        served_tokens_per_s=None if u == 0 else n * float(rate[c])))
     for t in range(ny):
         got = sum(r.delivered_flops for r in rows if r.year == years[t])
         if got < demand_flops[t] * (1 - 1e-6):
@@ -395,6 +459,11 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                 f"EF/s delivered)", field="--demand",
                 fix="check the demand figures (a bare number is EF/s) and --utilization",
             )
+        served = sum(r.served_tokens_per_s or 0.0 for r in rows if r.year == years[t])
+        if served < serve_need[t] * (1 - 1e-6):
+            raise RainierError(f"the planner's answer falls short of the {years[t]} serving demand ({served:,.0f} of "
+                               f"{serve_need[t]:,.0f} tokens/s)", field="--serve-demand",
+                               fix="check the serving demand and the chips' serving rates")
     total = float(cobj @ x)
     status = "optimal" if res.status == 0 else "feasible (time limit)"
     if not math.isfinite(total):
@@ -403,6 +472,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     power_value: dict[str, dict[int, float]] = {s.name: {} for s in site_objs}
     supply_value: dict[str, dict[int, float]] = {c: {} for c in supply_ty}
     demand_cost: dict[int, float | None] = {}
+    serve_cost: dict[int, float | None] = {}
     for i, (kind, key, t) in enumerate(tags):
         m = marg[i]
         v = None if m is None else m * cnorm
@@ -412,6 +482,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             supply_value[key][years[t]] = (v or 0.0)  # $ per chip (rows are in chips)
         elif kind == "demand":
             demand_cost[years[t]] = v  # $ per EF/s; None: the plan could not deliver one more
+        elif kind == "serve":
+            serve_cost[years[t]] = v  # $ per million tokens/s more to serve
     accs_by = {n: a.name for n, a in zip(chips, accs, strict=True)}
     return PlanResult(status=status, total_cost_usd=total, years=list(years), rows=rows,
                       demand_flops=list(demand_flops), power_cap_w=caps,
@@ -421,7 +493,10 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                                             for k, lim in supply_ty.items()},
                       power_value_usd_per_mw=power_value,
                       supply_value_usd_per_chip={accs_by[k]: v for k, v in supply_value.items()},
-                      demand_cost_usd_per_ef_s=demand_cost, job_chips=job_chips)
+                      demand_cost_usd_per_ef_s=demand_cost, job_chips=job_chips,
+                      serve_tokens_per_s=serve_need if n_use == 2 else [],
+                      serve_rate_by_chip={a.name: float(rate[c]) for c, a in enumerate(accs)} if n_use == 2 else {},
+                      serve_cost_usd_per_mtok_s=serve_cost)
 
 
 def _lp(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub: np.ndarray) -> tuple[float, np.ndarray] | None:
@@ -433,7 +508,7 @@ def _lp(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub: np.nda
 
 
 # the step of each marginal value, in row units: 1 MW of cap, 1 EF/s of demand, 1,000 chips of supply
-_STEP = {"power": 1.0, "demand": 1.0, "supply": 1000.0}
+_STEP = {"power": 1.0, "demand": 1.0, "serve": 1.0, "supply": 1000.0}
 
 
 def _marginals(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub: np.ndarray,
@@ -446,7 +521,7 @@ def _marginals(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub:
     reports as 0 or as either side's slope."""
     base = _lp(c, A, lo, hi, ub)
     if base is None:
-        return [0.0 if k != "demand" else None for k, _, _ in tags]
+        return [0.0 if k not in ("demand", "serve") else None for k, _, _ in tags]
     z0, x0 = base
     out: list[float | None] = []
     for i, (kind, _, _) in enumerate(tags):
@@ -454,7 +529,7 @@ def _marginals(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub:
         if step is None:
             out.append(0.0)
             continue
-        if kind == "demand":
+        if kind in ("demand", "serve"):
             lo2 = lo.copy()
             lo2[i] += step
             got = _lp(c, A, lo2, hi, ub)
@@ -524,6 +599,49 @@ def workload_utilization(cat: Catalog, chips: list[str], model: str, *, seq: int
             continue
         g = float(r.result.goodput["fraction"]) if goodput and r.result.goodput else 1.0
         out.append(WorkloadFit(r.chip, r.chips, r.result.mfu, g, r.result.mfu * g, dict(r.result.parallelism)))
+    return out
+
+
+@dataclass(frozen=True)
+class ServingFit:
+    """What one chip kind serves of the planned serving workload: output tokens/s per chip of a deployment of
+    ``chips`` chips (at the SLO's highest rate when one is given, else saturated); None: it cannot serve it."""
+
+    chip: str
+    chips: int
+    tokens_per_s_per_chip: float | None
+    max_qps: float | None
+    usd_per_million_tokens: float | None
+    error: str | None = None
+
+
+def serving_rates(cat: Catalog, chips: list[str], model: str, *, deployment_chips: int = 64, workers: int = 1,
+                  **serve: Any) -> list[ServingFit]:
+    """Each chip kind's output tokens/s per chip serving ``model`` on ``deployment_chips`` chips, from the
+    request-level serving simulation (``serve``: the other arguments of ``estimate_serving``: traffic, SLO,
+    precision, ...; with an SLO and no traffic, the rate at the highest Poisson load meeting it). A kind that
+    cannot serve keeps its error."""
+    from rainier.plan.compare import compare_serving
+
+    try:
+        cmp = compare_serving(model, chips, chips=deployment_chips, catalog=cat, workers=workers, **serve)
+    except RainierError as e:  # named by the plan's own flags (`rainier plan --serve ...`)
+        own = {"--chips": "--serve-chips", "--model": "--serve", "--tp/--pp": "--serve-chips",
+               "--precision": "--serve-precision"}.get(e.field or "")
+        if own is None:
+            raise
+        fix = "give --serve-chips enough for one replica, a lower --serve-precision, or a smaller model" \
+            if own == "--serve-chips" else e.fix
+        text = str(e)
+        if e.fix and text.endswith(e.fix):
+            text = text[: -len(e.fix)].rstrip("; ")
+        raise RainierError(text.replace(str(e.field), own), field=own, fix=fix) from None
+    out = []
+    for r in cmp.rows:
+        if r.result is None or not r.output_tokens_per_s:
+            out.append(ServingFit(r.chip, r.chips, None, None, None, r.error or "serves no tokens"))
+            continue
+        out.append(ServingFit(r.chip, r.chips, r.output_tokens_per_s / r.chips, r.max_qps, r.usd_per_million_tokens))
     return out
 
 
