@@ -6,6 +6,9 @@
 2. The same demand in training tokens/s of Llama 3.1 405B (--workload: each kind's MFU x goodput from the
    training estimator's search on a 16,384-chip job), met by whole 16,384-chip jobs (the CLI's default) and in
    FLOP/s with any job size (--no-whole-jobs).
+3. Training and serving together: three quarters of the first plan's demand (the full one leaves no power) plus
+   serving Llama 3 70B (--serve, saturated 64-chip deployments of each kind simulated, 2 workers), 200M output
+   tokens/s by 2030.
 
     python benchmarks/bench_plan.py [--repeat 3]
 """
@@ -17,7 +20,7 @@ import statistics
 import time
 
 from rainier.catalog import default_catalog
-from rainier.plan.capacity import fmt_ef, plan_capacity, workload_utilization
+from rainier.plan.capacity import fmt_ef, plan_capacity, serving_rates, workload_utilization
 from rainier.units import fmt_money
 
 CHIPS = ["trn2", "trn3", "gb200", "h100"]
@@ -60,6 +63,22 @@ def main(argv: list[str] | None = None) -> int:
           + f"; {res2.status}, {fmt_money(res2.total_cost_usd)}, {jobs} jobs in {YEARS[-1]}")
     print(f"  the same plan in FLOP/s, any job size (--no-whole-jobs): {dt3:.3f} s -> {fmt_money(res3.total_cost_usd)} "
           f"({res2.total_cost_usd / res3.total_cost_usd - 1:+.2%} for whole jobs)")
+    t0 = time.perf_counter()
+    fits_s = serving_rates(cat, CHIPS, "llama3-70b", deployment_chips=64, workers=2)
+    rate = {f.chip: f.tokens_per_s_per_chip or 0.0 for f in fits_s}
+    t_sim = time.perf_counter() - t0
+    serve = [20e6, 50e6, 100e6, 150e6, 200e6]
+    train = [0.75 * d for d in DEMAND]
+    res3q = plan_capacity(cat, CHIPS, SITES, YEARS, train, supply_chips=SUPPLY)
+    t1 = time.perf_counter()
+    res4 = plan_capacity(cat, CHIPS, SITES, YEARS, train, supply_chips=SUPPLY, serve_tokens_per_s=serve,
+                         serve_rate=rate)
+    t2 = time.perf_counter()
+    chips_s = sum(r.chips_installed for r in res4.rows if r.year == YEARS[-1] and r.use == "serving")
+    print(f"plan with --serve llama3-70b ({2 * n_var} integer variables): serving simulations {t_sim:.3f} s + plan "
+          f"{t2 - t1:.3f} s -> {res4.status}, {fmt_money(res4.total_cost_usd)} "
+          f"({res4.total_cost_usd / res3q.total_cost_usd - 1:+.1%} over training alone); {chips_s:,} serving chips in "
+          f"{YEARS[-1]}; tokens/s per chip " + ", ".join(f"{c} {v:,.0f}" for c, v in rate.items()))
     return 0
 
 
