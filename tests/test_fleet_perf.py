@@ -43,6 +43,25 @@ def test_estimator_errors_fall_back_per_configuration(cat):
     assert strict.training("llama3-8b", "trn2-ultraserver", 64).source == "physics"
 
 
+def test_a_gang_without_a_layout_runs_the_largest_power_of_two_inside_it(cat):
+    """15 NVL72 racks (1,080 chips) hold no valid layout for Llama 3 70B; the gang runs the 1,024-chip layout
+    (the estimator's own figure for 1,024 chips), not the physics fallback; a gang that has a layout is unchanged."""
+    from rainier.perf.training import estimate_training
+
+    pc = PerfCache(cat, "auto", seq=8192, global_batch_tokens=2048 * 8192)
+    with pytest.raises(RainierError):
+        estimate_training("llama3-70b", "gb200", 1080, seq=8192, global_batch=2048, catalog=cat)
+    s = pc.training("llama3-70b", "gb200-nvl72", 1080)
+    assert s.source == "estimators" and not pc.fallbacks
+    ref = estimate_training("llama3-70b", "gb200", 1024, seq=8192, global_batch=2048, catalog=cat,
+                            system="gb200-nvl72", cross_site_report=False)
+    assert s.tokens_per_s == pytest.approx(ref.tokens_per_s, rel=1e-9)
+    own = pc.training("llama3-70b", "trn2-ultraserver", 1024)  # a gang with a layout runs its own
+    ref2 = estimate_training("llama3-70b", "trn2", 1024, seq=8192, global_batch=2048, catalog=cat,
+                             system="trn2-ultraserver", cross_site_report=False)
+    assert own.tokens_per_s == pytest.approx(ref2.tokens_per_s, rel=1e-9)
+
+
 def test_chips_auto_aims_at_the_target_time(cat):
     doc = {"name": "a", "horizon": "2d", "perf": {"backend": "physics"},
            "sites": [{"name": "s", "power_cap": "100MW", "pue": 1.1, "systems": [{"kind": "trn2-ultraserver", "installed": 8}]}],

@@ -183,6 +183,9 @@ def plan_cmd(
     supply: Annotated[str | None, typer.Option(
         "--supply", help="chips of a kind that can be bought per year over all sites: trn3:300k (every year) or "
                          "trn3:2026:100k,trn3:2027:400k (from that year on); default unlimited")] = None,
+    scenario_out: Annotated[str | None, typer.Option(
+        "--scenario-out", help="also write the plan as a fleet scenario YAML (its hardware, --workload's jobs, "
+                               "--serve's services) for `rainier fleet run`")] = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -298,6 +301,27 @@ def plan_cmd(
                 f"{r.year} {r.site} {r.chip} {r.chips_installed:,}" for r in small[:6])
                 + ("; ..." if len(small) > 6 else "") + f" (of {n_job:,} per job: their EF/s would run smaller jobs; "
                 "drop --no-whole-jobs to plan whole jobs, or give --job-chips for the jobs the fleet runs)")
+    if scenario_out is not None:
+        import yaml
+
+        from rainier.io import atomic_write_text
+        from rainier.plan.scenario_out import plan_scenario
+
+        rates = None
+        if workload is not None and fpt:
+            # the rate the plan counted on: MFU x goodput (the fleet's failures should use up that slack)
+            rates = {f.chip: (f.utilization or 0.0) * cat.accelerator(f.chip).peak_flops(prec) / fpt
+                     for f in fits if f.utilization}
+        doc = plan_scenario(res, cat, workload=workload, tokens_per_s_per_chip=rates,
+                            seq=n_seq if workload is not None else None,
+                            global_batch=n_gb if workload is not None else None, precision=prec,
+                            job_chips=n_job if workload is not None else None, serve_model=serve,
+                            slo_ttft_s=slo["slo_ttft_s"] if serve is not None else None,
+                            slo_tpot_s=slo["slo_tpot_s"] if serve is not None else None)
+        path = atomic_write_text(scenario_out, "# written by `rainier plan --scenario-out`\n"
+                                 + yaml.safe_dump(doc, sort_keys=False), field="--scenario-out")
+        notes.append(f"scenario: {path} ({len(doc.get('jobs', []))} training jobs, {len(doc.get('services', []))} "
+                     f"services): `rainier fleet run {path}` runs the plan with failures, restarts and queueing")
     if json:
         d = res.to_dict()
         d["notes"] = notes

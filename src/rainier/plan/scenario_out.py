@@ -1,0 +1,143 @@
+"""A capacity plan as a fleet scenario: run the planned hardware and its demand through the fleet simulator.
+
+:func:`plan_scenario` turns a :class:`~rainier.plan.capacity.PlanResult` into a scenario document (the dict a
+scenario YAML holds) that ``rainier fleet run`` accepts:
+
+* every planned site, its power cap the plan's largest yearly cap (the plan keeps each year's draw within that
+  year's cap), one system pool per planned chip kind: the first year's purchases installed at the start, each
+  later year's delivered on 1 January, each year's retired ``hardware_life_years`` after it was bought;
+* with a training workload (``rainier plan --workload``), each planned job slot (from 1 January of the year
+  that added it until its chips retire or the plan ends) runs a series of jobs on ``job_chips`` chips of its
+  kind, each ``job_days`` of failure-free training at the estimator's MFU, the next submitted when the last is
+  due to end: the fleet adds failures, restarts and queueing to that, so late jobs show as waits;
+* with a serving demand (``rainier plan --serve``), one service per chip kind that serves in the first planned
+  year, its demand the output tokens/s the plan gives that kind then (as the fleet's input + output tokens/s at
+  the serving simulation's mean lengths) growing at the plan's serving demand's mean yearly rate.
+
+What the fleet finds beyond the plan (waits, failures, power) is the point of running it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rainier.catalog.loader import Catalog
+from rainier.errors import RainierError
+from rainier.plan.capacity import PlanResult
+
+__all__ = ["plan_scenario"]
+
+# the serving simulation's default lengths (perf.workload "openorca": mean input / output tokens per request)
+_IN, _OUT = 294, 290
+
+
+def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload: str | None = None,
+                  tokens_per_s_per_chip: dict[str, float] | None = None, job_chips: int | None = None,
+                  serve_model: str | None = None, slo_ttft_s: float | None = None,
+                  slo_tpot_s: float | None = None, job_days: int = 90, seq: int | None = None,
+                  global_batch: int | None = None, precision: str = "bf16", seed: int = 0) -> dict[str, Any]:
+    """The plan as a fleet scenario document (see the module docstring). ``tokens_per_s_per_chip``: each
+    training kind's tokens/s per chip on the workload as the plan counted it (MFU x goodput with the plan's
+    goodput: the fleet's own failures and restarts then use up that slack). ``seq``, ``global_batch``
+    (sequences) and ``precision`` set the fleet's training estimates to the workload's."""
+    if isinstance(job_days, bool) or not isinstance(job_days, int) or job_days < 1:
+        raise RainierError(f"must be a whole number of days >= 1 (got {job_days!r})", field="job_days", fix="e.g. 90")
+    if workload is not None and (tokens_per_s_per_chip is None or job_chips is None):
+        raise RainierError("a workload scenario needs each kind's training rate and the job size",
+                           field="--scenario-out", fix="pass tokens_per_s_per_chip and job_chips")
+    years = res.years
+    y0 = years[0]
+    life = int(round(cat.economics().hardware_life_years))
+    horizon_days = 365 * len(years)
+    systems_of = {r.chip: r.system for r in res.rows}
+    sites: list[dict[str, Any]] = []
+    for site in dict.fromkeys(r.site for r in res.rows):
+        pools = []
+        for chip in dict.fromkeys(r.chip for r in res.rows if r.site == site):
+            bought = {y: sum(r.systems_bought for r in res.rows if r.site == site and r.chip == chip and r.year == y)
+                      for y in years}
+            pool: dict[str, Any] = {"kind": systems_of[chip], "installed": bought[y0]}
+            later = [{"month": f"{y}-01", "systems": n} for y, n in bought.items() if y > y0 and n > 0]
+            gone = [{"month": f"{y + life}-01", "systems": n} for y, n in bought.items()
+                    if n > 0 and y + life <= years[-1]]
+            if later:
+                pool["deliveries"] = later
+            if gone:
+                pool["decommission"] = gone
+            pools.append(pool)
+        cap = res.power_cap_w.get(site, 0.0)
+        sites.append({"name": site, "power_cap": f"{cap / 1e6:.6g}MW", "systems": pools})
+    doc: dict[str, Any] = {
+        "name": name,
+        "description": f"capacity plan {y0}-{years[-1]} ({res.status}, owner cost ${res.total_cost_usd / 1e9:,.2f}B) "
+                       "run through the fleet simulator",
+        "start": f"{y0}-01-01",
+        "horizon": f"{horizon_days}d",
+        "seed": seed,
+        "sites": sites,
+        "tenants": [],
+    }
+    if seq is not None and global_batch is not None:
+        doc["perf"] = {"seq": int(seq), "global_batch_tokens": float(seq * global_batch),
+                       "training_precision": precision if precision in ("bf16", "fp8") else "bf16"}
+    jobs: list[dict[str, Any]] = []
+    if workload is not None and tokens_per_s_per_chip is not None and job_chips is not None:
+        doc["tenants"].append({"name": "training", "priority": 1})
+        for site in dict.fromkeys(r.site for r in res.rows):
+            for chip in dict.fromkeys(r.chip for r in res.rows):
+                running = 0
+                for y in years:
+                    row = next((r for r in res.rows if r.site == site and r.chip == chip and r.year == y
+                                and r.use == "training"), None)
+                    if row is None:
+                        now = 0
+                    else:  # a FLOP/s plan (no job count) runs the whole jobs its chips hold
+                        now = row.jobs if row.jobs is not None else row.chips_installed // job_chips
+                    end_day = (min(y + life, years[-1] + 1) - y0) * 365
+                    for k in range(max(0, now - running)):
+                        # the slot runs one job after another, each job_days of failure-free training, the
+                        # next submitted when the last is due to end (late ones queue behind it)
+                        day = (y - y0) * 365
+                        part = 0
+                        while day < end_day:
+                            days = min(job_days, end_day - day)
+                            tokens = tokens_per_s_per_chip[chip] * job_chips * days * 86400.0
+                            part += 1
+                            jobs.append({"name": f"{workload}-{chip}-{site}-{y}-{k + 1}.{part}", "tenant": "training",
+                                         "model": workload, "system": systems_of[chip], "chips": job_chips,
+                                         "tokens": float(f"{tokens:.6g}"), "arrival": f"{day}d",
+                                         "checkpoint": {"auto": True}})
+                            day += days
+                    running = now
+        doc["jobs"] = jobs
+    if serve_model is not None and res.serve_tokens_per_s:
+        doc["tenants"].append({"name": "serving", "priority": 2, "preemptible": False})
+        first = [r for r in res.rows if r.year == y0 and r.use == "serving"]
+        need = res.serve_tokens_per_s
+        n = len(need)
+        growth = (need[-1] / need[0]) ** (1.0 / (n - 1)) if n > 1 and need[0] > 0 and need[-1] > 0 else 1.0
+        slo = {k: v for k, v in (("ttft", slo_ttft_s), ("tpot", slo_tpot_s)) if v is not None}
+        services = []
+        served = sum(r.served_tokens_per_s or 0.0 for r in first)
+        for chip in dict.fromkeys(r.chip for r in first):
+            share = sum(r.served_tokens_per_s or 0.0 for r in first if r.chip == chip) / served if served else 0.0
+            out_tps = need[0] * share
+            if out_tps <= 0:
+                continue
+            svc: dict[str, Any] = {
+                "name": f"serve-{serve_model}-{chip}", "tenant": "serving", "model": serve_model,
+                "system": systems_of[chip], "input_len": _IN, "output_len": _OUT,
+                "demand": {"tokens_per_s": float(f"{out_tps * (_IN + _OUT) / _OUT:.6g}"), "growth_per_year": round(growth, 6)},
+                "sites": sorted({r.site for r in first if r.chip == chip}),
+            }
+            if slo:
+                svc["slo"] = {k: f"{v * 1000:g}ms" for k, v in slo.items()}
+            services.append(svc)
+        doc["services"] = services
+    if not jobs and not doc.get("services"):
+        raise RainierError("the plan has no jobs or services to run", field="--scenario-out",
+                           fix="plan with --workload (training jobs) or --serve (services), which give the fleet work")
+    if not math.isfinite(res.total_cost_usd):  # pragma: no cover - plan_capacity refuses it first
+        raise RainierError("the plan has no finite cost", field="--scenario-out")
+    return doc
