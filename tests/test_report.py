@@ -29,6 +29,7 @@ from rainier.report import (
 )
 from rainier.report.compare import compare_metrics
 from rainier.report.html import fmt_num, fmt_pct
+from rainier.units import fmt_money
 from rainier.report.run_report import bin_hours, check_run_dir, downsample, fleet_series
 from rainier.report.synthetic import write_synthetic_run
 
@@ -217,6 +218,33 @@ def test_serving_report(tmp_path):
     _self_contained(text)
     assert "Serving llama3-70b on h100" in text and "$0.310" in text
     assert len(_figures(text)) == 4
+
+
+def test_plan_report(tmp_path, run_cli):
+    """A plan's page: its sections, one chart per question (chips, power against caps, training and serving
+    delivered against demand), the rows; from the JSON alone; `plan --report` writes it."""
+    from rainier.catalog import default_catalog
+    from rainier.plan.capacity import plan_capacity
+    from rainier.report import write_plan_report
+
+    res = plan_capacity(default_catalog(), ["trn2", "gb200"], ["new-carlisle"], [2026, 2027], [1e19, 3e19],
+                        serve_tokens_per_s=[1e6, 2e6], serve_rate={"trn2": 600.0, "gb200": 3000.0})
+    text = write_plan_report(res.to_dict(), tmp_path / "p.html", ["a note"]).read_text()
+    _self_contained(text)
+    assert f"Least-cost plan: {fmt_money(res.total_cost_usd)}" in text and "a note" in text
+    for anchor in ("summary", "buy", "demand", "table"):
+        assert f'<section id="{anchor}">' in text
+    figs = _figures(text)
+    assert len(figs) == 4
+    served = figs[3]["data"][0]["y"]
+    assert sum(served) >= 3.0 - 1e-9  # 1 + 2 M tokens/s
+    no_serve = plan_capacity(default_catalog(), ["trn2"], ["new-carlisle"], [2026], [1e19])
+    assert len(_figures(write_plan_report(no_serve, tmp_path / "q.html").read_text())) == 3
+    rc, out, err = run_cli("plan", "--demand", "2026:10EF", "--chip", "trn2", "--report", str(tmp_path / "cli.html"),
+                           "--json")
+    assert rc == 0, err
+    assert (tmp_path / "cli.html").exists()
+    assert any(n.startswith("report:") for n in json.loads(out)["notes"])
 
 
 def test_formatting():

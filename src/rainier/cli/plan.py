@@ -20,6 +20,7 @@ from rainier.cli.common import (
     load_catalog,
     parse_duration_flag,
     parse_int,
+    report_target,
     split_names,
 )
 from rainier.errors import RainierError
@@ -186,11 +187,13 @@ def plan_cmd(
     scenario_out: Annotated[str | None, typer.Option(
         "--scenario-out", help="also write the plan as a fleet scenario YAML (its hardware, --workload's jobs, "
                                "--serve's services) for `rainier fleet run`")] = None,
+    report: Annotated[str | None, typer.Option("--report", help="also write a one-page HTML report here")] = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Least-cost purchase plan (chips x sites x years) meeting a delivered-FLOP/s demand under site power caps."""
     cat = load_catalog(catalog)
+    report_file = report_target(report)
     chips = split_names(chip, "--chip")
     prec = precision.strip().lower()
     if (serve is None) != (serve_demand is None):
@@ -322,6 +325,10 @@ def plan_cmd(
                                  + yaml.safe_dump(doc, sort_keys=False), field="--scenario-out")
         notes.append(f"scenario: {path} ({len(doc.get('jobs', []))} training jobs, {len(doc.get('services', []))} "
                      f"services): `rainier fleet run {path}` runs the plan with failures, restarts and queueing")
+    if report_file is not None:
+        from rainier.report import write_plan_report
+
+        notes.append(f"report: {write_plan_report(res.to_dict(), report_file, notes)}")
     if json:
         d = res.to_dict()
         d["notes"] = notes

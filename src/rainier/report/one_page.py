@@ -18,8 +18,8 @@ from rainier.perf.training import MODEL_MIN_RUNS
 from rainier.report.html import PALETTE, Cell, Page, Section, fmt_num, fmt_pct
 from rainier.units import fmt_count, fmt_duration, fmt_money, fmt_power
 
-__all__ = ["build_sizing_page", "build_training_page", "build_serving_page", "write_sizing_report",
-           "write_training_report", "write_serving_report"]
+__all__ = ["build_sizing_page", "build_training_page", "build_serving_page", "build_plan_page", "write_sizing_report",
+           "write_training_report", "write_serving_report", "write_plan_report"]
 
 
 def _f(d: dict[str, Any], *keys: str, default: float | None = None) -> float | None:
@@ -353,6 +353,102 @@ def build_serving_page(result: Any) -> Page:
     if notes:
         page.section("Notes", "notes").raw("<ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
     return page
+
+
+# ------------------------------------------------------------------------------------------------ plan
+
+
+def build_plan_page(result: Any, notes: Sequence[str] = ()) -> Page:
+    """A capacity plan (``rainier plan``): what is bought where and when, power against each site's cap, and
+    delivered against demand, per year (training FLOP/s and, with a serving demand, output tokens/s)."""
+    d: dict[str, Any] = to_jsonable(result) or {}
+    rows = [r for r in d.get("rows") or [] if isinstance(r, dict)]
+    years = [int(y) for y in d.get("years") or []]
+    serving = bool(d.get("serve_tokens_per_s"))
+    page = Page(f"Least-cost plan: {fmt_money(_f(d, 'total_cost_usd', default=0) or 0)} owner cost",
+                f"{years[0]}-{years[-1]} · {d.get('status', '')} · "
+                f"{', '.join(dict.fromkeys(str(r.get('chip')) for r in rows))} at "
+                f"{', '.join(dict.fromkeys(str(r.get('site')) for r in rows))}" if years else "no years", kind="plan")
+    sec = page.section("Summary", "summary")
+    last = [r for r in rows if r.get("year") == (years[-1] if years else None)]
+    capex = sum(_f(r, "capex_usd", default=0) or 0 for r in rows)
+    kpis = [("owner cost", fmt_money(_f(d, "total_cost_usd", default=0) or 0),
+             f"summed over the {len(years)} planned year{'s' if len(years) != 1 else ''}"),
+            ("hardware capex", fmt_money(capex), "systems bought over the plan"),
+            (f"chips in {years[-1] if years else ''}", fmt_count(sum(_f(r, "chips_installed", default=0) or 0 for r in last)),
+             f"{fmt_power(sum(_f(r, 'facility_power_w', default=0) or 0 for r in last))} facility power")]
+    if d.get("job_chips"):
+        kpis.append((f"jobs in {years[-1]}", fmt_count(sum(_f(r, "jobs", default=0) or 0 for r in last)),
+                     f"of {fmt_count(d['job_chips'])} chips each"))
+    sec.kpis(kpis)
+    by_use = sorted({(str(r.get("chip")), str(r.get("use", "training"))) for r in rows})
+    def series(chip: str, use: str, key: str) -> list[float]:
+        return [sum(_f(r, key, default=0) or 0 for r in rows
+                    if r.get("year") == y and r.get("chip") == chip and r.get("use", "training") == use) for y in years]
+    f1 = go.Figure([go.Bar(x=years, y=series(c, u, "chips_installed"), name=f"{c} {u}" if serving else c,
+                           marker_color=PALETTE[i % len(PALETTE)],
+                           hovertemplate=f"{c} {u} %{{x}}: %{{y:,.0f}} chips<extra></extra>")
+                    for i, (c, u) in enumerate(by_use)])
+    f1.update_layout(title="chips installed", barmode="stack", yaxis_title="chips", xaxis=dict(dtick=1))
+    caps = d.get("power_cap_w_by_year") or {}
+    f2 = go.Figure()
+    for i, (site, by) in enumerate(caps.items()):
+        used = [sum(_f(r, "facility_power_w", default=0) or 0 for r in rows if r.get("site") == site and r.get("year") == y)
+                / 1e6 for y in years]
+        cap = [float(by.get(str(y), by.get(y, 0)) or 0) / 1e6 for y in years] if isinstance(by, dict) else []
+        color = PALETTE[i % len(PALETTE)]
+        f2.add_trace(go.Bar(x=years, y=used, name=f"{site} used", marker_color=color,
+                            hovertemplate=f"{site} %{{x}}: %{{y:,.1f}} MW used<extra></extra>"))
+        f2.add_trace(go.Scatter(x=years, y=cap, name=f"{site} cap", mode="lines+markers", line=dict(color=color, dash="dash"),
+                                hovertemplate=f"{site} %{{x}} cap: %{{y:,.1f}} MW<extra></extra>"))
+    f2.update_layout(title="facility power against each site's cap", barmode="group", yaxis_title="MW", xaxis=dict(dtick=1))
+    sec = page.section("What is bought, where and when", "buy")
+    sec.row((f1, "Chips installed per year by kind" + (" and use" if serving else "") + " (retired after the hardware life)."),
+            (f2, "Facility power drawn at full load per site and year (bars) against its cap (dashed)."))
+    delivered = [sum(_f(r, "delivered_flops", default=0) or 0 for r in rows if r.get("year") == y) / 1e18 for y in years]
+    f3 = go.Figure([go.Bar(x=years, y=delivered, name="delivered", marker_color=PALETTE[0],
+                           hovertemplate="%{x}: %{y:,.1f} EF/s delivered<extra></extra>"),
+                    go.Scatter(x=years, y=[float(v) / 1e18 for v in d.get("demand_flops") or []], name="demand",
+                               mode="lines+markers", line=dict(color="#1d2433", dash="dash"),
+                               hovertemplate="%{x}: %{y:,.1f} EF/s demand<extra></extra>")])
+    f3.update_layout(title="training: delivered against demand", yaxis_title="EF/s (delivered dense FLOP/s)", xaxis=dict(dtick=1))
+    figs = [(f3, "Training FLOP/s the plan delivers each year (chips x peak x utilization) against the demand.")]
+    if serving:
+        served = [sum(_f(r, "served_tokens_per_s", default=0) or 0 for r in rows if r.get("year") == y) / 1e6 for y in years]
+        f4 = go.Figure([go.Bar(x=years, y=served, name="served", marker_color=PALETTE[1],
+                               hovertemplate="%{x}: %{y:,.1f}M tokens/s served<extra></extra>"),
+                        go.Scatter(x=years, y=[float(v) / 1e6 for v in d.get("serve_tokens_per_s") or []], name="demand",
+                                   mode="lines+markers", line=dict(color="#1d2433", dash="dash"),
+                                   hovertemplate="%{x}: %{y:,.1f}M tokens/s demand<extra></extra>")])
+        f4.update_layout(title="serving: served against demand", yaxis_title="million output tokens/s", xaxis=dict(dtick=1))
+        figs.append((f4, "Output tokens/s the serving chips serve (chips x each kind's simulated rate) against the demand."))
+    sec = page.section("Delivered against demand", "demand")
+    sec.row(*figs)
+    sec = page.section("The plan, row by row", "table")
+    header = ["year", "site", "chip"] + (["use"] if serving else []) + ["bought (systems)", "installed chips"] \
+        + (["jobs"] if d.get("job_chips") else []) + ["facility power", "delivered EF/s"] \
+        + (["served tok/s"] if serving else []) + ["hardware capex", "annual owner cost"]
+    table = []
+    for r in rows:
+        cells: list[Any] = [r.get("year"), r.get("site"), r.get("chip")] + ([r.get("use")] if serving else [])
+        cells += [fmt_count(_f(r, "systems_bought", default=0) or 0), fmt_count(_f(r, "chips_installed", default=0) or 0)]
+        if d.get("job_chips"):
+            cells.append(fmt_count(_f(r, "jobs", default=0) or 0) if r.get("jobs") is not None else "")
+        cells += [fmt_power(_f(r, "facility_power_w", default=0) or 0),
+                  fmt_num((_f(r, "delivered_flops", default=0) or 0) / 1e18) if r.get("use", "training") == "training" else ""]
+        if serving:
+            cells.append(fmt_count(_f(r, "served_tokens_per_s", default=0) or 0) if r.get("served_tokens_per_s") is not None
+                         else "")
+        cells += [fmt_money(_f(r, "capex_usd", default=0) or 0), fmt_money(_f(r, "annual_cost_usd", default=0) or 0)]
+        table.append([Cell(str(c)) if not isinstance(c, Cell) else c for c in cells])
+    sec.table(header, table, caption="; ".join(d.get("binding") or []) or "no power cap or supply limit binds")
+    for n in notes:
+        page.footer.append(str(n))
+    return page
+
+
+def write_plan_report(result: Any, path: str | Path, notes: Sequence[str] = ()) -> Path:
+    return build_plan_page(result, notes).write(path)
 
 
 def write_sizing_report(results: Sequence[Any], path: str | Path) -> Path:
