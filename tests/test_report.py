@@ -29,9 +29,9 @@ from rainier.report import (
 )
 from rainier.report.compare import compare_metrics
 from rainier.report.html import fmt_num, fmt_pct
-from rainier.units import fmt_money
 from rainier.report.run_report import bin_hours, check_run_dir, downsample, fleet_series
 from rainier.report.synthetic import write_synthetic_run
+from rainier.units import fmt_money
 
 RUN_SECTIONS = ["summary", "power", "chips", "tenants", "jobs", "inference", "cost", "events", "scenario"]
 
