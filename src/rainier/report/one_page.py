@@ -405,23 +405,23 @@ def build_plan_page(result: Any, notes: Sequence[str] = ()) -> Page:
     sec = page.section("What is bought, where and when", "buy")
     sec.row((f1, "Chips installed per year by kind" + (" and use" if serving else "") + " (retired after the hardware life)."),
             (f2, "Facility power drawn at full load per site and year (bars) against its cap (dashed)."))
-    delivered = [sum(_f(r, "delivered_flops", default=0) or 0 for r in rows if r.get("year") == y) / 1e18 for y in years]
-    f3 = go.Figure([go.Bar(x=years, y=delivered, name="delivered", marker_color=PALETTE[0],
-                           hovertemplate="%{x}: %{y:,.1f} EF/s delivered<extra></extra>"),
-                    go.Scatter(x=years, y=[float(v) / 1e18 for v in d.get("demand_flops") or []], name="demand",
-                               mode="lines+markers", line=dict(color="#1d2433", dash="dash"),
-                               hovertemplate="%{x}: %{y:,.1f} EF/s demand<extra></extra>")])
-    f3.update_layout(title="training: delivered against demand", yaxis_title="EF/s (delivered dense FLOP/s)", xaxis=dict(dtick=1))
-    figs = [(f3, "Training FLOP/s the plan delivers each year (chips x peak x utilization) against the demand.")]
+    def against(key: str, need: list[Any], scale: float, unit: str, title: str, axis: str, color: str) -> go.Figure:
+        got = [sum(_f(r, key, default=0) or 0 for r in rows if r.get("year") == y) / scale for y in years]
+        fig = go.Figure([go.Bar(x=years, y=got, name="delivered", marker_color=color,
+                                hovertemplate=f"%{{x}}: %{{y:,.1f}} {unit} delivered<extra></extra>"),
+                         go.Scatter(x=years, y=[float(v) / scale for v in need], name="demand", mode="lines+markers",
+                                    line=dict(color="#1d2433", dash="dash"),
+                                    hovertemplate=f"%{{x}}: %{{y:,.1f}} {unit} demand<extra></extra>")])
+        fig.update_layout(title=title, yaxis_title=axis, xaxis=dict(dtick=1))
+        return fig
+
+    figs = [(against("delivered_flops", d.get("demand_flops") or [], 1e18, "EF/s", "training: delivered against demand",
+                     "EF/s (delivered dense FLOP/s)", PALETTE[0]),
+             "Training FLOP/s the plan delivers each year (chips x peak x utilization) against the demand.")]
     if serving:
-        served = [sum(_f(r, "served_tokens_per_s", default=0) or 0 for r in rows if r.get("year") == y) / 1e6 for y in years]
-        f4 = go.Figure([go.Bar(x=years, y=served, name="served", marker_color=PALETTE[1],
-                               hovertemplate="%{x}: %{y:,.1f}M tokens/s served<extra></extra>"),
-                        go.Scatter(x=years, y=[float(v) / 1e6 for v in d.get("serve_tokens_per_s") or []], name="demand",
-                                   mode="lines+markers", line=dict(color="#1d2433", dash="dash"),
-                                   hovertemplate="%{x}: %{y:,.1f}M tokens/s demand<extra></extra>")])
-        f4.update_layout(title="serving: served against demand", yaxis_title="million output tokens/s", xaxis=dict(dtick=1))
-        figs.append((f4, "Output tokens/s the serving chips serve (chips x each kind's simulated rate) against the demand."))
+        figs.append((against("served_tokens_per_s", d.get("serve_tokens_per_s") or [], 1e6, "M tokens/s",
+                             "serving: served against demand", "million output tokens/s", PALETTE[1]),
+                     "Output tokens/s the serving chips serve (chips x each kind's simulated rate) against the demand."))
     sec = page.section("Delivered against demand", "demand")
     sec.row(*figs)
     sec = page.section("The plan, row by row", "table")
