@@ -101,6 +101,12 @@ def parse_serve_demand(text: str) -> dict[int, float]:
     return out
 
 
+def _carried(by_year: dict[int, float], years: list[int]) -> list[float]:
+    """``by_year``'s figure in each of ``years``: a year it does not give keeps its latest earlier one (0 before
+    any)."""
+    return [by_year.get(y, next((by_year[z] for z in sorted(by_year, reverse=True) if z < y), 0.0)) for y in years]
+
+
 def parse_keyed(text: str | None, field: str, value: Callable[[str, str], float], key: Callable[[str], str],
                 years: tuple[int, int]) -> dict[str, float | dict[int, float]]:
     """'a:1GW,b:2027:2GW' -> {'a': 1e9, 'b': {2027: 2e9}}: a figure for every year, or from a year on. Names
@@ -240,14 +246,12 @@ def plan_cmd(
         years, flops = parse_demand(demand, fpt)
     else:
         years, flops = [], []
+    serve_need = None
     if serve_by_year:
         # one list of years for both demands; a year given for one only keeps the other's latest earlier figure
         train_by_year = dict(zip(years, flops, strict=True))
         years = sorted(set(years) | set(serve_by_year))
-        flops = [train_by_year.get(y, next((train_by_year[z] for z in sorted(train_by_year, reverse=True) if z < y), 0.0))
-                 for y in years]
-    serve_need = [serve_by_year.get(y, next((serve_by_year[z] for z in sorted(serve_by_year, reverse=True) if z < y),
-                                            0.0)) for y in years] if serve_by_year else None
+        flops, serve_need = _carried(train_by_year, years), _carried(serve_by_year, years)
     if fpt is not None:
         notes.append(f"demand: model FLOP/s = training tokens/s x {fpt:.4g} FLOPs per token ({workload}, seq "
                      f"{n_seq}: 6N + attention, the MFU numerator)")

@@ -177,9 +177,10 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     year over all sites, one figure or ``{year: chips}`` from that year on (default: unlimited).
     ``job_chips``: the demand is met by whole jobs of that many chips, each on whole systems of one kind at one
     site, bought together (a job's block: ``ceil(job_chips / chips per system)`` systems, the few chips past the
-    job idle; a job smaller than a system shares it: ``floor(chips per system / job_chips)`` jobs per system); only the jobs' chips deliver (the utilization is then the workload's on ``job_chips`` chips), and
-    the plan buys blocks, so it is no larger a problem than a FLOP/s plan. None: every chip delivers (FLOP/s only,
-    any job size).
+    job idle; a job smaller than a system shares it: ``floor(chips per system / job_chips)`` jobs per system).
+    Only the jobs' chips deliver (the utilization is then the workload's on ``job_chips`` chips), and the plan
+    buys blocks, so it is no larger a problem than a FLOP/s plan. None: every chip delivers (FLOP/s only, any
+    job size).
     ``serve_tokens_per_s`` (one figure per year, as ``demand_flops``) with ``serve_rate`` (output tokens/s per chip
     for each kind in ``chips`` that can serve; e.g. :func:`serving_rates`): a serving demand met by chips bought
     for it (whole systems, apart from the training chips; they share the sites' power and the supply). A
