@@ -447,3 +447,31 @@ def test_plan_cli_serves_a_model_beside_training(run_cli):
                        (("--serve", "llama3-8b", "--serve-demand", "2026:5EF"), "--serve-demand"), ((), "--demand")):
         rc, _, err = run_cli("plan", "--chip", "h100", *args)
         assert rc == 2 and flag in err and len(err.strip().splitlines()) == 1, (args, err)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(train=st.lists(st.floats(0.0, 150.0), min_size=2, max_size=2),
+       serve=st.lists(st.floats(0.0, 400.0), min_size=2, max_size=2),
+       trn2_rate=st.floats(100.0, 2000.0), job=st.sampled_from([None, 512, 4096]))
+def test_training_and_serving_property(cat, train, serve, trn2_rate, job):
+    """Whatever the two demands (EF/s, M tokens/s) and job size: the plan meets both with whole systems, never
+    draws more than a site's cap in a year, and each serving row serves chips x its kind's rate; or it says
+    (one RainierError naming a field) that no plan can."""
+    rate = {"trn2": trn2_rate, "gb200": 3000.0}
+    years = [2026, 2027]
+    try:
+        res = plan_capacity(cat, ["trn2", "gb200"], ["new-carlisle", "mississippi"], years, [t * 1e18 for t in train],
+                            serve_tokens_per_s=[v * 1e6 for v in serve], serve_rate=rate, job_chips=job)
+    except RainierError as e:
+        assert e.field in ("--demand", "--serve-demand")
+        return
+    for i, year in enumerate(years):
+        rows = [r for r in res.rows if r.year == year]
+        assert sum(r.delivered_flops for r in rows) >= train[i] * 1e18 * (1 - 1e-9)
+        assert sum(r.served_tokens_per_s or 0.0 for r in rows) >= serve[i] * 1e6 * (1 - 1e-9)
+        for site, by in res.power_cap_w_by_year.items():
+            assert sum(r.facility_power_w for r in rows if r.site == site) <= by[year] * (1 + 1e-9)
+        for r in rows:
+            assert r.chips_installed % cat.system(r.system).chips == 0
+            if r.use == "serving":
+                assert r.served_tokens_per_s == pytest.approx(r.chips_installed * rate[r.chip])
