@@ -475,3 +475,37 @@ def test_training_and_serving_property(cat, train, serve, trn2_rate, job):
             assert r.chips_installed % cat.system(r.system).chips == 0
             if r.use == "serving":
                 assert r.served_tokens_per_s == pytest.approx(r.chips_installed * rate[r.chip])
+
+
+def test_spares_are_bought_with_each_job_and_deliver_nothing(cat):
+    """--spares: each job's block carries ceil(share x its systems) spare systems (at least one for any share > 0);
+    they cost and draw power but deliver nothing, so the plan costs more and delivers the same jobs."""
+    years, demand = [2026], [1e19]
+    plain = plan_capacity(cat, ["gb200"], ["new-carlisle"], years, demand, job_chips=1024)
+    spared = plan_capacity(cat, ["gb200"], ["new-carlisle"], years, demand, job_chips=1024, job_spares=0.05)
+    assert spared.spare_systems_per_job == {"gb200": 1} and plain.spare_systems_per_job == {"gb200": 0}
+    a, b = plain.rows[0], spared.rows[0]
+    assert a.jobs == b.jobs and a.delivered_flops == pytest.approx(b.delivered_flops)
+    assert b.systems_installed == a.systems_installed + b.jobs  # 15 racks per job, plus one spare
+    assert spared.total_cost_usd > plain.total_cost_usd
+    assert plan_capacity(cat, ["gb200"], ["new-carlisle"], years, demand, job_chips=16384,
+                         job_spares=0.05).spare_systems_per_job == {"gb200": 12}  # ceil(0.05 x 228)
+    for bad, kwargs in ((-0.1, {"job_chips": 1024}), (1.5, {"job_chips": 1024}), (0.05, {})):
+        with pytest.raises(RainierError, match="--spares"):
+            plan_capacity(cat, ["gb200"], ["new-carlisle"], years, demand, job_spares=bad, **kwargs)
+
+
+def test_plan_cli_spares(run_cli):
+    import json
+
+    rc, out, err = run_cli("plan", "--demand", "2026:2Mtok/s", "--chip", "gb200", "--site", "new-carlisle",
+                           "--workload", "llama3-8b", "--job-chips", "1024", "--spares", "5%", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["spare_systems_per_job"] == {"gb200": 1} and any(n.startswith("spares:") for n in d["notes"])
+    for args in (("--spares", "5%"), ("--workload", "llama3-8b", "--spares", "abc"),
+                 ("--workload", "llama3-8b", "--spares", "150%"),
+                 ("--workload", "llama3-8b", "--no-whole-jobs", "--spares", "5%")):
+        rc, _, err = run_cli("plan", "--demand", "2026:2EF" if args[0] == "--spares" else "2026:2Mtok/s",
+                             "--chip", "gb200", *args)
+        assert rc == 2 and "--spares" in err and len(err.strip().splitlines()) == 1, (args, err)

@@ -101,6 +101,18 @@ def parse_serve_demand(text: str) -> dict[int, float]:
     return out
 
 
+def _share(text: str, field: str) -> float:
+    """'5%' or '0.05' -> 0.05: a share from 0 to 1."""
+    t = text.strip()
+    try:
+        v = float(t[:-1]) / 100.0 if t.endswith("%") else float(t)
+    except ValueError:
+        raise RainierError(f"cannot read '{text}'", field=field, fix="write a share like 5% or 0.05") from None
+    if not 0.0 <= v <= 1.0:
+        raise RainierError(f"must be from 0% to 100% (got {text})", field=field, fix="e.g. 5%")
+    return v
+
+
 def _carried(by_year: dict[int, float], years: list[int]) -> list[float]:
     """``by_year``'s figure in each of ``years``: a year it does not give keeps its latest earlier one (0 before
     any)."""
@@ -168,6 +180,9 @@ def plan_cmd(
     whole_jobs: Annotated[bool, typer.Option(
         "--whole-jobs/--no-whole-jobs", help="with --workload: meet the demand with whole --job-chips jobs, each on "
                                              "one chip kind at one site (default), or in FLOP/s with any job size")] = True,
+    spares: Annotated[str | None, typer.Option(
+        "--spares", help="with whole jobs: spare systems bought with each job, as a share of its systems rounded up "
+                         "(5% = one per 20, at least one), standing in for failed systems under repair")] = None,
     goodput: Annotated[bool, typer.Option(
         "--goodput/--no-goodput", help="with --workload: count the time lost to failures and checkpoints")] = True,
     serve: Annotated[str | None, typer.Option(
@@ -270,6 +285,10 @@ def plan_cmd(
         raise RainierError("--no-whole-jobs needs --workload", field="--no-whole-jobs",
                            fix="drop it: without --workload the plan meets FLOP/s, with no job size")
     jobs = n_job if workload is not None and whole_jobs else None
+    spare_frac = _share(spares, "--spares") if spares is not None else 0.0
+    if spares is not None and jobs is None:
+        raise RainierError("spares are per job: they need whole jobs", field="--spares",
+                           fix="plan with --workload (whole jobs, not --no-whole-jobs), or drop --spares")
     serve_fits: list[ServingFit] = []
     rate: dict[str, float] | None = None
     if serve is not None:
@@ -289,13 +308,17 @@ def plan_cmd(
                          f"{sf.chip} {sf.tokens_per_s_per_chip:,.0f}" for sf in serve_fits if sf.tokens_per_s_per_chip)
                      + "; serving chips are bought apart from training chips and share the sites' power")
     res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
-                        power_cap_w=caps or None, supply_chips=limits or None, job_chips=jobs,
+                        power_cap_w=caps or None, supply_chips=limits or None, job_chips=jobs, job_spares=spare_frac,
                         serve_tokens_per_s=serve_need, serve_rate=rate)
     if jobs is not None:
         idle = [r for r in res.rows if r.jobs is not None and r.chips_installed > r.jobs * jobs]
         notes.append(f"whole jobs: the demand is met by jobs of {jobs:,} chips, each on whole systems of one chip kind "
                      "at one site, bought together; only the jobs' chips deliver (--no-whole-jobs: FLOP/s with any "
                      "job size)")
+        if spare_frac:
+            notes.append("spares: " + ", ".join(f"{k} {n} system{'s' if n != 1 else ''} per job"
+                                                for k, n in res.spare_systems_per_job.items())
+                         + " (bought with each job, idle until a system fails)")
         if idle:
             notes.append("chips past whole jobs (idle for this workload, still powered and paid for): " + "; ".join(
                 f"{r.year} {r.site} {r.chip} {r.chips_installed - (r.jobs or 0) * jobs:,}" for r in idle[:6])

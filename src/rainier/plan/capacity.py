@@ -88,6 +88,7 @@ class PlanResult:
     supply_value_usd_per_chip: dict[str, dict[int, float]] = field(default_factory=dict)
     demand_cost_usd_per_ef_s: dict[int, float | None] = field(default_factory=dict)
     job_chips: int | None = None  # the demand was met by whole jobs of this many chips (None: FLOP/s only)
+    spare_systems_per_job: dict[str, int] = field(default_factory=dict)  # with job_chips: spares bought per job block
     serve_tokens_per_s: list[float] = field(default_factory=list)  # per year: output tokens/s to serve (or empty)
     serve_rate_by_chip: dict[str, float] = field(default_factory=dict)  # output tokens/s per chip serving
     serve_cost_usd_per_mtok_s: dict[int, float | None] = field(default_factory=dict)  # LP: 1M tok/s more costs
@@ -122,6 +123,7 @@ class PlanResult:
             "supply_chips_by_year": self.supply_chips_by_year,
             "utilization_by_chip": self.utilization_by_chip,
             "job_chips": self.job_chips,
+            "spare_systems_per_job": self.spare_systems_per_job,
             "serve_tokens_per_s": self.serve_tokens_per_s,
             "serve_rate_by_chip": self.serve_rate_by_chip,
             "marginal": {"method": "LP relaxation re-solved with the bound moved (1 MW, 1 EF/s, 1,000 chips), "
@@ -166,7 +168,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                   hbm_bytes: list[float] | None = None,
                   power_cap_w: Mapping[str, float | Mapping[int, float]] | None = None,
                   supply_chips: Mapping[str, float | Mapping[int, float]] | None = None,
-                  job_chips: int | None = None, serve_tokens_per_s: list[float] | None = None,
+                  job_chips: int | None = None, job_spares: float = 0.0, serve_tokens_per_s: list[float] | None = None,
                   serve_rate: Mapping[str, float] | None = None, time_limit_s: float = 20.0) -> PlanResult:
     """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``.
 
@@ -180,7 +182,9 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     job idle; a job smaller than a system shares it: ``floor(chips per system / job_chips)`` jobs per system).
     Only the jobs' chips deliver (the utilization is then the workload's on ``job_chips`` chips), and the plan
     buys blocks, so it is no larger a problem than a FLOP/s plan. None: every chip delivers (FLOP/s only, any
-    job size).
+    job size). ``job_spares``: with ``job_chips``, spare systems bought with each job's block, as a fraction of its
+    systems rounded up (0.05: one spare per 20 systems, at least one): they stand in for failed systems while
+    those are repaired, drawing power and costing as the rest.
     ``serve_tokens_per_s`` (one figure per year, as ``demand_flops``) with ``serve_rate`` (output tokens/s per chip
     for each kind in ``chips`` that can serve; e.g. :func:`serving_rates`): a serving demand met by chips bought
     for it (whole systems, apart from the training chips; they share the sites' power and the supply). A
@@ -224,6 +228,12 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                                       and job_chips >= 1):
         raise RainierError(f"chips per job must be a whole number >= 1 (got {job_chips!r})", field="--job-chips",
                            fix="e.g. --job-chips 16384")
+    if not (_real(job_spares) and 0 <= float(job_spares) <= 1):
+        raise RainierError(f"spares must be a fraction of a job's systems from 0 to 1 (got {job_spares!r})",
+                           field="--spares", fix="e.g. --spares 5% (one spare system per 20, at least one)")
+    if job_spares and job_chips is None:
+        raise RainierError("spares are per job: they need whole jobs", field="--spares",
+                           fix="plan with --workload (whole jobs), or drop --spares")
     if precision not in ("bf16", "fp8", "fp4"):
         raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
     if hbm_bytes is not None:
@@ -308,8 +318,11 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     # (jobs x job_chips) / (block chips) of their FLOP/s: the idle ones still draw power and cost.
     sys_per_unit = np.ones(nc, dtype=int)
     jobs_per_unit = np.ones(nc, dtype=int)
+    spares = np.zeros(nc, dtype=int)
     if job_chips is not None:
-        sys_per_unit = np.array([math.ceil(job_chips / sy.chips) for sy in systems], dtype=int)
+        job_sys = np.array([math.ceil(job_chips / sy.chips) for sy in systems], dtype=int)
+        spares = np.array([math.ceil(float(job_spares) * k - 1e-9) for k in job_sys], dtype=int)
+        sys_per_unit = job_sys + spares
         jobs_per_unit = np.array([max(1, sy.chips // job_chips) for sy in systems], dtype=int)
         flops = flops * jobs_per_unit * job_chips / (sys_per_unit * cps)
         cps = cps * sys_per_unit
@@ -495,6 +508,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                       power_value_usd_per_mw=power_value,
                       supply_value_usd_per_chip={accs_by[k]: v for k, v in supply_value.items()},
                       demand_cost_usd_per_ef_s=demand_cost, job_chips=job_chips,
+                      spare_systems_per_job={a.name: int(spares[c]) for c, a in enumerate(accs)} if job_chips else {},
                       serve_tokens_per_s=serve_need if n_use == 2 else [],
                       serve_rate_by_chip={a.name: float(rate[c]) for c, a in enumerate(accs)} if n_use == 2 else {},
                       serve_cost_usd_per_mtok_s=serve_cost)
