@@ -503,9 +503,35 @@ def test_plan_cli_spares(run_cli):
     assert rc == 0, err
     d = json.loads(out)
     assert d["spare_systems_per_job"] == {"gb200": 1} and any(n.startswith("spares:") for n in d["notes"])
+    rc, out, err = run_cli("plan", "--demand", "2026:2Mtok/s", "--chip", "gb200", "--site", "new-carlisle",
+                           "--workload", "llama3-8b", "--job-chips", "1024", "--spares", "auto", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["spare_systems_per_job"]["gb200"] >= 1
     for args in (("--spares", "5%"), ("--workload", "llama3-8b", "--spares", "abc"),
                  ("--workload", "llama3-8b", "--spares", "150%"),
                  ("--workload", "llama3-8b", "--no-whole-jobs", "--spares", "5%")):
         rc, _, err = run_cli("plan", "--demand", "2026:2EF" if args[0] == "--spares" else "2026:2Mtok/s",
                              "--chip", "gb200", *args)
         assert rc == 2 and "--spares" in err and len(err.strip().splitlines()) == 1, (args, err)
+
+
+def test_auto_spares_follow_the_failure_model(cat):
+    """--spares auto: the fewest spares that leave a job short under 1% of the time, each system down a share u of
+    the time (the fleet's default causes: rate x mean repair). Checked against the Poisson tail directly; more
+    systems need no fewer spares; a plan with auto spares buys them."""
+    from scipy.stats import poisson
+
+    from rainier.fleet.scenario import LLAMA3_CAUSES
+    from rainier.plan.capacity import spares_for
+
+    sy = cat.system("gb200-nvl72")
+    u = sum((c.rate_per_chip_hour * sy.chips + c.rate_per_system_hour) * c.repair.mean / 3600 for c in LLAMA3_CAUSES)
+    last = 0
+    for n in (1, 15, 60, 228, 1000):
+        k = spares_for(sy, n)
+        assert poisson.sf(k, n * u) < 0.01 and (k == 0 or poisson.sf(k - 1, n * u) >= 0.01)
+        assert k >= last
+        last = k
+    res = plan_capacity(cat, ["gb200"], ["new-carlisle"], [2026], [1e19], job_chips=16384, job_spares="auto")
+    assert res.spare_systems_per_job == {"gb200": spares_for(sy, 228)}
+    assert res.rows[0].systems_installed == res.rows[0].jobs * (228 + spares_for(sy, 228))

@@ -182,7 +182,8 @@ def plan_cmd(
                                              "one chip kind at one site (default), or in FLOP/s with any job size")] = True,
     spares: Annotated[str | None, typer.Option(
         "--spares", help="with whole jobs: spare systems bought with each job, as a share of its systems rounded up "
-                         "(5% = one per 20, at least one), standing in for failed systems under repair")] = None,
+                         "(5% = one per 20, at least one), standing in for failed systems under repair; auto: the "
+                         "fewest that leave a job short under 1% of the time")] = None,
     goodput: Annotated[bool, typer.Option(
         "--goodput/--no-goodput", help="with --workload: count the time lost to failures and checkpoints")] = True,
     serve: Annotated[str | None, typer.Option(
@@ -285,7 +286,9 @@ def plan_cmd(
         raise RainierError("--no-whole-jobs needs --workload", field="--no-whole-jobs",
                            fix="drop it: without --workload the plan meets FLOP/s, with no job size")
     jobs = n_job if workload is not None and whole_jobs else None
-    spare_frac = _share(spares, "--spares") if spares is not None else 0.0
+    spare_frac: float | str = 0.0
+    if spares is not None:
+        spare_frac = "auto" if spares.strip().lower() == "auto" else _share(spares, "--spares")
     if spares is not None and jobs is None:
         raise RainierError("spares are per job: they need whole jobs", field="--spares",
                            fix="plan with --workload (whole jobs, not --no-whole-jobs), or drop --spares")

@@ -168,7 +168,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                   hbm_bytes: list[float] | None = None,
                   power_cap_w: Mapping[str, float | Mapping[int, float]] | None = None,
                   supply_chips: Mapping[str, float | Mapping[int, float]] | None = None,
-                  job_chips: int | None = None, job_spares: float = 0.0, serve_tokens_per_s: list[float] | None = None,
+                  job_chips: int | None = None, job_spares: float | str = 0.0,
+                  serve_tokens_per_s: list[float] | None = None,
                   serve_rate: Mapping[str, float] | None = None, time_limit_s: float = 20.0) -> PlanResult:
     """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``.
 
@@ -184,7 +185,9 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     buys blocks, so it is no larger a problem than a FLOP/s plan. None: every chip delivers (FLOP/s only, any
     job size). ``job_spares``: with ``job_chips``, spare systems bought with each job's block, as a fraction of its
     systems rounded up (0.05: one spare per 20 systems, at least one): they stand in for failed systems while
-    those are repaired, drawing power and costing as the rest.
+    those are repaired, drawing power and costing as the rest; ``"auto"``: per kind, the fewest spares
+    (:func:`spares_for`) that leave a job short of systems under 1% of the time, from the fleet's default failure
+    causes and repair times.
     ``serve_tokens_per_s`` (one figure per year, as ``demand_flops``) with ``serve_rate`` (output tokens/s per chip
     for each kind in ``chips`` that can serve; e.g. :func:`serving_rates`): a serving demand met by chips bought
     for it (whole systems, apart from the training chips; they share the sites' power and the supply). A
@@ -228,7 +231,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                                       and job_chips >= 1):
         raise RainierError(f"chips per job must be a whole number >= 1 (got {job_chips!r})", field="--job-chips",
                            fix="e.g. --job-chips 16384")
-    if not (_real(job_spares) and 0 <= float(job_spares) <= 1):
+    if job_spares != "auto" and not (_real(job_spares) and 0 <= float(job_spares) <= 1):
         raise RainierError(f"spares must be a fraction of a job's systems from 0 to 1 (got {job_spares!r})",
                            field="--spares", fix="e.g. --spares 5% (one spare system per 20, at least one)")
     if job_spares and job_chips is None:
@@ -321,7 +324,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     spares = np.zeros(nc, dtype=int)
     if job_chips is not None:
         job_sys = np.array([math.ceil(job_chips / sy.chips) for sy in systems], dtype=int)
-        spares = np.array([math.ceil(float(job_spares) * k - 1e-9) for k in job_sys], dtype=int)
+        spares = np.array([spares_for(sy, int(k)) for sy, k in zip(systems, job_sys, strict=True)] if job_spares == "auto"
+                          else [math.ceil(float(job_spares) * k - 1e-9) for k in job_sys], dtype=int)
         sys_per_unit = job_sys + spares
         jobs_per_unit = np.array([max(1, sy.chips // job_chips) for sy in systems], dtype=int)
         flops = flops * jobs_per_unit * job_chips / (sys_per_unit * cps)
@@ -512,6 +516,24 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                       serve_tokens_per_s=serve_need if n_use == 2 else [],
                       serve_rate_by_chip={a.name: float(rate[c]) for c, a in enumerate(accs)} if n_use == 2 else {},
                       serve_cost_usd_per_mtok_s=serve_cost)
+
+
+def spares_for(system: Any, job_systems: int, short: float = 0.01) -> int:
+    """The fewest spare systems that leave a job of ``job_systems`` systems short of systems less than ``short``
+    of the time: each system is down for repair a share ``u`` of the time (the fleet's default failure causes,
+    Llama 3's rates: each cause's rate per system times its mean repair time), independently, so the systems down
+    at once are about Poisson with mean ``job_systems x u``; a failure takes out one system."""
+    from scipy.stats import poisson
+
+    from rainier.fleet.scenario import LLAMA3_CAUSES
+
+    u = sum((c.rate_per_chip_hour * system.chips + c.rate_per_system_hour) * c.repair.mean / 3600.0
+            for c in LLAMA3_CAUSES)
+    mean = job_systems * u
+    k = 0
+    while poisson.sf(k, mean) >= short:
+        k += 1
+    return k
 
 
 def _lp(c: np.ndarray, A: np.ndarray, lo: np.ndarray, hi: np.ndarray, ub: np.ndarray) -> tuple[float, np.ndarray] | None:
