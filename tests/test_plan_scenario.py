@@ -51,11 +51,15 @@ def test_the_scenario_holds_the_plans_hardware_jobs_and_services(cat, planned):
     total_tokens = sum(j.tokens for j in jobs)
     planned_tokens = sum(rate[r.chip] * 512 * (r.jobs or 0) * 365 * 86400 for r in planned.rows if r.use == "training")
     assert total_tokens == pytest.approx(planned_tokens, rel=1e-4)
-    # one service per kind serving in the first year, the first year's demand in input + output tokens/s
-    first = [r for r in planned.rows if r.year == 2026 and r.use == "serving"]
-    assert {s.system for s in sc.services} == {r.system for r in first}
-    assert sum(s.demand.tokens_per_s for s in sc.services) == pytest.approx(1e6 * (294 + 290) / 290, rel=1e-4)
-    assert all(s.demand.growth_per_year == pytest.approx(2.0) for s in sc.services)
+    # one service per kind that serves in any year, its demand stepping each 1 January to its share of that
+    # year's demand (input + output tokens/s), no headroom; the steps sum to each year's planned demand
+    serving = [r for r in planned.rows if r.use == "serving"]
+    assert {s.system for s in sc.services} == {r.system for r in serving}
+    for i, need in enumerate([1e6, 2e6, 4e6]):
+        at = i * 365 * 86400.0
+        got = sum(next(st.tokens_per_s for st in s.demand.steps if st.at_s == at) for s in sc.services)
+        assert got == pytest.approx(need * (294 + 290) / 290, rel=1e-4)
+    assert all(s.demand.growth_per_year == 1.0 and s.headroom == 0.0 for s in sc.services)
     assert sc.perf.seq == 8192 and sc.perf.global_batch_tokens == 256 * 8192
     # and the fleet runs it (a fortnight here)
     short = scenario_from_dict({**yaml.safe_load(yaml.safe_dump(doc)), "horizon": "14d"}, catalog=cat)
@@ -84,3 +88,61 @@ def test_plan_cli_writes_a_scenario_the_fleet_loads(run_cli, tmp_path, cat):
     bad = tmp_path / "none.yaml"
     rc, _, err = run_cli("plan", "--demand", "2026:2EF", "--chip", "trn2", "--scenario-out", str(bad))
     assert rc == 2 and "--scenario-out" in err and len(err.strip().splitlines()) == 1 and not bad.exists()
+
+
+def test_replacement_hardware_gets_jobs_and_a_late_service_starts_late(cat):
+    """Hardware bought when the first cohort retires runs new job slots (the plan keeps its jobs every year), and a
+    kind that serves only from a later year gets a service whose demand is 0 until then."""
+    years = [2026, 2027, 2028, 2029, 2030, 2031, 2032]
+    res = plan_capacity(cat, ["gb200"], ["new-carlisle"], years, [4e18] * 7, job_chips=1024,
+                        serve_tokens_per_s=[0, 0, 1e6, 1e6, 1e6, 1e6, 1e6], serve_rate={"gb200": 3000.0})
+    life = int(round(cat.economics().hardware_life_years))
+    doc = plan_scenario(res, cat, workload="llama3-8b", tokens_per_s_per_chip={"gb200": 1000.0}, job_chips=1024,
+                        serve_model="llama3-8b")
+    sc = scenario_from_dict(yaml.safe_load(yaml.safe_dump(doc)), catalog=cat)
+    jobs_per_year = [r.jobs for r in res.rows if r.use == "training"]
+    for i, n in enumerate(jobs_per_year):  # every year's job slots run: jobs in flight on 1 July of that year
+        mid = (i * 365 + 182) * 86400.0
+        running = [j for j in sc.jobs if j.arrival_s <= mid < j.arrival_s + 90 * 86400.0]
+        assert len(running) == n, (years[i], len(running), n)
+    assert any(j.arrival_s >= life * 365 * 86400.0 for j in sc.jobs)
+    (svc,) = sc.services
+    steps = {round(st.at_s / 86400.0 / 365): st.tokens_per_s for st in svc.demand.steps}
+    assert steps[0] == 0.0 and steps[1] == 0.0 and steps[2] > 0
+
+
+def test_the_fleet_follows_a_stepped_demand(cat):
+    """A service's demand steps: the fleet's demand is the step's figure from its time on (0 before a service
+    starts), before the daily shape (flat here)."""
+    from rainier.fleet import Simulation
+
+    doc = {"name": "s", "horizon": "3d", "perf": {"backend": "physics"},
+           "sites": [{"name": "x", "power_cap": "100MW", "pue": 1.1, "systems": [{"kind": "trn2-ultraserver", "installed": 8}]}],
+           "tenants": [{"name": "t"}],
+           "services": [{"name": "api", "tenant": "t", "model": "llama3-8b", "system": "trn2-ultraserver",
+                         "demand": {"tokens_per_s": "1M", "steps": [{"at": "0d", "tokens_per_s": 0},
+                                                                    {"at": "1d", "tokens_per_s": "2M"}]}}]}
+    sim = Simulation(scenario_from_dict(doc, catalog=cat), cat)
+    sv = sim.services[0]
+    assert sim._demand(sv, 3600.0) == 0.0
+    assert sim._demand(sv, 86400.0 * 1.5) == pytest.approx(2e6)
+    with pytest.raises(RainierError, match="steps"):
+        bad = {**doc, "services": [{**doc["services"][0], "demand": {"tokens_per_s": "1M", "steps": [
+            {"at": "1d", "tokens_per_s": 1}, {"at": "0d", "tokens_per_s": 1}]}}]}
+        scenario_from_dict(bad, catalog=cat)
+
+
+def test_scenario_out_cli_names_kinds_as_the_catalog_and_refuses_model_files(run_cli, tmp_path, cat):
+    out = tmp_path / "u.yaml"
+    rc, _, err = run_cli("plan", "--chip", "TRN2,GB200", "--demand", "2026:2Mtok/s", "--workload", "llama3-8b",
+                         "--job-chips", "1024", "--scenario-out", str(out))
+    assert rc == 0, err
+    assert scenario_from_dict(yaml.safe_load(out.read_text()), catalog=cat).jobs
+    model = tmp_path / "m.yaml"
+    model.write_text("name: m\n")
+    bad = tmp_path / "mm.yaml"
+    rc, _, err = run_cli("plan", "--chip", "gb200", "--serve", str(model), "--serve-demand", "2026:5Mtok/s",
+                         "--scenario-out", str(bad))
+    assert rc == 2 and "--scenario-out" in err and len(err.strip().splitlines()) == 1 and not bad.exists()
+    rc, _, err = run_cli("plan", "--chip", "gb200", "--serve", "llama3-8b", "--serve-demand", "2026:100Gtok/s")
+    assert rc == 2 and err.startswith("error: --serve-demand") and "tokens/s" in err

@@ -25,6 +25,7 @@ from rainier.cli.common import (
 )
 from rainier.errors import RainierError
 from rainier.plan.capacity import (
+    PlanRow,
     ServingFit,
     WorkloadFit,
     fmt_ef,
@@ -86,7 +87,8 @@ def parse_serve_demand(text: str) -> dict[int, float]:
         m = re.fullmatch(r"(\d{4}):(.+)", part.strip())
         tok = _TOKENS.fullmatch(m.group(2).strip()) if m else None
         if not m or not tok:
-            raise RainierError(f"cannot read '{part}'", field="--serve-demand",
+            unit = " (a figure needs its unit, tok/s)" if m and _BARE.fullmatch(m.group(2).strip()) else ""
+            raise RainierError(f"cannot read '{part}'{unit}", field="--serve-demand",
                                fix="write output tokens per second by year, like 2026:50Mtok/s,2027:200Mtok/s")
         year = int(m.group(1))
         if year > 2100:
@@ -226,6 +228,13 @@ def plan_cmd(
                             ("--serve-precision", serve_precision != "bf16")):
             if given:
                 raise RainierError(f"{flag} needs --serve", field=flag, fix="add --serve MODEL --serve-demand ..., or drop it")
+    if scenario_out is not None:
+        # the fleet reads models from the catalog by name: a model file would give a scenario it cannot load
+        for flag, name in (("--workload", workload), ("--serve", serve)):
+            if name is not None and (os.path.exists(name) or name.strip().lower().endswith((".yaml", ".yml"))):
+                raise RainierError(f"{flag} is a model file, which a fleet scenario cannot name", field="--scenario-out",
+                                   fix=f"add the model to a catalog (--catalog DIR) and give its name to {flag}, or "
+                                       "drop --scenario-out")
     if demand is None and serve_demand is None:
         raise RainierError("no demand given", field="--demand",
                            fix="give --demand 2026:500EF (training), or --serve MODEL --serve-demand 2026:50Mtok/s")
@@ -314,7 +323,10 @@ def plan_cmd(
                         power_cap_w=caps or None, supply_chips=limits or None, job_chips=jobs, job_spares=spare_frac,
                         serve_tokens_per_s=serve_need, serve_rate=rate)
     if jobs is not None:
-        idle = [r for r in res.rows if r.jobs is not None and r.chips_installed > r.jobs * jobs]
+        def past(r: PlanRow) -> int:  # chips neither in a job nor a spare: the unused part of a job's last system
+            return r.chips_installed - (r.jobs or 0) * jobs - r.spare_systems * cat.system(r.system).chips
+
+        idle = [r for r in res.rows if r.jobs is not None and past(r) > 0]
         notes.append(f"whole jobs: the demand is met by jobs of {jobs:,} chips, each on whole systems of one chip kind "
                      "at one site, bought together; only the jobs' chips deliver (--no-whole-jobs: FLOP/s with any "
                      "job size)")
@@ -324,7 +336,7 @@ def plan_cmd(
                          + " (bought with each job, idle until a system fails)")
         if idle:
             notes.append("chips past whole jobs (idle for this workload, still powered and paid for): " + "; ".join(
-                f"{r.year} {r.site} {r.chip} {r.chips_installed - (r.jobs or 0) * jobs:,}" for r in idle[:6])
+                f"{r.year} {r.site} {r.chip} {past(r):,}" for r in idle[:6])
                 + ("; ..." if len(idle) > 6 else "") + " (a job's last system is only partly used)")
     elif workload is not None:
         # the plan meets the demand in FLOP/s: a kind's chips at a site that are fewer than one job cannot run it
@@ -343,14 +355,15 @@ def plan_cmd(
         rates = None
         if workload is not None and fpt:
             # the rate the plan counted on: MFU x goodput (the fleet's failures should use up that slack)
-            rates = {f.chip: (f.utilization or 0.0) * cat.accelerator(f.chip).peak_flops(prec) / fpt
+            rates = {cat.accelerator(f.chip).name: (f.utilization or 0.0) * cat.accelerator(f.chip).peak_flops(prec) / fpt
                      for f in fits if f.utilization}
         doc = plan_scenario(res, cat, workload=workload, tokens_per_s_per_chip=rates,
                             seq=n_seq if workload is not None else None,
                             global_batch=n_gb if workload is not None else None, precision=prec,
                             job_chips=n_job if workload is not None else None, serve_model=serve,
                             slo_ttft_s=slo["slo_ttft_s"] if serve is not None else None,
-                            slo_tpot_s=slo["slo_tpot_s"] if serve is not None else None)
+                            slo_tpot_s=slo["slo_tpot_s"] if serve is not None else None,
+                            serve_precision=serve_precision.strip().lower())
         path = atomic_write_text(scenario_out, "# written by `rainier plan --scenario-out`\n"
                                  + yaml.safe_dump(doc, sort_keys=False), field="--scenario-out")
         notes.append(f"scenario: {path} ({len(doc.get('jobs', []))} training jobs, {len(doc.get('services', []))} "

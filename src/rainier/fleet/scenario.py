@@ -315,12 +315,28 @@ class JobGenerator(_M):
     cross_site: bool = False
 
 
+class DemandStep(_M):
+    """From ``at_s`` on, the service's mean demand is ``tokens_per_s`` (before growth, the daily and weekly shape
+    and spikes); 0 = no demand (a service that starts later, or stops)."""
+
+    at_s: float = Field(ge=0)
+    tokens_per_s: TokensPerS = Field(ge=0)
+
+
 class Demand(_M):
     tokens_per_s: TokensPerS = Field(gt=0, description="mean demand at the start (input + output tokens/s)")
     daily_amplitude: float = Field(0.0, ge=0, lt=1)
     peak_hour: float = Field(15.0, ge=0, lt=24)
     weekend_factor: float = Field(1.0, gt=0)
     growth_per_year: float = Field(1.0, gt=0, description="multiplier per year (2.0 = doubles each year)")
+    steps: tuple[DemandStep, ...] = Field((), description="the mean demand from given times on (a planned ramp)")
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, v: tuple[DemandStep, ...]) -> tuple[DemandStep, ...]:
+        if any(b.at_s <= a.at_s for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("steps must be in time order, one per time")
+        return v
 
 
 class Slo(_M):
@@ -756,6 +772,14 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
                 s["precision"] = s["precision"].strip().lower()
             if isinstance(s.get("slo"), dict):
                 s["slo"] = _ren(s["slo"], ("ttft", "tpot"), f"services[{si}].slo.")
+            if isinstance(s.get("demand"), dict) and isinstance(s["demand"].get("steps"), list):
+                steps = []
+                for k, st in enumerate(s["demand"]["steps"]):
+                    if isinstance(st, dict) and "at" in st:
+                        st = {**{key: v for key, v in st.items() if key != "at"},
+                              "at_s": when(st["at"], f"services[{si}].demand.steps[{k}].at")}
+                    steps.append(st)
+                s["demand"] = {**s["demand"], "steps": steps}
         services.append(s)
     if "services" in d:
         d["services"] = services

@@ -214,7 +214,7 @@ class Simulation:
                 i, sv.name, self.tenant_index[sv.tenant], sv.model, k, sv.system, cap.chips_per_replica,
                 cap.total_tokens_per_s, sv.demand.tokens_per_s, sv.demand.daily_amplitude, sv.demand.peak_hour,
                 sv.demand.weekend_factor, sv.demand.growth_per_year, sv.headroom, sv.min_chips, pools, -(i + 2),
-                sv.reclaim))
+                sv.reclaim, steps=[(st.at_s, st.tokens_per_s) for st in sv.demand.steps]))
 
         # --- records ---------------------------------------------------------------------------------
         self.attempts: list[tuple[Any, ...]] = []
@@ -925,7 +925,12 @@ class Simulation:
     def _demand(self, sv: Service, t: float) -> float:
         hour = (t / HOUR_S) % 24.0
         weekday = (self.sc.start.toordinal() - 1 + int(t // 86400.0)) % 7  # ordinal 1 (0001-01-01) is a Monday
-        d = sv.base_tokens_per_s * sv.growth_per_year ** (t / YEAR_S)
+        base = sv.base_tokens_per_s
+        for t0, v in sv.steps:
+            if t0 > t:
+                break
+            base = v
+        d = base * sv.growth_per_year ** (t / YEAR_S)
         d *= 1.0 + sv.daily_amplitude * math.cos(2 * math.pi * (hour - sv.peak_hour) / 24.0)
         if weekday >= 5:
             d *= sv.weekend_factor

@@ -249,6 +249,7 @@ class Service:
     alloc: dict[int, int] = field(default_factory=dict)    # pool -> systems held
     util: dict[int, float] = field(default_factory=dict)   # pool -> utilization this hour
     spikes: list[tuple[float, float, float]] = field(default_factory=list)  # (t0, t1, factor)
+    steps: list[tuple[float, float]] = field(default_factory=list)  # (from t, base tokens/s), in time order
     served_tokens: float = 0.0
     demanded_tokens: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)

@@ -69,6 +69,7 @@ class PlanRow:
     jobs: int | None = None  # with job_chips: whole jobs these chips run (delivered_flops counts only them)
     use: str = "training"  # "training" (delivers FLOP/s) or "serving" (serves the serving demand's tokens/s)
     served_tokens_per_s: float | None = None  # serving rows: output tokens/s these chips serve (None: training)
+    spare_systems: int = 0  # with job spares: the installed systems held as spares (in systems_installed)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class PlanResult:
             "spare_systems_per_job": self.spare_systems_per_job,
             "serve_tokens_per_s": self.serve_tokens_per_s,
             "serve_rate_by_chip": self.serve_rate_by_chip,
-            "marginal": {"method": "LP relaxation re-solved with the bound moved (1 MW, 1 EF/s, 1,000 chips), "
+            "marginal": {"method": "LP relaxation re-solved with the bound moved (1 MW, 1 EF/s, 1,000 chips, 1M tokens/s), "
                                    "$ of total plan cost per unit",
                          "power_usd_per_mw": self.power_value_usd_per_mw,
                          "supply_usd_per_chip": self.supply_value_usd_per_chip,
@@ -375,7 +376,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         if n_use == 2:  # in millions of tokens/s
             add(installed(t, rate, uses=(1,)) / 1e6, 0.0, np.inf, ("serve", "", t))  # lower bound set below
         if hbm_bytes is not None:
-            add(installed(t, hbm) / 1e15, hbm_bytes[t] / 1e15, np.inf, ("hbm", "", t))
+            add(installed(t, hbm, uses=(0,)) / 1e15, hbm_bytes[t] / 1e15, np.inf, ("hbm", "", t))  # training chips'
     for name, limits in supply_ty.items():
         c = chips.index(name)
         for y in range(ny):
@@ -437,12 +438,15 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                 fix="plan fewer years, or give fewer chips or sites",
             )
         if res.status == 2:
+            peak = f"peak demand {fmt_ef(need)} EF/s delivered" if need > 0 else \
+                f"peak serving demand {max(serve_need):,.0f} tokens/s"
             raise RainierError(
                 f"no plan of whole systems{f' running whole jobs of {job_chips:,} chips' if job_chips else ''} meets "
-                f"the {'training and serving demands' if n_use == 2 else 'demand'} within the site power caps"
-                f"{' and the supply limits' if supply_ty else ''} "
-                f"(peak demand {fmt_ef(need)} EF/s delivered; hardware keeps its power until it retires)",
-                field="--demand", fix="add sites or power, allow newer chips, or lower the demand",
+                f"the {'training and serving demands' if n_use == 2 and need > 0 else 'serving demand' if n_use == 2 else 'demand'}"
+                f" within the site power caps{' and the supply limits' if supply_ty else ''} "
+                f"({peak}; hardware keeps its power until it retires)",
+                field="--demand" if need > 0 else "--serve-demand",
+                fix="add sites or power, allow newer chips, or lower the demand",
             )
         raise RainierError(
             f"the planner could not solve this plan (peak demand {fmt_ef(need)} EF/s delivered)", field="--demand",
@@ -467,7 +471,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                         annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR,
                         capex_usd=bought * int(unit_chips[u][c]) * capex_chip[c],
                         jobs=None if job_chips is None or u == 1 else inst * int(jobs_per_unit[c]),
-                        use="training" if u == 0 else "serving",
+                        use="training" if u == 0 else "serving", spare_systems=inst * int(spares[c]) if u == 0 else 0,
                         served_tokens_per_s=None if u == 0 else n * float(rate[c])))
     for t in range(ny):
         got = sum(r.delivered_flops for r in rows if r.year == years[t])

@@ -10,9 +10,10 @@ scenario YAML holds) that ``rainier fleet run`` accepts:
   that added it until its chips retire or the plan ends) runs a series of jobs on ``job_chips`` chips of its
   kind, each ``job_days`` of failure-free training at the estimator's MFU, the next submitted when the last is
   due to end: the fleet adds failures, restarts and queueing to that, so late jobs show as waits;
-* with a serving demand (``rainier plan --serve``), one service per chip kind that serves in the first planned
-  year, its demand the output tokens/s the plan gives that kind then (as the fleet's input + output tokens/s at
-  the serving simulation's mean lengths) growing at the plan's serving demand's mean yearly rate.
+* with a serving demand (``rainier plan --serve``), one service per chip kind that serves in any planned year,
+  its demand stepping each 1 January to that kind's share of the year's demand as the plan serves it (as the
+  fleet's input + output tokens/s at the serving simulation's mean lengths; 0 in years it serves nothing), at the
+  plan's precision and SLO, with no headroom above the demand (the plan sized none).
 
 What the fleet finds beyond the plan (waits, failures, power) is the point of running it.
 """
@@ -34,7 +35,8 @@ _IN, _OUT = 294, 290
 def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload: str | None = None,
                   tokens_per_s_per_chip: dict[str, float] | None = None, job_chips: int | None = None,
                   serve_model: str | None = None, slo_ttft_s: float | None = None,
-                  slo_tpot_s: float | None = None, job_days: int = 90, seq: int | None = None,
+                  slo_tpot_s: float | None = None, serve_precision: str = "bf16", job_days: int = 90,
+                  seq: int | None = None,
                   global_batch: int | None = None, precision: str = "bf16", seed: int = 0) -> dict[str, Any]:
     """The plan as a fleet scenario document (see the module docstring). ``tokens_per_s_per_chip``: each
     training kind's tokens/s per chip on the workload as the plan counted it (MFU x goodput with the plan's
@@ -85,7 +87,7 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
         doc["tenants"].append({"name": "training", "priority": 1})
         for site in dict.fromkeys(r.site for r in res.rows):
             for chip in dict.fromkeys(r.chip for r in res.rows):
-                running = 0
+                cohorts: dict[int, int] = {}  # job slots added in a year, alive until its hardware retires
                 for y in years:
                     row = next((r for r in res.rows if r.site == site and r.chip == chip and r.year == y
                                 and r.use == "training"), None)
@@ -93,8 +95,10 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
                         now = 0
                     else:  # a FLOP/s plan (no job count) runs the whole jobs its chips hold
                         now = row.jobs if row.jobs is not None else row.chips_installed // job_chips
+                    alive = sum(n for yb, n in cohorts.items() if yb + life > y)
+                    cohorts[y] = max(0, now - alive)
                     end_day = (min(y + life, years[-1] + 1) - y0) * 365
-                    for k in range(max(0, now - running)):
+                    for k in range(cohorts[y]):
                         # the slot runs one job after another, each job_days of failure-free training, the
                         # next submitted when the last is due to end (late ones queue behind it)
                         day = (y - y0) * 365
@@ -108,32 +112,37 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
                                          "tokens": float(f"{tokens:.6g}"), "arrival": f"{day}d",
                                          "checkpoint": {"auto": True}})
                             day += days
-                    running = now
         doc["jobs"] = jobs
     if serve_model is not None and res.serve_tokens_per_s:
-        doc["tenants"].append({"name": "serving", "priority": 2, "preemptible": False})
-        first = [r for r in res.rows if r.year == y0 and r.use == "serving"]
         need = res.serve_tokens_per_s
-        n = len(need)
-        growth = (need[-1] / need[0]) ** (1.0 / (n - 1)) if n > 1 and need[0] > 0 and need[-1] > 0 else 1.0
+        serving = [r for r in res.rows if r.use == "serving"]
         slo = {k: v for k, v in (("ttft", slo_ttft_s), ("tpot", slo_tpot_s)) if v is not None}
         services = []
-        served = sum(r.served_tokens_per_s or 0.0 for r in first)
-        for chip in dict.fromkeys(r.chip for r in first):
-            share = sum(r.served_tokens_per_s or 0.0 for r in first if r.chip == chip) / served if served else 0.0
-            out_tps = need[0] * share
-            if out_tps <= 0:
+        for chip in dict.fromkeys(r.chip for r in serving):
+            # this kind's share of each year's demand, as the plan serves it (0 in years it serves nothing)
+            per_year = []
+            for i, y in enumerate(years):
+                total = sum(r.served_tokens_per_s or 0.0 for r in serving if r.year == y)
+                mine = sum(r.served_tokens_per_s or 0.0 for r in serving if r.year == y and r.chip == chip)
+                per_year.append(need[i] * mine / total * (_IN + _OUT) / _OUT if total else 0.0)
+            first = next((v for v in per_year if v > 0), 0.0)
+            if first <= 0:
                 continue
             svc: dict[str, Any] = {
                 "name": f"serve-{serve_model}-{chip}", "tenant": "serving", "model": serve_model,
-                "system": systems_of[chip], "input_len": _IN, "output_len": _OUT,
-                "demand": {"tokens_per_s": float(f"{out_tps * (_IN + _OUT) / _OUT:.6g}"), "growth_per_year": round(growth, 6)},
-                "sites": sorted({r.site for r in first if r.chip == chip}),
+                "system": systems_of[chip], "precision": serve_precision, "input_len": _IN, "output_len": _OUT,
+                "headroom": 0.0,
+                "demand": {"tokens_per_s": float(f"{first:.6g}"),
+                           "steps": [{"at": f"{(y - y0) * 365}d", "tokens_per_s": float(f"{v:.6g}")}
+                                     for y, v in zip(years, per_year, strict=True)]},
+                "sites": sorted({r.site for r in serving if r.chip == chip}),
             }
             if slo:
                 svc["slo"] = {k: f"{v * 1000:g}ms" for k, v in slo.items()}
             services.append(svc)
-        doc["services"] = services
+        if services:
+            doc["tenants"].append({"name": "serving", "priority": 2, "preemptible": False})
+            doc["services"] = services
     if not jobs and not doc.get("services"):
         raise RainierError("the plan has no jobs or services to run", field="--scenario-out",
                            fix="plan with --workload (training jobs) or --serve (services), which give the fleet work")
