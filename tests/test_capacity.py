@@ -503,6 +503,9 @@ def test_plan_cli_spares(run_cli):
     assert rc == 0, err
     d = json.loads(out)
     assert d["spare_systems_per_job"] == {"gb200": 1} and any(n.startswith("spares:") for n in d["notes"])
+    (row,) = d["rows"]  # one job: 15 racks (1,080 chips, 56 past the job) + 1 spare rack
+    assert (row["jobs"], row["chips_installed"], row["spare_systems"]) == (1, 1152, 1)
+    assert any(n.startswith("chips past whole jobs") and "gb200 56 " in n for n in d["notes"])
     rc, out, err = run_cli("plan", "--demand", "2026:2Mtok/s", "--chip", "gb200", "--site", "new-carlisle",
                            "--workload", "llama3-8b", "--job-chips", "1024", "--spares", "auto", "--json")
     assert rc == 0, err
