@@ -298,9 +298,6 @@ def plan_cmd(
     spare_frac: float | str = 0.0
     if spares is not None:
         spare_frac = "auto" if spares.strip().lower() == "auto" else _share(spares, "--spares")
-    if spares is not None and jobs is None:
-        raise RainierError("spares are per job: they need whole jobs", field="--spares",
-                           fix="plan with --workload (whole jobs, not --no-whole-jobs), or drop --spares")
     serve_fits: list[ServingFit] = []
     rate: dict[str, float] | None = None
     if serve is not None:

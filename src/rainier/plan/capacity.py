@@ -237,7 +237,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                            field="--spares", fix="e.g. --spares 5% (one spare system per 20, at least one)")
     if job_spares and job_chips is None:
         raise RainierError("spares are per job: they need whole jobs", field="--spares",
-                           fix="plan with --workload (whole jobs), or drop --spares")
+                           fix="plan with --workload (whole jobs, not --no-whole-jobs), or drop --spares")
     if precision not in ("bf16", "fp8", "fp4"):
         raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
     if hbm_bytes is not None:
