@@ -8,7 +8,7 @@ scenario YAML holds) that ``rainier fleet run`` accepts:
   later year's delivered on 1 January, each year's retired ``hardware_life_years`` after it was bought;
 * with a training workload (``rainier plan --workload``), each planned job slot (from 1 January of the year
   that added it until its chips retire or the plan ends) runs a series of jobs on ``job_chips`` chips of its
-  kind, each ``job_days`` of failure-free training at the estimator's MFU, the next submitted when the last is
+  kind, each ``job_days`` of training at the rate the plan counted (MFU x goodput), the next submitted when the last is
   due to end: the fleet adds failures, restarts and queueing to that, so late jobs show as waits;
 * with a serving demand (``rainier plan --serve``), one service per chip kind that serves in any planned year,
   its demand stepping each 1 January to that kind's share of the year's demand as the plan serves it (as the
@@ -118,13 +118,13 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
         serving = [r for r in res.rows if r.use == "serving"]
         slo = {k: v for k, v in (("ttft", slo_ttft_s), ("tpot", slo_tpot_s)) if v is not None}
         services = []
+        total = {y: sum(r.served_tokens_per_s or 0.0 for r in serving if r.year == y) for y in years}
         for chip in dict.fromkeys(r.chip for r in serving):
             # this kind's share of each year's demand, as the plan serves it (0 in years it serves nothing)
             per_year = []
             for i, y in enumerate(years):
-                total = sum(r.served_tokens_per_s or 0.0 for r in serving if r.year == y)
                 mine = sum(r.served_tokens_per_s or 0.0 for r in serving if r.year == y and r.chip == chip)
-                per_year.append(need[i] * mine / total * (_IN + _OUT) / _OUT if total else 0.0)
+                per_year.append(need[i] * mine / total[y] * (_IN + _OUT) / _OUT if total[y] else 0.0)
             first = next((v for v in per_year if v > 0), 0.0)
             if first <= 0:
                 continue
