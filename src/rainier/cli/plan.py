@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
@@ -186,6 +187,11 @@ def plan_cmd(
         "--spares", help="with whole jobs: spare systems bought with each job, as a share of its systems rounded up "
                          "(5% = one per 20, at least one), standing in for failed systems under repair; auto: the "
                          "fewest that leave a job short under 1% of the time")] = None,
+    job_sites: Annotated[str, typer.Option(
+        "--job-sites", help="with whole jobs: a job may also span this many sites, its systems split evenly over them, "
+                            "at the rate `rainier train --sites N` gives over --cross-site-gbps")] = "1",
+    cross_site_gbps: Annotated[float | None, typer.Option(
+        "--cross-site-gbps", help="with --job-sites: capacity of the link between two sites, Gbit/s")] = None,
     goodput: Annotated[bool, typer.Option(
         "--goodput/--no-goodput", help="with --workload: count the time lost to failures and checkpoints")] = True,
     serve: Annotated[str | None, typer.Option(
@@ -295,6 +301,41 @@ def plan_cmd(
         raise RainierError("--no-whole-jobs needs --workload", field="--no-whole-jobs",
                            fix="drop it: without --workload the plan meets FLOP/s, with no job size")
     jobs = n_job if workload is not None and whole_jobs else None
+    k_sites = parse_int(job_sites, "--job-sites")
+    if k_sites is None or k_sites < 1:
+        raise RainierError(f"must be a whole number >= 1 (got {job_sites})", field="--job-sites", fix="e.g. --job-sites 2")
+    if k_sites == 1 and cross_site_gbps is not None:
+        raise RainierError("--cross-site-gbps needs --job-sites 2 or more", field="--cross-site-gbps",
+                           fix="add --job-sites 2, or drop --cross-site-gbps")
+    split: dict[str, float] | None = None
+    if k_sites > 1:
+        if jobs is None:
+            raise RainierError("jobs across sites need whole jobs of a workload", field="--job-sites",
+                               fix="plan with --workload MODEL --job-chips N (not --no-whole-jobs), or drop --job-sites")
+        if cross_site_gbps is None:
+            raise RainierError("jobs across sites need the link between them", field="--cross-site-gbps",
+                               fix="give its capacity in Gbit/s, e.g. --cross-site-gbps 100000")
+        if not (math.isfinite(cross_site_gbps) and cross_site_gbps > 0):
+            raise RainierError(f"must be a positive, finite capacity (got {cross_site_gbps:g} Gbit/s)",
+                               field="--cross-site-gbps", fix="e.g. --cross-site-gbps 100000")
+        if k_sites > len(sites):
+            raise RainierError(f"a job cannot span {k_sites} sites when {len(sites)} are planned", field="--job-sites",
+                               fix=f"give at least {k_sites} sites to --site, or a smaller --job-sites")
+        try:
+            split_fits = workload_utilization(cat, chips, workload or "", seq=n_seq, global_batch=n_gb,
+                                              job_chips=n_job, precision=prec, goodput=goodput, sites=k_sites,
+                                              cross_site_gbps=cross_site_gbps)
+        except RainierError as e:  # no kind runs the job across the sites: say so in the plan's own flags
+            raise RainierError(f"no candidate chip runs a {n_job:,}-chip job across {k_sites} sites ({e})",
+                               field="--job-sites", fix="drop --job-sites, or give --job-chips and --global-batch "
+                                                        "that split evenly over the sites") from None
+        split = {f.chip: float(f.utilization) for f in split_fits if f.utilization}
+        one = util if isinstance(util, dict) else {}
+        notes.append(f"jobs across {k_sites} sites (DP over a {cross_site_gbps:,.0f} Gbit/s link): utilization "
+                     + ", ".join(f"{f.chip} {one.get(f.chip, 0.0):.1%} at one site, {f.utilization:.1%} across"
+                                 if f.utilization else f"{f.chip} cannot span ({f.error})" for f in split_fits)
+                     + "; a row marked 'spans' holds its site's share of jobs split over those sites (each such "
+                       "job is listed at every site it spans)")
     spare_frac: float | str = 0.0
     if spares is not None:
         spare_frac = "auto" if spares.strip().lower() == "auto" else _share(spares, "--spares")
@@ -318,14 +359,17 @@ def plan_cmd(
                      + "; serving chips are bought apart from training chips and share the sites' power")
     res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
                         power_cap_w=caps or None, supply_chips=limits or None, job_chips=jobs, job_spares=spare_frac,
-                        serve_tokens_per_s=serve_need, serve_rate=rate)
+                        serve_tokens_per_s=serve_need, serve_rate=rate, job_sites=k_sites,
+                        split_utilization=split, cross_site_gbps=cross_site_gbps)
     if jobs is not None:
         def past(r: PlanRow) -> int:  # chips neither in a job nor a spare: the unused part of a job's last system
-            return r.chips_installed - (r.jobs or 0) * jobs - r.spare_systems * cat.system(r.system).chips
+            held = (r.jobs or 0) * jobs // (len(r.spans) if r.spans else 1)  # a spanning job's share here
+            return r.chips_installed - held - r.spare_systems * cat.system(r.system).chips
 
         idle = [r for r in res.rows if r.jobs is not None and past(r) > 0]
+        where = "at one site" if k_sites == 1 else f"at one site or split evenly over {k_sites} sites"
         notes.append(f"whole jobs: the demand is met by jobs of {jobs:,} chips, each on whole systems of one chip kind "
-                     "at one site, bought together; only the jobs' chips deliver (--no-whole-jobs: FLOP/s with any "
+                     f"{where}, bought together; only the jobs' chips deliver (--no-whole-jobs: FLOP/s with any "
                      "job size)")
         if spare_frac:
             notes.append("spares: " + ", ".join(f"{k} {n} system{'s' if n != 1 else ''} per job"
@@ -349,18 +393,21 @@ def plan_cmd(
         from rainier.io import atomic_write_text
         from rainier.plan.scenario_out import plan_scenario
 
-        rates = None
+        rates = split_rates = None
         if workload is not None and fpt:
             # the rate the plan counted on: MFU x goodput (the fleet's failures should use up that slack)
             rates = {cat.accelerator(f.chip).name: (f.utilization or 0.0) * cat.accelerator(f.chip).peak_flops(prec) / fpt
                      for f in fits if f.utilization}
+            split_rates = {cat.accelerator(c).name: u * cat.accelerator(c).peak_flops(prec) / fpt
+                           for c, u in (split or {}).items()}
         doc = plan_scenario(res, cat, workload=workload, tokens_per_s_per_chip=rates,
                             seq=n_seq if workload is not None else None,
                             global_batch=n_gb if workload is not None else None, precision=prec,
                             job_chips=n_job if workload is not None else None, serve_model=serve,
                             slo_ttft_s=slo["slo_ttft_s"] if serve is not None else None,
                             slo_tpot_s=slo["slo_tpot_s"] if serve is not None else None,
-                            serve_precision=serve_precision.strip().lower())
+                            serve_precision=serve_precision.strip().lower(),
+                            split_tokens_per_s_per_chip=split_rates)
         path = atomic_write_text(scenario_out, "# written by `rainier plan --scenario-out`\n"
                                  + yaml.safe_dump(doc, sort_keys=False), field="--scenario-out")
         notes.append(f"scenario: {path} ({len(doc.get('jobs', []))} training jobs, {len(doc.get('services', []))} "
@@ -389,7 +436,7 @@ def plan_cmd(
     for col in cols:
         t.add_column(col, justify="right" if col not in ("site", "chip", "use") else "left")
     for r in res.rows:
-        t.add_row(str(r.year), r.site, r.chip, *([r.use] if served else []), fmt_count(r.systems_bought),
+        t.add_row(str(r.year), r.site + (f" (spans {'+'.join(r.spans)})" if r.spans else ""), r.chip, *([r.use] if served else []), fmt_count(r.systems_bought),
                   fmt_count(r.chips_installed), *([fmt_count(r.jobs or 0) if r.jobs is not None else ""]
                                                   if jobs is not None else []),
                   fmt_power(r.facility_power_w), fmt_ef(r.delivered_flops) if r.use == "training" else "",

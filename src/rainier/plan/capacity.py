@@ -34,6 +34,7 @@ with the most efficient candidate chip delivers. A solver failure is reported in
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Mapping
@@ -70,6 +71,9 @@ class PlanRow:
     use: str = "training"  # "training" (delivers FLOP/s) or "serving" (serves the serving demand's tokens/s)
     served_tokens_per_s: float | None = None  # serving rows: output tokens/s these chips serve (None: training)
     spare_systems: int = 0  # with job spares: the installed systems held as spares (in systems_installed)
+    # a job block split over several sites (``job_sites``): the sites its jobs span, each row holding this site's
+    # share of the block; ``jobs`` then counts the spanning jobs in every row of the span (None: one site)
+    spans: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,14 @@ class PlanResult:
     serve_tokens_per_s: list[float] = field(default_factory=list)  # per year: output tokens/s to serve (or empty)
     serve_rate_by_chip: dict[str, float] = field(default_factory=dict)  # output tokens/s per chip serving
     serve_cost_usd_per_mtok_s: dict[int, float | None] = field(default_factory=dict)  # LP: 1M tok/s more costs
+    job_sites: int = 1  # a job may span up to this many sites (its block split evenly over them)
+    cross_site_gbps: float | None = None  # with job_sites > 1: the link between sites the spanning jobs' rates assume
+    split_utilization_by_chip: dict[str, float] = field(default_factory=dict)  # delivered / peak of a spanning job
+
+    def jobs_in(self, year: int) -> int:
+        """Whole jobs running in ``year`` (a job spanning sites once, though each site's row lists it)."""
+        return sum(r.jobs or 0 for r in self.rows
+                   if r.year == year and r.use == "training" and (not r.spans or r.site == r.spans[0]))
 
     def binding(self) -> list[str]:
         """Plain lines naming each binding power cap and supply limit with its marginal value."""
@@ -125,6 +137,9 @@ class PlanResult:
             "utilization_by_chip": self.utilization_by_chip,
             "job_chips": self.job_chips,
             "spare_systems_per_job": self.spare_systems_per_job,
+            "job_sites": self.job_sites,
+            "cross_site_gbps": self.cross_site_gbps,
+            "split_utilization_by_chip": self.split_utilization_by_chip,
             "serve_tokens_per_s": self.serve_tokens_per_s,
             "serve_rate_by_chip": self.serve_rate_by_chip,
             "marginal": {"method": "LP relaxation re-solved with the bound moved (1 MW, 1 EF/s, 1,000 chips, 1M tokens/s), "
@@ -171,7 +186,9 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                   supply_chips: Mapping[str, float | Mapping[int, float]] | None = None,
                   job_chips: int | None = None, job_spares: float | str = 0.0,
                   serve_tokens_per_s: list[float] | None = None,
-                  serve_rate: Mapping[str, float] | None = None, time_limit_s: float = 20.0) -> PlanResult:
+                  serve_rate: Mapping[str, float] | None = None, job_sites: int = 1,
+                  split_utilization: float | Mapping[str, float] | None = None,
+                  cross_site_gbps: float | None = None, time_limit_s: float = 20.0) -> PlanResult:
     """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``.
 
     ``utilization``: delivered / peak FLOP/s, one figure for every chip or one per chip (keyed by the names
@@ -192,7 +209,13 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     ``serve_tokens_per_s`` (one figure per year, as ``demand_flops``) with ``serve_rate`` (output tokens/s per chip
     for each kind in ``chips`` that can serve; e.g. :func:`serving_rates`): a serving demand met by chips bought
     for it (whole systems, apart from the training chips; they share the sites' power and the supply). A
-    ``demand_flops`` of 0 in every year plans serving alone."""
+    ``demand_flops`` of 0 in every year plans serving alone.
+    ``job_sites`` (with ``job_chips``): a job may also span that many of the sites, its block (job and spares) split
+    evenly over them, ``ceil(block systems / job_sites)`` systems at each, delivering at ``split_utilization``
+    (delivered / peak of the job across the sites, one figure or one per chip; a kind missing from it, or at 0,
+    cannot span), e.g. :func:`workload_utilization` with ``sites`` and ``cross_site_gbps``: a job larger than any
+    one site's power, or one that fits only the sites' leftovers, is then planned across them, at the link's cost in
+    speed. ``cross_site_gbps`` is recorded with the result (the link those rates assume)."""
     if not chips:
         raise RainierError("no chip given", field="--chip", fix="e.g. --chip trn2,trn3,gb200")
     if not sites:
@@ -207,6 +230,14 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     if any(d < 0 for d in demand_flops):
         raise RainierError("demand must not be negative", field="--demand")
     util_of = _utilizations(chips, utilization)
+    split_of: dict[str, float] = {}
+    if job_sites > 1 and split_utilization is not None:
+        given_split = split_utilization if isinstance(split_utilization, Mapping) else dict.fromkeys(chips, split_utilization)
+        split_of = {c: float(u) for c, u in given_split.items() if u}  # missing or 0: that kind cannot span
+        if set(split_of) - set(chips):
+            raise RainierError(f"split utilization given for '{sorted(set(split_of) - set(chips))[0]}', which is not "
+                               "among the candidate chips", field="--job-sites", fix="key it by a chip in --chip")
+        _utilizations([c for c in chips if c in split_of], split_of)  # each in (0, 1]
     if (serve_tokens_per_s is None) != (serve_rate is None):
         raise RainierError("a serving demand needs each chip's serving rate, and the other way round",
                            field="--serve-demand", fix="give both serve_tokens_per_s and serve_rate, or neither")
@@ -238,6 +269,19 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     if job_spares and job_chips is None:
         raise RainierError("spares are per job: they need whole jobs", field="--spares",
                            fix="plan with --workload (whole jobs, not --no-whole-jobs), or drop --spares")
+    if isinstance(job_sites, bool) or not isinstance(job_sites, numbers.Integral) or job_sites < 1:
+        raise RainierError(f"sites per job must be a whole number >= 1 (got {job_sites!r})", field="--job-sites",
+                           fix="e.g. --job-sites 2")
+    if job_sites > 1:
+        if job_chips is None:
+            raise RainierError("jobs across sites need whole jobs", field="--job-sites",
+                               fix="plan with --workload and --job-chips (not --no-whole-jobs), or drop --job-sites")
+        if job_sites > len(sites):
+            raise RainierError(f"a job cannot span {job_sites} sites when {len(sites)} are planned", field="--job-sites",
+                               fix=f"give at least {job_sites} sites to --site, or a smaller --job-sites")
+        if split_utilization is None:
+            raise RainierError("jobs across sites need their utilization there", field="--job-sites",
+                               fix="pass split_utilization (e.g. workload_utilization(..., sites=2, cross_site_gbps=X))")
     if precision not in ("bf16", "fp8", "fp4"):
         raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
     if hbm_bytes is not None:
@@ -299,10 +343,15 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                  for c, v in (supply_chips or {}).items()}
     life = int(round(econ.hardware_life_years))
     nc, ns, ny = len(accs), len(site_objs), len(years)
-    # Variables: systems (or job blocks) bought per (use, chip, site, year); use 0 trains, use 1 serves.
+    # Variables: systems (or job blocks) bought per (use, chip, placement, year); use 0 trains, use 1 serves. A
+    # placement is one site, or (job_sites > 1, training blocks only) a set of job_sites sites a block is split over.
     n_use = 2 if serve_rate is not None else 1
-    n_one = nc * ns * ny
-    vidx = lambda u, c, s, y: u * n_one + (c * ns + s) * ny + y  # noqa: E731
+    places: list[tuple[int, ...]] = [(s_,) for s_ in range(ns)]
+    if job_sites > 1:
+        places += list(itertools.combinations(range(ns), job_sites))
+    npl = len(places)
+    n_one = nc * npl * ny
+    vidx = lambda u, c, p, y: u * n_one + (c * npl + p) * ny + y  # noqa: E731
     nvar = n_use * n_one
 
     # Per (chip, site) constants.
@@ -331,19 +380,38 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         jobs_per_unit = np.array([max(1, sy.chips // job_chips) for sy in systems], dtype=int)
         flops = flops * jobs_per_unit * job_chips / (sys_per_unit * cps)
         cps = cps * sys_per_unit
-    unit_chips = [cps, sys_chips][:n_use]  # chips per variable, per use
     hbm = np.array([a.hbm_bytes for a in accs])
+    # Per (use, chip, placement): a variable's chips at each site, and its delivered FLOP/s (training use).
+    at = np.zeros((n_use, nc, npl, ns))
+    unit_flops = np.zeros((nc, npl))
+    split_sys = np.zeros(nc, dtype=int)  # systems per site of a split block (0: the kind cannot span)
+    for c in range(nc):
+        for p, pl in enumerate(places):
+            if len(pl) == 1:
+                at[0, c, p, pl[0]] = cps[c]
+                unit_flops[c, p] = cps[c] * flops[c]
+                if n_use == 2:
+                    at[1, c, p, pl[0]] = sys_chips[c]
+                continue
+            name = chips[c]
+            if job_chips is None or name not in split_of or jobs_per_unit[c] > 1 or sys_per_unit[c] < len(pl):
+                continue  # a job within one system, or a kind without a rate across sites, does not span
+            split_sys[c] = math.ceil(sys_per_unit[c] / len(pl))
+            for s_ in pl:
+                at[0, c, p, s_] = split_sys[c] * sys_chips[c]
+            unit_flops[c, p] = job_chips * accs[c].peak_flops(precision) * split_of[name]
+    unit_total = at.sum(axis=3)  # chips per variable
 
     def active(y_buy: int, t: int) -> bool:
         return years[y_buy] <= years[t] < years[y_buy] + life
 
     ub = np.full(nvar, np.inf)
     for c, a in enumerate(accs):
-        for s in range(ns):
+        for p in range(npl):
             for y in range(ny):
                 for u in range(n_use):
-                    if years[y] < a.launch_year or (u == 1 and rate[c] <= 0):
-                        ub[vidx(u, c, s, y)] = 0.0
+                    if years[y] < a.launch_year or (u == 1 and rate[c] <= 0) or unit_total[u, c, p] <= 0:
+                        ub[vidx(u, c, p, y)] = 0.0
 
     # Constraint rows, in planner units (MW, EFLOP/s, PB, chips) so HiGHS's absolute tolerances (1e-7) are
     # negligible; each row keeps its kind, key and year for the duals.
@@ -358,21 +426,30 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         hi.append(high)
         tags.append(tag)
 
-    def installed(t: int, per_chip: np.ndarray, site: int | None = None, uses: tuple[int, ...] | None = None) -> np.ndarray:
+    def installed(t: int, per_chip: np.ndarray | None, site: int | None = None,
+                  uses: tuple[int, ...] | None = None) -> np.ndarray:
+        """Row over the variables installed in year t: their chips (at ``site``, or everywhere) times ``per_chip``
+        (per chip kind, or per kind and site); None: their delivered FLOP/s."""
         row = np.zeros(nvar)
         for u in range(n_use) if uses is None else uses:
             for c in range(nc):
-                for s in range(ns) if site is None else (site,):
-                    for y in range(ny):
-                        if active(y, t):
-                            per = per_chip[c, s] if per_chip.ndim == 2 else per_chip[c]
-                            row[vidx(u, c, s, y)] = unit_chips[u][c] * per
+                for p in range(npl):
+                    if per_chip is None:
+                        val = unit_flops[c, p]
+                    elif per_chip.ndim == 2:
+                        val = float(at[u, c, p] @ per_chip[c]) if site is None else at[u, c, p, site] * per_chip[c, site]
+                    else:
+                        val = (unit_total[u, c, p] if site is None else at[u, c, p, site]) * per_chip[c]
+                    if val:
+                        for y in range(ny):
+                            if active(y, t):
+                                row[vidx(u, c, p, y)] = val
         return row
 
     for t in range(ny):
         for s in range(ns):
             add(installed(t, fac_w, s) / 1e6, -np.inf, cap_ty[site_objs[s].name][t] / 1e6, ("power", site_objs[s].name, t))
-        add(installed(t, flops, uses=(0,)) / 1e18, 0.0, np.inf, ("demand", "", t))  # lower bound set below
+        add(installed(t, None, uses=(0,)) / 1e18, 0.0, np.inf, ("demand", "", t))  # lower bound set below
         if n_use == 2:  # in millions of tokens/s
             add(installed(t, rate, uses=(1,)) / 1e6, 0.0, np.inf, ("serve", "", t))  # lower bound set below
         if hbm_bytes is not None:
@@ -382,16 +459,21 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         for y in range(ny):
             if math.isfinite(limits[y]):
                 row = np.zeros(nvar)
-                for s in range(ns):
+                for p in range(npl):
                     for u in range(n_use):
-                        row[vidx(u, c, s, y)] = unit_chips[u][c]
+                        row[vidx(u, c, p, y)] = unit_total[u, c, p]
                 add(row, -np.inf, limits[y], ("supply", name, y))
 
     # Demands no plan can meet, told in the user's terms before HiGHS sees them.
     util_text = (f"{utilization:.0%} of {precision} peak" if not isinstance(utilization, Mapping) else
                  "their utilization (" + ", ".join(f"{a.name} {util_of[n]:.1%}" for n, a in zip(chips, accs, strict=True))
                  + f" of {precision} peak)")
-    _check_reachable(cat, accs, site_objs, cap_ty, years, demand_flops, flops, fac_w, util_text)
+    best_per_chip = flops.copy()  # a spanning block may deliver more per chip than a one-site block's rounding
+    for c in range(nc):
+        for p in range(ns, npl):
+            if unit_total[0, c, p] > 0:
+                best_per_chip[c] = max(best_per_chip[c], unit_flops[c, p] / unit_total[0, c, p])
+    _check_reachable(cat, accs, site_objs, cap_ty, years, demand_flops, best_per_chip, fac_w, util_text)
     if supply_ty:
         _check_supply(rows_a, hi, tags, ub, years, demand_flops, supply_ty)
     # Any positive demand needs at least one system: raise a tiny demand to the smallest system's
@@ -399,7 +481,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     need_flops = list(demand_flops)
     for t in range(ny):
         if 0 < need_flops[t]:
-            avail = [cps[c] * flops[c] for c, a in enumerate(accs) if a.launch_year <= years[t]]
+            avail = [unit_flops[c, p] for c, a in enumerate(accs) for p in range(npl)
+                     if a.launch_year <= years[t] and unit_flops[c, p] > 0]
             need_flops[t] = max(need_flops[t], min(avail))
     for i, (kind, _, t) in enumerate(tags):
         if kind == "demand":
@@ -416,10 +499,10 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     cobj = np.zeros(nvar)
     for u in range(n_use):
         for c in range(nc):
-            for s in range(ns):
+            for p in range(npl):
                 for y in range(ny):
                     n_active = sum(active(y, t) for t in range(ny))
-                    cobj[vidx(u, c, s, y)] = n_active * unit_chips[u][c] * cost_h[c, s] * HOURS_PER_YEAR
+                    cobj[vidx(u, c, p, y)] = n_active * float(at[u, c, p] @ cost_h[c]) * HOURS_PER_YEAR
     A = np.array(rows_a)
     cnorm = max(cobj.max(), 1.0)
     res = milp(
@@ -438,6 +521,11 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                 fix="plan fewer years, or give fewer chips or sites",
             )
         if res.status == 2:
+            hint = ""
+            if job_chips is not None and job_sites == 1 and ns > 1 and all(
+                    cps[c] * fac_w[c, s_] > max(cap_ty[site_objs[s_].name]) for c in range(nc) for s_ in range(ns)):
+                hint = ("; one job's systems draw more than any site's cap: --job-sites 2 splits each job over two "
+                        "sites (with --cross-site-gbps)")
             peak = f"peak demand {fmt_ef(need)} EF/s delivered" if need > 0 else \
                 f"peak serving demand {max(serve_need):,.0f} tokens/s"
             raise RainierError(
@@ -446,7 +534,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                 f" within the site power caps{' and the supply limits' if supply_ty else ''} "
                 f"({peak}; hardware keeps its power until it retires)",
                 field="--demand" if need > 0 else "--serve-demand",
-                fix="add sites or power, allow newer chips, or lower the demand",
+                fix="add sites or power, allow newer chips, or lower the demand" + hint,
             )
         raise RainierError(
             f"the planner could not solve this plan (peak demand {fmt_ef(need)} EF/s delivered)", field="--demand",
@@ -455,24 +543,35 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     x = np.round(res.x).astype(int)
     rows: list[PlanRow] = []
     for t in range(ny):
-        for s, site in enumerate(site_objs):
-            for u in range(n_use):
-                for c, a in enumerate(accs):
-                    inst = sum(int(x[vidx(u, c, s, y)]) for y in range(ny) if active(y, t))
-                    bought = int(x[vidx(u, c, s, t)])
-                    if inst == 0 and bought == 0:
-                        continue
-                    n = inst * int(unit_chips[u][c])
-                    k = int(sys_per_unit[c]) if u == 0 else 1
-                    rows.append(PlanRow(
-                        year=years[t], site=site.name, chip=a.name, system=systems[c].name,
-                        systems_bought=bought * k, systems_installed=inst * k, chips_installed=n,
-                        facility_power_w=n * fac_w[c, s], delivered_flops=n * flops[c] if u == 0 else 0.0,
-                        annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR,
-                        capex_usd=bought * int(unit_chips[u][c]) * capex_chip[c],
-                        jobs=None if job_chips is None or u == 1 else inst * int(jobs_per_unit[c]),
-                        use="training" if u == 0 else "serving", spare_systems=inst * int(spares[c]) if u == 0 else 0,
-                        served_tokens_per_s=None if u == 0 else n * float(rate[c])))
+        for p, pl in enumerate(places):
+            for i, s in enumerate(pl):
+                site = site_objs[s]
+                for u in range(n_use):
+                    for c, a in enumerate(accs):
+                        inst = sum(int(x[vidx(u, c, p, y)]) for y in range(ny) if active(y, t))
+                        bought = int(x[vidx(u, c, p, t)])
+                        if inst == 0 and bought == 0:
+                            continue
+                        per_unit = int(at[u, c, p, s])  # this site's chips of one variable
+                        n = inst * per_unit
+                        k = per_unit // int(sys_chips[c])  # its systems here
+                        if len(pl) == 1:
+                            spare_here = int(spares[c]) if u == 0 else 0
+                        else:  # the split block's systems past the job's, shared out over its sites
+                            extra = len(pl) * int(split_sys[c]) - int(sys_per_unit[c] - spares[c])
+                            spare_here = extra // len(pl) + (1 if i < extra % len(pl) else 0)
+                        share = per_unit / unit_total[u, c, p]
+                        rows.append(PlanRow(
+                            year=years[t], site=site.name, chip=a.name, system=systems[c].name,
+                            systems_bought=bought * k, systems_installed=inst * k, chips_installed=n,
+                            facility_power_w=n * fac_w[c, s],
+                            delivered_flops=inst * unit_flops[c, p] * share if u == 0 else 0.0,
+                            annual_cost_usd=n * cost_h[c, s] * HOURS_PER_YEAR,
+                            capex_usd=bought * per_unit * capex_chip[c],
+                            jobs=None if job_chips is None or u == 1 else inst * int(jobs_per_unit[c]),
+                            use="training" if u == 0 else "serving", spare_systems=inst * spare_here,
+                            served_tokens_per_s=None if u == 0 else n * float(rate[c]),
+                            spans=tuple(site_objs[j].name for j in pl) if len(pl) > 1 else None))
     for t in range(ny):
         got = sum(r.delivered_flops for r in rows if r.year == years[t])
         if got < demand_flops[t] * (1 - 1e-6):
@@ -519,7 +618,10 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                       spare_systems_per_job={a.name: int(spares[c]) for c, a in enumerate(accs)} if job_chips else {},
                       serve_tokens_per_s=serve_need if n_use == 2 else [],
                       serve_rate_by_chip={a.name: float(rate[c]) for c, a in enumerate(accs)} if n_use == 2 else {},
-                      serve_cost_usd_per_mtok_s=serve_cost)
+                      serve_cost_usd_per_mtok_s=serve_cost, job_sites=int(job_sites),
+                      cross_site_gbps=cross_site_gbps if job_sites > 1 else None,
+                      split_utilization_by_chip={a.name: split_of[n] for n, a in zip(chips, accs, strict=True)
+                                                 if n in split_of})
 
 
 def spares_for(system: Any, job_systems: int, short: float = 0.01) -> int:
@@ -625,14 +727,16 @@ class WorkloadFit:
 
 
 def workload_utilization(cat: Catalog, chips: list[str], model: str, *, seq: int, global_batch: int, job_chips: int,
-                         precision: str = "bf16", goodput: bool = True) -> list[WorkloadFit]:
+                         precision: str = "bf16", goodput: bool = True, sites: int = 1,
+                         cross_site_gbps: float | None = None) -> list[WorkloadFit]:
     """Each chip kind's delivered share of peak on one training job of ``model`` on ``job_chips`` chips: the
     training estimator's MFU (its parallelism search included) times, with ``goodput``, the share of wall time
-    that trains under failures and checkpoints. A kind that cannot run the job keeps its error."""
+    that trains under failures and checkpoints. With ``sites`` > 1 the job spans that many sites over a link of
+    ``cross_site_gbps``. A kind that cannot run the job keeps its error."""
     from rainier.plan.compare import compare_training
 
     cmp = compare_training(model, chips, seq=seq, global_batch=global_batch, chips=job_chips, precision=precision,
-                           catalog=cat)
+                           catalog=cat, sites=sites, cross_site_gbps=cross_site_gbps)
     out = []
     for r in cmp.rows:
         if r.result is None:

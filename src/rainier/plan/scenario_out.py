@@ -9,7 +9,9 @@ scenario YAML holds) that ``rainier fleet run`` accepts:
 * with a training workload (``rainier plan --workload``), each planned job slot (from 1 January of the year
   that added it until its chips retire or the plan ends) runs a series of jobs on ``job_chips`` chips of its
   kind, each ``job_days`` of training at the rate the plan counted (MFU x goodput), the next submitted when the last is
-  due to end: the fleet adds failures, restarts and queueing to that, so late jobs show as waits;
+  due to end: the fleet adds failures, restarts and queueing to that, so late jobs show as waits; a slot of jobs
+  the plan split over sites (``job_sites``) runs jobs marked ``cross_site``, with the scenario's ``cross_site`` link
+  the plan's (``cross_site_gbps``);
 * with a serving demand (``rainier plan --serve``), one service per chip kind that serves in any planned year,
   its demand stepping each 1 January to that kind's share of the year's demand as the plan serves it (as the
   fleet's input + output tokens/s at the serving simulation's mean lengths; 0 in years it serves nothing), at the
@@ -37,11 +39,13 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
                   serve_model: str | None = None, slo_ttft_s: float | None = None,
                   slo_tpot_s: float | None = None, serve_precision: str = "bf16", job_days: int = 90,
                   seq: int | None = None,
-                  global_batch: int | None = None, precision: str = "bf16", seed: int = 0) -> dict[str, Any]:
+                  global_batch: int | None = None, precision: str = "bf16", seed: int = 0,
+                  split_tokens_per_s_per_chip: dict[str, float] | None = None) -> dict[str, Any]:
     """The plan as a fleet scenario document (see the module docstring). ``tokens_per_s_per_chip``: each
     training kind's tokens/s per chip on the workload as the plan counted it (MFU x goodput with the plan's
     goodput: the fleet's own failures and restarts then use up that slack). ``seq``, ``global_batch``
-    (sequences) and ``precision`` set the fleet's training estimates to the workload's."""
+    (sequences) and ``precision`` set the fleet's training estimates to the workload's. ``split_tokens_per_s_per_chip``:
+    the same for jobs split over sites (default: ``tokens_per_s_per_chip``)."""
     if isinstance(job_days, bool) or not isinstance(job_days, int) or job_days < 1:
         raise RainierError(f"must be a whole number of days >= 1 (got {job_days!r})", field="job_days", fix="e.g. 90")
     if workload is not None and (tokens_per_s_per_chip is None or job_chips is None):
@@ -85,12 +89,17 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
     jobs: list[dict[str, Any]] = []
     if workload is not None and tokens_per_s_per_chip is not None and job_chips is not None:
         doc["tenants"].append({"name": "training", "priority": 1})
-        for site in dict.fromkeys(r.site for r in res.rows):
+        # where a slot's jobs run: one site, or the sites a split job spans (its rows at the first of them count it)
+        placements = dict.fromkeys(r.spans or (r.site,) for r in res.rows if r.use == "training")
+        if any(len(pl) > 1 for pl in placements):
+            doc["cross_site"] = {"allowed": True, "gbps": float(res.cross_site_gbps or 400.0)}
+        for pl in placements:
+            site = pl[0]
             for chip in dict.fromkeys(r.chip for r in res.rows):
                 cohorts: dict[int, int] = {}  # job slots added in a year, alive until its hardware retires
                 for y in years:
                     row = next((r for r in res.rows if r.site == site and r.chip == chip and r.year == y
-                                and r.use == "training"), None)
+                                and r.use == "training" and (r.spans or (r.site,)) == pl), None)
                     if row is None:
                         now = 0
                     else:  # a FLOP/s plan (no job count) runs the whole jobs its chips hold
@@ -105,12 +114,17 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
                         part = 0
                         while day < end_day:
                             days = min(job_days, end_day - day)
-                            tokens = tokens_per_s_per_chip[chip] * job_chips * days * 86400.0
+                            per_chip = tokens_per_s_per_chip[chip] if len(pl) == 1 else \
+                                (split_tokens_per_s_per_chip or tokens_per_s_per_chip).get(chip, tokens_per_s_per_chip[chip])
+                            tokens = per_chip * job_chips * days * 86400.0
                             part += 1
-                            jobs.append({"name": f"{workload}-{chip}-{site}-{y}-{k + 1}.{part}", "tenant": "training",
-                                         "model": workload, "system": systems_of[chip], "chips": job_chips,
-                                         "tokens": float(f"{tokens:.6g}"), "arrival": f"{day}d",
-                                         "checkpoint": {"auto": True}})
+                            job = {"name": f"{workload}-{chip}-{'+'.join(pl)}-{y}-{k + 1}.{part}",
+                                   "tenant": "training", "model": workload, "system": systems_of[chip],
+                                   "chips": job_chips, "tokens": float(f"{tokens:.6g}"), "arrival": f"{day}d",
+                                   "checkpoint": {"auto": True}}
+                            if len(pl) > 1:
+                                job["cross_site"] = True
+                            jobs.append(job)
                             day += days
         doc["jobs"] = jobs
     if serve_model is not None and res.serve_tokens_per_s:

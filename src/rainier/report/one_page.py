@@ -430,7 +430,10 @@ def build_plan_page(result: Any, notes: Sequence[str] = ()) -> Page:
         + (["served tok/s"] if serving else []) + ["hardware capex", "annual owner cost"]
     table = []
     for r in rows:
-        cells: list[Any] = [r.get("year"), r.get("site"), r.get("chip")] + ([r.get("use")] if serving else [])
+        spans = r.get("spans")
+        site = f"{r.get('site')} (spans {'+'.join(str(x) for x in spans)})" if isinstance(spans, list | tuple) and spans \
+            else r.get("site")
+        cells: list[Any] = [r.get("year"), site, r.get("chip")] + ([r.get("use")] if serving else [])
         cells += [fmt_count(_f(r, "systems_bought", default=0) or 0), fmt_count(_f(r, "chips_installed", default=0) or 0)]
         if d.get("job_chips"):
             cells.append(fmt_count(_f(r, "jobs", default=0) or 0) if r.get("jobs") is not None else "")
