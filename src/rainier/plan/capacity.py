@@ -12,6 +12,11 @@ subject to  power:   sum_c I[c, s, t] * chips_per_system(c) * facility_w_per_chi
             supply:  sum_s x[c, s, y] * chips_per_system(c) <= S(c, y)                (optional)
             launch:  x[c, s, y] = 0 where y < launch_year(c)
 
+Whole jobs (``job_chips``) buy blocks instead of systems: one job's systems (and its spares) of one kind at one
+site. With ``job_sites`` = k > 1 a block may also be split evenly over k of the sites (``ceil(block / k)`` systems at
+each, x[c, P, y] for every set P of k sites): each site's share of its chips and power counts against that site,
+and the job delivers at ``split_utilization`` (its MFU x goodput across the sites, below the one-site figure).
+
 A site's cap in a year is its build-out ramp (catalog ``power_mw_by_year``; none before the site is online)
 unless ``power_cap_w`` overrides it: one figure for every year, or ``{year: W}`` from that year on. Supply
 ``S(c, y)`` is the chips of kind c that can be bought in year y over all sites (fabs, packaging, the vendor's
