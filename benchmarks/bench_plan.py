@@ -9,8 +9,8 @@
 3. Training and serving together: three quarters of the first plan's demand (the full one leaves no power) plus
    serving Llama 3 70B (--serve, saturated 64-chip deployments of each kind simulated, 2 workers), 200M output
    tokens/s by 2030.
-4. Whole 131,072-chip jobs (~110 MW of Trainium2, more than the colocation site holds) that may span two of the
-   sites (--job-sites 2, a 100 Tbit/s link), for a quarter of the demand (jobs that size lose more to failures).
+4. Whole 262,144-chip jobs that may span two of the sites (--job-sites 2, a 100 Tbit/s link), the sites capped so
+   that each holds at most one Trainium2 job.
 
     python benchmarks/bench_plan.py [--repeat 3]
 """
@@ -29,7 +29,7 @@ CHIPS = ["trn2", "trn3", "gb200", "h100"]
 SITES = ["new-carlisle", "mississippi", "generic-hyperscale", "generic-colo"]
 YEARS = [2026, 2027, 2028, 2029, 2030]
 DEMAND = [150e18, 400e18, 800e18, 1200e18, 1600e18]  # delivered bf16 FLOP/s
-QUARTER = [0.25 * d for d in DEMAND]
+SPAN_DEMAND = [12e18, 24e18, 36e18, 48e18, 48e18]  # 1-4 Trainium2 jobs of 262,144 chips
 SUPPLY = {"trn3": {2026: 100_000, 2027: 400_000, 2028: 800_000}}
 
 
@@ -82,9 +82,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{t2 - t1:.3f} s -> {res4.status}, {fmt_money(res4.total_cost_usd)} "
           f"({res4.total_cost_usd / res3q.total_cost_usd - 1:+.1%} over training alone); {chips_s:,} serving chips in "
           f"{YEARS[-1]}; tokens/s per chip " + ", ".join(f"{c} {v:,.0f}" for c, v in rate.items()))
-    # 4. Whole jobs that may span two sites (--job-sites 2): 131,072-chip jobs (~110 MW of Trainium2, more than
-    #    the colocation site holds), each kind's rate across two sites over a 100 Tbit/s link from the estimator.
-    big, link = 131072, 100000.0
+    # 4. Whole jobs that may span two sites (--job-sites 2): 262,144-chip jobs (~220 MW of Trainium2), sites capped
+    #    at 400 / 300 / 400 / 100 MW, so a site holds one Trainium2 job at most and further jobs need two sites'
+    #    leftovers; each kind's rate across two sites over a 100 Tbit/s link from the estimator.
+    big, link = 262144, 100000.0
+    caps = {"new-carlisle": 400e6, "mississippi": 300e6, "generic-hyperscale": 400e6, "generic-colo": 100e6}
     t0 = time.perf_counter()
     one = {f.chip: f.utilization for f in workload_utilization(cat, CHIPS, "llama3.1-405b", seq=8192, global_batch=2048,
                                                                job_chips=big) if f.utilization}
@@ -93,14 +95,14 @@ def main(argv: list[str] | None = None) -> int:
                                                                cross_site_gbps=link) if f.utilization}
     t_fit = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res5 = plan_capacity(cat, list(one), SITES, YEARS, QUARTER, utilization=one, supply_chips=SUPPLY, job_chips=big,
+    res5 = plan_capacity(cat, list(one), SITES, YEARS, SPAN_DEMAND, utilization=one, power_cap_w=caps, job_chips=big,
                          job_sites=2, split_utilization=two, cross_site_gbps=link)
     t_plan = time.perf_counter() - t0
     n5 = len(one) * (len(SITES) + len(SITES) * (len(SITES) - 1) // 2) * len(YEARS)
-    spans = sum(1 for r in res5.rows if r.spans and r.year == YEARS[-1] and r.site == r.spans[0])
-    print(f"plan with whole {big:,}-chip jobs that may span 2 sites ({n5} integer variables): 8 training searches "
-          f"{t_fit:.3f} s + plan {t_plan:.3f} s -> {res5.status}, {fmt_money(res5.total_cost_usd)}, "
-          f"{res5.jobs_in(YEARS[-1])} jobs in {YEARS[-1]} ({spans} spanning pairs of sites); utilization one site / "
+    spans = sum(r.jobs or 0 for r in res5.rows if r.spans and r.year == YEARS[-1] and r.site == r.spans[0])
+    print(f"plan with whole {big:,}-chip jobs that may span 2 sites ({n5} integer variables; caps 400/300/400/100 MW): "
+          f"8 training searches {t_fit:.3f} s + plan {t_plan:.3f} s -> {res5.status}, {fmt_money(res5.total_cost_usd)}, "
+          f"{res5.jobs_in(YEARS[-1])} jobs in {YEARS[-1]}, {spans} of them across two sites; utilization one site / "
           "two: " + ", ".join(f"{c} {one[c]:.1%} / {two.get(c, 0.0):.1%}" for c in one))
     return 0
 

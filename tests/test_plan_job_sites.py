@@ -119,8 +119,8 @@ def test_job_sites_bad_input(cat):
     for kwargs, field in (({"job_sites": 0}, "--job-sites"), ({"job_sites": 1.5}, "--job-sites"),
                           ({"job_sites": True}, "--job-sites"), ({"job_sites": 3, "split_utilization": 0.2}, "--job-sites"),
                           ({"job_sites": 2}, "--job-sites"),
-                          ({"job_sites": 2, "split_utilization": {"h100": 0.2}}, "--job-sites"),
-                          ({"job_sites": 2, "split_utilization": 1.5}, "--utilization")):
+                          ({"job_sites": 2, "split_utilization": {"h100": 0.2}, "cross_site_gbps": 1e4}, "--job-sites"),
+                          ({"job_sites": 2, "split_utilization": 1.5, "cross_site_gbps": 1e4}, "--job-sites")):
         with pytest.raises(RainierError) as e:
             plan_capacity(cat, ["trn2"], SITES, [2026], [1e19], **{**base, **kwargs})  # type: ignore[arg-type]
         assert e.value.field == field, kwargs
@@ -168,3 +168,61 @@ def test_cli_job_sites(run_cli):
         rc, _, err = run_cli("plan", "--demand", "2026:100ktok/s", "--chip", "trn2", "--workload", "llama3-70b",
                              "--job-chips", "1024", "--site", ",".join(SITES), *args)
         assert rc == 2 and err.startswith(f"error: {field}") and len(err.strip().splitlines()) == 1, (args, err)
+
+
+def test_one_site_wins_a_cost_tie(cat, tmp_path):
+    """Three 1,024-chip Trainium2 jobs under 1.35 MW at each of two sites: one job fits at each site and the third
+    spans their leftovers; splitting all three costs the same systems but runs slower, so the plan splits one. The
+    plan report counts 3 jobs, not one per site of each spanning job."""
+    from rainier.report import write_plan_report
+
+    caps = {s: 1.35e6 for s in SITES}
+    per_job = 1024 * cat.accelerator("trn2").peak_flops("bf16")
+    res = plan_capacity(cat, ["trn2"], SITES, [2026], [2.5 * per_job * 0.29], utilization=0.3, power_cap_w=caps,
+                        job_chips=1024, job_sites=2, split_utilization=0.29, cross_site_gbps=200.0)
+    assert res.jobs_in(2026) == 3
+    assert sum(r.jobs for r in res.rows if r.spans and r.site == r.spans[0]) == 1
+    assert sum(r.jobs for r in res.rows if not r.spans) == 2
+    _check_spans(cat, res, 1024, 2, {"trn2": 0.29})
+    html = write_plan_report(res.to_dict(), tmp_path / "plan.html", []).read_text()
+    i = html.index("jobs in 2026")
+    assert ">3<" in html[i - 300:i + 300] and ">5<" not in html[i - 300:i + 300]
+
+
+def test_split_blocks_hold_their_share_of_the_job_and_of_the_spares(cat):
+    """A 1,024-chip job on NVL72 racks split over two sites: each site holds the racks for 512 chips (8) and, with
+    auto spares, half the job's spares rounded up; a block without spares reports none."""
+    from rainier.plan.capacity import spares_for
+
+    caps = {s: 1.5e6 for s in SITES}  # a 1,024-chip GB200 job (15 racks, ~2.3 MW) fits at no site
+    sy = cat.system_for(cat.accelerator("gb200"))
+    kw = dict(utilization=0.3, power_cap_w=caps, job_chips=1024, job_sites=2, split_utilization=0.28,
+              cross_site_gbps=3200.0)
+    plain = plan_capacity(cat, ["gb200"], SITES, [2026], [1e17], **kw)
+    assert plain.rows and all(r.spans and r.systems_installed == 8 and r.spare_systems == 0 for r in plain.rows)
+    spare = plan_capacity(cat, ["gb200"], SITES, [2026], [1e17], job_spares="auto", **kw)
+    k = spares_for(sy, 15)
+    assert k >= 1
+    assert all(r.systems_installed == 8 + math.ceil(k / 2) and r.spare_systems == math.ceil(k / 2) for r in spare.rows)
+
+
+def test_job_sites_api_input_is_checked(cat):
+    base = dict(utilization=0.3, job_chips=1024, job_sites=2, split_utilization=0.2, cross_site_gbps=1e4)
+    for kwargs, field in (({"job_sites": "2"}, "--job-sites"), ({"job_sites": None}, "--job-sites"),
+                          ({"split_utilization": "abc"}, "--job-sites"), ({"split_utilization": float("nan")}, "--job-sites"),
+                          ({"split_utilization": {"trn2": -0.1}}, "--job-sites"),
+                          ({"cross_site_gbps": None}, "--cross-site-gbps"), ({"cross_site_gbps": -5.0}, "--cross-site-gbps"),
+                          ({"cross_site_gbps": float("nan")}, "--cross-site-gbps")):
+        with pytest.raises(RainierError) as e:
+            plan_capacity(cat, ["trn2"], SITES, [2026], [1e19], **{**base, **kwargs})  # type: ignore[arg-type]
+        assert e.value.field == field, kwargs
+
+
+def test_the_fleet_runs_a_gang_over_three_sites_on_the_estimator(cat):
+    """A gang over an odd number of sites needs a batch and a layout that split over them: the fleet tries those
+    before its physics fallback."""
+    from rainier.fleet.perf import PerfCache
+
+    pc = PerfCache(cat, seq=8192, global_batch_tokens=1152 * 8192.0, cross_site_gbps=3200.0)
+    speed = pc.training("llama3-70b", "trn2-ultraserver", 1152, 3)
+    assert speed.source == "estimators" and speed.tokens_per_s > 0 and not pc.fallbacks

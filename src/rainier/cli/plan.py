@@ -329,10 +329,15 @@ def plan_cmd(
             raise RainierError(f"no candidate chip runs a {n_job:,}-chip job across {k_sites} sites ({e})",
                                field="--job-sites", fix="drop --job-sites, or give --job-chips and --global-batch "
                                                         "that split evenly over the sites") from None
-        split = {f.chip: float(f.utilization) for f in split_fits if f.utilization}
+        def too_few(name: str) -> bool:  # one job takes fewer whole systems than sites: it cannot be split
+            return -(-n_job // cat.system_for(cat.accelerator(name)).chips) < k_sites
+
+        split = {f.chip: float(f.utilization) for f in split_fits if f.utilization and not too_few(f.chip)}
         one = util if isinstance(util, dict) else {}
         notes.append(f"jobs across {k_sites} sites (DP over a {cross_site_gbps:,.0f} Gbit/s link): utilization "
-                     + ", ".join(f"{f.chip} {one.get(f.chip, 0.0):.1%} at one site, {f.utilization:.1%} across"
+                     + ", ".join(f"{f.chip} cannot span (one job takes fewer than {k_sites} of its systems)"
+                                 if too_few(f.chip) else
+                                 f"{f.chip} {one.get(f.chip, 0.0):.1%} at one site, {f.utilization:.1%} across"
                                  if f.utilization else f"{f.chip} cannot span ({f.error})" for f in split_fits)
                      + "; a row marked 'spans' holds its site's share of jobs split over those sites (each such "
                        "job is listed at every site it spans)")

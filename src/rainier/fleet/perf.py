@@ -178,15 +178,24 @@ class PerfCache:
 
     def _estimate(self, m: Any, acc: Any, sysm: Any, chips: int, sites: int, precision: str) -> float | Exception:
         """The estimator's tokens/s for a gang, or its refusal. Global batch: the power of two nearest
-        the scenario's tokens per step; a gang whose data parallelism cannot divide it gets 2x and 4x first.
+        the scenario's tokens per step; a gang whose data parallelism cannot divide it gets 2x and 4x first (a gang
+        over an odd number of sites then tries multiples of that number, on a layout that splits over them).
         A gang whose whole systems hold no valid layout (e.g. 1,080 chips: 15 NVL72 racks for a 1,024-chip
         job) runs the largest power-of-two layout within it, its other chips idle, before the physics fallback."""
         assert self._est_train is not None
         base = 2 ** max(0, round(math.log2(max(1.0, self.global_batch_tokens / self.seq))))
+        batches = [base, base * 2, base * 4]
         err: Exception | None = None
         inner = 2 ** int(math.floor(math.log2(chips))) if chips >= 1 else chips
         counts = [chips] + ([inner] if inner != chips and inner % sites == 0 else [])
-        for n, gb in ((n, gb) for n in counts for gb in (base, base * 2, base * 4)):
+        if sites > 1 and base % sites:
+            # an odd number of sites: data parallelism spans them only if the batch and the layout split over them
+            odd = sites * 2 ** max(0, round(math.log2(max(1.0, base / sites))))
+            batches += [odd, odd * 2, odd * 4]
+            per_site = sites * 2 ** int(math.floor(math.log2(max(1, chips // sites))))
+            if per_site not in counts:
+                counts.append(per_site)
+        for n, gb in ((n, gb) for n in counts for gb in batches):
             try:
                 res = self._est_train(m, acc, n, seq=self.seq, global_batch=gb, sites=sites,
                                       cross_site_gbps=self.cross_site_gbps if sites > 1 else None,

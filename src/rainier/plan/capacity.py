@@ -13,8 +13,8 @@ subject to  power:   sum_c I[c, s, t] * chips_per_system(c) * facility_w_per_chi
             launch:  x[c, s, y] = 0 where y < launch_year(c)
 
 Whole jobs (``job_chips``) buy blocks instead of systems: one job's systems (and its spares) of one kind at one
-site. With ``job_sites`` = k > 1 a block may also be split evenly over k of the sites (``ceil(block / k)`` systems at
-each, x[c, P, y] for every set P of k sites): each site's share of its chips and power counts against that site,
+site. With ``job_sites`` = k > 1 a block may also be split evenly over exactly k of the sites (at each the systems
+for job_chips / k chips and its share of the spares; x[c, P, y] for every set P of k sites): each site's share of its chips and power counts against that site,
 and the job delivers at ``split_utilization`` (its MFU x goodput across the sites, below the one-site figure).
 
 A site's cap in a year is its build-out ramp (catalog ``power_mw_by_year``; none before the site is online)
@@ -54,6 +54,8 @@ from rainier.catalog.schema import Accelerator, Site
 from rainier.econ import HOURS_PER_YEAR, chip_hour_cost, power_chain
 from rainier.errors import RainierError
 from rainier.units import fmt_count, fmt_power
+
+SPLIT_PENALTY = 1e-3  # relative, on split job blocks in the solver's objective only: one site wins cost ties
 
 __all__ = ["PlanRow", "PlanResult", "plan_capacity", "WorkloadFit", "workload_utilization", "ServingFit", "serving_rates",
            "fmt_ef"]
@@ -102,7 +104,7 @@ class PlanResult:
     serve_tokens_per_s: list[float] = field(default_factory=list)  # per year: output tokens/s to serve (or empty)
     serve_rate_by_chip: dict[str, float] = field(default_factory=dict)  # output tokens/s per chip serving
     serve_cost_usd_per_mtok_s: dict[int, float | None] = field(default_factory=dict)  # LP: 1M tok/s more costs
-    job_sites: int = 1  # a job may span up to this many sites (its block split evenly over them)
+    job_sites: int = 1  # a job may run at one site or span exactly this many (its block split evenly over them)
     cross_site_gbps: float | None = None  # with job_sites > 1: the link between sites the spanning jobs' rates assume
     split_utilization_by_chip: dict[str, float] = field(default_factory=dict)  # delivered / peak of a spanning job
 
@@ -215,8 +217,9 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     for each kind in ``chips`` that can serve; e.g. :func:`serving_rates`): a serving demand met by chips bought
     for it (whole systems, apart from the training chips; they share the sites' power and the supply). A
     ``demand_flops`` of 0 in every year plans serving alone.
-    ``job_sites`` (with ``job_chips``): a job may also span that many of the sites, its block (job and spares) split
-    evenly over them, ``ceil(block systems / job_sites)`` systems at each, delivering at ``split_utilization``
+    ``job_sites`` (with ``job_chips``): a job may also span exactly that many of the sites (a job of at least that
+    many systems), its block split evenly over them: at each site the systems for ``job_chips / job_sites`` chips and
+    ``ceil(spares / job_sites)`` spares; it delivers at ``split_utilization``
     (delivered / peak of the job across the sites, one figure or one per chip; a kind missing from it, or at 0,
     cannot span), e.g. :func:`workload_utilization` with ``sites`` and ``cross_site_gbps``: a job larger than any
     one site's power, or one that fits only the sites' leftovers, is then planned across them, at the link's cost in
@@ -235,14 +238,6 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     if any(d < 0 for d in demand_flops):
         raise RainierError("demand must not be negative", field="--demand")
     util_of = _utilizations(chips, utilization)
-    split_of: dict[str, float] = {}
-    if job_sites > 1 and split_utilization is not None:
-        given_split = split_utilization if isinstance(split_utilization, Mapping) else dict.fromkeys(chips, split_utilization)
-        split_of = {c: float(u) for c, u in given_split.items() if u}  # missing or 0: that kind cannot span
-        if set(split_of) - set(chips):
-            raise RainierError(f"split utilization given for '{sorted(set(split_of) - set(chips))[0]}', which is not "
-                               "among the candidate chips", field="--job-sites", fix="key it by a chip in --chip")
-        _utilizations([c for c in chips if c in split_of], split_of)  # each in (0, 1]
     if (serve_tokens_per_s is None) != (serve_rate is None):
         raise RainierError("a serving demand needs each chip's serving rate, and the other way round",
                            field="--serve-demand", fix="give both serve_tokens_per_s and serve_rate, or neither")
@@ -287,6 +282,21 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         if split_utilization is None:
             raise RainierError("jobs across sites need their utilization there", field="--job-sites",
                                fix="pass split_utilization (e.g. workload_utilization(..., sites=2, cross_site_gbps=X))")
+        if not (_real(cross_site_gbps) and 0 < float(cross_site_gbps) < math.inf):  # type: ignore[arg-type]
+            raise RainierError(f"must be a positive, finite capacity in Gbit/s (got {cross_site_gbps!r})",
+                               field="--cross-site-gbps", fix="e.g. --cross-site-gbps 100000")
+    split_of: dict[str, float] = {}
+    if job_sites > 1 and split_utilization is not None:
+        given_split = split_utilization if isinstance(split_utilization, Mapping) else dict.fromkeys(chips, split_utilization)
+        for c_name, u in given_split.items():
+            if c_name not in chips:
+                raise RainierError(f"split utilization given for '{c_name}', which is not among the candidate chips",
+                                   field="--job-sites", fix="key it by a chip in --chip")
+            if not (_real(u) and 0 <= float(u) <= 1):
+                raise RainierError(f"utilization of {c_name} across sites must be in [0, 1] (got {u!r})",
+                                   field="--job-sites", fix="give delivered / peak of a job across the sites, e.g. 0.3")
+            if float(u) > 0:  # missing or 0: that kind cannot span
+                split_of[c_name] = float(u)
     if precision not in ("bf16", "fp8", "fp4"):
         raise RainierError(f"unknown precision '{precision}'", field="--precision", fix="use bf16, fp8 or fp4")
     if hbm_bytes is not None:
@@ -386,10 +396,15 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         flops = flops * jobs_per_unit * job_chips / (sys_per_unit * cps)
         cps = cps * sys_per_unit
     hbm = np.array([a.hbm_bytes for a in accs])
+    def spans_kind(c: int, k: int) -> bool:
+        """A kind's job can be split over k sites: it takes at least k whole systems."""
+        return job_chips is not None and jobs_per_unit[c] == 1 and math.ceil(job_chips / sys_chips[c]) >= k
+
     # Per (use, chip, placement): a variable's chips at each site, and its delivered FLOP/s (training use).
     at = np.zeros((n_use, nc, npl, ns))
     unit_flops = np.zeros((nc, npl))
     split_sys = np.zeros(nc, dtype=int)  # systems per site of a split block (0: the kind cannot span)
+    split_spares = np.zeros(nc, dtype=int)  # of which spares
     for c in range(nc):
         for p, pl in enumerate(places):
             if len(pl) == 1:
@@ -399,9 +414,12 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                     at[1, c, p, pl[0]] = sys_chips[c]
                 continue
             name = chips[c]
-            if job_chips is None or name not in split_of or jobs_per_unit[c] > 1 or sys_per_unit[c] < len(pl):
-                continue  # a job within one system, or a kind without a rate across sites, does not span
-            split_sys[c] = math.ceil(sys_per_unit[c] / len(pl))
+            if job_chips is None or name not in split_of or not spans_kind(c, len(pl)):
+                continue  # a job within fewer systems than sites, or a kind without a rate across sites, does not span
+            # each site holds its share of the job (job_chips / k chips, as the rate across sites assumes) and of
+            # the spares
+            split_spares[c] = math.ceil(spares[c] / len(pl))
+            split_sys[c] = math.ceil(math.ceil(job_chips / len(pl)) / sys_chips[c]) + split_spares[c]
             for s_ in pl:
                 at[0, c, p, s_] = split_sys[c] * sys_chips[c]
             unit_flops[c, p] = job_chips * accs[c].peak_flops(precision) * split_of[name]
@@ -510,8 +528,15 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                     cobj[vidx(u, c, p, y)] = n_active * float(at[u, c, p] @ cost_h[c]) * HOURS_PER_YEAR
     A = np.array(rows_a)
     cnorm = max(cobj.max(), 1.0)
+    # Between plans of (nearly) equal cost, prefer jobs at one site: a split block is priced 0.1% higher for the
+    # solver (not in the reported cost), so a job spans only where that saves more or no site holds it.
+    split_var = np.zeros(nvar, dtype=bool)
+    for p in range(ns, npl):
+        for c in range(nc):
+            for y in range(ny):
+                split_var[vidx(0, c, p, y)] = True
     res = milp(
-        c=cobj / cnorm,
+        c=np.where(split_var, cobj * (1 + SPLIT_PENALTY), cobj) / cnorm,
         constraints=LinearConstraint(A, np.array(lo), np.array(hi)),
         integrality=np.ones(nvar),
         bounds=Bounds(np.zeros(nvar), ub),
@@ -527,8 +552,13 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             )
         if res.status == 2:
             hint = ""
+            def half_fits(c: int) -> bool:  # half of one job's systems (and spares) fit at two of the sites
+                half = (math.ceil(math.ceil((job_chips or 0) / 2) / sys_chips[c]) + math.ceil(spares[c] / 2)) * sys_chips[c]
+                return sum(half * fac_w[c, s_] <= max(cap_ty[site_objs[s_].name]) for s_ in range(ns)) >= 2
+
             if job_chips is not None and job_sites == 1 and ns > 1 and all(
-                    cps[c] * fac_w[c, s_] > max(cap_ty[site_objs[s_].name]) for c in range(nc) for s_ in range(ns)):
+                    cps[c] * fac_w[c, s_] > max(cap_ty[site_objs[s_].name]) for c in range(nc) for s_ in range(ns)) \
+                    and any(spans_kind(c, 2) and half_fits(c) for c in range(nc)):
                 hint = ("; one job's systems draw more than any site's cap: --job-sites 2 splits each job over two "
                         "sites (with --cross-site-gbps)")
             peak = f"peak demand {fmt_ef(need)} EF/s delivered" if need > 0 else \
@@ -549,7 +579,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     rows: list[PlanRow] = []
     for t in range(ny):
         for p, pl in enumerate(places):
-            for i, s in enumerate(pl):
+            for s in pl:
                 site = site_objs[s]
                 for u in range(n_use):
                     for c, a in enumerate(accs):
@@ -560,11 +590,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                         per_unit = int(at[u, c, p, s])  # this site's chips of one variable
                         n = inst * per_unit
                         k = per_unit // int(sys_chips[c])  # its systems here
-                        if len(pl) == 1:
-                            spare_here = int(spares[c]) if u == 0 else 0
-                        else:  # the split block's systems past the job's, shared out over its sites
-                            extra = len(pl) * int(split_sys[c]) - int(sys_per_unit[c] - spares[c])
-                            spare_here = extra // len(pl) + (1 if i < extra % len(pl) else 0)
+                        spare_here = 0 if u == 1 else int(spares[c]) if len(pl) == 1 else int(split_spares[c])
                         share = per_unit / unit_total[u, c, p]
                         rows.append(PlanRow(
                             year=years[t], site=site.name, chip=a.name, system=systems[c].name,

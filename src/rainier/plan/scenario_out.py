@@ -92,7 +92,10 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
         # where a slot's jobs run: one site, or the sites a split job spans (its rows at the first of them count it)
         placements = dict.fromkeys(r.spans or (r.site,) for r in res.rows if r.use == "training")
         if any(len(pl) > 1 for pl in placements):
-            doc["cross_site"] = {"allowed": True, "gbps": float(res.cross_site_gbps or 400.0)}
+            if not res.cross_site_gbps:
+                raise RainierError("the plan splits jobs over sites but names no link between them",
+                                   field="--scenario-out", fix="plan with --cross-site-gbps")
+            doc["cross_site"] = {"allowed": True, "gbps": float(res.cross_site_gbps)}
         for pl in placements:
             site = pl[0]
             for chip in dict.fromkeys(r.chip for r in res.rows):

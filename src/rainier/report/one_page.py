@@ -378,7 +378,9 @@ def build_plan_page(result: Any, notes: Sequence[str] = ()) -> Page:
             (f"chips in {years[-1] if years else ''}", fmt_count(sum(_f(r, "chips_installed", default=0) or 0 for r in last)),
              f"{fmt_power(sum(_f(r, 'facility_power_w', default=0) or 0 for r in last))} facility power")]
     if d.get("job_chips"):
-        kpis.append((f"jobs in {years[-1]}", fmt_count(sum(_f(r, "jobs", default=0) or 0 for r in last)),
+        # a job split over sites is listed at each of them: count it at the first
+        once = [r for r in last if not r.get("spans") or r.get("site") == list(r["spans"])[0]]
+        kpis.append((f"jobs in {years[-1]}", fmt_count(sum(_f(r, "jobs", default=0) or 0 for r in once)),
                      f"of {fmt_count(d['job_chips'])} chips each"))
     sec.kpis(kpis)
     by_use = sorted({(str(r.get("chip")), str(r.get("use", "training"))) for r in rows})
