@@ -14,8 +14,9 @@ subject to  power:   sum_c I[c, s, t] * chips_per_system(c) * facility_w_per_chi
 
 Whole jobs (``job_chips``) buy blocks instead of systems: one job's systems (and its spares) of one kind at one
 site. With ``job_sites`` = k > 1 a block may also be split evenly over exactly k of the sites (at each the systems
-for job_chips / k chips and its share of the spares; x[c, P, y] for every set P of k sites): each site's share of its chips and power counts against that site,
-and the job delivers at ``split_utilization`` (its MFU x goodput across the sites, below the one-site figure).
+for job_chips / k chips and its share of the spares; x[c, P, y] for every set P of k sites): each site's share of
+its chips and power counts against that site, and the job delivers at ``split_utilization`` (its MFU x goodput
+across the sites, below the one-site figure).
 
 A site's cap in a year is its build-out ramp (catalog ``power_mw_by_year``; none before the site is online)
 unless ``power_cap_w`` overrides it: one figure for every year, or ``{year: W}`` from that year on. Supply
@@ -396,9 +397,16 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
         flops = flops * jobs_per_unit * job_chips / (sys_per_unit * cps)
         cps = cps * sys_per_unit
     hbm = np.array([a.hbm_bytes for a in accs])
+
     def spans_kind(c: int, k: int) -> bool:
         """A kind's job can be split over k sites: it takes at least k whole systems."""
         return job_chips is not None and jobs_per_unit[c] == 1 and math.ceil(job_chips / sys_chips[c]) >= k
+
+    def split_block(c: int, k: int) -> tuple[int, int]:
+        """Systems at each of k sites of a split block, and how many of them are spares: each site holds its
+        share of the job (job_chips / k chips, as the rate across sites assumes) and of the job's spares."""
+        share = math.ceil(spares[c] / k)
+        return math.ceil(math.ceil((job_chips or 0) / k) / sys_chips[c]) + share, share
 
     # Per (use, chip, placement): a variable's chips at each site, and its delivered FLOP/s (training use).
     at = np.zeros((n_use, nc, npl, ns))
@@ -416,10 +424,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             name = chips[c]
             if job_chips is None or name not in split_of or not spans_kind(c, len(pl)):
                 continue  # a job within fewer systems than sites, or a kind without a rate across sites, does not span
-            # each site holds its share of the job (job_chips / k chips, as the rate across sites assumes) and of
-            # the spares
-            split_spares[c] = math.ceil(spares[c] / len(pl))
-            split_sys[c] = math.ceil(math.ceil(job_chips / len(pl)) / sys_chips[c]) + split_spares[c]
+            split_sys[c], split_spares[c] = split_block(c, len(pl))
             for s_ in pl:
                 at[0, c, p, s_] = split_sys[c] * sys_chips[c]
             unit_flops[c, p] = job_chips * accs[c].peak_flops(precision) * split_of[name]
@@ -552,8 +557,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
             )
         if res.status == 2:
             hint = ""
-            def half_fits(c: int) -> bool:  # half of one job's systems (and spares) fit at two of the sites
-                half = (math.ceil(math.ceil((job_chips or 0) / 2) / sys_chips[c]) + math.ceil(spares[c] / 2)) * sys_chips[c]
+            def half_fits(c: int) -> bool:  # half of one job's block fits at two of the sites
+                half = split_block(c, 2)[0] * sys_chips[c]
                 return sum(half * fac_w[c, s_] <= max(cap_ty[site_objs[s_].name]) for s_ in range(ns)) >= 2
 
             if job_chips is not None and job_sites == 1 and ns > 1 and all(
