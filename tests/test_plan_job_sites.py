@@ -118,7 +118,8 @@ def test_job_sites_bad_input(cat):
     base = dict(utilization=0.3, job_chips=1024)
     for kwargs, field in (({"job_sites": 0}, "--job-sites"), ({"job_sites": 1.5}, "--job-sites"),
                           ({"job_sites": True}, "--job-sites"), ({"job_sites": 3, "split_utilization": 0.2}, "--job-sites"),
-                          ({"job_sites": 2}, "--job-sites"),
+                          ({"job_sites": 2}, "--cross-site-gbps"), ({"job_sites": 2, "cross_site_gbps": 1e4}, "--job-sites"),
+                          ({"cross_site_gbps": 1e4}, "--cross-site-gbps"),
                           ({"job_sites": 2, "split_utilization": {"h100": 0.2}, "cross_site_gbps": 1e4}, "--job-sites"),
                           ({"job_sites": 2, "split_utilization": 1.5, "cross_site_gbps": 1e4}, "--job-sites")):
         with pytest.raises(RainierError) as e:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from rainier.plan.capacity import (
     PlanRow,
     ServingFit,
     WorkloadFit,
+    check_job_sites,
     fmt_ef,
     plan_capacity,
     serving_rates,
@@ -302,25 +302,10 @@ def plan_cmd(
                            fix="drop it: without --workload the plan meets FLOP/s, with no job size")
     jobs = n_job if workload is not None and whole_jobs else None
     k_sites = parse_int(job_sites, "--job-sites")
-    if k_sites is None or k_sites < 1:
-        raise RainierError(f"must be a whole number >= 1 (got {job_sites})", field="--job-sites", fix="e.g. --job-sites 2")
-    if k_sites == 1 and cross_site_gbps is not None:
-        raise RainierError("--cross-site-gbps needs --job-sites 2 or more", field="--cross-site-gbps",
-                           fix="add --job-sites 2, or drop --cross-site-gbps")
+    check_job_sites(k_sites, jobs, len(sites), cross_site_gbps)  # before the estimator runs the jobs across sites
     split: dict[str, float] | None = None
-    if k_sites > 1:
-        if jobs is None:
-            raise RainierError("jobs across sites need whole jobs of a workload", field="--job-sites",
-                               fix="plan with --workload MODEL --job-chips N (not --no-whole-jobs), or drop --job-sites")
-        if cross_site_gbps is None:
-            raise RainierError("jobs across sites need the link between them", field="--cross-site-gbps",
-                               fix="give its capacity in Gbit/s, e.g. --cross-site-gbps 100000")
-        if not (math.isfinite(cross_site_gbps) and cross_site_gbps > 0):
-            raise RainierError(f"must be a positive, finite capacity (got {cross_site_gbps:g} Gbit/s)",
-                               field="--cross-site-gbps", fix="e.g. --cross-site-gbps 100000")
-        if k_sites > len(sites):
-            raise RainierError(f"a job cannot span {k_sites} sites when {len(sites)} are planned", field="--job-sites",
-                               fix=f"give at least {k_sites} sites to --site, or a smaller --job-sites")
+    split_fits: list[WorkloadFit] = []
+    if k_sites and k_sites > 1:
         try:
             split_fits = workload_utilization(cat, chips, workload or "", seq=n_seq, global_batch=n_gb,
                                               job_chips=n_job, precision=prec, goodput=goodput, sites=k_sites,
@@ -329,18 +314,7 @@ def plan_cmd(
             raise RainierError(f"no candidate chip runs a {n_job:,}-chip job across {k_sites} sites ({e})",
                                field="--job-sites", fix="drop --job-sites, or give --job-chips and --global-batch "
                                                         "that split evenly over the sites") from None
-        def too_few(name: str) -> bool:  # one job takes fewer whole systems than sites: it cannot be split
-            return -(-n_job // cat.system_for(cat.accelerator(name)).chips) < k_sites
-
-        split = {f.chip: float(f.utilization) for f in split_fits if f.utilization and not too_few(f.chip)}
-        one = util if isinstance(util, dict) else {}
-        notes.append(f"jobs across {k_sites} sites (DP over a {cross_site_gbps:,.0f} Gbit/s link): utilization "
-                     + ", ".join(f"{f.chip} cannot span (one job takes fewer than {k_sites} of its systems)"
-                                 if too_few(f.chip) else
-                                 f"{f.chip} {one.get(f.chip, 0.0):.1%} at one site, {f.utilization:.1%} across"
-                                 if f.utilization else f"{f.chip} cannot span ({f.error})" for f in split_fits)
-                     + "; a row marked 'spans' holds its site's share of jobs split over those sites (each such "
-                       "job is listed at every site it spans)")
+        split = {f.chip: float(f.utilization) for f in split_fits if f.utilization}
     spare_frac: float | str = 0.0
     if spares is not None:
         spare_frac = "auto" if spares.strip().lower() == "auto" else _share(spares, "--spares")
@@ -364,8 +338,18 @@ def plan_cmd(
                      + "; serving chips are bought apart from training chips and share the sites' power")
     res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
                         power_cap_w=caps or None, supply_chips=limits or None, job_chips=jobs, job_spares=spare_frac,
-                        serve_tokens_per_s=serve_need, serve_rate=rate, job_sites=k_sites,
+                        serve_tokens_per_s=serve_need, serve_rate=rate, job_sites=k_sites or 1,
                         split_utilization=split, cross_site_gbps=cross_site_gbps)
+    if split_fits:
+        one = util if isinstance(util, dict) else {}
+        notes.append(f"jobs across {k_sites} sites (DP over a {cross_site_gbps or 0:,.0f} Gbit/s link): utilization "
+                     + ", ".join(f"{f.chip} cannot span ({f.error})" if not f.utilization else
+                                 f"{f.chip} {one.get(f.chip, 0.0):.1%} at one site, {f.utilization:.1%} across"
+                                 if cat.accelerator(f.chip).name in res.split_utilization_by_chip else
+                                 f"{f.chip} cannot span (one job takes fewer than {k_sites} of its systems)"
+                                 for f in split_fits)
+                     + "; a row marked 'spans' holds its site's share of jobs split over those sites (each such "
+                       "job is listed at every site it spans)")
     if jobs is not None:
         def past(r: PlanRow) -> int:  # chips neither in a job nor a spare: the unused part of a job's last system
             held = (r.jobs or 0) * jobs // (len(r.spans) if r.spans else 1)  # a spanning job's share here

@@ -59,7 +59,7 @@ from rainier.units import fmt_count, fmt_power
 SPLIT_PENALTY = 1e-3  # relative, on split job blocks in the solver's objective only: one site wins cost ties
 
 __all__ = ["PlanRow", "PlanResult", "plan_capacity", "WorkloadFit", "workload_utilization", "ServingFit", "serving_rates",
-           "fmt_ef"]
+           "fmt_ef", "check_job_sites"]
 
 
 @dataclass(frozen=True)
@@ -270,22 +270,11 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     if job_spares and job_chips is None:
         raise RainierError("spares are per job: they need whole jobs", field="--spares",
                            fix="plan with --workload (whole jobs, not --no-whole-jobs), or drop --spares")
-    if isinstance(job_sites, bool) or not isinstance(job_sites, numbers.Integral) or job_sites < 1:
-        raise RainierError(f"sites per job must be a whole number >= 1 (got {job_sites!r})", field="--job-sites",
-                           fix="e.g. --job-sites 2")
+    check_job_sites(job_sites, job_chips, len(sites), cross_site_gbps)
     if job_sites > 1:
-        if job_chips is None:
-            raise RainierError("jobs across sites need whole jobs", field="--job-sites",
-                               fix="plan with --workload and --job-chips (not --no-whole-jobs), or drop --job-sites")
-        if job_sites > len(sites):
-            raise RainierError(f"a job cannot span {job_sites} sites when {len(sites)} are planned", field="--job-sites",
-                               fix=f"give at least {job_sites} sites to --site, or a smaller --job-sites")
         if split_utilization is None:
             raise RainierError("jobs across sites need their utilization there", field="--job-sites",
                                fix="pass split_utilization (e.g. workload_utilization(..., sites=2, cross_site_gbps=X))")
-        if not (_real(cross_site_gbps) and 0 < float(cross_site_gbps) < math.inf):  # type: ignore[arg-type]
-            raise RainierError(f"must be a positive, finite capacity in Gbit/s (got {cross_site_gbps!r})",
-                               field="--cross-site-gbps", fix="e.g. --cross-site-gbps 100000")
     split_of: dict[str, float] = {}
     if job_sites > 1 and split_utilization is not None:
         given_split = split_utilization if isinstance(split_utilization, Mapping) else dict.fromkeys(chips, split_utilization)
@@ -656,8 +645,33 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                       serve_rate_by_chip={a.name: float(rate[c]) for c, a in enumerate(accs)} if n_use == 2 else {},
                       serve_cost_usd_per_mtok_s=serve_cost, job_sites=int(job_sites),
                       cross_site_gbps=cross_site_gbps if job_sites > 1 else None,
-                      split_utilization_by_chip={a.name: split_of[n] for n, a in zip(chips, accs, strict=True)
-                                                 if n in split_of})
+                      split_utilization_by_chip={accs[c].name: split_of[n] for c, n in enumerate(chips)
+                                                 if n in split_of and spans_kind(c, job_sites)})
+
+
+def check_job_sites(job_sites: Any, job_chips: int | None, n_sites: int, cross_site_gbps: Any) -> None:
+    """Refuse a ``job_sites`` the plan cannot use: not a whole number >= 1, or above 1 without whole jobs, with more
+    sites than are planned, or without a positive, finite ``cross_site_gbps`` (which only a job across sites takes)."""
+    if isinstance(job_sites, bool) or not isinstance(job_sites, numbers.Integral) or job_sites < 1:
+        raise RainierError(f"sites per job must be a whole number >= 1 (got {job_sites!r})", field="--job-sites",
+                           fix="e.g. --job-sites 2")
+    if job_sites == 1:
+        if cross_site_gbps is not None:
+            raise RainierError("--cross-site-gbps needs --job-sites 2 or more", field="--cross-site-gbps",
+                               fix="add --job-sites 2, or drop --cross-site-gbps")
+        return
+    if job_chips is None:
+        raise RainierError("jobs across sites need whole jobs", field="--job-sites",
+                           fix="plan with --workload and --job-chips (not --no-whole-jobs), or drop --job-sites")
+    if int(job_sites) > n_sites:
+        raise RainierError(f"a job cannot span {job_sites} sites when {n_sites} are planned", field="--job-sites",
+                           fix=f"give at least {job_sites} sites to --site, or a smaller --job-sites")
+    if cross_site_gbps is None:
+        raise RainierError("jobs across sites need the link between them", field="--cross-site-gbps",
+                           fix="give its capacity in Gbit/s, e.g. --cross-site-gbps 100000")
+    if not (_real(cross_site_gbps) and 0 < float(cross_site_gbps) < math.inf):
+        raise RainierError(f"must be a positive, finite capacity in Gbit/s (got {cross_site_gbps!r})",
+                           field="--cross-site-gbps", fix="e.g. --cross-site-gbps 100000")
 
 
 def spares_for(system: Any, job_systems: int, short: float = 0.01) -> int:
