@@ -83,6 +83,11 @@ class PlanRow:
     # share of the block; ``jobs`` then counts the spanning jobs in every row of the span (None: one site)
     spans: tuple[str, ...] | None = None
 
+    @property
+    def placement(self) -> tuple[str, ...]:
+        """The sites this row's jobs run at: its spans, or its own site."""
+        return self.spans or (self.site,)
+
 
 @dataclass(frozen=True)
 class PlanResult:
@@ -112,7 +117,7 @@ class PlanResult:
     def jobs_in(self, year: int) -> int:
         """Whole jobs running in ``year`` (a job spanning sites once, though each site's row lists it)."""
         return sum(r.jobs or 0 for r in self.rows
-                   if r.year == year and r.use == "training" and (not r.spans or r.site == r.spans[0]))
+                   if r.year == year and r.use == "training" and r.site == r.placement[0])
 
     def binding(self) -> list[str]:
         """Plain lines naming each binding power cap and supply limit with its marginal value."""

@@ -90,7 +90,7 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
     if workload is not None and tokens_per_s_per_chip is not None and job_chips is not None:
         doc["tenants"].append({"name": "training", "priority": 1})
         # where a slot's jobs run: one site, or the sites a split job spans (its rows at the first of them count it)
-        placements = dict.fromkeys(r.spans or (r.site,) for r in res.rows if r.use == "training")
+        placements = dict.fromkeys(r.placement for r in res.rows if r.use == "training")
         if any(len(pl) > 1 for pl in placements):
             if not res.cross_site_gbps:
                 raise RainierError("the plan splits jobs over sites but names no link between them",
@@ -98,11 +98,13 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
             doc["cross_site"] = {"allowed": True, "gbps": float(res.cross_site_gbps)}
         for pl in placements:
             site = pl[0]
-            for chip in dict.fromkeys(r.chip for r in res.rows):
+            for chip in dict.fromkeys(r.chip for r in res.rows if r.use == "training" and r.placement == pl):
+                per_chip = tokens_per_s_per_chip[chip] if len(pl) == 1 else \
+                    (split_tokens_per_s_per_chip or tokens_per_s_per_chip).get(chip, tokens_per_s_per_chip[chip])
                 cohorts: dict[int, int] = {}  # job slots added in a year, alive until its hardware retires
                 for y in years:
                     row = next((r for r in res.rows if r.site == site and r.chip == chip and r.year == y
-                                and r.use == "training" and (r.spans or (r.site,)) == pl), None)
+                                and r.use == "training" and r.placement == pl), None)
                     if row is None:
                         now = 0
                     else:  # a FLOP/s plan (no job count) runs the whole jobs its chips hold
@@ -117,8 +119,6 @@ def plan_scenario(res: PlanResult, cat: Catalog, *, name: str = "plan", workload
                         part = 0
                         while day < end_day:
                             days = min(job_days, end_day - day)
-                            per_chip = tokens_per_s_per_chip[chip] if len(pl) == 1 else \
-                                (split_tokens_per_s_per_chip or tokens_per_s_per_chip).get(chip, tokens_per_s_per_chip[chip])
                             tokens = per_chip * job_chips * days * 86400.0
                             part += 1
                             job = {"name": f"{workload}-{chip}-{'+'.join(pl)}-{y}-{k + 1}.{part}",
