@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rainier.catalog.params import param_counts
+from rainier.catalog.schema import Model
 from rainier.errors import RainierError
 from rainier.perf.ops import layer_ops
 from rainier.perf.training import Options, Parallelism, estimate_training, model_flops_per_token
@@ -437,6 +438,51 @@ def test_sliding_window_attention_counts_only_the_window(cat):
     assert model_flops_per_token(m, s) < model_flops_per_token(full, s)
     kw = dict(seq=s, global_batch=256, catalog=cat, parallelism={"tp": 1, "pp": 1, "ep": 8, "micro_batch": 1})
     assert (estimate_training(m, "h100", 64, **kw).step_time_s < estimate_training(full, "h100", 64, **kw).step_time_s)
+
+
+def test_chunked_attention_counts_only_the_chunk(cat):
+    """Llama 4's chunked local attention (chunks of C, one layer in N global): a query attends to the earlier
+    tokens of its own chunk, so over s = n C + r tokens the keys per query average (n C^2 + r^2) / 2s
+    (causal; the whole chunk non-causally); within one chunk it is full attention; the KV cache of a chunked
+    layer is counted as a window of C; a model may not both slide and chunk."""
+    base = cat.model("llama3-70b")
+    m = base.model_copy(update={"attention_chunk": 1024, "full_attention_every": 4})
+    assert m.sliding_fraction == 0.75 and m.local_window == 1024
+    s, c = 8192 + 512, 1024
+    local = (8 * c * c + 512 * 512) / s / 2
+    assert m.attended_keys(s) == pytest.approx(0.25 * s / 2 + 0.75 * local)
+    assert m.attended_keys(s, causal=False) == pytest.approx(0.25 * s + 0.75 * 2 * local)
+    assert m.attended_keys(1000) == base.attended_keys(1000) == 500
+    assert m.kv_share(8192) == pytest.approx(0.25 + 0.75 * c / 8192) and m.kv_share(512) == 1.0
+    # a query sees C/2 of its chunk on average, a sliding window of C nearly C: chunks are the cheaper
+    slid = base.model_copy(update={"sliding_window": c, "full_attention_every": 4})
+    assert m.attended_keys(s) < slid.attended_keys(s) < base.attended_keys(s)
+    a = layer_ops(m, b=1, s=s).attn_flops
+    assert a == pytest.approx(layer_ops(base, b=1, s=s).attn_flops * m.attended_keys(s) / (s / 2))
+    with pytest.raises(ValueError, match="attention_chunk"):
+        Model.model_validate({**base.model_dump(), "sliding_window": 128, "attention_chunk": 1024})
+
+
+def test_interleaved_moe_layers_count_and_pace_the_pipeline(cat):
+    """moe.every = 2 (Llama 4 Maverick): one layer in two has experts, the rest a dense FFN: parameter counts
+    follow the layer counts; a pipeline stage holds at most ceil(layers / every) MoE layers, so an interleaved
+    model's stages are evenly mixed (no stage of only MoE layers, as with leading dense layers)."""
+    q = cat.model("qwen3-30b-a3b")
+    inter = q.model_copy(update={"moe": q.moe.model_copy(update={"every": 2})})
+    lead = q.model_copy(update={"moe": q.moe.model_copy(update={"dense_layers": 24})})
+    assert inter.moe_layer_count == lead.moe_layer_count == 24 and q.moe_layer_count == 48
+    pi, pl, pq = param_counts(inter), param_counts(lead), param_counts(q)
+    assert pi.moe_layers == 24 and pi.dense_layers == 24
+    assert pi.total == pytest.approx(pl.total) and pi.active == pytest.approx(pl.active)
+    assert pi.total == pytest.approx(pq.total - 24 * pq.moe_per_layer_total + 24 * pq.dense_mlp_per_layer)
+    with pytest.raises(ValueError, match="every"):
+        Model.model_validate({**q.model_dump(), "moe": {**q.moe.model_dump(), "dense_layers": 47, "every": 2}})
+    # PP 4: with 24 leading dense layers the slowest stage is all-MoE; interleaved, each stage is half and half
+    kw = dict(seq=4096, global_batch=256, catalog=cat, precision="bf16",
+              parallelism={"tp": 1, "pp": 4, "ep": 8, "vp": 1, "micro_batch": 1, "recompute": "none", "zero": 1})
+    ri, rl = estimate_training(inter, "h100", 64, **kw), estimate_training(lead, "h100", 64, **kw)
+    assert ri.model_flops_per_step == pytest.approx(rl.model_flops_per_step)
+    assert ri.step_time_s < rl.step_time_s
 
 
 def test_expert_tensor_parallelism_folds_ep_over_tp(cat):

@@ -73,7 +73,8 @@ def param_counts(m: Model) -> ParamCounts:
         moe_total = moe_active = 0.0
     else:
         e = m.moe
-        dense_layers, moe_layers = e.dense_layers, m.layers - e.dense_layers
+        moe_layers = m.moe_layer_count
+        dense_layers = m.layers - moe_layers
         expert = mlp_params(m, e.expert_ffn_hidden)
         shared = e.shared_experts * mlp_params(m, e.shared_ffn_hidden or e.expert_ffn_hidden)
         router = h * e.experts

@@ -331,6 +331,9 @@ class MoE(BaseModel):
     shared_experts: int = Field(0, ge=0)
     shared_ffn_hidden: int | None = None
     dense_layers: int = Field(0, ge=0, description="leading layers with a dense FFN instead of experts")
+    every: int = Field(1, ge=1, description="after the leading dense layers, one layer in this many has experts "
+                                            "(the last of each group), the others a dense FFN of ffn_hidden "
+                                            "(Llama 4 Maverick: 2; 1: every layer)")
     capacity_factor: float = Field(1.0, gt=0)
 
     @model_validator(mode="after")
@@ -375,7 +378,11 @@ class Model(Entry):
     full_attention_every: int | None = Field(
         None, ge=1,
         description="with sliding_window: one layer in this many keeps full attention, the others slide "
-                    "(gpt-oss 2, Gemma 3 6); absent: every layer slides (Mistral 7B v0.1)")
+                    "(gpt-oss 2, Gemma 3 6); absent: every layer slides (Mistral 7B v0.1); with "
+                    "attention_chunk the same for chunked layers (Llama 4: 4)")
+    attention_chunk: int | None = Field(
+        None, ge=1, description="chunked local attention (Llama 4): the sequence is cut into chunks of this many "
+                                "tokens and a query attends only to the earlier tokens of its own chunk")
     published_params_b: float | None = Field(None, gt=0, description="total parameters as published, billions")
     published_active_params_b: float | None = Field(None, gt=0)
 
@@ -388,7 +395,24 @@ class Model(Entry):
             raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads}) or give head_dim")
         if self.moe and self.moe.dense_layers > self.layers:
             raise ValueError("moe.dense_layers exceeds layers")
+        if self.moe and self.moe.dense_layers < self.layers and self.moe_layer_count == 0:
+            raise ValueError(f"moe.every ({self.moe.every}) exceeds the {self.layers - self.moe.dense_layers} layers "
+                             "after moe.dense_layers: no layer would have experts")
+        if self.sliding_window is not None and self.attention_chunk is not None:
+            raise ValueError("give sliding_window or attention_chunk, not both (a local layer slides or is chunked)")
         return self
+
+    @property
+    def moe_layer_count(self) -> int:
+        """Layers with experts: one in every ``moe.every`` after the ``moe.dense_layers`` leading dense ones."""
+        if self.moe is None:
+            return 0
+        return (self.layers - self.moe.dense_layers) // self.moe.every
+
+    @property
+    def local_window(self) -> int | None:
+        """Tokens a local-attention layer holds at most: the sliding window or the attention chunk."""
+        return self.sliding_window if self.sliding_window is not None else self.attention_chunk
 
     @property
     def n_kv_heads(self) -> int:
@@ -404,34 +428,43 @@ class Model(Entry):
 
     @property
     def sliding_fraction(self) -> float:
-        """Share of the layers that attend through a sliding window (0 without one)."""
-        if self.sliding_window is None:
+        """Share of the layers that attend locally, through a sliding window or a chunk (0 without either)."""
+        if self.local_window is None:
             return 0.0
         return 1.0 - 1.0 / self.full_attention_every if self.full_attention_every else 1.0
 
     def attended_keys(self, seq: float, causal: bool = True) -> float:
         """Keys a query attends to, averaged over the sequence and the layers: ``seq / 2`` per full causal
         layer (``seq`` non-causal); a window ``W < seq`` gives ``W - W^2 / (2 seq)`` (causal: the first
-        ``W`` positions see fewer), ``W`` non-causal."""
+        ``W`` positions see fewer), ``W`` non-causal. A chunked layer (chunks of ``C``) over ``s = n C + r``
+        tokens: ``(n C^2 + r^2) / (2 s)`` causal (a query sees its chunk's earlier tokens), twice that
+        non-causal (its whole chunk)."""
         full = seq / 2.0 if causal else float(seq)
         f = self.sliding_fraction
-        if f == 0.0 or self.sliding_window is None or self.sliding_window >= seq:
+        w_loc = self.local_window
+        if f == 0.0 or w_loc is None or w_loc >= seq:
             return full
-        w = float(self.sliding_window)
-        swa = w - w * w / (2.0 * seq) if causal else w
-        return (1.0 - f) * full + f * swa
+        w = float(w_loc)
+        if self.attention_chunk is not None:
+            n, r = divmod(float(seq), w)
+            local = (n * w * w + r * r) / float(seq) / (2.0 if causal else 1.0)
+        else:
+            local = w - w * w / (2.0 * seq) if causal else w
+        return (1.0 - f) * full + f * local
 
     def kv_share(self, context: float | None) -> float:
         """Share of the layers' KV a cached token costs at a sequence length of ``context`` tokens.
 
         A sliding-window layer keeps only its last ``W`` tokens, so over a sequence of ``c`` tokens its cache
-        holds ``min(c, W)`` of them: per token that is ``min(1, W / c)`` of a full layer's. ``None``: no
-        context given, every layer counted whole.
+        holds ``min(c, W)`` of them: per token that is ``min(1, W / c)`` of a full layer's. A chunked layer
+        holds its current chunk's tokens, at most ``C``: counted as a window of ``C`` (the most it needs).
+        ``None``: no context given, every layer counted whole.
         """
         f = self.sliding_fraction
-        if f == 0.0 or not context or self.sliding_window is None:
+        w = self.local_window
+        if f == 0.0 or not context or w is None:
             return 1.0
-        return (1.0 - f) + f * min(1.0, self.sliding_window / float(context))
+        return (1.0 - f) + f * min(1.0, w / float(context))
 
     @property
     def params(self) -> float:

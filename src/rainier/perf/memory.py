@@ -228,7 +228,7 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
     """
     s = seq / cp
     L = model.layers
-    moe_layers = (L - model.moe.dense_layers) if model.moe is not None else 0
+    moe_layers = model.moe_layer_count
     dense_layers = L - moe_layers
     kw = dict(b=b, s=s, tp=tp, sp=sp, recompute=recompute, fused_attention=fused_attention, ep=ep,
               precision=precision)

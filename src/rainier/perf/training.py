@@ -284,7 +284,7 @@ class _Ctx:
         self.params = options.params or C.efficiency_params(acc.family)
         self.catalog = catalog
         self.pc = param_counts(model)
-        self.moe_layers = (model.layers - model.moe.dense_layers) if model.moe is not None else 0
+        self.moe_layers = model.moe_layer_count
         self.dense_layers = model.layers - self.moe_layers
         self.hbm_usable = usable_hbm_bytes(acc.hbm_bytes)
         self._layer: dict[tuple[Any, ...], tuple[float, ...]] = {}
@@ -526,7 +526,13 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     lmax = math.ceil(L / (pp * p.vp)) * p.vp if pp > 1 else L
     stage = per_layer
     if pp > 1 and d and e:
-        stage = max(mix(min(lmax, ctx.moe_layers) / lmax), mix(1.0 - min(lmax, ctx.dense_layers) / lmax), key=work)
+        # the most MoE layers a stage can hold, and the most dense ones: a stretch of lmax layers past the
+        # leading dense ones holds ceil(lmax / every) MoE layers at most, floor(lmax / every) at least
+        every = model.moe.every if model.moe is not None else 1
+        most_moe = min(lmax, ctx.moe_layers, -(-lmax // every))
+        lead = model.moe.dense_layers if model.moe is not None else 0
+        most_dense = min(lmax, ctx.dense_layers, max(lead, lmax - lmax // every))
+        stage = max(mix(most_moe / lmax), mix(1.0 - most_dense / lmax), key=work)
     # embedding and logits on the first / last stage
     t_emb, t_lg = ctx.ends(p)
     comp_layer = stage["fwd"] + stage["bwd"] + stage["rc"]
