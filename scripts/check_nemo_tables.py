@@ -300,6 +300,47 @@ gb300  llama3-8b          72 fp8    36 1 8192 0 1 1 2  1 1 27901
 gb200  llama3-8b          72 fp8    36 1 8192 0 1 1 2  1 1 24410
 """
 
+# NeMo Framework 25.04 performance summary, DGX-GB200, FP8 with per-tensor current scaling (docs.nvidia.com
+# nemo-framework/user-guide/latest/performance/archive/25.04-performance-summary.html; only the GB200 table's rows
+# that could be read: the B200 and H100 tables were not transcribed). Mixtral 8x22B prints GBS 1 and MBS 64, read
+# as GBS 64, MBS 1: that is the only order its DP (256 / (TP 2 x PP 4 x CP 8) = 4) and GA 16 multiply up to.
+NEMO_2504 = """
+gb200  gpt3-175b         128 fp8   256 2  2048 0 4 4 1 12 1 1804
+gb200  llama3-8b           8 fp8   128 2  8192 0 1 1 1  1 1 33099
+gb200  llama3-70b         64 fp8   128 1  8192 1 1 1 1  1 1 4035
+gb200  llama3.1-405b     128 fp8    64 1  8192 0 4 8 2  8 1 665
+gb200  nemotron-4-15b     64 fp8   256 2  4096 0 1 1 1  1 1 17809
+gb200  nemotron-4-340b   128 fp8    32 1  4096 0 8 4 1 12 1 737
+gb200  mixtral-8x7b       64 fp8   256 2  4096 0 1 1 1  1 8 19275
+gb200  mixtral-8x22b     256 fp8    64 1 65536 0 2 4 8 14 8 2731
+"""
+# NeMo Framework 25.07 performance summary, DGX-GB200 (docs.nvidia.com nemo-framework/user-guide/latest/performance/
+# performance-summary.html as of 25.07), the value outside each cell's parentheses: FP8 per-tensor current scaling as
+# the page states. The parenthesised second configuration is not labelled in the part of the page that could be
+# read (later summaries label it MXFP8) and is left out, as is Llama 4 Maverick (its throughput was not readable).
+NEMO_2507 = """
+gb200  llama3-8b           8 fp8   128 2  8192 0 1 1 1  1 1 31737
+gb200  llama3-70b         64 fp8   128 1  8192 1 1 1 1  1 1 4066
+gb200  llama3.1-405b     128 fp8    64 1  8192 1 2 1 1  1 1 706
+gb200  llama4-scout       64 fp8  1024 1  8192 0 1 1 1  1 16 13783
+"""
+# NeMo's long-sequence table for Llama 3 8B, FP8, DGX-B200, container 25.04.rc2 (NVIDIA/NeMo
+# docs/source/performance/performance_long_sequence.md; the draft of that table gives GPUs = TP x CP x DP, the
+# final version prints the sequence length in K as the GPU count, which no TP x PP x DP x CP multiplies up to; PP 1,
+# micro batch 1). Published as TFLOP/s per GPU; tokens/s per GPU here by NeMo's own Llama 3 count,
+# L h^2 (12 + 12 g/a + 18 f/h + 12 s/h + 6 V/(L h)) FLOPs per token, the count that turns the 25.04 GB200 table's
+# 1,917 TFLOP/s for Llama 3 8B at 8k into its 33,099 tokens/s (33,101).
+LONG_SEQ_B200 = """
+b200 llama3-8b    2 fp8 512 1    8192 0 1 1  1 1 1 28853.7
+b200 llama3-8b    4 fp8 256 1   16384 0 1 1  1 1 1 24252.2
+b200 llama3-8b    8 fp8 128 1   32768 0 1 1  2 1 1 16817.2
+b200 llama3-8b   16 fp8  64 1   65536 0 1 1  4 1 1 10803.0
+b200 llama3-8b   32 fp8  32 1  131072 0 2 1  4 1 1 6322.0
+b200 llama3-8b   64 fp8  16 1  262144 0 4 1  4 1 1 3476.6
+b200 llama3-8b  128 fp8   8 1  524288 0 4 1  8 1 1 1861.6
+b200 llama3-8b  256 fp8   4 1 1048576 0 4 1 16 1 1 949.1
+"""
+
 TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
     "NeMo long sequence (24.03.01, H100 FP8)": (LONG_SEQ, {}),
     "NeMo 24.07/24.09 (H100 FP8)": (NEMO_24, {}),
@@ -316,6 +357,9 @@ TABLES: dict[str, tuple[str, dict[str, Any]]] = {  # name: (rows, Options)
     "DGX Cloud NeMo 2.0, Llama 3.1 FP8 (H100, GB200)": (NEMO2_FP8, {"grad_dtype": "bf16"}),
     "DGX Cloud NeMo 2.0, Nemotron-4 15B (H100), 340B (GB200)": (NEMO2_NEMOTRON, {}),
     "MLPerf Training v4.0-v5.1, NVIDIA FP8": (MLPERF_TRAIN, {"grad_dtype": "bf16"}),
+    "NeMo 25.04 (GB200 FP8)": (NEMO_2504, {"grad_dtype": "bf16"}),
+    "NeMo 25.07 (GB200 FP8)": (NEMO_2507, {"grad_dtype": "bf16"}),
+    "NeMo long sequence (25.04, B200 FP8)": (LONG_SEQ_B200, {"grad_dtype": "bf16"}),
 }
 
 
