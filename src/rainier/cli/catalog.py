@@ -105,3 +105,40 @@ def check_cmd(
             console.print(str(p), markup=False)
     if problems:
         raise typer.Exit(2)
+
+
+@catalog_app.command("import-hf")
+def import_hf_cmd(
+    config: Annotated[Path, typer.Argument(help="a Hugging Face config.json (the model repository's)")],
+    name: Annotated[str | None, typer.Option("--name", help="catalog name of the model (default: the folder "
+                                                             "name of the config, lower-cased)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write the model YAML here (default: print it); "
+                                                           "then --model FILE or --catalog FOLDER uses it")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """A catalog model (kind: model YAML) from a Hugging Face config.json: layers, widths, heads, experts,
+    latent attention, sliding-window / chunked layers."""
+    import yaml
+
+    from rainier.catalog.hf_import import load_hf_config, model_from_hf_config
+    from rainier.io import atomic_write_text
+
+    doc = load_hf_config(config)
+    default = config.resolve().parent.name.lower() if config.name == "config.json" else config.stem.lower()
+    nm = name or "".join(c if c.isalnum() or c in "._+-" else "-" for c in default).strip("-._+") or "imported-model"
+    model = model_from_hf_config(doc, nm, source=f"imported from {config.name} ({doc.get('_name_or_path') or config}) "
+                                                  "by rainier catalog import-hf")
+    data = {"kind": "model", **model.model_dump(mode="json", exclude_defaults=True)}
+    data["name"] = model.name
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    if out is not None:
+        atomic_write_text(out, text, field="--out")
+    pc = param_counts(model)
+    if json:
+        emit_json({"model": data, "params": pc.total, "active_params": pc.active,
+                   "file": str(out) if out is not None else None})
+        return
+    if out is None:
+        console.print(text, markup=False, highlight=False, end="")
+    else:
+        console.print(f"wrote {out}: {model.name}, {pc.total / 1e9:.2f}B parameters ({pc.active / 1e9:.2f}B active)")
