@@ -106,7 +106,7 @@ def test_cli_writes_a_model_file_train_accepts(tmp_path, cat, run_cli):
     d.mkdir()
     (d / "config.json").write_text(json.dumps(LLAMA4_MAVERICK))
     out = tmp_path / "mav.yaml"
-    rc, stdout, err = run_cli("catalog", "import-hf", str(d / "config.json"), "--out", str(out), "--json")
+    rc, stdout, err = run_cli("catalog", "import-hf", str(d), "--out", str(out), "--json")  # the model's folder
     assert rc == 0, err
     doc = json.loads(stdout)
     assert doc["model"]["name"] == "llama-4-maverick" and doc["params"] == pytest.approx(

@@ -45,8 +45,11 @@ _FIELD = "config.json"
 
 
 def load_hf_config(path: str | Path) -> dict[str, Any]:
-    """Read a Hugging Face ``config.json`` (a RainierError naming the file when it is missing or not JSON)."""
+    """Read a Hugging Face ``config.json``, or the one in a model folder (a RainierError naming the file when it is
+    missing or not JSON)."""
     p = Path(path)
+    if p.is_dir():
+        p = p / "config.json"
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -109,7 +109,8 @@ def check_cmd(
 
 @catalog_app.command("import-hf")
 def import_hf_cmd(
-    config: Annotated[Path, typer.Argument(help="a Hugging Face config.json (the model repository's)")],
+    config: Annotated[Path, typer.Argument(help="a Hugging Face config.json (the model repository's), or the "
+                                                "folder holding it")],
     name: Annotated[str | None, typer.Option("--name", help="catalog name of the model (default: the folder "
                                                              "name of the config, lower-cased)")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="write the model YAML here (default: print it); "
@@ -124,6 +125,8 @@ def import_hf_cmd(
     from rainier.io import atomic_write_text
 
     doc = load_hf_config(config)
+    if config.is_dir():
+        config = config / "config.json"
     default = config.resolve().parent.name.lower() if config.name == "config.json" else config.stem.lower()
     nm = name or "".join(c if c.isalnum() or c in "._+-" else "-" for c in default).strip("-._+") or "imported-model"
     model = model_from_hf_config(doc, nm, source=f"imported from {config.name} ({doc.get('_name_or_path') or config}) "
