@@ -14,6 +14,7 @@ import yaml
 from rainier.catalog.hf_import import model_from_hf_config
 from rainier.catalog.params import param_counts
 from rainier.errors import RainierError
+from rainier.perf.ops import layer_ops
 
 LLAMA3_8B = {"model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32,
              "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256,
@@ -86,7 +87,36 @@ def test_import_two_matrix_mlp_learned_positions_and_sliding_patterns():
     assert qwen.sliding_window is None
 
 
+def test_import_review_cases():
+    """DeepSeek-V2-Lite (no q compression: q_lora_rank null) at its published 15.7B; Llama 4 with an empty
+    no_rope_layers list takes transformers' default interval (4: one global layer in four); Gemma 3 without a
+    pattern takes its default (6)."""
+    lite = {"model_type": "deepseek_v2", "num_hidden_layers": 27, "hidden_size": 2048, "num_attention_heads": 16,
+            "num_key_value_heads": 16, "intermediate_size": 10944, "moe_intermediate_size": 1408,
+            "n_routed_experts": 64, "n_shared_experts": 2, "num_experts_per_tok": 6, "first_k_dense_replace": 1,
+            "moe_layer_freq": 1, "q_lora_rank": None, "kv_lora_rank": 512, "qk_nope_head_dim": 128,
+            "qk_rope_head_dim": 64, "v_head_dim": 128, "vocab_size": 102400, "tie_word_embeddings": False}
+    m = model_from_hf_config(lite, "deepseek-v2-lite")
+    assert m.mla is not None and m.mla.q_lora_rank is None
+    assert param_counts(m).total == pytest.approx(15.7e9, rel=0.01)
+    q = layer_ops(m, b=1, s=1024, moe_layer=True)
+    assert "q" in [g.name for g in q.gemms] and "q_down" not in [g.name for g in q.gemms]
+    scout = model_from_hf_config({**LLAMA4_SCOUT, "text_config": {**LLAMA4_SCOUT["text_config"],
+                                                                  "no_rope_layers": []}}, "s")
+    assert scout.sliding_fraction == 0.75
+    g3 = model_from_hf_config({"model_type": "gemma3_text", "num_hidden_layers": 26, "hidden_size": 1152,
+                               "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256,
+                               "intermediate_size": 6912, "vocab_size": 262144, "sliding_window": 512}, "g")
+    assert g3.full_attention_every == 6
+
+
 @pytest.mark.parametrize("cfg, field", [
+    ({**LLAMA3_8B, "vocab_size": float("nan")}, "vocab_size"),
+    ({**LLAMA3_8B, "vocab_size": float("inf")}, "vocab_size"),
+    ({k: v for k, v in LLAMA3_8B.items() if k != "intermediate_size"}, "intermediate_size"),
+    ({**DEEPSEEK_V3, "moe_layer_freq": 2}, "moe_layer_freq"),
+    ({**LLAMA4_SCOUT, "text_config": {**LLAMA4_SCOUT["text_config"], "no_rope_layers": [],
+                                      "no_rope_layer_interval": "x"}}, "no_rope_layer_interval"),
     ({k: v for k, v in LLAMA3_8B.items() if k != "hidden_size"}, "hidden_size"),
     ({**LLAMA3_8B, "num_hidden_layers": 0}, "num_hidden_layers"),
     ({**LLAMA3_8B, "num_key_value_heads": 7}, "config.json"),

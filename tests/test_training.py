@@ -483,6 +483,18 @@ def test_interleaved_moe_layers_count_and_pace_the_pipeline(cat):
     ri, rl = estimate_training(inter, "h100", 64, **kw), estimate_training(lead, "h100", 64, **kw)
     assert ri.model_flops_per_step == pytest.approx(rl.model_flops_per_step)
     assert ri.step_time_s < rl.step_time_s
+    # the stages' mixes, counted layer by layer (chunk j of ceil(L / (pp vp)) layers on stage j mod pp): with
+    # odd chunks every chunk of a stage may start on an MoE layer (48 layers, pp 4, vp 4: chunks of 3, stages of
+    # 8 MoE + 4 dense and 4 MoE + 8 dense); a leading dense layer adds to a stage's dense ones
+    from rainier.perf.training import _Ctx  # noqa: PLC0415  (the estimator's own layer bookkeeping)
+
+    def mixes(model, pp, vp):
+        return _Ctx.stage_mixes(type("C", (), {"model": model, "_mixes": {}})(), pp, vp)
+
+    assert mixes(inter, 4, 1) == {(6, 6)} and mixes(inter, 4, 4) == {(8, 4), (4, 8)}
+    assert mixes(lead, 4, 1) == {(0, 12), (12, 0)}
+    lead1 = q.model_copy(update={"moe": q.moe.model_copy(update={"dense_layers": 1, "every": 2})})
+    assert lead1.moe_layer_count == 23 and mixes(lead1, 4, 1) == {(5, 7), (6, 6)}
 
 
 def test_expert_tensor_parallelism_folds_ep_over_tp(cat):

@@ -28,6 +28,7 @@ Anything a configuration does not say that rainier needs is a one-line error nam
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def _int(cfg: dict[str, Any], *keys: str, required: bool = True) -> int | None:
             raise RainierError(f"the configuration has no {keys[0]}", field=f"{_FIELD}: {keys[0]}",
                                fix=f"add {keys[0]} (rainier needs it), or write the model YAML by hand")
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < 1:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v != int(v) or v < 1:
         raise RainierError(f"{keys[0]} must be a positive whole number (got {v!r})", field=f"{_FIELD}: {keys[0]}",
                            fix="correct the configuration")
     return int(v)
@@ -100,7 +101,7 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
     if kv is None and cfg.get("multi_query"):
         kv = 1
     head_dim = _int(cfg, "head_dim", required=False)
-    inter = _int(cfg, "intermediate_size", "n_inner", "ffn_hidden_size", required=False)
+    inter = _int(cfg, "intermediate_size", "n_inner", "ffn_hidden_size", required=mtype not in TWO_MATRIX_MLP)
     if inter is None:
         inter = 4 * hidden  # GPT-2 / BLOOM / Falcon leave it implicit: 4 h
     dense_ffn = _int(cfg, "intermediate_size_mlp", required=False) or inter  # Llama 4's dense layers
@@ -109,8 +110,9 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
     tied = cfg.get("tie_word_embeddings", config.get("tie_word_embeddings"))
     if tied is None:  # the transformers default (PretrainedConfig), kept by the configurations that omit it
         tied = True
+    # biases on every linear layer (Qwen2's q/k/v-only biases, < 0.1% of the parameters, are left out)
     bias = bool(cfg.get("attention_bias") or cfg.get("mlp_bias") or cfg.get("bias") or mtype == "gpt_oss"
-                or mtype in ("gpt2", "gpt_neox", "opt", "bloom", "gptj", "gpt_bigcode"))
+                or mtype in ("gpt2", "gpt_neox", "opt", "bloom", "gptj", "gpt_bigcode", "phi"))
     data: dict[str, Any] = {
         "name": name, "layers": layers, "hidden": hidden, "heads": heads, "ffn_hidden": dense_ffn,
         "vocab": vocab, "ffn_type": "gelu" if mtype in TWO_MATRIX_MLP else "swiglu",
@@ -142,9 +144,14 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
         first_dense = _int(cfg, "first_k_dense_replace", required=False)
         if first_dense:
             moe["dense_layers"] = first_dense
-        step = _int(cfg, "interleave_moe_layer_step", "decoder_sparse_step", "moe_layer_freq", required=False)
+        step = _int(cfg, "interleave_moe_layer_step", "decoder_sparse_step", required=False)
         if step and step > 1:
-            moe["every"] = step
+            moe["every"] = step  # layer i has experts when (i + 1) % step == 0 (Llama 4, Qwen2-MoE)
+        freq = _int(cfg, "moe_layer_freq", required=False)
+        if freq and freq > 1:  # DeepSeek's rule (i >= first_k_dense_replace and i % freq == 0) differs
+            raise RainierError(f"MoE on every {freq}th layer by DeepSeek's rule (moe_layer_freq) has no catalog form",
+                               field=f"{_FIELD}: moe_layer_freq",
+                               fix="write the model YAML by hand (moe.dense_layers / moe.every)")
         if cfg.get("mlp_only_layers"):
             raise RainierError("dense layers at chosen positions (mlp_only_layers) have no catalog form",
                                field=f"{_FIELD}: mlp_only_layers",
@@ -152,8 +159,10 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
         data["moe"] = moe
 
     if cfg.get("kv_lora_rank"):
-        data["mla"] = {k: _int(cfg, k) for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
-                                                 "qk_rope_head_dim", "v_head_dim")}
+        data["mla"] = {k: _int(cfg, k) for k in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")}
+        q_rank = _int(cfg, "q_lora_rank", required=False)  # null in DeepSeek-V2-Lite: no q compression
+        if q_rank:
+            data["mla"]["q_lora_rank"] = q_rank
 
     _local_attention(cfg, data, layers, mtype)
     data["source"] = source or f"imported from a Hugging Face config.json (model_type {mtype or 'unknown'}) by " \
@@ -170,11 +179,18 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
 def _local_attention(cfg: dict[str, Any], data: dict[str, Any], layers: int, mtype: str) -> None:
     """Sliding-window or chunked layers, and how many of the layers keep full attention."""
     chunk = _int(cfg, "attention_chunk_size", required=False)
+    types = cfg.get("layer_types")
     if chunk:
         nope = cfg.get("no_rope_layers")
-        full = sum(1 for x in nope if not x) if isinstance(nope, list) and nope else 0
-        if not full and cfg.get("nope_layer_interval"):
-            full = layers // int(cfg["nope_layer_interval"])
+        full = 0
+        if isinstance(types, list) and types:
+            full = sum(1 for t in types if "chunk" not in str(t) and "sliding" not in str(t))
+        elif isinstance(nope, list) and nope:
+            full = sum(1 for x in nope if not x)  # 0 = a NoPE layer, which attends globally
+        else:  # transformers builds no_rope_layers from the interval (default 4) when the list is empty
+            interval = _int(cfg, "no_rope_layer_interval", "nope_layer_interval", required=False)
+            interval = interval or (4 if mtype.startswith("llama4") else None)
+            full = layers // interval if interval else 0
         data["attention_chunk"] = chunk
         if full:
             data["full_attention_every"] = max(1, round(layers / full))
@@ -182,7 +198,6 @@ def _local_attention(cfg: dict[str, Any], data: dict[str, Any], layers: int, mty
     window = _int(cfg, "sliding_window", required=False)
     if not window or cfg.get("use_sliding_window") is False:
         return
-    types = cfg.get("layer_types")
     if isinstance(types, list) and types:
         slid = sum(1 for t in types if "sliding" in str(t))
         if slid == 0:
@@ -193,6 +208,8 @@ def _local_attention(cfg: dict[str, Any], data: dict[str, Any], layers: int, mty
             data["full_attention_every"] = max(1, round(len(types) / full))
         return
     pattern = _int(cfg, "sliding_window_pattern", required=False)
+    if pattern is None and mtype.startswith("gemma3"):
+        pattern = 6  # the transformers default: five local layers, then a global one
     data["sliding_window"] = window
     if pattern and pattern > 1:
         data["full_attention_every"] = pattern  # Gemma 3: five local layers, then a global one

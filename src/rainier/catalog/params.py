@@ -41,7 +41,8 @@ def attention_params(m: Model) -> float:
     h, a = m.hidden, m.heads
     if m.mla is not None:
         c = m.mla
-        q = h * c.q_lora_rank + c.q_lora_rank * a * (c.qk_nope_head_dim + c.qk_rope_head_dim) + c.q_lora_rank
+        q_w = a * (c.qk_nope_head_dim + c.qk_rope_head_dim)
+        q = h * c.q_lora_rank + c.q_lora_rank * q_w + c.q_lora_rank if c.q_lora_rank else h * q_w
         kv = h * (c.kv_lora_rank + c.qk_rope_head_dim) + c.kv_lora_rank * a * (c.qk_nope_head_dim + c.v_head_dim)
         kv += c.kv_lora_rank
         out = a * c.v_head_dim * h

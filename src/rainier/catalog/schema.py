@@ -344,11 +344,12 @@ class MoE(BaseModel):
 
 
 class MLA(BaseModel):
-    """Multi-head latent attention (DeepSeek-V2/V3): low-rank q and kv projections."""
+    """Multi-head latent attention (DeepSeek-V2/V3): low-rank kv (and q) projections."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    q_lora_rank: int = Field(ge=1)
+    q_lora_rank: int | None = Field(None, ge=1, description="rank of the q down-projection; absent (DeepSeek-V2-Lite): "
+                                                           "q projected from the hidden state directly")
     kv_lora_rank: int = Field(ge=1)
     qk_nope_head_dim: int = Field(ge=1)
     qk_rope_head_dim: int = Field(ge=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -129,6 +130,9 @@ def import_hf_cmd(
         config = config / "config.json"
     default = config.resolve().parent.name.lower() if config.name == "config.json" else config.stem.lower()
     nm = name or "".join(c if c.isalnum() or c in "._+-" else "-" for c in default).strip("-._+") or "imported-model"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", nm):
+        raise RainierError(f"'{nm}' is not a catalog name", field="--name",
+                           fix="use letters, digits and . _ + - (starting with a letter or digit)")
     model = model_from_hf_config(doc, nm, source=f"imported from {config.name} ({doc.get('_name_or_path') or config}) "
                                                   "by rainier catalog import-hf")
     data = {"kind": "model", **model.model_dump(mode="json", exclude_defaults=True)}

@@ -500,8 +500,9 @@ class StepModel:
         g = self._gemm
         if m.mla is not None:
             c = m.mla
-            attn = (g(T, c.q_lora_rank, h) + g(T, heads * (c.qk_nope_head_dim + c.qk_rope_head_dim), c.q_lora_rank)
-                    + g(T, c.kv_lora_rank + c.qk_rope_head_dim, h)
+            q_w = heads * (c.qk_nope_head_dim + c.qk_rope_head_dim)
+            q = g(T, c.q_lora_rank, h) + g(T, q_w, c.q_lora_rank) if c.q_lora_rank else g(T, q_w, h)
+            attn = (q + g(T, c.kv_lora_rank + c.qk_rope_head_dim, h)
                     + g(T, heads * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank)
                     + g(T, h, heads * c.v_head_dim))
         else:

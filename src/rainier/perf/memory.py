@@ -117,7 +117,7 @@ def activation_bytes_per_layer(model: Model, *, b: int, s: float, tp: int = 1, s
         kv_w = a * (c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim)
         o_w = a * c.v_head_dim
         # compressed latents (q_r, kv_r) are small and kept too
-        x = 2.0 * (c.q_lora_rank + c.kv_lora_rank) * rep
+        x = 2.0 * ((c.q_lora_rank or 0) + c.kv_lora_rank) * rep
         if recompute == "selective":
             # selective recomputation of MLA also recomputes the up-projections from the kept latents
             # (DeepSeek-V3 Sec. 3.2.3; Megatron-Core's "mla_up_proj" module): per-head Q, K, V are not kept

@@ -116,8 +116,11 @@ def layer_ops(model: Model, *, b: int, s: int, tp: int = 1, cp: int = 1, ep: int
     if model.mla is not None:
         c = model.mla
         d_qk, d_v = c.qk_nope_head_dim + c.qk_rope_head_dim, c.v_head_dim
-        gemms.append(Gemm("q_down", T, c.q_lora_rank, h))
-        gemms.append(Gemm("q_up", T, a_r * d_qk, c.q_lora_rank))
+        if c.q_lora_rank:
+            gemms.append(Gemm("q_down", T, c.q_lora_rank, h))
+            gemms.append(Gemm("q_up", T, a_r * d_qk, c.q_lora_rank))
+        else:  # no q compression (DeepSeek-V2-Lite): q from the hidden state
+            gemms.append(Gemm("q", T, a_r * d_qk, h))
         gemms.append(Gemm("kv_down", T, c.kv_lora_rank + c.qk_rope_head_dim, h))
         gemms.append(Gemm("kv_up", T, a_r * (c.qk_nope_head_dim + d_v), c.kv_lora_rank))
         gemms.append(Gemm("out", T, h, a_r * d_v))

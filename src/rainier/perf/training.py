@@ -291,6 +291,7 @@ class _Ctx:
         self._layer_base_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._wgrad_cache: dict[tuple[Any, ...], float] = {}
         self._bound: dict[tuple[Any, ...], tuple[float, float]] = {}  # _lower_bound's work per layer shape
+        self._mixes: dict[tuple[int, int], set[tuple[int, int]]] = {}  # stage_mixes per (pp, vp)
         self._coll: dict[tuple[Any, ...], float] = {}
         self._mem: dict[tuple[Any, ...], MemoryBreakdown] = {}
         self._state: dict[tuple[Any, ...], float] = {}
@@ -322,6 +323,24 @@ class _Ctx:
         if self.topo.sites > 1 and self.opt.cross_site_dim == "dp":
             return {"tp": 1, "cp": tp, "ep": ep_s or tp * cp * pp, "dp": tp * cp * pp, "pp": tp * cp}
         return {"tp": 1, "cp": tp, "ep": ep_s or tp * cp, "dp": tp * cp, "pp": tp * cp * dp}
+
+    def stage_mixes(self, pp: int, vp: int) -> set[tuple[int, int]]:
+        """(MoE layers, dense layers) each pipeline stage holds: the model cut into chunks of
+        ``ceil(L / (pp vp))`` layers, chunk ``j`` on stage ``j mod pp`` (Megatron's interleaved order); layer ``i``
+        has experts when ``i >= dense_layers`` and ``(i - dense_layers + 1) % every == 0``."""
+        key = (pp, vp)
+        hit = self._mixes.get(key)
+        if hit is None:
+            L, moe = self.model.layers, self.model.moe
+            lead, every = (moe.dense_layers, moe.every) if moe is not None else (L, 1)
+            is_moe = [i >= lead and (i - lead + 1) % every == 0 for i in range(L)]
+            c = math.ceil(L / (pp * vp))
+            counts = [[0, 0] for _ in range(pp)]
+            for i in range(L):
+                st = counts[(i // c) % pp]
+                st[0 if is_moe[i] else 1] += 1
+            hit = self._mixes[key] = {(a, b) for a, b in counts}
+        return hit
 
     def _layer_base(self, p: Parallelism, moe: bool) -> tuple[Any, ...]:
         """The part of :meth:`layer` that depends on neither recomputation nor the ZeRO stage (the costly part:
@@ -511,9 +530,11 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
     rf = _rc_share(ctx, p)
     rcm = rf if p.recompute == "full" else 1.0
 
-    def mix(w_moe: float) -> dict[str, float]:
-        """Per-layer values of a stretch of layers of which a share ``w_moe`` are MoE layers."""
-        out = {k: (1.0 - w_moe) * (d[i] if d else 0.0) + w_moe * (e[i] if e else 0.0) for i, k in enumerate(keys)}
+    def mix(w_moe: float, w_dense: float | None = None) -> dict[str, float]:
+        """Per-layer values of a stretch of layers of which a share ``w_moe`` are MoE layers and ``w_dense``
+        (default: the rest) dense ones."""
+        wd = 1.0 - w_moe if w_dense is None else w_dense
+        out = {k: wd * (d[i] if d else 0.0) + w_moe * (e[i] if e else 0.0) for i, k in enumerate(keys)}
         out["rc"] *= rcm
         return out
 
@@ -521,18 +542,13 @@ def _evaluate(ctx: _Ctx, p: Parallelism) -> _Eval:
         return x["fwd"] + x["bwd"] + x["rc"] + (x["tp"] + x["ep"]) * (2.0 + rf) + x["cpf"] + x["cpb"] + x["host"]
 
     per_layer = mix(ctx.moe_layers / L)
-    # the most loaded stage: layers spread as evenly as possible over pp x vp virtual stages; in a model
-    # with dense and MoE layers, the heavier kind fills it as far as there are layers of that kind
+    # the most loaded stage: layers spread as evenly as possible over pp x vp virtual stages (chunks of
+    # ceil(L / (pp vp)) layers, chunk j to stage j mod pp); in a model with dense and MoE layers, the stage
+    # whose mix of the two is the heaviest
     lmax = math.ceil(L / (pp * p.vp)) * p.vp if pp > 1 else L
     stage = per_layer
     if pp > 1 and d and e:
-        # the most MoE layers a stage can hold, and the most dense ones: a stretch of lmax layers past the
-        # leading dense ones holds ceil(lmax / every) MoE layers at most, floor(lmax / every) at least
-        every = model.moe.every if model.moe is not None else 1
-        most_moe = min(lmax, ctx.moe_layers, -(-lmax // every))
-        lead = model.moe.dense_layers if model.moe is not None else 0
-        most_dense = min(lmax, ctx.dense_layers, max(lead, lmax - lmax // every))
-        stage = max(mix(most_moe / lmax), mix(1.0 - most_dense / lmax), key=work)
+        stage = max((mix(n_moe / lmax, n_dense / lmax) for n_moe, n_dense in ctx.stage_mixes(pp, p.vp)), key=work)
     # embedding and logits on the first / last stage
     t_emb, t_lg = ctx.ends(p)
     comp_layer = stage["fwd"] + stage["bwd"] + stage["rc"]
