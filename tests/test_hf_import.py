@@ -85,6 +85,8 @@ def test_import_two_matrix_mlp_learned_positions_and_sliding_patterns():
     assert mistral.sliding_window == 4096 and mistral.sliding_fraction == 1.0
     qwen = model_from_hf_config({**QWEN3_30B, "sliding_window": 4096}, "q")
     assert qwen.sliding_window is None
+    dense = model_from_hf_config({**LLAMA3_8B, "num_experts": 0}, "d")  # a dense config that names 0 experts
+    assert dense.moe is None
 
 
 def test_import_review_cases():

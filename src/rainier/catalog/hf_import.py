@@ -126,7 +126,8 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
     if max_seq is not None:
         data["max_seq"] = max_seq
 
-    experts = _int(cfg, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", required=False)
+    keys = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+    experts = _int(cfg, *keys, required=False) if _first(cfg, *keys) not in (0, 1) else None  # 0 / 1: dense
     if experts is not None and experts > 1:
         top_k = _int(cfg, "num_experts_per_tok", "moe_top_k", "top_k")
         width = _int(cfg, "moe_intermediate_size", required=False) or inter
