@@ -779,7 +779,7 @@ def _lower_bound(ctx: _Ctx, p: Parallelism, m: int, recompute_fraction: float | 
                 b += n * (x[3] + x[4] + x[5]) if full else 0.0
         ab = ctx._bound[key] = (a, b)
     rf = _rc_share(ctx, p, recompute_fraction)
-    lmax = math.ceil(L / (p.pp * p.vp)) * p.vp if p.pp > 1 else L
+    lmax: float = math.ceil(L / (p.pp * p.vp)) * p.vp if p.pp > 1 else L
     if p.pp > 1 and ctx.dense_layers and ctx.moe_layers:
         # dense and MoE layers: the busiest stage (_evaluate's stage_mixes) holds at least the average stage's
         # work, which lmax average layers can exceed when the layers do not divide evenly
