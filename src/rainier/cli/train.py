@@ -216,7 +216,8 @@ def train_cmd(
     moe_capacity_factor: Annotated[float | None, typer.Option(
         "--moe-capacity-factor",
         help="expert capacity as a multiple of the balanced load (overflow dropped, every slot computed); "
-             "default: the model's (dropless)")] = None,
+             "default: the model's (dropless). The same time as a dropless run whose busiest expert-parallel "
+             "rank gets CF x the mean load: --moe-capacity-factor 1.2 prices a router 20% out of balance")] = None,
     power: Annotated[str | None, typer.Option(
         "--power", help="instead of --chips: the whole systems this facility power carries (100MW), per chip kind")] = None,
     top: Annotated[int, typer.Option("--top", help="also list the next-best configurations")] = 1,
