@@ -27,6 +27,8 @@ searched, as in ``rainier validate training``:
   GPU; the nodes' network is not stated: DGX A100) and BloombergGPT 50B (Wu et al. 2023, Sec. 3.3-4: 512 A100
   40GB in 64 p4d.24xlarge with 400 Gbps EFA each, ZeRO-3 (MiCS, sharded over 128 GPUs), every layer
   checkpointed, bf16, its fused (materialised) softmax attention, 32.5 s per step at the 2,048-sequence batch).
+* ``TRAINY``: Trainy's torchtitan Llama 3.1 8B runs on 32 and 64 H200 (FSDP, float8, torch.compile, op-level
+  selective checkpointing), from torchtitan's benchmarks folder.
 
 Run from the repository root::
 
@@ -122,8 +124,22 @@ OTHERS = [
         options=Options(fused_attention=False)),
 ]
 
+# Trainy's torchtitan runs on H200 (pytorch/torchtitan benchmarks/llama3-8b_h200_202506_trainy-whitefiber.md, June
+# 2025): Llama 3.1 8B with the repository's llama3_8b.toml (sequence 8192, FSDP over every GPU, per-op selective
+# checkpointing: half the forward recomputed, as validation rows 39-42 run torchtitan's op-SAC), local batch 2,
+# torch.compile, float8 tensorwise linears (and float8 FSDP all-gathers, not modelled: weights gathered in 16 bit
+# here), PyTorch 2.8 SDPA (its flash backend: FlashAttention-2 class, as rows 39-42); 8 H200 per host, 400 Gb/s
+# CX-7 per GPU (the catalog's DGX H200); TPS per GPU at the 100th step
+TRAINY = [
+    Run(f"torchtitan Llama 3.1 8B H200 {g}", "llama3-8b", "h200", g, 8192, 2 * g,
+        {"tp": 1, "pp": 1, "cp": 1, "zero": 3, "micro_batch": 2, "recompute": "full", "recompute_fraction": 0.5},
+        "tokens_per_gpu", tps, precision="fp8", options=Options(attention_kernel="flash2"))
+    for g, tps in ((32, 10938), (64, 10753))
+]
+
 TABLES = {"IBM FSDP (pytorch.org 2024)": IBM_FSDP, "MegaScale's Megatron-LM baseline (2024)": MEGASCALE,
-          "MT-NLG 530B (2022)": MTNLG, "Nemotron-4 15B (2024)": NEMOTRON15, "TinyLlama, BloombergGPT": OTHERS}
+          "MT-NLG 530B (2022)": MTNLG, "Nemotron-4 15B (2024)": NEMOTRON15, "TinyLlama, BloombergGPT": OTHERS,
+          "torchtitan on H200 (Trainy, 2025)": TRAINY}
 
 
 def _system(run: Run, cat: Catalog) -> Any:
