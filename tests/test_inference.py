@@ -202,6 +202,31 @@ def test_sliding_window_layers_cache_only_their_window(cat):
     assert a.kv_bytes == pytest.approx(b.kv_bytes) and a.kv_capacity_tokens > 1.8 * b.kv_capacity_tokens
 
 
+def test_fp8_kv_cache_under_bf16_weights(cat):
+    """--kv-dtype fp8 (vLLM's --kv-cache-dtype fp8) with bf16 weights: the KV cache holds twice the tokens in the
+    same bytes and a long-context decode step reads half the KV, so it is faster; the default follows the weights
+    (bf16 -> bf16, fp8 -> fp8); an unknown type names the flag."""
+    from rainier.perf.inference import kv_precision, memory_plan, step_model
+
+    m, acc = cat.model("llama3-70b"), cat.accelerator("h100")
+    assert kv_precision("bf16") == "bf16" and kv_precision("fp8") == "fp8" and kv_precision("bf16", "fp8") == "fp8"
+    a = memory_plan(m, acc, "bf16", 8, 1)
+    b = memory_plan(m, acc, "bf16", 8, 1, kv_dtype="fp8")
+    assert a.weights_bytes == b.weights_bytes and a.kv_bytes == b.kv_bytes
+    assert b.kv_capacity_tokens == pytest.approx(2 * a.kv_capacity_tokens, rel=1e-6)
+    system = cat.system_for(acc)
+    s16 = step_model(m, acc, system, cat, tp=8, precision="bf16")
+    s8 = step_model(m, acc, system, cat, tp=8, precision="bf16", kv_dtype="fp8")
+    assert s8.kv_dtype == "fp8" and s16.kv_dtype == "bf16"
+    kw = dict(tp=8, precision="bf16", input_len=8000, output_len=200, concurrency=32, requests=64)
+    r16 = estimate_serving("llama3-70b", "h100", 8, **kw)
+    r8 = estimate_serving("llama3-70b", "h100", 8, kv_dtype="fp8", **kw)
+    assert r8.config["kv_cache_dtype"] == "fp8" and r16.config["kv_cache_dtype"] == "bf16"
+    assert r8.tpot_s["p50"] < r16.tpot_s["p50"]
+    with pytest.raises(RainierError, match="kv-dtype"):
+        estimate_serving("llama3-70b", "h100", 8, kv_dtype="int4", **kw)
+
+
 def test_step_overhead_adds_to_every_decode_step():
     """One request at a time: each output token is one engine iteration, so raising the serving stack's host
     time per iteration by d raises TPOT by d (and TTFT by d per prefill chunk); a bad value names the flag."""

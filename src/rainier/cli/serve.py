@@ -91,6 +91,7 @@ def serve_cmd(
     decode_attention: Annotated[str, typer.Option("--decode-attention", help="decode attention kernel: grouped (GQA-aware, default) or per-head (TensorRT-LLM before XQA)")] = "grouped",
     kv_policy: Annotated[str, typer.Option("--kv-policy", help="KV cache admission: paged (default) or reserve (input + output held from admission)")] = "paged",
     step_overhead: Annotated[str | None, typer.Option("--step-overhead", help="the serving stack's host time per engine iteration (scheduling, sampling, launches), e.g. 10ms (default: the fit's 2 ms)")] = None,
+    kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache element type: bf16 or fp8 (vLLM's --kv-cache-dtype fp8 under bf16 weights); default: fp8 with fp8/fp4/int8 weights, else bf16")] = None,
     seed: Annotated[int, typer.Option("--seed", help="random seed (0 or more)")] = 0,
     workers: Annotated[str | None, typer.Option(
         "--workers", help="with several --chip kinds: processes simulating them (default: one per kind, up to the "
@@ -122,6 +123,7 @@ def serve_cmd(
             token_budget=parse_int(token_budget, "--token-budget"), prefill_replicas=parse_int(prefill_replicas, "--prefill-replicas", minimum=0),
             decode_attention=decode_attention.lower(), kv_policy=kv_policy.lower(),
             step_overhead_s=_latency(step_overhead, "--step-overhead") if step_overhead is not None else None,
+            kv_dtype=kv_dtype.lower() if kv_dtype is not None else None,
         )
     if len(kinds) > 1 or power is not None:
         from rainier.plan.compare import compare_serving

@@ -300,8 +300,18 @@ def tp_choices(model: Model, limit: int) -> list[int]:
     return [t for t in range(1, max(int(limit), 0) + 1) if tp_problem(model, t) is None]
 
 
-def kv_precision(precision: str) -> str:
+def kv_precision(precision: str, kv_dtype: str | None = None) -> str:
+    """The KV cache's element type: ``kv_dtype`` where given (``--kv-dtype``: bf16 or fp8, e.g. vLLM's
+    ``--kv-cache-dtype fp8`` under bf16 weights), else fp8 with 8-bit-or-less weights, bf16 otherwise."""
+    if kv_dtype is not None:
+        if kv_dtype not in KV_DTYPES:
+            raise RainierError(f"unknown KV cache dtype '{kv_dtype}'", field="--kv-dtype",
+                               fix=f"use one of {', '.join(KV_DTYPES)}")
+        return kv_dtype
     return "fp8" if precision in ("fp8", "fp4", "int8") else "bf16"
+
+
+KV_DTYPES = ("bf16", "fp8")
 
 
 # --- KV cache and memory --------------------------------------------------------------------------
@@ -362,9 +372,10 @@ def weight_bytes_per_chip(model: Model, precision: str, tp: int, pp: int) -> flo
 
 def memory_plan(model: Model, acc: Accelerator, precision: str, tp: int, pp: int, *,
                 token_budget: int = DEFAULT_TOKEN_BUDGET, max_batch: int = 1024,
-                fit: InferenceFit | None = None, kv_context: float | None = None) -> MemoryPlan:
+                fit: InferenceFit | None = None, kv_context: float | None = None,
+                kv_dtype: str | None = None) -> MemoryPlan:
     f = fit or load_inference_fit()
-    kvd = kv_precision(precision)
+    kvd = kv_precision(precision, kv_dtype)
     w = weight_bytes_per_chip(model, precision, tp, pp)
     ffn = model.moe.expert_ffn_hidden * model.moe.top_k if model.moe else model.ffn_hidden
     act = token_budget * ACT_BYTES * (4 * model.hidden + 3 * ffn / tp) + max_batch * model.vocab / tp * 4.0
@@ -439,7 +450,7 @@ class StepModel:
     def __init__(self, model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *,
                  tp: int, pp: int, ep: int, precision: str, fit: InferenceFit | None = None,
                  token_cap: int = STEP_TOKEN_CAP, decode_attention: str = "grouped",
-                 kv_context: float | None = None):
+                 kv_context: float | None = None, kv_dtype: str | None = None):
         self.model, self.acc, self.system = model, acc, system
         self.tp, self.pp, self.ep, self.precision = int(tp), int(pp), int(ep), precision
         if decode_attention not in DECODE_ATTENTION:
@@ -447,7 +458,7 @@ class StepModel:
                                fix=f"use one of {', '.join(DECODE_ATTENTION)}")
         self.decode_attention = decode_attention
         self.fit = fit or load_inference_fit()
-        self.kv_dtype = kv_precision(precision)
+        self.kv_dtype = kv_precision(precision, kv_dtype)
         self.topo = _coll.Topology.from_system(system, catalog)
         self.layers_stage = model.layers / pp
         pc = param_counts(model)
@@ -595,7 +606,8 @@ _STEP_CACHE: dict[tuple[Any, ...], tuple[StepModel, tuple[Any, ...]]] = {}
 
 def step_model(model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *, tp: int, pp: int = 1,
                ep: int = 1, precision: str = "bf16", fit: InferenceFit | None = None,
-               decode_attention: str = "grouped", kv_context: float | None = None) -> StepModel:
+               decode_attention: str = "grouped", kv_context: float | None = None,
+               kv_dtype: str | None = None) -> StepModel:
     """A :class:`StepModel`, cached per (objects, parallelism, precision, fit).
 
     Catalog entries hold dicts and are not hashable, so the cache keys on identity and keeps the
@@ -603,12 +615,13 @@ def step_model(model: Model, acc: Accelerator, system: System, catalog: Catalog 
     """
     f = fit or load_inference_fit()
     ctx = kv_context if model.sliding_fraction else None
-    key = (id(model), id(acc), id(system), id(catalog), int(tp), int(pp), int(ep), precision, f, decode_attention, ctx)
+    key = (id(model), id(acc), id(system), id(catalog), int(tp), int(pp), int(ep), precision, f, decode_attention, ctx,
+           kv_precision(precision, kv_dtype))
     hit = _STEP_CACHE.get(key)
     if hit is not None:
         return hit[0]
     sm = StepModel(model, acc, system, catalog, tp=tp, pp=pp, ep=ep, precision=precision, fit=f,
-                   decode_attention=decode_attention, kv_context=ctx)
+                   decode_attention=decode_attention, kv_context=ctx, kv_dtype=kv_dtype)
     if len(_STEP_CACHE) > 512:
         _STEP_CACHE.clear()
     _STEP_CACHE[key] = (sm, (model, acc, system, catalog))
@@ -708,7 +721,7 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    slo_ttft_s: float | None = None, slo_tpot_s: float | None = None,
                    max_batch: int | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET,
                    fit: InferenceFit | None = None, decode_attention: str = "grouped",
-                   kv_policy: str = "paged") -> list[Candidate]:
+                   kv_policy: str = "paged", kv_dtype: str | None = None) -> list[Candidate]:
     """Every feasible (tp, pp, ep) on ``chips`` chips, best output tokens/s per chip first.
 
     Fixed flags are honoured; the rest are enumerated: tp over the valid degrees within the scale-up
@@ -736,11 +749,11 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                 if model.moe is not None and (t % e or e > model.moe.experts):
                     continue
                 mp = memory_plan(model, acc, precision, t, p, token_budget=token_budget,
-                                 max_batch=max_batch or 1024, fit=fit, kv_context=kv_ctx)
+                                 max_batch=max_batch or 1024, fit=fit, kv_context=kv_ctx, kv_dtype=kv_dtype)
                 if mp.kv_capacity_tokens < need:
                     continue
                 sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
-                                decode_attention=decode_attention, kv_context=kv_ctx)
+                                decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kv_dtype)
                 b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch,
                                    kv_policy)
                 r = replicas or chips // per
@@ -853,7 +866,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      token_budget: int | None = None, prefill_replicas: int | None = None,
                      decode_attention: str = "grouped", kv_policy: str = "paged",
                      catalog: Catalog | None = None, fit: InferenceFit | None = None,
-                     step_overhead_s: float | None = None) -> ServingResult:
+                     step_overhead_s: float | None = None, kv_dtype: str | None = None) -> ServingResult:
     """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
 
     Traffic: ``offline`` (all requests at t = 0), ``qps`` (Poisson), ``concurrency`` (closed loop) or a
@@ -864,8 +877,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     ``step_overhead_s`` replaces the fit's host time per engine iteration (scheduling, sampling, launches:
     a property of the serving software, 2 ms by default); it adds to every prefill and decode step.
     ``prefill_replicas=0`` serves co-located (every replica prefills and decodes) and keeps the search
-    from choosing a disaggregated split; None lets it choose one. Arguments mirror the `rainier serve`
-    flags, and errors name the flags.
+    from choosing a disaggregated split; None lets it choose one. ``kv_dtype`` (bf16 or fp8) stores the KV
+    cache in its own type (capacity and decode reads); None: fp8 with 8-bit-or-less weights, else bf16.
+    Arguments mirror the `rainier serve` flags, and errors name the flags.
     """
     call = dict(locals())  # the arguments, to serve co-located as well when the search picks a split
     from rainier.perf import serving as _srv
@@ -874,6 +888,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     t0 = time.perf_counter()
     cat, m, a, s = _resolve(model, chip, system, catalog)
     check_precision(a, precision)
+    kvd = kv_precision(precision, kv_dtype)
     f = fit or load_inference_fit()
     if step_overhead_s is not None:
         if not step_overhead_s >= 0 or math.isinf(step_overhead_s):
@@ -989,7 +1004,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     cands = search_configs(m, a, s, cat, chips, precision=precision, mean_in=mean_in, mean_out=mean_out,
                            tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
-                           decode_attention=decode_attention, kv_policy=kv_policy)
+                           decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd)
     if not cands:
         # Report the largest replica the flags allow: the most memory per chip the search had.
         per_max = chips // replicas if replicas is not None else chips
@@ -997,7 +1012,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         t_ = tp or max(tp_choices(m, min(per_max // p_, s.scaleup_domain_chips)) or [1])
         if pp is None:
             p_ = max([q for q in _pow2_upto(min(per_max // t_, 16)) if q <= m.layers] or [1])
-        mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f, kv_context=mean_in + mean_out / 2.0)
+        mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f, kv_context=mean_in + mean_out / 2.0,
+                         kv_dtype=kvd)
         if replicas is not None and (tp is None or pp is None) and replicas > 1:
             raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out), field="--replicas",
                                  fix=f"give fewer --replicas ({replicas} replicas leave {per_max} of the {chips} "
@@ -1006,9 +1022,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     best = cands[0]
     kv_ctx = mean_in + mean_out / 2.0
     sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision, fit=f,
-                    decode_attention=decode_attention, kv_context=kv_ctx)
+                    decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kvd)
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
-                     kv_context=kv_ctx)
+                     kv_context=kv_ctx, kv_dtype=kvd)
     reps = best.replicas
     notes: list[str] = []
     # Every running request takes at least one token of an iteration's budget (its decode token), so the batch
@@ -1093,7 +1109,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if offline_run:
         mode = "offline"
         reqs = _reqs(n_req or auto_n, None)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s)
     elif qps is not None:
         mode = "poisson"
         # POISSON_SPAN_S of arrivals, at most SERVER_MAX_REQUESTS requests; past the cap, SUBSET_REQUESTS
@@ -1111,16 +1127,16 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                              "sends them, rates scaled to all of them; queue figures are those replicas'")
         if rep_scale == 1.0:
             reqs = _reqs(n_req or int(min(SERVER_MAX_REQUESTS, max(3000, POISSON_SPAN_S * qps))), qps)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s)
     elif concurrency is not None:
         mode = "concurrency"
         reqs = _reqs(n_req or max(1000, 4 * int(concurrency)), None)
         sim = _srv.simulate_deployment(pool, reqs, concurrency=int(concurrency), prefill_pool=pf_pool,
-                                       kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
+                                       kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s)
     elif trace_reqs is not None:
         mode = "trace"
         reqs = _reqs(n_req or len(trace_reqs), None)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kv_precision(precision), mean_in), system=s)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s)
     else:  # an SLO and no traffic: the highest Poisson rate that meets it
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget)
@@ -1151,7 +1167,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         base = _reqs(n_s, 1.0)
         if sub:
             base = base.with_arrivals(round_robin_arrivals(rng, 1.0, n_s, reps, sub))
-        kvb = kv_bytes_per_token(m, kv_precision(precision), mean_in)
+        kvb = kv_bytes_per_token(m, kvd, mean_in)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s,
                                               slo_tpot_s, prefill_pool=pf_pool, system=s, kv_bytes_per_token=kvb)
         if sub:
@@ -1195,7 +1211,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     config = {
         "model": m.name, "chip": a.name, "system": s.name, "chips": chips, "tp": best.tp, "pp": best.pp,
         "ep": best.ep, "replicas": reps, "chips_per_replica": best.tp * best.pp,
-        "prefill_replicas": prefill_replicas, "precision": precision, "kv_cache_dtype": kv_precision(precision),
+        "prefill_replicas": prefill_replicas, "precision": precision, "kv_cache_dtype": kvd,
         "max_batch": slots, "token_budget": budget, "mode": mode, "qps": qps if mode == "poisson" else max_qps,
         "concurrency": concurrency, "requests": len(reqs), "lengths": dist_name, "input_len_mean": mean_in,
         "output_len_mean": mean_out, "slo_ttft_s": slo_ttft_s, "slo_tpot_s": slo_tpot_s, "seed": seed,
@@ -1234,7 +1250,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         joules_per_token=jpt,
         max_qps=max_qps,
         config=config,
-        memory=mp.to_dict() | {"kv_bytes_per_token": kv_bytes_per_token(m, kv_precision(precision), kv_ctx)},
+        memory=mp.to_dict() | {"kv_bytes_per_token": kv_bytes_per_token(m, kvd, kv_ctx)},
         queue=sim.queue_stats(),
         breakdown=bd,
         alternatives=alts,
