@@ -495,6 +495,8 @@ def test_interleaved_moe_layers_count_and_pace_the_pipeline(cat):
     assert mixes(lead, 4, 1) == {(0, 12), (12, 0)}
     lead1 = q.model_copy(update={"moe": q.moe.model_copy(update={"dense_layers": 1, "every": 2})})
     assert lead1.moe_layer_count == 23 and mixes(lead1, 4, 1) == {(5, 7), (6, 6)}
+    for mdl in (inter, lead, lead1, q):  # the count and the per-layer rule agree
+        assert sum(mdl.is_moe_layer(i) for i in range(mdl.layers)) == mdl.moe_layer_count
 
 
 def test_expert_tensor_parallelism_folds_ep_over_tp(cat):

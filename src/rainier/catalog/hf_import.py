@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from rainier.catalog.schema import Model
 from rainier.errors import RainierError
 
-__all__ = ["model_from_hf_config", "load_hf_config", "TWO_MATRIX_MLP"]
+__all__ = ["model_from_hf_config", "load_hf_config", "hf_config_path", "TWO_MATRIX_MLP"]
 
 # model_type values whose MLP is up-projection, activation, down-projection (no gate)
 TWO_MATRIX_MLP = frozenset({"gpt2", "gpt_neox", "opt", "bloom", "falcon", "mpt", "starcoder2", "phi", "gptj",
@@ -45,12 +45,16 @@ TWO_MATRIX_MLP = frozenset({"gpt2", "gpt_neox", "opt", "bloom", "falcon", "mpt",
 _FIELD = "config.json"
 
 
+def hf_config_path(path: str | Path) -> Path:
+    """The ``config.json`` a path names: the file itself, or the one in a model folder."""
+    p = Path(path)
+    return p / "config.json" if p.is_dir() else p
+
+
 def load_hf_config(path: str | Path) -> dict[str, Any]:
     """Read a Hugging Face ``config.json``, or the one in a model folder (a RainierError naming the file when it is
     missing or not JSON)."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "config.json"
+    p = hf_config_path(path)
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -111,8 +115,8 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
     if tied is None:  # the transformers default (PretrainedConfig), kept by the configurations that omit it
         tied = True
     # biases on every linear layer (Qwen2's q/k/v-only biases, < 0.1% of the parameters, are left out)
-    bias = bool(cfg.get("attention_bias") or cfg.get("mlp_bias") or cfg.get("bias") or mtype == "gpt_oss"
-                or mtype in ("gpt2", "gpt_neox", "opt", "bloom", "gptj", "gpt_bigcode", "phi"))
+    bias = bool(cfg.get("attention_bias") or cfg.get("mlp_bias") or cfg.get("bias")
+                or mtype in ("gpt_oss", "gpt2", "gpt_neox", "opt", "bloom", "gptj", "gpt_bigcode", "phi"))
     data: dict[str, Any] = {
         "name": name, "layers": layers, "hidden": hidden, "heads": heads, "ffn_hidden": dense_ffn,
         "vocab": vocab, "ffn_type": "gelu" if mtype in TWO_MATRIX_MLP else "swiglu",
@@ -213,6 +217,6 @@ def _local_attention(cfg: dict[str, Any], data: dict[str, Any], layers: int, mty
         pattern = 6  # the transformers default: five local layers, then a global one
     data["sliding_window"] = window
     if pattern and pattern > 1:
-        data["full_attention_every"] = pattern  # Gemma 3: five local layers, then a global one
+        data["full_attention_every"] = pattern
     elif mtype.startswith("gemma2"):
         data["full_attention_every"] = 2  # Gemma 2 alternates local and global layers

@@ -37,12 +37,15 @@ Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8"]
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8")
 
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"  # a catalog entry's name (and its file-free CLI spelling)
+
+
 class Entry(BaseModel):
     """Fields every catalog entry has."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+    name: str = Field(min_length=1, pattern=NAME_PATTERN)
     display_name: str | None = None
     aliases: tuple[str, ...] = ()
     source: str = Field(min_length=3)
@@ -403,9 +406,15 @@ class Model(Entry):
             raise ValueError("give sliding_window or attention_chunk, not both (a local layer slides or is chunked)")
         return self
 
+    def is_moe_layer(self, i: int) -> bool:
+        """Whether layer ``i`` (0-based) has experts: after the ``moe.dense_layers`` leading dense ones, the last of
+        every ``moe.every`` layers (Hugging Face's rule for Llama 4 / Qwen2-MoE: ``(i + 1) % step == 0``)."""
+        m = self.moe
+        return m is not None and i >= m.dense_layers and (i - m.dense_layers + 1) % m.every == 0
+
     @property
     def moe_layer_count(self) -> int:
-        """Layers with experts: one in every ``moe.every`` after the ``moe.dense_layers`` leading dense ones."""
+        """Layers with experts (:meth:`is_moe_layer`): ``(layers - dense_layers) // every``."""
         if self.moe is None:
             return 0
         return (self.layers - self.moe.dense_layers) // self.moe.every

@@ -122,15 +122,15 @@ def import_hf_cmd(
     latent attention, sliding-window / chunked layers."""
     import yaml
 
-    from rainier.catalog.hf_import import load_hf_config, model_from_hf_config
+    from rainier.catalog.hf_import import hf_config_path, load_hf_config, model_from_hf_config
+    from rainier.catalog.schema import NAME_PATTERN
     from rainier.io import atomic_write_text
 
     doc = load_hf_config(config)
-    if config.is_dir():
-        config = config / "config.json"
+    config = hf_config_path(config)
     default = config.resolve().parent.name.lower() if config.name == "config.json" else config.stem.lower()
     nm = name or "".join(c if c.isalnum() or c in "._+-" else "-" for c in default).strip("-._+") or "imported-model"
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", nm):
+    if not re.fullmatch(NAME_PATTERN, nm):
         raise RainierError(f"'{nm}' is not a catalog name", field="--name",
                            fix="use letters, digits and . _ + - (starting with a letter or digit)")
     model = model_from_hf_config(doc, nm, source=f"imported from {config.name} ({doc.get('_name_or_path') or config}) "

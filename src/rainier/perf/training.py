@@ -326,19 +326,16 @@ class _Ctx:
 
     def stage_mixes(self, pp: int, vp: int) -> set[tuple[int, int]]:
         """(MoE layers, dense layers) each pipeline stage holds: the model cut into chunks of
-        ``ceil(L / (pp vp))`` layers, chunk ``j`` on stage ``j mod pp`` (Megatron's interleaved order); layer ``i``
-        has experts when ``i >= dense_layers`` and ``(i - dense_layers + 1) % every == 0``."""
+        ``ceil(L / (pp vp))`` layers, chunk ``j`` on stage ``j mod pp`` (Megatron's interleaved order); which layers
+        have experts: :meth:`Model.is_moe_layer`."""
         key = (pp, vp)
         hit = self._mixes.get(key)
         if hit is None:
-            L, moe = self.model.layers, self.model.moe
-            lead, every = (moe.dense_layers, moe.every) if moe is not None else (L, 1)
-            is_moe = [i >= lead and (i - lead + 1) % every == 0 for i in range(L)]
+            L = self.model.layers
             c = math.ceil(L / (pp * vp))
             counts = [[0, 0] for _ in range(pp)]
             for i in range(L):
-                st = counts[(i // c) % pp]
-                st[0 if is_moe[i] else 1] += 1
+                counts[(i // c) % pp][0 if self.model.is_moe_layer(i) else 1] += 1
             hit = self._mixes[key] = {(a, b) for a, b in counts}
         return hit
 
