@@ -114,6 +114,21 @@ def parse_int(value: str | None, field: str, minimum: int = 1) -> int | None:
     return int(n)
 
 
+def parse_share(value: str | None, field: str) -> float | None:
+    """A share written as a fraction ('0.6') or a percentage ('60%'); None stays None. The range is the caller's."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    pct = text.endswith("%")
+    try:
+        x = float(text[:-1] if pct else text)
+    except ValueError:
+        raise RainierError(f"'{value}' is not a share", field=field, fix=f"give e.g. {field} 0.6 or 60%") from None
+    if x != x:  # NaN
+        raise RainierError(f"'{value}' is not a share", field=field, fix=f"give e.g. {field} 0.6 or 60%")
+    return x / 100.0 if pct else x
+
+
 def parse_duration_flag(text: str, flag: str, units: tuple[str, str] = ("d", "h")) -> float:
     """A duration flag with its unit: a bare number would read as seconds, which '--time 30' or '--slo-ttft 2'
     rarely means; refused with the flag and two spellings (``units``) to choose from. 0 needs no unit."""

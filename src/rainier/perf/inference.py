@@ -74,6 +74,14 @@ from rainier.catalog.schema import Accelerator, Model, System
 from rainier.errors import RainierError
 from rainier.perf import collectives as _coll
 from rainier.perf import compute as _comp
+from rainier.perf.speculative import (
+    SpecConfig,
+    SpecStep,
+    check_draft_fits,
+    draft_weight_bytes,
+    make_spec,
+    spec_note,
+)
 from rainier.units import plural
 
 __all__ = [
@@ -110,6 +118,10 @@ MAX_REQUESTS = 10_000_000
 NATIVE_ONLY = _comp.LOW_PRECISION
 ACT_BYTES = 2.0  # activations and collectives in bf16
 DEFAULT_TOKEN_BUDGET = 8192
+# speculative decoding defaults when only --draft is given: three proposals (vLLM's and SGLang's EAGLE
+# examples use 3-5), each accepted with probability 0.7 (EAGLE-class drafts on chat data at temperature 0)
+DEFAULT_SPEC_TOKENS = 3
+DEFAULT_SPEC_ACCEPT = 0.7
 MAX_SLOTS = 4096
 # Tokens per iteration the step model tabulates (prefill chunk + decodes); larger steps are refused.
 STEP_TOKEN_CAP = 65536
@@ -373,7 +385,9 @@ def weight_bytes_per_chip(model: Model, precision: str, tp: int, pp: int) -> flo
 def memory_plan(model: Model, acc: Accelerator, precision: str, tp: int, pp: int, *,
                 token_budget: int = DEFAULT_TOKEN_BUDGET, max_batch: int = 1024,
                 fit: InferenceFit | None = None, kv_context: float | None = None,
-                kv_dtype: str | None = None) -> MemoryPlan:
+                kv_dtype: str | None = None, spec: SpecConfig | None = None) -> MemoryPlan:
+    """Bytes per chip of a replica at (tp, pp) and the KV tokens left; a speculative draft (``spec``) adds its
+    weights and its own KV per token (it runs beside the target at the same TP)."""
     f = fit or load_inference_fit()
     kvd = kv_precision(precision, kv_dtype)
     w = weight_bytes_per_chip(model, precision, tp, pp)
@@ -381,6 +395,10 @@ def memory_plan(model: Model, acc: Accelerator, precision: str, tp: int, pp: int
     act = token_budget * ACT_BYTES * (4 * model.hidden + 3 * ffn / tp) + max_batch * model.vocab / tp * 4.0
     usable = acc.hbm_bytes * f.hbm_usable_fraction
     per_tok = _kv_bytes_token_layer_chip(model, tp, kvd) * math.ceil(model.layers / pp) * model.kv_share(kv_context)
+    if spec is not None:
+        d = spec.draft
+        w += draft_weight_bytes(spec, WEIGHT_BYTES[precision], ACT_BYTES, tp)
+        per_tok += _kv_bytes_token_layer_chip(d, tp, kvd) * d.layers * d.kv_share(kv_context)
     kv = usable - w - act
     cap = int(kv // per_tok) if kv > 0 else 0
     return MemoryPlan(acc.hbm_bytes, usable, w, act, per_tok, max(kv, 0.0), cap, cap > 0)
@@ -493,9 +511,17 @@ class StepModel:
         # A per-head decode kernel reads each KV head once per query head that uses it (GQA group).
         self.kv_reads = (max(heads / _kv_heads_per_chip(model, tp), 1.0)
                          if decode_attention == "per-head" and model.mla is None else 1.0)
-        self.c_kv = model.layers * swa * max(kv_b * self.kv_reads * mem_c, dec_flops * attn_dec_c)
+        # a decode query's attention per token of context: the KV bytes it reads, or its FLOPs when those take longer
+        self._kv_read_s = model.layers * swa * (kv_b * self.kv_reads * mem_c)
+        self._kv_flop_s = model.layers * swa * (dec_flops * attn_dec_c)
+        self.c_kv = max(self._kv_read_s, self._kv_flop_s)
         self.c_attn = model.layers * swa * pf_flops * attn_c
         self.t_fixed = self.fit.step_overhead_s + self.fit.layer_overhead_s * model.layers
+
+    def kv_coeff(self, queries: int) -> float:
+        """Seconds per token of context for ``queries`` positions of one request attending to its KV at once
+        (speculative verification): the KV is read once, the FLOPs scale with the queries."""
+        return max(self._kv_read_s, queries * self._kv_flop_s)
 
     # per-stage pieces for a microbatch of T tokens
     def _gemm(self, m: float, n: float, k: float, batch: float = 1.0, precision: str | None = None) -> float:
@@ -643,22 +669,55 @@ class SteadyState:
 
 
 def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
-                 token_budget: int = DEFAULT_TOKEN_BUDGET) -> SteadyState:
+                 token_budget: int = DEFAULT_TOKEN_BUDGET, *, prefix_hit: float = 0.0,
+                 spec: SpecStep | None = None) -> SteadyState:
     """Throughput of one replica with ``batch`` requests in flight (offline / saturated).
 
     Each request holds a slot for ``mean_out`` iterations (one prefill, ``mean_out - 1`` decodes), so
     ``x = batch / mean_out`` requests complete per iteration unless the prefill chunks overflow the
-    token budget, ``x <= budget / (mean_in + mean_out - 1)``.
+    token budget, ``x <= budget / (mean_in + mean_out - 1)``. With a prefix cache (``prefix_hit``) a
+    request prefills ``(1 - prefix_hit) mean_in`` tokens, attending to the cached ones too; with
+    speculative decoding (``spec``) it decodes in ``(mean_out - 1) / E`` iterations of ``k + 1`` tokens each.
     """
     b = max(float(batch), 1.0)
-    x = min(b / mean_out, token_budget / (mean_in + mean_out - 1))
-    n_dec = x * (mean_out - 1)
-    tokens = n_dec + x * mean_in
+    if spec is None and prefix_hit == 0.0:
+        x = min(b / mean_out, token_budget / (mean_in + mean_out - 1))
+        n_dec = x * (mean_out - 1)
+        tokens = n_dec + x * mean_in
+        ctx = n_dec * (mean_in + mean_out / 2)
+        units = x * mean_in * (mean_in + 1) / 2
+        dt = float(sm.step_time_s(tokens, n_dec + x, ctx, units))
+        ttft = float(sm.prefill_s(min(mean_in, token_budget)))
+        return SteadyState(b, dt, x, x * mean_out / dt, x * (mean_in + mean_out) / dt, x / dt, ttft)
+    pf = mean_in * (1.0 - prefix_hit)  # tokens prefilled per request
+    cached = mean_in - pf
+    g, k = (spec.spec.gain, spec.k) if spec is not None else (1.0, 0)
+    dec_iters = (mean_out - 1) / g
+    x = min(b / (1.0 + dec_iters), token_budget / (pf + (k + 1) * dec_iters))
+    n_dec = x * dec_iters
     ctx = n_dec * (mean_in + mean_out / 2)
-    units = x * mean_in * (mean_in + 1) / 2
-    dt = float(sm.step_time_s(tokens, n_dec + x, ctx, units))
-    ttft = float(sm.prefill_s(min(mean_in, token_budget)))
+    units = x * (pf * (pf + 1) / 2 + pf * cached)
+    p1 = min(pf, token_budget)
+    u1 = p1 * (p1 + 1) / 2 + p1 * cached
+    if spec is None:
+        dt = float(sm.step_time_s(n_dec + x * pf, n_dec + x, ctx, units))
+        ttft = float(sm.step_time_s(p1, 1, 0.0, u1))
+    else:
+        dt = float(spec.step_time_s(n_dec, x * pf, x, ctx, units))
+        ttft = float(spec.step_time_s(0.0, p1, 1, 0.0, u1))
     return SteadyState(b, dt, x, x * mean_out / dt, x * (mean_in + mean_out) / dt, x / dt, ttft)
+
+
+def spec_step(sm: StepModel, spec: SpecConfig | None, catalog: Catalog | None, *, kv_context: float | None = None,
+              fit: InferenceFit | None = None) -> SpecStep | None:
+    """The iteration model of ``sm`` decoding speculatively with ``spec``'s draft at the same TP (None without)."""
+    if spec is None:
+        return None
+    f = dataclasses.replace(fit or sm.fit, step_overhead_s=0.0)  # the target's iteration pays the host time
+    d = step_model(spec.draft, sm.acc, sm.system, catalog, tp=sm.tp, pp=1,
+                   ep=sm.ep if spec.mtp and spec.draft.moe is not None else 1, precision=sm.precision, fit=f,
+                   decode_attention=sm.decode_attention, kv_context=kv_context, kv_dtype=sm.kv_dtype)
+    return SpecStep(sm, d, spec)
 
 
 # --- configuration search ------------------------------------------------------------------------
@@ -690,25 +749,31 @@ class Candidate:
 
 
 def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, token_budget: int,
-               slo_tpot_s: float | None, batch_cap: int | None, kv_policy: str = "paged") -> tuple[int, SteadyState]:
+               slo_tpot_s: float | None, batch_cap: int | None, kv_policy: str = "paged", *,
+               prefix_hit: float = 0.0, spec: SpecStep | None = None) -> tuple[int, SteadyState]:
     # Tokens a request holds on average over its life: all of input + output when reserved, the
-    # prompt plus half the output when paged (less the watermark kept free for growth).
+    # prompt plus half the output when paged (less the watermark kept free for growth); plus the
+    # draft's proposals under speculative decoding.
+    k = spec.k if spec is not None else 0
     if kv_policy == "paged":
-        bmax = max(1, int(kv_tokens * (1.0 - KV_WATERMARK) // max(mean_in + mean_out / 2, 1.0)))
+        bmax = max(1, int(kv_tokens * (1.0 - KV_WATERMARK) // max(mean_in + mean_out / 2 + k, 1.0)))
     else:
-        bmax = max(1, int(kv_tokens // max(mean_in + mean_out, 1.0)))
+        bmax = max(1, int(kv_tokens // max(mean_in + mean_out + k, 1.0)))
     bmax = min(bmax, MAX_SLOTS)
     if batch_cap is not None:
         bmax = min(bmax, int(batch_cap))
-    st = steady_state(sm, bmax, mean_in, mean_out, token_budget)
-    if slo_tpot_s is None or st.step_s <= 0.85 * slo_tpot_s:
+    kw: dict[str, Any] = dict(prefix_hit=prefix_hit, spec=spec)
+    st = steady_state(sm, bmax, mean_in, mean_out, token_budget, **kw)
+    # the TPOT a request sees is the step time over the tokens it gains per step
+    per_tok = spec.spec.gain if spec is not None else 1.0
+    if slo_tpot_s is None or st.step_s / per_tok <= 0.85 * slo_tpot_s:
         return bmax, st
     lo, hi = 1, bmax
-    best = steady_state(sm, 1, mean_in, mean_out, token_budget)
+    best = steady_state(sm, 1, mean_in, mean_out, token_budget, **kw)
     while lo < hi:  # step time grows with batch: bisect the largest batch under the TPOT target
         mid = (lo + hi + 1) // 2
-        s = steady_state(sm, mid, mean_in, mean_out, token_budget)
-        if s.step_s <= 0.85 * slo_tpot_s:
+        s = steady_state(sm, mid, mean_in, mean_out, token_budget, **kw)
+        if s.step_s / per_tok <= 0.85 * slo_tpot_s:
             lo, best = mid, s
         else:
             hi = mid - 1
@@ -721,19 +786,21 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    slo_ttft_s: float | None = None, slo_tpot_s: float | None = None,
                    max_batch: int | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET,
                    fit: InferenceFit | None = None, decode_attention: str = "grouped",
-                   kv_policy: str = "paged", kv_dtype: str | None = None) -> list[Candidate]:
+                   kv_policy: str = "paged", kv_dtype: str | None = None, prefix_hit: float = 0.0,
+                   spec: SpecConfig | None = None) -> list[Candidate]:
     """Every feasible (tp, pp, ep) on ``chips`` chips, best output tokens/s per chip first.
 
     Fixed flags are honoured; the rest are enumerated: tp over the valid degrees within the scale-up
     domain (:func:`tp_choices`: even splits of the heads and powers of two), pp over powers of two
     up to the layers' count, ep over power-of-two divisors of tp (MoE).
-    Scored analytically (:func:`steady_state`); SLO-meeting candidates rank first.
+    Scored analytically (:func:`steady_state`); SLO-meeting candidates rank first. With speculative
+    decoding (``spec``) a replica is one pipeline stage (the draft runs beside the target).
     """
     dom = system.scaleup_domain_chips
     tps = [tp] if tp else tp_choices(model, min(chips, dom))
-    pps = [pp] if pp else [p for p in _pow2_upto(min(chips, 16)) if p <= model.layers]
+    pps = [pp] if pp else ([1] if spec is not None else [p for p in _pow2_upto(min(chips, 16)) if p <= model.layers])
     out: list[Candidate] = []
-    need = int(mean_in + mean_out)
+    need = int(mean_in + mean_out) + (spec.tokens if spec is not None else 0)
     kv_ctx = mean_in + mean_out / 2.0  # a request's typical live context (sliding-window KV)
     for t in tps:
         for p in pps:
@@ -749,15 +816,17 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                 if model.moe is not None and (t % e or e > model.moe.experts):
                     continue
                 mp = memory_plan(model, acc, precision, t, p, token_budget=token_budget,
-                                 max_batch=max_batch or 1024, fit=fit, kv_context=kv_ctx, kv_dtype=kv_dtype)
+                                 max_batch=max_batch or 1024, fit=fit, kv_context=kv_ctx, kv_dtype=kv_dtype, spec=spec)
                 if mp.kv_capacity_tokens < need:
                     continue
                 sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
                                 decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kv_dtype)
+                ss = spec_step(sm, spec, catalog, kv_context=kv_ctx, fit=fit)
                 b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch,
-                                   kv_policy)
+                                   kv_policy, prefix_hit=prefix_hit, spec=ss)
                 r = replicas or chips // per
-                meets = (slo_tpot_s is None or st.step_s <= slo_tpot_s) and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s)
+                tpot = st.step_s / (spec.gain if spec is not None else 1.0)
+                meets = (slo_tpot_s is None or tpot <= slo_tpot_s) and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s)
                 tok = st.output_tokens_per_s * r
                 out.append(Candidate(t, p, e, r, b, mp.kv_capacity_tokens, tok, tok / chips, st.step_s, st.ttft_s, meets))
     out.sort(key=lambda c: (not c.meets_slo, -c.output_tokens_per_s_per_chip, c.tp * c.pp))
@@ -765,7 +834,8 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
 
 
 def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out: float, kv_tokens: int,
-                         token_budget: int, slo_tpot_s: float | None, colocated_batch: int) -> int | None:
+                         token_budget: int, slo_tpot_s: float | None, colocated_batch: int, *,
+                         prefix_hit: float = 0.0, spec: SpecStep | None = None) -> int | None:
     """Prefill replicas of the best disaggregated split, or None when co-location serves more.
 
     Analytic capacities (requests/s): a prefill replica runs full token budgets at 80% utilization
@@ -775,16 +845,25 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
     """
     if mean_out <= 1:
         return None
-    colo = steady_state(sm, colocated_batch, mean_in, mean_out, token_budget).requests_per_s * replicas
+    colo = steady_state(sm, colocated_batch, mean_in, mean_out, token_budget, prefix_hit=prefix_hit,
+                        spec=spec).requests_per_s * replicas
     chunk = float(token_budget)
-    pf_rps = 0.8 * (chunk / mean_in) / float(sm.step_time_s(chunk, max(1.0, chunk / mean_in), 0.0,
-                                                             chunk * (mean_in + 1) / 2))
+    pf_in = mean_in * (1.0 - prefix_hit) if prefix_hit else mean_in
+    units = chunk * (pf_in + 1) / 2 + chunk * (mean_in - pf_in)
+    if spec is None:
+        pf_step = float(sm.step_time_s(chunk, max(1.0, chunk / pf_in), 0.0, units))
+    else:
+        pf_step = float(spec.step_time_s(0.0, chunk, max(1.0, chunk / pf_in), 0.0, units))
+    pf_rps = 0.8 * (chunk / pf_in) / pf_step
     ctx = mean_in + mean_out / 2
+    g, k = (spec.spec.gain, spec.k) if spec is not None else (1.0, 0)
 
-    def dec_step(b: float) -> float:
-        return float(sm.step_time_s(b, b, b * ctx, 0.0))
+    def dec_step(b: float) -> float:  # seconds per output token of a request
+        if spec is None:
+            return float(sm.step_time_s(b, b, b * ctx, 0.0))
+        return float(spec.step_time_s(b, 0.0, 0.0, b * ctx, 0.0)) / g
 
-    bmax = max(1, min(MAX_SLOTS, int(kv_tokens // (mean_in + mean_out))))
+    bmax = max(1, min(MAX_SLOTS, int(kv_tokens // (mean_in + mean_out + k))))
     target = 0.85 * slo_tpot_s if slo_tpot_s else None
     b = bmax
     if target is not None and dec_step(b) > target:
@@ -798,7 +877,7 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
         b = lo
     if target is not None and dec_step(b) > target:
         return None
-    dec_rps = b / (mean_out - 1) / dec_step(b)
+    dec_rps = b / (mean_out - 1) / dec_step(b)  # b requests, each mean_out - 1 tokens at dec_step per token
     best_k, best_rate = None, 0.0
     for k in range(1, replicas):
         rate = min(k * pf_rps, (replicas - k) * dec_rps)
@@ -866,7 +945,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      token_budget: int | None = None, prefill_replicas: int | None = None,
                      decode_attention: str = "grouped", kv_policy: str = "paged",
                      catalog: Catalog | None = None, fit: InferenceFit | None = None,
-                     step_overhead_s: float | None = None, kv_dtype: str | None = None) -> ServingResult:
+                     step_overhead_s: float | None = None, kv_dtype: str | None = None,
+                     prefix_hit: float = 0.0, draft: Model | str | None = None, spec_tokens: int | None = None,
+                     spec_accept: float | None = None) -> ServingResult:
     """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
 
     Traffic: ``offline`` (all requests at t = 0), ``qps`` (Poisson), ``concurrency`` (closed loop) or a
@@ -879,6 +960,10 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     ``prefill_replicas=0`` serves co-located (every replica prefills and decodes) and keeps the search
     from choosing a disaggregated split; None lets it choose one. ``kv_dtype`` (bf16 or fp8) stores the KV
     cache in its own type (capacity and decode reads); None: fp8 with 8-bit-or-less weights, else bf16.
+    ``prefix_hit`` is the share of each prompt found in the prefix cache (its prefill is skipped; its KV is
+    still held per request). ``draft`` (a model, or ``"mtp"`` for the target's one-layer head) decodes
+    speculatively, proposing ``spec_tokens`` (3) tokens per step, each accepted with probability
+    ``spec_accept`` (0.7): see :mod:`rainier.perf.speculative`.
     Arguments mirror the `rainier serve` flags, and errors name the flags.
     """
     call = dict(locals())  # the arguments, to serve co-located as well when the search picks a split
@@ -910,6 +995,31 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if decode_attention not in DECODE_ATTENTION:
         raise RainierError(f"unknown decode attention kernel '{decode_attention}'", field="--decode-attention",
                            fix=f"use one of {', '.join(DECODE_ATTENTION)}")
+    if not (isinstance(prefix_hit, (int, float)) and 0.0 <= prefix_hit < 1.0):
+        raise RainierError(f"must be a share in [0, 1) (got {prefix_hit})", field="--prefix-hit",
+                           fix="give the share of prompt tokens found in the prefix cache, e.g. 0.5")
+    prefix_hit = float(prefix_hit)
+    spec: SpecConfig | None = None
+    if draft is None and (spec_tokens is not None or spec_accept is not None):
+        flag = "--spec-tokens" if spec_tokens is not None else "--spec-accept"
+        raise RainierError("speculative decoding needs a draft", field=flag,
+                           fix="add --draft mtp (the model's own one-layer head) or --draft MODEL")
+    if draft is not None:
+        if pp is not None and pp > 1:
+            raise RainierError("speculative decoding runs on one pipeline stage (the draft beside the target)",
+                               field="--pp", fix="drop --pp, or drop --draft")
+        if isinstance(draft, str) and draft.lower() == "mtp":
+            dm = None
+        else:
+            try:
+                dm = draft if isinstance(draft, Model) else cat.model(draft)
+            except RainierError as e:  # the catalog names --model: this name came from --draft
+                msg = str(e).removeprefix(f"{e.field}: ") if e.field else str(e)
+                raise RainierError(msg + " (or mtp: the model's own one-layer head)", field="--draft") from None
+        spec = make_spec(m, dm, spec_tokens if spec_tokens is not None else DEFAULT_SPEC_TOKENS,
+                         spec_accept if spec_accept is not None else DEFAULT_SPEC_ACCEPT)
+        check_draft_fits(spec, m)
+        pp = 1
     if kv_policy not in _srv.KV_POLICIES:
         raise RainierError(f"unknown KV policy '{kv_policy}'", field="--kv-policy",
                            fix=f"use one of {', '.join(_srv.KV_POLICIES)}")
@@ -1004,7 +1114,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     cands = search_configs(m, a, s, cat, chips, precision=precision, mean_in=mean_in, mean_out=mean_out,
                            tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
-                           decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd)
+                           decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd,
+                           prefix_hit=prefix_hit, spec=spec)
     if not cands:
         # Report the largest replica the flags allow: the most memory per chip the search had.
         per_max = chips // replicas if replicas is not None else chips
@@ -1013,7 +1124,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         if pp is None:
             p_ = max([q for q in _pow2_upto(min(per_max // t_, 16)) if q <= m.layers] or [1])
         mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f, kv_context=mean_in + mean_out / 2.0,
-                         kv_dtype=kvd)
+                         kv_dtype=kvd, spec=spec)
         if replicas is not None and (tp is None or pp is None) and replicas > 1:
             raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out), field="--replicas",
                                  fix=f"give fewer --replicas ({replicas} replicas leave {per_max} of the {chips} "
@@ -1024,7 +1135,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision, fit=f,
                     decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kvd)
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
-                     kv_context=kv_ctx, kv_dtype=kvd)
+                     kv_context=kv_ctx, kv_dtype=kvd, spec=spec)
+    ss = spec_step(sm, spec, cat, kv_context=kv_ctx, fit=f)
+    sk: dict[str, Any] = dict(prefix_hit=prefix_hit, spec=ss)  # the steady-state model's workload keywords
     reps = best.replicas
     notes: list[str] = []
     # Every running request takes at least one token of an iteration's budget (its decode token), so the batch
@@ -1055,14 +1168,20 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     n_req = requests
     mode: str
     sim_kw: dict[str, Any] = dict(slots=slots, token_budget=budget, kv_capacity_tokens=mp.kv_capacity_tokens,
-                                  kv_policy=kv_policy, kv_watermark=KV_WATERMARK)
+                                  kv_policy=kv_policy, kv_watermark=KV_WATERMARK, spec=ss)
+    if spec is not None:
+        notes.append(spec_note(spec))
+    if prefix_hit:
+        notes.append(f"prefix cache: {prefix_hit:.0%} of each prompt's tokens are cached (not prefilled; attended "
+                     "to); their KV is counted per request, as for earlier turns of one conversation (a system "
+                     "prompt shared by the requests in flight would hold less)")
     pool = _srv.Pool(sm, reps, **sim_kw)
     pf_pool = None
     auto_split = False
     if (prefill_replicas is None and searched and slo_for_search is not None and concurrency is None
             and not offline and reps >= 2):
         split = disaggregation_split(sm, reps, mean_in, mean_out, mp.kv_capacity_tokens, budget, slo_tpot_s,
-                                     best.max_batch)
+                                     best.max_batch, **sk)
         if split is not None:
             auto_split = True
             prefill_replicas = split
@@ -1109,7 +1228,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if offline_run:
         mode = "offline"
         reqs = _reqs(n_req or auto_n, None)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
+                                       prefix_hit=prefix_hit)
     elif qps is not None:
         mode = "poisson"
         # POISSON_SPAN_S of arrivals, at most SERVER_MAX_REQUESTS requests; past the cap, SUBSET_REQUESTS
@@ -1127,19 +1247,22 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                              "sends them, rates scaled to all of them; queue figures are those replicas'")
         if rep_scale == 1.0:
             reqs = _reqs(n_req or int(min(SERVER_MAX_REQUESTS, max(3000, POISSON_SPAN_S * qps))), qps)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
+                                       prefix_hit=prefix_hit)
     elif concurrency is not None:
         mode = "concurrency"
         reqs = _reqs(n_req or max(1000, 4 * int(concurrency)), None)
         sim = _srv.simulate_deployment(pool, reqs, concurrency=int(concurrency), prefill_pool=pf_pool,
-                                       kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s)
+                                       kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
+                                       prefix_hit=prefix_hit)
     elif trace_reqs is not None:
         mode = "trace"
         reqs = _reqs(n_req or len(trace_reqs), None)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
+                                       prefix_hit=prefix_hit)
     else:  # an SLO and no traffic: the highest Poisson rate that meets it
         mode = "server-max-qps"
-        st = steady_state(sm, best.max_batch, mean_in, mean_out, budget)
+        st = steady_state(sm, best.max_batch, mean_in, mean_out, budget, **sk)
         # The run must reach steady state: an overloaded deployment's batch (and so its TPOT) keeps
         # growing for several request lifetimes (mean_out x step) before the queue shows, so a run of a
         # minute passes rates that a long run fails. MLPerf Server runs at least 600 s (loadgen
@@ -1147,8 +1270,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         # The span (and so the requests drawn) is that of the largest batch the KV cache holds, whatever the
         # TPOT target: a deployment is searched on the same arrivals under every SLO, so a looser SLO, whose
         # only effect is a larger batch cap, is not judged on another sample (a 4% swing of the p99s otherwise)
-        b_kv, _ = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, budget, None, max_batch, kv_policy)
-        st_kv = steady_state(sm, max(b_kv, best.max_batch), mean_in, mean_out, budget)
+        b_kv, _ = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, budget, None, max_batch, kv_policy, **sk)
+        st_kv = steady_state(sm, max(b_kv, best.max_batch), mean_in, mean_out, budget, **sk)
         span_s = max(60.0, SERVER_LIFETIMES * mean_out * st_kv.step_s)
         # Past the request cap, a subset of the replicas is searched, fed exactly the arrivals round-robin
         # would send them among all (each must see the whole span: a replica that sees less than its batch
@@ -1169,7 +1292,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
             base = base.with_arrivals(round_robin_arrivals(rng, 1.0, n_s, reps, sub))
         kvb = kv_bytes_per_token(m, kvd, mean_in)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s,
-                                              slo_tpot_s, prefill_pool=pf_pool, system=s, kv_bytes_per_token=kvb)
+                                              slo_tpot_s, prefill_pool=pf_pool, system=s, kv_bytes_per_token=kvb,
+                                              prefix_hit=prefix_hit)
         if sub:
             rep_scale = reps / sub  # the window rates below are the subset's
         reqs = base
@@ -1203,10 +1327,24 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if slo_ttft_s is not None or slo_tpot_s is not None:
         att, share = sim.slo_attainment(slo_ttft_s, slo_tpot_s)
         good = share * out_tps  # the SLO-meeting requests' share of the output, over the throughput's window
-    bd_state = steady_state(sm, max(1, int(round(sim.mean_batch))) if sim.mean_batch > 0 else 1, mean_in, mean_out, budget)
+    bd_state = steady_state(sm, max(1, int(round(sim.mean_batch))) if sim.mean_batch > 0 else 1, mean_in, mean_out,
+                            budget, **sk)
     x = bd_state.requests_per_step
-    n_dec = x * (mean_out - 1)
-    bd = sm.breakdown(n_dec + x * mean_in, n_dec + x, n_dec * (mean_in + mean_out / 2), x * mean_in * (mean_in + 1) / 2)
+    if ss is None and not prefix_hit:
+        n_dec = x * (mean_out - 1)
+        bd = sm.breakdown(n_dec + x * mean_in, n_dec + x, n_dec * (mean_in + mean_out / 2), x * mean_in * (mean_in + 1) / 2)
+    else:
+        g, k = (ss.spec.gain, ss.k) if ss is not None else (1.0, 0)
+        n_dec = x * (mean_out - 1) / g
+        pf_in = mean_in * (1.0 - prefix_hit)
+        units = x * (pf_in * (pf_in + 1) / 2 + pf_in * (mean_in - pf_in))
+        ctx_sum = n_dec * (mean_in + mean_out / 2)
+        bd = sm.breakdown(n_dec * (k + 1) + x * pf_in, n_dec * (k + 1) + x, ctx_sum, units)
+        if ss is not None:
+            bd["attention_decode_s"] = ctx_sum * sm.kv_coeff(k + 1)
+            bd["draft_s"] = float(ss.step_time_s(n_dec, x * pf_in, x, ctx_sum, units)
+                                  - sm.step_time_s(n_dec * (k + 1) + x * pf_in, n_dec * (k + 1) + x,
+                                                   0.0, units) - bd["attention_decode_s"])
     bd["step_s"] = bd_state.step_s
     config = {
         "model": m.name, "chip": a.name, "system": s.name, "chips": chips, "tp": best.tp, "pp": best.pp,
@@ -1217,6 +1355,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         "output_len_mean": mean_out, "slo_ttft_s": slo_ttft_s, "slo_tpot_s": slo_tpot_s, "seed": seed,
         "searched": searched, "decode_attention": decode_attention, "kv_policy": kv_policy, "step_overhead_s": f.step_overhead_s,
         "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
+        "prefix_hit": prefix_hit, "speculative": spec.to_dict() if spec is not None else None,
         # MLA's compressed KV is shared by the heads, so tensor parallelism replicates it on every rank: the
         # replica's KV HBM (kv_cache_gb) is tp copies of its token capacity
         "mla_replicated": m.mla is not None and best.tp > 1,

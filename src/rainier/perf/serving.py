@@ -55,6 +55,7 @@ import numpy as np
 
 from rainier.catalog.schema import System
 from rainier.errors import RainierError
+from rainier.perf.speculative import decode_steps
 from rainier.perf.workload import Requests
 from rainier.units import plural
 
@@ -75,6 +76,8 @@ class Pool:
     kv_capacity_tokens: int
     kv_policy: str = "paged"
     kv_watermark: float = 0.05
+    spec: Any = None  # rainier.perf.speculative.SpecStep: speculative decoding, or None
+
 
     def __post_init__(self) -> None:
         if self.kv_policy not in KV_POLICIES:
@@ -92,6 +95,30 @@ class Pool:
     @property
     def chips_per_replica(self) -> int:
         return int(self.step.tp * self.step.pp)
+
+    @property
+    def gain(self) -> float:
+        """Output tokens a decoding request gains per iteration (1 without speculative decoding)."""
+        return 1.0 if self.spec is None else float(self.spec.spec.gain)
+
+    @property
+    def draft_tokens(self) -> int:
+        return 0 if self.spec is None else int(self.spec.k)
+
+    @property
+    def c_kv(self) -> float:
+        return float(self.step.c_kv if self.spec is None else self.spec.c_kv)
+
+    @property
+    def c_attn(self) -> float:
+        return float(self.step.c_attn if self.spec is None else self.spec.c_attn)
+
+    def base_s(self, ndec: np.ndarray, tok_pf: np.ndarray, nseq_pf: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """Seconds of one iteration of ``ndec`` decodes and a prefill of ``tok_pf`` tokens over ``nseq_pf``
+        requests, less the decode-context term (``c_kv`` x summed context)."""
+        if self.spec is None:
+            return self.step.fast_step_s((ndec + tok_pf).astype(float), (ndec + nseq_pf).astype(float), units)
+        return self.spec.base_s(ndec, tok_pf, nseq_pf, units)
 
 
 @dataclass
@@ -260,7 +287,12 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     """Run one pool on requests given as arrays (see the module docstring for the policy).
 
     ``prefill_len`` tokens are computed before the first token (0 for requests whose KV arrives from a
-    prefill pool); ``context0`` is the context the first decode attends to; ``output_len`` >= 1.
+    prefill pool); ``context0`` is the context the first decode attends to; ``output_len`` >= 1. A prompt
+    whose first ``context0 - prefill_len`` tokens are in the prefix cache computes only the rest, and its
+    chunks attend to the cached tokens as well.
+    With speculative decoding (``pool.spec``) a decoding request gains ``pool.gain`` tokens per iteration,
+    so it decodes in ``ceil((output_len - 1) / gain)`` iterations; its context and KV grow by ``gain`` per
+    iteration, and admission holds room for the ``k`` proposals.
 
     ``fast_forward`` runs a stretch of identical-shaped iterations as one event where nothing but time
     changes the batch: a row of decodes only (until a decode finishes or a request arrives), and a row
@@ -278,7 +310,10 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     pin = np.asarray(prefill_len, dtype=np.int64)
     c0 = np.asarray(context0, dtype=np.int64)
     nout = np.maximum(np.asarray(output_len, dtype=np.int64), 1)
-    sm = pool.step
+    g = pool.gain
+    dsteps = decode_steps(nout, g)  # decode iterations after the first token
+    grown = dsteps * g  # context and KV a request gains over them (nout - 1 without speculation)
+    off0 = np.maximum(c0 - pin, 0)  # prefix-cached tokens the prefill attends to
     R, S, B, KV = pool.replicas, pool.slots, max(pool.token_budget, pool.slots), pool.kv_capacity_tokens
     notes: list[str] = []
     paged = pool.kv_policy == "paged"
@@ -290,14 +325,14 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         # Admission holds the prompt (and the first token); decodes add one token per step; the limit
         # keeps a watermark free for that growth (no preemption is modelled: overshoot is reported).
         KV = max(1, int(KV * (1.0 - pool.kv_watermark)))
-        need = np.minimum(c0 + 1, KV)
-        release = need + nout - 1
+        need = np.minimum(c0 + 1 + pool.draft_tokens, KV)
+        release = need + grown
     else:
-        need = np.minimum(c0 + nout, KV)
-        release = need
+        need = np.minimum(c0 + nout + pool.draft_tokens, KV)
+        release = need.astype(float)
     # Per-request lookups (index n is a dummy for padding).
-    need_x = np.append(release, 0)
-    fctx_x = np.append(c0 + nout, 0).astype(float)  # context when the request leaves
+    need_x = np.append(release, 0.0)
+    fctx_x = np.append(c0 + 1 + grown, 0).astype(float)  # context when the request leaves
 
     closed = concurrency is not None
     conc = int(concurrency) if concurrency is not None else 0
@@ -316,10 +351,13 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     PIN = np.zeros((R, nmax + 1), dtype=np.int64)
     C0 = np.zeros((R, nmax + 1), dtype=np.int64)
     NOUT = np.ones((R, nmax + 1), dtype=np.int64)
+    DST = np.zeros((R, nmax + 1), dtype=np.int64)
+    OFF = np.zeros((R, nmax + 1), dtype=np.int64)
     NEED = np.zeros((R, nmax + 1), dtype=np.int64)
     RID = np.full((R, nmax + 1), n, dtype=np.int64)
     A[rep, qpos], PIN[rep, qpos], C0[rep, qpos] = arr, pin, c0
     NOUT[rep, qpos], NEED[rep, qpos], RID[rep, qpos] = nout, need, np.arange(n)
+    DST[rep, qpos], OFF[rep, qpos] = dsteps, off0
     counts = np.bincount(rep, minlength=R)
 
     if closed:
@@ -340,8 +378,8 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     adm = np.zeros(R, dtype=np.int64)  # admitted (queue positions < adm)
     pf = np.zeros(R, dtype=np.int64)  # first position whose prefill is not complete
     pfd = np.zeros(R, dtype=np.int64)  # prefill tokens already done for position pf
-    kvu = np.zeros(R, dtype=np.int64)  # KV tokens reserved (reserve) or held (paged)
-    kv_peak = 0
+    kvu = np.zeros(R)  # KV tokens reserved (reserve) or held (paged); whole numbers without speculation
+    kv_peak = 0.0
     ndec = np.zeros(R, dtype=np.int64)  # decoding requests
     nfin = np.zeros(R, dtype=np.int64)
     ctx = np.zeros(R)  # summed context of the decoding requests
@@ -363,8 +401,8 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     max_wait = 0
     iters = 0
     steps = 0
-    c_kv = float(sm.c_kv)
-    c_attn = float(sm.c_attn)
+    c_kv = pool.c_kv
+    c_attn = pool.c_attn
     while True:
         active = (adm > pf) | (ndec > 0)
         nxt = A[rr, np.minimum(adm, nmax)]
@@ -392,7 +430,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             ok = (A[rows, pos] <= t[:, None]) & (ja < cap[:, None]) & (np.cumsum(nd_w, axis=1) <= (KV - kvu)[:, None])
             ok = np.logical_and.accumulate(ok, axis=1)
             k = ok.sum(axis=1)
-            kvu += (nd_w * ok).sum(axis=1)
+            kvu += (nd_w * ok).sum(axis=1)  # whole tokens: exact in float
             adm += k
         else:
             k = zeros_i
@@ -406,6 +444,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             ppos = np.minimum(pf[:, None] + jp, nmax)
             valid = jp < npf[:, None]
             pin_w = PIN[rows, ppos]
+            off_w = OFF[rows, ppos]
             rem = np.where(valid, pin_w - np.where(jp0, pfd[:, None], 0), 0)
             cum = np.cumsum(rem, axis=1)
             full = valid & (cum <= bud[:, None])
@@ -415,8 +454,9 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             rem_next = rem[rr, cn]
             part = np.where(c < np.minimum(npf, Wp), np.maximum(np.minimum(bud - prev, rem_next), 0), 0)
             tok_pf = prev + part
-            units = np.where(full, rem * (pin_w - rem) + rem * (rem + 1) / 2.0, 0.0).sum(axis=1)
-            units = units + np.where(part > 0, part * (pin_w[rr, cn] - rem_next) + part * (part + 1) / 2.0, 0.0)
+            units = np.where(full, rem * (pin_w - rem + off_w) + rem * (rem + 1) / 2.0, 0.0).sum(axis=1)
+            units = units + np.where(part > 0, part * (pin_w[rr, cn] - rem_next + off_w[rr, cn])
+                                     + part * (part + 1) / 2.0, 0.0)
         else:
             c = part = tok_pf = rem_next = np.zeros(R, dtype=np.int64)
             units = np.zeros(R)
@@ -428,15 +468,15 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         # closed form. The stretch ends at the next decode finish (kfin), the iteration in which the next
         # request arrives (karr, admissible or not) or the last iteration before the prompt's final chunk
         # fits (kpf).
-        tokens = ndec + tok_pf
-        nseq = ndec + c + (part > 0)
-        base = sm.fast_step_s(tokens.astype(float), nseq.astype(float), units)
+        nseq_pf = c + (part > 0)
+        nseq = ndec + nseq_pf
+        base = pool.base_s(ndec, tok_pf, nseq_pf, units)
         kfin = s_left.min(axis=1)
         ff = (tok_pf == 0) & (ndec > 0)
         fp = (c == 0) & (part > 0)
         if not fast_forward:
             ff = fp = np.zeros(R, dtype=bool)
-        grow = c_kv * ndec + np.where(fp, c_attn * part * part, 0.0)  # step-time growth per iteration
+        grow = c_kv * ndec * g + np.where(fp, c_attn * part * part, 0.0)  # step-time growth per iteration
         if ff.any() or fp.any():
             # the next arrival ends the stretch even when it would queue behind a blocked request: it
             # changes nothing in the batch, but the time-averaged queue (Little's law) counts it from then
@@ -464,10 +504,10 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         if mw > max_wait:
             max_wait = mw
         # 4. decodes advance; finished requests leave and free their slot and KV reservation
-        ctx += ndec * nsteps
+        ctx += ndec * nsteps * g
         if paged:
-            kvu += ndec * nsteps
-            pk = int(kvu.max())
+            kvu += ndec * nsteps * g
+            pk = float(kvu.max())
             if pk > kv_peak:
                 kv_peak = pk
         s_left -= nsteps.astype(np.int32)[:, None]
@@ -476,7 +516,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             dr, ds = np.nonzero(s_left <= 0)
             ids = s_rid[dr, ds]
             fin[ids] = t_end[dr]
-            kvu -= np.bincount(dr, weights=need_x[ids], minlength=R).astype(np.int64)
+            kvu -= np.bincount(dr, weights=need_x[ids], minlength=R)
             ctx -= np.bincount(dr, weights=fctx_x[ids], minlength=R)
             fr = np.bincount(dr, minlength=R)
             fin_r += fr
@@ -493,7 +533,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             one = no <= 1
             if one.any():
                 fin[ids[one]] = t_end[cr[one]]
-                kvu -= np.bincount(cr[one], weights=need_x[ids[one]], minlength=R).astype(np.int64)
+                kvu -= np.bincount(cr[one], weights=need_x[ids[one]], minlength=R)
                 fin_r += np.bincount(cr[one], minlength=R)
             go = ~one
             if go.any():
@@ -514,7 +554,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
                 slot = tail[gr] + np.arange(len(gr)) - start[gr]
                 tail += cnt
                 s_rid[gr, slot] = RID[gr, gp]
-                s_left[gr, slot] = NOUT[gr, gp] - 1
+                s_left[gr, slot] = DST[gr, gp]
                 ctx += np.bincount(gr, weights=C0[gr, gp] + 1.0, minlength=R)
                 ndec += cnt
         pf += c
@@ -547,19 +587,32 @@ def _sorted(reqs: Requests) -> Requests:
     return Requests(reqs.arrival_s[o], reqs.input_len[o], reqs.output_len[o])
 
 
+def cached_tokens(input_len: np.ndarray, prefix_hit: float) -> np.ndarray:
+    """Prompt tokens found in the prefix cache: ``prefix_hit`` of each prompt, rounded down, leaving at least the
+    last token to compute (its logits give the first output token)."""
+    x = np.asarray(input_len, dtype=np.int64)
+    if prefix_hit <= 0.0:
+        return np.zeros_like(x)
+    return np.clip(np.floor(prefix_hit * x).astype(np.int64), 0, np.maximum(x - 1, 0))
+
+
 def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None = None,
                         prefill_pool: Pool | None = None, kv_bytes_per_token: float = 0.0,
-                        system: System | None = None) -> SimResult:
-    """Simulate a deployment: one pool (co-located prefill and decode) or prefill + decode pools."""
+                        system: System | None = None, prefix_hit: float = 0.0) -> SimResult:
+    """Simulate a deployment: one pool (co-located prefill and decode) or prefill + decode pools.
+
+    ``prefix_hit``: the share of each prompt already in the prefix cache (a shared system prompt, earlier
+    turns of a conversation): its KV is reused, so only the rest is prefilled."""
     reqs = _sorted(reqs)
     x = reqs.input_len.astype(np.int64)
     y = reqs.output_len.astype(np.int64)
+    xp = x - cached_tokens(x, prefix_hit)
     if prefill_pool is None:
-        return simulate(pool, reqs.arrival_s, x, x, y, concurrency=concurrency)
+        return simulate(pool, reqs.arrival_s, xp, x, y, concurrency=concurrency)
     if concurrency is not None:
         raise RainierError("disaggregated pools take open-loop traffic", field="--concurrency",
                            fix="use --qps or --offline with --prefill-replicas")
-    pre = simulate(prefill_pool, reqs.arrival_s, x, x, np.ones_like(y))
+    pre = simulate(prefill_pool, reqs.arrival_s, xp, x, np.ones_like(y))
     bw = (system.scaleout.bw_bytes_s if system is not None else 50e9) * prefill_pool.chips_per_replica
     xfer = x * kv_bytes_per_token / bw + 20e-6
     dec_arr = pre.first_token_s + xfer
@@ -578,12 +631,12 @@ def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None =
 
 def run_meets_slo(pool: Pool, base: Requests, q: float, slo_ttft_s: float | None, slo_tpot_s: float | None, *,
                   prefill_pool: Pool | None = None, kv_bytes_per_token: float = 0.0,
-                  system: System | None = None) -> tuple[bool, SimResult]:
+                  system: System | None = None, prefix_hit: float = 0.0) -> tuple[bool, SimResult]:
     """Run ``base``'s unit-rate arrivals at rate ``q``: whether p99 TTFT and p99 TPOT meet the SLO (percentiles
     over the requests after the first quarter of arrivals: a finite run starts empty), and the run."""
     r = base.with_arrivals(base.arrival_s / q)
     sim = simulate_deployment(pool, r, prefill_pool=prefill_pool, kv_bytes_per_token=kv_bytes_per_token,
-                              system=system)
+                              system=system, prefix_hit=prefix_hit)
     ok = True
     keep = sim.arrival_s >= np.quantile(sim.arrival_s, 0.25)
     if slo_ttft_s is not None:
@@ -598,7 +651,7 @@ def run_meets_slo(pool: Pool, base: Requests, q: float, slo_ttft_s: float | None
 def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_s: float | None,
                       slo_tpot_s: float | None, *, prefill_pool: Pool | None = None,
                       kv_bytes_per_token: float = 0.0, system: System | None = None,
-                      iters: int = 5) -> tuple[float, SimResult]:
+                      iters: int = 5, prefix_hit: float = 0.0) -> tuple[float, SimResult]:
     """Highest Poisson rate whose p99 TTFT and p99 TPOT meet the SLO (MLPerf Server), by bisection.
 
     ``base`` holds unit-rate Poisson arrivals; a rate ``q`` uses arrivals ``base / q`` (the same random
@@ -607,7 +660,7 @@ def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_
     """
     def run(q: float) -> tuple[bool, SimResult]:
         return run_meets_slo(pool, base, q, slo_ttft_s, slo_tpot_s, prefill_pool=prefill_pool,
-                             kv_bytes_per_token=kv_bytes_per_token, system=system)
+                             kv_bytes_per_token=kv_bytes_per_token, system=system, prefix_hit=prefix_hit)
 
     cap = max(capacity_rps, 1e-6)
     # Bracket around the analytic capacity first: light loads are the slow runs (little batching).
