@@ -194,3 +194,32 @@ def test_bad_speculation_through_the_api():
         estimate_serving("llama3-8b", "h100", 8, input_len=1000, output_len=200, requests=50, spec_accept=0.5)
     with pytest.raises(RainierError, match="--prefix-hit"):
         estimate_serving("llama3-8b", "h100", 8, input_len=1000, output_len=200, requests=50, prefix_hit=-0.1)
+
+
+def test_a_request_as_large_as_the_cache_is_admitted_after_speculative_ones(env):
+    """Speculative decodes grow the paged KV by E tokens per step, a non-integer: what they leave on release is
+    a rounding residue, which must not keep a request capped at the whole cache waiting forever."""
+    cat, m, a, sm, mp = env
+    pool = S.Pool(sm, 1, 8, 512, 2000, spec=spec_step(sm, make_spec(m, None, 3, 0.7), cat))
+    x = np.array([20, 51, 248, 285, 5000])
+    sim = S.simulate(pool, np.array([0.0, 0, 0, 0, 100]), x, x, np.array([48, 52, 76, 95, 5]))
+    assert np.all(np.isfinite(sim.finish_s)) and sim.finish_s[-1] > 100
+
+
+def test_verification_tokens_count_against_the_token_budget(env):
+    """A decoding request takes k + 1 positions of the iteration's token budget (vLLM counts them so): the
+    simulation stays within the budget and agrees with the steady state, which counts them the same way."""
+    cat, m, a, sm, mp = env
+    ss = spec_step(sm, make_spec(m, None, 3, 0.7), cat)
+    budget = 512
+    pool = S.Pool(sm, 1, budget // 4, budget, mp.kv_capacity_tokens, spec=ss)
+    n = 800
+    sim = S.simulate_deployment(pool, Requests(np.zeros(n), np.full(n, 100), np.full(n, 300)), concurrency=256)
+    st_ = steady_state(sm, 256, 100, 300, budget, spec=ss)
+    assert sim.saturated_rates()[0] == pytest.approx(st_.output_tokens_per_s, rel=0.05)
+    r = estimate_serving("llama3-8b", "h100", 1, input_len=100, output_len=300, concurrency=64, requests=200,
+                         token_budget=512, draft="mtp", spec_tokens=3)
+    assert r.max_batch * 4 <= 512
+    with pytest.raises(RainierError, match="--max-batch: .*4 tokens of it"):
+        estimate_serving("llama3-8b", "h100", 1, input_len=100, output_len=300, concurrency=64, requests=200,
+                         token_budget=512, max_batch=200, draft="mtp", spec_tokens=3)

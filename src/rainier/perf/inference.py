@@ -1129,6 +1129,10 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
             raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out), field="--replicas",
                                  fix=f"give fewer --replicas ({replicas} replicas leave {per_max} of the {chips} "
                                      "chips to each), a lower --precision, or shorter requests")
+        if spec is not None:
+            raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out) + spec.tokens,
+                                 fix="use more chips per replica (--tp; speculative decoding runs on one pipeline "
+                                     "stage), a lower --precision, shorter requests, or a smaller draft")
         raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out))
     best = cands[0]
     kv_ctx = mean_in + mean_out / 2.0
@@ -1140,21 +1144,29 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     sk: dict[str, Any] = dict(prefix_hit=prefix_hit, spec=ss)  # the steady-state model's workload keywords
     reps = best.replicas
     notes: list[str] = []
-    # Every running request takes at least one token of an iteration's budget (its decode token), so the batch
-    # cannot exceed the budget: vLLM refuses max_num_batched_tokens < max_num_seqs for the same reason.
-    if max_batch is not None and token_budget is not None and max_batch > budget:
+    # Every running request takes at least one token of an iteration's budget (its decode token; k + 1 when a
+    # draft's k proposals are verified), so the batch cannot exceed the budget over that: vLLM refuses
+    # max_num_batched_tokens < max_num_seqs for the same reason.
+    per_req = 1 + (spec.tokens if spec is not None else 0)
+    what = ("one token of it" if per_req == 1 else
+            f"{per_req} tokens of it: its own and the draft's {per_req - 1} to verify")
+    if max_batch is not None and token_budget is not None and max_batch * per_req > budget:
         raise RainierError(f"max batch {max_batch:,} exceeds the token budget of {budget:,} tokens per iteration "
-                           "(each running request needs one token of it per iteration)", field="--max-batch",
-                           fix=f"give --max-batch at most {budget:,}, or raise --token-budget")
+                           f"(each running request needs {what} per iteration)", field="--max-batch",
+                           fix=f"give --max-batch at most {budget // per_req:,}, or raise --token-budget")
     if max_batch is not None:
         slots = int(max_batch)
-        budget = max(budget, slots)  # only the default budget can be below an explicit batch
+        budget = max(budget, slots * per_req)  # only the default budget can be below an explicit batch
+        if budget > STEP_TOKEN_CAP - MAX_SLOTS:
+            raise RainierError(f"max batch {max_batch:,} x {per_req} tokens per iteration is more than the step "
+                               f"model's tables cover ({STEP_TOKEN_CAP - MAX_SLOTS:,} tokens)", field="--max-batch",
+                               fix=f"give --max-batch at most {(STEP_TOKEN_CAP - MAX_SLOTS) // per_req:,}")
     else:
         slots = max(1, min(MAX_SLOTS, int(1.5 * best.max_batch) if slo_for_search is None else best.max_batch))
-        if slots > budget:
-            notes.append(f"batch limited to {budget:,} by the token budget of {budget:,} tokens per "
+        if slots * per_req > budget:
+            notes.append(f"batch limited to {budget // per_req:,} by the token budget of {budget:,} tokens per "
                          f"iteration (memory allows {slots:,})")
-            slots = budget
+            slots = max(1, budget // per_req)
     if budget < mean_in / 64:
         notes.append(f"a mean prompt of {mean_in:,.0f} tokens is prefilled in {math.ceil(mean_in / budget):,} chunks "
                      f"of {budget:,} tokens: slow to serve and slow to simulate; raise --token-budget")
@@ -1272,7 +1284,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         # only effect is a larger batch cap, is not judged on another sample (a 4% swing of the p99s otherwise)
         b_kv, _ = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, budget, None, max_batch, kv_policy, **sk)
         st_kv = steady_state(sm, max(b_kv, best.max_batch), mean_in, mean_out, budget, **sk)
-        span_s = max(60.0, SERVER_LIFETIMES * mean_out * st_kv.step_s)
+        # (a request lives 1 + (mean_out - 1) / E iterations; E = 1 without a draft)
+        life = mean_out if ss is None else 1.0 + (mean_out - 1.0) / ss.spec.gain
+        span_s = max(60.0, SERVER_LIFETIMES * life * st_kv.step_s)
         # Past the request cap, a subset of the replicas is searched, fed exactly the arrivals round-robin
         # would send them among all (each must see the whole span: a replica that sees less than its batch
         # never queues, and passes any rate); the rate found is the deployment's.

@@ -317,7 +317,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     R, S, B, KV = pool.replicas, pool.slots, max(pool.token_budget, pool.slots), pool.kv_capacity_tokens
     notes: list[str] = []
     paged = pool.kv_policy == "paged"
-    over = c0 + nout > KV
+    over = c0 + nout + pool.draft_tokens > KV
     if over.any():
         notes.append(f"{plural(int(over.sum()), 'request')} need more KV cache than a replica has ({KV} tokens); "
                      "they run alone with their reservation capped")
@@ -427,7 +427,10 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             ja = jA[:wa]
             pos = np.minimum(adm[:, None] + ja, nmax)
             nd_w = NEED[rows, pos]
-            ok = (A[rows, pos] <= t[:, None]) & (ja < cap[:, None]) & (np.cumsum(nd_w, axis=1) <= (KV - kvu)[:, None])
+            # (kvu is a sum of whole tokens, or of E-token steps under speculation: a rounding tolerance, or a
+            # request capped at the whole cache would wait forever behind a residue of 1e-12)
+            ok = ((A[rows, pos] <= t[:, None]) & (ja < cap[:, None])
+                  & (np.cumsum(nd_w, axis=1) <= (KV - kvu + 1e-6)[:, None]))
             ok = np.logical_and.accumulate(ok, axis=1)
             k = ok.sum(axis=1)
             kvu += (nd_w * ok).sum(axis=1)  # whole tokens: exact in float
@@ -440,7 +443,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             Wp = min(Wp_max, 1 << (int(npf.max()) - 1).bit_length())
             jp = jP[:Wp]
             jp0 = jp == 0
-            bud = np.maximum(B - ndec, 0)
+            bud = np.maximum(B - ndec * (pool.draft_tokens + 1), 0)  # a decode verifies k + 1 positions
             ppos = np.minimum(pf[:, None] + jp, nmax)
             valid = jp < npf[:, None]
             pin_w = PIN[rows, ppos]
