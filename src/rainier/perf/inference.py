@@ -79,6 +79,7 @@ from rainier.perf.speculative import (
     SpecStep,
     check_draft_fits,
     draft_weight_bytes,
+    gain_and_tokens,
     make_spec,
     spec_note,
 )
@@ -680,25 +681,15 @@ def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
     speculative decoding (``spec``) it decodes in ``(mean_out - 1) / E`` iterations of ``k + 1`` tokens each.
     """
     b = max(float(batch), 1.0)
+    g, k = gain_and_tokens(spec)
     if spec is None and prefix_hit == 0.0:
         x = min(b / mean_out, token_budget / (mean_in + mean_out - 1))
-        n_dec = x * (mean_out - 1)
-        tokens = n_dec + x * mean_in
-        ctx = n_dec * (mean_in + mean_out / 2)
-        units = x * mean_in * (mean_in + 1) / 2
-        dt = float(sm.step_time_s(tokens, n_dec + x, ctx, units))
-        ttft = float(sm.prefill_s(min(mean_in, token_budget)))
-        return SteadyState(b, dt, x, x * mean_out / dt, x * (mean_in + mean_out) / dt, x / dt, ttft)
-    pf = mean_in * (1.0 - prefix_hit)  # tokens prefilled per request
-    cached = mean_in - pf
-    g, k = (spec.spec.gain, spec.k) if spec is not None else (1.0, 0)
-    dec_iters = (mean_out - 1) / g
-    x = min(b / (1.0 + dec_iters), token_budget / (pf + (k + 1) * dec_iters))
-    n_dec = x * dec_iters
-    ctx = n_dec * (mean_in + mean_out / 2)
-    units = x * (pf * (pf + 1) / 2 + pf * cached)
+    else:
+        dec_iters = (mean_out - 1) / g
+        x = min(b / (1.0 + dec_iters), token_budget / (mean_in * (1.0 - prefix_hit) + (k + 1) * dec_iters))
+    n_dec, pf, ctx, units = _aggregates(x, mean_in, mean_out, prefix_hit, g)
     p1 = min(pf, token_budget)
-    u1 = p1 * (p1 + 1) / 2 + p1 * cached
+    u1 = p1 * (p1 + 1) / 2 + p1 * (mean_in - pf)  # the first chunk, attending to the cached prefix
     if spec is None:
         dt = float(sm.step_time_s(n_dec + x * pf, n_dec + x, ctx, units))
         ttft = float(sm.step_time_s(p1, 1, 0.0, u1))
@@ -706,6 +697,19 @@ def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
         dt = float(spec.step_time_s(n_dec, x * pf, x, ctx, units))
         ttft = float(spec.step_time_s(0.0, p1, 1, 0.0, u1))
     return SteadyState(b, dt, x, x * mean_out / dt, x * (mean_in + mean_out) / dt, x / dt, ttft)
+
+
+def _aggregates(x: float, mean_in: float, mean_out: float, prefix_hit: float,
+                gain: float) -> tuple[float, float, float, float]:
+    """What one steady-state iteration carries when ``x`` requests complete per iteration: the decoding requests,
+    the tokens each request prefills, the decodes' summed context and the prefill attention units (cached prefix
+    included)."""
+    if prefix_hit == 0.0 and gain == 1.0:
+        n_dec = x * (mean_out - 1)
+        return n_dec, mean_in, n_dec * (mean_in + mean_out / 2), x * mean_in * (mean_in + 1) / 2
+    pf = mean_in * (1.0 - prefix_hit)
+    n_dec = x * (mean_out - 1) / gain
+    return n_dec, pf, n_dec * (mean_in + mean_out / 2), x * (pf * (pf + 1) / 2 + pf * (mean_in - pf))
 
 
 def spec_step(sm: StepModel, spec: SpecConfig | None, catalog: Catalog | None, *, kv_context: float | None = None,
@@ -754,7 +758,7 @@ def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, t
     # Tokens a request holds on average over its life: all of input + output when reserved, the
     # prompt plus half the output when paged (less the watermark kept free for growth); plus the
     # draft's proposals under speculative decoding.
-    k = spec.k if spec is not None else 0
+    per_tok, k = gain_and_tokens(spec)  # the TPOT a request sees is the step time over the tokens it gains per step
     if kv_policy == "paged":
         bmax = max(1, int(kv_tokens * (1.0 - KV_WATERMARK) // max(mean_in + mean_out / 2 + k, 1.0)))
     else:
@@ -764,8 +768,6 @@ def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, t
         bmax = min(bmax, int(batch_cap))
     kw: dict[str, Any] = dict(prefix_hit=prefix_hit, spec=spec)
     st = steady_state(sm, bmax, mean_in, mean_out, token_budget, **kw)
-    # the TPOT a request sees is the step time over the tokens it gains per step
-    per_tok = spec.spec.gain if spec is not None else 1.0
     if slo_tpot_s is None or st.step_s / per_tok <= 0.85 * slo_tpot_s:
         return bmax, st
     lo, hi = 1, bmax
@@ -856,7 +858,7 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
         pf_step = float(spec.step_time_s(0.0, chunk, max(1.0, chunk / pf_in), 0.0, units))
     pf_rps = 0.8 * (chunk / pf_in) / pf_step
     ctx = mean_in + mean_out / 2
-    g, k = (spec.spec.gain, spec.k) if spec is not None else (1.0, 0)
+    g, k = gain_and_tokens(spec)
 
     def dec_step(b: float) -> float:  # seconds per output token of a request
         if spec is None:
@@ -1344,21 +1346,14 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     bd_state = steady_state(sm, max(1, int(round(sim.mean_batch))) if sim.mean_batch > 0 else 1, mean_in, mean_out,
                             budget, **sk)
     x = bd_state.requests_per_step
-    if ss is None and not prefix_hit:
-        n_dec = x * (mean_out - 1)
-        bd = sm.breakdown(n_dec + x * mean_in, n_dec + x, n_dec * (mean_in + mean_out / 2), x * mean_in * (mean_in + 1) / 2)
-    else:
-        g, k = (ss.spec.gain, ss.k) if ss is not None else (1.0, 0)
-        n_dec = x * (mean_out - 1) / g
-        pf_in = mean_in * (1.0 - prefix_hit)
-        units = x * (pf_in * (pf_in + 1) / 2 + pf_in * (mean_in - pf_in))
-        ctx_sum = n_dec * (mean_in + mean_out / 2)
-        bd = sm.breakdown(n_dec * (k + 1) + x * pf_in, n_dec * (k + 1) + x, ctx_sum, units)
-        if ss is not None:
-            bd["attention_decode_s"] = ctx_sum * sm.kv_coeff(k + 1)
-            bd["draft_s"] = float(ss.step_time_s(n_dec, x * pf_in, x, ctx_sum, units)
-                                  - sm.step_time_s(n_dec * (k + 1) + x * pf_in, n_dec * (k + 1) + x,
-                                                   0.0, units) - bd["attention_decode_s"])
+    g, k = gain_and_tokens(ss)
+    n_dec, pf_in, ctx_sum, units = _aggregates(x, mean_in, mean_out, prefix_hit, g)
+    verify = n_dec * (k + 1)  # target positions of the decodes (n_dec without a draft)
+    bd = sm.breakdown(verify + x * pf_in, verify + x, ctx_sum, units)
+    if ss is not None:
+        bd["attention_decode_s"] = ctx_sum * sm.kv_coeff(k + 1)
+        bd["draft_s"] = float(ss.step_time_s(n_dec, x * pf_in, x, ctx_sum, units)
+                              - sm.step_time_s(verify + x * pf_in, verify + x, 0.0, units) - bd["attention_decode_s"])
     bd["step_s"] = bd_state.step_s
     config = {
         "model": m.name, "chip": a.name, "system": s.name, "chips": chips, "tp": best.tp, "pp": best.pp,

@@ -55,7 +55,7 @@ import numpy as np
 
 from rainier.catalog.schema import System
 from rainier.errors import RainierError
-from rainier.perf.speculative import decode_steps
+from rainier.perf.speculative import decode_steps, gain_and_tokens
 from rainier.perf.workload import Requests
 from rainier.units import plural
 
@@ -99,11 +99,11 @@ class Pool:
     @property
     def gain(self) -> float:
         """Output tokens a decoding request gains per iteration (1 without speculative decoding)."""
-        return 1.0 if self.spec is None else float(self.spec.spec.gain)
+        return gain_and_tokens(self.spec)[0]
 
     @property
     def draft_tokens(self) -> int:
-        return 0 if self.spec is None else int(self.spec.k)
+        return gain_and_tokens(self.spec)[1]
 
     @property
     def c_kv(self) -> float:

@@ -86,6 +86,11 @@ def expected_tokens(k: int, a: float) -> float:
     return (1.0 - a ** (k + 1)) / (1.0 - a)
 
 
+def gain_and_tokens(step: SpecStep | None) -> tuple[float, int]:
+    """(tokens a decoding request gains per iteration, draft tokens verified beside its own): (1, 0) without a draft."""
+    return (1.0, 0) if step is None else (float(step.spec.gain), int(step.k))
+
+
 def decode_steps(output_len: np.ndarray, gain: float) -> np.ndarray:
     """Decode iterations after the first token for outputs of ``output_len`` tokens."""
     n = np.maximum(np.asarray(output_len, dtype=np.int64) - 1, 0)
