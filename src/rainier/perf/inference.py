@@ -752,17 +752,31 @@ class Candidate:
         return self.tp * self.pp
 
 
+def _shared_part(mean_in: float, shared_prefix: int) -> float:
+    """The tokens of a mean prompt that are the shared prefix (all but its last token at most)."""
+    return float(min(shared_prefix, max(mean_in - 1.0, 0.0))) if shared_prefix > 0 else 0.0
+
+
+def prefix_share(mean_in: float, prefix_hit: float, shared_prefix: int) -> float:
+    """The share of a mean prompt that is cached (not prefilled): ``prefix_hit``, and at least the shared prefix;
+    the steady-state model's ``prefix_hit``."""
+    return max(prefix_hit, _shared_part(mean_in, shared_prefix) / mean_in) if shared_prefix > 0 else prefix_hit
+
+
 def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, token_budget: int,
                slo_tpot_s: float | None, batch_cap: int | None, kv_policy: str = "paged", *,
-               prefix_hit: float = 0.0, spec: SpecStep | None = None) -> tuple[int, SteadyState]:
+               prefix_hit: float = 0.0, spec: SpecStep | None = None,
+               shared_prefix: int = 0) -> tuple[int, SteadyState]:
     # Tokens a request holds on average over its life: all of input + output when reserved, the
     # prompt plus half the output when paged (less the watermark kept free for growth); plus the
-    # draft's proposals under speculative decoding.
+    # draft's proposals under speculative decoding. A shared prefix is held once (off the capacity), not
+    # per request.
     per_tok, k = gain_and_tokens(spec)  # the TPOT a request sees is the step time over the tokens it gains per step
+    kv_tokens, own_in = kv_tokens - shared_prefix, mean_in - _shared_part(mean_in, shared_prefix)
     if kv_policy == "paged":
-        bmax = max(1, int(kv_tokens * (1.0 - KV_WATERMARK) // max(mean_in + mean_out / 2 + k, 1.0)))
+        bmax = max(1, int(max(kv_tokens, 0) * (1.0 - KV_WATERMARK) // max(own_in + mean_out / 2 + k, 1.0)))
     else:
-        bmax = max(1, int(kv_tokens // max(mean_in + mean_out + k, 1.0)))
+        bmax = max(1, int(max(kv_tokens, 0) // max(own_in + mean_out + k, 1.0)))
     bmax = min(bmax, MAX_SLOTS)
     if batch_cap is not None:
         bmax = min(bmax, int(batch_cap))
@@ -789,7 +803,7 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    max_batch: int | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET,
                    fit: InferenceFit | None = None, decode_attention: str = "grouped",
                    kv_policy: str = "paged", kv_dtype: str | None = None, prefix_hit: float = 0.0,
-                   spec: SpecConfig | None = None) -> list[Candidate]:
+                   spec: SpecConfig | None = None, shared_prefix: int = 0) -> list[Candidate]:
     """Every feasible (tp, pp, ep) on ``chips`` chips, best output tokens/s per chip first.
 
     Fixed flags are honoured; the rest are enumerated: tp over the valid degrees within the scale-up
@@ -819,13 +833,13 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                     continue
                 mp = memory_plan(model, acc, precision, t, p, token_budget=token_budget,
                                  max_batch=max_batch or 1024, fit=fit, kv_context=kv_ctx, kv_dtype=kv_dtype, spec=spec)
-                if mp.kv_capacity_tokens < need:
+                if mp.kv_capacity_tokens < need:  # the shared prefix and one request (its own part)
                     continue
                 sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
                                 decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kv_dtype)
                 ss = spec_step(sm, spec, catalog, kv_context=kv_ctx, fit=fit)
                 b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch,
-                                   kv_policy, prefix_hit=prefix_hit, spec=ss)
+                                   kv_policy, prefix_hit=prefix_hit, spec=ss, shared_prefix=shared_prefix)
                 r = replicas or chips // per
                 tpot = st.step_s / (spec.gain if spec is not None else 1.0)
                 meets = (slo_tpot_s is None or tpot <= slo_tpot_s) and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s)
@@ -837,7 +851,8 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
 
 def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out: float, kv_tokens: int,
                          token_budget: int, slo_tpot_s: float | None, colocated_batch: int, *,
-                         prefix_hit: float = 0.0, spec: SpecStep | None = None) -> int | None:
+                         prefix_hit: float = 0.0, spec: SpecStep | None = None,
+                         shared_prefix: int = 0) -> int | None:
     """Prefill replicas of the best disaggregated split, or None when co-location serves more.
 
     Analytic capacities (requests/s): a prefill replica runs full token budgets at 80% utilization
@@ -865,7 +880,8 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
             return float(sm.step_time_s(b, b, b * ctx, 0.0))
         return float(spec.step_time_s(b, 0.0, 0.0, b * ctx, 0.0)) / g
 
-    bmax = max(1, min(MAX_SLOTS, int(kv_tokens // (mean_in + mean_out + k))))
+    own = mean_in - _shared_part(mean_in, shared_prefix) + mean_out + k  # the shared prefix is held once
+    bmax = max(1, min(MAX_SLOTS, int(max(kv_tokens - shared_prefix, 0) // own)))
     target = 0.85 * slo_tpot_s if slo_tpot_s else None
     b = bmax
     if target is not None and dec_step(b) > target:
@@ -949,7 +965,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      catalog: Catalog | None = None, fit: InferenceFit | None = None,
                      step_overhead_s: float | None = None, kv_dtype: str | None = None,
                      prefix_hit: float = 0.0, draft: Model | str | None = None, spec_tokens: int | None = None,
-                     spec_accept: float | None = None) -> ServingResult:
+                     spec_accept: float | None = None, shared_prefix: int = 0) -> ServingResult:
     """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
 
     Traffic: ``offline`` (all requests at t = 0), ``qps`` (Poisson), ``concurrency`` (closed loop) or a
@@ -963,7 +979,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     from choosing a disaggregated split; None lets it choose one. ``kv_dtype`` (bf16 or fp8) stores the KV
     cache in its own type (capacity and decode reads); None: fp8 with 8-bit-or-less weights, else bf16.
     ``prefix_hit`` is the share of each prompt found in the prefix cache (its prefill is skipped; its KV is
-    still held per request). ``draft`` (a model, or ``"mtp"`` for the target's one-layer head) decodes
+    still held per request). ``shared_prefix``: the first tokens of every prompt are one prefix (a system prompt,
+    tool definitions) found in the prefix cache: not prefilled, attended to, and its KV held once per replica
+    (requests in flight share its blocks, as vLLM's automatic prefix caching and SGLang's radix cache do). ``draft`` (a model, or ``"mtp"`` for the target's one-layer head) decodes
     speculatively, proposing ``spec_tokens`` (3) tokens per step, each accepted with probability
     ``spec_accept`` (0.7): see :mod:`rainier.perf.speculative`.
     Arguments mirror the `rainier serve` flags, and errors name the flags.
@@ -1001,6 +1019,10 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         raise RainierError(f"must be a share in [0, 1) (got {prefix_hit})", field="--prefix-hit",
                            fix="give the share of prompt tokens found in the prefix cache, e.g. 0.5")
     prefix_hit = float(prefix_hit)
+    if isinstance(shared_prefix, bool) or not isinstance(shared_prefix, (int, np.integer)) or shared_prefix < 0:
+        raise RainierError(f"must be a whole number of tokens, 0 or more (got {shared_prefix})", field="--shared-prefix",
+                           fix="give the tokens every prompt starts with, e.g. --shared-prefix 2k")
+    shared_prefix = int(shared_prefix)
     spec: SpecConfig | None = None
     if draft is None and (spec_tokens is not None or spec_accept is not None):
         flag = "--spec-tokens" if spec_tokens is not None else "--spec-accept"
@@ -1102,6 +1124,12 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         dist_name, mean_in, mean_out = dist.name, dist.mean_input, dist.mean_output
 
     _check_positions(m, trace_reqs if trace_reqs is not None else dist, dist_name)
+    if shared_prefix and shared_prefix >= mean_in:
+        raise RainierError(f"a shared prefix of {shared_prefix:,} tokens is not shorter than the mean prompt "
+                           f"({mean_in:,.0f} tokens of {dist_name})", field="--shared-prefix",
+                           fix="give fewer tokens than a prompt holds (the prefix is part of each prompt), or longer "
+                               "prompts (--input-len)")
+    pshare = prefix_share(mean_in, prefix_hit, shared_prefix)  # the steady state's cached share of a prompt
 
     budget = int(token_budget if token_budget is not None else DEFAULT_TOKEN_BUDGET)
     if max_batch is not None and not 1 <= max_batch <= MAX_SLOTS:
@@ -1117,7 +1145,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
                            decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd,
-                           prefix_hit=prefix_hit, spec=spec)
+                           prefix_hit=pshare, spec=spec, shared_prefix=shared_prefix)
     if not cands:
         # Report the largest replica the flags allow: the most memory per chip the search had.
         per_max = chips // replicas if replicas is not None else chips
@@ -1143,7 +1171,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
                      kv_context=kv_ctx, kv_dtype=kvd, spec=spec)
     ss = spec_step(sm, spec, cat, kv_context=kv_ctx, fit=f)
-    sk: dict[str, Any] = dict(prefix_hit=prefix_hit, spec=ss)  # the steady-state model's workload keywords
+    sk: dict[str, Any] = dict(prefix_hit=pshare, spec=ss)  # the steady-state model's workload keywords
     reps = best.replicas
     notes: list[str] = []
     # Every running request takes at least one token of an iteration's budget (its decode token; k + 1 when a
@@ -1189,13 +1217,17 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         notes.append(f"prefix cache: {prefix_hit:.0%} of each prompt's tokens are cached (not prefilled; attended "
                      "to); their KV is counted per request, as for earlier turns of one conversation (a system "
                      "prompt shared by the requests in flight would hold less)")
+    if shared_prefix:
+        notes.append(f"shared prefix: the first {shared_prefix:,} tokens of every prompt are one cached prefix (a "
+                     "system prompt): not prefilled, attended to, its KV held once per replica and read by every "
+                     "request's attention (no cascade kernel reading it once per batch)")
     pool = _srv.Pool(sm, reps, **sim_kw)
     pf_pool = None
     auto_split = False
     if (prefill_replicas is None and searched and slo_for_search is not None and concurrency is None
             and not offline and reps >= 2):
         split = disaggregation_split(sm, reps, mean_in, mean_out, mp.kv_capacity_tokens, budget, slo_tpot_s,
-                                     best.max_batch, **sk)
+                                     best.max_batch, shared_prefix=shared_prefix, **sk)
         if split is not None:
             auto_split = True
             prefill_replicas = split
@@ -1243,7 +1275,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         mode = "offline"
         reqs = _reqs(n_req or auto_n, None)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit)
+                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix)
     elif qps is not None:
         mode = "poisson"
         # POISSON_SPAN_S of arrivals, at most SERVER_MAX_REQUESTS requests; past the cap, SUBSET_REQUESTS
@@ -1262,18 +1294,18 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         if rep_scale == 1.0:
             reqs = _reqs(n_req or int(min(SERVER_MAX_REQUESTS, max(3000, POISSON_SPAN_S * qps))), qps)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit)
+                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix)
     elif concurrency is not None:
         mode = "concurrency"
         reqs = _reqs(n_req or max(1000, 4 * int(concurrency)), None)
         sim = _srv.simulate_deployment(pool, reqs, concurrency=int(concurrency), prefill_pool=pf_pool,
                                        kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit)
+                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix)
     elif trace_reqs is not None:
         mode = "trace"
         reqs = _reqs(n_req or len(trace_reqs), None)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit)
+                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix)
     else:  # an SLO and no traffic: the highest Poisson rate that meets it
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget, **sk)
@@ -1284,7 +1316,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         # The span (and so the requests drawn) is that of the largest batch the KV cache holds, whatever the
         # TPOT target: a deployment is searched on the same arrivals under every SLO, so a looser SLO, whose
         # only effect is a larger batch cap, is not judged on another sample (a 4% swing of the p99s otherwise)
-        b_kv, _ = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, budget, None, max_batch, kv_policy, **sk)
+        b_kv, _ = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, budget, None, max_batch, kv_policy,
+                             shared_prefix=shared_prefix, **sk)
         st_kv = steady_state(sm, max(b_kv, best.max_batch), mean_in, mean_out, budget, **sk)
         # (a request lives 1 + (mean_out - 1) / E iterations; E = 1 without a draft)
         life = mean_out if ss is None else 1.0 + (mean_out - 1.0) / ss.spec.gain
@@ -1309,11 +1342,14 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         kvb = kv_bytes_per_token(m, kvd, mean_in)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s,
                                               slo_tpot_s, prefill_pool=pf_pool, system=s, kv_bytes_per_token=kvb,
-                                              prefix_hit=prefix_hit)
+                                              prefix_hit=prefix_hit, shared_prefix=shared_prefix)
         if sub:
             rep_scale = reps / sub  # the window rates below are the subset's
         reqs = base
 
+    if shared_prefix and (short := int((sim.input_len <= shared_prefix).sum())):
+        notes.append(f"{plural(short, 'prompt')} of the {len(sim.input_len):,} simulated are not longer than the shared "
+                     "prefix: all but their last token are taken as that prefix")
     usd_h, cloud_h, fac_w = _econ(cat, a, s)
     out_tps, tot_tps, rps = sim.output_tokens_per_s, sim.total_tokens_per_s, sim.requests_per_s
     if mode == "offline" and pf_pool is None:
@@ -1347,7 +1383,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                             budget, **sk)
     x = bd_state.requests_per_step
     g, k = gain_and_tokens(ss)
-    n_dec, pf_in, ctx_sum, units = _aggregates(x, mean_in, mean_out, prefix_hit, g)
+    n_dec, pf_in, ctx_sum, units = _aggregates(x, mean_in, mean_out, pshare, g)
     verify = n_dec * (k + 1)  # target positions of the decodes (n_dec without a draft)
     bd = sm.breakdown(verify + x * pf_in, verify + x, ctx_sum, units)
     if ss is not None:
@@ -1364,7 +1400,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         "output_len_mean": mean_out, "slo_ttft_s": slo_ttft_s, "slo_tpot_s": slo_tpot_s, "seed": seed,
         "searched": searched, "decode_attention": decode_attention, "kv_policy": kv_policy, "step_overhead_s": f.step_overhead_s,
         "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
-        "prefix_hit": prefix_hit, "speculative": spec.to_dict() if spec is not None else None,
+        "prefix_hit": prefix_hit, "shared_prefix": shared_prefix, "speculative": spec.to_dict() if spec is not None else None,
         # MLA's compressed KV is shared by the heads, so tensor parallelism replicates it on every rank: the
         # replica's KV HBM (kv_cache_gb) is tp copies of its token capacity
         "mla_replicated": m.mla is not None and best.tp > 1,

@@ -283,7 +283,8 @@ def subset(reqs: Requests, n: int) -> Requests:
 
 
 def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context0: np.ndarray,
-             output_len: np.ndarray, *, concurrency: int | None = None, fast_forward: bool = True) -> SimResult:
+             output_len: np.ndarray, *, concurrency: int | None = None, fast_forward: bool = True,
+             kv_shared: np.ndarray | None = None, kv_store: int = 0) -> SimResult:
     """Run one pool on requests given as arrays (see the module docstring for the policy).
 
     ``prefill_len`` tokens are computed before the first token (0 for requests whose KV arrives from a
@@ -293,6 +294,9 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     With speculative decoding (``pool.spec``) a decoding request gains ``pool.gain`` tokens per iteration,
     so it decodes in ``ceil((output_len - 1) / gain)`` iterations; its context and KV grow by ``gain`` per
     iteration, and admission holds room for the ``k`` proposals.
+    A shared prefix (a system prompt every request starts with) is held once per replica: ``kv_store`` tokens
+    of the cache are taken by it, and request ``i`` holds ``context - kv_shared[i]`` tokens of its own
+    (its attention still reads the whole context).
 
     ``fast_forward`` runs a stretch of identical-shaped iterations as one event where nothing but time
     changes the batch: a row of decodes only (until a decode finishes or a request arrives), and a row
@@ -314,10 +318,16 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     dsteps = decode_steps(nout, g)  # decode iterations after the first token
     grown = dsteps * g  # context and KV a request gains over them (nout - 1 without speculation)
     off0 = np.maximum(c0 - pin, 0)  # prefix-cached tokens the prefill attends to
-    R, S, B, KV = pool.replicas, pool.slots, max(pool.token_budget, pool.slots), pool.kv_capacity_tokens
+    R, S, B = pool.replicas, pool.slots, max(pool.token_budget, pool.slots)
+    KV = KV_own = pool.kv_capacity_tokens - int(kv_store)  # the cache left to the requests' own tokens
+    if KV < 1:
+        raise RainierError(f"a shared prefix of {int(kv_store):,} tokens fills the {pool.kv_capacity_tokens:,}-token "
+                           "KV cache of a replica", field="--shared-prefix",
+                           fix="give a shorter --shared-prefix, or more chips per replica (--tp)")
+    kv0 = c0 if kv_shared is None else c0 - np.asarray(kv_shared, dtype=np.int64)  # a request's own KV
     notes: list[str] = []
     paged = pool.kv_policy == "paged"
-    over = c0 + nout + pool.draft_tokens > KV
+    over = kv0 + nout + pool.draft_tokens > KV
     if over.any():
         notes.append(f"{plural(int(over.sum()), 'request')} need more KV cache than a replica has ({KV} tokens); "
                      "they run alone with their reservation capped")
@@ -325,10 +335,10 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         # Admission holds the prompt (and the first token); decodes add one token per step; the limit
         # keeps a watermark free for that growth (no preemption is modelled: overshoot is reported).
         KV = max(1, int(KV * (1.0 - pool.kv_watermark)))
-        need = np.minimum(c0 + 1 + pool.draft_tokens, KV)
+        need = np.minimum(kv0 + 1 + pool.draft_tokens, KV)
         release = need + grown
     else:
-        need = np.minimum(c0 + nout + pool.draft_tokens, KV)
+        need = np.minimum(kv0 + nout + pool.draft_tokens, KV)
         release = need.astype(float)
     # Per-request lookups (index n is a dummy for padding).
     need_x = np.append(release, 0.0)
@@ -575,8 +585,8 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             nrel += m.sum(axis=1)
     if np.isnan(fin[:n]).any():  # pragma: no cover - a scheduler bug, never a user error
         raise RuntimeError(f"{int(np.isnan(fin[:n]).sum())} requests never finished")
-    if paged and kv_peak > pool.kv_capacity_tokens:
-        notes.append(f"paged KV cache over-committed by {kv_peak / pool.kv_capacity_tokens - 1:.1%} at its peak "
+    if paged and kv_peak > KV_own:
+        notes.append(f"paged KV cache over-committed by {kv_peak / KV_own - 1:.1%} at its peak "
                      "(preemption is not modelled)")
     if closed:  # a request "arrives" when a finishing one releases it
         arr = A[rep, qpos]
@@ -590,37 +600,53 @@ def _sorted(reqs: Requests) -> Requests:
     return Requests(reqs.arrival_s[o], reqs.input_len[o], reqs.output_len[o])
 
 
-def cached_tokens(input_len: np.ndarray, prefix_hit: float) -> np.ndarray:
-    """Prompt tokens found in the prefix cache: ``prefix_hit`` of each prompt, rounded down, leaving at least the
-    last token to compute (its logits give the first output token)."""
+def cached_tokens(input_len: np.ndarray, prefix_hit: float, shared_prefix: int = 0) -> np.ndarray:
+    """Prompt tokens found in the prefix cache: ``prefix_hit`` of each prompt, rounded down, and at least the
+    ``shared_prefix`` every prompt starts with, leaving at least the last token to compute (its logits give the
+    first output token)."""
     x = np.asarray(input_len, dtype=np.int64)
-    if prefix_hit <= 0.0:
+    if prefix_hit <= 0.0 and shared_prefix <= 0:
         return np.zeros_like(x)
-    return np.clip(np.floor(prefix_hit * x).astype(np.int64), 0, np.maximum(x - 1, 0))
+    c = np.floor(prefix_hit * x).astype(np.int64) if prefix_hit > 0.0 else np.zeros_like(x)
+    return np.clip(np.maximum(c, int(shared_prefix)), 0, np.maximum(x - 1, 0))
+
+
+def shared_tokens(input_len: np.ndarray, shared_prefix: int) -> np.ndarray:
+    """The part of each prompt that is the shared prefix: ``shared_prefix`` tokens, or all but the last token of
+    a shorter prompt."""
+    x = np.asarray(input_len, dtype=np.int64)
+    return np.clip(np.full_like(x, int(shared_prefix)), 0, np.maximum(x - 1, 0))
 
 
 def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None = None,
                         prefill_pool: Pool | None = None, kv_bytes_per_token: float = 0.0,
-                        system: System | None = None, prefix_hit: float = 0.0) -> SimResult:
+                        system: System | None = None, prefix_hit: float = 0.0,
+                        shared_prefix: int = 0) -> SimResult:
     """Simulate a deployment: one pool (co-located prefill and decode) or prefill + decode pools.
 
-    ``prefix_hit``: the share of each prompt already in the prefix cache (a shared system prompt, earlier
-    turns of a conversation): its KV is reused, so only the rest is prefilled."""
+    ``prefix_hit``: the share of each prompt already in the prefix cache (earlier turns of a conversation):
+    its KV is reused, so only the rest is prefilled; the request holds that KV as its own. ``shared_prefix``:
+    the tokens every prompt starts with (a system prompt, tool definitions): cached, and their KV held once
+    per replica (each pool's), not per request; a disaggregated transfer sends only the rest."""
     reqs = _sorted(reqs)
     x = reqs.input_len.astype(np.int64)
     y = reqs.output_len.astype(np.int64)
-    xp = x - cached_tokens(x, prefix_hit)
+    xp = x - cached_tokens(x, prefix_hit, shared_prefix)
+    sh = shared_tokens(x, shared_prefix) if shared_prefix > 0 else None
+    kw: dict[str, Any] = dict(kv_shared=sh, kv_store=int(shared_prefix)) if sh is not None else {}
     if prefill_pool is None:
-        return simulate(pool, reqs.arrival_s, xp, x, y, concurrency=concurrency)
+        return simulate(pool, reqs.arrival_s, xp, x, y, concurrency=concurrency, **kw)
     if concurrency is not None:
         raise RainierError("disaggregated pools take open-loop traffic", field="--concurrency",
                            fix="use --qps or --offline with --prefill-replicas")
-    pre = simulate(prefill_pool, reqs.arrival_s, xp, x, np.ones_like(y))
+    pre = simulate(prefill_pool, reqs.arrival_s, xp, x, np.ones_like(y), **kw)
     bw = (system.scaleout.bw_bytes_s if system is not None else 50e9) * prefill_pool.chips_per_replica
-    xfer = x * kv_bytes_per_token / bw + 20e-6
+    xfer = (x if sh is None else x - sh) * kv_bytes_per_token / bw + 20e-6
     dec_arr = pre.first_token_s + xfer
     o = np.argsort(dec_arr, kind="stable")
-    dec = simulate(pool, dec_arr[o], np.zeros_like(x), x[o], y[o])
+    if sh is not None:
+        kw["kv_shared"] = sh[o]
+    dec = simulate(pool, dec_arr[o], np.zeros_like(x), x[o], y[o], **kw)
     inv = np.empty_like(o)
     inv[o] = np.arange(len(o))
     finish = dec.finish_s[inv]
@@ -634,12 +660,13 @@ def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None =
 
 def run_meets_slo(pool: Pool, base: Requests, q: float, slo_ttft_s: float | None, slo_tpot_s: float | None, *,
                   prefill_pool: Pool | None = None, kv_bytes_per_token: float = 0.0,
-                  system: System | None = None, prefix_hit: float = 0.0) -> tuple[bool, SimResult]:
+                  system: System | None = None, prefix_hit: float = 0.0,
+                  shared_prefix: int = 0) -> tuple[bool, SimResult]:
     """Run ``base``'s unit-rate arrivals at rate ``q``: whether p99 TTFT and p99 TPOT meet the SLO (percentiles
     over the requests after the first quarter of arrivals: a finite run starts empty), and the run."""
     r = base.with_arrivals(base.arrival_s / q)
     sim = simulate_deployment(pool, r, prefill_pool=prefill_pool, kv_bytes_per_token=kv_bytes_per_token,
-                              system=system, prefix_hit=prefix_hit)
+                              system=system, prefix_hit=prefix_hit, shared_prefix=shared_prefix)
     ok = True
     keep = sim.arrival_s >= np.quantile(sim.arrival_s, 0.25)
     if slo_ttft_s is not None:
@@ -654,7 +681,7 @@ def run_meets_slo(pool: Pool, base: Requests, q: float, slo_ttft_s: float | None
 def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_s: float | None,
                       slo_tpot_s: float | None, *, prefill_pool: Pool | None = None,
                       kv_bytes_per_token: float = 0.0, system: System | None = None,
-                      iters: int = 5, prefix_hit: float = 0.0) -> tuple[float, SimResult]:
+                      iters: int = 5, prefix_hit: float = 0.0, shared_prefix: int = 0) -> tuple[float, SimResult]:
     """Highest Poisson rate whose p99 TTFT and p99 TPOT meet the SLO (MLPerf Server), by bisection.
 
     ``base`` holds unit-rate Poisson arrivals; a rate ``q`` uses arrivals ``base / q`` (the same random
@@ -663,7 +690,8 @@ def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_
     """
     def run(q: float) -> tuple[bool, SimResult]:
         return run_meets_slo(pool, base, q, slo_ttft_s, slo_tpot_s, prefill_pool=prefill_pool,
-                             kv_bytes_per_token=kv_bytes_per_token, system=system, prefix_hit=prefix_hit)
+                             kv_bytes_per_token=kv_bytes_per_token, system=system, prefix_hit=prefix_hit,
+                             shared_prefix=shared_prefix)
 
     cap = max(capacity_rps, 1e-6)
     # Bracket around the analytic capacity first: light loads are the slow runs (little batching).
