@@ -15,22 +15,14 @@ from rainier.perf.inference import (
     KV_WATERMARK,
     _batch_for,
     estimate_serving,
-    memory_plan,
     prefix_share,
-    step_model,
 )
 from rainier.perf.workload import Requests
 
 
 @pytest.fixture(scope="module")
-def env():
-    from rainier.catalog import default_catalog
-
-    cat = default_catalog()
-    m, a = cat.model("llama3-70b"), cat.accelerator("h100")
-    sm = step_model(m, a, cat.system_for(a), cat, tp=4, precision="bf16")
-    mp = memory_plan(m, a, "bf16", 4, 1)
-    return cat, m, a, sm, mp
+def env(llama70b_tp4):
+    return llama70b_tp4
 
 
 def test_cached_and_shared_tokens():

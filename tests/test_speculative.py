@@ -12,20 +12,14 @@ from hypothesis import strategies as st
 from rainier.catalog.params import param_counts
 from rainier.errors import RainierError
 from rainier.perf import serving as S
-from rainier.perf.inference import estimate_serving, memory_plan, spec_step, steady_state, step_model
+from rainier.perf.inference import estimate_serving, memory_plan, spec_step, steady_state
 from rainier.perf.speculative import decode_steps, expected_tokens, make_spec, mtp_head
 from rainier.perf.workload import Requests
 
 
 @pytest.fixture(scope="module")
-def env():
-    from rainier.catalog import default_catalog
-
-    cat = default_catalog()
-    m, a = cat.model("llama3-70b"), cat.accelerator("h100")
-    sm = step_model(m, a, cat.system_for(a), cat, tp=4, precision="bf16")
-    mp = memory_plan(m, a, "bf16", 4, 1)
-    return cat, m, a, sm, mp
+def env(llama70b_tp4):
+    return llama70b_tp4
 
 
 @given(st.integers(1, 16), st.floats(0.0, 0.999))
