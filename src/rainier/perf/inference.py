@@ -752,27 +752,41 @@ class Candidate:
         return self.tp * self.pp
 
 
-def _shared_part(mean_in: float, shared_prefix: int) -> float:
-    """The tokens of a mean prompt that are the shared prefix (all but its last token at most)."""
-    return float(min(shared_prefix, max(mean_in - 1.0, 0.0))) if shared_prefix > 0 else 0.0
+@dataclass(frozen=True)
+class SharedPrefix:
+    """A prefix every prompt starts with, as the analytic model sees it: ``tokens`` held once per replica;
+    ``mean_shared`` and ``mean_cached``: the mean over the workload's prompts of the part of a prompt that is
+    the prefix (all but its last token at most) and of the part not prefilled (with a prefix hit too). Means
+    over the prompts, not of the mean prompt: a prompt shorter than the prefix holds more of its own."""
+
+    tokens: int
+    mean_shared: float
+    mean_cached: float
+
+    @classmethod
+    def of(cls, input_len: np.ndarray, tokens: int, prefix_hit: float = 0.0) -> SharedPrefix:
+        from rainier.perf.serving import cached_tokens, shared_tokens
+
+        x = np.asarray(input_len, dtype=np.int64)
+        return cls(int(tokens), float(shared_tokens(x, tokens).mean()), float(cached_tokens(x, prefix_hit, tokens).mean()))
 
 
-def prefix_share(mean_in: float, prefix_hit: float, shared_prefix: int) -> float:
-    """The share of a mean prompt that is cached (not prefilled): ``prefix_hit``, and at least the shared prefix;
-    the steady-state model's ``prefix_hit``."""
-    return max(prefix_hit, _shared_part(mean_in, shared_prefix) / mean_in) if shared_prefix > 0 else prefix_hit
+def _shared(sp: SharedPrefix | None) -> tuple[int, float]:
+    """(tokens held once per replica, mean tokens of a request that are the prefix)."""
+    return (sp.tokens, sp.mean_shared) if sp is not None else (0, 0.0)
 
 
 def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, token_budget: int,
                slo_tpot_s: float | None, batch_cap: int | None, kv_policy: str = "paged", *,
                prefix_hit: float = 0.0, spec: SpecStep | None = None,
-               shared_prefix: int = 0) -> tuple[int, SteadyState]:
+               shared: SharedPrefix | None = None) -> tuple[int, SteadyState]:
     # Tokens a request holds on average over its life: all of input + output when reserved, the
     # prompt plus half the output when paged (less the watermark kept free for growth); plus the
     # draft's proposals under speculative decoding. A shared prefix is held once (off the capacity), not
     # per request.
     per_tok, k = gain_and_tokens(spec)  # the TPOT a request sees is the step time over the tokens it gains per step
-    kv_tokens, own_in = kv_tokens - shared_prefix, mean_in - _shared_part(mean_in, shared_prefix)
+    store, per_req = _shared(shared)
+    kv_tokens, own_in = kv_tokens - store, mean_in - per_req
     if kv_policy == "paged":
         bmax = max(1, int(max(kv_tokens, 0) * (1.0 - KV_WATERMARK) // max(own_in + mean_out / 2 + k, 1.0)))
     else:
@@ -803,7 +817,7 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    max_batch: int | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET,
                    fit: InferenceFit | None = None, decode_attention: str = "grouped",
                    kv_policy: str = "paged", kv_dtype: str | None = None, prefix_hit: float = 0.0,
-                   spec: SpecConfig | None = None, shared_prefix: int = 0) -> list[Candidate]:
+                   spec: SpecConfig | None = None, shared: SharedPrefix | None = None) -> list[Candidate]:
     """Every feasible (tp, pp, ep) on ``chips`` chips, best output tokens/s per chip first.
 
     Fixed flags are honoured; the rest are enumerated: tp over the valid degrees within the scale-up
@@ -817,6 +831,8 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
     pps = [pp] if pp else ([1] if spec is not None else [p for p in _pow2_upto(min(chips, 16)) if p <= model.layers])
     out: list[Candidate] = []
     need = int(mean_in + mean_out) + (spec.tokens if spec is not None else 0)
+    store, per_req = _shared(shared)
+    shared_extra = max(0, int(math.ceil(store - per_req)))  # the prefix beyond a mean request's shared part
     kv_ctx = mean_in + mean_out / 2.0  # a request's typical live context (sliding-window KV)
     for t in tps:
         for p in pps:
@@ -833,13 +849,13 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                     continue
                 mp = memory_plan(model, acc, precision, t, p, token_budget=token_budget,
                                  max_batch=max_batch or 1024, fit=fit, kv_context=kv_ctx, kv_dtype=kv_dtype, spec=spec)
-                if mp.kv_capacity_tokens < need:  # the shared prefix and one request (its own part)
+                if mp.kv_capacity_tokens < need + shared_extra:  # the shared prefix and one request (its own part)
                     continue
                 sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
                                 decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kv_dtype)
                 ss = spec_step(sm, spec, catalog, kv_context=kv_ctx, fit=fit)
                 b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch,
-                                   kv_policy, prefix_hit=prefix_hit, spec=ss, shared_prefix=shared_prefix)
+                                   kv_policy, prefix_hit=prefix_hit, spec=ss, shared=shared)
                 r = replicas or chips // per
                 tpot = st.step_s / (spec.gain if spec is not None else 1.0)
                 meets = (slo_tpot_s is None or tpot <= slo_tpot_s) and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s)
@@ -852,7 +868,7 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
 def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out: float, kv_tokens: int,
                          token_budget: int, slo_tpot_s: float | None, colocated_batch: int, *,
                          prefix_hit: float = 0.0, spec: SpecStep | None = None,
-                         shared_prefix: int = 0) -> int | None:
+                         shared: SharedPrefix | None = None) -> int | None:
     """Prefill replicas of the best disaggregated split, or None when co-location serves more.
 
     Analytic capacities (requests/s): a prefill replica runs full token budgets at 80% utilization
@@ -880,8 +896,9 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
             return float(sm.step_time_s(b, b, b * ctx, 0.0))
         return float(spec.step_time_s(b, 0.0, 0.0, b * ctx, 0.0)) / g
 
-    own = mean_in - _shared_part(mean_in, shared_prefix) + mean_out + k  # the shared prefix is held once
-    bmax = max(1, min(MAX_SLOTS, int(max(kv_tokens - shared_prefix, 0) // own)))
+    store, per_req = _shared(shared)
+    own = mean_in - per_req + mean_out + k  # the shared prefix is held once
+    bmax = max(1, min(MAX_SLOTS, int(max(kv_tokens - store, 0) // own)))
     target = 0.85 * slo_tpot_s if slo_tpot_s else None
     b = bmax
     if target is not None and dec_step(b) > target:
@@ -1129,7 +1146,13 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            f"({mean_in:,.0f} tokens of {dist_name})", field="--shared-prefix",
                            fix="give fewer tokens than a prompt holds (the prefix is part of each prompt), or longer "
                                "prompts (--input-len)")
-    pshare = prefix_share(mean_in, prefix_hit, shared_prefix)  # the steady state's cached share of a prompt
+    shared: SharedPrefix | None = None
+    pshare = prefix_hit  # the steady state's cached share of a prompt
+    if shared_prefix:
+        # the means over the prompts themselves (a trace's, or a fixed-seed sample of the distribution's)
+        xs = trace_reqs.input_len if trace_reqs is not None else dist.sample(np.random.default_rng(0), 20_000)[0]
+        shared = SharedPrefix.of(xs, shared_prefix, prefix_hit)
+        pshare = shared.mean_cached / float(np.mean(xs))
 
     budget = int(token_budget if token_budget is not None else DEFAULT_TOKEN_BUDGET)
     if max_batch is not None and not 1 <= max_batch <= MAX_SLOTS:
@@ -1145,7 +1168,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
                            decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd,
-                           prefix_hit=pshare, spec=spec, shared_prefix=shared_prefix)
+                           prefix_hit=pshare, spec=spec, shared=shared)
     if not cands:
         # Report the largest replica the flags allow: the most memory per chip the search had.
         per_max = chips // replicas if replicas is not None else chips
@@ -1215,8 +1238,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         notes.append(spec_note(spec))
     if prefix_hit:
         notes.append(f"prefix cache: {prefix_hit:.0%} of each prompt's tokens are cached (not prefilled; attended "
-                     "to); their KV is counted per request, as for earlier turns of one conversation (a system "
-                     "prompt shared by the requests in flight would hold less)")
+                     "to); their KV is counted per request, as for earlier turns of one conversation (for a system "
+                     "prompt the requests share, --shared-prefix holds its KV once)")
     if shared_prefix:
         notes.append(f"shared prefix: the first {shared_prefix:,} tokens of every prompt are one cached prefix (a "
                      "system prompt): not prefilled, attended to, its KV held once per replica and read by every "
@@ -1227,7 +1250,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if (prefill_replicas is None and searched and slo_for_search is not None and concurrency is None
             and not offline and reps >= 2):
         split = disaggregation_split(sm, reps, mean_in, mean_out, mp.kv_capacity_tokens, budget, slo_tpot_s,
-                                     best.max_batch, shared_prefix=shared_prefix, **sk)
+                                     best.max_batch, shared=shared, **sk)
         if split is not None:
             auto_split = True
             prefill_replicas = split
@@ -1317,7 +1340,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         # TPOT target: a deployment is searched on the same arrivals under every SLO, so a looser SLO, whose
         # only effect is a larger batch cap, is not judged on another sample (a 4% swing of the p99s otherwise)
         b_kv, _ = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, budget, None, max_batch, kv_policy,
-                             shared_prefix=shared_prefix, **sk)
+                             shared=shared, **sk)
         st_kv = steady_state(sm, max(b_kv, best.max_batch), mean_in, mean_out, budget, **sk)
         # (a request lives 1 + (mean_out - 1) / E iterations; E = 1 without a draft)
         life = mean_out if ss is None else 1.0 + (mean_out - 1.0) / ss.spec.gain

@@ -329,8 +329,9 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     paged = pool.kv_policy == "paged"
     over = kv0 + nout + pool.draft_tokens > KV
     if over.any():
-        notes.append(f"{plural(int(over.sum()), 'request')} need more KV cache than a replica has ({KV} tokens); "
-                     "they run alone with their reservation capped")
+        beside = f" beside the {int(kv_store):,}-token shared prefix" if kv_store else ""
+        notes.append(f"{plural(int(over.sum()), 'request')} need more KV cache than a replica has{beside} ({KV} "
+                     "tokens); they run alone with their reservation capped")
     if paged:
         # Admission holds the prompt (and the first token); decodes add one token per step; the limit
         # keeps a watermark free for that growth (no preemption is modelled: overshoot is reported).
@@ -585,8 +586,8 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             nrel += m.sum(axis=1)
     if np.isnan(fin[:n]).any():  # pragma: no cover - a scheduler bug, never a user error
         raise RuntimeError(f"{int(np.isnan(fin[:n]).sum())} requests never finished")
-    if paged and kv_peak > KV_own:
-        notes.append(f"paged KV cache over-committed by {kv_peak / KV_own - 1:.1%} at its peak "
+    if paged and kv_peak > KV_own:  # the whole cache's over-commitment (the shared prefix in it)
+        notes.append(f"paged KV cache over-committed by {(kv_peak + kv_store) / pool.kv_capacity_tokens - 1:.1%} at its peak "
                      "(preemption is not modelled)")
     if closed:  # a request "arrives" when a finishing one releases it
         arr = A[rep, qpos]
