@@ -656,7 +656,8 @@ def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None =
                      pre.area_waiting + dec.area_waiting, dec.area_batch, max(pre.max_waiting, dec.max_waiting),
                      pre.iterations + dec.iterations, max(pre.horizon_s, dec.horizon_s),
                      pre.notes + dec.notes + [f"disaggregated: {prefill_pool.replicas} prefill + {pool.replicas} "
-                                              f"decode replicas; mean KV transfer {float(xfer.mean()) * 1e3:.2f} ms"])
+                                              f"decode replicas; mean KV transfer {float(xfer.mean()) * 1e3:.2f} ms"],
+                     pre.steps + dec.steps)
 
 
 def run_meets_slo(pool: Pool, base: Requests, q: float, slo_ttft_s: float | None, slo_tpot_s: float | None, *,
