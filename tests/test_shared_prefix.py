@@ -15,7 +15,9 @@ from rainier.perf.inference import (
     KV_WATERMARK,
     SharedPrefix,
     _batch_for,
+    cascade_terms,
     estimate_serving,
+    steady_state,
 )
 from rainier.perf.workload import Requests
 
@@ -107,7 +109,7 @@ def test_where_the_cache_does_not_bind_only_where_the_kv_lives_differs(env):
 
 scenario = st.tuples(st.integers(1, 40), st.integers(1, 3), st.integers(1, 12), st.integers(16, 512),
                      st.integers(0, 2**16), st.sampled_from(["offline", "poisson", "closed"]),
-                     st.integers(0, 600), st.floats(0.0, 0.9), st.integers(1500, 6000))
+                     st.integers(0, 600), st.floats(0.0, 0.9), st.integers(1500, 6000), st.booleans())
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -116,7 +118,7 @@ def test_reserved_kv_never_exceeds_the_cache_left_by_the_prefix(env, sc):
     """Under the reserve policy the requests in flight (at least from their first token to their finish) never
     hold more of their own KV than the cache less the shared prefix; stepping every iteration gives the same
     run; every request finishes once with every output token."""
-    n, replicas, slots, budget, seed, mode, n_sh, hit, cap = sc
+    n, replicas, slots, budget, seed, mode, n_sh, hit, cap, cascade = sc
     cat, m, a, sm, mp = env
     pool = S.Pool(sm, replicas, slots, max(budget, slots), cap + n_sh, kv_policy="reserve")
     rng = np.random.default_rng(seed)
@@ -127,7 +129,7 @@ def test_reserved_kv_never_exceeds_the_cache_left_by_the_prefix(env, sc):
     c = int(rng.integers(1, 12)) if mode == "closed" else None
     sh = S.shared_tokens(x, n_sh)
     xp = x - S.cached_tokens(x, hit, n_sh)
-    kw = dict(kv_shared=sh, kv_store=n_sh)
+    kw = dict(kv_shared=sh, kv_store=n_sh, cascade=cascade)
     fast = S.simulate(pool, t, xp, x, y, concurrency=c, **kw)
     slow = S.simulate(pool, t, xp, x, y, concurrency=c, fast_forward=False, **kw)
     for f in ("first_token_s", "finish_s"):
@@ -195,3 +197,56 @@ def test_bad_shared_prefix_through_the_api(env):
     with pytest.raises(RainierError, match="fills the 1,000-token KV cache"):
         S.simulate(pool, np.zeros(1), np.array([10]), np.array([2000]), np.array([5]),
                    kv_shared=np.array([1990]), kv_store=1990)
+
+
+def test_cascade_decode_follows_the_step_equation(env):
+    """One request alone with cascade attention: each decode iteration costs the step equation on its own context
+    plus the prefix's at the prefill kernel's rate (context less N x cut), plus the one read of the prefix."""
+    cat, m, a, sm, mp = env
+    pool = S.Pool(sm, 1, 8, 8192, mp.kv_capacity_tokens)
+    x, n, n_sh = 5000, 60, 4000
+    sim = S.simulate_deployment(pool, Requests(np.zeros(1), np.array([x]), np.array([n])), shared_prefix=n_sh,
+                                cascade=True)
+    cut, once = cascade_terms(sm, n_sh)
+    assert 0.9 < cut < 1.0 and once > 0
+    ctx = x + 1 + np.arange(n - 1) - n_sh * cut
+    want = float(sum(sm.step_time_s(1.0, 1.0, c, 0.0) for c in ctx)) + (n - 1) * once
+    assert sim.finish_s[0] - sim.first_token_s[0] == pytest.approx(want, rel=1e-9)
+    plain = S.simulate_deployment(pool, Requests(np.zeros(1), np.array([x]), np.array([n])), shared_prefix=n_sh)
+    assert plain.first_token_s[0] == sim.first_token_s[0]  # the prefill is the same
+
+
+def test_cascade_pays_with_the_batch(env):
+    """Reading the prefix once per iteration saves nothing for one request (it reads it once either way) and
+    most of the decode attention for many."""
+    cat, m, a, sm, mp = env
+    x, y, n_sh = 8000, 300, 6000
+    per, cas = (SharedPrefix.of(np.array([x]), n_sh, 0.0, c) for c in (False, True))
+    one = [steady_state(sm, 1, x, y, prefix_hit=n_sh / x, shared=sp).step_s for sp in (per, cas)]
+    assert one[1] == pytest.approx(one[0], rel=0.02)
+    st128 = steady_state(sm, 128, x, y, prefix_hit=n_sh / x, shared=per)
+    saved = st128.step_s - steady_state(sm, 128, x, y, prefix_hit=n_sh / x, shared=cas).step_s
+    n_dec = st128.requests_per_step * (y - 1)
+    assert saved > 0.8 * n_dec * n_sh * sm.c_kv  # most of the decodes' reading of the prefix
+    assert saved > 20 * abs(one[0] - one[1])
+
+
+def test_serve_with_cascade_attention():
+    base = dict(input_len=7000, output_len=300, offline=True)
+    per = estimate_serving("llama3-8b", "h100", 1, shared_prefix=6000, **base)
+    cas = estimate_serving("llama3-8b", "h100", 1, shared_prefix=6000, prefix_attention="cascade", **base)
+    assert cas.output_tokens_per_s > 1.5 * per.output_tokens_per_s
+    assert cas.breakdown["attention_decode_s"] < 0.5 * per.breakdown["attention_decode_s"]
+    assert (per.config["prefix_attention"], cas.config["prefix_attention"]) == ("per-request", "cascade")
+
+
+@pytest.mark.parametrize("extra,match", [
+    (("--prefix-attention", "cascade"), "there is none"),
+    (("--prefix-attention", "flash"), "unknown prefix attention"),
+    (("--shared-prefix", "500", "--prefix-attention", "cascade", "--draft", "mtp"), "not modelled"),
+])
+def test_bad_prefix_attention(run_cli, extra, match):
+    rc, out, err = run_cli(*BASE, *extra)
+    assert rc == 2 and out == "" and "Traceback" not in err
+    line = err.strip()
+    assert "\n" not in line and line.startswith("error: --prefix-attention:") and match in line, line

@@ -95,6 +95,7 @@ def serve_cmd(
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV cache element type: bf16 or fp8 (vLLM's --kv-cache-dtype fp8 under bf16 weights); default: fp8 with fp8/fp4/int8 weights, else bf16")] = None,
     prefix_hit: Annotated[str | None, typer.Option("--prefix-hit", help="share of each prompt found in the prefix cache (0.6 or 60%%): not prefilled, still attended to and held in KV per request (default 0)")] = None,
     shared_prefix: Annotated[str | None, typer.Option("--shared-prefix", help="tokens every prompt starts with (a system prompt, tool definitions; 2k): cached, not prefilled, KV held once per replica (default 0)")] = None,
+    prefix_attention: Annotated[str, typer.Option("--prefix-attention", help="with --shared-prefix: how decodes read it: per-request (default; SGLang, TensorRT-LLM) or cascade (once per iteration: vLLM V1, FlashInfer)")] = "per-request",
     draft: Annotated[str | None, typer.Option("--draft", help="speculative decoding: a draft model (same tokenizer) or mtp (the model's own one-layer MTP/EAGLE head)")] = None,
     spec_tokens: Annotated[str | None, typer.Option("--spec-tokens", help="with --draft: tokens proposed per step (default 3)")] = None,
     spec_accept: Annotated[str | None, typer.Option("--spec-accept", help="with --draft: probability each proposed token is accepted (0.7 or 70%%; default 0.7, an assumption: measure yours)")] = None,
@@ -132,6 +133,7 @@ def serve_cmd(
             kv_dtype=kv_dtype.lower() if kv_dtype is not None else None,
             prefix_hit=parse_share(prefix_hit, "--prefix-hit") or 0.0, draft=draft,
             shared_prefix=parse_int(shared_prefix, "--shared-prefix", minimum=0) or 0,
+            prefix_attention=prefix_attention.lower(),
             spec_tokens=parse_int(spec_tokens, "--spec-tokens"), spec_accept=parse_share(spec_accept, "--spec-accept"),
         )
     if len(kinds) > 1 or power is not None:

@@ -671,7 +671,7 @@ class SteadyState:
 
 def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
                  token_budget: int = DEFAULT_TOKEN_BUDGET, *, prefix_hit: float = 0.0,
-                 spec: SpecStep | None = None) -> SteadyState:
+                 spec: SpecStep | None = None, shared: SharedPrefix | None = None) -> SteadyState:
     """Throughput of one replica with ``batch`` requests in flight (offline / saturated).
 
     Each request holds a slot for ``mean_out`` iterations (one prefill, ``mean_out - 1`` decodes), so
@@ -679,6 +679,8 @@ def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
     token budget, ``x <= budget / (mean_in + mean_out - 1)``. With a prefix cache (``prefix_hit``) a
     request prefills ``(1 - prefix_hit) mean_in`` tokens, attending to the cached ones too; with
     speculative decoding (``spec``) it decodes in ``(mean_out - 1) / E`` iterations of ``k + 1`` tokens each.
+    With cascade attention over a shared prefix (``shared.cascade``) the decodes read the prefix once per
+    iteration (:func:`cascade_terms`).
     """
     b = max(float(batch), 1.0)
     g, k = gain_and_tokens(spec)
@@ -688,10 +690,14 @@ def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
         dec_iters = (mean_out - 1) / g
         x = min(b / (1.0 + dec_iters), token_budget / (mean_in * (1.0 - prefix_hit) + (k + 1) * dec_iters))
     n_dec, pf, ctx, units = _aggregates(x, mean_in, mean_out, prefix_hit, g)
+    once = 0.0
+    if shared is not None and shared.cascade:
+        cut, once = cascade_terms(sm, shared.tokens)
+        ctx -= n_dec * shared.mean_shared * cut
     p1 = min(pf, token_budget)
     u1 = p1 * (p1 + 1) / 2 + p1 * (mean_in - pf)  # the first chunk, attending to the cached prefix
     if spec is None:
-        dt = float(sm.step_time_s(n_dec + x * pf, n_dec + x, ctx, units))
+        dt = float(sm.step_time_s(n_dec + x * pf, n_dec + x, ctx, units)) + (once if n_dec > 0 else 0.0)
         ttft = float(sm.step_time_s(p1, 1, 0.0, u1))
     else:
         dt = float(spec.step_time_s(n_dec, x * pf, x, ctx, units))
@@ -762,13 +768,30 @@ class SharedPrefix:
     tokens: int
     mean_shared: float
     mean_cached: float
+    cascade: bool = False  # decodes read the prefix once per iteration (cascade attention), not once per request
 
     @classmethod
-    def of(cls, input_len: np.ndarray, tokens: int, prefix_hit: float = 0.0) -> SharedPrefix:
+    def of(cls, input_len: np.ndarray, tokens: int, prefix_hit: float = 0.0, cascade: bool = False) -> SharedPrefix:
         from rainier.perf.serving import cached_tokens, shared_tokens
 
         x = np.asarray(input_len, dtype=np.int64)
-        return cls(int(tokens), float(shared_tokens(x, tokens).mean()), float(cached_tokens(x, prefix_hit, tokens).mean()))
+        return cls(int(tokens), float(shared_tokens(x, tokens).mean()), float(cached_tokens(x, prefix_hit, tokens).mean()),
+                   cascade)
+
+
+def cascade_terms(sm: StepModel, tokens: float) -> tuple[float, float]:
+    """Cascade attention over a shared prefix (FlashInfer's cascade kernel, vLLM V1's cascade attention): the
+    decodes' queries attend to the prefix together, as a prefill chunk attends to its context, so the prefix's KV
+    is read once per iteration and its FLOPs run at the prefill kernel's efficiency. Returns (the share of a
+    prefix token's per-request decode cost that this saves, ``1 - c_attn / c_kv``; seconds of the one read per
+    iteration, ``tokens x`` the KV-read time per token). Where the prefill kernel's FLOPs cost more than a
+    decode's read (no saving), a stack keeps the per-request kernel: (0, 0)."""
+    if sm.c_attn >= sm.c_kv:
+        return 0.0, 0.0
+    return 1.0 - sm.c_attn / sm.c_kv, tokens * sm._kv_read_s
+
+
+PREFIX_ATTENTION = ("per-request", "cascade")
 
 
 def _shared(sp: SharedPrefix | None) -> tuple[int, float]:
@@ -794,7 +817,7 @@ def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, t
     bmax = min(bmax, MAX_SLOTS)
     if batch_cap is not None:
         bmax = min(bmax, int(batch_cap))
-    kw: dict[str, Any] = dict(prefix_hit=prefix_hit, spec=spec)
+    kw: dict[str, Any] = dict(prefix_hit=prefix_hit, spec=spec, shared=shared)
     st = steady_state(sm, bmax, mean_in, mean_out, token_budget, **kw)
     if slo_tpot_s is None or st.step_s / per_tok <= 0.85 * slo_tpot_s:
         return bmax, st
@@ -879,7 +902,7 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
     if mean_out <= 1:
         return None
     colo = steady_state(sm, colocated_batch, mean_in, mean_out, token_budget, prefix_hit=prefix_hit,
-                        spec=spec).requests_per_s * replicas
+                        spec=spec, shared=shared).requests_per_s * replicas
     chunk = float(token_budget)
     pf_in = mean_in * (1.0 - prefix_hit) if prefix_hit else mean_in
     units = chunk * (pf_in + 1) / 2 + chunk * (mean_in - pf_in)
@@ -890,10 +913,14 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
     pf_rps = 0.8 * (chunk / pf_in) / pf_step
     ctx = mean_in + mean_out / 2
     g, k = gain_and_tokens(spec)
+    once = 0.0
+    if shared is not None and shared.cascade:
+        cut, once = cascade_terms(sm, shared.tokens)
+        ctx -= shared.mean_shared * cut
 
     def dec_step(b: float) -> float:  # seconds per output token of a request
         if spec is None:
-            return float(sm.step_time_s(b, b, b * ctx, 0.0))
+            return float(sm.step_time_s(b, b, b * ctx, 0.0)) + once
         return float(spec.step_time_s(b, 0.0, 0.0, b * ctx, 0.0)) / g
 
     store, per_req = _shared(shared)
@@ -982,7 +1009,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      catalog: Catalog | None = None, fit: InferenceFit | None = None,
                      step_overhead_s: float | None = None, kv_dtype: str | None = None,
                      prefix_hit: float = 0.0, draft: Model | str | None = None, spec_tokens: int | None = None,
-                     spec_accept: float | None = None, shared_prefix: int = 0) -> ServingResult:
+                     spec_accept: float | None = None, shared_prefix: int = 0,
+                     prefix_attention: str = "per-request") -> ServingResult:
     """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
 
     Traffic: ``offline`` (all requests at t = 0), ``qps`` (Poisson), ``concurrency`` (closed loop) or a
@@ -998,7 +1026,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     ``prefix_hit`` is the share of each prompt found in the prefix cache (its prefill is skipped; its KV is
     still held per request). ``shared_prefix``: the first tokens of every prompt are one prefix (a system prompt,
     tool definitions) found in the prefix cache: not prefilled, attended to, and its KV held once per replica
-    (requests in flight share its blocks, as vLLM's automatic prefix caching and SGLang's radix cache do). ``draft`` (a model, or ``"mtp"`` for the target's one-layer head) decodes
+    (requests in flight share its blocks, as vLLM's automatic prefix caching and SGLang's radix cache do);
+    ``prefix_attention``: how decodes read it, ``per-request`` (each request's attention reads it: SGLang,
+    TensorRT-LLM) or ``cascade`` (once per iteration: vLLM V1's cascade attention, FlashInfer). ``draft`` (a model, or ``"mtp"`` for the target's one-layer head) decodes
     speculatively, proposing ``spec_tokens`` (3) tokens per step, each accepted with probability
     ``spec_accept`` (0.7): see :mod:`rainier.perf.speculative`.
     Arguments mirror the `rainier serve` flags, and errors name the flags.
@@ -1040,6 +1070,16 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         raise RainierError(f"must be a whole number of tokens, 0 or more (got {shared_prefix})", field="--shared-prefix",
                            fix="give the tokens every prompt starts with, e.g. --shared-prefix 2k")
     shared_prefix = int(shared_prefix)
+    if prefix_attention not in PREFIX_ATTENTION:
+        raise RainierError(f"unknown prefix attention '{prefix_attention}'", field="--prefix-attention",
+                           fix=f"use one of {', '.join(PREFIX_ATTENTION)}")
+    cascade = prefix_attention == "cascade"
+    if cascade and not shared_prefix:
+        raise RainierError("cascade attention reads a shared prefix once per iteration: there is none",
+                           field="--prefix-attention", fix="add --shared-prefix N, or drop --prefix-attention")
+    if cascade and draft is not None:
+        raise RainierError("cascade attention with speculative decoding is not modelled", field="--prefix-attention",
+                           fix="drop --prefix-attention cascade or --draft")
     spec: SpecConfig | None = None
     if draft is None and (spec_tokens is not None or spec_accept is not None):
         flag = "--spec-tokens" if spec_tokens is not None else "--spec-accept"
@@ -1151,7 +1191,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if shared_prefix:
         # the means over the prompts themselves (a trace's, or a fixed-seed sample of the distribution's)
         xs = trace_reqs.input_len if trace_reqs is not None else dist.sample(np.random.default_rng(0), 20_000)[0]
-        shared = SharedPrefix.of(xs, shared_prefix, prefix_hit)
+        shared = SharedPrefix.of(xs, shared_prefix, prefix_hit, cascade)
         pshare = shared.mean_cached / float(np.mean(xs))
 
     budget = int(token_budget if token_budget is not None else DEFAULT_TOKEN_BUDGET)
@@ -1194,7 +1234,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
                      kv_context=kv_ctx, kv_dtype=kvd, spec=spec)
     ss = spec_step(sm, spec, cat, kv_context=kv_ctx, fit=f)
-    sk: dict[str, Any] = dict(prefix_hit=pshare, spec=ss)  # the steady-state model's workload keywords
+    sk: dict[str, Any] = dict(prefix_hit=pshare, spec=ss, shared=shared)  # the steady-state model's workload keywords
     reps = best.replicas
     notes: list[str] = []
     # Every running request takes at least one token of an iteration's budget (its decode token; k + 1 when a
@@ -1241,16 +1281,17 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      "to); their KV is counted per request, as for earlier turns of one conversation (for a system "
                      "prompt the requests share, --shared-prefix holds its KV once)")
     if shared_prefix:
+        how = ("read once per iteration by the decodes together (cascade attention)" if cascade else
+               "read by every request's attention (--prefix-attention cascade: once per iteration)")
         notes.append(f"shared prefix: the first {shared_prefix:,} tokens of every prompt are one cached prefix (a "
-                     "system prompt): not prefilled, attended to, its KV held once per replica and read by every "
-                     "request's attention (no cascade kernel reading it once per batch)")
+                     f"system prompt): not prefilled, attended to, its KV held once per replica and {how}")
     pool = _srv.Pool(sm, reps, **sim_kw)
     pf_pool = None
     auto_split = False
     if (prefill_replicas is None and searched and slo_for_search is not None and concurrency is None
             and not offline and reps >= 2):
         split = disaggregation_split(sm, reps, mean_in, mean_out, mp.kv_capacity_tokens, budget, slo_tpot_s,
-                                     best.max_batch, shared=shared, **sk)
+                                     best.max_batch, **sk)
         if split is not None:
             auto_split = True
             prefill_replicas = split
@@ -1298,7 +1339,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         mode = "offline"
         reqs = _reqs(n_req or auto_n, None)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix)
+                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix,
+                                       cascade=cascade)
     elif qps is not None:
         mode = "poisson"
         # POISSON_SPAN_S of arrivals, at most SERVER_MAX_REQUESTS requests; past the cap, SUBSET_REQUESTS
@@ -1317,18 +1359,21 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         if rep_scale == 1.0:
             reqs = _reqs(n_req or int(min(SERVER_MAX_REQUESTS, max(3000, POISSON_SPAN_S * qps))), qps)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix)
+                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix,
+                                       cascade=cascade)
     elif concurrency is not None:
         mode = "concurrency"
         reqs = _reqs(n_req or max(1000, 4 * int(concurrency)), None)
         sim = _srv.simulate_deployment(pool, reqs, concurrency=int(concurrency), prefill_pool=pf_pool,
                                        kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix)
+                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix,
+                                       cascade=cascade)
     elif trace_reqs is not None:
         mode = "trace"
         reqs = _reqs(n_req or len(trace_reqs), None)
         sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix)
+                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix,
+                                       cascade=cascade)
     else:  # an SLO and no traffic: the highest Poisson rate that meets it
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget, **sk)
@@ -1340,7 +1385,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         # TPOT target: a deployment is searched on the same arrivals under every SLO, so a looser SLO, whose
         # only effect is a larger batch cap, is not judged on another sample (a 4% swing of the p99s otherwise)
         b_kv, _ = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, budget, None, max_batch, kv_policy,
-                             shared=shared, **sk)
+                             **sk)
         st_kv = steady_state(sm, max(b_kv, best.max_batch), mean_in, mean_out, budget, **sk)
         # (a request lives 1 + (mean_out - 1) / E iterations; E = 1 without a draft)
         life = mean_out if ss is None else 1.0 + (mean_out - 1.0) / ss.spec.gain
@@ -1365,7 +1410,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         kvb = kv_bytes_per_token(m, kvd, mean_in)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s,
                                               slo_tpot_s, prefill_pool=pf_pool, system=s, kv_bytes_per_token=kvb,
-                                              prefix_hit=prefix_hit, shared_prefix=shared_prefix)
+                                              prefix_hit=prefix_hit, shared_prefix=shared_prefix,
+                                       cascade=cascade)
         if sub:
             rep_scale = reps / sub  # the window rates below are the subset's
         reqs = base
@@ -1408,7 +1454,12 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     g, k = gain_and_tokens(ss)
     n_dec, pf_in, ctx_sum, units = _aggregates(x, mean_in, mean_out, pshare, g)
     verify = n_dec * (k + 1)  # target positions of the decodes (n_dec without a draft)
+    once = 0.0
+    if shared is not None and shared.cascade:
+        cut, once = cascade_terms(sm, shared.tokens)
+        ctx_sum -= n_dec * shared.mean_shared * cut
     bd = sm.breakdown(verify + x * pf_in, verify + x, ctx_sum, units)
+    bd["attention_decode_s"] += once if n_dec > 0 else 0.0
     if ss is not None:
         bd["attention_decode_s"] = ctx_sum * sm.kv_coeff(k + 1)
         bd["draft_s"] = float(ss.step_time_s(n_dec, x * pf_in, x, ctx_sum, units)
@@ -1423,7 +1474,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         "output_len_mean": mean_out, "slo_ttft_s": slo_ttft_s, "slo_tpot_s": slo_tpot_s, "seed": seed,
         "searched": searched, "decode_attention": decode_attention, "kv_policy": kv_policy, "step_overhead_s": f.step_overhead_s,
         "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
-        "prefix_hit": prefix_hit, "shared_prefix": shared_prefix, "speculative": spec.to_dict() if spec is not None else None,
+        "prefix_hit": prefix_hit, "shared_prefix": shared_prefix,
+        "prefix_attention": prefix_attention if shared_prefix else None, "speculative": spec.to_dict() if spec is not None else None,
         # MLA's compressed KV is shared by the heads, so tensor parallelism replicates it on every rank: the
         # replica's KV HBM (kv_cache_gb) is tp copies of its token capacity
         "mla_replicated": m.mla is not None and best.tp > 1,

@@ -284,7 +284,7 @@ def subset(reqs: Requests, n: int) -> Requests:
 
 def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context0: np.ndarray,
              output_len: np.ndarray, *, concurrency: int | None = None, fast_forward: bool = True,
-             kv_shared: np.ndarray | None = None, kv_store: int = 0) -> SimResult:
+             kv_shared: np.ndarray | None = None, kv_store: int = 0, cascade: bool = False) -> SimResult:
     """Run one pool on requests given as arrays (see the module docstring for the policy).
 
     ``prefill_len`` tokens are computed before the first token (0 for requests whose KV arrives from a
@@ -296,7 +296,9 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     iteration, and admission holds room for the ``k`` proposals.
     A shared prefix (a system prompt every request starts with) is held once per replica: ``kv_store`` tokens
     of the cache are taken by it, and request ``i`` holds ``context - kv_shared[i]`` tokens of its own
-    (its attention still reads the whole context).
+    (its attention still reads the whole context, unless ``cascade``: the decodes then read the prefix once per
+    iteration, and each request's attention costs its own tokens plus the prefix's at the prefill kernel's rate:
+    :func:`rainier.perf.inference.cascade_terms`).
 
     ``fast_forward`` runs a stretch of identical-shaped iterations as one event where nothing but time
     changes the batch: a row of decodes only (until a decode finishes or a request arrives), and a row
@@ -325,6 +327,16 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
                            "KV cache of a replica", field="--shared-prefix",
                            fix="give a shorter --shared-prefix, or more chips per replica (--tp)")
     kv0 = c0 if kv_shared is None else c0 - np.asarray(kv_shared, dtype=np.int64)  # a request's own KV
+    ca0: np.ndarray = c0  # the context a request's decode attention costs (its own + the prefix's share)
+    once = 0.0  # seconds per iteration with decodes: the cascade kernel's one read of the prefix
+    if cascade and kv_shared is not None and kv_store > 0:
+        if pool.spec is not None:
+            raise RainierError("cascade attention with speculative decoding is not modelled",
+                               field="--prefix-attention", fix="drop --prefix-attention cascade or --draft")
+        from rainier.perf.inference import cascade_terms
+
+        cut, once = cascade_terms(pool.step, kv_store)
+        ca0 = c0 - np.asarray(kv_shared, dtype=float) * cut
     notes: list[str] = []
     paged = pool.kv_policy == "paged"
     over = kv0 + nout + pool.draft_tokens > KV
@@ -343,7 +355,7 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         release = need.astype(float)
     # Per-request lookups (index n is a dummy for padding).
     need_x = np.append(release, 0.0)
-    fctx_x = np.append(c0 + 1 + grown, 0).astype(float)  # context when the request leaves
+    fctx_x = np.append(ca0 + 1 + grown, 0).astype(float)  # context when the request leaves
 
     closed = concurrency is not None
     conc = int(concurrency) if concurrency is not None else 0
@@ -360,13 +372,13 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     INF = np.inf
     A = np.full((R, nmax + 1), INF)
     PIN = np.zeros((R, nmax + 1), dtype=np.int64)
-    C0 = np.zeros((R, nmax + 1), dtype=np.int64)
+    C0 = np.zeros((R, nmax + 1), dtype=ca0.dtype)
     NOUT = np.ones((R, nmax + 1), dtype=np.int64)
     DST = np.zeros((R, nmax + 1), dtype=np.int64)
     OFF = np.zeros((R, nmax + 1), dtype=np.int64)
     NEED = np.zeros((R, nmax + 1), dtype=np.int64)
     RID = np.full((R, nmax + 1), n, dtype=np.int64)
-    A[rep, qpos], PIN[rep, qpos], C0[rep, qpos] = arr, pin, c0
+    A[rep, qpos], PIN[rep, qpos], C0[rep, qpos] = arr, pin, ca0
     NOUT[rep, qpos], NEED[rep, qpos], RID[rep, qpos] = nout, need, np.arange(n)
     DST[rep, qpos], OFF[rep, qpos] = dsteps, off0
     counts = np.bincount(rep, minlength=R)
@@ -485,6 +497,8 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         nseq_pf = c + (part > 0)
         nseq = ndec + nseq_pf
         base = pool.base_s(ndec, tok_pf, nseq_pf, units)
+        if once:
+            base = base + np.where(ndec > 0, once, 0.0)
         kfin = s_left.min(axis=1)
         ff = (tok_pf == 0) & (ndec > 0)
         fp = (c == 0) & (part > 0)
@@ -622,19 +636,20 @@ def shared_tokens(input_len: np.ndarray, shared_prefix: int) -> np.ndarray:
 def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None = None,
                         prefill_pool: Pool | None = None, kv_bytes_per_token: float = 0.0,
                         system: System | None = None, prefix_hit: float = 0.0,
-                        shared_prefix: int = 0) -> SimResult:
+                        shared_prefix: int = 0, cascade: bool = False) -> SimResult:
     """Simulate a deployment: one pool (co-located prefill and decode) or prefill + decode pools.
 
     ``prefix_hit``: the share of each prompt already in the prefix cache (earlier turns of a conversation):
     its KV is reused, so only the rest is prefilled; the request holds that KV as its own. ``shared_prefix``:
     the tokens every prompt starts with (a system prompt, tool definitions): cached, and their KV held once
-    per replica (each pool's), not per request; a disaggregated transfer sends only the rest."""
+    per replica (each pool's), not per request; a disaggregated transfer sends only the rest. ``cascade``: the
+    decodes read the shared prefix once per iteration (see :func:`simulate`)."""
     reqs = _sorted(reqs)
     x = reqs.input_len.astype(np.int64)
     y = reqs.output_len.astype(np.int64)
     xp = x - cached_tokens(x, prefix_hit, shared_prefix)
     sh = shared_tokens(x, shared_prefix) if shared_prefix > 0 else None
-    kw: dict[str, Any] = dict(kv_shared=sh, kv_store=int(shared_prefix)) if sh is not None else {}
+    kw: dict[str, Any] = dict(kv_shared=sh, kv_store=int(shared_prefix), cascade=cascade) if sh is not None else {}
     if prefill_pool is None:
         return simulate(pool, reqs.arrival_s, xp, x, y, concurrency=concurrency, **kw)
     if concurrency is not None:
@@ -663,12 +678,12 @@ def simulate_deployment(pool: Pool, reqs: Requests, *, concurrency: int | None =
 def run_meets_slo(pool: Pool, base: Requests, q: float, slo_ttft_s: float | None, slo_tpot_s: float | None, *,
                   prefill_pool: Pool | None = None, kv_bytes_per_token: float = 0.0,
                   system: System | None = None, prefix_hit: float = 0.0,
-                  shared_prefix: int = 0) -> tuple[bool, SimResult]:
+                  shared_prefix: int = 0, cascade: bool = False) -> tuple[bool, SimResult]:
     """Run ``base``'s unit-rate arrivals at rate ``q``: whether p99 TTFT and p99 TPOT meet the SLO (percentiles
     over the requests after the first quarter of arrivals: a finite run starts empty), and the run."""
     r = base.with_arrivals(base.arrival_s / q)
     sim = simulate_deployment(pool, r, prefill_pool=prefill_pool, kv_bytes_per_token=kv_bytes_per_token,
-                              system=system, prefix_hit=prefix_hit, shared_prefix=shared_prefix)
+                              system=system, prefix_hit=prefix_hit, shared_prefix=shared_prefix, cascade=cascade)
     ok = True
     keep = sim.arrival_s >= np.quantile(sim.arrival_s, 0.25)
     if slo_ttft_s is not None:
@@ -683,7 +698,8 @@ def run_meets_slo(pool: Pool, base: Requests, q: float, slo_ttft_s: float | None
 def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_s: float | None,
                       slo_tpot_s: float | None, *, prefill_pool: Pool | None = None,
                       kv_bytes_per_token: float = 0.0, system: System | None = None,
-                      iters: int = 5, prefix_hit: float = 0.0, shared_prefix: int = 0) -> tuple[float, SimResult]:
+                      iters: int = 5, prefix_hit: float = 0.0, shared_prefix: int = 0,
+                      cascade: bool = False) -> tuple[float, SimResult]:
     """Highest Poisson rate whose p99 TTFT and p99 TPOT meet the SLO (MLPerf Server), by bisection.
 
     ``base`` holds unit-rate Poisson arrivals; a rate ``q`` uses arrivals ``base / q`` (the same random
@@ -693,7 +709,7 @@ def max_qps_under_slo(pool: Pool, base: Requests, capacity_rps: float, slo_ttft_
     def run(q: float) -> tuple[bool, SimResult]:
         return run_meets_slo(pool, base, q, slo_ttft_s, slo_tpot_s, prefill_pool=prefill_pool,
                              kv_bytes_per_token=kv_bytes_per_token, system=system, prefix_hit=prefix_hit,
-                             shared_prefix=shared_prefix)
+                             shared_prefix=shared_prefix, cascade=cascade)
 
     cap = max(capacity_rps, 1e-6)
     # Bracket around the analytic capacity first: light loads are the slow runs (little batching).
