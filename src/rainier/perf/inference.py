@@ -690,10 +690,8 @@ def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
         dec_iters = (mean_out - 1) / g
         x = min(b / (1.0 + dec_iters), token_budget / (mean_in * (1.0 - prefix_hit) + (k + 1) * dec_iters))
     n_dec, pf, ctx, units = _aggregates(x, mean_in, mean_out, prefix_hit, g)
-    once = 0.0
-    if shared is not None and shared.cascade:
-        cut, once = cascade_terms(sm, shared.tokens)
-        ctx -= n_dec * shared.mean_shared * cut
+    saved, once = _cascade(sm, shared)
+    ctx -= n_dec * saved
     p1 = min(pf, token_budget)
     u1 = p1 * (p1 + 1) / 2 + p1 * (mean_in - pf)  # the first chunk, attending to the cached prefix
     if spec is None:
@@ -789,6 +787,15 @@ def cascade_terms(sm: StepModel, tokens: float) -> tuple[float, float]:
     if sm.c_attn >= sm.c_kv:
         return 0.0, 0.0
     return 1.0 - sm.c_attn / sm.c_kv, tokens * sm._kv_read_s
+
+
+def _cascade(sm: StepModel, shared: SharedPrefix | None) -> tuple[float, float]:
+    """(context tokens of each decode that cascade attention takes off the per-request term, seconds of its one
+    read per iteration with decodes); (0, 0) without cascade attention."""
+    if shared is None or not shared.cascade:
+        return 0.0, 0.0
+    cut, once = cascade_terms(sm, shared.tokens)
+    return shared.mean_shared * cut, once
 
 
 PREFIX_ATTENTION = ("per-request", "cascade")
@@ -913,10 +920,8 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
     pf_rps = 0.8 * (chunk / pf_in) / pf_step
     ctx = mean_in + mean_out / 2
     g, k = gain_and_tokens(spec)
-    once = 0.0
-    if shared is not None and shared.cascade:
-        cut, once = cascade_terms(sm, shared.tokens)
-        ctx -= shared.mean_shared * cut
+    saved, once = _cascade(sm, shared)
+    ctx -= saved
 
     def dec_step(b: float) -> float:  # seconds per output token of a request
         if spec is None:
@@ -1285,6 +1290,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                "read by every request's attention (--prefix-attention cascade: once per iteration)")
         notes.append(f"shared prefix: the first {shared_prefix:,} tokens of every prompt are one cached prefix (a "
                      f"system prompt): not prefilled, attended to, its KV held once per replica and {how}")
+    wl: dict[str, Any] = dict(prefix_hit=prefix_hit, shared_prefix=shared_prefix, cascade=cascade)  # the runs' prompts
     pool = _srv.Pool(sm, reps, **sim_kw)
     pf_pool = None
     auto_split = False
@@ -1338,9 +1344,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if offline_run:
         mode = "offline"
         reqs = _reqs(n_req or auto_n, None)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix,
-                                       cascade=cascade)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s, **wl)
     elif qps is not None:
         mode = "poisson"
         # POISSON_SPAN_S of arrivals, at most SERVER_MAX_REQUESTS requests; past the cap, SUBSET_REQUESTS
@@ -1358,22 +1362,16 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                              "sends them, rates scaled to all of them; queue figures are those replicas'")
         if rep_scale == 1.0:
             reqs = _reqs(n_req or int(min(SERVER_MAX_REQUESTS, max(3000, POISSON_SPAN_S * qps))), qps)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix,
-                                       cascade=cascade)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s, **wl)
     elif concurrency is not None:
         mode = "concurrency"
         reqs = _reqs(n_req or max(1000, 4 * int(concurrency)), None)
         sim = _srv.simulate_deployment(pool, reqs, concurrency=int(concurrency), prefill_pool=pf_pool,
-                                       kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix,
-                                       cascade=cascade)
+                                       kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s, **wl)
     elif trace_reqs is not None:
         mode = "trace"
         reqs = _reqs(n_req or len(trace_reqs), None)
-        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s,
-                                       prefix_hit=prefix_hit, shared_prefix=shared_prefix,
-                                       cascade=cascade)
+        sim = _srv.simulate_deployment(pool, reqs, prefill_pool=pf_pool, kv_bytes_per_token=kv_bytes_per_token(m, kvd, mean_in), system=s, **wl)
     else:  # an SLO and no traffic: the highest Poisson rate that meets it
         mode = "server-max-qps"
         st = steady_state(sm, best.max_batch, mean_in, mean_out, budget, **sk)
@@ -1384,8 +1382,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         # The span (and so the requests drawn) is that of the largest batch the KV cache holds, whatever the
         # TPOT target: a deployment is searched on the same arrivals under every SLO, so a looser SLO, whose
         # only effect is a larger batch cap, is not judged on another sample (a 4% swing of the p99s otherwise)
-        b_kv, _ = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, budget, None, max_batch, kv_policy,
-                             **sk)
+        b_kv, _ = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, budget, None, max_batch, kv_policy, **sk)
         st_kv = steady_state(sm, max(b_kv, best.max_batch), mean_in, mean_out, budget, **sk)
         # (a request lives 1 + (mean_out - 1) / E iterations; E = 1 without a draft)
         life = mean_out if ss is None else 1.0 + (mean_out - 1.0) / ss.spec.gain
@@ -1409,9 +1406,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
             base = base.with_arrivals(round_robin_arrivals(rng, 1.0, n_s, reps, sub))
         kvb = kv_bytes_per_token(m, kvd, mean_in)
         max_qps, sim = _srv.max_qps_under_slo(pool, base, st.requests_per_s * reps, slo_ttft_s,
-                                              slo_tpot_s, prefill_pool=pf_pool, system=s, kv_bytes_per_token=kvb,
-                                              prefix_hit=prefix_hit, shared_prefix=shared_prefix,
-                                       cascade=cascade)
+                                              slo_tpot_s, prefill_pool=pf_pool, system=s, kv_bytes_per_token=kvb, **wl)
         if sub:
             rep_scale = reps / sub  # the window rates below are the subset's
         reqs = base
@@ -1454,10 +1449,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     g, k = gain_and_tokens(ss)
     n_dec, pf_in, ctx_sum, units = _aggregates(x, mean_in, mean_out, pshare, g)
     verify = n_dec * (k + 1)  # target positions of the decodes (n_dec without a draft)
-    once = 0.0
-    if shared is not None and shared.cascade:
-        cut, once = cascade_terms(sm, shared.tokens)
-        ctx_sum -= n_dec * shared.mean_shared * cut
+    saved, once = _cascade(sm, shared)
+    ctx_sum -= n_dec * saved
     bd = sm.breakdown(verify + x * pf_in, verify + x, ctx_sum, units)
     bd["attention_decode_s"] += once if n_dec > 0 else 0.0
     if ss is not None:
