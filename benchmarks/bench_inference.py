@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,12 @@ def _clock() -> tuple[float, float]:
 
 def _since(t: tuple[float, float]) -> tuple[float, float]:
     return time.process_time() - t[0], time.perf_counter() - t[1]
+
+
+def _variant(label: str, sim: Any, cpu: float, wall: float) -> None:
+    """One line for a variant of the 1M-request stream."""
+    print(f"  {label}: {cpu:.2f} s CPU ({wall:.2f} s wall); {sim.steps:,} iterations; "
+          f"TTFT p99 {np.percentile(sim.ttft, 99) * 1e3:.0f} ms, TPOT p99 {np.percentile(sim.tpot, 99) * 1e3:.1f} ms")
 
 
 def main() -> int:
@@ -83,18 +90,14 @@ def main() -> int:
     t = _clock()
     sim_s = S.simulate_deployment(pool_s, reqs, prefix_hit=0.5)
     cpu, wall = _since(t)
-    print(f"  speculative (mtp, k=3, a=0.7) + prefix cache 50%: {cpu:.2f} s CPU ({wall:.2f} s wall); "
-          f"{sim_s.steps:,} iterations; TTFT p99 {np.percentile(sim_s.ttft, 99) * 1e3:.0f} ms, "
-          f"TPOT p99 {np.percentile(sim_s.tpot, 99) * 1e3:.1f} ms")
+    _variant("speculative (mtp, k=3, a=0.7) + prefix cache 50%", sim_s, cpu, wall)
 
     # 2c. the same stream with a 200-token system prompt every request starts with, its KV held once per replica
     # and read once per iteration by the decodes (cascade attention).
     t = _clock()
     sim_c = S.simulate_deployment(pool, reqs, shared_prefix=200, cascade=True)
     cpu, wall = _since(t)
-    print(f"  shared prefix 200 tokens, cascade attention: {cpu:.2f} s CPU ({wall:.2f} s wall); {sim_c.steps:,} "
-          f"iterations; TTFT p99 {np.percentile(sim_c.ttft, 99) * 1e3:.0f} ms, "
-          f"TPOT p99 {np.percentile(sim_c.tpot, 99) * 1e3:.1f} ms")
+    _variant("shared prefix 200 tokens, cascade attention", sim_c, cpu, wall)
 
     # 3. configuration search.
     t = _clock()

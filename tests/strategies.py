@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
 
 SYSTEMS = ["trn2.48xlarge", "trn2-ultraserver"]
@@ -88,3 +89,14 @@ def one_cause(rate_per_system_hour: float) -> dict[str, Any]:
     """A single system-wide failure cause with a fixed 1 h repair."""
     return {"preset": "none", "causes": [{"name": "hw", "rate_per_system_hour": rate_per_system_hour,
                                           "radius": "system", "repair": {"dist": "fixed", "mean": "1h"}}]}
+
+
+def serving_traffic(seed: int, n: int, mode: str, max_input: int) -> tuple[Any, Any, Any, int | None]:
+    """Random requests for the serving simulator's property tests: (input lengths below ``max_input``, output
+    lengths below 60, arrival times from 0 (Poisson at 20/s, or all at once), closed-loop concurrency or None)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, max_input, n)
+    y = rng.integers(1, 60, n)
+    t = np.cumsum(rng.exponential(0.05, n)) if mode == "poisson" else np.zeros(n)
+    c = int(rng.integers(1, 12)) if mode == "closed" else None
+    return x, y, t - t[0], c

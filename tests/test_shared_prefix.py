@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import serving_traffic
 
 from rainier.errors import RainierError
 from rainier.perf import serving as S
@@ -121,12 +122,7 @@ def test_reserved_kv_never_exceeds_the_cache_left_by_the_prefix(env, sc):
     n, replicas, slots, budget, seed, mode, n_sh, hit, cap, cascade = sc
     cat, m, a, sm, mp = env
     pool = S.Pool(sm, replicas, slots, max(budget, slots), cap + n_sh, kv_policy="reserve")
-    rng = np.random.default_rng(seed)
-    x = rng.integers(1, 900, n)
-    y = rng.integers(1, 60, n)
-    t = np.cumsum(rng.exponential(0.05, n)) if mode == "poisson" else np.zeros(n)
-    t = t - t[0]
-    c = int(rng.integers(1, 12)) if mode == "closed" else None
+    x, y, t, c = serving_traffic(seed, n, mode, 900)
     sh = S.shared_tokens(x, n_sh)
     xp = x - S.cached_tokens(x, hit, n_sh)
     kw = dict(kv_shared=sh, kv_store=n_sh, cascade=cascade)

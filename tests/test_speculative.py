@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import serving_traffic
 
 from rainier.catalog.params import param_counts
 from rainier.errors import RainierError
@@ -114,12 +115,7 @@ def test_fast_forward_and_conservation_with_speculation_and_prefix(env, sc):
     cat, m, a, sm, mp = env
     ss = spec_step(sm, make_spec(m, None, k, acc), cat)
     pool = S.Pool(sm, replicas, slots, max(budget, slots), min(mp.kv_capacity_tokens, 6000), kv_policy=policy, spec=ss)
-    rng = np.random.default_rng(seed)
-    x = rng.integers(1, 700, n)
-    y = rng.integers(1, 60, n)
-    t = np.cumsum(rng.exponential(0.05, n)) if mode == "poisson" else np.zeros(n)
-    t = t - t[0]
-    c = int(rng.integers(1, 12)) if mode == "closed" else None
+    x, y, t, c = serving_traffic(seed, n, mode, 700)
     xp = x - S.cached_tokens(x, hit)
     fast = S.simulate(pool, t, xp, x, y, concurrency=c)
     slow = S.simulate(pool, t, xp, x, y, concurrency=c, fast_forward=False)

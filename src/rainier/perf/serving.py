@@ -622,8 +622,8 @@ def cached_tokens(input_len: np.ndarray, prefix_hit: float, shared_prefix: int =
     x = np.asarray(input_len, dtype=np.int64)
     if prefix_hit <= 0.0 and shared_prefix <= 0:
         return np.zeros_like(x)
-    c = np.floor(prefix_hit * x).astype(np.int64) if prefix_hit > 0.0 else np.zeros_like(x)
-    return np.clip(np.maximum(c, int(shared_prefix)), 0, np.maximum(x - 1, 0))
+    c = np.clip(np.floor(prefix_hit * x).astype(np.int64), 0, np.maximum(x - 1, 0))
+    return np.maximum(c, shared_tokens(x, shared_prefix)) if shared_prefix > 0 else c
 
 
 def shared_tokens(input_len: np.ndarray, shared_prefix: int) -> np.ndarray:
