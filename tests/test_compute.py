@@ -34,6 +34,23 @@ def test_fp8_faster_than_bf16_on_hopper(h100):
     assert C.gemm_time_s(h100, 8192, 8192, 8192, "fp8") < C.gemm_time_s(h100, 8192, 8192, 8192, "bf16")
 
 
+@given(st.integers(1, 16384), st.integers(16, 16384), st.integers(16, 16384), st.sampled_from(["fp8", "fp4"]))
+@settings(max_examples=60, deadline=None)
+def test_narrow_precision_never_slower_than_the_wider_datapath(m, n, k, prec):
+    # on every catalog chip that lists the precision: TPU v5p / v6e and Trainium1 list fp8 at their bf16 rate,
+    # so an fp8 GEMM there runs the bf16 datapath (no fp8_ratio), and elsewhere at twice the rate it is faster
+    from rainier.catalog import default_catalog
+
+    for acc in default_catalog().list("accelerators"):
+        if not acc.supports(prec):
+            continue
+        wider = "fp8" if prec == "fp4" and acc.supports("fp8") else "bf16"
+        assert C.gemm_time_s(acc, m, n, k, prec) <= C.gemm_time_s(acc, m, n, k, wider) * (1 + 1e-12), acc.name
+        if acc.peak_flops(prec) == acc.peak_flops(wider):  # same datapath: the wider precision's compute rate
+            big = C.gemm_time_s(acc, 16384, 16384, 16384, prec)
+            assert big == pytest.approx(C.gemm_time_s(acc, 16384, 16384, 16384, wider), rel=1e-9), acc.name
+
+
 @given(st.integers(16, 8192), st.integers(16, 8192), st.integers(16, 8192))
 @settings(max_examples=50, deadline=None)
 def test_efficiency_grows_with_every_dimension(m, n, k):

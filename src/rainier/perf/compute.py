@@ -266,8 +266,14 @@ def gemm_time_s(acc: Accelerator, m: float, n: float, k: float, precision: str =
         return 0.0
     p = _params(acc, params)
     flops = 2.0 * m * n * k * batch
-    peak = acc.peak_flops(precision)
-    t_flops = flops / (peak * gemm_efficiency(acc, m, n, k, precision, p))
+    rate = acc.peak_flops(precision) * gemm_efficiency(acc, m, n, k, precision, p)
+    if precision in ("fp8", "fp4"):
+        # a narrow GEMM is never slower than the wider datapath it runs on where the chip lists no faster rate
+        # for it (TPU v5p / v6e and Trainium1 list fp8 at their bf16 rate): there it runs at the wider
+        # precision's efficiency, without the fp8_ratio / fp4_ratio of a recipe that trades accuracy for speed
+        wider = "fp8" if precision == "fp4" and "fp8" in acc.peak_tflops else "bf16"
+        rate = max(rate, acc.peak_flops(wider) * gemm_efficiency(acc, m, n, k, wider, p))
+    t_flops = flops / rate
     b_in = bytes_per_element(precision)
     nbytes = ((m * k + k * n) * b_in + m * n * out_bytes) * batch
     t_mem = nbytes / (acc.hbm_bw_bytes_s * p.mem_eff)

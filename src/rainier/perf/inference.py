@@ -1418,7 +1418,12 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     out_tps, tot_tps, rps = sim.output_tokens_per_s, sim.total_tokens_per_s, sim.requests_per_s
     if mode == "offline" and pf_pool is None:
         out_tps, tot_tps, rps = (x * rep_scale for x in sim.saturated_rates())
-        notes.append("offline throughput measured while every replica is saturated (ramp-up and drain excluded)")
+        if sim.saturated_window() is not None:
+            notes.append("offline throughput measured while every replica is saturated (ramp-up and drain excluded)")
+        else:
+            notes.append(f"offline throughput over the whole run, ramp-up and drain included: its {len(sim.arrival_s):,} "
+                         f"requests do not keep every replica saturated for {_srv.STEADY_LIFETIMES:g} request "
+                         "lifetimes (give more --requests for the sustained rate)")
     elif mode == "server-max-qps" and max_qps and max_qps > 0:
         # At a rate whose SLO is met the deployment is stable, so its steady-state throughput is the
         # offered load (Little's law; MLPerf Server reports the scheduled rate so). A finite run's
