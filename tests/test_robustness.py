@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +181,152 @@ def test_a_malformed_catalog_file_is_named_once(tmp_path):
     f.write_text("accelerators:\n  - name: x\n   bad: [\n", encoding="utf-8")
     (p,) = check_dir(tmp_path)
     assert str(p).count(str(f)) == 1 and "line 3" in str(p) and ": -:" not in str(p)
+
+
+# --- a second fuzz review (session of 74115a2..): files and options holding extreme or mistyped values -----------
+
+def _one_line_exit_2(rc: int, err: str) -> None:
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, (rc, err)
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("hbm_gib", "1e300", "beyond any real figure"),   # the KV capacity became NaN
+    ("hbm_tbps", ".inf", "finite"),                   # a division by zero in the fleet's physics replica
+    ("peak_tflops", "{bf16: .nan}", "finite"),
+])
+def test_a_catalog_figure_must_be_finite_and_real(tmp_path, run_cli, field, value, words):
+    from rainier.catalog import check_dir
+
+    base = {"hbm_gib": "80", "hbm_tbps": "3.35", "peak_tflops": "{bf16: 989}"}
+    base[field] = value
+    (tmp_path / "acc.yaml").write_text(
+        "accelerators:\n  - name: xchip\n    vendor: X\n    family: nvidia-hopper\n    launch_year: 2024\n"
+        f"    peak_tflops: {base['peak_tflops']}\n    hbm_gib: {base['hbm_gib']}\n    hbm_tbps: {base['hbm_tbps']}\n"
+        "    tdp_w: 700\n    default_system: dgx-h100\n    source: test entry\n", encoding="utf-8")
+    problems = check_dir(tmp_path)
+    assert problems and words in str(problems[0]) and field in str(problems[0])
+    rc, _, err = run_cli("serve", "--model", "llama3-8b", "--chip", "xchip", "--chips", "8", "--catalog", str(tmp_path))
+    _one_line_exit_2(rc, err)
+
+
+def test_a_model_with_absurd_dimensions_is_refused_not_hung(tmp_path, run_cli):
+    # layers: 1e20 hung the parallelism search (divisors of the layer count); hidden: 1e160 overflowed a float
+    for field, value in (("layers", 10**20), ("hidden", 10**160)):
+        dims = {"layers": 32, "hidden": 4096}
+        dims[field] = value
+        f = tmp_path / f"m_{field}.yaml"
+        f.write_text(f"kind: model\nname: big\nlayers: {dims['layers']}\nhidden: {dims['hidden']}\nheads: 32\n"
+                     "ffn_hidden: 14336\nvocab: 128256\nsource: test entry\n", encoding="utf-8")
+        rc, _, err = run_cli("train", "--model", str(f), "--chip", "h100", "--chips", "8", "--seq", "1024",
+                             "--global-batch", "8")
+        _one_line_exit_2(rc, err)
+        assert field in err
+
+
+@pytest.mark.parametrize("cfg, words", [
+    ({"num_hidden_layers": 10**400}, "layers"),
+    ({"hidden_size": 32 * 10**160}, "hidden"),
+    ({"tie_word_embeddings": "no"}, "tie_word_embeddings"),
+    ({"model_type": ["llama"]}, "model_type"),
+    ({"layer_types": ["full_attention"] * 4, "sliding_window": 128}, "layer_types"),
+])
+def test_import_hf_refuses_mistyped_configurations_and_writes_nothing(tmp_path, run_cli, cfg, words):
+    doc = {"model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32,
+           "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256, **cfg}
+    src = tmp_path / "config.json"
+    src.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "m.yaml"
+    rc, _, err = run_cli("catalog", "import-hf", str(src), "--out", str(out))
+    _one_line_exit_2(rc, err)
+    assert words in err and not out.exists()
+
+
+def test_import_hf_never_overwrites_the_configuration_it_reads(tmp_path, run_cli):
+    doc = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+           "intermediate_size": 128, "vocab_size": 1000}
+    src = tmp_path / "config.json"
+    src.write_text(json.dumps(doc), encoding="utf-8")
+    rc, _, err = run_cli("catalog", "import-hf", str(src), "--out", str(src))
+    _one_line_exit_2(rc, err)
+    assert json.loads(src.read_text(encoding="utf-8")) == doc
+
+
+@pytest.mark.parametrize("row, words", [
+    ("0.0,abc,10", "not token counts"), ("nan,100,10", "timestamp"), ("inf,100,10", "timestamp"),
+    ("0.0,,10", "not a token count"), ("0.0,1e30,10", "not a token count"), ("0.0,100.7,10", "not a token count"),
+])
+def test_a_trace_with_unreadable_values_is_refused_by_row(tmp_path, run_cli, row, words):
+    f = tmp_path / "t.csv"
+    f.write_text(f"time_s,input_tokens,output_tokens\n0.0,100,10\n{row}\n1.0,200,20\n", encoding="utf-8")
+    rc, _, err = run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--trace", str(f))
+    _one_line_exit_2(rc, err)
+    assert words in err
+
+
+@pytest.mark.parametrize("args", [
+    ("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "1e30"),
+    ("size", "--chip", "h100", "--power", "1e30W"),
+    ("size", "--chip", "h100,H100", "--power", "10MW"),
+    ("plan", "--demand", "2026:1EF", "--chip", "h100,h100"),
+    ("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--step-overhead", "1e30s"),
+    ("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--seq", "1024", "--global-batch", "8",
+     "--tokens", "1e30"),
+    ("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--lengths", ""),
+])
+def test_absurd_duplicated_or_empty_options_are_refused(run_cli, args):
+    rc, _, err = run_cli(*args)
+    _one_line_exit_2(rc, err)
+
+
+def test_an_infeasible_slo_serves_nothing_and_a_plan_on_it_is_refused(run_cli):
+    r = estimate_serving("llama3-8b", "h100", 8, slo_ttft_s=1e-9, requests=2000)
+    assert r.config["qps"] == 0.0 and r.output_tokens_per_s == 0.0 and math.isinf(r.cost_per_mtok_usd)
+    assert any("SLO infeasible" in n for n in r.notes)
+    rc, _, err = run_cli("plan", "--demand", "2026:1EF", "--chip", "h100", "--serve", "llama3-8b", "--serve-demand",
+                         "2026:1Mtok/s", "--slo-ttft", "1ns", "--serve-chips", "8")
+    _one_line_exit_2(rc, err)
+    assert "SLO" in err
+
+
+def test_a_fleet_service_whose_slo_no_replica_meets_is_refused(cat):
+    from rainier.fleet.perf import SloMissed, physics_replica
+
+    m, a = cat.model("llama3-8b"), cat.accelerator("trn2")
+    assert physics_replica(m, a, "bf16", 1024, 256, 0.05, 0.4, 0.6, 2.0).output_tokens_per_s > 0
+    for tpot, ttft in ((1e-9, 2.0), (0.05, 1e-9)):
+        with pytest.raises(SloMissed):
+            physics_replica(m, a, "bf16", 1024, 256, tpot, 0.4, 0.6, ttft)
+
+
+def test_a_plan_whose_report_fails_leaves_no_scenario_behind(tmp_path, run_cli):
+    scen = tmp_path / "s.yaml"
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    rc, _, err = run_cli("plan", "--demand", "2026:100EF", "--workload", "llama3-70b", "--job-chips", "4096",
+                         "--global-batch", "1024", "--scenario-out", str(scen), "--report", str(blocker / "r.html"))
+    _one_line_exit_2(rc, err)
+    assert not scen.exists() and not list(tmp_path.glob(".s.yaml*"))
+    rc, _, _ = run_cli("plan", "--demand", "2026:100EF", "--workload", "llama3-70b", "--job-chips", "4096",
+                       "--global-batch", "1024", "--scenario-out", str(tmp_path / "d") + "/")
+    assert rc == 0 and (tmp_path / "d" / "scenario.yaml").exists()
+
+
+def test_a_scenario_too_large_to_simulate_is_refused(cat):
+    from rainier.fleet.scenario import scenario_from_dict
+
+    def tiny() -> dict:
+        import yaml
+
+        from rainier.fleet import scenario as S
+
+        return yaml.safe_load((Path(S.__file__).parent / "scenarios" / "tiny.yaml").read_text(encoding="utf-8"))
+
+    d = tiny()
+    d["hourly"] = "1ms"
+    with pytest.raises(RainierError, match="hourly"):
+        scenario_from_dict(d, catalog=cat, source="s.yaml")
+    d = tiny()
+    d["generators"] = [{"name": "g", "tenant": d["tenants"][0]["name"], "rate_per_day": 1e9, "models": ["llama3-8b"],
+                        "system": "trn2-ultraserver", "chips": [64], "duration": {"dist": "exponential", "mean": "1h"}}]
+    with pytest.raises(RainierError, match="rate_per_day"):
+        scenario_from_dict(d, catalog=cat, source="s.yaml")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_dir", "to_jsonable",
-           "report_path"]
+           "report_path", "Staged"]
 
 
 def _umask() -> int:
@@ -92,6 +92,40 @@ def atomic_write_bytes(path: str | Path, data: bytes, field: str | None = None) 
             raise _unwritable(path, exc, field) from None
         raise
     return path
+
+
+class Staged:
+    """A file written whole to a hidden sibling, put in place by :meth:`commit` or dropped by :meth:`discard`:
+    a command writing several outputs stages the first ones, writes the last, then commits, so that a failure
+    of a later write leaves none of them behind."""
+
+    def __init__(self, path: str | Path, data: bytes, field: str | None = None):
+        path = Path(path)
+        if path.is_symlink():
+            path = Path(os.path.realpath(path))
+        self.path, self.field = path, field
+        if not path.name or (path.exists() and not path.is_file()):
+            atomic_write_bytes(path, data, field)  # raises the usual one-line error, writes nothing
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(self.tmp, 0o666 & ~_umask())
+        except OSError as exc:
+            raise _unwritable(path, exc, field) from None
+
+    def commit(self) -> Path:
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise _unwritable(self.path, exc, self.field) from None
+        return self.path
+
+    def discard(self) -> None:
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)
 
 
 def report_path(path: str | Path, default_name: str = "report.html") -> Path:

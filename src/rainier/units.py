@@ -59,6 +59,12 @@ def _number(value: object, field: str, example: str) -> float | None:
     return None
 
 
+# Bounds beyond any real input: past them a number is a typo, and the arithmetic would lose its meaning
+MAX_POWER_W = 1e12          # 1 TW
+MAX_MONEY_USD = 1e15        # $1,000T
+MAX_DURATION_S = 1000 * 365 * 86400.0
+
+
 def parse_power(value: object, field: str = "power") -> float:
     """Watts from '5GW', '500 MW', '1.2kW', '700W' or a bare number of watts."""
     num = _number(value, field, "5GW, 500MW or 700W")
@@ -70,6 +76,9 @@ def parse_power(value: object, field: str = "power") -> float:
         num = float(m.group(1)) * _SCALE[m.group(2)]
     if num < 0:
         raise RainierError(f"power must not be negative (got {value})", field=field, fix="give a positive power such as 5GW")
+    if math.isfinite(num) and num > MAX_POWER_W:
+        raise RainierError(f"{value} is beyond any fleet (the world's grids average ~3 TW)", field=field,
+                           fix="give a power of at most 1 TW, such as 5GW")
     return num
 
 
@@ -100,6 +109,8 @@ def parse_money(value: object, field: str = "budget") -> float:
         num = float(m.group(1)) * _SCALE[m.group(2)]
     if num < 0:
         raise RainierError(f"must not be negative (got {value})", field=field, fix="give a positive amount such as $100B")
+    if math.isfinite(num) and num > MAX_MONEY_USD:
+        raise RainierError(f"{value} is beyond any budget", field=field, fix="give at most $1,000T, such as $100B")
     return num
 
 

@@ -86,7 +86,8 @@ def _int(cfg: dict[str, Any], *keys: str, required: bool = True) -> int | None:
             raise RainierError(f"the configuration has no {keys[0]}", field=f"{_FIELD}: {keys[0]}",
                                fix=f"add {keys[0]} (rainier needs it), or write the model YAML by hand")
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v != int(v) or v < 1:
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v))
+            or v != int(v) or v < 1):
         raise RainierError(f"{keys[0]} must be a positive whole number (got {v!r})", field=f"{_FIELD}: {keys[0]}",
                            fix="correct the configuration")
     return int(v)
@@ -96,7 +97,11 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
     """A catalog :class:`Model` named ``name`` from a ``transformers`` configuration dict (see module docs)."""
     text = config.get("text_config")
     cfg: dict[str, Any] = text if isinstance(text, dict) else config
-    mtype = str(cfg.get("model_type") or config.get("model_type") or "").lower()
+    mt = cfg.get("model_type") or config.get("model_type") or ""
+    if not isinstance(mt, str):
+        raise RainierError(f"model_type must be a string (got {mt!r})", field=f"{_FIELD}: model_type",
+                           fix="correct the configuration")
+    mtype = mt.lower()
     layers = _int(cfg, "num_hidden_layers", "n_layer", "num_layers")
     hidden = _int(cfg, "hidden_size", "n_embd", "d_model")
     heads = _int(cfg, "num_attention_heads", "n_head")
@@ -114,6 +119,9 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
     tied = cfg.get("tie_word_embeddings", config.get("tie_word_embeddings"))
     if tied is None:  # the transformers default (PretrainedConfig), kept by the configurations that omit it
         tied = True
+    if not isinstance(tied, bool):
+        raise RainierError(f"tie_word_embeddings must be true or false (got {tied!r})",
+                           field=f"{_FIELD}: tie_word_embeddings", fix="correct the configuration")
     # biases on every linear layer (Qwen2's q/k/v-only biases, < 0.1% of the parameters, are left out)
     bias = bool(cfg.get("attention_bias") or cfg.get("mlp_bias") or cfg.get("bias")
                 or mtype in ("gpt_oss", "gpt2", "gpt_neox", "opt", "bloom", "gptj", "gpt_bigcode", "phi"))
@@ -147,6 +155,10 @@ def model_from_hf_config(config: dict[str, Any], name: str, source: str | None =
             if shared_w and shared_w != width:
                 moe["shared_ffn_hidden"] = shared_w
         first_dense = _int(cfg, "first_k_dense_replace", required=False)
+        if first_dense and first_dense >= layers:
+            raise RainierError(f"first_k_dense_replace {first_dense} leaves none of the {layers} layers with experts",
+                               field=f"{_FIELD}: first_k_dense_replace",
+                               fix="correct the configuration (or drop the expert fields for a dense model)")
         if first_dense:
             moe["dense_layers"] = first_dense
         step = _int(cfg, "interleave_moe_layer_step", "decoder_sparse_step", required=False)
@@ -185,6 +197,11 @@ def _local_attention(cfg: dict[str, Any], data: dict[str, Any], layers: int, mty
     """Sliding-window or chunked layers, and how many of the layers keep full attention."""
     chunk = _int(cfg, "attention_chunk_size", required=False)
     types = cfg.get("layer_types")
+    if types is not None and (not isinstance(types, list) or len(types) != layers):
+        n = len(types) if isinstance(types, list) else None
+        raise RainierError(f"layer_types must list one type per layer ({layers}; got "
+                           f"{n if n is not None else repr(types)})", field=f"{_FIELD}: layer_types",
+                           fix="correct the configuration")
     if chunk:
         nope = cfg.get("no_rope_layers")
         full = 0

@@ -40,10 +40,36 @@ PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "in
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"  # a catalog entry's name (and its file-free CLI spelling)
 
 
-class Entry(BaseModel):
-    """Fields every catalog entry has."""
+# No figure of a real chip, system, site or model reaches this in its unit (TFLOP/s, GB/s, W, $, MW, tokens): a
+# larger number is a typo or an attack on the arithmetic (1e300 GiB of HBM made the KV capacity NaN)
+MAX_FIGURE = 1e15
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def _check_magnitudes(obj: BaseModel, prefix: str = "") -> None:
+    """Every number in ``obj`` (nested models, dicts, tuples) at most MAX_FIGURE in magnitude."""
+    def walk(v: object, where: str) -> None:
+        if isinstance(v, bool):
+            return
+        if isinstance(v, (int, float)):
+            if abs(v) > MAX_FIGURE:
+                raise ValueError(f"{where}: {float(v):.3g} is beyond any real figure (at most {MAX_FIGURE:.0e} in its "
+                                 "unit); check the value and its unit")
+        elif isinstance(v, BaseModel):
+            for k in type(v).model_fields:
+                walk(getattr(v, k), f"{where}.{k}" if where else k)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, f"{where}.{k}" if where else str(k))
+        elif isinstance(v, (tuple, list)):
+            for i, x in enumerate(v):
+                walk(x, f"{where}.{i}" if where else str(i))
+    walk(obj, prefix)
+
+
+class Entry(BaseModel):
+    """Fields every catalog entry has. Numbers must be finite (no .inf / .nan) and at most MAX_FIGURE."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=NAME_PATTERN)
     display_name: str | None = None
@@ -66,6 +92,7 @@ class Entry(BaseModel):
 
     @model_validator(mode="after")
     def _known_fields(self) -> Entry:
+        _check_magnitudes(self)
         names = set(type(self).model_fields)
         for f in self.field_sources:
             if f not in names:
@@ -182,7 +209,7 @@ class Accelerator(Entry):
 class ScaleUpTier(BaseModel):
     """One level of a hierarchical scale-up domain (e.g. 16 chips in a server, 64 in an UltraServer)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
     chips: int = Field(ge=1)
@@ -207,7 +234,7 @@ class ScaleUpTier(BaseModel):
 
 
 class ScaleOut(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     network: str
     gbits_s_per_chip: float = Field(gt=0)
@@ -326,11 +353,11 @@ class Site(Entry):
 
 
 class MoE(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    experts: int = Field(ge=2)
+    experts: int = Field(ge=2, le=1_000_000)
     top_k: int = Field(ge=1)
-    expert_ffn_hidden: int = Field(ge=1)
+    expert_ffn_hidden: int = Field(ge=1, le=100_000_000)
     shared_experts: int = Field(0, ge=0)
     shared_ffn_hidden: int | None = None
     dense_layers: int = Field(0, ge=0, description="leading layers with a dense FFN instead of experts")
@@ -349,7 +376,7 @@ class MoE(BaseModel):
 class MLA(BaseModel):
     """Multi-head latent attention (DeepSeek-V2/V3): low-rank kv (and q) projections."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     q_lora_rank: int | None = Field(None, ge=1, description="rank of the q down-projection; absent (DeepSeek-V2-Lite): "
                                                            "q projected from the hidden state directly")
@@ -363,18 +390,18 @@ class Model(Entry):
     """A transformer by its dimensions. Parameter counts are derived (see rainier.catalog.params)."""
 
     family: str | None = None
-    layers: int = Field(ge=1)
-    hidden: int = Field(ge=1)
-    heads: int = Field(ge=1)
-    kv_heads: int | None = Field(None, ge=1)
-    head_dim: int | None = Field(None, ge=1)
-    ffn_hidden: int = Field(ge=1)
-    vocab: int = Field(ge=1)
+    layers: int = Field(ge=1, le=100_000)
+    hidden: int = Field(ge=1, le=10_000_000)
+    heads: int = Field(ge=1, le=1_000_000)
+    kv_heads: int | None = Field(None, ge=1, le=1_000_000)
+    head_dim: int | None = Field(None, ge=1, le=1_000_000)
+    ffn_hidden: int = Field(ge=1, le=100_000_000)
+    vocab: int = Field(ge=1, le=100_000_000)
     ffn_type: Literal["gelu", "swiglu"] = "swiglu"
     tied_embeddings: bool = False
     bias: bool = False
     learned_pos_emb: bool = False
-    max_seq: int = Field(2048, ge=1)
+    max_seq: int = Field(2048, ge=1, le=1_000_000_000)
     moe: MoE | None = None
     mla: MLA | None = None
     sliding_window: int | None = Field(

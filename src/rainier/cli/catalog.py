@@ -129,7 +129,7 @@ def import_hf_cmd(
     doc = load_hf_config(config)
     config = hf_config_path(config)
     default = config.resolve().parent.name.lower() if config.name == "config.json" else config.stem.lower()
-    nm = name or "".join(c if c.isalnum() or c in "._+-" else "-" for c in default).strip("-._+") or "imported-model"
+    nm = name if name is not None else "".join(c if c.isalnum() or c in "._+-" else "-" for c in default).strip("-._+") or "imported-model"
     if not re.fullmatch(NAME_PATTERN, nm):
         raise RainierError(f"'{nm}' is not a catalog name", field="--name",
                            fix="use letters, digits and . _ + - (starting with a letter or digit)")
@@ -138,9 +138,12 @@ def import_hf_cmd(
     data = {"kind": "model", **model.model_dump(mode="json", exclude_defaults=True)}
     data["name"] = model.name
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    pc = param_counts(model)  # before writing: nothing is written for a model rainier cannot count
     if out is not None:
+        if out.exists() and out.resolve() == config.resolve():
+            raise RainierError(f"{out} is the configuration being read", field="--out",
+                               fix="write the model YAML to another file")
         atomic_write_text(out, text, field="--out")
-    pc = param_counts(model)
     if json:
         emit_json({"model": data, "params": pc.total, "active_params": pc.active,
                    "file": str(out) if out is not None else None})

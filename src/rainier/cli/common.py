@@ -21,7 +21,7 @@ from rich.table import Table
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.errors import RainierError
 from rainier.io import report_path, to_jsonable
-from rainier.units import bare_number, parse_count, parse_duration
+from rainier.units import MAX_DURATION_S, bare_number, parse_count, parse_duration
 
 __all__ = ["CatalogOpt", "JsonOpt", "QuietOpt", "console", "err_console", "emit_json", "load_catalog", "split_list",
            "parse_int", "busy", "out_path", "report_target"]
@@ -98,9 +98,27 @@ def split_names(value: str | None, field: str) -> list[str]:
     return names
 
 
-def parse_int(value: str | None, field: str, minimum: int = 1) -> int | None:
+def distinct_kinds(names: list[str], cat: Any, field: str = "--chip") -> list[str]:
+    """``names`` with each chip kind once: an alias and its name are the same kind, and given twice is an error."""
+    seen: dict[str, str] = {}
+    for n in names:
+        try:
+            key = cat.accelerator(n).name
+        except RainierError:
+            key = n  # an unknown name is reported by the command itself, with its suggestions
+        if key in seen:
+            raise RainierError(f"'{n}' is given twice" + (f" ('{seen[key]}' is the same kind)" if seen[key] != n else ""),
+                               field=field, fix="give each chip kind once")
+        seen[key] = n
+    return names
+
+
+MAX_COUNT = 1_000_000_000  # chips, sequences, tokens per request: a billion is beyond any real figure
+
+
+def parse_int(value: str | None, field: str, minimum: int = 1, maximum: int = MAX_COUNT) -> int | None:
     """A whole-number option written as people write counts ('16384', '1M', '128k'); None stays None.
-    Below ``minimum`` (a negative number included) the error states the range."""
+    Below ``minimum`` (a negative number included) or above ``maximum`` the error states the range."""
     if value is None:
         return None
     text = str(value).strip()
@@ -111,6 +129,8 @@ def parse_int(value: str | None, field: str, minimum: int = 1) -> int | None:
     if n != int(n) or n < minimum:
         raise RainierError(f"must be a whole number of at least {minimum} (got {value})", field=field,
                            fix=f"give {field} {minimum} or more")
+    if n > maximum:
+        raise RainierError(f"{value} is more than {maximum:,}", field=field, fix=f"give {field} {maximum:,} or less")
     return int(n)
 
 
@@ -138,7 +158,15 @@ def parse_duration_flag(text: str, flag: str, units: tuple[str, str] = ("d", "h"
             raise RainierError(f"must be positive (got {t})", field=flag,
                                fix=f"give a duration with its unit, e.g. {flag} {t.lstrip('-')}{units[0]}")
         raise RainierError(f"'{t}' has no unit", field=flag, fix=f"write {flag} {t}{units[0]} or {t}{units[1]}")
-    return parse_duration(text, flag)
+    return capped_duration(parse_duration(text, flag), text, flag)
+
+
+def capped_duration(seconds: float, text: str, flag: str) -> float:
+    """``seconds`` read from a flag, refused beyond MAX_DURATION_S (1,000 years: a typo, not a plan)."""
+    if seconds > MAX_DURATION_S:
+        raise RainierError(f"{text} is beyond any plan (more than 1,000 years)", field=flag,
+                           fix="give a duration such as 2s, 7d or 10y")
+    return seconds
 
 
 def busy(message: str, *, quiet: bool = False) -> AbstractContextManager[object]:

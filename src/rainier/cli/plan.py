@@ -16,6 +16,7 @@ from rainier.cli.common import (
     JsonOpt,
     busy,
     console,
+    distinct_kinds,
     emit_json,
     load_catalog,
     parse_duration_flag,
@@ -24,6 +25,7 @@ from rainier.cli.common import (
     split_names,
 )
 from rainier.errors import RainierError
+from rainier.io import Staged, report_path
 from rainier.plan.capacity import (
     PlanRow,
     ServingFit,
@@ -224,7 +226,7 @@ def plan_cmd(
     """Least-cost purchase plan (chips x sites x years) meeting a delivered-FLOP/s demand under site power caps."""
     cat = load_catalog(catalog)
     report_file = report_target(report)
-    chips = split_names(chip, "--chip")
+    chips = distinct_kinds(split_names(chip, "--chip"), cat)
     prec = precision.strip().lower()
     if (serve is None) != (serve_demand is None):
         raise RainierError("--serve and --serve-demand go together", field="--serve-demand" if serve else "--serve",
@@ -322,13 +324,19 @@ def plan_cmd(
     rate: dict[str, float] | None = None
     if serve is not None:
         n_serve = parse_int(serve_chips, "--serve-chips") or 1
-        slo = {"slo_ttft_s": parse_duration_flag(slo_ttft, "--slo-ttft", ("ms", "s")) if slo_ttft else None,
-               "slo_tpot_s": parse_duration_flag(slo_tpot, "--slo-tpot", ("ms", "s")) if slo_tpot else None}
+        slo = {"slo_ttft_s": parse_duration_flag(slo_ttft, "--slo-ttft", ("ms", "s")) if slo_ttft is not None else None,
+               "slo_tpot_s": parse_duration_flag(slo_tpot, "--slo-tpot", ("ms", "s")) if slo_tpot is not None else None}
         with busy("simulating each kind's serving...", quiet=json):
             serve_fits = serving_rates(cat, chips, serve, deployment_chips=n_serve,
                                        workers=min(len(chips), os.cpu_count() or 1),
                                        precision=serve_precision.strip().lower(), **slo)
         rate = {sf.chip: float(sf.tokens_per_s_per_chip or 0.0) for sf in serve_fits}
+        if not any(rate.values()):
+            why = "; ".join(f"{sf.chip}: {sf.error}" for sf in serve_fits)
+            raise RainierError(f"no candidate chip serves {serve} on {n_serve:,}-chip deployments ({why})",
+                               field="--slo-ttft/--slo-tpot" if slo_ttft or slo_tpot else "--serve",
+                               fix="loosen the SLO, give --serve-chips for larger deployments, or add a chip to --chip"
+                               if slo_ttft or slo_tpot else "give --serve-chips enough for one replica, or add a chip")
         for sf in serve_fits:
             if not sf.tokens_per_s_per_chip:
                 notes.append(f"{sf.chip}: serves nothing of {serve} ({sf.error})")
@@ -376,10 +384,10 @@ def plan_cmd(
                 f"{r.year} {r.site} {r.chip} {r.chips_installed:,}" for r in small[:6])
                 + ("; ..." if len(small) > 6 else "") + f" (of {n_job:,} per job: their EF/s would run smaller jobs; "
                 "drop --no-whole-jobs to plan whole jobs, or give --job-chips for the jobs the fleet runs)")
+    staged: Staged | None = None
     if scenario_out is not None:
         import yaml
 
-        from rainier.io import atomic_write_text
         from rainier.plan.scenario_out import plan_scenario
 
         rates = split_rates = None
@@ -397,14 +405,23 @@ def plan_cmd(
                             slo_tpot_s=slo["slo_tpot_s"] if serve is not None else None,
                             serve_precision=serve_precision.strip().lower(),
                             split_tokens_per_s_per_chip=split_rates)
-        path = atomic_write_text(scenario_out, "# written by `rainier plan --scenario-out`\n"
-                                 + yaml.safe_dump(doc, sort_keys=False), field="--scenario-out")
+        # staged: put in place only once the report (if any) is written too, so a failed report leaves no scenario
+        staged = Staged(report_path(scenario_out, "scenario.yaml"), ("# written by `rainier plan --scenario-out`\n"
+                        + yaml.safe_dump(doc, sort_keys=False)).encode("utf-8"), field="--scenario-out")
+        path = staged.path
         notes.append(f"scenario: {path} ({len(doc.get('jobs', []))} training jobs, {len(doc.get('services', []))} "
                      f"services): `rainier fleet run {path}` runs the plan with failures, restarts and queueing")
     if report_file is not None:
         from rainier.report import write_plan_report
 
-        notes.append(f"report: {write_plan_report(res.to_dict(), report_file, notes)}")
+        try:
+            notes.append(f"report: {write_plan_report(res.to_dict(), report_file, notes)}")
+        except BaseException:
+            if staged is not None:
+                staged.discard()
+            raise
+    if staged is not None:
+        staged.commit()
     if json:
         d = res.to_dict()
         d["notes"] = notes

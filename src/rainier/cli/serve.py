@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -184,9 +185,11 @@ def serve_cmd(
         ("KV cache per replica (HBM)", f"{res.kv_cache_gb:,.1f} GB ({res.memory['kv_capacity_tokens']:,} tokens"
          + (f"; MLA's latent is held by each of the {c['tp']} TP ranks)" if c.get("mla_replicated") else ")")),
         ("weights per chip", f"{res.memory['weights_gb_per_chip']:,.1f} GB of {res.memory['hbm_gb_per_chip']:,.0f} GB"),
-        ("cost per M output tokens (owner)", f"${res.cost_per_mtok_usd:,.3f}"),
+        ("cost per M output tokens (owner)", f"${res.cost_per_mtok_usd:,.3f}" if math.isfinite(res.cost_per_mtok_usd)
+         else "- (nothing served)"),
         ("cost per M output tokens (cloud price)", "-" if res.cost_per_mtok_cloud_usd is None else f"${res.cost_per_mtok_cloud_usd:,.3f}"),
-        ("energy per output token (facility)", f"{res.joules_per_token:,.3f} J"),
+        ("energy per output token (facility)", f"{res.joules_per_token:,.3f} J" if math.isfinite(res.joules_per_token)
+         else "- (nothing served)"),
     ]
     if res.max_qps is not None:
         rows.insert(1, ("max Poisson rate meeting the SLO", f"{res.max_qps:,.3g} req/s"))

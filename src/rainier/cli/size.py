@@ -13,6 +13,7 @@ from rainier.cli.common import (
     JsonOpt,
     QuietOpt,
     console,
+    distinct_kinds,
     emit_json,
     load_catalog,
     parse_int,
@@ -87,7 +88,7 @@ def size_cmd(
     cat = load_catalog(catalog)
     results = size_fleet(
         cat,
-        split_names(chip, "--chip"),
+        distinct_kinds(split_names(chip, "--chip"), cat),
         power_w=parse_power(power, "--power") if power is not None else None,
         chips=parse_int(chips, "--chips") if chips is not None else None,
         budget_usd=parse_money(budget, "--budget") if budget is not None else None,

@@ -40,6 +40,10 @@ from rainier.errors import RainierError
 __all__ = ["PerfCache", "TrainingSpeed", "ServingCapacity", "physics_training_tokens_per_s", "physics_replica"]
 
 
+class SloMissed(RainierError):
+    """The serving estimator finds no replica meeting a service's SLO."""
+
+
 @dataclass(frozen=True)
 class TrainingSpeed:
     tokens_per_s: float
@@ -78,7 +82,10 @@ def _kv_bytes_per_token(model: Any, precision: str) -> float:
 
 
 def physics_replica(model: Any, acc: Any, precision: str, input_len: int, output_len: int, tpot_s: float,
-                    mfu: float, bw_eff: float) -> ServingCapacity:
+                    mfu: float, bw_eff: float, ttft_s: float | None = None) -> ServingCapacity:
+    """A replica's capacity from HBM bandwidth (decode) and an assumed MFU (prefill); SloMissed where even one
+    request misses the SLO (its step reads the weights for longer than the TPOT target, or its prompt takes
+    longer than the TTFT target)."""
     wbytes = model.params * _BYTES.get(precision, 2.0)
     chips = 1
     while wbytes > 0.6 * chips * acc.hbm_bytes:
@@ -88,10 +95,16 @@ def physics_replica(model: Any, acc: Any, precision: str, input_len: int, output
     kv_seq = _kv_bytes_per_token(model, precision) * ctx * model.kv_share(ctx)  # sliding windows keep W tokens
     b_mem = (0.9 * chips * acc.hbm_bytes - wbytes) / kv_seq
     b_slo = (tpot_s * bw - wbytes) / kv_seq
+    prefill_s = 2.0 * model.active_params * input_len / (mfu * acc.peak_flops(precision) * chips)
+    one_step = (wbytes + kv_seq) / bw
+    if one_step > tpot_s or (ttft_s is not None and prefill_s > ttft_s):
+        raise SloMissed(f"no replica of {model.name} on {acc.name} meets the SLO (TTFT {ttft_s or 0:g} s, TPOT "
+                        f"{tpot_s:g} s): one request alone takes {prefill_s:.3g} s to its first token and "
+                        f"{one_step:.3g} s per token", field="services.slo",
+                        fix="loosen the service's slo, or serve it on a faster system")
     batch = max(1.0, min(b_mem, b_slo, 512.0))
     t_step = (wbytes + batch * kv_seq) / bw
     out0 = batch / t_step
-    prefill_s = 2.0 * model.active_params * input_len / (mfu * acc.peak_flops(precision) * chips)
     out = out0 / (1.0 + out0 / output_len * prefill_s)
     return ServingCapacity(chips, out, out * (input_len + output_len) / output_len, "physics")
 
@@ -225,16 +238,23 @@ class PerfCache:
             try:
                 r = self._est_serve(m, acc, precision=precision, input_len=input_len, output_len=output_len,
                                     slo_ttft_s=ttft_s, slo_tpot_s=tpot_s, catalog=cat)
+                if not getattr(r, "meets_slo", True):
+                    raise SloMissed(
+                        f"no replica of {model} on {system} meets the SLO (TTFT {ttft_s:g} s, TPOT {tpot_s:g} s): the "
+                        f"best gives TTFT {r.ttft_s:.3g} s, TPOT {r.tpot_s:.3g} s", field="services.slo",
+                        fix="loosen the service's slo, or serve it on a faster system")
                 cpr = int(r.chips_per_replica)
                 tot = float(r.total_tokens_per_s)
                 if cpr < 1 or not (tot > 0 and math.isfinite(tot)):
                     raise RainierError(f"estimator returned {cpr} chips, {tot} tokens/s")
                 cap = ServingCapacity(cpr, float(r.output_tokens_per_s), tot, "estimators")
+            except SloMissed:
+                raise  # the physics fallback would serve at a rate that misses the SLO
             except (RainierError, ValueError, ZeroDivisionError) as exc:
                 if self.strict:
                     raise
                 self.fallbacks.append(f"serving {model} on {system}: {exc}")
         if cap is None:
-            cap = physics_replica(m, acc, precision, input_len, output_len, tpot_s, self.mfu, self.bw_eff)
+            cap = physics_replica(m, acc, precision, input_len, output_len, tpot_s, self.mfu, self.bw_eff, ttft_s)
         self._serve[key] = cap
         return cap

@@ -150,6 +150,10 @@ MAX_SYSTEMS = 5_000_000
 MAX_HORIZON_S = 100 * 365.25 * 86400.0
 # failure events a run may expect: ~370x the default 1.1M-chip year (135k); beyond, the run is hours long
 MAX_EXPECTED_FAILURES = 5e7
+# jobs the generators may draw over a run (2e5 took ~6 s; a research fleet starts thousands a day, ~1M a year)
+MAX_EXPECTED_JOBS = 2e6
+# accounting rows (horizon / hourly step): 100 years hourly is 0.9M; 1 ms steps over a week were 6e8
+MAX_ACCOUNTING_ROWS = 5e6
 
 
 class _M(BaseModel):
@@ -495,6 +499,24 @@ class Scenario(_M):
                 raise ValueError(f"duplicate name '{x.name}'")
             seen.add(x.name)
         return v
+
+    @model_validator(mode="after")
+    def _volume(self) -> Scenario:
+        rows = self.horizon_s / self.hourly_s
+        if rows > MAX_ACCOUNTING_ROWS:
+            raise _FieldError("hourly", f"an accounting step of {self.hourly_s:g} s gives {rows:.3g} rows over the "
+                                        f"horizon, more than {MAX_ACCOUNTING_ROWS:.0e}",
+                              f"give a step of at least {self.horizon_s / MAX_ACCOUNTING_ROWS:.3g} s (e.g. 1h)")
+        total = 0.0
+        for i, g in enumerate(self.generators):
+            end = min(g.end_s if g.end_s is not None else self.horizon_s, self.horizon_s)
+            n = g.rate_per_day * max(0.0, end - g.start_s) / 86400.0
+            total += min(n, g.count) if g.count is not None else n
+            if total > MAX_EXPECTED_JOBS:
+                raise _FieldError(f"generators[{i}].rate_per_day", f"the generators would draw ~{total:.3g} jobs over "
+                                  f"the run, more than {MAX_EXPECTED_JOBS:.0e} a simulation follows",
+                                  "lower rate_per_day, set count, or shorten the horizon")
+        return self
 
     @model_validator(mode="after")
     def _refs(self) -> Scenario:

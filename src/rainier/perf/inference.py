@@ -1182,10 +1182,15 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         dist = FixedLengths(int(input_len), int(output_len))
         dist_name, mean_in, mean_out = f"fixed {input_len}/{output_len}", float(input_len), float(output_len)
     else:
-        dist = named_dist(lengths or "openorca") if lengths is None or isinstance(lengths, str) else lengths
+        dist = named_dist("openorca" if lengths is None else lengths) if lengths is None or isinstance(lengths, str) \
+            else lengths
         dist_name, mean_in, mean_out = dist.name, dist.mean_input, dist.mean_output
 
     _check_positions(m, trace_reqs if trace_reqs is not None else dist, dist_name)
+    beyond_context = None
+    if (longest := _longest(trace_reqs if trace_reqs is not None else dist)) > m.max_seq:
+        beyond_context = (f"requests reach {longest:,} tokens, beyond {m.label}'s trained context of {m.max_seq:,}: costed "
+                          "as given (its position encoding extends), though the model may not serve them well")
     if shared_prefix and shared_prefix >= mean_in:
         raise RainierError(f"a shared prefix of {shared_prefix:,} tokens is not shorter than the mean prompt "
                            f"({mean_in:,.0f} tokens of {dist_name})", field="--shared-prefix",
@@ -1241,7 +1246,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     ss = spec_step(sm, spec, cat, kv_context=kv_ctx, fit=f)
     sk: dict[str, Any] = dict(prefix_hit=pshare, spec=ss, shared=shared)  # the steady-state model's workload keywords
     reps = best.replicas
-    notes: list[str] = []
+    notes: list[str] = [beyond_context] if beyond_context else []
     # Every running request takes at least one token of an iteration's budget (its decode token; k + 1 when a
     # draft's k proposals are verified), so the batch cannot exceed the budget over that: vLLM refuses
     # max_num_batched_tokens < max_num_seqs for the same reason.
@@ -1434,7 +1439,12 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     elif mode in ("poisson", "server-max-qps", "trace"):
         out_tps, tot_tps, rps = (x * rep_scale for x in sim.arrival_window_rates())
     if mode == "server-max-qps" and max_qps == 0.0:
-        notes.append("no Poisson rate meets the SLO on this configuration (SLO infeasible)")
+        # nothing is served at the SLO: the throughput at the SLO is zero (the latencies shown are those of the
+        # lightest load the search tried, to say how far off the SLO is)
+        out_tps = tot_tps = rps = 0.0
+        notes.append("no Poisson rate meets the SLO on this configuration (SLO infeasible): throughput at the SLO "
+                     f"0; the latencies are those of the lightest load tried ({sim.requests_per_s * rep_scale:.3g} "
+                     "requests/s)")
     cost = chips * usd_h / 3600.0 / out_tps * 1e6 if out_tps > 0 else float("inf")
     cloud = chips * cloud_h / 3600.0 / out_tps * 1e6 if (cloud_h and out_tps > 0) else None
     # average draw as for training and as the owner cost per chip-hour prices it: nameplate facility power x the

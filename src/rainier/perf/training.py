@@ -116,6 +116,8 @@ __all__ = ["Parallelism", "Options", "TrainingResult", "estimate_training", "mod
 
 _GB = 1e9
 
+MAX_TRAIN_TOKENS = 1e18  # 1e18 tokens: ~70,000x the largest published run (15T); beyond is a typo
+
 
 @dataclass(frozen=True)
 class Options:
@@ -952,9 +954,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
             tokens = float(tokens)
         except (TypeError, ValueError):
             tokens = math.nan
-        if not 0 < tokens < math.inf:
-            raise RainierError("must be a positive, finite number of tokens", field="--tokens",
-                               fix="e.g. --tokens 15T, or omit it")
+        if not 1 <= tokens <= MAX_TRAIN_TOKENS:
+            raise RainierError(f"must be a number of tokens from 1 to {MAX_TRAIN_TOKENS:.0e} (got {tokens:g})",
+                               field="--tokens", fix="e.g. --tokens 15T, or omit it")
     if sites > 1 and chips % sites:
         raise RainierError(f"{chips} chips do not split evenly over {sites} sites", field="--sites",
                            fix="choose --chips divisible by --sites")

@@ -212,6 +212,7 @@ def poisson_arrivals(rng: np.random.Generator, rate_per_s: float, n: int) -> np.
     return t - t[0] if n else t
 
 
+MAX_TRACE_TOKENS = 100_000_000  # tokens in one request of a trace: beyond any model's context
 _TIME_COLS = ("TIMESTAMP", "timestamp", "time_s", "arrival_s", "time")
 _IN_COLS = ("ContextTokens", "input_tokens", "input_len", "prompt_tokens", "context_tokens")
 _OUT_COLS = ("GeneratedTokens", "output_tokens", "output_len", "generated_tokens", "completion_tokens")
@@ -246,18 +247,40 @@ def load_trace(path: str | Path, limit: int | None = None) -> Requests:
     if len(df) == 0:
         raise RainierError(f"{p}: the trace has no requests", field="--trace")
     raw = df[tc]
+    if pd.api.types.is_bool_dtype(raw):
+        raise RainierError(f"{p}: column {tc} holds true/false, not times", field="--trace",
+                           fix="give seconds or date-times")
     if pd.api.types.is_numeric_dtype(raw):
         t = raw.to_numpy(dtype=float)
+        if not np.isfinite(t).all():
+            bad = int((~np.isfinite(t)).argmax())
+            raise RainierError(f"{p}: row {bad + 2}: timestamp '{raw.iloc[bad]}' is empty or not finite", field="--trace",
+                               fix="give every request a time in seconds")
     else:
-        ts = pd.to_datetime(raw, errors="coerce")
+        import warnings
+
+        with warnings.catch_warnings():  # pandas warns when it cannot infer one format: the check below says it
+            warnings.simplefilter("ignore")
+            ts = pd.to_datetime(raw, errors="coerce")
         if ts.isna().any():
             bad = int(ts.isna().to_numpy().argmax())
             raise RainierError(f"{p}: row {bad + 2}: cannot read timestamp '{raw.iloc[bad]}'", field="--trace")
         t = (ts - ts.min()).dt.total_seconds().to_numpy(dtype=float)
-    x = df[ic].to_numpy()
-    y = df[oc].to_numpy()
-    if (x < 0).any() or (y < 0).any():
-        raise RainierError(f"{p}: negative token counts", field="--trace", fix="token counts must be >= 0")
+    def tokens(col: str) -> np.ndarray:
+        v = df[col]
+        if pd.api.types.is_bool_dtype(v) or not pd.api.types.is_numeric_dtype(v):
+            raise RainierError(f"{p}: column {col} holds values that are not token counts "
+                               f"(e.g. '{v.iloc[int(pd.to_numeric(v, errors='coerce').isna().to_numpy().argmax())]}')",
+                               field="--trace", fix="give whole numbers of tokens")
+        a = v.to_numpy(dtype=float)
+        bad = ~np.isfinite(a) | (a < 0) | (a > MAX_TRACE_TOKENS) | (a != np.floor(a))
+        if bad.any():
+            i = int(bad.argmax())
+            raise RainierError(f"{p}: row {i + 2}: {col} '{v.iloc[i]}' is not a token count", field="--trace",
+                               fix=f"give whole numbers of tokens from 0 to {MAX_TRACE_TOKENS:,}")
+        return a.astype(np.int64)
+
+    x, y = tokens(ic), tokens(oc)
     order = np.argsort(t, kind="stable")
     t = t[order] - t[order][0]
     return Requests(t, np.maximum(x[order].astype(np.int64), 1), np.maximum(y[order].astype(np.int64), 1))

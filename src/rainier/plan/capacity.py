@@ -839,7 +839,9 @@ def serving_rates(cat: Catalog, chips: list[str], model: str, *, deployment_chip
     out = []
     for r in cmp.rows:
         if r.result is None or not r.output_tokens_per_s:
-            out.append(ServingFit(r.chip, r.chips, None, None, None, r.error or "serves no tokens"))
+            slo_missed = r.result is not None and r.max_qps == 0.0
+            out.append(ServingFit(r.chip, r.chips, None, None, None, r.error or (
+                "no Poisson rate meets the SLO" if slo_missed else "serves no tokens")))
             continue
         out.append(ServingFit(r.chip, r.chips, r.output_tokens_per_s / r.chips, r.max_qps, r.usd_per_million_tokens))
     return out

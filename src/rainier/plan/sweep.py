@@ -117,6 +117,9 @@ def parse_grid(items: Sequence[str], field: str = "--set") -> dict[str, list[Any
                 values.append(yaml.safe_load(v.strip()) if v.strip() else None)
             except yaml.YAMLError:
                 values.append(v.strip())
+        if len({repr(v) for v in values}) < len(values):
+            raise RainierError(f"'{path}' lists a value twice ({vals})", field=field,
+                               fix="give each value once: every value is a point of the sweep")
         if any(v is None for v in values):
             raise RainierError(f"'{item}' has an empty value", field=field, fix="remove the extra comma")
         grid[path] = values
