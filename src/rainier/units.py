@@ -62,7 +62,7 @@ def _number(value: object, field: str, example: str) -> float | None:
 # Bounds beyond any real input: past them a number is a typo, and the arithmetic would lose its meaning
 MAX_POWER_W = 1e12          # 1 TW
 MAX_MONEY_USD = 1e15        # $1,000T
-MAX_DURATION_S = 1000 * 365 * 86400.0
+MAX_DURATION_S = 1000 * 365 * 86400.0  # applied to flags (cli.common.capped_duration); scenarios keep 100 years
 
 
 def parse_power(value: object, field: str = "power") -> float:

@@ -1423,7 +1423,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     out_tps, tot_tps, rps = sim.output_tokens_per_s, sim.total_tokens_per_s, sim.requests_per_s
     if mode == "offline" and pf_pool is None:
         out_tps, tot_tps, rps = (x * rep_scale for x in sim.saturated_rates())
-        if sim.saturated_window() is not None:
+        if sim.saturated_window() is not None:  # (the window saturated_rates measured over)
             notes.append("offline throughput measured while every replica is saturated (ramp-up and drain excluded)")
         else:
             notes.append(f"offline throughput over the whole run, ramp-up and drain included: its {len(sim.arrival_s):,} "
