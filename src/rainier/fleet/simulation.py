@@ -669,6 +669,7 @@ class Simulation:
             self._acquire(pool, idx, job.id, job.tenant, pool.work_w)
             placement[p] = idx
         job.placement = placement
+        job.last_plan = tuple(plan)
         job.sites = sites
         job.attempt += 1
         job.status = "running"
@@ -747,10 +748,17 @@ class Simulation:
                   cause, status)
 
     def _try_restart(self, job: Job) -> None:
-        """Restart at once on spares if the gang fits now; else queue for repairs."""
+        """Restart at once on spares if the gang fits now; else queue for repairs. A restart goes back to the sites it
+        ran on, in the same shares, where they still hold it (its checkpoint is there, and the fleet's layout stays as
+        placed: a split job restarting on a whole site another job had just freed stranded that job, leaving a
+        quarter of a planned fleet idle); else wherever the placement rule finds room."""
         job.queued_since_s = self.k.now_s
-        plan = plan_sites(self._startable(), self.pools_of_kind[job.kind], job.n_systems,
-                          job.cross_site and self.sc.cross_site.allowed)
+        free = self._startable()
+        if job.last_plan and all(free[p] >= m for p, m in job.last_plan):
+            plan: list[tuple[int, int]] | None = list(job.last_plan)
+        else:
+            plan = plan_sites(free, self.pools_of_kind[job.kind], job.n_systems,
+                              job.cross_site and self.sc.cross_site.allowed)
         if plan is not None:
             self._start(job, plan, job.borrowed)
         else:

@@ -208,6 +208,7 @@ class Job:
     attempt_restore_s: float = 0.0
     tokens_per_s: float = 0.0
     placement: dict[int, np.ndarray] = field(default_factory=dict)  # pool -> system indices
+    last_plan: tuple[tuple[int, int], ...] = ()  # (pool, systems) of the last attempt: where a restart goes back to
     end_handle: Any = None
     est_end_s: float = 0.0
     queued_since_s: float = 0.0
