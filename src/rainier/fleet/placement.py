@@ -8,6 +8,9 @@ A job asks for ``n`` systems of one kind. Site choice (:func:`plan_sites`):
    systems first, until ``n`` is covered (fewest sites); the job then runs at the cross-site speed;
 3. otherwise the gang does not start (all-or-nothing).
 
+A gang restarting after a failure first goes back to the sites of its last attempt, in the same shares, when they
+still hold it (``Simulation._try_restart``), so restarts keep the fleet's layout; only otherwise does this rule place it.
+
 "Startable" = idle systems the site's power cap can also feed at full load (see
 :mod:`rainier.fleet.policies.power`). Within a pool (:func:`pick_systems`): the smallest network domain
 that holds the whole remainder, else domains with the most idle systems first; inside a domain the
