@@ -266,6 +266,7 @@ def test_a_trace_with_unreadable_values_is_refused_by_row(tmp_path, run_cli, row
 @pytest.mark.parametrize("args", [
     ("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "1e30"),
     ("size", "--chip", "h100", "--power", "1e30W"),
+    ("size", "--chip", "h100", "--power", "500"),  # watts here, MW in plan --power-cap: a bare number is refused
     ("size", "--chip", "h100,H100", "--power", "10MW"),
     ("plan", "--demand", "2026:1EF", "--chip", "h100,h100"),
     ("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--step-overhead", "1e30s"),

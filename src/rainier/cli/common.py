@@ -21,7 +21,7 @@ from rich.table import Table
 from rainier.catalog.loader import Catalog, default_catalog
 from rainier.errors import RainierError
 from rainier.io import report_path, to_jsonable
-from rainier.units import MAX_DURATION_S, bare_number, parse_count, parse_duration
+from rainier.units import MAX_DURATION_S, bare_number, parse_count, parse_duration, parse_power
 
 __all__ = ["CatalogOpt", "JsonOpt", "QuietOpt", "console", "err_console", "emit_json", "load_catalog", "split_list",
            "parse_int", "busy", "out_path", "report_target"]
@@ -159,6 +159,15 @@ def parse_duration_flag(text: str, flag: str, units: tuple[str, str] = ("d", "h"
                                fix=f"give a duration with its unit, e.g. {flag} {t.lstrip('-')}{units[0]}")
         raise RainierError(f"'{t}' has no unit", field=flag, fix=f"write {flag} {t}{units[0]} or {t}{units[1]}")
     return capped_duration(parse_duration(text, flag), text, flag)
+
+
+def parse_power_flag(text: str, flag: str = "--power") -> float:
+    """A facility power with its unit: a bare '500' would read as 500 W here while `plan --power-cap site:500` reads
+    MW; refused with both spellings. 0 needs no unit."""
+    if (x := bare_number(text)) is not None and x != 0:
+        t = text.strip()
+        raise RainierError(f"'{t}' has no unit", field=flag, fix=f"write {flag} {t}MW or {t}W (or {t}GW)")
+    return parse_power(text, flag)
 
 
 def capped_duration(seconds: float, text: str, flag: str) -> float:

@@ -26,13 +26,14 @@ from rainier.cli.common import (
     one_kind_report,
     parse_duration_flag,
     parse_int,
+    parse_power_flag,
     parse_share,
     report_target,
     side_by_side,
     split_names,
 )
 from rainier.errors import RainierError
-from rainier.units import fmt_duration, fmt_power, parse_power, plural
+from rainier.units import fmt_duration, fmt_power, plural
 
 
 def _pcts(d: dict[str, float | None], keys: tuple[str, ...]) -> str:
@@ -143,7 +144,7 @@ def serve_cmd(
         with busy("simulating the deployments...", quiet=json or quiet):
             n_workers = parse_int(workers, "--workers") or min(len(kinds), os.cpu_count() or 1)
             cmp = compare_serving(model, kinds, chips=parse_int(chips, "--chips"), workers=n_workers,
-                                  power_w=parse_power(power, "--power") if power is not None else None,
+                                  power_w=parse_power_flag(power, "--power") if power is not None else None,
                                   catalog=cat, system=system, **serve_args)
         if len(kinds) > 1:
             emit_comparison(cmp, _comparison_table, json, quiet)

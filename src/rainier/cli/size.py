@@ -17,6 +17,7 @@ from rainier.cli.common import (
     emit_json,
     load_catalog,
     parse_int,
+    parse_power_flag,
     report_target,
     split_names,
 )
@@ -89,7 +90,7 @@ def size_cmd(
     results = size_fleet(
         cat,
         distinct_kinds(split_names(chip, "--chip"), cat),
-        power_w=parse_power(power, "--power") if power is not None else None,
+        power_w=parse_power_flag(power, "--power") if power is not None else None,
         chips=parse_int(chips, "--chips") if chips is not None else None,
         budget_usd=parse_money(budget, "--budget") if budget is not None else None,
         years=parse_years(years) if years is not None else None,

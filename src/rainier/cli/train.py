@@ -22,6 +22,7 @@ from rainier.cli.common import (
     one_kind_report,
     parse_duration_flag,
     parse_int,
+    parse_power_flag,
     side_by_side,
     split_names,
 )
@@ -36,7 +37,6 @@ from rainier.units import (
     fmt_si,
     parse_bandwidth,
     parse_count,
-    parse_power,
 )
 
 
@@ -276,7 +276,7 @@ def train_cmd(
                            fix="e.g. --chips 16384, or --power 100MW for the chips that facility power carries")
     kinds = split_names(chip, "--chip") if "," in chip else [chip]
     n_chips = parse_int(chips, "--chips") if chips is not None else None
-    power_w = parse_power(power, "--power") if power is not None else None
+    power_w = parse_power_flag(power, "--power") if power is not None else None
     opts = Options(cross_site_dim=cross_site_dim, attention_kernel=attention_kernel, host_overhead=host_overhead,
                    grad_dtype=grad_dtype, moe_dispatch=moe_dispatch, overlap_ep=overlap_ep, moe_capacity_factor=moe_capacity_factor,
                    moe_a2a=moe_a2a, optimizer_dtype=optimizer_dtype)
