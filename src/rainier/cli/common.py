@@ -149,24 +149,27 @@ def parse_share(value: str | None, field: str) -> float | None:
     return x / 100.0 if pct else x
 
 
-def parse_duration_flag(text: str, flag: str, units: tuple[str, str] = ("d", "h")) -> float:
-    """A duration flag with its unit: a bare number would read as seconds, which '--time 30' or '--slo-ttft 2'
-    rarely means; refused with the flag and two spellings (``units``) to choose from. 0 needs no unit."""
+def _unit_required(text: str, flag: str, units: tuple[str, str], what: str) -> None:
+    """Refuse a bare nonzero number for ``flag`` (its unit would be a guess), naming two spellings (``units``)."""
     if (x := bare_number(text)) is not None and x != 0:
         t = text.strip()
         if x < 0:
             raise RainierError(f"must be positive (got {t})", field=flag,
-                               fix=f"give a duration with its unit, e.g. {flag} {t.lstrip('-')}{units[0]}")
+                               fix=f"give a {what} with its unit, e.g. {flag} {t.lstrip('-')}{units[0]}")
         raise RainierError(f"'{t}' has no unit", field=flag, fix=f"write {flag} {t}{units[0]} or {t}{units[1]}")
+
+
+def parse_duration_flag(text: str, flag: str, units: tuple[str, str] = ("d", "h")) -> float:
+    """A duration flag with its unit: a bare number would read as seconds, which '--time 30' or '--slo-ttft 2'
+    rarely means; refused with the flag and two spellings (``units``) to choose from. 0 needs no unit."""
+    _unit_required(text, flag, units, "duration")
     return capped_duration(parse_duration(text, flag), text, flag)
 
 
 def parse_power_flag(text: str, flag: str = "--power") -> float:
     """A facility power with its unit: a bare '500' would read as 500 W here while `plan --power-cap site:500` reads
     MW; refused with both spellings. 0 needs no unit."""
-    if (x := bare_number(text)) is not None and x != 0:
-        t = text.strip()
-        raise RainierError(f"'{t}' has no unit", field=flag, fix=f"write {flag} {t}MW or {t}W (or {t}GW)")
+    _unit_required(text, flag, ("MW", "W"), "power")
     return parse_power(text, flag)
 
 
