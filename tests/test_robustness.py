@@ -273,6 +273,11 @@ def test_a_trace_with_unreadable_values_is_refused_by_row(tmp_path, run_cli, row
     ("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--seq", "1024", "--global-batch", "8",
      "--tokens", "1e30"),
     ("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--lengths", ""),
+    ("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--prefill-replicas", "1", "--tp", "8"),
+    ("train", "--model", "llama3-8b", "--chip", "h100", "--chips", "64", "--sites", "16", "--cross-site-gbps", "100",
+     "--seq", "1024", "--global-batch", "64"),
+    ("plan", "--demand", "2026:100EF", "--chip", "h100", "--power-cap", "new-carlisle:1e400"),
+    ("plan", "--demand", "2026:-5Mtok/s", "--workload", "llama3-70b"),
 ])
 def test_absurd_duplicated_or_empty_options_are_refused(run_cli, args):
     rc, _, err = run_cli(*args)
@@ -331,3 +336,16 @@ def test_a_scenario_too_large_to_simulate_is_refused(cat):
                         "system": "trn2-ultraserver", "chips": [64], "duration": {"dist": "exponential", "mean": "1h"}}]
     with pytest.raises(RainierError, match="rate_per_day"):
         scenario_from_dict(d, catalog=cat, source="s.yaml")
+
+
+def test_messages_name_the_commands_own_flags(run_cli):
+    rc, _, err = run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--prefill-replicas", "1",
+                         "--tp", "8")
+    assert rc == 2 and "between 1 and 0" not in err and "two replicas" in err
+    rc, _, err = run_cli("plan", "--demand", "2026:100EF", "--chip", "h100", "--power-cap", "new-carlisle:1e400")
+    assert rc == 2 and err.startswith("error: --power-cap") and "power_cap_w" not in err
+    rc, _, err = run_cli("plan", "--demand", "2026:100EF", "--workload", "llama3-70b", "--global-batch", "1023",
+                         "--job-sites", "2", "--cross-site-gbps", "100000")
+    assert rc == 2 and "--job-sites" in err and "--dp" not in err and "--cross-site-dim" not in err
+    rc, _, err = run_cli("plan", "--demand", "2026:-5Mtok/s", "--workload", "llama3-70b")
+    assert rc == 2 and "negative" in err and "500EF or 300PF" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from rainier.plan.capacity import (
     serving_rates,
     workload_utilization,
 )
-from rainier.units import fmt_count, fmt_money, fmt_power, parse_count, parse_flops, parse_power
+from rainier.units import MAX_POWER_W, fmt_count, fmt_money, fmt_power, parse_count, parse_flops, parse_power
 
 # A bare number (no unit) in --demand is EF/s: '2026:500' is 500 EF/s, as in the help text.
 _BARE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
@@ -62,6 +63,9 @@ def parse_demand(text: str, flops_per_token: float | None = None) -> tuple[list[
             raise RainierError(f"year {m.group(1)} is past 2100, beyond any catalog chip's or site's data",
                                field="--demand", fix="give calendar years, e.g. 2026:500EF,2027:1500EF")
         years.append(int(m.group(1)))
+        if value.startswith("-") and _TOKENS.fullmatch(value[1:].strip()):
+            raise RainierError(f"must not be negative (got {value} in {m.group(1)})", field="--demand",
+                               fix="e.g. 2026:20Mtok/s (training tokens per second) or 2026:500EF")
         tok = _TOKENS.fullmatch(value)
         if tok:
             if flops_per_token is None:
@@ -155,7 +159,11 @@ def parse_keyed(text: str | None, field: str, value: Callable[[str, str], float]
 
 def _cap(text: str, field: str) -> float:
     """A site's power cap: '1.5GW', '500MW'; a bare number is MW (as in the flag's help)."""
-    return float(text) * 1e6 if _BARE.fullmatch(text) and float(text) >= 0 else parse_power(text, field)
+    w = float(text) * 1e6 if _BARE.fullmatch(text) and float(text) >= 0 else parse_power(text, field)
+    if not math.isfinite(w) or w > MAX_POWER_W:
+        raise RainierError(f"'{text}' is beyond any site (at most 1 TW)", field=field,
+                           fix="give a cap such as 500 (MW) or 1.5GW")
+    return w
 
 
 def _chips(text: str, field: str) -> float:
@@ -313,7 +321,8 @@ def plan_cmd(
                                               job_chips=n_job, precision=prec, goodput=goodput, sites=k_sites,
                                               cross_site_gbps=cross_site_gbps)
         except RainierError as e:  # no kind runs the job across the sites: say so in the plan's own flags
-            raise RainierError(f"no candidate chip runs a {n_job:,}-chip job across {k_sites} sites ({e})",
+            why = re.sub(r"--[a-z][a-z-]*:?\s*", "", str(e).split(";")[0])  # the reason, without train's flags
+            raise RainierError(f"no candidate chip runs a {n_job:,}-chip job across {k_sites} sites ({why})",
                                field="--job-sites", fix="drop --job-sites, or give --job-chips and --global-batch "
                                                         "that split evenly over the sites") from None
         split = {f.chip: float(f.utilization) for f in split_fits if f.utilization}

@@ -1308,6 +1308,10 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
             prefill_replicas = split
             notes.append(f"search chose disaggregated pools: {split} prefill + {reps - split} decode replicas")
     if prefill_replicas:  # 0: co-located
+        if reps < 2:
+            raise RainierError(f"disaggregation needs two replicas and the deployment has {reps} (of "
+                               f"{best.tp * best.pp} chips each)", field="--prefill-replicas",
+                               fix="give more --chips, a smaller --tp / --pp, or drop --prefill-replicas")
         if not 0 < prefill_replicas < reps:
             raise RainierError(f"prefill replicas must be between 1 and {reps - 1} (got {prefill_replicas})",
                                field="--prefill-replicas",

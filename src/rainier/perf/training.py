@@ -960,6 +960,10 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
     if sites > 1 and chips % sites:
         raise RainierError(f"{chips} chips do not split evenly over {sites} sites", field="--sites",
                            fix="choose --chips divisible by --sites")
+    if sites > 1 and chips // sites < sysm.chips:
+        raise RainierError(f"{chips} chips over {sites} sites leave {chips // sites} per site, less than one "
+                           f"{sysm.name} ({sysm.chips} chips)", field="--sites",
+                           fix=f"give at least {sites * sysm.chips} chips, or fewer --sites")
     opt = options or Options()
     if not 0.0 < opt.recompute_fraction <= 1.0:
         raise RainierError(f"the share of layers recomputed must be in (0, 1] (got {opt.recompute_fraction})",
