@@ -1166,7 +1166,9 @@ def scenario_document(path_or_name: str | Path) -> tuple[Any, str]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise RainierError(f"{p}:{where}: malformed YAML", fix="fix the YAML syntax") from None
+        msg = str(getattr(exc, "problem", None) or exc).splitlines()[0]  # e.g. a !!python tag, a second document
+        raise RainierError(f"{p}:{where}: malformed YAML ({msg})", fix="fix the YAML syntax (one plain YAML document)") \
+            from None
     return doc, p.name
 
 
