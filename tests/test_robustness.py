@@ -278,6 +278,7 @@ def test_a_trace_with_unreadable_values_is_refused_by_row(tmp_path, run_cli, row
      "--seq", "1024", "--global-batch", "64"),
     ("plan", "--demand", "2026:100EF", "--chip", "h100", "--power-cap", "new-carlisle:1e400"),
     ("plan", "--demand", "2026:-5Mtok/s", "--workload", "llama3-70b"),
+    ("plan", "--demand", "2026:1EF", "--chip", "h100", "--serve", "llama3-8b", "--serve-demand", "2026:1e300Mtok/s"),
 ])
 def test_absurd_duplicated_or_empty_options_are_refused(run_cli, args):
     rc, _, err = run_cli(*args)

@@ -43,6 +43,7 @@ from rainier.units import MAX_POWER_W, fmt_count, fmt_money, fmt_power, parse_co
 _BARE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 
+MAX_TOKENS_PER_S = 1e15  # ~1e7 x today's largest services: beyond is a typo
 _TOKENS = re.compile(r"((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([kMGTP]?)tok/s")
 _SI = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
 
@@ -104,6 +105,9 @@ def parse_serve_demand(text: str) -> dict[int, float]:
         if year in out:
             raise RainierError(f"{year} is given twice", field="--serve-demand", fix="give one figure per year")
         out[year] = float(tok.group(1)) * _SI[tok.group(2)]
+        if not out[year] <= MAX_TOKENS_PER_S:
+            raise RainierError(f"{tok.group(0)} in {year} is beyond any fleet (at most 1e15 tokens/s)",
+                               field="--serve-demand", fix="e.g. 2026:50Mtok/s")
     if not any(v > 0 for v in out.values()):
         raise RainierError("nothing to serve: the serving demand is zero in every year", field="--serve-demand",
                            fix="give a positive figure in at least one year, e.g. 2026:50Mtok/s")
