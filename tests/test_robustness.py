@@ -350,3 +350,18 @@ def test_messages_name_the_commands_own_flags(run_cli):
     assert rc == 2 and "--job-sites" in err and "--dp" not in err and "--cross-site-dim" not in err
     rc, _, err = run_cli("plan", "--demand", "2026:-5Mtok/s", "--workload", "llama3-70b")
     assert rc == 2 and "negative" in err and "500EF or 300PF" not in err
+
+
+def test_a_scenario_start_with_a_time_of_day_is_refused_in_our_words(cat):
+    import datetime as dt
+
+    import yaml
+
+    from rainier.fleet import scenario as S
+
+    d = yaml.safe_load((Path(S.__file__).parent / "scenarios" / "tiny.yaml").read_text(encoding="utf-8"))
+    d["start"] = dt.datetime(2025, 10, 1, 10, 0)
+    with pytest.raises(RainierError, match=r"start: .*time of day.*2025-10-01"):
+        S.scenario_from_dict(d, catalog=cat, source="s.yaml")
+    d["start"] = dt.datetime(2025, 10, 1)  # midnight: the date
+    assert S.scenario_from_dict(d, catalog=cat, source="s.yaml").start == dt.date(2025, 10, 1)

@@ -598,6 +598,11 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         raise RainierError("a scenario file holds a mapping (name:, horizon:, sites:, ...)", field="(scenario)")
     d = _ren(doc, ("horizon", "hourly"))
     start_raw = d.get("start", dt.date(2025, 10, 1))
+    if isinstance(start_raw, dt.datetime) and start_raw.time() != dt.time(0):
+        raise RainierError(f"'{start_raw}' has a time of day; a scenario begins at midnight of a date", field="start",
+                           fix=f"write the date alone, like {start_raw.date()}")
+    if isinstance(start_raw, dt.datetime):
+        start_raw = start_raw.date()
     try:
         start = start_raw if isinstance(start_raw, dt.date) else dt.datetime.strptime(str(start_raw), "%Y-%m-%d").date()
     except ValueError:
