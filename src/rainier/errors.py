@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["RainierError", "UnknownNameError", "closest"]
+__all__ = ["RainierError", "UnknownNameError", "closest", "yaml_problem"]
 
 
 class RainierError(Exception):
@@ -57,3 +57,9 @@ class UnknownNameError(RainierError):
         listing = f"rainier catalog list {kind}s" if kind in _CATALOG_KINDS else "rainier catalog list"
         hint = f"did you mean: {', '.join(near)}?" if near else f"see `{listing}`"
         super().__init__(f"unknown {kind} '{name}'", field=field or kind, fix=hint)
+
+
+def yaml_problem(exc: Exception) -> tuple[int | None, str]:
+    """(1-based line, the problem's first line) of a YAML parse error, for the one-line message naming a file."""
+    mark = getattr(exc, "problem_mark", None)
+    return (mark.line + 1 if mark is not None else None), str(getattr(exc, "problem", None) or exc).splitlines()[0]

@@ -44,7 +44,7 @@ from rainier.catalog.schema import (
     Site,
     System,
 )
-from rainier.errors import RainierError, UnknownNameError
+from rainier.errors import RainierError, UnknownNameError, yaml_problem
 
 __all__ = ["Catalog", "Problem", "check_dir", "default_catalog", "DATA_DIR", "load_entry_file"]
 
@@ -93,9 +93,8 @@ def _read_yaml(path: Path) -> Any:
         with open(path, encoding="utf-8") as fh:
             return yaml.safe_load(fh)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        msg = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        line, msg = yaml_problem(exc)
+        where = f" line {line}" if line is not None else ""
         raise RainierError(f"{path}:{where}: malformed YAML ({msg})", fix="fix the YAML syntax") from None
     except UnicodeDecodeError as exc:
         raise RainierError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})",

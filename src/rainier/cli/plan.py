@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from rainier.plan.capacity import (
     serving_rates,
     workload_utilization,
 )
-from rainier.units import MAX_POWER_W, fmt_count, fmt_money, fmt_power, parse_count, parse_flops, parse_power
+from rainier.units import fmt_count, fmt_money, fmt_power, parse_count, parse_flops, parse_power
 
 # A bare number (no unit) in --demand is EF/s: '2026:500' is 500 EF/s, as in the help text.
 _BARE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
@@ -163,11 +162,8 @@ def parse_keyed(text: str | None, field: str, value: Callable[[str, str], float]
 
 def _cap(text: str, field: str) -> float:
     """A site's power cap: '1.5GW', '500MW'; a bare number is MW (as in the flag's help)."""
-    w = float(text) * 1e6 if _BARE.fullmatch(text) and float(text) >= 0 else parse_power(text, field)
-    if not math.isfinite(w) or w > MAX_POWER_W:
-        raise RainierError(f"'{text}' is beyond any site (at most 1 TW)", field=field,
-                           fix="give a cap such as 500 (MW) or 1.5GW")
-    return w
+    # the bare number read as MW goes through parse_power too: its finiteness and 1 TW bounds apply to both
+    return parse_power(f"{text}MW" if _BARE.fullmatch(text) and float(text) >= 0 else text, field)
 
 
 def _chips(text: str, field: str) -> float:

@@ -79,7 +79,7 @@ from pydantic import (
     model_validator,
 )
 
-from rainier.errors import RainierError
+from rainier.errors import RainierError, yaml_problem
 from rainier.units import bare_number, parse_count, parse_duration, parse_power
 
 __all__ = [
@@ -598,10 +598,10 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
         raise RainierError("a scenario file holds a mapping (name:, horizon:, sites:, ...)", field="(scenario)")
     d = _ren(doc, ("horizon", "hourly"))
     start_raw = d.get("start", dt.date(2025, 10, 1))
-    if isinstance(start_raw, dt.datetime) and start_raw.time() != dt.time(0):
-        raise RainierError(f"'{start_raw}' has a time of day; a scenario begins at midnight of a date", field="start",
-                           fix=f"write the date alone, like {start_raw.date()}")
     if isinstance(start_raw, dt.datetime):
+        if start_raw.time() != dt.time(0):
+            raise RainierError(f"'{start_raw}' has a time of day; a scenario begins at midnight of a date",
+                               field="start", fix=f"write the date alone, like {start_raw.date()}")
         start_raw = start_raw.date()
     try:
         start = start_raw if isinstance(start_raw, dt.date) else dt.datetime.strptime(str(start_raw), "%Y-%m-%d").date()
@@ -1169,9 +1169,8 @@ def scenario_document(path_or_name: str | Path) -> tuple[Any, str]:
         raise RainierError(f"cannot read {p}: {why}", field="SCENARIO",
                            fix="give a readable scenario YAML file or a built-in name") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        msg = str(getattr(exc, "problem", None) or exc).splitlines()[0]  # e.g. a !!python tag, a second document
+        line, msg = yaml_problem(exc)  # e.g. a !!python tag, a second document
+        where = f" line {line}" if line is not None else ""
         raise RainierError(f"{p}:{where}: malformed YAML ({msg})", fix="fix the YAML syntax (one plain YAML document)") \
             from None
     return doc, p.name

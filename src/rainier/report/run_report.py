@@ -24,7 +24,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import yaml
 
-from rainier.errors import RainierError
+from rainier.errors import RainierError, yaml_problem
 from rainier.fleet.outputs import wait_summary
 from rainier.report.html import PALETTE, STATE_COLORS, Cell, Page, fmt_num, fmt_pct
 
@@ -103,8 +103,8 @@ def _read_scenario(path: Path) -> str:
         text = path.read_text(encoding="utf-8")
         doc = yaml.safe_load(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
+        line, _ = yaml_problem(exc)
+        where = f" (line {line})" if line is not None else ""
         raise RainierError(f"{path} is not valid YAML{where}", field="RUN_DIR", fix=_RERUN) from None
     if not isinstance(doc, dict) or not doc.get("name"):
         raise RainierError(f"{path} does not hold a resolved scenario (a mapping with name:)", field="RUN_DIR",
