@@ -10,7 +10,10 @@ nothing is fitted on; this one runs them both with the shipped parameters and wr
   rounds that are validation rows are left out;
 * ``scripts/check_trn2_inference.py``: AWS's two NxD Inference runs on one trn2.48xlarge (Llama-3.1-405B and
   Llama-3.3-70B, one request at a time, 10,000 input and 1,500 output tokens), scored as the request's output
-  tokens/s: 1,500 / (TTFT + 1,499 x TPOT), from the published p50 latencies.
+  tokens/s: 1,500 / (TTFT + 1,499 x TPOT), from the published p50 latencies;
+* ``scripts/check_trtllm_deepseek.py``: NVIDIA's three TensorRT-LLM max-throughput runs of DeepSeek-R1 on 8 B200 /
+  H200 with data-parallel attention (1,024 in / 2,048 out, a closed loop at the stated concurrency), output tokens/s
+  per GPU.
 
 Each run's error is of the predicted throughput (positive: predicted faster than measured), as in
 ``scripts/score_out_of_sample.py`` for training. The file holds per family (the catalog ``family`` of the run's
@@ -43,6 +46,7 @@ OUT = FITS / "inference_out_of_sample.json"
 FIT_FILES = ("efficiency.json", "inference.json")  # serving estimates use both (the GEMM and attention rates)
 MLPERF = "MLPerf Inference Llama-2-70B (closed, datacenter), rounds outside the validation table"
 TRN2 = "AWS NxD Inference on trn2.48xlarge (concurrency 1, 10,000 in / 1,500 out)"
+TRTLLM_DS = "NVIDIA TensorRT-LLM DeepSeek-R1 max-throughput (8 GPUs, attention DP 8, EP 8, 1,024 in / 2,048 out)"
 
 
 def fits_sha256() -> str:
@@ -84,6 +88,20 @@ def trn2_runs() -> list[dict[str, Any]]:
     return out
 
 
+def trtllm_deepseek_runs(only: set[str] | None = None) -> list[dict[str, Any]]:
+    """NVIDIA's DeepSeek-R1 runs (``only``: the chips to run)."""
+    import check_trtllm_deepseek as d
+
+    out = []
+    for chip, prec, kvd, conc, tok, meas in d.RUNS:
+        if only is not None and chip not in only:
+            continue
+        pred = d.predict(chip, prec, kvd, conc, tok)
+        out.append({"source": TRTLLM_DS, "chip": chip, "model": "deepseek-v3", "run": d.label(chip, prec, kvd, conc),
+                    "err": round(100.0 * (pred / meas - 1.0), 2)})
+    return out
+
+
 def _summary(rs: list[dict[str, Any]], basis: str) -> dict[str, Any]:
     return error_record([float(r["err"]) for r in rs], basis)
 
@@ -91,7 +109,7 @@ def _summary(rs: list[dict[str, Any]], basis: str) -> dict[str, Any]:
 def build_doc(every: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The file's content (see the module docstring)."""
     cat = default_catalog()
-    every = (mlperf_runs() + trn2_runs()) if every is None else every
+    every = (mlperf_runs() + trn2_runs() + trtllm_deepseek_runs()) if every is None else every
     for r in every:
         r["family"] = cat.accelerator(r["chip"]).family
 

@@ -80,7 +80,8 @@ def _oos_script():
 def test_shipped_serving_out_of_sample_scores_match_the_shipped_fits():
     """inference_out_of_sample.json was scored with the fit files shipped beside it (a refit without re-scoring
     fails here), every run is counted once in its family, model and source, the validation rows are not among
-    its runs, and re-scoring a cheap MLPerf system and AWS's two Trainium2 runs gives the stored errors."""
+    its runs, and re-scoring a cheap MLPerf system, AWS's two Trainium2 runs and NVIDIA's DeepSeek-R1 run on H200
+    (attention DP) gives the stored errors."""
     mod = _oos_script()
     shipped = json.loads(mod.OUT.read_text(encoding="utf-8"))
     assert shipped["fits_sha256"] == mod.fits_sha256(), "re-run python scripts/score_inference_out_of_sample.py"
@@ -90,8 +91,9 @@ def test_shipped_serving_out_of_sample_scores_match_the_shipped_fits():
         assert sum(v["rows"] for v in shipped[part].values()) == len(detail), part
     assert not any(r["run"].endswith("*") for r in detail)  # rounds marked as validation rows stay out
     stored = {r["run"]: r["err"] for r in detail}
-    again = mod.mlperf_runs(only={("h100", 2, "fp8", "offline")}) + mod.trn2_runs()
-    assert len(again) == 3
+    again = (mod.mlperf_runs(only={("h100", 2, "fp8", "offline")}) + mod.trn2_runs()
+             + mod.trtllm_deepseek_runs(only={"h200"}))
+    assert len(again) == 4
     for r in again:
         assert r["err"] == pytest.approx(stored[r["run"]], abs=0.05), r["run"]
     # the summaries are of those errors: rebuilding the document from the stored runs gives the shipped records

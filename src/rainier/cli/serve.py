@@ -78,6 +78,10 @@ def serve_cmd(
     tp: Annotated[str | None, typer.Option("--tp", help="tensor parallelism per replica (default: searched)")] = None,
     ep: Annotated[str | None, typer.Option("--ep", help="expert parallelism (MoE; divides --tp)")] = None,
     pp: Annotated[str | None, typer.Option("--pp", help="pipeline stages per replica")] = None,
+    attention_dp: Annotated[str | None, typer.Option(
+        "--attention-dp", help="MoE: data-parallel attention groups per replica (divides --tp; SGLang's "
+                               "--enable-dp-attention --dp N): each group attends to its own requests, MLA's latent KV "
+                               "held once; 1 = tensor-parallel attention (default: searched, 1 or tp)")] = None,
     replicas: Annotated[str | None, typer.Option("--replicas", help="replicas behind the router")] = None,
     precision: Annotated[str, typer.Option("--precision", help="weights: bf16, fp16 (modelled as bf16), fp8, int8 or fp4; fp8, int8 and fp4 run at the chip's own rate for them, or weight-only (W8A16 / W4A16: dequantised into bf16 GEMMs) where it lists none")] = "bf16",
     input_len: Annotated[str | None, typer.Option("--input-len", help="input tokens per request (1024, 8k; k = 1,024 here)")] = None,
@@ -124,6 +128,7 @@ def serve_cmd(
     one_kind_report(kinds, report)
     serve_args: dict[str, Any] = dict(
             tp=parse_int(tp, "--tp"), ep=parse_int(ep, "--ep"), pp=parse_int(pp, "--pp"),
+            attention_dp=parse_int(attention_dp, "--attention-dp"),
             replicas=parse_int(replicas, "--replicas"), precision=precision.lower(), input_len=parse_length(input_len, "--input-len"),
             output_len=parse_length(output_len, "--output-len"), lengths=lengths, qps=qps,
             concurrency=parse_int(concurrency, "--concurrency"), offline=offline, trace=trace,
@@ -171,7 +176,8 @@ def serve_cmd(
         return
     c = res.config
     title = (f"{c['model']} on {c['chips']} x {c['chip']} ({c['system']}), {c['precision']}: "
-             f"{plural(c['replicas'], 'replica')} of tp={c['tp']} pp={c['pp']}" + (f" ep={c['ep']}" if c["ep"] > 1 else ""))
+             f"{plural(c['replicas'], 'replica')} of tp={c['tp']} pp={c['pp']}" + (f" ep={c['ep']}" if c["ep"] > 1 else "")
+             + (f", attention dp={c['attention_dp']}" if c.get("attention_dp", 1) > 1 else ""))
     t = Table(title=title)
     t.add_column("")
     t.add_column("value", justify="right")
@@ -186,7 +192,10 @@ def serve_cmd(
         ("end-to-end p50 / p99", _pcts(res.e2e_s, ("p50", "p99"))),
         ("max batch per replica / token budget", f"{res.max_batch:,} / {c['token_budget']:,}"),
         ("KV cache per replica (HBM)", f"{res.kv_cache_gb:,.1f} GB ({res.memory['kv_capacity_tokens']:,} tokens"
-         + (f"; MLA's latent is held by each of the {c['tp']} TP ranks)" if c.get("mla_replicated") else ")")),
+         + (f"; MLA's latent is held by each of the {c['tp'] // c.get('attention_dp', 1)} TP ranks of an attention "
+            "group)" if c.get("mla_replicated") else
+            (f"; {c['attention_dp']} attention groups, each holding its own requests')" if c.get("attention_dp", 1) > 1
+             else ")"))),
         ("weights per chip", f"{res.memory['weights_gb_per_chip']:,.1f} GB of {res.memory['usable_gb_per_chip']:,.1f} GB "
                              f"usable ({res.memory['hbm_gb_per_chip']:,.1f} GB HBM)"),
         ("cost per M output tokens (owner)", f"${res.cost_per_mtok_usd:,.3f}" if math.isfinite(res.cost_per_mtok_usd)

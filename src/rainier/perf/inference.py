@@ -102,6 +102,7 @@ __all__ = [
     "Candidate",
     "search_configs",
     "tp_problem",
+    "attention_dp_problem",
     "tp_choices",
     "disaggregation_split",
     "ServingResult",
@@ -323,6 +324,31 @@ def tp_problem(model: Model, tp: int) -> str | None:
     return None
 
 
+def attention_dp_problem(model: Model, tp: int, pp: int, attention_dp: int) -> str | None:
+    """Why ``attention_dp`` data-parallel attention groups cannot serve ``model`` at (tp, pp), or None.
+
+    Data-parallel attention (SGLang's ``--enable-dp-attention``, vLLM's data parallelism with expert-parallel
+    MoE, TensorRT-LLM's attention DP) splits a replica's ``tp`` ranks into ``attention_dp`` groups of ``tp /
+    attention_dp``: each group attends to its own requests with its own copy of the attention weights, and the
+    groups meet at the MoE layers (tokens all-gathered or dispatched to the experts, which stay split over all
+    ``tp`` ranks). Its point: MLA's compressed KV (and any KV head fewer than the ranks) is replicated on every
+    rank of a tensor-parallel attention; in a group of one rank it is held once. Needs a MoE model, ``tp``
+    divisible by ``attention_dp`` and one pipeline stage.
+    """
+    if attention_dp < 1:
+        return f"attention_dp={attention_dp} must be at least 1"
+    if attention_dp == 1:
+        return None
+    if model.moe is None:
+        return (f"{model.name} is dense: data-parallel attention serves MoE models (the attention groups meet at "
+                "the experts)")
+    if tp % attention_dp:
+        return f"attention_dp={attention_dp} does not divide tp={tp} (each group takes tp / attention_dp ranks)"
+    if pp > 1:
+        return f"data-parallel attention runs on one pipeline stage (pp={pp})"
+    return None
+
+
 def tp_choices(model: Model, limit: int) -> list[int]:
     """Every valid tensor-parallel degree up to ``limit`` (see :func:`tp_problem`), ascending."""
     return [t for t in range(1, max(int(limit), 0) + 1) if tp_problem(model, t) is None]
@@ -378,6 +404,12 @@ class MemoryPlan:
     kv_bytes: float
     kv_capacity_tokens: int
     fits: bool
+    attention_dp: int = 1  # data-parallel attention groups: each holds 1/attention_dp of the capacity
+
+    @property
+    def group_capacity_tokens(self) -> int:
+        """KV tokens one attention group holds: the longest request the replica can take."""
+        return self.kv_capacity_tokens // self.attention_dp
 
     def to_dict(self) -> dict[str, float | bool]:
         return {
@@ -392,32 +424,42 @@ class MemoryPlan:
         }
 
 
-def weight_bytes_per_chip(model: Model, precision: str, tp: int, pp: int) -> float:
+def weight_bytes_per_chip(model: Model, precision: str, tp: int, pp: int, attention_dp: int = 1) -> float:
+    """Weight bytes per chip; with data-parallel attention (``attention_dp`` groups of ``tp / attention_dp``
+    ranks) each group holds the attention weights whole, split only within the group."""
     pc = param_counts(model)
     emb = pc.embedding + pc.output
-    return ((pc.total - emb) * WEIGHT_BYTES[precision] + emb * ACT_BYTES) / (tp * pp)
+    w = ((pc.total - emb) * WEIGHT_BYTES[precision] + emb * ACT_BYTES) / (tp * pp)
+    if attention_dp > 1:
+        attn = model.layers * pc.attention_per_layer * WEIGHT_BYTES[precision]
+        w += attn / (tp // attention_dp * pp) - attn / (tp * pp)
+    return w
 
 
 def memory_plan(model: Model, acc: Accelerator, precision: str, tp: int, pp: int, *,
                 token_budget: int = DEFAULT_TOKEN_BUDGET, max_batch: int = 1024,
                 fit: InferenceFit | None = None, kv_context: float | None = None,
-                kv_dtype: str | None = None, spec: SpecConfig | None = None) -> MemoryPlan:
+                kv_dtype: str | None = None, spec: SpecConfig | None = None, attention_dp: int = 1) -> MemoryPlan:
     """Bytes per chip of a replica at (tp, pp) and the KV tokens left; a speculative draft (``spec``) adds its
-    weights and its own KV per token (it runs beside the target at the same TP)."""
+    weights and its own KV per token (it runs beside the target at the same TP). With data-parallel attention
+    (``attention_dp`` groups) a group's ranks hold only its own requests' KV, split over the group's ``tp /
+    attention_dp`` ranks (MLA's latent: replicated on those ranks only), so the replica holds ``attention_dp``
+    times the tokens one group does."""
     f = fit or load_inference_fit()
     kvd = kv_precision(precision, kv_dtype)
-    w = weight_bytes_per_chip(model, precision, tp, pp)
+    ta = tp // attention_dp
+    w = weight_bytes_per_chip(model, precision, tp, pp, attention_dp)
     ffn = model.moe.expert_ffn_hidden * model.moe.top_k if model.moe else model.ffn_hidden
     act = token_budget * ACT_BYTES * (4 * model.hidden + 3 * ffn / tp) + max_batch * model.vocab / tp * 4.0
     usable = acc.hbm_bytes * f.hbm_usable_fraction
-    per_tok = _kv_bytes_token_layer_chip(model, tp, kvd) * math.ceil(model.layers / pp) * model.kv_share(kv_context)
+    per_tok = _kv_bytes_token_layer_chip(model, ta, kvd) * math.ceil(model.layers / pp) * model.kv_share(kv_context)
     if spec is not None:
         d = spec.draft
         w += draft_weight_bytes(spec, WEIGHT_BYTES[precision], ACT_BYTES, tp)
-        per_tok += _kv_bytes_token_layer_chip(d, tp, kvd) * d.layers * d.kv_share(kv_context)
+        per_tok += _kv_bytes_token_layer_chip(d, ta, kvd) * d.layers * d.kv_share(kv_context)
     kv = usable - w - act
-    cap = int(kv // per_tok) if kv > 0 else 0
-    return MemoryPlan(acc.hbm_bytes, usable, w, act, per_tok, max(kv, 0.0), cap, cap > 0)
+    cap = int(kv // per_tok) * attention_dp if kv > 0 else 0
+    return MemoryPlan(acc.hbm_bytes, usable, w, act, per_tok, max(kv, 0.0), cap, cap > 0, attention_dp)
 
 
 def _longest(work: Any) -> int:
@@ -484,9 +526,13 @@ class StepModel:
     def __init__(self, model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *,
                  tp: int, pp: int, ep: int, precision: str, fit: InferenceFit | None = None,
                  token_cap: int = STEP_TOKEN_CAP, decode_attention: str = "grouped",
-                 kv_context: float | None = None, kv_dtype: str | None = None):
+                 kv_context: float | None = None, kv_dtype: str | None = None, attention_dp: int = 1):
         self.model, self.acc, self.system = model, acc, system
         self.tp, self.pp, self.ep, self.precision = int(tp), int(pp), int(ep), precision
+        # data-parallel attention (see attention_dp_problem): adp groups of ta = tp / adp ranks, each group
+        # attending to its own requests with its own copy of the attention weights
+        self.adp = int(attention_dp)
+        self.ta = self.tp // self.adp
         self.gemm_precision = gemm_precision(acc, precision)
         if decode_attention not in DECODE_ATTENTION:
             raise RainierError(f"unknown decode attention kernel '{decode_attention}'", field="--decode-attention",
@@ -500,18 +546,24 @@ class StepModel:
         self.moe_layers_stage = pc.moe_layers / pp
         self.dense_layers_stage = pc.dense_layers / pp
         self.eff = self.fit.eff_params(acc)
-        self.grid = _sat_grid(token_cap)
+        # the tables cover a full token budget beside every group's decodes
+        self.grid = _sat_grid(token_cap + MAX_SLOTS * (self.adp - 1))
+        # the attention projections of one attention group holding t tokens
+        self.t_attn = np.array([self._attn_lin(float(t)) for t in self.grid])
         parts = np.array([self._stage_parts(float(t)) for t in self.grid])
         self.t_lin, self.t_comm, self.t_ew, self.t_p2p = parts.T
         self.t_head = np.array([self._head(float(t)) for t in self.grid])
         self.t_stage = self.t_lin + self.t_comm + self.t_ew
-        # Attention core coefficients (seconds per unit, per iteration over all layers).
-        kv_b = _kv_bytes_token_layer_chip(model, tp, self.kv_dtype)
+        # Attention core coefficients (seconds per unit, per iteration over all layers). With data-parallel
+        # attention each group holds 1/adp of the requests (balanced), so a unit of the replica's context or
+        # prefill work costs 1/adp of its time on one group.
+        ta, adp = self.ta, self.adp
+        kv_b = _kv_bytes_token_layer_chip(model, ta, self.kv_dtype)
         # attention reads each cached token once per layer that still holds it: a sliding-window layer only
         # its window (decode reads and, approximately, prefill pairs at the workload's typical context)
         swa = model.kv_share(kv_context)
         mem_c = _comp.memory_time_s(acc, 1e9, self.eff) / 1e9
-        heads = math.ceil(model.heads / tp)
+        heads = math.ceil(model.heads / ta)
         if model.mla is not None:
             c = model.mla
             dec_flops = heads * 2.0 * (2 * c.kv_lora_rank + c.qk_rope_head_dim)  # absorbed MLA decode
@@ -526,13 +578,13 @@ class StepModel:
         attn_c = _comp.flash_attention_time_s(acc, 1e12, 0.0, 512, hd, self.eff) / 1e12
         attn_dec_c = _comp.attention_time_s(acc, 1e12, 0.0, 64, hd, self.eff) / 1e12
         # A per-head decode kernel reads each KV head once per query head that uses it (GQA group).
-        self.kv_reads = (max(heads / _kv_heads_per_chip(model, tp), 1.0)
+        self.kv_reads = (max(heads / _kv_heads_per_chip(model, ta), 1.0)
                          if decode_attention == "per-head" and model.mla is None else 1.0)
         # a decode query's attention per token of context: the KV bytes it reads, or its FLOPs when those take longer
-        self._kv_read_s = model.layers * swa * (kv_b * self.kv_reads * mem_c)
-        self._kv_flop_s = model.layers * swa * (dec_flops * attn_dec_c)
+        self._kv_read_s = model.layers * swa * (kv_b * self.kv_reads * mem_c) / adp
+        self._kv_flop_s = model.layers * swa * (dec_flops * attn_dec_c) / adp
         self.c_kv = max(self._kv_read_s, self._kv_flop_s)
-        self.c_attn = model.layers * swa * pf_flops * attn_c
+        self.c_attn = model.layers * swa * pf_flops * attn_c / adp
         self.t_fixed = self.fit.step_overhead_s + self.fit.layer_overhead_s * model.layers
 
     def kv_coeff(self, queries: int) -> float:
@@ -547,21 +599,29 @@ class StepModel:
             return 0.0
         return _comp.gemm_time_s(self.acc, m, n, k, p, batch, self.eff)
 
-    def _stage_parts(self, T: float) -> tuple[float, float, float, float]:
-        m, tp, ep = self.model, self.tp, self.ep
+    def _attn_lin(self, T: float) -> float:
+        """The attention projections of one layer on a rank of an attention group holding ``T`` tokens."""
+        m, ta = self.model, self.ta
         h = m.hidden
-        heads = math.ceil(m.heads / tp)
+        heads = math.ceil(m.heads / ta)
         g = self._gemm
         if m.mla is not None:
             c = m.mla
             q_w = heads * (c.qk_nope_head_dim + c.qk_rope_head_dim)
             q = g(T, c.q_lora_rank, h) + g(T, q_w, c.q_lora_rank) if c.q_lora_rank else g(T, q_w, h)
-            attn = (q + g(T, c.kv_lora_rank + c.qk_rope_head_dim, h)
+            return (q + g(T, c.kv_lora_rank + c.qk_rope_head_dim, h)
                     + g(T, heads * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank)
                     + g(T, h, heads * c.v_head_dim))
-        else:
-            d = m.d_head
-            attn = g(T, (heads + 2 * _kv_heads_per_chip(m, tp)) * d, h) + g(T, h, heads * d)
+        d = m.d_head
+        return g(T, (heads + 2 * _kv_heads_per_chip(m, ta)) * d, h) + g(T, h, heads * d)
+
+    def _stage_parts(self, T: float) -> tuple[float, float, float, float]:
+        m, tp, ep, adp = self.model, self.tp, self.ep, self.adp
+        h = m.hidden
+        g = self._gemm
+        # each attention group projects its share of the tokens (balanced; a group's GEMM of under one token
+        # still reads every weight: the table's first point)
+        attn = float(np.interp(T / adp, self.grid, self.t_attn))
         mats_up = 2 if m.ffn_type == "swiglu" else 1
 
         def mlp(ffn: float, tokens: float, batch: float = 1.0, split: float = tp) -> float:
@@ -581,22 +641,45 @@ class StepModel:
             if e.shared_experts:
                 moe += mlp((e.shared_ffn_hidden or e.expert_ffn_hidden) * e.shared_experts, T)
         lin = self.layers_stage * attn + self.dense_layers_stage * dense + self.moe_layers_stage * moe
-        # Collectives per layer.
+        # Collectives per layer: the attention's all-reduce within its group (T / adp tokens over ta ranks), then
+        # the MLP's: an all-reduce over tp (TP attention: the MLP's own; data-parallel attention: the all-gather
+        # of every group's tokens before the MLP and the reduce-scatter after it, one all-reduce's bytes), or the
+        # experts' dispatch and combine all-to-alls
         ar = _coll.collective_time_s(self.topo, "all_reduce", T * h * ACT_BYTES, tp) if tp > 1 else 0.0
-        comm = self.dense_layers_stage * 2 * ar
+        ar_attn = (_coll.collective_time_s(self.topo, "all_reduce", T / adp * h * ACT_BYTES, self.ta)
+                   if self.ta > 1 else 0.0)
+        comm = self.dense_layers_stage * (ar_attn + ar)
         if m.moe is not None:
             if ep > 1:
                 a2a = _coll.collective_time_s(self.topo, "all_to_all", T * m.moe.top_k * h * ACT_BYTES / ep, ep)
-                comm += self.moe_layers_stage * (ar + 2 * a2a)
+                comm += self.moe_layers_stage * (ar_attn + 2 * a2a)
             else:
-                comm += self.moe_layers_stage * 2 * ar
+                comm += self.moe_layers_stage * (ar_attn + ar)
         ffn_local = (m.moe.expert_ffn_hidden * m.moe.top_k if m.moe else m.ffn_hidden) / tp
-        ew_bytes = T * ACT_BYTES * (8 * h + 3 * ffn_local) + T * _kv_bytes_token_layer_chip(m, tp, self.kv_dtype)
+        ew_bytes = (T * ACT_BYTES * (8 * h + 3 * ffn_local)
+                    + T / adp * _kv_bytes_token_layer_chip(m, self.ta, self.kv_dtype))
         ew = self.layers_stage * _comp.elementwise_time_s(self.acc, ew_bytes, self.eff)
         p2p = 0.0
         if self.pp > 1:
             p2p = _coll.collective_time_s(self.topo, "p2p", T * h * ACT_BYTES, 2, stride=tp)
         return lin, comm, ew, p2p
+
+    def dp_imbalance_s(self, ndec: Any, tok_pf: Any, nseq_pf: Any, units: Any) -> Any:
+        """Data-parallel attention: the busiest group's attention work beyond the balanced share that
+        :meth:`step_time_s` counts (arrays or scalars; 0 with tensor-parallel attention). A request is prefilled
+        by the one group holding it, so a step's prefill chunks (``nseq_pf`` requests, ``tok_pf`` tokens) load at
+        most ``min(adp, nseq_pf)`` groups, while its ``ndec`` decodes spread over all ``adp``: the groups wait for
+        the busiest at the experts (TensorRT-LLM's attention-DP balance note: "the iteration time is dominated by
+        the slowest rank"). A prompt prefilled alone pays its attention projections and core on one group."""
+        if self.adp == 1:
+            return 0.0 * np.asarray(tok_pf, dtype=float)
+        adp = float(self.adp)
+        ndec, tok_pf = np.asarray(ndec, dtype=float), np.asarray(tok_pf, dtype=float)
+        busy = np.clip(np.asarray(nseq_pf, dtype=float), 1.0, adp)
+        g, a = self.grid, self.t_attn
+        hot = np.interp(tok_pf / busy + ndec / adp, g, a)
+        even = np.interp((tok_pf + ndec) / adp, g, a)
+        return self.layers_stage * (hot - even) + np.asarray(units, dtype=float) * self.c_attn * (adp / busy - 1.0)
 
     def _head(self, n_seq: float) -> float:
         m = self.model
@@ -650,7 +733,7 @@ _STEP_CACHE: dict[tuple[Any, ...], tuple[StepModel, tuple[Any, ...]]] = {}
 def step_model(model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *, tp: int, pp: int = 1,
                ep: int = 1, precision: str = "bf16", fit: InferenceFit | None = None,
                decode_attention: str = "grouped", kv_context: float | None = None,
-               kv_dtype: str | None = None) -> StepModel:
+               kv_dtype: str | None = None, attention_dp: int = 1) -> StepModel:
     """A :class:`StepModel`, cached per (objects, parallelism, precision, fit).
 
     Catalog entries hold dicts and are not hashable, so the cache keys on identity and keeps the
@@ -659,12 +742,12 @@ def step_model(model: Model, acc: Accelerator, system: System, catalog: Catalog 
     f = fit or load_inference_fit()
     ctx = kv_context if model.sliding_fraction else None
     key = (id(model), id(acc), id(system), id(catalog), int(tp), int(pp), int(ep), precision, f, decode_attention, ctx,
-           kv_precision(precision, kv_dtype))
+           kv_precision(precision, kv_dtype), int(attention_dp))
     hit = _STEP_CACHE.get(key)
     if hit is not None:
         return hit[0]
     sm = StepModel(model, acc, system, catalog, tp=tp, pp=pp, ep=ep, precision=precision, fit=f,
-                   decode_attention=decode_attention, kv_context=ctx, kv_dtype=kv_dtype)
+                   decode_attention=decode_attention, kv_context=ctx, kv_dtype=kv_dtype, attention_dp=attention_dp)
     if len(_STEP_CACHE) > 512:
         _STEP_CACHE.clear()
     _STEP_CACHE[key] = (sm, (model, acc, system, catalog))
@@ -712,6 +795,7 @@ def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
         dt = float(sm.step_time_s(n_dec + x * pf, n_dec + x, ctx, units)) + (once if n_dec > 0 else 0.0)
     else:
         dt = float(spec.step_time_s(n_dec, x * pf, x, ctx, units))
+    dt += float(sm.dp_imbalance_s(n_dec, x * pf, x, units))
     return SteadyState(b, dt, x, x * mean_out / dt, x * (mean_in + mean_out) / dt, x / dt,
                        _prefill_alone_s(sm, spec, pf, mean_in - pf, token_budget))
 
@@ -725,6 +809,7 @@ def _prefill_alone_s(sm: StepModel, spec: SpecStep | None, tokens: float, cached
         c = min(left, float(token_budget))
         u = c * (c + 1) / 2 + c * done
         t += float(sm.step_time_s(c, 1, 0.0, u) if spec is None else spec.step_time_s(0.0, c, 1, 0.0, u))
+        t += float(sm.dp_imbalance_s(0.0, c, 1.0, u))
         done, left = done + c, left - c
         if left <= 0:
             return t
@@ -751,7 +836,8 @@ def spec_step(sm: StepModel, spec: SpecConfig | None, catalog: Catalog | None, *
     f = dataclasses.replace(fit or sm.fit, step_overhead_s=0.0)  # the target's iteration pays the host time
     d = step_model(spec.draft, sm.acc, sm.system, catalog, tp=sm.tp, pp=1,
                    ep=sm.ep if spec.mtp and spec.draft.moe is not None else 1, precision=sm.precision, fit=f,
-                   decode_attention=sm.decode_attention, kv_context=kv_context, kv_dtype=sm.kv_dtype)
+                   decode_attention=sm.decode_attention, kv_context=kv_context, kv_dtype=sm.kv_dtype,
+                   attention_dp=sm.adp)
     return SpecStep(sm, d, spec)
 
 
@@ -777,6 +863,7 @@ class Candidate:
     step_s: float
     ttft_s: float
     meets_slo: bool
+    attention_dp: int = 1
 
     @property
     def chips_per_replica(self) -> int:
@@ -809,11 +896,12 @@ def cascade_terms(sm: StepModel, tokens: float) -> tuple[float, float]:
     decodes' queries attend to the prefix together, as a prefill chunk attends to its context, so the prefix's KV
     is read once per iteration and its FLOPs run at the prefill kernel's efficiency. Returns (the share of a
     prefix token's per-request decode cost that this saves, ``1 - c_attn / c_kv``; seconds of the one read per
-    iteration, ``tokens x`` the KV-read time per token). Where the prefill kernel's FLOPs cost more than a
-    decode's read (no saving), a stack keeps the per-request kernel: (0, 0)."""
+    iteration, ``tokens x`` the KV-read time per token; with data-parallel attention every group reads its own copy,
+    so a token's read costs a group ``adp`` times the balanced share). Where the prefill kernel's FLOPs cost more
+    than a decode's read (no saving), a stack keeps the per-request kernel: (0, 0)."""
     if sm.c_attn >= sm.c_kv:
         return 0.0, 0.0
-    return 1.0 - sm.c_attn / sm.c_kv, tokens * sm._kv_read_s
+    return 1.0 - sm.c_attn / sm.c_kv, tokens * sm._kv_read_s * sm.adp
 
 
 def _cascade(sm: StepModel, shared: SharedPrefix | None) -> tuple[float, float]:
@@ -828,9 +916,10 @@ def _cascade(sm: StepModel, shared: SharedPrefix | None) -> tuple[float, float]:
 PREFIX_ATTENTION = ("per-request", "cascade")
 
 
-def _shared(sp: SharedPrefix | None) -> tuple[int, float]:
-    """(tokens held once per replica, mean tokens of a request that are the prefix)."""
-    return (sp.tokens, sp.mean_shared) if sp is not None else (0, 0.0)
+def _shared(sp: SharedPrefix | None, attention_dp: int = 1) -> tuple[int, float]:
+    """(tokens held once per replica, once per attention group with data-parallel attention; mean tokens of a
+    request that are the prefix)."""
+    return (sp.tokens * attention_dp, sp.mean_shared) if sp is not None else (0, 0.0)
 
 
 def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, token_budget: int,
@@ -842,13 +931,13 @@ def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, t
     # draft's proposals under speculative decoding. A shared prefix is held once (off the capacity), not
     # per request.
     per_tok, k = gain_and_tokens(spec)  # the TPOT a request sees is the step time over the tokens it gains per step
-    store, per_req = _shared(shared)
+    store, per_req = _shared(shared, sm.adp)
     kv_tokens, own_in = kv_tokens - store, mean_in - per_req
     if kv_policy == "paged":
         bmax = max(1, int(max(kv_tokens, 0) * (1.0 - KV_WATERMARK) // max(own_in + mean_out / 2 + k, 1.0)))
     else:
         bmax = max(1, int(max(kv_tokens, 0) // max(own_in + mean_out + k, 1.0)))
-    bmax = min(bmax, MAX_SLOTS)
+    bmax = min(bmax, MAX_SLOTS * sm.adp)  # the slot cap is per attention group
     if batch_cap is not None:
         bmax = min(bmax, int(batch_cap))
     kw: dict[str, Any] = dict(prefix_hit=prefix_hit, spec=spec, shared=shared)
@@ -874,12 +963,15 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    max_batch: int | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET,
                    fit: InferenceFit | None = None, decode_attention: str = "grouped",
                    kv_policy: str = "paged", kv_dtype: str | None = None, prefix_hit: float = 0.0,
-                   spec: SpecConfig | None = None, shared: SharedPrefix | None = None) -> list[Candidate]:
-    """Every feasible (tp, pp, ep) on ``chips`` chips, best output tokens/s per chip first.
+                   spec: SpecConfig | None = None, shared: SharedPrefix | None = None,
+                   attention_dp: int | None = None) -> list[Candidate]:
+    """Every feasible (tp, pp, ep, attention_dp) on ``chips`` chips, best output tokens/s per chip first.
 
     Fixed flags are honoured; the rest are enumerated: tp over the valid degrees within the scale-up
     domain (:func:`tp_choices`: even splits of the heads and powers of two), pp over powers of two
-    up to the layers' count, ep over power-of-two divisors of tp (MoE).
+    up to the layers' count, ep over power-of-two divisors of tp (MoE), attention_dp 1 (tensor-parallel
+    attention) or tp (data-parallel attention, one rank a group: MoE models on one pipeline stage,
+    :func:`attention_dp_problem`).
     Scored analytically (:func:`steady_state`); SLO-meeting candidates rank first. With speculative
     decoding (``spec``) a replica is one pipeline stage (the draft runs beside the target).
     """
@@ -904,21 +996,30 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                     continue
                 if model.moe is not None and (t % e or e > model.moe.experts):
                     continue
-                mp = memory_plan(model, acc, precision, t, p, token_budget=token_budget,
-                                 max_batch=max_batch or 1024, fit=fit, kv_context=kv_ctx, kv_dtype=kv_dtype, spec=spec)
-                if mp.kv_capacity_tokens < need + shared_extra:  # the shared prefix and one request (its own part)
-                    continue
-                sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
-                                decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kv_dtype)
-                ss = spec_step(sm, spec, catalog, kv_context=kv_ctx, fit=fit)
-                b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s, max_batch,
-                                   kv_policy, prefix_hit=prefix_hit, spec=ss, shared=shared)
-                r = replicas or chips // per
-                tpot = st.step_s / (spec.gain if spec is not None else 1.0)
-                meets = (slo_tpot_s is None or tpot <= slo_tpot_s) and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s)
-                tok = st.output_tokens_per_s * r
-                out.append(Candidate(t, p, e, r, b, mp.kv_capacity_tokens, tok, tok / chips, st.step_s, st.ttft_s, meets))
-    out.sort(key=lambda c: (not c.meets_slo, -c.output_tokens_per_s_per_chip, c.tp * c.pp))
+                adps = [attention_dp] if attention_dp else ([1, t] if model.moe is not None and t > 1 else [1])
+                for d in adps:
+                    if attention_dp_problem(model, t, p, d):
+                        continue
+                    mp = memory_plan(model, acc, precision, t, p, token_budget=token_budget,
+                                     max_batch=max_batch or 1024, fit=fit, kv_context=kv_ctx, kv_dtype=kv_dtype,
+                                     spec=spec, attention_dp=d)
+                    # the shared prefix and one request (its own part) in one attention group's share
+                    if mp.group_capacity_tokens < need + shared_extra:
+                        continue
+                    sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
+                                    decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kv_dtype,
+                                    attention_dp=d)
+                    ss = spec_step(sm, spec, catalog, kv_context=kv_ctx, fit=fit)
+                    b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s,
+                                       max_batch, kv_policy, prefix_hit=prefix_hit, spec=ss, shared=shared)
+                    r = replicas or chips // per
+                    tpot = st.step_s / (spec.gain if spec is not None else 1.0)
+                    meets = ((slo_tpot_s is None or tpot <= slo_tpot_s)
+                             and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s))
+                    tok = st.output_tokens_per_s * r
+                    out.append(Candidate(t, p, e, r, b, mp.kv_capacity_tokens, tok, tok / chips, st.step_s, st.ttft_s,
+                                         meets, d))
+    out.sort(key=lambda c: (not c.meets_slo, -c.output_tokens_per_s_per_chip, c.tp * c.pp, c.attention_dp))
     return out
 
 
@@ -955,9 +1056,9 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
             return float(sm.step_time_s(b, b, b * ctx, 0.0)) + once
         return float(spec.step_time_s(b, 0.0, 0.0, b * ctx, 0.0)) / g
 
-    store, per_req = _shared(shared)
-    own = mean_in - per_req + mean_out + k  # the shared prefix is held once
-    bmax = max(1, min(MAX_SLOTS, int(max(kv_tokens - store, 0) // own)))
+    store, per_req = _shared(shared, sm.adp)
+    own = mean_in - per_req + mean_out + k  # the shared prefix is held once (per attention group)
+    bmax = max(1, min(MAX_SLOTS * sm.adp, int(max(kv_tokens - store, 0) // own)))
     target = 0.85 * slo_tpot_s if slo_tpot_s else None
     b = bmax
     if target is not None and dec_step(b) > target:
@@ -1042,7 +1143,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      step_overhead_s: float | None = None, kv_dtype: str | None = None,
                      prefix_hit: float = 0.0, draft: Model | str | None = None, spec_tokens: int | None = None,
                      spec_accept: float | None = None, shared_prefix: int = 0,
-                     prefix_attention: str = "per-request") -> ServingResult:
+                     prefix_attention: str = "per-request", attention_dp: int | None = None) -> ServingResult:
     """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
 
     Traffic: ``offline`` (all requests at t = 0), ``qps`` (Poisson), ``concurrency`` (closed loop) or a
@@ -1062,7 +1163,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     ``prefix_attention``: how decodes read it, ``per-request`` (each request's attention reads it: SGLang,
     TensorRT-LLM) or ``cascade`` (once per iteration: vLLM V1's cascade attention, FlashInfer). ``draft`` (a model, or ``"mtp"`` for the target's one-layer head) decodes
     speculatively, proposing ``spec_tokens`` (3) tokens per step, each accepted with probability
-    ``spec_accept`` (0.7): see :mod:`rainier.perf.speculative`.
+    ``spec_accept`` (0.7): see :mod:`rainier.perf.speculative`. ``attention_dp``: data-parallel attention groups
+    per replica (:func:`attention_dp_problem`; 1: tensor-parallel attention; None: searched for MoE models, 1 or tp).
     Arguments mirror the `rainier serve` flags, and errors name the flags.
     """
     call = dict(locals())  # the arguments, to serve co-located as well when the search picks a split
@@ -1082,7 +1184,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     chips = int(chips)
     if chips < 1:
         raise RainierError(f"need at least one chip (got {chips})", field="--chips", fix="give --chips 8")
-    for name, v in (("--tp", tp), ("--pp", pp), ("--ep", ep), ("--replicas", replicas), ("--requests", requests)):
+    for name, v in (("--tp", tp), ("--pp", pp), ("--ep", ep), ("--replicas", replicas), ("--requests", requests),
+                    ("--attention-dp", attention_dp)):
         if v is not None and v < 1:
             raise RainierError(f"must be at least 1 (got {v})", field=name, fix=f"give {name} 1 or more")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -1187,6 +1290,20 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                                fix="give an --ep that divides one of the tensor-parallel sizes "
                                    f"{', '.join(str(t) for t in tp_choices(m, tp_limit))}")
 
+    if attention_dp is not None and attention_dp > 1:
+        if m.moe is None or (pp is not None and pp > 1):
+            why = attention_dp_problem(m, tp or attention_dp, pp or 1, attention_dp)
+            raise RainierError(str(why), field="--attention-dp",
+                               fix="drop --attention-dp (or give 1)" if m.moe is None else "drop --pp, or --attention-dp")
+        if tp is not None and tp % attention_dp:
+            raise RainierError(f"attention_dp={attention_dp} does not divide tp={tp} (each group takes tp / "
+                               "attention_dp ranks)", field="--attention-dp",
+                               fix=f"give a divisor of --tp {tp}, e.g. --attention-dp {tp}")
+        if tp is None and not any(t % attention_dp == 0 for t in tp_choices(m, tp_limit)):
+            raise RainierError(f"attention_dp={attention_dp} must divide tp, and tp is at most {tp_limit} here "
+                               f"(chips and the {s.scaleup_domain_chips}-chip scale-up domain)", field="--attention-dp",
+                               fix=f"give --attention-dp {tp_limit} or less")
+
     # Workload.
     trace_reqs = None
     dist: Any
@@ -1232,20 +1349,25 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         pshare = shared.mean_cached / float(np.mean(xs))
 
     budget = int(token_budget if token_budget is not None else DEFAULT_TOKEN_BUDGET)
-    if max_batch is not None and not 1 <= max_batch <= MAX_SLOTS:
-        raise RainierError(f"max batch {max_batch:,} is outside 1..{MAX_SLOTS:,}", field="--max-batch",
-                           fix=f"give 1 to {MAX_SLOTS:,} requests in flight per replica")
+    slot_cap = MAX_SLOTS * (attention_dp or 1)  # per attention group: the replica's batch with --attention-dp
+    if max_batch is not None and not 1 <= max_batch <= slot_cap:
+        raise RainierError(f"max batch {max_batch:,} is outside 1..{slot_cap:,}", field="--max-batch",
+                           fix=f"give 1 to {slot_cap:,} requests in flight per replica"
+                               + ("" if attention_dp else f" ({MAX_SLOTS:,} per attention group: more with "
+                                                          "--attention-dp on a MoE model)"))
     if not 1 <= budget <= STEP_TOKEN_CAP - MAX_SLOTS:
         raise RainierError(f"token budget {budget:,} is outside 1..{STEP_TOKEN_CAP - MAX_SLOTS:,}", field="--token-budget",
                            fix=f"give at most {STEP_TOKEN_CAP - MAX_SLOTS:,} tokens per iteration (the step model's "
                                f"tables cover {STEP_TOKEN_CAP:,} tokens with up to {MAX_SLOTS:,} decodes)")
-    searched = tp is None or pp is None or (m.moe is not None and ep is None)
+    searched = tp is None or pp is None or (m.moe is not None and (ep is None or attention_dp is None))
+    if attention_dp is not None and attention_dp > 1:
+        pp = 1  # data-parallel attention runs on one pipeline stage
     slo_for_search = slo_tpot_s
     cands = search_configs(m, a, s, cat, chips, precision=precision, mean_in=mean_in, mean_out=mean_out,
                            tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
                            decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd,
-                           prefix_hit=pshare, spec=spec, shared=shared)
+                           prefix_hit=pshare, spec=spec, shared=shared, attention_dp=attention_dp)
     if not cands:
         # Report the largest replica the flags allow: the most memory per chip the search had.
         per_max = chips // replicas if replicas is not None else chips
@@ -1267,9 +1389,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     best = cands[0]
     kv_ctx = mean_in + mean_out / 2.0
     sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision, fit=f,
-                    decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kvd)
+                    decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kvd, attention_dp=best.attention_dp)
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
-                     kv_context=kv_ctx, kv_dtype=kvd, spec=spec)
+                     kv_context=kv_ctx, kv_dtype=kvd, spec=spec, attention_dp=best.attention_dp)
     ss = spec_step(sm, spec, cat, kv_context=kv_ctx, fit=f)
     sk: dict[str, Any] = dict(prefix_hit=pshare, spec=ss, shared=shared)  # the steady-state model's workload keywords
     reps = best.replicas
@@ -1292,7 +1414,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                                f"model's tables cover ({STEP_TOKEN_CAP - MAX_SLOTS:,} tokens)", field="--max-batch",
                                fix=f"give --max-batch at most {(STEP_TOKEN_CAP - MAX_SLOTS) // per_req:,}")
     else:
-        slots = max(1, min(MAX_SLOTS, int(1.5 * best.max_batch) if slo_for_search is None else best.max_batch))
+        slots = max(1, min(MAX_SLOTS * best.attention_dp,
+                           int(1.5 * best.max_batch) if slo_for_search is None else best.max_batch))
         if slots * per_req > budget:
             notes.append(f"batch limited to {budget // per_req:,} by the token budget of {budget:,} tokens per "
                          f"iteration (memory allows {slots:,})")
@@ -1526,9 +1649,11 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         "router": "round-robin", "scheduler": "FCFS continuous batching, chunked prefill",
         "prefix_hit": prefix_hit, "shared_prefix": shared_prefix,
         "prefix_attention": prefix_attention if shared_prefix else None, "speculative": spec.to_dict() if spec is not None else None,
-        # MLA's compressed KV is shared by the heads, so tensor parallelism replicates it on every rank: the
-        # replica's KV HBM (kv_cache_gb) is tp copies of its token capacity
-        "mla_replicated": m.mla is not None and best.tp > 1,
+        # data-parallel attention groups (1: tensor-parallel attention over all tp ranks)
+        "attention_dp": best.attention_dp,
+        # MLA's compressed KV is shared by the heads, so tensor parallelism replicates it on every rank of an
+        # attention group: the replica's KV HBM (kv_cache_gb) is tp / attention_dp copies of its token capacity
+        "mla_replicated": m.mla is not None and best.tp // best.attention_dp > 1,
     }
     # The search ranks layouts by their analytic steady state at a full batch (not the simulation above, which
     # only the chosen layout gets): the figures say so (basis), mark the chosen one, and meets_slo is null
@@ -1537,8 +1662,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     alts = [
         {"tp": c.tp, "pp": c.pp, "ep": c.ep, "replicas": c.replicas, "max_batch": c.max_batch,
          "output_tokens_per_s_per_chip": c.output_tokens_per_s_per_chip, "step_s": c.step_s,
+         "attention_dp": c.attention_dp,
          "meets_slo": c.meets_slo if has_slo else None, "basis": "analytic steady state",
-         "chosen": (c.tp, c.pp, c.ep) == (best.tp, best.pp, best.ep)}
+         "chosen": (c.tp, c.pp, c.ep, c.attention_dp) == (best.tp, best.pp, best.ep, best.attention_dp)}
         for c in cands[:5]
     ] if searched else []
     accuracy = inference_accuracy(a.family) if fit is None else None
@@ -1610,6 +1736,7 @@ class ReplicaCapacity:
     ttft_s: float
     meets_slo: bool
     cost_per_mtok_usd: float
+    attention_dp: int = 1
 
 
 class _Ref:
@@ -1651,13 +1778,14 @@ def _replica_capacity(model: Any, chip: Any, precision: str, input_len: float,
         mp = memory_plan(m, a, precision, dom, 4)
         raise _not_fit_error(m, a, precision, dom, 4, mp, int(input_len + output_len))
     sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision,
-                    kv_context=input_len + output_len / 2.0)
+                    kv_context=input_len + output_len / 2.0, attention_dp=best.attention_dp)
     st = steady_state(sm, best.max_batch, input_len, output_len)
     usd_h, _, fac_w = _econ(cat, a, s)
     n = best.tp * best.pp
     cost = n * usd_h / 3600.0 / st.output_tokens_per_s * 1e6
     return ReplicaCapacity(n, st.output_tokens_per_s, st.total_tokens_per_s, st.requests_per_s, n * fac_w,
-                           best.tp, best.pp, best.ep, best.max_batch, st.step_s, st.ttft_s, best.meets_slo, cost)
+                           best.tp, best.pp, best.ep, best.max_batch, st.step_s, st.ttft_s, best.meets_slo, cost,
+                           best.attention_dp)
 
 
 def replica_capacity(model: Model | str, chip: Accelerator | str, *, precision: str = "bf16",

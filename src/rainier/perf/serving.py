@@ -120,10 +120,15 @@ class Pool:
 
     def base_s(self, ndec: np.ndarray, tok_pf: np.ndarray, nseq_pf: np.ndarray, units: np.ndarray) -> np.ndarray:
         """Seconds of one iteration of ``ndec`` decodes and a prefill of ``tok_pf`` tokens over ``nseq_pf``
-        requests, less the decode-context term (``c_kv`` x summed context)."""
+        requests, less the decode-context term (``c_kv`` x summed context); with data-parallel attention, plus the
+        busiest group's prefill beyond the balanced share (:meth:`StepModel.dp_imbalance_s`)."""
         if self.spec is None:
-            return self.step.fast_step_s((ndec + tok_pf).astype(float), (ndec + nseq_pf).astype(float), units)
-        return self.spec.base_s(ndec, tok_pf, nseq_pf, units)
+            t = self.step.fast_step_s((ndec + tok_pf).astype(float), (ndec + nseq_pf).astype(float), units)
+        else:
+            t = self.spec.base_s(ndec, tok_pf, nseq_pf, units)
+        if self.step.adp > 1:
+            t = t + self.step.dp_imbalance_s(ndec, tok_pf, nseq_pf, units) * (tok_pf > 0)
+        return t
 
 
 @dataclass
@@ -366,7 +371,9 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     grown = dsteps * g  # context and KV a request gains over them (nout - 1 without speculation)
     off0 = np.maximum(c0 - pin, 0)  # prefix-cached tokens the prefill attends to
     R, S, B = pool.replicas, pool.slots, max(pool.token_budget, pool.slots)
-    KV = KV_own = pool.kv_capacity_tokens - int(kv_store)  # the cache left to the requests' own tokens
+    # the cache left to the requests' own tokens (the prefix is held once per attention group: per replica, or per
+    # data-parallel attention group)
+    KV = KV_own = pool.kv_capacity_tokens - int(kv_store) * pool.step.adp
     if KV < 1:
         raise RainierError(f"a shared prefix of {int(kv_store):,} tokens fills the {pool.kv_capacity_tokens:,}-token "
                            "KV cache of a replica", field="--shared-prefix",
