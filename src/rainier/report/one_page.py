@@ -276,8 +276,10 @@ def build_serving_page(result: Any) -> Page:
     d = to_jsonable(result) or {}
     cfg = d.get("config") or {}
     title = f"Serving {cfg.get('model', d.get('model', '?'))} on {cfg.get('chip', d.get('chip', '?'))}"
-    sub_keys = ("system", "chips", "tp", "pp", "ep", "replicas", "precision", "mode", "qps", "concurrency", "lengths")
-    sub = " · ".join(f"{k} {fmt_num(cfg[k])}" for k in sub_keys if cfg.get(k) is not None and not isinstance(cfg[k], bool))
+    sub_keys = ("system", "chips", "tp", "pp", "ep", "attention_dp", "replicas", "precision", "mode", "qps", "concurrency",
+                "lengths")
+    sub = " · ".join(f"{k.replace('_', ' ')} {fmt_num(cfg[k])}" for k in sub_keys
+                     if cfg.get(k) is not None and not isinstance(cfg[k], bool) and not (k == "attention_dp" and cfg[k] == 1))
     page = Page(title, sub, kind="serving")
     sec = page.section("Summary", "summary")
     cloud = _f(d, "cost_per_mtok_cloud_usd")
