@@ -37,11 +37,12 @@ GPUS = 8
 
 def predict(chip: str, precision: str, kv_dtype: str, concurrency: int, tokens_per_rank: int,
             attention_dp: int = GPUS) -> float:
-    """rainier's output tokens/s per GPU for one run (``attention_dp=1``: the same run with TP attention)."""
+    """rainier's output tokens/s per GPU for one run (``attention_dp=1``: the same run, the same replica batch and
+    token budget, with TP attention)."""
     r = estimate_serving("deepseek-v3", chip, GPUS, tp=GPUS, ep=GPUS, attention_dp=attention_dp, precision=precision,
                          kv_dtype=kv_dtype, input_len=1024, output_len=2048, concurrency=concurrency,
-                         max_batch=concurrency if attention_dp > 1 else None,
-                         token_budget=tokens_per_rank * attention_dp)
+                         max_batch=min(concurrency, 4096) if attention_dp == 1 else concurrency,
+                         token_budget=tokens_per_rank * GPUS)
     return r.output_tokens_per_s_per_chip
 
 

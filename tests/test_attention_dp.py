@@ -146,3 +146,53 @@ def test_bad_attention_dp_is_one_line_naming_the_flag(run_cli, extra, match):
 def test_attention_dp_on_a_dense_model_is_refused(cat):
     with pytest.raises(RainierError, match="--attention-dp: .*dense"):
         estimate_serving("llama3-8b", "h100", 8, attention_dp=8, requests=20, **DS)
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(2, 24), slots=st.sampled_from([1, 4, 16, 64]), budget=st.sampled_from([64, 512, 2048]),
+       conc=st.sampled_from([1, 2, 8, None]), seed=st.integers(0, 50))
+def test_fast_forward_equals_iteration_by_iteration_with_groups(n, slots, budget, conc, seed):
+    """With data-parallel attention the stretches run as one event (decodes whose busiest group holds a whole
+    request's context; a lone prompt's chunks on one group) give the run that stepping every iteration gives."""
+    import numpy as np
+
+    from rainier.catalog import default_catalog
+    from rainier.perf import serving as S
+
+    cat = default_catalog()
+    sm = _sm(cat, "deepseek-v3", "h200", 8, 8, 8)
+    pool = S.Pool(sm, 1, slots, max(budget, slots), 2_000_000)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(16, 6000, n)
+    y = rng.integers(1, 300, n)
+    t = np.zeros(n) if conc else np.cumsum(rng.exponential(0.5, n)) - 0.0
+    fast = S.simulate(pool, t - t[0], x, x, y, concurrency=conc)
+    slow = S.simulate(pool, t - t[0], x, x, y, concurrency=conc, fast_forward=False)
+    for f in ("first_token_s", "finish_s"):
+        np.testing.assert_allclose(getattr(fast, f), getattr(slow, f), rtol=1e-9, atol=1e-12)
+    assert fast.steps == slow.steps
+
+
+def test_a_lone_long_decode_pays_its_whole_context_on_one_group(cat):
+    # one request of 100k context: the group holding it reads all of it, not 1/adp
+    sm = _sm(cat, "deepseek-v3", "h200", 8, 8, 8)
+    assert float(sm.dp_ctx_factor(1)) == 8.0 and float(sm.dp_ctx_factor(64)) == 1.0
+    kw = dict(precision="fp8", concurrency=1, requests=3, tp=8, ep=8, input_len=100_000, output_len=64)
+    dp = estimate_serving("deepseek-v3", "h200", 8, attention_dp=8, **kw)
+    tp = estimate_serving("deepseek-v3", "h200", 8, attention_dp=1, **kw)
+    assert dp.tpot_s["p50"] > tp.tpot_s["p50"]
+
+
+def test_a_busy_group_never_speeds_a_step_up(cat):
+    # a 6,000-token chunk beside small prompts: the group holding the chunk still takes its time
+    sm = _sm(cat, "deepseek-v3", "h200", 8, 8, 8)
+
+    def step(chunks):
+        tok = sum(chunks)
+        units = sum(c * (c + 1) / 2 for c in chunks)
+        extra = sm.dp_imbalance_s(64, tok, len(chunks), units, max(chunks), max(c * (c + 1) / 2 for c in chunks))
+        return float(sm.step_time_s(64 + tok, 64 + len(chunks), 0.0, units) + extra)
+
+    one = step([6000])
+    assert step([6000, 300]) >= one
+    assert step([6000] + [300] * 7) >= one

@@ -95,7 +95,7 @@ def serve_cmd(
     slo_ttft: Annotated[str | None, typer.Option("--slo-ttft", help="p99 time-to-first-token target, e.g. 2s")] = None,
     slo_tpot: Annotated[str | None, typer.Option("--slo-tpot", help="p99 time-per-output-token target, e.g. 200ms")] = None,
     max_batch: Annotated[str | None, typer.Option("--max-batch", help="max requests per replica batch (default: from memory/SLO)")] = None,
-    token_budget: Annotated[str | None, typer.Option("--token-budget", help="max tokens per iteration (default 8192)")] = None,
+    token_budget: Annotated[str | None, typer.Option("--token-budget", help="max tokens per iteration of a replica (default 8192; with --attention-dp shared by its groups: TensorRT-LLM's per-rank max_num_tokens x groups)")] = None,
     prefill_replicas: Annotated[str | None, typer.Option("--prefill-replicas", help="disaggregate: replicas that only prefill; 0 serves co-located (default: co-located, or a split the search picks under an SLO)")] = None,
     decode_attention: Annotated[str, typer.Option("--decode-attention", help="decode attention kernel: grouped (GQA-aware, default) or per-head (TensorRT-LLM before XQA)")] = "grouped",
     kv_policy: Annotated[str, typer.Option("--kv-policy", help="KV cache admission: paged (default) or reserve (input + output held from admission)")] = "paged",

@@ -664,22 +664,40 @@ class StepModel:
             p2p = _coll.collective_time_s(self.topo, "p2p", T * h * ACT_BYTES, 2, stride=tp)
         return lin, comm, ew, p2p
 
-    def dp_imbalance_s(self, ndec: Any, tok_pf: Any, nseq_pf: Any, units: Any) -> Any:
-        """Data-parallel attention: the busiest group's attention work beyond the balanced share that
+    def dp_imbalance_s(self, ndec: Any, tok_pf: Any, nseq_pf: Any, units: Any, max_chunk: Any = None,
+                       max_units: Any = None) -> Any:
+        """Data-parallel attention: the busiest group's prefill work beyond the balanced share that
         :meth:`step_time_s` counts (arrays or scalars; 0 with tensor-parallel attention). A request is prefilled
-        by the one group holding it, so a step's prefill chunks (``nseq_pf`` requests, ``tok_pf`` tokens) load at
-        most ``min(adp, nseq_pf)`` groups, while its ``ndec`` decodes spread over all ``adp``: the groups wait for
-        the busiest at the experts (TensorRT-LLM's attention-DP balance note: "the iteration time is dominated by
-        the slowest rank"). A prompt prefilled alone pays its attention projections and core on one group."""
+        by the one group holding it, so a step's prefill chunks (``nseq_pf`` requests, ``tok_pf`` tokens, the largest
+        ``max_chunk`` tokens doing ``max_units`` of the attention work; the mean chunk where not given) load at most
+        ``min(adp, nseq_pf)`` groups, the busiest holding at least the largest chunk, while the ``ndec`` decodes'
+        projections spread over all ``adp``: the groups wait for the busiest at the experts (TensorRT-LLM's
+        attention-DP balance note: "the iteration time is dominated by the slowest rank"). A prompt prefilled alone
+        pays its attention projections and core on one group. The decodes' context: :meth:`dp_ctx_factor`."""
         if self.adp == 1:
             return 0.0 * np.asarray(tok_pf, dtype=float)
         adp = float(self.adp)
         ndec, tok_pf = np.asarray(ndec, dtype=float), np.asarray(tok_pf, dtype=float)
+        units = np.asarray(units, dtype=float)
         busy = np.clip(np.asarray(nseq_pf, dtype=float), 1.0, adp)
+        hot_tok, hot_units = tok_pf / busy, units / busy
+        if max_chunk is not None:
+            hot_tok = np.maximum(hot_tok, np.asarray(max_chunk, dtype=float))
+        if max_units is not None:
+            hot_units = np.maximum(hot_units, np.asarray(max_units, dtype=float))
         g, a = self.grid, self.t_attn
-        hot = np.interp(tok_pf / busy + ndec / adp, g, a)
+        hot = np.interp(hot_tok + ndec / adp, g, a)
         even = np.interp((tok_pf + ndec) / adp, g, a)
-        return self.layers_stage * (hot - even) + np.asarray(units, dtype=float) * self.c_attn * (adp / busy - 1.0)
+        return self.layers_stage * (hot - even) + self.c_attn * (adp * hot_units - units)
+
+    def dp_ctx_factor(self, ndec: Any) -> Any:
+        """Data-parallel attention: the busiest group's decode context over the balanced share ``c_kv`` prices
+        (``adp / min(adp, ndec)``: fewer decodes than groups leave a group holding a whole request's context; 1 with
+        tensor-parallel attention or a decode on every group)."""
+        n = np.asarray(ndec, dtype=float)
+        if self.adp == 1:
+            return 1.0 + 0.0 * n
+        return self.adp / np.clip(n, 1.0, float(self.adp))
 
     def _head(self, n_seq: float) -> float:
         m = self.model
@@ -795,7 +813,10 @@ def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
         dt = float(sm.step_time_s(n_dec + x * pf, n_dec + x, ctx, units)) + (once if n_dec > 0 else 0.0)
     else:
         dt = float(spec.step_time_s(n_dec, x * pf, x, ctx, units))
-    dt += float(sm.dp_imbalance_s(n_dec, x * pf, x, units))
+    if sm.adp > 1:  # the busiest attention group's prefill and decode context beyond the balanced share
+        c_kv = sm.c_kv if spec is None else spec.c_kv
+        dt += float(sm.dp_imbalance_s(n_dec * (k + 1), x * pf, x, units))
+        dt += ctx * c_kv * (float(sm.dp_ctx_factor(n_dec)) - 1.0)
     return SteadyState(b, dt, x, x * mean_out / dt, x * (mean_in + mean_out) / dt, x / dt,
                        _prefill_alone_s(sm, spec, pf, mean_in - pf, token_budget))
 
@@ -964,7 +985,7 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    fit: InferenceFit | None = None, decode_attention: str = "grouped",
                    kv_policy: str = "paged", kv_dtype: str | None = None, prefix_hit: float = 0.0,
                    spec: SpecConfig | None = None, shared: SharedPrefix | None = None,
-                   attention_dp: int | None = None) -> list[Candidate]:
+                   attention_dp: int | None = None, concurrency: int | None = None) -> list[Candidate]:
     """Every feasible (tp, pp, ep, attention_dp) on ``chips`` chips, best output tokens/s per chip first.
 
     Fixed flags are honoured; the rest are enumerated: tp over the valid degrees within the scale-up
@@ -972,8 +993,10 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
     up to the layers' count, ep over power-of-two divisors of tp (MoE), attention_dp 1 (tensor-parallel
     attention) or tp (data-parallel attention, one rank a group: MoE models on one pipeline stage,
     :func:`attention_dp_problem`).
-    Scored analytically (:func:`steady_state`); SLO-meeting candidates rank first. With speculative
-    decoding (``spec``) a replica is one pipeline stage (the draft runs beside the target).
+    Scored analytically (:func:`steady_state`) at the largest batch memory (and ``max_batch``, and a TPOT target)
+    allows, or, with a closed loop of ``concurrency`` requests, at the batch that leaves each replica (at most
+    ``concurrency / replicas``): a layout is ranked at the load it will see. SLO-meeting candidates rank first.
+    With speculative decoding (``spec``) a replica is one pipeline stage (the draft runs beside the target).
     """
     dom = system.scaleup_domain_chips
     tps = [tp] if tp else tp_choices(model, min(chips, dom))
@@ -1010,9 +1033,12 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                                     decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kv_dtype,
                                     attention_dp=d)
                     ss = spec_step(sm, spec, catalog, kv_context=kv_ctx, fit=fit)
-                    b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s,
-                                       max_batch, kv_policy, prefix_hit=prefix_hit, spec=ss, shared=shared)
                     r = replicas or chips // per
+                    cap = max_batch
+                    if concurrency is not None:
+                        cap = min(cap or MAX_SLOTS * d, max(1, math.ceil(concurrency / r)))
+                    b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s,
+                                       cap, kv_policy, prefix_hit=prefix_hit, spec=ss, shared=shared)
                     tpot = st.step_s / (spec.gain if spec is not None else 1.0)
                     meets = ((slo_tpot_s is None or tpot <= slo_tpot_s)
                              and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s))
@@ -1045,6 +1071,7 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
         pf_step = float(sm.step_time_s(chunk, max(1.0, chunk / pf_in), 0.0, units))
     else:
         pf_step = float(spec.step_time_s(0.0, chunk, max(1.0, chunk / pf_in), 0.0, units))
+    pf_step += float(sm.dp_imbalance_s(0.0, chunk, max(1.0, chunk / pf_in), units))
     pf_rps = 0.8 * (chunk / pf_in) / pf_step
     ctx = mean_in + mean_out / 2
     g, k = gain_and_tokens(spec)
@@ -1052,9 +1079,10 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
     ctx -= saved
 
     def dec_step(b: float) -> float:  # seconds per output token of a request
+        skew = b * ctx * (float(sm.dp_ctx_factor(b)) - 1.0)  # the busiest attention group's context beyond its share
         if spec is None:
-            return float(sm.step_time_s(b, b, b * ctx, 0.0)) + once
-        return float(spec.step_time_s(b, 0.0, 0.0, b * ctx, 0.0)) / g
+            return float(sm.step_time_s(b, b, b * ctx, 0.0)) + once + skew * sm.c_kv
+        return (float(spec.step_time_s(b, 0.0, 0.0, b * ctx, 0.0)) + skew * spec.c_kv) / g
 
     store, per_req = _shared(shared, sm.adp)
     own = mean_in - per_req + mean_out + k  # the shared prefix is held once (per attention group)
@@ -1291,18 +1319,22 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                                    f"{', '.join(str(t) for t in tp_choices(m, tp_limit))}")
 
     if attention_dp is not None and attention_dp > 1:
-        if m.moe is None or (pp is not None and pp > 1):
-            why = attention_dp_problem(m, tp or attention_dp, pp or 1, attention_dp)
-            raise RainierError(str(why), field="--attention-dp",
-                               fix="drop --attention-dp (or give 1)" if m.moe is None else "drop --pp, or --attention-dp")
+        if m.moe is None:
+            raise RainierError(str(attention_dp_problem(m, attention_dp, 1, attention_dp)), field="--attention-dp",
+                               fix="drop --attention-dp (or give 1)")
+        if pp is not None and pp > 1:
+            raise RainierError(f"data-parallel attention runs on one pipeline stage (pp={pp})", field="--attention-dp",
+                               fix="drop --pp, or --attention-dp")
         if tp is not None and tp % attention_dp:
             raise RainierError(f"attention_dp={attention_dp} does not divide tp={tp} (each group takes tp / "
                                "attention_dp ranks)", field="--attention-dp",
                                fix=f"give a divisor of --tp {tp}, e.g. --attention-dp {tp}")
         if tp is None and not any(t % attention_dp == 0 for t in tp_choices(m, tp_limit)):
-            raise RainierError(f"attention_dp={attention_dp} must divide tp, and tp is at most {tp_limit} here "
-                               f"(chips and the {s.scaleup_domain_chips}-chip scale-up domain)", field="--attention-dp",
-                               fix=f"give --attention-dp {tp_limit} or less")
+            ok = [d for d in range(2, tp_limit + 1) if any(t % d == 0 for t in tp_choices(m, tp_limit))]
+            raise RainierError(f"attention_dp={attention_dp} must divide tp, and no tensor-parallel size up to "
+                               f"{tp_limit} here (chips and the {s.scaleup_domain_chips}-chip scale-up domain) is a "
+                               "multiple of it", field="--attention-dp",
+                               fix=f"give one of {', '.join(map(str, ok))}" if ok else "give --attention-dp 1")
 
     # Workload.
     trace_reqs = None
@@ -1349,7 +1381,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         pshare = shared.mean_cached / float(np.mean(xs))
 
     budget = int(token_budget if token_budget is not None else DEFAULT_TOKEN_BUDGET)
-    slot_cap = MAX_SLOTS * (attention_dp or 1)  # per attention group: the replica's batch with --attention-dp
+    # per attention group: the replica's batch with --attention-dp (within what the step tables take beside a budget)
+    slot_cap = min(MAX_SLOTS * (attention_dp or 1), STEP_TOKEN_CAP - MAX_SLOTS)
     if max_batch is not None and not 1 <= max_batch <= slot_cap:
         raise RainierError(f"max batch {max_batch:,} is outside 1..{slot_cap:,}", field="--max-batch",
                            fix=f"give 1 to {slot_cap:,} requests in flight per replica"
@@ -1367,7 +1400,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
                            decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd,
-                           prefix_hit=pshare, spec=spec, shared=shared, attention_dp=attention_dp)
+                           prefix_hit=pshare, spec=spec, shared=shared, attention_dp=attention_dp,
+                           concurrency=concurrency)
     if not cands:
         # Report the largest replica the flags allow: the most memory per chip the search had.
         per_max = chips // replicas if replicas is not None else chips
@@ -1375,6 +1409,18 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         t_ = tp or max(tp_choices(m, min(per_max // p_, s.scaleup_domain_chips)) or [1])
         if pp is None:
             p_ = max([q for q in _pow2_upto(min(per_max // t_, 16)) if q <= m.layers] or [1])
+        if attention_dp is not None and attention_dp > 1:
+            # the widest replica whose TP splits into the groups; one stage; the room is one group's
+            t_ = tp or max([t for t in tp_choices(m, min(per_max, s.scaleup_domain_chips)) if t % attention_dp == 0]
+                           or [attention_dp])
+            mp = memory_plan(m, a, precision, t_, 1, token_budget=budget, fit=f, kv_context=mean_in + mean_out / 2.0,
+                             kv_dtype=kvd, spec=spec, attention_dp=attention_dp)
+            mp = dataclasses.replace(mp, kv_capacity_tokens=mp.group_capacity_tokens, attention_dp=1)
+            raise _not_fit_error(m, a, precision, t_, 1, mp, int(mean_in + mean_out) + (spec.tokens if spec else 0),
+                                 field="--attention-dp",
+                                 fix=f"use more chips per replica (--tp), a lower --precision, shorter requests, or "
+                                     f"--attention-dp 1 (each of the {attention_dp} groups holds the attention weights "
+                                     "whole)")
         mp = memory_plan(m, a, precision, t_, p_, token_budget=budget, fit=f, kv_context=mean_in + mean_out / 2.0,
                          kv_dtype=kvd, spec=spec)
         if replicas is not None and (tp is None or pp is None) and replicas > 1:
@@ -1637,6 +1683,11 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         bd["attention_decode_s"] = ctx_sum * sm.kv_coeff(k + 1)
         bd["draft_s"] = float(ss.step_time_s(n_dec, x * pf_in, x, ctx_sum, units)
                               - sm.step_time_s(verify + x * pf_in, verify + x, 0.0, units) - bd["attention_decode_s"])
+    if sm.adp > 1:
+        # the busiest attention group's prefill and decode context beyond the balanced share (steady_state's terms)
+        c_kv_ = sm.c_kv if ss is None else ss.c_kv
+        bd["dp_imbalance_s"] = (float(sm.dp_imbalance_s(verify, x * pf_in, x, units))
+                                + ctx_sum * c_kv_ * (float(sm.dp_ctx_factor(n_dec)) - 1.0))
     bd["step_s"] = bd_state.step_s
     config = {
         "model": m.name, "chip": a.name, "system": s.name, "chips": chips, "tp": best.tp, "pp": best.pp,
@@ -1715,6 +1766,32 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         res.notes.append(f"search: the split served more in simulation than co-located replicas ({key(res):.4g} "
                          f"against {key(colo):.4g})")
         res.wall_s += colo.wall_s
+    # Data-parallel or tensor-parallel attention was picked on the analytic steady state, which does not see the
+    # queue a KV-bound batch builds nor how a closed loop's requests fall into waves over the groups: the best
+    # layout of the other kind is simulated too (offline, closed-loop and SLO-search runs) and the better kept.
+    alt_c = next((c for c in cands if c.attention_dp != best.attention_dp), None)
+    if (attention_dp is None and alt_c is not None and searched
+            and mode in ("offline", "concurrency", "server-max-qps")):
+        alt = estimate_serving(**{**call, "attention_dp": alt_c.attention_dp})
+        unit = "requests/s at the SLO" if mode == "server-max-qps" else "output tokens/s"
+        score = (lambda r: r.max_qps or 0.0) if mode == "server-max-qps" else (lambda r: r.output_tokens_per_s)
+        kind = {1: "tensor-parallel attention"}
+
+        def attn_name(d: int) -> str:
+            return kind.get(d, f"{d} data-parallel attention groups")
+
+        if score(alt) > score(res):
+            ac = alt.config
+            alt.alternatives = [{**a, "chosen": (a["tp"], a["pp"], a["ep"], a["attention_dp"])
+                                 == (ac["tp"], ac["pp"], ac["ep"], ac["attention_dp"])} for a in res.alternatives]
+            alt.config["searched"] = True
+            alt.notes.insert(0, f"search: {attn_name(alt_c.attention_dp)} served more in simulation than the analytic pick, "
+                                f"{attn_name(best.attention_dp)} ({score(alt):.4g} against {score(res):.4g} {unit})")
+            alt.wall_s += res.wall_s
+            return alt
+        res.notes.append(f"search: {attn_name(best.attention_dp)} served more in simulation than the best layout with "
+                         f"{attn_name(alt_c.attention_dp)} ({score(res):.4g} against {score(alt):.4g} {unit})")
+        res.wall_s += alt.wall_s
     return res
 
 

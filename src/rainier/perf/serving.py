@@ -118,17 +118,25 @@ class Pool:
     def c_attn(self) -> float:
         return float(self.step.c_attn if self.spec is None else self.spec.c_attn)
 
-    def base_s(self, ndec: np.ndarray, tok_pf: np.ndarray, nseq_pf: np.ndarray, units: np.ndarray) -> np.ndarray:
+    def base_s(self, ndec: np.ndarray, tok_pf: np.ndarray, nseq_pf: np.ndarray, units: np.ndarray,
+               max_chunk: np.ndarray | None = None, max_units: np.ndarray | None = None) -> np.ndarray:
         """Seconds of one iteration of ``ndec`` decodes and a prefill of ``tok_pf`` tokens over ``nseq_pf``
-        requests, less the decode-context term (``c_kv`` x summed context); with data-parallel attention, plus the
-        busiest group's prefill beyond the balanced share (:meth:`StepModel.dp_imbalance_s`)."""
+        requests, less the decode-context term (``c_kv`` x summed context x :meth:`ctx_factor`); with data-parallel
+        attention, plus the busiest group's prefill beyond the balanced share (:meth:`StepModel.dp_imbalance_s`;
+        ``max_chunk`` / ``max_units``: the step's largest chunk and its attention work)."""
         if self.spec is None:
             t = self.step.fast_step_s((ndec + tok_pf).astype(float), (ndec + nseq_pf).astype(float), units)
         else:
             t = self.spec.base_s(ndec, tok_pf, nseq_pf, units)
         if self.step.adp > 1:
-            t = t + self.step.dp_imbalance_s(ndec, tok_pf, nseq_pf, units) * (tok_pf > 0)
+            t = t + self.step.dp_imbalance_s(ndec * (self.draft_tokens + 1), tok_pf, nseq_pf, units, max_chunk,
+                                             max_units) * (tok_pf > 0)
         return t
+
+    def ctx_factor(self, ndec: np.ndarray) -> np.ndarray:
+        """The busiest attention group's decode context over the balanced share (1 without data-parallel
+        attention): :meth:`StepModel.dp_ctx_factor`."""
+        return self.step.dp_ctx_factor(ndec)
 
 
 @dataclass
@@ -478,6 +486,10 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
     steps = 0
     c_kv = pool.c_kv
     c_attn = pool.c_attn
+    dp = pool.step.adp > 1  # data-parallel attention: the busiest group paces each iteration
+    # a lone prompt's chunk (the fast-forward stretch) does its attention on one group: adp times the balanced share
+    c_attn_hot = c_attn + (pool.step.adp - 1) * pool.step.c_attn
+    max_chunk = max_units = None
     watch = _Watch(give_up, arr, nout, rep) if give_up is not None and not closed else None
     while True:
         if watch is not None and iters % _WATCH_EVERY == 0 and iters:
@@ -535,12 +547,16 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
             rem_next = rem[rr, cn]
             part = np.where(c < np.minimum(npf, Wp), np.maximum(np.minimum(bud - prev, rem_next), 0), 0)
             tok_pf = prev + part
-            units = np.where(full, rem * (pin_w - rem + off_w) + rem * (rem + 1) / 2.0, 0.0).sum(axis=1)
-            units = units + np.where(part > 0, part * (pin_w[rr, cn] - rem_next + off_w[rr, cn])
-                                     + part * (part + 1) / 2.0, 0.0)
+            u_full = np.where(full, rem * (pin_w - rem + off_w) + rem * (rem + 1) / 2.0, 0.0)
+            u_part = np.where(part > 0, part * (pin_w[rr, cn] - rem_next + off_w[rr, cn]) + part * (part + 1) / 2.0, 0.0)
+            units = u_full.sum(axis=1) + u_part
+            if dp:  # the largest chunk and its attention work: the busiest attention group holds at least that
+                max_chunk = np.maximum(np.where(full, rem, 0).max(axis=1), part)
+                max_units = np.maximum(u_full.max(axis=1), u_part)
         else:
             c = part = tok_pf = rem_next = np.zeros(R, dtype=np.int64)
             units = np.zeros(R)
+            max_chunk = max_units = None
         # 3. iteration time. A row where nothing but time changes the batch runs ``nsteps`` iterations as
         # one event: only decodes, or only the oldest prompt's chunks filling the whole budget (no prompt
         # completes: c == 0), with nothing admissible before the stretch ends (no arrival yet, or no room:
@@ -551,7 +567,9 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         # fits (kpf).
         nseq_pf = c + (part > 0)
         nseq = ndec + nseq_pf
-        base = pool.base_s(ndec, tok_pf, nseq_pf, units)
+        base = pool.base_s(ndec, tok_pf, nseq_pf, units, max_chunk, max_units) if dp else \
+            pool.base_s(ndec, tok_pf, nseq_pf, units)
+        ckv = c_kv * pool.ctx_factor(ndec) if dp else c_kv  # per row: the busiest group's context
         if once:
             base = base + np.where(ndec > 0, once, 0.0)
         kfin = s_left.min(axis=1)
@@ -559,20 +577,20 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         fp = (c == 0) & (part > 0)
         if not fast_forward:
             ff = fp = np.zeros(R, dtype=bool)
-        grow = c_kv * ndec * g + np.where(fp, c_attn * part * part, 0.0)  # step-time growth per iteration
+        grow = ckv * ndec * g + np.where(fp, c_attn_hot * part * part, 0.0)  # step-time growth per iteration
         if ff.any() or fp.any():
             # the next arrival ends the stretch even when it would queue behind a blocked request: it
             # changes nothing in the batch, but the time-averaged queue (Little's law) counts it from then
             gap = A[rr, np.minimum(arrived, nmax)] - t
             qa = np.maximum(0.5 * grow, 1e-12)
-            qb = np.maximum(base + c_kv * ctx - qa, 1e-12)
+            qb = np.maximum(base + ckv * ctx - qa, 1e-12)
             root = (np.sqrt(qb * qb + 4.0 * qa * np.clip(gap, 0.0, 1e30)) - qb) / (2.0 * qa)
             karr = np.where(gap > 0, np.ceil(root), 1.0)
             kpf = np.where(fp, (rem_next - 1) // np.maximum(part, 1), 1e18)
             nsteps = np.where(ff | fp, np.clip(np.minimum(np.minimum(kfin, karr), kpf), 1, 1e15), 1).astype(np.int64)
         else:
             nsteps = ones_i
-        dt = nsteps * (base + c_kv * ctx) + grow * nsteps * (nsteps - 1) / 2.0
+        dt = nsteps * (base + ckv * ctx) + grow * nsteps * (nsteps - 1) / 2.0
         dt = np.where(active | (k > 0), dt, 0.0)
         t_end = t + dt
         steps += int(nsteps[dt > 0].sum())
