@@ -49,7 +49,9 @@ def _comparison_table(c: Any) -> Table:
         ("chips", lambda r: f"{r.chips:,}"),
         ("facility power", lambda r: fmt_power(r.facility_power_mw * 1e6)),
         ("replicas x TP/PP/EP", lambda r: f"{r.result.config['replicas']:,} x {r.result.config['tp']}/"
-                                          f"{r.result.config['pp']}/{r.result.config['ep']}"),
+                                          f"{r.result.config['pp']}/{r.result.config['ep']}"
+                                          + (f", attention dp {r.result.config['attention_dp']}"
+                                             if r.result.config.get("attention_dp", 1) > 1 else "")),
         ("max rate meeting the SLO", lambda r: f"{r.max_qps:,.4g} req/s" if r.max_qps is not None else "-"),
         ("output tokens/s (per chip)", lambda r: f"{r.output_tokens_per_s:,.0f} "
                                                  f"({r.result.output_tokens_per_s_per_chip:,.0f})"),

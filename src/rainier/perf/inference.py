@@ -1489,8 +1489,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if shared_prefix:
         how = ("read once per iteration by the decodes together (cascade attention)" if cascade else
                "read by every request's attention (--prefix-attention cascade: once per iteration)")
+        where = "replica" if best.attention_dp == 1 else "attention group"
         notes.append(f"shared prefix: the first {shared_prefix:,} tokens of every prompt are one cached prefix (a "
-                     f"system prompt): not prefilled, attended to, its KV held once per replica and {how}")
+                     f"system prompt): not prefilled, attended to, its KV held once per {where} and {how}")
     wl: dict[str, Any] = dict(prefix_hit=prefix_hit, shared_prefix=shared_prefix, cascade=cascade)  # the runs' prompts
     pool = _srv.Pool(sm, reps, **sim_kw)
     pf_pool = None

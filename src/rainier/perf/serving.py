@@ -399,11 +399,15 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         ca0 = c0 - np.asarray(kv_shared, dtype=float) * cut
     notes: list[str] = []
     paged = pool.kv_policy == "paged"
-    over = kv0 + nout + pool.draft_tokens > KV
+    adp = pool.step.adp  # with data-parallel attention a request lives on one group: its room is the group's
+    room = KV if adp == 1 else pool.kv_capacity_tokens // adp - int(kv_store)
+    over = kv0 + nout + pool.draft_tokens > room
     if over.any():
         beside = f" beside the {int(kv_store):,}-token shared prefix" if kv_store else ""
-        notes.append(f"{plural(int(over.sum()), 'request')} need more KV cache than a replica has{beside} ({KV} "
-                     "tokens); they run alone with their reservation capped")
+        holder = "a replica" if adp == 1 else "an attention group"
+        notes.append(f"{plural(int(over.sum()), 'request')} need more KV cache than {holder} has{beside} ({room} "
+                     "tokens); they run alone with their reservation capped"
+                     + ("" if adp == 1 else " (at the replica's pooled cache: optimistic)"))
     if paged:
         # Admission holds the prompt (and the first token); decodes add one token per step; the limit
         # keeps a watermark free for that growth (no preemption is modelled: overshoot is reported).
