@@ -196,3 +196,38 @@ def test_a_busy_group_never_speeds_a_step_up(cat):
     one = step([6000])
     assert step([6000, 300]) >= one
     assert step([6000] + [300] * 7) >= one
+
+
+# --- fp8 prefill attention (--attention-dtype) -----------------------------------------------------------------
+@pytest.mark.parametrize("chip", ["h100", "h200", "b200"])
+def test_fp8_attention_doubles_the_matmuls_against_the_same_exponentials(cat, chip):
+    from rainier.perf import compute as C
+
+    a = cat.accelerator(chip)
+    ratio = {}
+    for d in (64, 128, 256):
+        t16 = C.flash_attention_time_s(a, 1e12, 0.0, 4096, d)
+        t8 = C.flash_attention_time_s(a, 1e12, 0.0, 4096, d, precision="fp8")
+        ratio[d] = t16 / t8
+        # the fp8 rate doubles the matmuls; the exponential units do not speed up, so the gain is below 2x ...
+        assert 1.0 < ratio[d] < a.peak_flops("fp8") / a.peak_flops("bf16")
+    # ... and smaller where the exponentials weigh more (small heads: fewer matmul FLOPs per score)
+    assert ratio[64] < ratio[128] < ratio[256]
+    m = cat.model("llama3.1-405b")
+    sys_ = cat.system(a.default_system)
+    s16 = step_model(m, a, sys_, cat, tp=8, precision="fp8")
+    s8 = step_model(m, a, sys_, cat, tp=8, precision="fp8", attention_dtype="fp8")
+    assert s16.c_attn / s8.c_attn == pytest.approx(ratio[128], rel=1e-9)
+    assert s8.c_kv == s16.c_kv  # decode attention streams the KV cache either way
+
+
+def test_fp8_attention_shortens_a_long_prefill_and_is_refused_without_an_fp8_rate(cat, run_cli):
+    kw = dict(tp=8, precision="fp8", input_len=60_000, output_len=16, concurrency=1, requests=2)
+    b = estimate_serving("llama3.1-405b", "h200", 8, **kw)
+    f = estimate_serving("llama3.1-405b", "h200", 8, attention_dtype="fp8", **kw)
+    assert f.config["attention_dtype"] == "fp8" and b.config["attention_dtype"] == "bf16"
+    assert f.ttft_s["p50"] < 0.95 * b.ttft_s["p50"]
+    rc, out, err = run_cli("serve", "--model", "llama3-8b", "--chip", "a100", "--chips", "1", "--attention-dtype",
+                           "fp8", "--requests", "5", "--input-len", "100", "--output-len", "10")
+    assert rc == 2 and out == "" and "Traceback" not in err
+    assert err.strip().startswith("error: --attention-dtype:") and len(err.strip().splitlines()) == 1

@@ -315,7 +315,8 @@ def _relative_attention_eff(p: EffParams, q_len: float, head_dim: float, systoli
     return p.gemm_peak_eff * p.attn_eff * _sat(q_len, p.dim_half) * hd
 
 
-def _head_dim_factor(head_dim: float, acc: Accelerator | None = None, backward: bool = False) -> float:
+def _head_dim_factor(head_dim: float, acc: Accelerator | None = None, backward: bool = False,
+                     precision: str = "bf16") -> float:
     """Flash-attention efficiency at ``head_dim`` relative to the kernel figure (head dim 128).
 
     On a chip whose exponential throughput is known (``exp_tera_per_s``: GPU special-function units), from
@@ -328,13 +329,16 @@ def _head_dim_factor(head_dim: float, acc: Accelerator | None = None, backward: 
     kernel. On the H100 (989 TFLOP/s, 3.9 T exp/s) this gives 0.75 at head dim 64 and 1.20 at 256,
     FlashAttention-3's measured 0.77 and 1.18 (Shah et al. 2024, Fig. 5); the A100's lower matmul/exp
     ratio penalises head dim 64 less (0.83), B200's more (0.69). Elsewhere the FA3 curve itself,
-    ``d / (d + 54)`` normalised at 128.
+    ``d / (d + 54)`` normalised at 128. An fp8 kernel (``precision="fp8"``: FlashAttention-3 FP8, TensorRT-LLM's FP8
+    context FMHA) does its matmuls at the fp8 rate against the same exponential units: ``r(d)`` at the fp8 peak, the
+    reference still the bf16 kernel's (0.75 at head dim 128 on an H100: with the doubled rate, 1.5x the bf16
+    kernel's throughput).
     """
     rate = acc.exp_tera_per_s if acc is not None else None
     if acc is None or not rate:
         return _sat(head_dim, _HEAD_DIM_HALF) / _HEAD_DIM_REF
     c = 10.0 if backward else 4.0
-    peak_per_exp = acc.peak_flops("bf16") / (rate * 1e12)
+    peak_per_exp = acc.peak_flops(precision) / (rate * 1e12)
     ref = peak_per_exp if acc.attention_fwd_eff else _KERNEL_REF_PEAK_PER_EXP.get(acc.family, peak_per_exp)
     return (1.0 + ref / (c * 128.0)) / (1.0 + peak_per_exp / (c * max(head_dim, 1.0)))
 
@@ -372,14 +376,17 @@ _HEAD_DIM_REF = 128.0 / (128.0 + _HEAD_DIM_HALF)  # the kernel figures are at he
 
 def flash_attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len: float, head_dim: float,
                            params: EffParams | None = None, kernel: str = "flash3",
-                           backward: bool = False) -> float:
+                           backward: bool = False, precision: str = "bf16") -> float:
     """Time of flash attention's forward (``flops`` FLOPs, ``nbytes`` through HBM) or its backward.
 
     Efficiency = the chip's ``attention_fwd_eff`` or else ``ATTENTION_KERNELS[family][kernel]`` (the
     forward's measured fraction of the dense bf16 peak), x head-dim and query-length saturation; the backward does 2.5x the forward FLOPs
     (QK^T recomputed, dV, dP, dQ, dK) at ``attn_bwd_ratio`` of the forward's efficiency. Families
     with no published kernel sweep (TPU, Trainium, AMD) keep the relative prior of
-    ``attention_time_s``: ``attn_eff`` x their GEMM efficiency.
+    ``attention_time_s``: ``attn_eff`` x their GEMM efficiency. ``precision="fp8"`` (a chip with an fp8 rate): the
+    forward's matmuls at the fp8 peak, the same fraction of it as the bf16 kernel's of its own (FlashAttention-3's
+    FP8 forward reaches ~1.2 PFLOP/s of an H100's 1,979, Shah et al. 2024), the exponentials unchanged
+    (:func:`_head_dim_factor`).
     """
     if flops <= 0:
         return 0.0
@@ -387,15 +394,18 @@ def flash_attention_time_s(acc: Accelerator, flops: float, nbytes: float, q_len:
         raise RainierError(f"unknown attention kernel '{kernel}'", field="attention_kernel",
                            fix=f"use one of {', '.join(ATTENTION_KERNEL_CLASSES)}")
     p = _params(acc, params)
+    if precision != "bf16" and precision not in acc.peak_tflops:
+        raise RainierError(f"{acc.name} lists no {precision} rate for attention", field="--attention-dtype",
+                           fix="use --attention-dtype bf16")
     kernel_eff = acc.attention_fwd_eff or ATTENTION_KERNELS.get(acc.family, {}).get(kernel)
     if kernel_eff is None:
         eff = _relative_attention_eff(p, q_len, head_dim, acc.systolic_dim, acc)
     else:
-        eff = kernel_eff * _head_dim_factor(head_dim, acc, backward) * _sat(q_len, p.dim_half)
+        eff = kernel_eff * _head_dim_factor(head_dim, acc, backward, precision) * _sat(q_len, p.dim_half)
     eff = min(eff, 0.95)
     if backward:
         flops, eff, nbytes = 2.5 * flops, eff * p.attn_bwd_ratio, 2.0 * nbytes
-    t_flops = flops / (acc.peak_flops("bf16") * eff)
+    t_flops = flops / (acc.peak_flops(precision) * eff)
     return max(t_flops, nbytes / (acc.hbm_bw_bytes_s * p.mem_eff))
 
 

@@ -366,6 +366,19 @@ def kv_precision(precision: str, kv_dtype: str | None = None) -> str:
 
 
 KV_DTYPES = ("bf16", "fp8")
+# Prefill (flash) attention's matmul type: bf16, or fp8 where the chip has an fp8 rate (FlashAttention-3 FP8,
+# TensorRT-LLM's FP8 context FMHA, vLLM / FlashInfer FP8 prefill): see rainier.perf.compute.flash_attention_time_s
+ATTENTION_DTYPES = ("bf16", "fp8")
+
+
+def check_attention_dtype(acc: Accelerator, attention_dtype: str) -> str:
+    if attention_dtype not in ATTENTION_DTYPES:
+        raise RainierError(f"unknown attention dtype '{attention_dtype}'", field="--attention-dtype",
+                           fix=f"use one of {', '.join(ATTENTION_DTYPES)}")
+    if attention_dtype != "bf16" and attention_dtype not in acc.peak_tflops:
+        raise RainierError(f"{acc.name} lists no {attention_dtype} rate: its attention runs in bf16",
+                           field="--attention-dtype", fix="use --attention-dtype bf16, or a chip with an fp8 rate")
+    return attention_dtype
 
 
 # --- KV cache and memory --------------------------------------------------------------------------
@@ -526,8 +539,10 @@ class StepModel:
     def __init__(self, model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *,
                  tp: int, pp: int, ep: int, precision: str, fit: InferenceFit | None = None,
                  token_cap: int = STEP_TOKEN_CAP, decode_attention: str = "grouped",
-                 kv_context: float | None = None, kv_dtype: str | None = None, attention_dp: int = 1):
+                 kv_context: float | None = None, kv_dtype: str | None = None, attention_dp: int = 1,
+                 attention_dtype: str = "bf16"):
         self.model, self.acc, self.system = model, acc, system
+        self.attention_dtype = check_attention_dtype(acc, attention_dtype)
         self.tp, self.pp, self.ep, self.precision = int(tp), int(pp), int(ep), precision
         # data-parallel attention (see attention_dp_problem): adp groups of ta = tp / adp ranks, each group
         # attending to its own requests with its own copy of the attention weights
@@ -575,7 +590,8 @@ class StepModel:
             hd = model.d_head
         # Prefill attention is a flash-attention forward: the kernel's measured efficiency where one is
         # published (the same figures as training's), else the relative prior.
-        attn_c = _comp.flash_attention_time_s(acc, 1e12, 0.0, 512, hd, self.eff) / 1e12
+        attn_c = _comp.flash_attention_time_s(acc, 1e12, 0.0, 512, hd, self.eff,
+                                              precision=self.attention_dtype) / 1e12
         attn_dec_c = _comp.attention_time_s(acc, 1e12, 0.0, 64, hd, self.eff) / 1e12
         # A per-head decode kernel reads each KV head once per query head that uses it (GQA group).
         self.kv_reads = (max(heads / _kv_heads_per_chip(model, ta), 1.0)
@@ -751,7 +767,7 @@ _STEP_CACHE: dict[tuple[Any, ...], tuple[StepModel, tuple[Any, ...]]] = {}
 def step_model(model: Model, acc: Accelerator, system: System, catalog: Catalog | None, *, tp: int, pp: int = 1,
                ep: int = 1, precision: str = "bf16", fit: InferenceFit | None = None,
                decode_attention: str = "grouped", kv_context: float | None = None,
-               kv_dtype: str | None = None, attention_dp: int = 1) -> StepModel:
+               kv_dtype: str | None = None, attention_dp: int = 1, attention_dtype: str = "bf16") -> StepModel:
     """A :class:`StepModel`, cached per (objects, parallelism, precision, fit).
 
     Catalog entries hold dicts and are not hashable, so the cache keys on identity and keeps the
@@ -760,12 +776,13 @@ def step_model(model: Model, acc: Accelerator, system: System, catalog: Catalog 
     f = fit or load_inference_fit()
     ctx = kv_context if model.sliding_fraction else None
     key = (id(model), id(acc), id(system), id(catalog), int(tp), int(pp), int(ep), precision, f, decode_attention, ctx,
-           kv_precision(precision, kv_dtype), int(attention_dp))
+           kv_precision(precision, kv_dtype), int(attention_dp), attention_dtype)
     hit = _STEP_CACHE.get(key)
     if hit is not None:
         return hit[0]
     sm = StepModel(model, acc, system, catalog, tp=tp, pp=pp, ep=ep, precision=precision, fit=f,
-                   decode_attention=decode_attention, kv_context=ctx, kv_dtype=kv_dtype, attention_dp=attention_dp)
+                   decode_attention=decode_attention, kv_context=ctx, kv_dtype=kv_dtype, attention_dp=attention_dp,
+                   attention_dtype=attention_dtype)
     if len(_STEP_CACHE) > 512:
         _STEP_CACHE.clear()
     _STEP_CACHE[key] = (sm, (model, acc, system, catalog))
@@ -858,7 +875,7 @@ def spec_step(sm: StepModel, spec: SpecConfig | None, catalog: Catalog | None, *
     d = step_model(spec.draft, sm.acc, sm.system, catalog, tp=sm.tp, pp=1,
                    ep=sm.ep if spec.mtp and spec.draft.moe is not None else 1, precision=sm.precision, fit=f,
                    decode_attention=sm.decode_attention, kv_context=kv_context, kv_dtype=sm.kv_dtype,
-                   attention_dp=sm.adp)
+                   attention_dp=sm.adp, attention_dtype=sm.attention_dtype)
     return SpecStep(sm, d, spec)
 
 
@@ -985,7 +1002,8 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                    fit: InferenceFit | None = None, decode_attention: str = "grouped",
                    kv_policy: str = "paged", kv_dtype: str | None = None, prefix_hit: float = 0.0,
                    spec: SpecConfig | None = None, shared: SharedPrefix | None = None,
-                   attention_dp: int | None = None, concurrency: int | None = None) -> list[Candidate]:
+                   attention_dp: int | None = None, concurrency: int | None = None,
+                   attention_dtype: str = "bf16") -> list[Candidate]:
     """Every feasible (tp, pp, ep, attention_dp) on ``chips`` chips, best output tokens/s per chip first.
 
     Fixed flags are honoured; the rest are enumerated: tp over the valid degrees within the scale-up
@@ -1031,7 +1049,7 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                         continue
                     sm = step_model(model, acc, system, catalog, tp=t, pp=p, ep=e, precision=precision, fit=fit,
                                     decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kv_dtype,
-                                    attention_dp=d)
+                                    attention_dp=d, attention_dtype=attention_dtype)
                     ss = spec_step(sm, spec, catalog, kv_context=kv_ctx, fit=fit)
                     r = replicas or chips // per
                     cap = max_batch
@@ -1171,7 +1189,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                      step_overhead_s: float | None = None, kv_dtype: str | None = None,
                      prefix_hit: float = 0.0, draft: Model | str | None = None, spec_tokens: int | None = None,
                      spec_accept: float | None = None, shared_prefix: int = 0,
-                     prefix_attention: str = "per-request", attention_dp: int | None = None) -> ServingResult:
+                     prefix_attention: str = "per-request", attention_dp: int | None = None,
+                     attention_dtype: str = "bf16") -> ServingResult:
     """Serve ``model`` on ``chips`` chips of kind ``chip``: throughput, latency percentiles, cost, energy.
 
     Traffic: ``offline`` (all requests at t = 0), ``qps`` (Poisson), ``concurrency`` (closed loop) or a
@@ -1193,6 +1212,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     speculatively, proposing ``spec_tokens`` (3) tokens per step, each accepted with probability
     ``spec_accept`` (0.7): see :mod:`rainier.perf.speculative`. ``attention_dp``: data-parallel attention groups
     per replica (:func:`attention_dp_problem`; 1: tensor-parallel attention; None: searched for MoE models, 1 or tp).
+    ``attention_dtype``: prefill attention's matmuls in bf16 (default) or fp8 (a chip with an fp8 rate).
     Arguments mirror the `rainier serve` flags, and errors name the flags.
     """
     call = dict(locals())  # the arguments, to serve co-located as well when the search picks a split
@@ -1203,6 +1223,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     cat, m, a, s = _resolve(model, chip, system, catalog)
     check_precision(a, precision)
     kvd = kv_precision(precision, kv_dtype)
+    check_attention_dtype(a, attention_dtype)
     f = fit or load_inference_fit()
     if step_overhead_s is not None:
         if not step_overhead_s >= 0 or math.isinf(step_overhead_s):
@@ -1401,7 +1422,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
                            decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd,
                            prefix_hit=pshare, spec=spec, shared=shared, attention_dp=attention_dp,
-                           concurrency=concurrency)
+                           concurrency=concurrency, attention_dtype=attention_dtype)
     if not cands:
         # Report the largest replica the flags allow: the most memory per chip the search had.
         per_max = chips // replicas if replicas is not None else chips
@@ -1435,7 +1456,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     best = cands[0]
     kv_ctx = mean_in + mean_out / 2.0
     sm = step_model(m, a, s, cat, tp=best.tp, pp=best.pp, ep=best.ep, precision=precision, fit=f,
-                    decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kvd, attention_dp=best.attention_dp)
+                    decode_attention=decode_attention, kv_context=kv_ctx, kv_dtype=kvd, attention_dp=best.attention_dp,
+                    attention_dtype=attention_dtype)
     mp = memory_plan(m, a, precision, best.tp, best.pp, token_budget=budget, max_batch=best.max_batch, fit=f,
                      kv_context=kv_ctx, kv_dtype=kvd, spec=spec, attention_dp=best.attention_dp)
     ss = spec_step(sm, spec, cat, kv_context=kv_ctx, fit=f)
@@ -1703,6 +1725,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         "prefix_attention": prefix_attention if shared_prefix else None, "speculative": spec.to_dict() if spec is not None else None,
         # data-parallel attention groups (1: tensor-parallel attention over all tp ranks)
         "attention_dp": best.attention_dp,
+        "attention_dtype": attention_dtype,  # prefill attention's matmul type
         # MLA's compressed KV is shared by the heads, so tensor parallelism replicates it on every rank of an
         # attention group: the replica's KV HBM (kv_cache_gb) is tp / attention_dp copies of its token capacity
         "mla_replicated": m.mla is not None and best.tp // best.attention_dp > 1,
