@@ -4,8 +4,13 @@ A job asks for ``n`` systems of one kind. Site choice (:func:`plan_sites`):
 
 1. best fit in one site: the pool (site) with the fewest startable systems that still holds ``n``
    (keeps big holes for big gangs; ties go to the lower site index);
-2. otherwise, only if the job and the scenario allow crossing sites, the pools with the most startable
-   systems first, until ``n`` is covered (fewest sites); the job then runs at the cross-site speed;
+2. otherwise, only if the job and the scenario allow crossing sites, an even split over the fewest sites that
+   hold it: for k = 2, 3, ... the k pools with the most startable systems, ``n / k`` each (the first ``n mod k``
+   one more), as the capacity planner sizes a split job (``rainier.plan.capacity``: a job split evenly, each site
+   with its share of the spares); a greedy fill would take every free system of the emptiest site and leave a
+   one-site job there without its spares (a plan with jobs over two sites, run as a fleet, queued 11% of its
+   chip-hours so). Where no even split fits, the pools with the most startable systems first, until ``n`` is
+   covered. The job then runs at the cross-site speed;
 3. otherwise the gang does not start (all-or-nothing).
 
 A gang restarting after a failure first goes back to the sites of its last attempt, in the same shares, when they
@@ -46,6 +51,11 @@ def plan_sites(startable: Sequence[int], pools: Sequence[int], n: int, cross_ok:
     order = sorted(pools, key=lambda p: (-startable[p], p))
     if sum(startable[p] for p in order) < n:
         return None
+    for k in range(2, len(order) + 1):  # an even split over the fewest sites that hold it
+        q, r = divmod(n, k)
+        even = [(p, q + (1 if i < r else 0)) for i, p in enumerate(order[:k])]
+        if all(startable[p] >= m for p, m in even):
+            return [(p, m) for p, m in even if m > 0]
     out, need = [], n
     for p in order:
         take = min(need, startable[p])
