@@ -830,12 +830,22 @@ def steady_state(sm: StepModel, batch: float, mean_in: float, mean_out: float,
         dt = float(sm.step_time_s(n_dec + x * pf, n_dec + x, ctx, units)) + (once if n_dec > 0 else 0.0)
     else:
         dt = float(spec.step_time_s(n_dec, x * pf, x, ctx, units))
-    if sm.adp > 1:  # the busiest attention group's prefill and decode context beyond the balanced share
-        c_kv = sm.c_kv if spec is None else spec.c_kv
-        dt += float(sm.dp_imbalance_s(n_dec * (k + 1), x * pf, x, units))
-        dt += ctx * c_kv * (float(sm.dp_ctx_factor(n_dec)) - 1.0)
+    dt += _dp_skew_s(sm, spec, n_dec, x * pf, x, ctx, units)
     return SteadyState(b, dt, x, x * mean_out / dt, x * (mean_in + mean_out) / dt, x / dt,
                        _prefill_alone_s(sm, spec, pf, mean_in - pf, token_budget))
+
+
+def _dp_skew_s(sm: StepModel, spec: SpecStep | None, n_dec: float, tok_pf: float, n_pf: float, ctx_sum: float,
+               units: float) -> float:
+    """Data-parallel attention: the busiest group's prefill (:meth:`StepModel.dp_imbalance_s`) and decode context
+    (:meth:`StepModel.dp_ctx_factor`) beyond the balanced share the step model prices, for an iteration of ``n_dec``
+    decodes (``k + 1`` positions each under a draft) and ``n_pf`` prompts' ``tok_pf`` tokens; 0 with TP attention."""
+    if sm.adp == 1:
+        return 0.0
+    _, k = gain_and_tokens(spec)
+    c_kv = sm.c_kv if spec is None else spec.c_kv
+    return (float(sm.dp_imbalance_s(n_dec * (k + 1), tok_pf, n_pf, units))
+            + ctx_sum * c_kv * (float(sm.dp_ctx_factor(n_dec)) - 1.0))
 
 
 def _prefill_alone_s(sm: StepModel, spec: SpecStep | None, tokens: float, cached: float, token_budget: int) -> float:
@@ -1097,10 +1107,10 @@ def disaggregation_split(sm: StepModel, replicas: int, mean_in: float, mean_out:
     ctx -= saved
 
     def dec_step(b: float) -> float:  # seconds per output token of a request
-        skew = b * ctx * (float(sm.dp_ctx_factor(b)) - 1.0)  # the busiest attention group's context beyond its share
+        skew = _dp_skew_s(sm, spec, b, 0.0, 0.0, b * ctx, 0.0)  # the busiest attention group's context beyond its share
         if spec is None:
-            return float(sm.step_time_s(b, b, b * ctx, 0.0)) + once + skew * sm.c_kv
-        return (float(spec.step_time_s(b, 0.0, 0.0, b * ctx, 0.0)) + skew * spec.c_kv) / g
+            return float(sm.step_time_s(b, b, b * ctx, 0.0)) + once + skew
+        return (float(spec.step_time_s(b, 0.0, 0.0, b * ctx, 0.0)) + skew) / g
 
     store, per_req = _shared(shared, sm.adp)
     own = mean_in - per_req + mean_out + k  # the shared prefix is held once (per attention group)
@@ -1706,11 +1716,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         bd["attention_decode_s"] = ctx_sum * sm.kv_coeff(k + 1)
         bd["draft_s"] = float(ss.step_time_s(n_dec, x * pf_in, x, ctx_sum, units)
                               - sm.step_time_s(verify + x * pf_in, verify + x, 0.0, units) - bd["attention_decode_s"])
-    if sm.adp > 1:
-        # the busiest attention group's prefill and decode context beyond the balanced share (steady_state's terms)
-        c_kv_ = sm.c_kv if ss is None else ss.c_kv
-        bd["dp_imbalance_s"] = (float(sm.dp_imbalance_s(verify, x * pf_in, x, units))
-                                + ctx_sum * c_kv_ * (float(sm.dp_ctx_factor(n_dec)) - 1.0))
+    if sm.adp > 1:  # the busiest attention group's work beyond the balanced share (steady_state's term)
+        bd["dp_imbalance_s"] = _dp_skew_s(sm, ss, n_dec, x * pf_in, x, ctx_sum, units)
     bd["step_s"] = bd_state.step_s
     config = {
         "model": m.name, "chip": a.name, "system": s.name, "chips": chips, "tp": best.tp, "pp": best.pp,
@@ -1799,10 +1806,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         alt = estimate_serving(**{**call, "attention_dp": alt_c.attention_dp})
         unit = "requests/s at the SLO" if mode == "server-max-qps" else "output tokens/s"
         score = (lambda r: r.max_qps or 0.0) if mode == "server-max-qps" else (lambda r: r.output_tokens_per_s)
-        kind = {1: "tensor-parallel attention"}
 
         def attn_name(d: int) -> str:
-            return kind.get(d, f"{d} data-parallel attention groups")
+            return "tensor-parallel attention" if d == 1 else f"{d} data-parallel attention groups"
 
         if score(alt) > score(res):
             ac = alt.config

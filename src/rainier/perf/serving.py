@@ -121,7 +121,7 @@ class Pool:
     def base_s(self, ndec: np.ndarray, tok_pf: np.ndarray, nseq_pf: np.ndarray, units: np.ndarray,
                max_chunk: np.ndarray | None = None, max_units: np.ndarray | None = None) -> np.ndarray:
         """Seconds of one iteration of ``ndec`` decodes and a prefill of ``tok_pf`` tokens over ``nseq_pf``
-        requests, less the decode-context term (``c_kv`` x summed context x :meth:`ctx_factor`); with data-parallel
+        requests, less the decode-context term (``c_kv`` x summed context x :meth:`StepModel.dp_ctx_factor`); with data-parallel
         attention, plus the busiest group's prefill beyond the balanced share (:meth:`StepModel.dp_imbalance_s`;
         ``max_chunk`` / ``max_units``: the step's largest chunk and its attention work)."""
         if self.spec is None:
@@ -132,11 +132,6 @@ class Pool:
             t = t + self.step.dp_imbalance_s(ndec * (self.draft_tokens + 1), tok_pf, nseq_pf, units, max_chunk,
                                              max_units) * (tok_pf > 0)
         return t
-
-    def ctx_factor(self, ndec: np.ndarray) -> np.ndarray:
-        """The busiest attention group's decode context over the balanced share (1 without data-parallel
-        attention): :meth:`StepModel.dp_ctx_factor`."""
-        return self.step.dp_ctx_factor(ndec)
 
 
 @dataclass
@@ -571,9 +566,8 @@ def simulate(pool: Pool, arrival_s: np.ndarray, prefill_len: np.ndarray, context
         # fits (kpf).
         nseq_pf = c + (part > 0)
         nseq = ndec + nseq_pf
-        base = pool.base_s(ndec, tok_pf, nseq_pf, units, max_chunk, max_units) if dp else \
-            pool.base_s(ndec, tok_pf, nseq_pf, units)
-        ckv = c_kv * pool.ctx_factor(ndec) if dp else c_kv  # per row: the busiest group's context
+        base = pool.base_s(ndec, tok_pf, nseq_pf, units, max_chunk, max_units)
+        ckv = c_kv * pool.step.dp_ctx_factor(ndec) if dp else c_kv  # per row: the busiest group's context
         if once:
             base = base + np.where(ndec > 0, once, 0.0)
         kfin = s_left.min(axis=1)
