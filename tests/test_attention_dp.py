@@ -231,3 +231,9 @@ def test_fp8_attention_shortens_a_long_prefill_and_is_refused_without_an_fp8_rat
                            "fp8", "--requests", "5", "--input-len", "100", "--output-len", "10")
     assert rc == 2 and out == "" and "Traceback" not in err
     assert err.strip().startswith("error: --attention-dtype:") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("bad", [True, 2.0, "8", float("nan")])
+def test_attention_dp_must_be_a_whole_number(bad):
+    with pytest.raises(RainierError, match="--attention-dp: must be a whole number"):
+        estimate_serving("deepseek-v3", "h200", 8, precision="fp8", attention_dp=bad, requests=20, **DS)

@@ -195,8 +195,8 @@ def serve_cmd(
         ("end-to-end p50 / p99", _pcts(res.e2e_s, ("p50", "p99"))),
         ("max batch per replica / token budget", f"{res.max_batch:,} / {c['token_budget']:,}"),
         ("KV cache per replica (HBM)", f"{res.kv_cache_gb:,.1f} GB ({res.memory['kv_capacity_tokens']:,} tokens"
-         + (f"; MLA's latent is held by each of the {c['tp'] // c.get('attention_dp', 1)} TP ranks of an attention "
-            "group)" if c.get("mla_replicated") else
+         + (f"; MLA's latent is held by each of the {c['tp'] // c.get('attention_dp', 1)} TP ranks"
+            + (" of an attention group)" if c.get("attention_dp", 1) > 1 else ")") if c.get("mla_replicated") else
             (f"; {c['attention_dp']} attention groups, each holding only its own requests' KV)" if c.get("attention_dp", 1) > 1
              else ")"))),
         ("weights per chip", f"{res.memory['weights_gb_per_chip']:,.1f} GB of {res.memory['usable_gb_per_chip']:,.1f} GB "

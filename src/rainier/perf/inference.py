@@ -1243,6 +1243,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     chips = int(chips)
     if chips < 1:
         raise RainierError(f"need at least one chip (got {chips})", field="--chips", fix="give --chips 8")
+    if attention_dp is not None and (isinstance(attention_dp, bool) or not isinstance(attention_dp, (int, np.integer))):
+        raise RainierError(f"must be a whole number of groups (got {attention_dp!r})", field="--attention-dp",
+                           fix="give e.g. --attention-dp 8 (or 1: tensor-parallel attention)")
     for name, v in (("--tp", tp), ("--pp", pp), ("--ep", ep), ("--replicas", replicas), ("--requests", requests),
                     ("--attention-dp", attention_dp)):
         if v is not None and v < 1:
