@@ -184,6 +184,13 @@ def serve_cmd(
     t = Table(title=title)
     t.add_column("")
     t.add_column("value", justify="right")
+    groups = c.get("attention_dp", 1)
+    kv_where = ""  # whose KV the capacity counts: MLA's latent per TP rank, or each attention group's own requests
+    if c.get("mla_replicated"):
+        kv_where = f"; MLA's latent is held by each of the {c['tp'] // groups} TP ranks" + (
+            " of an attention group" if groups > 1 else "")
+    elif groups > 1:
+        kv_where = f"; {groups} attention groups, each holding only its own requests' KV"
     rows = [
         ("traffic", f"{c['mode']}" + (f" at {c['qps']:.3g} req/s" if c.get("qps") else "")
          + f", {c['requests']:,} requests, lengths {c['lengths']}"),
@@ -195,10 +202,7 @@ def serve_cmd(
         ("end-to-end p50 / p99", _pcts(res.e2e_s, ("p50", "p99"))),
         ("max batch per replica / token budget", f"{res.max_batch:,} / {c['token_budget']:,}"),
         ("KV cache per replica (HBM)", f"{res.kv_cache_gb:,.1f} GB ({res.memory['kv_capacity_tokens']:,} tokens"
-         + (f"; MLA's latent is held by each of the {c['tp'] // c.get('attention_dp', 1)} TP ranks"
-            + (" of an attention group)" if c.get("attention_dp", 1) > 1 else ")") if c.get("mla_replicated") else
-            (f"; {c['attention_dp']} attention groups, each holding only its own requests' KV)" if c.get("attention_dp", 1) > 1
-             else ")"))),
+                                       f"{kv_where})"),
         ("weights per chip", f"{res.memory['weights_gb_per_chip']:,.1f} GB of {res.memory['usable_gb_per_chip']:,.1f} GB "
                              f"usable ({res.memory['hbm_gb_per_chip']:,.1f} GB HBM)"),
         ("cost per M output tokens (owner)", f"${res.cost_per_mtok_usd:,.3f}" if math.isfinite(res.cost_per_mtok_usd)
