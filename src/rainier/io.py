@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 __all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_dir", "to_jsonable",
            "report_path", "Staged"]
 
@@ -206,13 +208,9 @@ def atomic_write_json(path: str | Path, obj: Any, field: str | None = None) -> P
 RUN_MARKER = "manifest.json"
 
 
-@contextmanager
-def atomic_dir(path: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
-    """Yield a temporary directory; on success it replaces ``path`` whole, on error it is removed.
-
-    Only a missing path, an empty directory, or an earlier result directory (one holding ``marker``)
-    is replaced: anything else at ``path`` is the user's and is never deleted.
-    """
+def check_out_dir(path: str | Path, marker: str = RUN_MARKER) -> Path:
+    """Refuse an ``--out`` folder :func:`atomic_dir` would not replace (a file; a non-empty folder holding no
+    earlier result), before any work is done."""
     from rainier.errors import RainierError
 
     path = Path(path)
@@ -223,6 +221,17 @@ def atomic_dir(path: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
         if any(path.iterdir()) and not (path / marker).exists():
             raise RainierError(f"{path} is a non-empty folder that holds no earlier run ({marker})",
                                field="--out", fix="give a new or empty folder, or an earlier run directory")
+    return path
+
+
+@contextmanager
+def atomic_dir(path: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
+    """Yield a temporary directory; on success it replaces ``path`` whole, on error it is removed.
+
+    Only a missing path, an empty directory, or an earlier result directory (one holding ``marker``)
+    is replaced: anything else at ``path`` is the user's and is never deleted.
+    """
+    path = check_out_dir(path, marker)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -249,3 +258,24 @@ def atomic_dir(path: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
         raise _unwritable(path, exc, "--out") from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with an impossible date (2026-02-30, 2026-13-01) a YAML error at its line instead of
+    the ``ValueError`` the timestamp constructor raises."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{node.value}' is not a calendar date (write one like 2026-03-01)",
+                node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def load_yaml(stream: Any) -> Any:
+    """``yaml.safe_load`` whose every failure is a ``yaml.YAMLError`` (an impossible date included)."""
+    return yaml.load(stream, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass

@@ -45,6 +45,7 @@ from rainier.catalog.schema import (
     System,
 )
 from rainier.errors import RainierError, UnknownNameError, yaml_problem
+from rainier.io import load_yaml
 
 __all__ = ["Catalog", "Problem", "check_dir", "default_catalog", "DATA_DIR", "load_entry_file"]
 
@@ -91,7 +92,7 @@ _SINGULAR = {"accelerators": "accelerator", "systems": "system", "networks": "ne
 def _read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return load_yaml(fh)
     except yaml.YAMLError as exc:
         line, msg = yaml_problem(exc)
         where = f" line {line}" if line is not None else ""

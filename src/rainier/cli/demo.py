@@ -37,6 +37,10 @@ def demo_cmd(
     from rainier.cli.fleet import check_run_options, run_scenario, summary_table
 
     check_run_options(None, horizon, None)  # before the sizing table is printed
+    if out_dir is not None:
+        from rainier.io import check_out_dir
+
+        check_out_dir(out_dir)
     cat = load_catalog(catalog)
     results = size_fleet(cat, DEMO_CHIPS, power_w=5e9)
     if quick:

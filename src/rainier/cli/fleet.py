@@ -89,15 +89,20 @@ def check_run_options(seed: int | None, horizon: str | None, scheduler: str | No
 def run_scenario(scenario: str, out: Path | None, seed: int | None, catalog: list[Path] | None, quiet: bool,
                  json: bool, horizon: str | None = None, scheduler: str | None = None) -> tuple[Any, Path]:
     from rainier.fleet import load_scenario, run_fleet
+    from rainier.io import check_out_dir
 
     check_run_options(seed, horizon, scheduler)
     cat = load_catalog(catalog)
     overrides = {"horizon": horizon} if horizon else None
     sc = load_scenario(scenario, seed=seed, catalog=cat, overrides=overrides)
     if scheduler:
+        # another policy starts from its defaults; the file's own policy keeps the file's parameters (as
+        # ``fleet sweep --set scheduler.name=...`` does)
         name = scheduler.strip().lower()
-        sc = sc.model_copy(update={"scheduler": sc.scheduler.model_copy(update={"name": name, "params": {}})})
+        params = sc.scheduler.params if name == sc.scheduler.name else {}
+        sc = sc.model_copy(update={"scheduler": sc.scheduler.model_copy(update={"name": name, "params": params})})
     out_dir = out or Path("runs") / f"{sc.name}-seed{sc.seed}"
+    check_out_dir(out_dir)  # before the simulation, not after it
     show = not quiet and not json and sys.stderr.isatty()
     if show:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

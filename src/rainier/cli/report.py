@@ -14,6 +14,7 @@ from rich.table import Table
 
 from rainier.cli import app
 from rainier.cli.common import CatalogOpt, JsonOpt, QuietOpt, console, err_console, load_catalog, out_path
+from rainier.errors import RainierError
 from rainier.io import check_output_path, report_path
 
 
@@ -33,7 +34,13 @@ def report_cmd(
     from rainier.report.run_report import build_run_page, headline, load_run
 
     if out_path(out, "-o/--out") is not None:  # refuses an empty path; the text is kept (a trailing / is a folder)
-        check_output_path(report_path(out or ""), "-o/--out")
+        target = check_output_path(report_path(out or ""), "-o/--out")
+        for d in (run_dir, run_dir_b):
+            # a run's own files (summary.json, the parquet tables) are what the report reads: never its output
+            if d is not None and target.exists() and target.suffix.lower() != ".html" \
+                    and target.resolve().parent == Path(d).resolve():
+                raise RainierError(f"{target} is one of the run's own files", field="-o/--out",
+                                   fix="write the report to a new .html file")
     if catalog:  # (as on every command; the report itself reads the run's own files, the figures it ran with)
         load_catalog(catalog)
     t0 = time.perf_counter()
@@ -48,7 +55,12 @@ def report_cmd(
             extra: dict = {"kind": "run", "run": str(a.path)}
             rows = [(k, v, s) for k, v, s in headline(a)]
         else:
-            b = load_run(run_dir_b)
+            try:
+                b = load_run(run_dir_b)
+            except RainierError as exc:  # name the argument that is wrong: the second
+                if exc.field != "RUN_DIR":
+                    raise
+                raise RainierError(str(exc).replace("RUN_DIR: ", "", 1), field="RUN_DIR_B") from None
             page = build_compare_page(a, b)
             path = page.write(report_path(out or a.path / f"compare-{b.path.name}.html",
                                           f"compare-{a.path.name}-{b.path.name}.html"), "-o/--out" if out else None)

@@ -80,6 +80,7 @@ from pydantic import (
 )
 
 from rainier.errors import RainierError, yaml_problem
+from rainier.io import load_yaml
 from rainier.units import bare_number, parse_count, parse_duration, parse_power
 
 __all__ = [
@@ -324,15 +325,15 @@ class DemandStep(_M):
     and spikes); 0 = no demand (a service that starts later, or stops)."""
 
     at_s: float = Field(ge=0)
-    tokens_per_s: TokensPerS = Field(ge=0)
+    tokens_per_s: TokensPerS = Field(ge=0, le=1e15)
 
 
 class Demand(_M):
-    tokens_per_s: TokensPerS = Field(gt=0, description="mean demand at the start (input + output tokens/s)")
+    tokens_per_s: TokensPerS = Field(gt=0, le=1e15, description="mean demand at the start (input + output tokens/s)")
     daily_amplitude: float = Field(0.0, ge=0, lt=1)
     peak_hour: float = Field(15.0, ge=0, lt=24)
     weekend_factor: float = Field(1.0, gt=0)
-    growth_per_year: float = Field(1.0, gt=0, description="multiplier per year (2.0 = doubles each year)")
+    growth_per_year: float = Field(1.0, gt=0, le=100, description="multiplier per year (2.0 = doubles each year)")
     steps: tuple[DemandStep, ...] = Field((), description="the mean demand from given times on (a planned ramp)")
 
     @field_validator("steps")
@@ -1163,7 +1164,7 @@ def scenario_document(path_or_name: str | Path) -> tuple[Any, str]:
                                fix=f"built-ins: {', '.join(near or builtin_scenarios())}")
         p = cand
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        doc = load_yaml(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise RainierError(f"cannot read {p}: {why}", field="SCENARIO",

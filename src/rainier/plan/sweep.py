@@ -40,6 +40,7 @@ import pandas as pd
 import yaml
 
 from rainier.errors import RainierError
+from rainier.io import load_yaml
 
 __all__ = ["SweepResult", "parse_grid", "parse_seeds", "run_sweep", "sweep_points", "write_sweep", "MAX_RUNS",
            "ENGINES"]
@@ -109,12 +110,15 @@ def parse_grid(items: Sequence[str], field: str = "--set") -> dict[str, list[Any
         if not sep or not path or not vals.strip():
             raise RainierError(f"cannot read '{item}'", field=field,
                                fix="write PATH=V1,V2,..., e.g. --set scheduler.name=fifo,fair-share")
+        if path == "seed":
+            raise RainierError("the seed is not a sweep dimension: --seeds sets every point's seeds", field=field,
+                               fix="give the seeds with --seeds (e.g. --seeds 5-6)")
         if path in grid:
             raise RainierError(f"'{path}' is set twice", field=field, fix="give all its values in one --set")
         values = []
         for v in vals.split(","):
             try:
-                values.append(yaml.safe_load(v.strip()) if v.strip() else None)
+                values.append(load_yaml(v.strip()) if v.strip() else None)
             except yaml.YAMLError:
                 values.append(v.strip())
         if len({repr(v) for v in values}) < len(values):

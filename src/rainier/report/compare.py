@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from rainier.io import load_yaml
 from rainier.report.html import STATE_COLORS, Cell, Page, fmt_num, fmt_pct
 from rainier.report.run_report import (
     STATES,
@@ -163,7 +164,7 @@ def scenario_changes(a: RunData, b: RunData) -> list[str]:
     import yaml
 
     try:
-        da, db = yaml.safe_load(a.scenario_text or "") or {}, yaml.safe_load(b.scenario_text or "") or {}
+        da, db = load_yaml(a.scenario_text or "") or {}, load_yaml(b.scenario_text or "") or {}
     except yaml.YAMLError:
         return []
 

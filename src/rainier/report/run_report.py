@@ -26,6 +26,7 @@ import yaml
 
 from rainier.errors import RainierError, yaml_problem
 from rainier.fleet.outputs import wait_summary
+from rainier.io import load_yaml
 from rainier.report.html import PALETTE, STATE_COLORS, Cell, Page, fmt_num, fmt_pct
 
 __all__ = ["RunData", "load_run", "check_run_dir", "contract_problems", "build_run_page", "write_run_report", "headline", "bin_hours",
@@ -101,7 +102,7 @@ def _read_scenario(path: Path) -> str:
     the run)."""
     try:
         text = path.read_text(encoding="utf-8")
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         line, _ = yaml_problem(exc)
         where = f" (line {line})" if line is not None else ""
@@ -135,7 +136,7 @@ def load_run(run_dir: str | Path) -> RunData:
                   scenario_text=_read_scenario(path / "scenario.yaml"),
                   jobs=_read_parquet(path / "jobs.parquet"), events=_read_parquet(path / "events.parquet"),
                   ts=_read_parquet(path / "timeseries.parquet"))
-    problems = contract_problems(run.summary, run.manifest, yaml.safe_load(run.scenario_text),
+    problems = contract_problems(run.summary, run.manifest, load_yaml(run.scenario_text),
                                  {"jobs.parquet": run.jobs, "events.parquet": run.events, "timeseries.parquet": run.ts})
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -264,7 +265,7 @@ def check_run_dir(run_dir: str | Path) -> list[str]:
 
     scenario_text = read("scenario.yaml", _read_scenario)
     problems += contract_problems(read("summary.json", _read_json), read("manifest.json", _read_json),
-                                  yaml.safe_load(scenario_text) if scenario_text else None,
+                                  load_yaml(scenario_text) if scenario_text else None,
                                   {f: read(f, _read_parquet) for f in REQUIRED_COLUMNS})
     return problems
 

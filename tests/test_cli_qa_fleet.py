@@ -1,0 +1,107 @@
+"""Fleet, sweep and report input defects found by a QA audit of the CLI (each test failed before its fix)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from cli_checks import one_error
+
+from rainier.errors import RainierError
+from rainier.fleet.scenario import SCENARIO_DIR
+from rainier.io import load_yaml
+
+
+def _tiny() -> dict:
+    return yaml.safe_load((SCENARIO_DIR / "tiny.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from rainier.fleet import load_scenario, run_fleet
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    run_fleet(load_scenario("tiny", overrides={"horizon": "12h"}), out)
+    return out
+
+
+@pytest.mark.parametrize("date", ["2026-02-30", "2026-13-01"])
+def test_an_impossible_date_is_a_one_line_error(run_cli, tmp_path, date):
+    # PyYAML's timestamp constructor raised ValueError: a traceback and exit 1
+    doc = {k: v for k, v in _tiny().items() if k != "start"}
+    f = tmp_path / "s.yaml"
+    f.write_text(f"start: {date}\n" + yaml.safe_dump(doc, sort_keys=False))
+    out = tmp_path / "out"
+    one_error(*run_cli("fleet", "run", str(f), "--out", str(out)), "s.yaml", "line 1", date, "not a calendar date")
+    assert not out.exists()
+
+
+def test_load_yaml_raises_yaml_errors_only():
+    with pytest.raises(yaml.YAMLError):
+        load_yaml("at: 2026-02-30\n")
+    assert str(load_yaml("at: 2026-03-01\n")["at"]) == "2026-03-01"
+
+
+def test_absurd_demand_growth_is_refused_at_load(run_cli, tmp_path):
+    # growth_per_year 1e100 over 4 years overflowed to inf in the simulation (OverflowError traceback)
+    doc = _tiny()
+    doc["services"] = [{"name": "chat", "tenant": doc["tenants"][0]["name"], "model": "llama3-8b", "system": doc["sites"][0]["systems"][0]["kind"],
+                        "demand": {"tokens_per_s": 1000, "growth_per_year": 1e100}}]
+    f = tmp_path / "g.yaml"
+    f.write_text(yaml.safe_dump(doc, sort_keys=False))
+    one_error(*run_cli("fleet", "run", str(f), "--out", str(tmp_path / "o")), "growth_per_year", "at most")
+
+
+def test_fleet_run_checks_out_before_simulating(run_cli, tmp_path, monkeypatch):
+    import rainier.fleet as fleet
+
+    def boom(*a, **k):  # the simulation must not start
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr(fleet, "run_fleet", boom)
+    f = tmp_path / "afile"
+    f.write_text("mine")
+    one_error(*run_cli("fleet", "run", "tiny", "--out", str(f)), "--out", "not a directory")
+    assert f.read_text() == "mine"
+
+
+def test_scheduler_flag_naming_the_files_policy_keeps_its_parameters(monkeypatch):
+    import rainier.fleet as fleet
+    from rainier.cli.fleet import run_scenario
+
+    seen = {}
+
+    def fake(sc, out, **k):
+        seen["sched"] = sc.scheduler
+        raise RainierError("stop")
+
+    monkeypatch.setattr(fleet, "run_fleet", fake)
+    with pytest.raises(RainierError):
+        run_scenario("two-sites", None, None, None, True, True, scheduler="fair-share")
+    assert seen["sched"].name == "fair-share" and seen["sched"].params.get("lookahead") == 4
+    with pytest.raises(RainierError):
+        run_scenario("two-sites", None, None, None, True, True, scheduler="fifo")
+    assert seen["sched"].name == "fifo" and seen["sched"].params == {}
+
+
+def test_sweep_refuses_seed_as_a_grid_path(run_cli, tmp_path):
+    out = tmp_path / "sw"
+    one_error(*run_cli("fleet", "sweep", "tiny", "--seeds", "2", "--set", "seed=5,6", "--engine", "serial",
+                       "--out", str(out)), "--set", "--seeds")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["summary.json", "jobs.parquet"])
+def test_report_never_overwrites_the_runs_own_files(run_cli, tiny_run, tmp_path, name):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = (run / name).read_bytes()
+    one_error(*run_cli("report", str(run), "--out", str(run / name)), "-o/--out", "own files")
+    assert (run / name).read_bytes() == before
+
+
+def test_report_names_the_second_run_dir(run_cli, tiny_run, tmp_path):
+    line = one_error(*run_cli("report", str(tiny_run), str(tmp_path / "nope")), "RUN_DIR_B")
+    assert "RUN_DIR:" not in line
