@@ -311,3 +311,28 @@ def test_a_split_gang_takes_even_shares_of_the_fewest_sites():
     assert plan_sites([200, 60], [0, 1], 261, True) is None
     assert plan_sites([300, 60], [0, 1], 250, True) == [(0, 250)]  # one site holds it: best fit, no split
     assert plan_sites([200, 60], [0, 1], 250, False) is None
+
+
+def test_easy_backfill_reserves_in_the_site_that_frees_the_head_job_first(cat):
+    # Two sites, no cross-site gangs. H (5 systems) can only start at site x, when A ends at 1 h. The
+    # reservation counted free systems of both sites together, so J (2 systems, 10 h) was backfilled onto x
+    # and H waited 10 h; now J goes to y (no system of x's reservation) or waits, and H starts at 1 h.
+    d = doc([job("A", 48, 1), job("B", 64, 20), job("H", 80, 5, at="15min"), job("J", 32, 10, at="30min")],
+            scheduler="easy-backfill", horizon="2d", cross_site={"allowed": False})
+    d["sites"] = [{"name": "x", "power_cap": "100MW", "pue": 1.15, "systems": [{"kind": SYS, "installed": 5}]},
+                  {"name": "y", "power_cap": "100MW", "pue": 1.15, "systems": [{"kind": SYS, "installed": 6}]}]
+    bf = run(d, cat)
+    ff = run({**d, "scheduler": {"name": "fifo"}}, cat)
+    assert rows(ff, "H")[0]["start_h"] == pytest.approx(1.0)
+    assert rows(bf, "H")[0]["start_h"] == pytest.approx(1.0)   # reservation honoured: EASY never later than FIFO
+    assert rows(bf, "J")[0]["site"] == "y"
+
+
+def test_jobs_that_never_start_count_their_wait_so_far(cat):
+    # one job holds the fleet for the whole run; the two behind it never start: their waits (censored at the
+    # horizon) are in the mean and p95 (they read 0.0 h before), and they are counted
+    r = run(doc([job("long", 64, 1000), job("b", 64, 1, at="1h"), job("c", 64, 1, at="2h")], horizon="2d"), cat)
+    t = r.summary["tenants"][0]
+    assert t["jobs_never_started"] == 2
+    assert t["queue_wait_mean_h"] == pytest.approx((0.0 + 47.0 + 46.0) / 3)
+    assert t["queue_wait_p95_h"] > 46.0

@@ -184,7 +184,11 @@ def build_result(sim: Simulation) -> RunResult:
     for tn in sim.tenants:
         i = tn.index
         mine = [j for j in submitted if j.tenant == i]
-        waits = [j.waits_s[0] / H for j in mine if j.waits_s]
+        # a job's first wait; one still queued at the end counts its wait so far (censored at the horizon), so a
+        # policy that starves jobs does not read as "no wait"
+        waits = [(j.waits_s[0] if j.waits_s else sc.horizon_s - j.submit_s) / H for j in mine
+                 if j.waits_s or j.status == "queued"]
+        never = sum(1 for j in mine if not j.waits_s and j.status == "queued")
         sv_served = sum(sv.served_tokens for sv in sim.services if sv.tenant == i)
         sv_dem = sum(sv.demanded_tokens for sv in sim.services if sv.tenant == i)
         tb = float(sim.train_busy_chip_s[i])
@@ -197,6 +201,8 @@ def build_result(sim: Simulation) -> RunResult:
             "jobs_finished": sum(1 for j in mine if j.status == "finished"),
             "queue_wait_mean_h": float(np.mean(waits)) if waits else 0.0,
             "queue_wait_p95_h": _p95(waits),
+            # additive: jobs submitted that never started (their waits, censored at the horizon, are in the above)
+            "jobs_never_started": never,
             "goodput": float(sim.useful_chip_s[i]) / tb if tb > 0 else 1.0,
             "tokens_served": float(sv_served),
             "tokens_demanded": float(sv_dem),

@@ -4,12 +4,15 @@ The oldest job of a kind that does not fit gets a reservation at the *shadow tim
 which, as running jobs end at their estimated end times, enough systems are free for it. Younger jobs
 may start now if they fit and either end before the shadow time or use only the *extra* systems that
 the reservation does not need. Runtime estimates are the engine's ideal remaining time (no failures);
-free capacity for the reservation is counted per kind across the sites the job may use.
+free capacity for the reservation is counted in the one pool (site) that frees enough systems first for a
+job held to one site, and over every pool of the kind for a job that may span sites. A start that takes no
+system from the reservation's pool never delays it.
 """
 
 from __future__ import annotations
 
-from rainier.fleet.policies.base import Decision, FleetView, Start, register_scheduler
+from rainier.fleet.placement import Capacity
+from rainier.fleet.policies.base import Decision, FleetView, JobView, Start, register_scheduler
 
 __all__ = ["EasyBackfill"]
 
@@ -21,7 +24,7 @@ class EasyBackfill:
     def decide(self, view: FleetView) -> list[Decision]:
         cap = view.scratch()
         out: list[Decision] = []
-        shadow: dict[int, tuple[float, int]] = {}  # kind -> (shadow time, extra systems)
+        shadow: dict[int, tuple[float, int, int | None]] = {}  # kind -> (shadow time, extra systems, pool)
         kinds = list(cap.pools_of_kind)
         for job in view.pending:
             k = job.kind
@@ -35,24 +38,43 @@ class EasyBackfill:
                     cap.take(plan)
                     out.append(Start(job.id))
                     continue
-                # reservation for the head of this kind
-                free = cap.total(k)
-                t_shadow, extra = float("inf"), 0
-                for r in sorted((r for r in view.running if r.kind == k), key=lambda r: (r.est_end_s, r.id)):
-                    free += r.n_systems
-                    if free >= job.n_systems:
-                        t_shadow, extra = r.est_end_s, free - job.n_systems
-                        break
-                shadow[k] = (t_shadow, extra)
+                shadow[k] = _reservation(view, cap, job)
                 continue
             if plan is None:
                 continue
-            t_shadow, extra = shadow[k]
-            if view.now_s + job.est_runtime_s <= t_shadow:
+            t_shadow, extra, pool = shadow[k]
+            # systems the start would take from the reservation's pool (all of them for a cross-site reservation)
+            used = sum(m for p, m in plan if pool is None or p == pool)
+            if view.now_s + job.est_runtime_s <= t_shadow or used == 0:
                 cap.take(plan)
                 out.append(Start(job.id))
-            elif job.n_systems <= extra:
+            elif used <= extra:
                 cap.take(plan)
-                shadow[k] = (t_shadow, extra - job.n_systems)
+                shadow[k] = (t_shadow, extra - used, pool)
                 out.append(Start(job.id))
         return out
+
+
+def _reservation(view: FleetView, cap: Capacity, job: JobView) -> tuple[float, int, int | None]:
+    """(shadow time, extra systems, pool) of the head job's reservation: the earliest time enough systems are
+    free, as running jobs end at their estimated ends, in one pool for a one-site job (the pool that frees them
+    first; pool None: counted over every pool of the kind, for a job that may span sites)."""
+    k, n = job.kind, job.n_systems
+    ending = sorted((r for r in view.running if r.kind == k), key=lambda r: (r.est_end_s, r.id))
+    if job.cross_site and cap.cross_ok:
+        free = cap.total(k)
+        for r in ending:
+            free += r.n_systems
+            if free >= n:
+                return r.est_end_s, free - n, None
+        return float("inf"), 0, None
+    best: tuple[float, int, int | None] = (float("inf"), 0, None)
+    for p in cap.pools_of_kind.get(k, ()):
+        free = cap.startable[p]
+        for r in ending:
+            free += r.pool_counts().get(p, 0)
+            if free >= n:
+                if (r.est_end_s, -(free - n)) < (best[0], -best[1]):
+                    best = (r.est_end_s, free - n, p)
+                break
+    return best
