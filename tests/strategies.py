@@ -66,7 +66,8 @@ def scenarios(draw: Any, max_sites: int = 2, services: bool = True, events: bool
                             "demand": {"tokens_per_s": f"{draw(st.integers(1, 40))}M", "daily_amplitude": 0.5}}]
     if events and draw(st.booleans()):
         ev = draw(st.sampled_from(["site_outage", "supply_slip"]))
-        doc["events"] = [{"at": "20h", "kind": ev, "site": "site0", "duration": "5h", "months": 1}]
+        doc["events"] = [{"at": "20h", "kind": ev, "site": "site0",
+                          **({"duration": "5h"} if ev == "site_outage" else {"months": 1})}]
     return doc
 
 

@@ -415,6 +415,19 @@ def test_serving_demand_is_met_by_chips_bought_for_it(cat):
     assert not any(r.chip == "h100" for r in no_h100.rows)
 
 
+def test_serving_is_bought_in_whole_replicas(cat):
+    """A 16-chip replica on 8-GPU H100 systems: the plan bought one system (8 chips) and counted 8 x the per-chip
+    rate as served, a deployment that cannot hold the model; now it buys whole replicas. A 4-chip replica packs two
+    to a system; a 3-chip one two (two chips idle), served at 6/8 of the per-chip rate."""
+    for replica, per_block_chips, served_share in ((16, 16, 1.0), (4, 8, 1.0), (3, 8, 6 / 8)):
+        res = plan_capacity(cat, ["h100"], ["new-carlisle"], [2026], [0.0], serve_tokens_per_s=[1000.0],
+                            serve_rate={"h100": 231.0}, serve_replica_chips={"h100": replica})
+        (row,) = res.rows
+        assert row.chips_installed % per_block_chips == 0
+        assert row.served_tokens_per_s == pytest.approx(row.chips_installed * 231.0 * served_share)
+        assert row.served_tokens_per_s >= 1000.0
+
+
 def test_serving_demand_bad_input(cat):
     rate = {"trn2": 640.0}
     for kwargs in ({"serve_tokens_per_s": [1e6]}, {"serve_rate": rate},

@@ -336,3 +336,75 @@ def test_jobs_that_never_start_count_their_wait_so_far(cat):
     assert t["jobs_never_started"] == 2
     assert t["queue_wait_mean_h"] == pytest.approx((0.0 + 47.0 + 46.0) / 3)
     assert t["queue_wait_p95_h"] > 46.0
+
+
+def _svc(model: str = "tiny-dense", tps: str = "2M", **demand: Any) -> dict[str, Any]:
+    return {"name": "svc", "tenant": "a", "model": model, "system": SYS, "demand": {"tokens_per_s": tps, **demand}}
+
+
+def test_a_service_holds_whole_replicas(cat):
+    # Llama 3.1 405B needs more chips per replica than one 8-GPU DGX H100 holds: capacity was counted per chip,
+    # so one system "served" the demand; now the service holds a whole replica (two systems)
+    from rainier.fleet.perf import PerfCache
+
+    d = doc([], systems=8, horizon="1d", services=[{**_svc("llama3.1-405b", "100"), "system": "dgx-h100"}])
+    d["sites"][0]["systems"] = [{"kind": "dgx-h100", "installed": 8}]
+    sc = scenario_from_dict(d, catalog=cat)
+    sv = sc.services[0]
+    cpr = PerfCache(cat, "physics").serving(sv.model, "dgx-h100", "bf16", sv.input_len, sv.output_len,
+                                            sv.slo.ttft_s, sv.slo.tpot_s).chips_per_replica
+    assert cpr > 8
+    r = run(d, cat)
+    assert r.summary["totals"]["chip_hours_busy"] == pytest.approx(24 * 8 * -(-cpr // 8))  # the replica's systems
+    assert r.summary["totals"]["slo_attainment"] == pytest.approx(1.0)
+
+
+def test_a_mid_step_outage_cuts_what_a_service_serves(cat):
+    # the only site is down from 1 h to 23 h inside a 24 h accounting step: the service's systems fail at 1 h,
+    # so it serves 1 h of day one (it re-plans at the next step), not the whole day
+    base = doc([], systems=8, horizon="3d", hourly="24h", services=[_svc(tps="200k")])
+    out = {**base, "events": [{"at": "1h", "kind": "site_outage", "site": "s", "duration": "22h"}]}
+    full, cut = run(base, cat), run(out, cat)
+    assert full.summary["totals"]["slo_attainment"] == pytest.approx(1.0)
+    assert cut.summary["totals"]["slo_attainment"] == pytest.approx((1 + 48) / 72, rel=1e-6)
+
+
+def test_demand_is_the_steps_mean_whatever_the_accounting_step(cat):
+    # the demand was sampled at each step's midpoint: daily steps booked every day's noon peak (1.5x)
+    dem = {}
+    for hourly in ("1h", "24h"):
+        d = doc([], systems=8, horizon="2d", hourly=hourly,
+                services=[_svc(tps="100k", daily_amplitude=0.5, peak_hour=12)])
+        dem[hourly] = run(d, cat).summary["totals"]["tokens_demanded"]
+    assert dem["24h"] == pytest.approx(dem["1h"], rel=1e-3)
+    assert dem["1h"] == pytest.approx(100e3 * 2 * 86400, rel=1e-3)
+
+
+@pytest.mark.parametrize("at", ["10h", "620min"])
+def test_a_short_spike_adds_its_overlap(cat, at):
+    # a 20-minute 10x spike inside an hour added nothing (midpoint sampling; or booked after the step began)
+    base = doc([], systems=8, horizon="1d", services=[_svc(tps="100k")])
+    spiked = {**base, "events": [{"at": at, "kind": "demand_spike", "service": "svc", "factor": 10,
+                                  "duration": "20min"}]}
+    extra = run(spiked, cat).summary["totals"]["tokens_demanded"] - run(base, cat).summary["totals"]["tokens_demanded"]
+    assert extra == pytest.approx(9 * 100e3 * 1200, rel=1e-6)
+
+
+@pytest.mark.parametrize("event, word", [
+    ({"kind": "site_outage", "site": "s", "system": SYS, "duration": "2h"}, "system"),
+    ({"kind": "supply_slip", "site": "s", "duration": "2h", "months": 1}, "duration"),
+    ({"kind": "demand_spike", "service": "svc", "site": "s", "factor": 2}, "site"),
+    ({"kind": "demand_spike", "service": "svc", "duration": "0s", "factor": 2}, "positive"),
+])
+def test_event_fields_the_kind_does_not_use_are_refused(cat, event, word):
+    d = doc([], services=[_svc()], events=[{"at": "1h", **event}])
+    with pytest.raises(RainierError, match=word):
+        scenario_from_dict(d, catalog=cat)
+
+
+def test_a_service_held_to_sites_without_its_system_is_refused(cat):
+    d = doc([], services=[{**_svc(), "sites": ["elsewhere"]}])
+    d["sites"].append({"name": "elsewhere", "power_cap": "10MW", "pue": 1.2,
+                       "systems": [{"kind": "trn2-ultraserver", "installed": 1}]})
+    with pytest.raises(RainierError, match=r"services\[0\]\.sites"):
+        scenario_from_dict(d, catalog=cat)

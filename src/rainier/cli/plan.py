@@ -338,6 +338,7 @@ def plan_cmd(
         spare_frac = "auto" if spares.strip().lower() == "auto" else _share(spares, "--spares")
     serve_fits: list[ServingFit] = []
     rate: dict[str, float] | None = None
+    replica_chips: dict[str, int] | None = None
     if serve is not None:
         n_serve = parse_int(serve_chips, "--serve-chips") or 1
         slo = {"slo_ttft_s": parse_duration_flag(slo_ttft, "--slo-ttft", ("ms", "s")) if slo_ttft is not None else None,
@@ -347,6 +348,9 @@ def plan_cmd(
                                        workers=min(len(chips), os.cpu_count() or 1),
                                        precision=serve_precision.strip().lower(), **slo)
         rate = {sf.chip: float(sf.tokens_per_s_per_chip or 0.0) for sf in serve_fits}
+        replica_chips = {sf.chip: sf.replica_chips for sf in serve_fits if sf.replica_chips}
+        notes.append("serving chips are bought in whole replicas: " + ", ".join(
+            f"{c} {n} chips" for c, n in replica_chips.items() if rate.get(c)))
         if not any(rate.values()):
             why = "; ".join(f"{sf.chip}: {sf.error}" for sf in serve_fits)
             raise RainierError(f"no candidate chip serves {serve} on {n_serve:,}-chip deployments ({why})",
@@ -362,7 +366,8 @@ def plan_cmd(
                      + "; serving chips are bought apart from training chips and share the sites' power")
     res = plan_capacity(cat, chips, sites, years, flops, precision=prec, utilization=util,
                         power_cap_w=caps or None, supply_chips=limits or None, job_chips=jobs, job_spares=spare_frac,
-                        serve_tokens_per_s=serve_need, serve_rate=rate, job_sites=k_sites or 1,
+                        serve_tokens_per_s=serve_need, serve_rate=rate,
+                        serve_replica_chips=replica_chips, job_sites=k_sites or 1,
                         split_utilization=split, cross_site_gbps=cross_site_gbps)
     if split_fits:
         one = util if isinstance(util, dict) else {}

@@ -447,7 +447,27 @@ class ScenarioEvent(_M):
             raise ValueError(f"{self.kind} needs site")
         if self.kind == "demand_spike" and not self.service:
             raise ValueError("demand_spike needs service")
+        # a field the kind does not use would be silently ignored (an outage given a system still takes down
+        # the whole site): refuse it
+        given = {f for f in self.model_fields_set if f not in ("at_s", "kind")
+                 and getattr(self, f) != type(self).model_fields[f].default}  # (a resolved file lists defaults)
+        unused = sorted(given - _EVENT_FIELDS[self.kind])
+        if unused:
+            names = ", ".join(_EVENT_WORDS.get(f, f) for f in unused)
+            uses = ", ".join(sorted(_EVENT_WORDS.get(f, f) for f in _EVENT_FIELDS[self.kind]))
+            raise ValueError(f"{self.kind} does not use {names} (it takes {uses})")
+        if self.kind == "demand_spike":
+            if "duration_s" not in self.model_fields_set:
+                object.__setattr__(self, "duration_s", HOUR_S)  # a spike lasts an hour unless told otherwise
+            elif self.duration_s <= 0:
+                raise ValueError("a demand_spike's duration must be positive (default 1h)")
         return self
+
+
+# the fields each event kind uses (besides at and kind); a site outage takes down every system of the site
+_EVENT_FIELDS = {"site_outage": {"site", "duration_s"}, "supply_slip": {"site", "system", "months"},
+                 "demand_spike": {"service", "duration_s", "factor"}}
+_EVENT_WORDS = {"duration_s": "duration", "at_s": "at"}
 
 
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ +-]*")
@@ -1077,6 +1097,10 @@ def _check_systems_held(sc: Scenario, catalog: Any) -> None:
     for i, sv in enumerate(sc.services):
         acc = catalog.accelerator(catalog.system(sv.system).accelerator)
         check_precision(acc, sv.precision, field=f"services[{i}].precision")
+        if sv.sites and not set(sv.sites) & held[sv.system]:
+            raise RainierError(f"none of the sites {', '.join(sv.sites)} holds a {sv.system}, so service "
+                               f"'{sv.name}' could never serve", field=f"services[{i}].sites",
+                               fix=f"name a site that holds it ({', '.join(sorted(held[sv.system]))})")
     for i, e in enumerate(sc.events):
         if e.kind == "supply_slip" and e.system and e.site not in held.get(e.system, set()):
             here = ", ".join(sorted(k for k, v in held.items() if e.site in v))

@@ -327,6 +327,9 @@ class Simulation:
                 k.schedule_at(job.submit_s, self._arrive, job)
         for e in self.sc.events:
             if e.at_s < self.horizon_s:
+                if e.kind == "demand_spike":  # known ahead: the accounting step it starts in books its share
+                    sv = next(x for x in self.services if x.name == e.service)
+                    sv.spikes.append((e.at_s, e.at_s + e.duration_s, e.factor))
                 k.schedule_at(e.at_s, self._scenario_event, e, priority=PRIO_URGENT)
         k.schedule_at(0.0, self._tick, priority=PRIO_ACCOUNT)
         k.run(self.horizon_s)
@@ -506,7 +509,6 @@ class Simulation:
             self._log("supply_slip", s.index, None, None, 0, None, f"{e.months} months {e.system or 'all kinds'}")
         elif e.kind == "demand_spike":
             sv = next(x for x in self.services if x.name == e.service)
-            sv.spikes.append((t, t + (e.duration_s or HOUR_S), e.factor))
             self._log("demand_spike", None, sv.tenant, None, 0, None, f"{sv.name} x{e.factor:g}")
 
     def _outage(self, site: SiteState, duration_s: float) -> None:
@@ -608,6 +610,7 @@ class Simulation:
                 u = sv.util.get(pool.index, 1.0)
                 self._release(pool, mine, sv.tenant, pool.idle_w + (pool.work_w - pool.idle_w) * u)
                 sv.alloc[pool.index] -= len(mine)
+                self._service_lost(sv)
         return out
 
     def _repair(self, p: int, i: int, cause: str) -> None:
@@ -931,7 +934,19 @@ class Simulation:
             self.progress(t, self.horizon_s)
         self.k.schedule_at(t + step, self._tick, priority=PRIO_ACCOUNT)
 
-    def _demand(self, sv: Service, t: float) -> float:
+    def _mean_demand(self, sv: Service, t: float, step: float) -> float:
+        """The service's mean demand over [t, t + step): the daily and weekly shape averaged at 10-minute
+        points (whatever the accounting step), each spike counted for the part of the step it overlaps."""
+        n = max(1, math.ceil(step / 600.0 - 1e-9))
+        base = sum(self._demand(sv, t + (i + 0.5) * step / n, spikes=False) for i in range(n)) / n
+        mult = 1.0
+        for t0, t1, f in sv.spikes:
+            over = min(t1, t + step) - max(t0, t)
+            if over > 0:
+                mult += (f - 1.0) * over / step
+        return base * mult
+
+    def _demand(self, sv: Service, t: float, spikes: bool = True) -> float:
         hour = (t / HOUR_S) % 24.0
         weekday = (self.sc.start.toordinal() - 1 + int(t // 86400.0)) % 7  # ordinal 1 (0001-01-01) is a Monday
         base = sv.base_tokens_per_s
@@ -943,14 +958,20 @@ class Simulation:
         d *= 1.0 + sv.daily_amplitude * math.cos(2 * math.pi * (hour - sv.peak_hour) / 24.0)
         if weekday >= 5:
             d *= sv.weekend_factor
-        for t0, t1, f in sv.spikes:
-            if t0 <= t < t1:
-                d *= f
+        if spikes:
+            for t0, t1, f in sv.spikes:
+                if t0 <= t < t1:
+                    d *= f
         return d
 
+    @staticmethod
+    def _replicas(sv: Service, cps: int, n: int) -> int:
+        """Whole replicas ``n`` systems of ``cps`` chips hold (a replica may span systems of one pool)."""
+        return int(n * cps // sv.chips_per_replica)
+
     def _serve(self, sv: Service, t: float, step: float) -> None:
-        demand = self._demand(sv, t + step / 2)
-        per_chip = sv.tokens_per_s_per_replica / sv.chips_per_replica
+        demand = self._mean_demand(sv, t, step)
+        cpr, tpr = sv.chips_per_replica, sv.tokens_per_s_per_replica
         # full-load power on held systems while reallocating, then set this hour's utilization
         for p, n in sv.alloc.items():
             pool = self.pools[p]
@@ -959,44 +980,50 @@ class Simulation:
                 self._power(self.sites[pool.site], t, n * (pool.work_w - pool.idle_w) * (1 - u), sv.tenant,
                             n * (pool.work_w - pool.idle_w) * (1 - u))
             sv.util[p] = 1.0
-        need_chips = max(demand * (1 + sv.headroom) / per_chip, float(sv.min_chips))
+        # capacity comes in whole replicas, each inside one pool (site)
+        need = max(math.ceil(demand * (1 + sv.headroom) / tpr - 1e-9), math.ceil(sv.min_chips / cpr - 1e-9))
         have = {p: sv.alloc.get(p, 0) for p in sv.pools}
         cps = {p: self.pools[p].cps for p in sv.pools}
-        have_chips = sum(have[p] * cps[p] for p in sv.pools)
-        if have_chips > need_chips:
-            excess = have_chips - need_chips
+        reps = {p: self._replicas(sv, cps[p], have[p]) for p in sv.pools}
+        held = sum(reps.values())
+        if held > need or any(have[p] > math.ceil(reps[p] * cpr / cps[p]) for p in sv.pools):
+            # give back whole replicas beyond the need, and systems that hold no whole replica
+            excess = max(0, held - need)
             for p in reversed(sv.pools):
                 pool = self.pools[p]
-                drop = min(have[p], int(excess // pool.cps))
+                keep = reps[p] - min(excess, reps[p])
+                excess -= reps[p] - keep
+                drop = have[p] - math.ceil(keep * cpr / cps[p])
                 if drop > 0:
-                    held = np.flatnonzero(pool.owner == sv.owner_id)[-drop:]
-                    self._release(pool, held, sv.tenant, pool.work_w)
+                    idx = np.flatnonzero(pool.owner == sv.owner_id)[-drop:]
+                    self._release(pool, idx, sv.tenant, pool.work_w)
                     have[p] -= drop
-                    excess -= drop * pool.cps
+                    reps[p] = keep
             self._request_pass()
-        elif have_chips < need_chips:
-            short = need_chips - have_chips
+        held = sum(reps.values())
+        if held < need:
+            short = need - held
             st = self._startable()
-            if sv.reclaim and sum(st[p] * cps[p] for p in sv.pools) < short:
-                self._reclaim_for(sv, short - sum(st[p] * cps[p] for p in sv.pools))
+            if sv.reclaim and sum(self._replicas(sv, cps[p], have[p] + st[p]) - reps[p] for p in sv.pools) < short:
+                self._reclaim_for(sv, short * cpr)
                 st = self._startable()
             for p in sorted(sv.pools, key=lambda q: (-st[q], q)):  # most startable site first
                 pool = self.pools[p]
-                take = min(st[p], math.ceil(short / pool.cps))
+                add = min(short, self._replicas(sv, cps[p], have[p] + st[p]) - reps[p])
+                take = math.ceil((reps[p] + add) * cpr / cps[p]) - have[p] if add > 0 else 0
                 if take > 0:
                     idx = pick_systems(pool, take)
                     self._acquire(pool, idx, sv.owner_id, sv.tenant, pool.work_w)
                     have[p] += take
-                    short -= take * pool.cps
+                    reps[p] = self._replicas(sv, cps[p], have[p])
+                    short = need - sum(reps.values())
                 if short <= 0:
                     break
                 st = self._startable()
         sv.alloc = {p: n for p, n in have.items()}
-        cap_tps = sum(have[p] * cps[p] for p in sv.pools) * per_chip
+        cap_tps = sum(reps.values()) * tpr
         served = min(demand, cap_tps)
         util = served / cap_tps if cap_tps > 0 else 0.0
-        L = self.L
-        total_sys = sum(have.values())
         for p in sv.pools:
             pool = self.pools[p]
             n = have[p]
@@ -1004,21 +1031,44 @@ class Simulation:
                 self._power(self.sites[pool.site], t, -n * (pool.work_w - pool.idle_w) * (1 - util), sv.tenant,
                             -n * (pool.work_w - pool.idle_w) * (1 - util))
             sv.util[p] = util
-        # served / demanded levels per site, in proportion to the systems held (demand evenly if none)
+        sv.extra["step"] = (t + step, demand, util)
+        self._service_levels(sv, t, served, demand)
+        sv.served_tokens += served * step
+        sv.demanded_tokens += demand * step
+
+    def _service_levels(self, sv: Service, t: float, served: float, demand: float) -> None:
+        """Set the service's served / demanded levels per site from ``t``, in proportion to its replicas there
+        (the demand evenly over its sites while it holds none)."""
+        L = self.L
         sites = sorted({self.pools[p].site for p in sv.pools})
         share: dict[int, float] = {s: 0.0 for s in sites}
+        reps = {p: self._replicas(sv, self.pools[p].cps, sv.alloc.get(p, 0)) for p in sv.pools}
+        total = sum(reps.values())
         for p in sv.pools:
-            share[self.pools[p].site] += (have[p] / total_sys) if total_sys else 1.0 / len(sv.pools)
+            share[self.pools[p].site] += (reps[p] / total) if total else 1.0 / len(sv.pools)
         prev = sv.extra.get("levels", {})
         for s in sites:
             ps, pd = prev.get(s, (0.0, 0.0))
             ns, nd = served * share[s], demand * share[s]
             L.add(s, t, self.c_tserved[sv.tenant], ns - ps)
-            L.add(s, self.k.now_s, self.c_tdemand[sv.tenant], nd - pd)
+            L.add(s, t, self.c_tdemand[sv.tenant], nd - pd)
             prev[s] = (ns, nd)
         sv.extra["levels"] = prev
-        sv.served_tokens += served * step
-        sv.demanded_tokens += demand * step
+
+    def _service_lost(self, sv: Service) -> None:
+        """Systems a failure or outage took from ``sv`` mid-step: its remaining replicas serve at the step's
+        utilization (their power is unchanged) until the next accounting step re-plans it."""
+        step = sv.extra.get("step")
+        t = self.k.now_s
+        if step is None or step[0] <= t:
+            return
+        end, demand, util = step
+        served = util * sum(self._replicas(sv, self.pools[p].cps, sv.alloc.get(p, 0)) for p in sv.pools) \
+            * sv.tokens_per_s_per_replica
+        before = sum(v[0] for v in sv.extra.get("levels", {}).values())
+        if served < before:
+            sv.served_tokens -= (before - served) * (end - t)
+            self._service_levels(sv, t, served, demand)
 
     def _reclaim_for(self, sv: Service, short_chips: float) -> None:
         """Preempt borrowed, preemptible gangs on the service's pools (newest first) to cover a shortfall,

@@ -199,7 +199,8 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                   supply_chips: Mapping[str, float | Mapping[int, float]] | None = None,
                   job_chips: int | None = None, job_spares: float | str = 0.0,
                   serve_tokens_per_s: list[float] | None = None,
-                  serve_rate: Mapping[str, float] | None = None, job_sites: int = 1,
+                  serve_rate: Mapping[str, float] | None = None, serve_replica_chips: Mapping[str, int] | None = None,
+                  job_sites: int = 1,
                   split_utilization: float | Mapping[str, float] | None = None,
                   cross_site_gbps: float | None = None, time_limit_s: float = 20.0) -> PlanResult:
     """Least-cost purchase plan meeting ``demand_flops[i]`` delivered FLOP/s in ``years[i]``.
@@ -374,6 +375,16 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
     cps = np.array([sy.chips for sy in systems], dtype=float)
     sys_chips = cps.copy()
     rate = np.array([float((serve_rate or {}).get(name, 0.0)) for name in chips])  # tokens/s per chip
+    # Serving is bought in blocks of whole replicas: a replica of r chips takes ceil(r / system chips) systems
+    # (the rest of the last one idle), or one system runs floor(system chips / r) of them. ``rate`` becomes the
+    # block's tokens/s per chip it holds (idle chips draw power and cost, as a job block's).
+    serve_sys = np.ones(nc, dtype=int)
+    for c, name in enumerate(chips):
+        r_chips = int((serve_replica_chips or {}).get(name) or 0)
+        if r_chips > 0 and rate[c] > 0:
+            serve_sys[c] = max(1, math.ceil(r_chips / sys_chips[c]))
+            per_block = (serve_sys[c] * sys_chips[c] // r_chips) * r_chips
+            rate[c] *= per_block / (serve_sys[c] * sys_chips[c])
     capex_chip = [chip_hour_cost(a, sy, econ).capex_per_chip_usd for a, sy in zip(accs, systems, strict=True)]
     flops = np.array([a.peak_flops(precision) * util_of[name] for name, a in zip(chips, accs, strict=True)])
     # With whole jobs a variable buys one block: a job's systems (sys_per_unit of them, the last one partly idle),
@@ -413,7 +424,7 @@ def plan_capacity(cat: Catalog, chips: list[str], sites: list[str], years: list[
                 at[0, c, p, pl[0]] = cps[c]
                 unit_flops[c, p] = cps[c] * flops[c]
                 if n_use == 2:
-                    at[1, c, p, pl[0]] = sys_chips[c]
+                    at[1, c, p, pl[0]] = serve_sys[c] * sys_chips[c]
                 continue
             name = chips[c]
             if job_chips is None or name not in split_of or not spans_kind(c, len(pl)):
@@ -813,6 +824,7 @@ class ServingFit:
     max_qps: float | None
     usd_per_million_tokens: float | None
     error: str | None = None
+    replica_chips: int | None = None  # chips of one serving replica (tp x pp): the plan buys whole replicas
 
 
 def serving_rates(cat: Catalog, chips: list[str], model: str, *, deployment_chips: int = 64, workers: int = 1,
@@ -843,7 +855,8 @@ def serving_rates(cat: Catalog, chips: list[str], model: str, *, deployment_chip
             out.append(ServingFit(r.chip, r.chips, None, None, None, r.error or (
                 "no Poisson rate meets the SLO" if slo_missed else "serves no tokens")))
             continue
-        out.append(ServingFit(r.chip, r.chips, r.output_tokens_per_s / r.chips, r.max_qps, r.usd_per_million_tokens))
+        out.append(ServingFit(r.chip, r.chips, r.output_tokens_per_s / r.chips, r.max_qps, r.usd_per_million_tokens,
+                              replica_chips=int(r.result.config.get("chips_per_replica") or 0) or None))
     return out
 
 
