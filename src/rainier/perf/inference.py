@@ -1004,6 +1004,9 @@ def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, t
     return lo, best
 
 
+MIN_QPS = 1e-6  # one request in 11.6 days: slower rates run every clock in the simulation past float precision
+
+
 def search_configs(model: Model, acc: Accelerator, system: System, catalog: Catalog | None, chips: int, *,
                    precision: str, mean_in: float, mean_out: float, tp: int | None = None,
                    pp: int | None = None, ep: int | None = None, replicas: int | None = None,
@@ -1063,14 +1066,16 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
                     ss = spec_step(sm, spec, catalog, kv_context=kv_ctx, fit=fit)
                     r = replicas or chips // per
                     cap = max_batch
+                    busy = r  # replicas that get requests: fewer in flight than replicas leave some idle
                     if concurrency is not None:
                         cap = min(cap or MAX_SLOTS * d, max(1, math.ceil(concurrency / r)))
+                        busy = min(r, math.ceil(concurrency / cap))
                     b, st = _batch_for(sm, mp.kv_capacity_tokens, mean_in, mean_out, token_budget, slo_tpot_s,
                                        cap, kv_policy, prefix_hit=prefix_hit, spec=ss, shared=shared)
                     tpot = st.step_s / (spec.gain if spec is not None else 1.0)
                     meets = ((slo_tpot_s is None or tpot <= slo_tpot_s)
                              and (slo_ttft_s is None or st.ttft_s <= slo_ttft_s))
-                    tok = st.output_tokens_per_s * r
+                    tok = st.output_tokens_per_s * busy
                     out.append(Candidate(t, p, e, r, b, mp.kv_capacity_tokens, tok, tok / chips, st.step_s, st.ttft_s,
                                          meets, d))
     out.sort(key=lambda c: (not c.meets_slo, -c.output_tokens_per_s_per_chip, c.tp * c.pp, c.attention_dp))
@@ -1304,8 +1309,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if sum(x is not None and x is not False for x in (qps, concurrency)) + bool(offline) > 1:
         raise RainierError("give only one of --offline, --qps, --concurrency", field="--offline/--qps/--concurrency",
                            fix="pick one traffic mode")
-    if qps is not None and not (qps > 0 and math.isfinite(qps)):
-        raise RainierError(f"must be a finite rate above 0 (got {qps})", field="--qps", fix="give e.g. --qps 10")
+    if qps is not None and not (MIN_QPS <= qps < math.inf):
+        raise RainierError(f"must be a finite rate of at least {MIN_QPS:g} requests/s (got {qps})", field="--qps",
+                           fix="give e.g. --qps 10")
     if concurrency is not None and concurrency < 1:
         raise RainierError(f"must be at least 1 (got {concurrency})", field="--concurrency", fix="give e.g. --concurrency 64")
     # the request-level simulation holds every request in memory (~100 B each, several arrays)
@@ -1430,12 +1436,18 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if attention_dp is not None and attention_dp > 1:
         pp = 1  # data-parallel attention runs on one pipeline stage
     slo_for_search = slo_tpot_s
+    # layouts are ranked at the load they will see: a closed loop's requests, or an offline run's when it is
+    # given a count (4 requests on 8 one-chip replicas leave 4 idle)
+    rank_conc = concurrency
+    if (rank_conc is None and requests is not None and qps is None and trace is None and slo_ttft_s is None
+            and slo_tpot_s is None):
+        rank_conc = requests
     cands = search_configs(m, a, s, cat, chips, precision=precision, mean_in=mean_in, mean_out=mean_out,
                            tp=tp, pp=pp, ep=ep if m.moe else 1, replicas=replicas, slo_ttft_s=slo_ttft_s,
                            slo_tpot_s=slo_for_search, max_batch=max_batch, token_budget=budget, fit=f,
                            decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd,
                            prefix_hit=pshare, spec=spec, shared=shared, attention_dp=attention_dp,
-                           concurrency=concurrency, attention_dtype=attention_dtype)
+                           concurrency=rank_conc, attention_dtype=attention_dtype)
     if not cands:
         # Report the largest replica the flags allow: the most memory per chip the search had.
         per_max = chips // replicas if replicas is not None else chips

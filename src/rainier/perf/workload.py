@@ -226,6 +226,9 @@ def _pick(cols: list[str], names: tuple[str, ...], path: Path, what: str) -> str
                        fix=f"name it one of {', '.join(names)}")
 
 
+MAX_TRACE_SPAN_S = 1e9  # beyond ~32 years of arrivals the simulation's clocks lose sub-millisecond precision
+
+
 def load_trace(path: str | Path, limit: int | None = None) -> Requests:
     """Requests from a trace CSV (Azure LLM inference trace format or time_s/input/output columns).
 
@@ -237,8 +240,18 @@ def load_trace(path: str | Path, limit: int | None = None) -> Requests:
     p = Path(path)
     if not p.exists():
         raise RainierError(f"trace file {p} does not exist", field="--trace", fix="give a CSV trace file")
+    import warnings
+
     try:
-        df = pd.read_csv(p, nrows=limit)
+        # index_col=False: a row with more fields than the header is not read with its first field as an index
+        # (every column shifted); pandas warns that it would drop data, which is an error here. A trailing comma
+        # on every row is read as intended.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(p, nrows=limit, index_col=False)
+    except pd.errors.ParserWarning:
+        raise RainierError(f"{p}: some rows have more fields than the header", field="--trace",
+                           fix="give every row the header's fields (timestamp, input tokens, output tokens)") from None
     except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
         raise RainierError(f"{p}: cannot read as CSV ({exc})", field="--trace") from None
     cols = list(df.columns)
@@ -256,9 +269,11 @@ def load_trace(path: str | Path, limit: int | None = None) -> Requests:
             bad = int((~np.isfinite(t)).argmax())
             raise RainierError(f"{p}: row {bad + 2}: timestamp '{raw.iloc[bad]}' is empty or not finite", field="--trace",
                                fix="give every request a time in seconds")
+    elif pd.to_numeric(raw, errors="coerce").notna().any():  # seconds, with a value that is not a number
+        bad = int(pd.to_numeric(raw, errors="coerce").isna().to_numpy().argmax())
+        raise RainierError(f"{p}: row {bad + 2}: timestamp '{raw.iloc[bad]}' is not a number of seconds",
+                           field="--trace", fix="give every request a time in seconds (or every one a date-time)")
     else:
-        import warnings
-
         with warnings.catch_warnings():  # pandas warns when it cannot infer one format: the check below says it
             warnings.simplefilter("ignore")
             ts = pd.to_datetime(raw, errors="coerce")
@@ -281,6 +296,10 @@ def load_trace(path: str | Path, limit: int | None = None) -> Requests:
         return a.astype(np.int64)
 
     x, y = tokens(ic), tokens(oc)
+    span = float(t.max()) - float(t.min())  # Python floats: an overflow is inf, without a numpy warning
+    if span > MAX_TRACE_SPAN_S:
+        raise RainierError(f"{p}: the trace spans {span:.3g} s, more than {MAX_TRACE_SPAN_S:.0e} s "
+                           "(~32 years)", field="--trace", fix="give arrival times in seconds from the trace's start")
     order = np.argsort(t, kind="stable")
     t = t[order] - t[order][0]
     return Requests(t, np.maximum(x[order].astype(np.int64), 1), np.maximum(y[order].astype(np.int64), 1))

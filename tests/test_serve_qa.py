@@ -1,0 +1,59 @@
+"""Serving defects found by a QA audit of `rainier serve` (each test failed before its fix)."""
+
+from __future__ import annotations
+
+import pytest
+from cli_checks import one_error
+
+from rainier.errors import RainierError
+from rainier.perf.inference import estimate_serving
+from rainier.perf.workload import load_trace
+
+HEAD = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+
+
+def test_rows_with_more_fields_than_the_header_are_refused(tmp_path):
+    # pandas took the first field as the index and read every column shifted (inputs 1000 -> 100, outputs -> 7)
+    f = tmp_path / "t.csv"
+    f.write_text(HEAD + "0,1000,100,7\n1,2000,200,7\n2,3000,300,7\n")
+    with pytest.raises(RainierError, match="more fields than the header"):
+        load_trace(f)
+
+
+def test_a_trailing_comma_on_every_row_reads_as_meant(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text(HEAD + "0,1000,100,\n1,2000,200,\n")
+    r = load_trace(f)
+    assert list(r.input_len) == [1000, 2000] and list(r.output_len) == [100, 200]
+
+
+def test_a_bad_timestamp_names_its_own_row(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text(HEAD + "0,100,10\n1.5,200,20\nabc,300,30\n")
+    with pytest.raises(RainierError, match=r"row 4: timestamp 'abc'"):
+        load_trace(f)
+
+
+@pytest.mark.parametrize("times", ["1e308,100,10\n-1e308,100,10\n", "0,100,10\n1e20,100,10\n"])
+def test_an_absurd_trace_span_is_refused(tmp_path, times):
+    # 1e308 / -1e308 ended in "RuntimeError: requests never finished" (exit 1); 1e20 gave a TTFT of 0
+    f = tmp_path / "t.csv"
+    f.write_text(HEAD + times)
+    with pytest.raises(RainierError, match="spans"):
+        load_trace(f)
+
+
+def test_a_vanishing_qps_is_a_one_line_error(run_cli):
+    one_error(*run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--qps", "1e-320"),
+              "--qps", "at least")
+
+
+@pytest.mark.parametrize("mode", [{"concurrency": 2}, {"offline": True, "requests": 2}])
+def test_the_search_does_not_count_replicas_that_get_no_request(mode):
+    # with 2 requests in flight the search ranked 8 one-chip replicas by 8 x one replica's rate although 6 sit
+    # idle: it picked tp1 x 8 (250 tok/s) over tp8 (539 tok/s)
+    kw = dict(input_len=512, output_len=512, **mode)
+    best = estimate_serving("llama3-8b", "h100", 8, **kw)
+    forced = estimate_serving("llama3-8b", "h100", 8, tp=8, **kw)
+    assert best.output_tokens_per_s >= 0.97 * forced.output_tokens_per_s
+    assert best.config["replicas"] <= 2
