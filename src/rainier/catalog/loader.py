@@ -257,6 +257,13 @@ class Catalog:
         builtin = {(r.kind, str(r.data.get("name")).lower()) for r in raws[:n_builtin]}
         cat.overrides = sorted({(_SINGULAR.get(r.kind, r.kind), str(r.data.get("name")), r.file)
                                 for r in raws[n_builtin:] if (r.kind, str(r.data.get("name")).lower()) in builtin})
+        # a user's system naming an unknown network or chip ran on fallbacks (a 10 us link): refuse it here, as
+        # `rainier catalog check` does
+        bad = cat.check_references()
+        if bad:
+            b = bad[0]
+            raise RainierError(f"{b.file}: {b.entry}: {b.message}", field=b.field,
+                               fix="name an entry of the catalog (`rainier catalog list`) or add it to your files")
         return cat
 
     # --- lookup ---------------------------------------------------------------------------------
@@ -382,7 +389,14 @@ def load_entry_file(path: Path, kind: str, catalog: Catalog | None = None) -> En
     if base is not None:
         cat = catalog or default_catalog()
         data = {**cat.get(kind, base).model_dump(exclude_defaults=True), "aliases": [], **data}
-    return _validate(kind, data, str(path))
+    entry = _validate(kind, data, str(path))
+    if kind == "systems" and catalog is not None:
+        assert isinstance(entry, System)
+        net = entry.scaleout.network
+        if net not in catalog.names("network"):
+            raise RainierError(f"{path}: {entry.name}: unknown network '{net}'", field="scaleout.network",
+                               fix=f"use one of {', '.join(catalog.names('network'))}")
+    return entry
 
 
 def check_dir(directory: str | Path) -> list[Problem]:

@@ -153,6 +153,13 @@ class Accelerator(Entry):
             raise ValueError("peak_tflops needs a bf16 figure")
         for k, x in v.items():
             _positive(x, f"peak_tflops.{k}")
+        # a narrower format never runs slower than the wider one it halves (a chip without a faster unit lists the
+        # same figure): a step timed at the wider rate but divided by a smaller narrow peak gave MFU above 100%
+        for narrow, wide in (("fp8", "bf16"), ("fp4", "fp8"), ("fp4", "bf16")):
+            if narrow in v and wide in v and v[narrow] < v[wide]:
+                raise ValueError(f"peak_tflops.{narrow} ({v[narrow]:g}) is below peak_tflops.{wide} ({v[wide]:g}): "
+                                 f"give {narrow} at least the {wide} figure (the same where the chip has no faster "
+                                 f"{narrow} unit)")
         return v
 
     @model_validator(mode="after")
