@@ -37,3 +37,29 @@ def test_a_system_naming_an_unknown_network_is_refused(run_cli, tmp_path: Path, 
     f.write_text(yaml.safe_dump(doc))
     args = ["--system", str(f)] if via == "--system" else ["--catalog", str(tmp_path), "--system", "mysys"]
     one_error(*run_cli(*TRAIN, "--chip", "h100", *args), "scaleout.network", "nosuch")
+
+
+def test_top_k_returns_k_minus_one_distinct_alternatives(run_cli):
+    # the search kept top + 2 layouts and dropped the duplicates (about half): --top 15 showed 8, and a note blamed
+    # fixed sizes that were never given
+    import json
+
+    rc, out, _ = run_cli("train", "--model", "mixtral-8x7b", "--chip", "h100", "--chips", "256", "--seq", "4096",
+                         "--global-batch", "512", "--top", "15", "--json")
+    d = json.loads(out)
+    assert rc == 0 and len(d["alternatives"]) == 14
+    keys = {json.dumps(a["parallelism"], sort_keys=True) for a in d["alternatives"]} | {
+        json.dumps(d["parallelism"], sort_keys=True)}
+    assert len(keys) == 15
+    assert not any("sizes given" in n for n in d["notes"])
+
+
+@pytest.mark.parametrize("kind, entry, field", [("accelerators", "h100", "hbm_tbps"), ("models", "llama3-8b", "layers")])
+def test_yaml_true_in_a_numeric_field_is_refused(run_cli, tmp_path: Path, kind, entry, field):
+    # pydantic's lax mode read `true` as 1: a 1 TB/s H100, a one-layer model, exit 0
+    doc = _copy(kind, entry, name=f"{entry}-copy", aliases=[])
+    doc[kind][0][field] = True
+    f = tmp_path / "e.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    flag = ["--chip", str(f), "--model", "llama3-8b"] if kind == "accelerators" else ["--chip", "h100", "--model", str(f)]
+    one_error(*run_cli(*[a for a in TRAIN if a not in ("--model", "llama3-8b")], *flag), field, "true/false")

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+import typing
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "Entry",
@@ -66,7 +67,26 @@ def _check_magnitudes(obj: BaseModel, prefix: str = "") -> None:
     walk(obj, prefix)
 
 
-class Entry(BaseModel):
+def _allows_bool(ann: Any) -> bool:
+    if ann is bool or ann is Any:
+        return True
+    return any(_allows_bool(a) for a in typing.get_args(ann))
+
+
+class _NoBool(BaseModel):
+    """YAML ``true`` / ``false`` in a numeric field (``hbm_tbps: true``) is an error, not the number 1 / 0 that
+    pydantic's lax mode would read."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool(cls, v: Any, info: ValidationInfo) -> Any:
+        if isinstance(v, bool) and info.field_name is not None \
+                and not _allows_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError("must be a number or text, not true/false")
+        return v
+
+
+class Entry(_NoBool):
     """Fields every catalog entry has. Numbers must be finite (no .inf / .nan) and at most MAX_FIGURE."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -213,7 +233,7 @@ class Accelerator(Entry):
         return (self.scaleout_gbits_s or 0.0) * 1e9 / 8
 
 
-class ScaleUpTier(BaseModel):
+class ScaleUpTier(_NoBool):
     """One level of a hierarchical scale-up domain (e.g. 16 chips in a server, 64 in an UltraServer)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -240,7 +260,7 @@ class ScaleUpTier(BaseModel):
         return self.latency_us * 1e-6
 
 
-class ScaleOut(BaseModel):
+class ScaleOut(_NoBool):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     network: str
@@ -359,7 +379,7 @@ class Site(Entry):
         return (ramp[lo] + (ramp[hi] - ramp[lo]) * (year - lo) / (hi - lo)) * 1e6
 
 
-class MoE(BaseModel):
+class MoE(_NoBool):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     experts: int = Field(ge=2, le=1_000_000)
@@ -380,7 +400,7 @@ class MoE(BaseModel):
         return self
 
 
-class MLA(BaseModel):
+class MLA(_NoBool):
     """Multi-head latent attention (DeepSeek-V2/V3): low-rank kv (and q) projections."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -1050,9 +1050,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                                    "recompute_fraction")
         fixed = _fixed_sizes(fixed)
         _check_fixed(ctx, fixed)
-        # two spare: duplicates (selective = no recomputation under flash attention) are dropped from the list
-        # with sites, the report on the link compares the best few layouts: keep them
-        evals, reasons = search_configs(ctx, fixed, max(top + 2 if top > 1 else 1,
+        # twice as many (and two) spare: duplicates (selective = no recomputation under flash attention; about every
+        # other layout) are dropped from the list; with sites, the report on the link compares the best few layouts
+        evals, reasons = search_configs(ctx, fixed, max(2 * top + 2 if top > 1 else 1,
                                                         _CROSS_SITE_LAYOUTS if sites > 1 and cross_site_report else 1))
         if not evals:
             why = reasons[0] if reasons else (
@@ -1074,8 +1074,9 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                          f"{tok_step:,.3g} tokens a step ({res.step_time_s:,.3g} s); a batch of {int(global_batch):,} "
                          f"tokens would be --global-batch {max(1, round(int(global_batch) / int(seq))):,}")
     if top > 1 and len(res.alternatives) < top - 1:
-        res.notes.append(f"--top {top}: {len(res.alternatives)} other layout(s) are valid with the sizes given (leave "
-                         "some of --tp/--pp/--dp/--cp/--ep/--micro-batch/--recompute/--zero out to search more)")
+        res.notes.append(f"--top {top}: {len(res.alternatives)} other layout(s) are valid" + (
+            " with the sizes given (leave some of --tp/--pp/--dp/--cp/--ep/--micro-batch/--recompute/--zero out to "
+            "search more)" if parallelism else ""))
     res.attention_kernel_bound = _attention_kernel_bound(ctx, evals[0], res)
     if res.attention_kernel_bound:
         b = res.attention_kernel_bound
