@@ -63,3 +63,16 @@ def test_yaml_true_in_a_numeric_field_is_refused(run_cli, tmp_path: Path, kind, 
     f.write_text(yaml.safe_dump(doc))
     flag = ["--chip", str(f), "--model", "llama3-8b"] if kind == "accelerators" else ["--chip", "h100", "--model", str(f)]
     one_error(*run_cli(*[a for a in TRAIN if a not in ("--model", "llama3-8b")], *flag), field, "true/false")
+
+
+def test_a_job_split_over_two_sites_is_never_faster_than_one_site():
+    # the one-site reference put PP outermost (across the scale-out network) while the split job keeps each pipeline
+    # inside a rack: the report said two sites joined by a link were 1% faster than one
+    from rainier.perf.training import estimate_training
+
+    fixed = {"tp": 2, "pp": 2, "dp": 288, "cp": 2, "vp": 8, "micro_batch": 1, "recompute": "none", "zero": 1}
+    r = estimate_training("llama3-70b", "gb200", 2304, seq=8192, global_batch=2304, parallelism=fixed, sites=2,
+                          cross_site_gbps=1e6)
+    c = r.cross_site
+    assert c["slowdown"] >= 0 and c["slowdown_unlimited_link"] >= 0
+    assert c["one_site_rank_order"] == "tp-cp-pp-dp"

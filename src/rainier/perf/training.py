@@ -152,6 +152,9 @@ class Options:
     #                                    destination node over the scale-out network, fanned out inside the node)
     moe_capacity_factor: float | None = None  # expert capacity as a multiple of the balanced load (tokens beyond
     #                                    it dropped, every slot computed); None = the model's (1.0: dropless)
+    pp_inside_dp: bool = False         # rank order TP, CP, PP, DP (Megatron's --use-tp-pp-dp-mapping: pipeline
+    #                                    stages neighbours, DP outermost) instead of the default TP, CP, DP, PP;
+    #                                    a job whose DP spans sites is always laid out so
     params: C.EffParams | None = None  # efficiency parameters (None: the fitted family values)
 
 
@@ -317,12 +320,17 @@ class _Ctx:
         nic = next(lv for lv in reversed(topo.levels) if lv.name != "cross-site").bw_bytes_s
         return min(float(topo.cross_site_bytes_s or nic) / max(1, senders), nic)
 
+    @property
+    def pp_inner(self) -> bool:
+        """Pipeline stages inside the DP groups (rank order TP, CP, PP, DP): asked for, or DP spanning sites."""
+        return self.opt.pp_inside_dp or (self.topo.sites > 1 and self.opt.cross_site_dim == "dp")
+
     def strides(self, p: Parallelism) -> dict[str, int]:
         """Rank distance between members of each group (TP innermost, then CP, DP, PP; see docstring)."""
         tp, cp, dp, pp = p.tp, p.cp, p.dp, p.pp
         # EP folded over TP (etp < tp) starts inside the TP group: its ranks are etp apart
         ep_s = p.expert_tp if p.expert_tp < tp else None
-        if self.topo.sites > 1 and self.opt.cross_site_dim == "dp":
+        if self.pp_inner:
             return {"tp": 1, "cp": tp, "ep": ep_s or tp * cp * pp, "dp": tp * cp * pp, "pp": tp * cp}
         return {"tp": 1, "cp": tp, "ep": ep_s or tp * cp, "dp": tp * cp, "pp": tp * cp * dp}
 
@@ -347,7 +355,8 @@ class _Ctx:
         cached per layer shape: (ops, forward GEMMs, backward input-gradient GEMMs, attention fwd, attention bwd,
         elementwise fwd, tp comm, ep comm, cp all-gather, MLA up-projections' time and FLOPs,
         forward FLOPs)."""
-        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.pp if self.topo.sites > 1 else 0, p.expert_tp)
+        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.pp if self.topo.sites > 1 or self.pp_inner else 0,
+               p.expert_tp)
         hit = self._layer_base_cache.get(key)
         if hit is not None:
             return hit
@@ -1142,13 +1151,17 @@ def cross_site_sensitivity(res: TrainingResult, model: Model, acc: Accelerator, 
     given. None where even an unlimited link leaves every candidate more than the tolerance slower (the
     link's latency, or layouts worse than one site's best at any bandwidth)."""
     sites = res.sites
-    one = estimate_training(model, acc, res.chips, seq=seq, global_batch=global_batch, precision=precision,
-                            parallelism=fixed, system=system, catalog=catalog, options=options, sites=1,
-                            top=_CROSS_SITE_LAYOUTS)
+    # the same chips at one site, in either rank order: a job split with DP across the link keeps each pipeline
+    # inside a site (TP, CP, PP, DP), which one site can do too (the default order puts PP outermost)
+    ones = [estimate_training(model, acc, res.chips, seq=seq, global_batch=global_batch, precision=precision,
+                              parallelism=fixed, system=system, catalog=catalog,
+                              options=replace(options, pp_inside_dp=inner), sites=1, top=_CROSS_SITE_LAYOUTS)
+            for inner in (False, True)]
+    one = min(ones, key=lambda r: r.step_time_s)
     t1 = one.step_time_s
     lo_g, hi_g = 1e-3, 1e9  # Gbit/s: 1 Mbit/s to 1 Ebit/s
     cands = list(layouts or [Parallelism(**res.parallelism)])
-    for alt in [one.parallelism] + [a["parallelism"] for a in one.alternatives]:
+    for alt in [r.parallelism for r in ones] + [a["parallelism"] for r in ones for a in r.alternatives]:
         p = Parallelism(**alt)
         if getattr(p, options.cross_site_dim) % sites == 0 and p not in cands:
             cands.append(p)
@@ -1188,6 +1201,8 @@ def cross_site_sensitivity(res: TrainingResult, model: Model, acc: Accelerator, 
         "step_time_s": res.step_time_s,
         "one_site_step_time_s": t1,
         "one_site_parallelism": one.parallelism,
+        "one_site_rank_order": "tp-cp-pp-dp" if one is ones[1] and ones[1].step_time_s < ones[0].step_time_s
+        else "tp-cp-dp-pp",
         "slowdown": res.step_time_s / t1 - 1.0,
         # the best layout over an unlimited link: what the link's latency alone costs
         "slowdown_unlimited_link": unlimited / t1 - 1.0,
