@@ -23,6 +23,7 @@ from rainier.cli.common import (
     parse_duration_flag,
     parse_int,
     parse_power_flag,
+    parse_share,
     side_by_side,
     split_names,
 )
@@ -40,6 +41,12 @@ from rainier.units import (
 )
 
 
+def _recompute_text(p: dict[str, Any]) -> str:
+    """'full (10% of layers)' where only a share of the layers is recomputed (``--recompute-layers``)."""
+    frac = float(p.get("recompute_fraction", 1.0) or 1.0)
+    return f"full ({frac:.1%} of layers)" if p["recompute"] == "full" and frac < 1.0 else str(p["recompute"])
+
+
 def _result_table(r: Any) -> Table:
     t = Table(title=f"Training {r.model} on {fmt_count(r.chips)} x {r.chip} ({r.system}), seq {r.seq}, "
                     f"batch {r.global_batch} seqs, {r.precision}")
@@ -50,7 +57,7 @@ def _result_table(r: Any) -> Table:
         ("parallelism", f"TP {p['tp']} x PP {p['pp']} (vp {p['vp']}) x DP {p['dp']} x CP {p['cp']}, EP {p['ep']}"
                         + (f" (expert TP {p['etp']})" if p.get('etp', p['tp']) != p['tp'] else "")),
         ("micro-batch / microbatches", f"{p['micro_batch']} / {r.microbatches}"),
-        ("recompute / ZeRO", f"{p['recompute']} / {p['zero']}"),
+        ("recompute / ZeRO", f"{_recompute_text(p)} / {p['zero']}"),
         ("step time", fmt_duration(r.step_time_s)),
         ("tokens/s (per chip)", f"{fmt_count(r.tokens_per_s)} ({r.tokens_per_s_per_chip:,.0f})"),
         ("MFU / HFU", f"{100 * r.mfu:.1f}% / {100 * r.hfu:.1f}%"),
@@ -178,6 +185,9 @@ def train_cmd(
     vp: Annotated[str | None, typer.Option("--vp", help="interleaved virtual stages per pipeline rank")] = None,
     micro_batch: Annotated[str | None, typer.Option("--micro-batch", help="microbatch size in sequences")] = None,
     recompute: Annotated[str | None, typer.Option("--recompute", help="none | selective | full")] = None,
+    recompute_layers: Annotated[str | None, typer.Option(
+        "--recompute-layers", help="with --recompute full: the share of layers recomputed, 0.25 or 25% "
+                                   "(Megatron's --recompute-num-layers over the layers; default: searched)")] = None,
     zero: Annotated[str | None, typer.Option("--zero", help="ZeRO stage 0-3 (3 = FSDP)")] = None,
     precision: Annotated[str, typer.Option("--precision", help="bf16 | fp16 | fp8 | fp4 (NVFP4-style: linear-layer GEMMs in 4 bit)")] = "bf16",
     tokens: Annotated[str | None, typer.Option("--tokens", help="tokens to train on: 15T")] = None,
@@ -258,6 +268,16 @@ def train_cmd(
             raise RainierError(f"'{recompute}' is not a recomputation mode", field="--recompute",
                                fix="use none, selective or full")
         fixed["recompute"] = recompute
+    if recompute_layers is not None:
+        share = parse_share(recompute_layers, "--recompute-layers")
+        if share is None or not 0.0 < share <= 1.0:
+            raise RainierError(f"the share of layers recomputed must be in (0, 1] (got {recompute_layers})",
+                               field="--recompute-layers", fix="e.g. --recompute-layers 0.25 or 25%")
+        if fixed.get("recompute", "full") != "full":
+            raise RainierError(f"a share of layers is recomputed only under --recompute full (got {recompute})",
+                               field="--recompute-layers", fix="add --recompute full, or drop --recompute-layers")
+        fixed["recompute"] = "full"
+        fixed["recompute_fraction"] = share
     if zero is not None:
         stage = zero.strip().lower()
         stage = stage.removeprefix("zero").lstrip("-_ ") if stage.startswith("zero") else stage
@@ -332,11 +352,13 @@ def train_cmd(
     console.print(_result_table(res))
     if res.alternatives:
         t = Table(title="alternatives")
-        for col in ("TP", "PP", "VP", "DP", "CP", "EP", "mb", "recompute", "ZeRO", "step", "MFU", "GB/chip"):
+        for col in ("TP", "PP", "VP", "DP", "CP", "EP", "ETP", "mb", "recompute", "ZeRO", "step", "MFU", "GB/chip"):
             t.add_column(col, justify="right")
         for a in res.alternatives:
             ap = a["parallelism"]
-            t.add_row(*(str(ap[k]) for k in ("tp", "pp", "vp", "dp", "cp", "ep", "micro_batch", "recompute", "zero")),
+            t.add_row(*(str(ap[k]) for k in ("tp", "pp", "vp", "dp", "cp", "ep")), str(ap.get("etp", ap["tp"])),
+                      str(ap["micro_batch"]), _recompute_text(ap),
+                      str(ap["zero"]),
                       fmt_duration(a["step_time_s"]), f"{100 * a['mfu']:.1f}%", f"{a['memory_gb_per_chip']:.1f}")
         console.print(t)
     if not quiet:
