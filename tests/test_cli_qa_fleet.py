@@ -105,3 +105,45 @@ def test_report_never_overwrites_the_runs_own_files(run_cli, tiny_run, tmp_path,
 def test_report_names_the_second_run_dir(run_cli, tiny_run, tmp_path):
     line = one_error(*run_cli("report", str(tiny_run), str(tmp_path / "nope")), "RUN_DIR_B")
     assert "RUN_DIR:" not in line
+
+
+@pytest.mark.parametrize("params", [{"lookahead": -5}, {"lookahead": 2.7}, {"reclaim": "false"}])
+def test_scheduler_parameters_are_checked_not_coerced(params):
+    # -5 behaved as 0, 2.7 as 2, and a quoted "false" left reclaim on
+    from rainier.fleet.policies import make_scheduler
+
+    with pytest.raises(RainierError, match="scheduler.params"):
+        make_scheduler("fair-share", params)
+
+
+def test_a_generator_ending_before_it_starts_is_refused(tmp_path):
+    from rainier.fleet.scenario import scenario_from_dict
+
+    doc = _tiny()
+    doc["generators"] = [{"name": "g", "tenant": doc["tenants"][0]["name"], "rate_per_day": 5, "start": "1d",
+                          "end": "2h", "models": ["llama3-8b"], "system": doc["sites"][0]["systems"][0]["kind"],
+                          "chips": [64], "duration": {"dist": "exponential", "mean": "1h"}}]
+    with pytest.raises(RainierError, match=r"generators\[0\].*after start"):
+        scenario_from_dict(doc)
+
+
+def test_monthly_deliveries_never_come_before_their_from():
+    # the day of month was clamped to 28: deliveries from day 30 (Jan 31) began on Jan 28
+    from rainier.fleet.scenario import scenario_from_dict
+
+    doc = _tiny()
+    doc["start"] = "2026-01-01"
+    pool = doc["sites"][0]["systems"][0]
+    pool["deliveries"] = [{"from": "30d", "to": "90d", "systems": 2}]
+    sc = scenario_from_dict(doc)
+    days = [d.at_s / 86400 for d in sc.sites[0].systems[0].deliveries]
+    assert days == [30.0, 58.0, 89.0]  # Jan 31, Feb 28, Mar 31
+
+
+def test_the_run_table_shows_small_energy_and_power(run_cli, tmp_path):
+    # a small run printed "0.0 GWh" and "0 MW"
+    rc, out, _ = run_cli("fleet", "run", "tiny", "--horizon", "6h", "--out", str(tmp_path / "r"))
+    assert rc == 0
+    energy = next(line for line in out.splitlines() if "energy" in line)
+    power = next(line for line in out.splitlines() if "peak power" in line)
+    assert "0.0 GWh" not in energy and "Wh" in energy and " 0 MW" not in power and "W" in power

@@ -408,3 +408,22 @@ def test_a_service_held_to_sites_without_its_system_is_refused(cat):
                        "systems": [{"kind": "trn2-ultraserver", "installed": 1}]})
     with pytest.raises(RainierError, match=r"services\[0\]\.sites"):
         scenario_from_dict(d, catalog=cat)
+
+
+def test_a_decommission_beyond_the_pool_never_retires_later_deliveries(cat):
+    # 10 of 4 systems: the 6 beyond the pool were kept as "drain" and retired 6 of the systems delivered a day later
+    # when an unrelated job ended
+    d = doc([job("j", 16, 1, at="60h")], horizon="4d")
+    d["sites"][0]["systems"] = [{"kind": SYS, "installed": 4, "deliveries": [{"at": "2d", "systems": 8}],
+                                 "decommission": [{"at": "1d", "systems": 10}]}]
+    r = run(d, cat)
+    assert r.summary["totals"]["chips_installed_end"] == pytest.approx(8 * 16)
+
+
+def test_a_deferred_delivery_is_counted_once(cat):
+    # the power cap defers a delivery hour after hour: each retry counted its systems again (384 for 16)
+    d = doc([], systems=1, horizon="3d")
+    d["sites"][0]["power_cap"] = "60kW"
+    d["sites"][0]["systems"] = [{"kind": SYS, "installed": 1, "deliveries": [{"at": "1d", "systems": 16}]}]
+    r = run(d, cat)
+    assert 0 < r.summary["deliveries_deferred_by_power_systems"] <= 16

@@ -22,7 +22,7 @@ from rainier.cli.common import (
     parse_duration_flag,
 )
 from rainier.errors import RainierError
-from rainier.units import fmt_count, fmt_money
+from rainier.units import fmt_count, fmt_money, fmt_power, fmt_si
 
 __all__ = ["check_run_options", "run_scenario", "summary_table"]
 
@@ -43,10 +43,10 @@ def summary_table(summary: dict[str, Any], run_dir: Path | None) -> Table:
         ("training goodput", f"{t['goodput']:.1%}"),
         ("inference SLO attainment", f"{t['slo_attainment']:.1%}" if t.get("slo_attainment") is not None
          else "- (no inference demanded)"),
-        ("energy", f"{t['energy_mwh'] / 1e3:,.1f} GWh"
-                   + (f" ({t['energy_mwh_unattributed'] / 1e3:,.1f} of it held by no tenant)"
+        ("energy", fmt_si(t["energy_mwh"] * 1e6, "Wh")
+                   + (f" ({fmt_si(t['energy_mwh_unattributed'] * 1e6, 'Wh')} of it held by no tenant)"
                       if t.get("energy_mwh_unattributed") is not None else "")),
-        ("peak power", f"{t['peak_power_mw']:,.0f} MW"),
+        ("peak power", fmt_power(t["peak_power_mw"] * 1e6)),
         ("owner cost", fmt_money(t["cost_usd"])),
     ]
     for k, v in rows:

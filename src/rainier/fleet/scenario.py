@@ -60,6 +60,7 @@ Shape of a file (see ``scenarios/tiny.yaml`` and ``scenarios/rainier.yaml`` for 
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import hashlib
 import json
@@ -318,6 +319,13 @@ class JobGenerator(_M):
     checkpoint: Checkpoint = Checkpoint()
     priority: int | None = None
     cross_site: bool = False
+
+    @model_validator(mode="after")
+    def _window(self) -> JobGenerator:
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end ({self.end_s / HOUR_S:g} h) must come after start ({self.start_s / HOUR_S:g} h): "
+                             "the generator would draw no job")
+        return self
 
 
 class DemandStep(_M):
@@ -873,9 +881,14 @@ def _with_unit(v: Any, field: str, example: str) -> Any:
 
 
 def _add_months(start: dt.date, t0_s: float, m: int) -> float:
+    """``t0_s`` plus ``m`` calendar months: the same day and time of day, or the month's last day where it has
+    fewer (Jan 31 -> Feb 28); the first (m = 0) is ``t0_s`` itself, never before it."""
+    if m == 0:
+        return t0_s
     base = dt.datetime(start.year, start.month, start.day) + dt.timedelta(seconds=t0_s)
     y, mo = divmod(base.month - 1 + m, 12)
-    d = dt.datetime(base.year + y, mo + 1, min(base.day, 28))
+    last = calendar.monthrange(base.year + y, mo + 1)[1]
+    d = base.replace(year=base.year + y, month=mo + 1, day=min(base.day, last))
     return (d - dt.datetime(start.year, start.month, start.day)).total_seconds()
 
 

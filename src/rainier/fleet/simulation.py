@@ -459,7 +459,10 @@ class Simulation:
         t = self.k.now_s
         if it.kind == "decommission":
             r = self._retire_idle(pool, it.systems)
-            pool.drain += it.systems - r
+            # busy or failed systems retire when they drain; never more than the pool holds now (systems
+            # delivered later are not part of this request)
+            held = pool.n_delivered - pool.n_retired - pool.n_idle - pool.drain
+            pool.drain += max(0, min(it.systems - r, held))
             self._log("decommission", site.index, None, None, it.systems * pool.cps, None, f"{pool.kind_name}")
             return
         if site.down_until_s > t:
@@ -485,8 +488,9 @@ class Simulation:
             self._reschedule_failures(pool)
             self._request_pass()
         if m < it.systems:
-            self.deferred_deliveries += it.systems - m
-            rest = SupplyItem(t + HOUR_S, it.pool, it.systems - m, "delivery")
+            if it.kind != "delivery_retry":  # count each deferred system once, not once per hourly retry
+                self.deferred_deliveries += it.systems - m
+            rest = SupplyItem(t + HOUR_S, it.pool, it.systems - m, "delivery_retry")
             self._log("delivery_deferred", site.index, None, None, (it.systems - m) * pool.cps, "power_cap", pool.kind_name)
             self.k.schedule_at(t + HOUR_S, self._supply, rest, priority=PRIO_URGENT)
 

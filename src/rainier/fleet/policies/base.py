@@ -20,7 +20,7 @@ from rainier.errors import RainierError, closest
 from rainier.fleet.placement import Capacity
 
 __all__ = ["Start", "Preempt", "Decision", "Scheduler", "FleetView", "register_scheduler", "make_scheduler",
-           "scheduler_names", "JobView", "TenantView", "JobSeq"]
+           "scheduler_names", "JobView", "TenantView", "JobSeq", "bool_param", "count_param"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +154,20 @@ def make_scheduler(name: str, params: dict[str, Any] | None = None, *, field: st
     except (TypeError, ValueError) as exc:
         raise RainierError(f"bad parameters for scheduler '{name}': {exc}", field="scheduler.params",
                            fix="check the parameter names and give numbers where numbers are expected") from None
+
+
+def bool_param(v: Any, name: str) -> bool:
+    """A scheduler parameter that is true or false (a quoted "false" is refused, not read as true)."""
+    if not isinstance(v, bool):
+        raise ValueError(f"{name} must be true or false (got {v!r})")
+    return v
+
+
+def count_param(v: Any, name: str) -> int:
+    """A scheduler parameter that is a whole number >= 0 (2.7 or -5 is refused, not truncated or read as 0)."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError(f"{name} must be a whole number >= 0 (got {v!r})")
+    return v
 
 
 def victims_for(job: JobView, running: Sequence[JobView], cap: Capacity, eligible: Callable[[JobView], bool],

@@ -21,6 +21,8 @@ from rainier.fleet.policies.base import (
     JobView,
     Preempt,
     Start,
+    bool_param,
+    count_param,
     register_scheduler,
     victims_for,
 )
@@ -31,8 +33,8 @@ __all__ = ["FairShare"]
 @register_scheduler("fair-share")
 class FairShare:
     def __init__(self, reclaim: bool = True, lookahead: int = 0) -> None:
-        self.reclaim = reclaim
-        self.lookahead = int(lookahead)
+        self.reclaim = bool_param(reclaim, "reclaim")
+        self.lookahead = count_param(lookahead, "lookahead")
 
     def decide(self, view: FleetView) -> list[Decision]:
         cap = view.scratch()

@@ -10,6 +10,7 @@ from rainier.fleet.policies.base import (
     JobView,
     Preempt,
     Start,
+    bool_param,
     register_scheduler,
     victims_for,
 )
@@ -20,7 +21,7 @@ __all__ = ["PriorityPreempt"]
 @register_scheduler("priority")
 class PriorityPreempt:
     def __init__(self, preempt: bool = True) -> None:
-        self.preempt = preempt
+        self.preempt = bool_param(preempt, "preempt")
 
     def decide(self, view: FleetView) -> list[Decision]:
         cap = view.scratch()

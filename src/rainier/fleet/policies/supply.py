@@ -22,7 +22,7 @@ class SupplyItem:
     at_s: float
     pool: int
     systems: int
-    kind: str  # "delivery" | "decommission"
+    kind: str  # "delivery" | "decommission" | "delivery_retry" (a delivery the power cap deferred)
 
 
 def apply_slip(items: list[SupplyItem], t_s: float, pools: set[int], months: int) -> list[SupplyItem]:
