@@ -427,3 +427,17 @@ def test_a_deferred_delivery_is_counted_once(cat):
     d["sites"][0]["systems"] = [{"kind": SYS, "installed": 1, "deliveries": [{"at": "1d", "systems": 16}]}]
     r = run(d, cat)
     assert 0 < r.summary["deliveries_deferred_by_power_systems"] <= 16
+
+
+def test_priority_preempts_only_jobs_whose_systems_the_waiting_job_needs(cat):
+    # H (4 systems, one site) needs only L2's site freed; the newest-first victim list also took L1, at the other
+    # site, which lost its work for nothing
+    d = doc([job("L4", 48, 10, tenant="lo"), job("L2", 32, 10, at="6min", tenant="lo"),
+             job("L1", 16, 10, at="42min", tenant="lo"), job("H", 64, 2, at="1h", tenant="hi")],
+            scheduler="priority", horizon="1d", tenants=[{"name": "lo", "priority": 0}, {"name": "hi", "priority": 9}])
+    d["sites"] = [{"name": n, "power_cap": "100MW", "pue": 1.15, "systems": [{"kind": SYS, "installed": 4}]}
+                  for n in ("s1", "s2")]
+    r = run(d, cat)
+    assert rows(r, "H")[0]["start_h"] == pytest.approx(1.0)
+    assert [x["status"] for x in rows(r, "L1")] == ["finished"]
+    assert rows(r, "L2")[0]["status"] == "preempted"

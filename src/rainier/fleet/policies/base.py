@@ -172,19 +172,32 @@ def count_param(v: Any, name: str) -> int:
 
 def victims_for(job: JobView, running: Sequence[JobView], cap: Capacity, eligible: Callable[[JobView], bool],
                 order: Callable[[JobView], Any]) -> list[JobView] | None:
-    """The fewest running jobs (in ``order``) whose preemption lets ``job`` fit; None if none does.
+    """Running jobs (taken in ``order``) whose preemption lets ``job`` fit, none of them needless; None if none does.
 
-    ``cap`` is updated (victims given back, job taken) only when a set is found.
+    Victims are added in ``order`` until the job fits, then each is dropped again (latest first) if the job still
+    fits without it: a job at a site the placement does not use is not preempted. ``cap`` is updated (victims
+    given back) only when a set is found.
     """
     cands = sorted((r for r in running if r.kind == job.kind and eligible(r)), key=order)
     if not cands:
         return None
+
+    def fits(victims: list[JobView]) -> bool:
+        trial = cap.copy()
+        for v in victims:
+            trial.give(v.pool_counts())
+        return trial.fit(job.kind, job.n_systems, job.cross_site) is not None
+
     trial = cap.copy()
     chosen: list[JobView] = []
     for r in cands:
         trial.give(r.pool_counts())
         chosen.append(r)
         if trial.fit(job.kind, job.n_systems, job.cross_site) is not None:
+            for v in list(reversed(chosen[:-1])):  # the last one added was needed
+                rest = [x for x in chosen if x is not v]
+                if fits(rest):
+                    chosen = rest
             for v in chosen:
                 cap.give(v.pool_counts())
             return chosen
