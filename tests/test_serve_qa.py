@@ -57,3 +57,39 @@ def test_the_search_does_not_count_replicas_that_get_no_request(mode):
     forced = estimate_serving("llama3-8b", "h100", 8, tp=8, **kw)
     assert best.output_tokens_per_s >= 0.97 * forced.output_tokens_per_s
     assert best.config["replicas"] <= 2
+
+
+def test_a_request_too_long_for_the_kv_names_the_length_not_tp(run_cli):
+    # the user gave neither --tp nor --pp; the error named them (and --tp 2 then failed on 1 chip)
+    line = one_error(*run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "1", "--input-len", "1M",
+                              "--output-len", "10"), "--input-len/--output-len", "--kv-dtype fp8", "1,048,586")
+    assert "--tp/--pp" not in line
+
+
+def test_weights_that_do_not_fit_a_searched_layout_name_chips(run_cli):
+    one_error(*run_cli("serve", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "8", "--offline",
+                       "--requests", "10"), "--chips", "widest replica")
+
+
+def test_disaggregation_with_a_closed_loop_is_refused_first(run_cli):
+    # the first error sent the user to --chips / --tp; only then did the traffic-mode conflict show
+    one_error(*run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "4", "--input-len", "2048",
+                       "--output-len", "256", "--prefill-replicas", "2", "--concurrency", "16"),
+              "--concurrency", "open-loop")
+
+
+def test_prefill_replicas_pick_a_layout_with_room_for_them():
+    r = estimate_serving("llama3-8b", "h100", 4, input_len=2048, output_len=256, prefill_replicas=2, qps=5.0,
+                         requests=200)
+    assert r.config["replicas"] > 2 and r.config["prefill_replicas"] == 2
+
+
+def test_a_short_slo_search_says_its_rate_is_overstated():
+    r = estimate_serving("llama3-8b", "h100", 1, input_len=256, output_len=64, slo_ttft_s=1.0, slo_tpot_s=0.05,
+                         requests=100)
+    assert any("likely overstated" in n for n in r.notes)
+
+
+def test_workers_is_checked_with_one_chip_kind(run_cli):
+    one_error(*run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "1", "--workers", "0",
+                       "--offline", "--requests", "10"), "--workers")

@@ -148,11 +148,15 @@ def serve_cmd(
             prefix_attention=prefix_attention.lower(),
             spec_tokens=parse_int(spec_tokens, "--spec-tokens"), spec_accept=parse_share(spec_accept, "--spec-accept"),
         )
+    n_given = parse_int(workers, "--workers")
+    if n_given is not None and n_given < 1:  # (checked with one kind too, where it is not used)
+        raise RainierError(f"must be a whole number of at least 1 (got {workers})", field="--workers",
+                           fix="e.g. --workers 4, or 1 to run the kinds one after another")
     if len(kinds) > 1 or power is not None:
         from rainier.plan.compare import compare_serving
 
         with busy("simulating the deployments...", quiet=json or quiet):
-            n_workers = parse_int(workers, "--workers") or min(len(kinds), os.cpu_count() or 1)
+            n_workers = n_given or min(len(kinds), os.cpu_count() or 1)
             cmp = compare_serving(model, kinds, chips=parse_int(chips, "--chips"), workers=n_workers,
                                   power_w=parse_power_flag(power, "--power") if power is not None else None,
                                   catalog=cat, system=system, **serve_args)

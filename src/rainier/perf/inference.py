@@ -523,7 +523,7 @@ def _not_fit_error(model: Model, acc: Accelerator, precision: str, tp: int, pp: 
         f"{model.name} at {precision} on {tp * pp} x {acc.name} (tp={tp}, pp={pp}) does not fit: "
         f"weights {mp.weights_bytes / 1e9:.1f} GB + activations {mp.activation_bytes / 1e9:.1f} GB per chip "
         f"of {mp.usable_bytes / 1e9:.1f} GB usable leave {mp.kv_bytes / 1e9:.1f} GB for the KV cache "
-        f"({mp.kv_capacity_tokens} tokens; one request needs {need_tokens})",
+        f"({mp.kv_capacity_tokens:,} tokens; one request needs {need_tokens:,})",
         field=field, fix=fix or "use more chips per replica (--tp, --pp), a lower --precision, or shorter requests")
 
 
@@ -1261,6 +1261,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
     if prefill_replicas is not None and prefill_replicas < 0:
         raise RainierError(f"must be at least 0 (got {prefill_replicas})", field="--prefill-replicas",
                            fix="give 0 (co-located) or 1 and more prefill-only replicas")
+    if prefill_replicas and concurrency is not None:  # before the layout search, whose errors would come first
+        raise RainierError("disaggregated pools take open-loop traffic", field="--concurrency",
+                           fix="use --qps or --offline with --prefill-replicas")
     if decode_attention not in DECODE_ATTENTION:
         raise RainierError(f"unknown decode attention kernel '{decode_attention}'", field="--decode-attention",
                            fix=f"use one of {', '.join(DECODE_ATTENTION)}")
@@ -1448,6 +1451,9 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            decode_attention=decode_attention, kv_policy=kv_policy, kv_dtype=kvd,
                            prefix_hit=pshare, spec=spec, shared=shared, attention_dp=attention_dp,
                            concurrency=rank_conc, attention_dtype=attention_dtype)
+    if prefill_replicas and any(c.replicas > prefill_replicas for c in cands):
+        # disaggregation asked for: only layouts with a decode replica beside the prefill ones
+        cands = [c for c in cands if c.replicas > prefill_replicas]
     if not cands:
         # Report the largest replica the flags allow: the most memory per chip the search had.
         per_max = chips // replicas if replicas is not None else chips
@@ -1477,6 +1483,18 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
             raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out) + spec.tokens,
                                  fix="use more chips per replica (--tp; speculative decoding runs on one pipeline "
                                      "stage), a lower --precision, shorter requests, or a smaller draft")
+        if mp.kv_capacity_tokens > 0:
+            # the weights fit and a request's KV does not: its length is what to change (or the KV's size)
+            fld = "--trace" if trace is not None else ("--lengths" if lengths is not None and input_len is None
+                                                       else "--input-len/--output-len")
+            kv_fix = ", --kv-dtype fp8" if kvd == "bf16" and "fp8" in a.peak_tflops else ""
+            raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out), field=fld,
+                                 fix=f"serve shorter requests{kv_fix}, or give each replica more chips (more "
+                                     f"--chips{'' if tp is None else ', a larger --tp'})")
+        if tp is None or pp is None:
+            raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out), field="--chips",
+                                 fix=f"give more --chips (the widest replica {chips:,} chips allow is tp={t_}, pp={p_}) "
+                                     "or a lower --precision")
         raise _not_fit_error(m, a, precision, t_, p_, mp, int(mean_in + mean_out))
     best = cands[0]
     kv_ctx = mean_in + mean_out / 2.0
@@ -1656,8 +1674,13 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                 pool = _srv.Pool(sm, r_sim, **sim_kw)
                 notes.append(f"{r_sim} of the {reps} identical replicas searched for the highest rate, fed the "
                              "arrivals round-robin sends them; latency and queue figures are those replicas'")
-        n_s = n_req or int(min(SUBSET_REQUESTS if sub else SERVER_MAX_REQUESTS,
-                               max(2000, span_s * st_kv.requests_per_s * pool.replicas)))
+        n_auto = int(min(SUBSET_REQUESTS if sub else SERVER_MAX_REQUESTS,
+                         max(2000, span_s * st_kv.requests_per_s * pool.replicas)))
+        n_s = n_req or n_auto
+        if n_req is not None and n_req < n_auto:
+            notes.append(f"--requests {n_req:,} is shorter than the {n_auto:,} the SLO search runs by default (about "
+                         f"{SERVER_LIFETIMES:g} request lifetimes at the analytic rate): a short stream builds no queue, "
+                         "so the highest rate found is likely overstated (leave --requests out for the sustained rate)")
         base = _reqs(n_s, 1.0)
         if sub:
             base = base.with_arrivals(round_robin_arrivals(rng, 1.0, n_s, reps, sub))
