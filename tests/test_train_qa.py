@@ -98,3 +98,14 @@ def test_a_searched_partial_recompute_is_shown_and_can_be_pinned(run_cli):
                          "--json")
     assert rc == 0 and json.loads(out)["step_time_s"] == pytest.approx(d["step_time_s"], rel=1e-9)
     one_error(*run_cli(*base, "--recompute", "none", "--recompute-layers", "10%"), "--recompute-layers", "full")
+
+
+@pytest.mark.parametrize("flag", ["--model", "--chip"])
+def test_a_missing_or_folder_file_names_its_flag(run_cli, tmp_path: Path, flag):
+    # the error named the catalog kind ("model:", "accelerator:"), and a folder gave no field at all
+    args = {"--model": "llama3-8b", "--chip": "h100"}
+    for bad, word in ((tmp_path / "none.yaml", "does not exist"), (tmp_path, "folder")):
+        cmd = ["train", "--chips", "8", "--seq", "4096", "--global-batch", "64"]
+        for f, v in args.items():
+            cmd += [f, str(bad) if f == flag else v]
+        one_error(*run_cli(*cmd), f"{flag}:", word)

@@ -281,7 +281,7 @@ class Catalog:
         k = _kind(kind)
         key = str(name_or_path)
         if key.endswith((".yaml", ".yml")) or os.sep in key and Path(key).exists():
-            return load_entry_file(Path(key), k, self)
+            return load_entry_file(Path(key), k, self, field=field)
         hit = self._alias[k].get(key.lower())
         if hit is None:
             raise UnknownNameError(k[:-1], key, list(self._entries[k]) + [a for e in self._entries[k].values() for a in e.aliases], field=field)
@@ -373,10 +373,15 @@ def _kind(kind: str) -> str:
     return k
 
 
-def load_entry_file(path: Path, kind: str, catalog: Catalog | None = None) -> Entry:
-    """One entry of ``kind`` from a YAML file (a bare mapping, ``kind:`` form, or a one-item list)."""
+def load_entry_file(path: Path, kind: str, catalog: Catalog | None = None, field: str | None = None) -> Entry:
+    """One entry of ``kind`` from a YAML file (a bare mapping, ``kind:`` form, or a one-item list); ``field`` names
+    the flag that gave the path in errors."""
+    where = field or kind[:-1]
     if not path.exists():
-        raise RainierError(f"file {path} does not exist", field=kind[:-1], fix="give a catalog name or an existing YAML file")
+        raise RainierError(f"file {path} does not exist", field=where, fix="give a catalog name or an existing YAML file")
+    if path.is_dir():
+        raise RainierError(f"{path} is a folder, not a YAML file", field=where,
+                           fix="give a catalog name or a YAML file (a folder of them goes to --catalog)")
     doc = _read_yaml(path)
     if isinstance(doc, dict) and "kind" not in doc and kind not in doc and "name" in doc:
         data = dict(doc)
