@@ -259,7 +259,7 @@ def test_serving_kinds_in_worker_processes_give_the_same_comparison(cat):
         with pytest.raises(RainierError) as e:
             compare_serving("llama3.1-405b", ["a100", "h100"], chips=4, workers=w, catalog=cat, **SERVE)
         errs.append((str(e.value), e.value.field, e.value.fix))
-    assert errs[0] == errs[1] and errs[0][1] == "--tp/--pp"
+    assert errs[0] == errs[1] and errs[0][1] == "--chips"  # the layout was searched: more chips is the fix
 
 
 def test_a_model_that_does_not_fit_stops_the_descent_at_a_power_of_two(cat, monkeypatch):

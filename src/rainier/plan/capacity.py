@@ -839,7 +839,8 @@ def serving_rates(cat: Catalog, chips: list[str], model: str, *, deployment_chip
         cmp = compare_serving(model, chips, chips=deployment_chips, catalog=cat, workers=workers, **serve)
     except RainierError as e:  # named by the plan's own flags (`rainier plan --serve ...`)
         own = {"--chips": "--serve-chips", "--model": "--serve", "--tp/--pp": "--serve-chips",
-               "--precision": "--serve-precision"}.get(e.field or "")
+               "--precision": "--serve-precision", "--lengths": "--serve-chips",
+               "--input-len/--output-len": "--serve-chips"}.get(e.field or "")
         if own is None:
             raise
         fix = "give --serve-chips enough for one replica, a lower --serve-precision, or a smaller model" \
