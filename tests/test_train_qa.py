@@ -126,3 +126,17 @@ def test_hfu_counts_padded_expert_slots_whether_or_not_recomputed():
     # than 4/3, and HFU does not jump as it did
     work = {k: v.hfu * v.step_time_s for k, v in r.items()}
     assert 1.0 < work["full"] / work["none"] < 4 / 3
+
+
+@pytest.mark.parametrize("args, field, word", [
+    (["--model", "llama3-8b", "--chips", "64", "--global-batch", "64", "--tp", "2", "--pp", "2", "--dp", "2", "--cp",
+      "2"], "parallelism", "not the 64 chips"),
+    (["--model", "llama3-8b", "--chips", "128", "--global-batch", "64", "--tp", "1", "--pp", "1", "--cp", "1"],
+     "--global-batch", "dp = 128"),
+    (["--model", "mixtral-8x7b", "--chips", "64", "--global-batch", "64", "--etp", "4", "--tp", "2"], "--etp",
+     "does not divide --tp 2"),
+])
+def test_conflicting_fixed_sizes_name_the_conflict(run_cli, args, field, word):
+    # each got "no valid configuration ... try more chips" (more chips made the second worse)
+    line = one_error(*run_cli("train", "--chip", "h100", "--seq", "4096", *args), field, word)
+    assert "try more chips" not in line

@@ -758,6 +758,19 @@ def _check_fixed(ctx: _Ctx, fixed: dict[str, Any]) -> None:
         raise RainierError(f"{' x '.join(f'{k} {v}' for k, v in sizes.items())} = {prod} "
                            f"does not divide the {chips} chips", field="parallelism",
                            fix="choose sizes whose product divides --chips")
+    if len(sizes) == 4 and prod != chips:
+        raise RainierError(f"{' x '.join(f'{k} {v}' for k, v in sizes.items())} = {prod}, not the {chips} chips",
+                           field="parallelism", fix=f"choose sizes whose product is --chips {chips}, or leave one out "
+                                                    "to be searched")
+    if len(sizes) == 3 and "dp" not in sizes and ctx.gb < chips // prod:
+        # every chip left over is data-parallel: dp = chips / (tp pp cp) sequences at least
+        raise RainierError(f"{' x '.join(f'{k} {v}' for k, v in sizes.items())} leaves dp = {chips // prod} for the "
+                           f"{chips} chips, more than the global batch of {ctx.gb} sequences", field="--global-batch",
+                           fix=f"give --global-batch {chips // prod} or more, larger --tp/--pp/--cp, or fewer --chips")
+    etp, tp_ = fixed.get("etp"), fixed.get("tp")
+    if ctx.model.moe is not None and etp is not None and tp_ is not None and tp_ % etp:
+        raise RainierError(f"--etp {etp} does not divide --tp {tp_}", field="--etp",
+                           fix="use an expert TP that divides --tp (1 folds EP over the TP ranks)")
     dp, mb = fixed.get("dp"), fixed.get("micro_batch")
     if dp is not None and (bad := batch_problem(ctx.gb, dp, mb or 1)):
         raise RainierError(bad[1], field=bad[0], fix=bad[2])
