@@ -141,9 +141,12 @@ class Accelerator(Entry):
     hbm_gib: float | None = None
     hbm_tbps: float = Field(gt=0, description="HBM bandwidth, TB/s")
     sram_mb: float | None = None
-    scaleup_gbytes_s: float | None = Field(None, description="scale-up link bandwidth per chip, GB/s, as published")
+    scaleup_gbytes_s: float | None = Field(None, description="scale-up link bandwidth per chip, GB/s, as published "
+                                                             "(documentation: the system's scale-up tiers time the "
+                                                             "collectives)")
     scaleup_direction: Literal["bidirectional", "unidirectional", "aggregate"] = "bidirectional"
-    scaleout_gbits_s: float | None = Field(None, description="scale-out NIC bandwidth per chip, Gbit/s per direction")
+    scaleout_gbits_s: float | None = Field(None, description="scale-out NIC bandwidth per chip, Gbit/s per direction "
+                                                             "(documentation: the system's scaleout entry times them)")
     tdp_w: float = Field(gt=0)
     price_usd_per_chip_hour: float | None = None
     price_basis: Literal["on-demand", "capacity-block", "neocloud", "estimate"] | None = Field(
