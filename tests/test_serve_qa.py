@@ -93,3 +93,9 @@ def test_a_short_slo_search_says_its_rate_is_overstated():
 def test_workers_is_checked_with_one_chip_kind(run_cli):
     one_error(*run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "1", "--workers", "0",
                        "--offline", "--requests", "10"), "--workers")
+
+
+def test_the_search_tries_pipeline_depths_that_divide_the_layers():
+    # only powers of two were tried: Llama 3.1 405B (126 layers) on 12 H100 was refused, though tp 4 x pp 3 serves
+    r = estimate_serving("llama3.1-405b", "h100", 12, offline=True, requests=100)
+    assert (r.config["tp"], r.config["pp"]) == (4, 3) and r.output_tokens_per_s > 0

@@ -1004,6 +1004,14 @@ def _batch_for(sm: StepModel, kv_tokens: int, mean_in: float, mean_out: float, t
     return lo, best
 
 
+def pp_choices(model: Model, chips: int) -> list[int]:
+    """Pipeline depths the search tries: powers of two and the divisors of the layers, up to 16 stages and the chips
+    (Llama 3.1 405B's 126 layers on 12 H100: tp 4 x pp 3)."""
+    cap = min(chips, 16)
+    return sorted({p for p in _pow2_upto(cap) if p <= model.layers}
+                  | {d for d in range(3, cap + 1) if model.layers % d == 0})
+
+
 MIN_QPS = 1e-6  # one request in 11.6 days: slower rates run every clock in the simulation past float precision
 
 
@@ -1031,7 +1039,7 @@ def search_configs(model: Model, acc: Accelerator, system: System, catalog: Cata
     """
     dom = system.scaleup_domain_chips
     tps = [tp] if tp else tp_choices(model, min(chips, dom))
-    pps = [pp] if pp else ([1] if spec is not None else [p for p in _pow2_upto(min(chips, 16)) if p <= model.layers])
+    pps = [pp] if pp else ([1] if spec is not None else pp_choices(model, chips))
     out: list[Candidate] = []
     need = int(mean_in + mean_out) + (spec.tokens if spec is not None else 0)
     store, per_req = _shared(shared)
@@ -1460,7 +1468,7 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
         p_ = pp or 1
         t_ = tp or max(tp_choices(m, min(per_max // p_, s.scaleup_domain_chips)) or [1])
         if pp is None:
-            p_ = max([q for q in _pow2_upto(min(per_max // t_, 16)) if q <= m.layers] or [1])
+            p_ = max(pp_choices(m, per_max // t_) or [1])
         if attention_dp is not None and attention_dp > 1:
             # the widest replica whose TP splits into the groups; one stage; the room is one group's
             t_ = tp or max([t for t in tp_choices(m, min(per_max, s.scaleup_domain_chips)) if t % attention_dp == 0]
