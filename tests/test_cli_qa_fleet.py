@@ -147,3 +147,40 @@ def test_the_run_table_shows_small_energy_and_power(run_cli, tmp_path):
     energy = next(line for line in out.splitlines() if "energy" in line)
     power = next(line for line in out.splitlines() if "peak power" in line)
     assert "0.0 GWh" not in energy and "Wh" in energy and " 0 MW" not in power and "W" in power
+
+
+def _small(**extra) -> dict:
+    doc = {"name": "t", "start": "2026-01-05", "horizon": "1d", "seed": 1,
+           "sites": [{"name": "s1", "power_cap": "10MW", "pue": 1.2,
+                      "systems": [{"kind": "trn2-ultraserver", "installed": 4}]}],
+           "tenants": [{"name": "a"}], "failures": {"preset": "none"}}
+    doc.update(extra)
+    return doc
+
+
+def test_horizon_flag_beyond_100_years_names_the_flag(run_cli, tmp_path):
+    one_error(*run_cli("fleet", "run", "tiny", "--horizon", "200y", "--out", str(tmp_path / "o")), "--horizon",
+              "100 years")
+
+
+def test_a_job_the_estimators_cannot_place_is_named(run_cli, tmp_path):
+    # the error suggested --global-batch (a `train` flag) and named no job
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(_small(perf={"backend": "estimators"}, jobs=[
+        {"name": "j", "tenant": "a", "model": "llama3.1-405b", "system": "trn2-ultraserver", "tokens": 1e9,
+         "chips": 64}])))
+    line = one_error(*run_cli("fleet", "run", str(f), "--out", str(tmp_path / "o")), "job 'j'", "more chips")
+    assert "--global-batch" not in line
+
+
+def test_an_impossible_service_slo_names_the_service(run_cli, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(_small(services=[
+        {"name": "api", "tenant": "a", "model": "llama3-8b", "system": "trn2-ultraserver",
+         "demand": {"tokens_per_s": "1M"}, "slo": {"ttft": "1ms", "tpot": "1ms"}}])))
+    one_error(*run_cli("fleet", "run", str(f), "--out", str(tmp_path / "o")), "services[0].slo", "api")
+
+
+def test_plan_workload_that_fits_no_kind_names_job_chips(run_cli):
+    one_error(*run_cli("plan", "--demand", "2026:0.1Mtok/s", "--chip", "trn2,h100", "--workload", "llama3.1-405b",
+                       "--job-chips", "64"), "--job-chips")

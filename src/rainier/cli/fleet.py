@@ -82,6 +82,11 @@ def check_run_options(seed: int | None, horizon: str | None, scheduler: str | No
         if not 0 < h < float("inf"):
             raise RainierError(f"must be a positive, finite duration (got {horizon!r})", field="--horizon",
                                fix="give a duration such as 30d or 1y")
+        from rainier.fleet.scenario import MAX_HORIZON_S
+
+        if h > MAX_HORIZON_S:
+            raise RainierError(f"{horizon} is beyond the 100 years a run may span", field="--horizon",
+                               fix="give at most --horizon 100y")
     if scheduler is not None:
         make_scheduler(scheduler, field="--scheduler")
 

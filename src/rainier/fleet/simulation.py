@@ -207,7 +207,17 @@ class Simulation:
         # --- services --------------------------------------------------------------------------------
         self.services: list[Service] = []
         for i, sv in enumerate(sc.services):
-            cap = self.perf.serving(sv.model, sv.system, sv.precision, sv.input_len, sv.output_len, sv.slo.ttft_s, sv.slo.tpot_s)
+            try:
+                cap = self.perf.serving(sv.model, sv.system, sv.precision, sv.input_len, sv.output_len,
+                                        sv.slo.ttft_s, sv.slo.tpot_s)
+            except RainierError as exc:  # name the service: services[i]
+                if exc.field is None or not exc.field.startswith("services"):
+                    raise
+                text = str(exc).removeprefix(f"{exc.field}: ")
+                if exc.fix:
+                    text = text.removesuffix(f"; {exc.fix}")
+                raise RainierError(f"service '{sv.name}': {text}",
+                                   field=exc.field.replace("services", f"services[{i}]", 1), fix=exc.fix) from None
             k = self.kind_index[sv.system]
             pools = [p for p in self.pools_of_kind[k] if not sv.sites or self.sites[self.pools[p].site].name in sv.sites]
             self.services.append(Service(
@@ -290,7 +300,15 @@ class Simulation:
         job = Job(len(self.jobs), name, tn.index, model, self.kind_index[system_name], system_name, chips, n_sys, float(tokens),
                   arrival_s, tn.priority if priority is None else priority, tn.preemptible, cross_site,
                   interval_s, save_s, restore_s)
-        job.est_tokens_per_s = self.perf.training(model, system_name, chips, 1).tokens_per_s
+        try:
+            job.est_tokens_per_s = self.perf.training(model, system_name, chips, 1).tokens_per_s
+        except RainierError as exc:  # (the estimators backend: no fallback) name the job, not train's flags
+            text = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+            if exc.fix:
+                text = text.removesuffix(f"; {exc.fix}")
+            raise RainierError(f"{model} on {chips:,} x {system.accelerator}: {text}", field=f"job '{name}'",
+                               fix="give the job more chips (or a larger system), or perf.backend: auto to fall back "
+                                   "to the closed-form physics") from None
         self.jobs.append(job)
 
     def _auto_checkpoint(self, model: str, system: Any, chips: int) -> tuple[float, float, float]:

@@ -801,8 +801,16 @@ def workload_utilization(cat: Catalog, chips: list[str], model: str, *, seq: int
     ``cross_site_gbps``. A kind that cannot run the job keeps its error."""
     from rainier.plan.compare import compare_training
 
-    cmp = compare_training(model, chips, seq=seq, global_batch=global_batch, chips=job_chips, precision=precision,
-                           catalog=cat, sites=sites, cross_site_gbps=cross_site_gbps)
+    try:
+        cmp = compare_training(model, chips, seq=seq, global_batch=global_batch, chips=job_chips, precision=precision,
+                               catalog=cat, sites=sites, cross_site_gbps=cross_site_gbps)
+    except RainierError as e:  # named by the plan's own flags (`rainier plan --workload ...`)
+        if e.field not in ("parallelism", "--chips", "--chip"):
+            raise
+        text = str(e).removesuffix(f"; {e.fix}") if e.fix else str(e)
+        raise RainierError(text, field="--job-chips",
+                           fix="give --job-chips enough for the model (or a chip with more memory), or a smaller "
+                               "--workload") from None
     out = []
     for r in cmp.rows:
         if r.result is None:
