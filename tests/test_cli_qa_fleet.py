@@ -184,3 +184,10 @@ def test_an_impossible_service_slo_names_the_service(run_cli, tmp_path):
 def test_plan_workload_that_fits_no_kind_names_job_chips(run_cli):
     one_error(*run_cli("plan", "--demand", "2026:0.1Mtok/s", "--chip", "trn2,h100", "--workload", "llama3.1-405b",
                        "--job-chips", "64"), "--job-chips")
+
+
+def test_size_of_a_few_chips_says_what_it_rounded_and_shows_small_figures(run_cli):
+    # "What 64 chips take" for --chips 10 (the first kind's rounded count), and 0.0 EF / 0.0 PB / 0.00 TWh
+    rc, out, _ = run_cli("size", "--chips", "10", "--chip", "trn2,h100")
+    assert rc == 0 and "What 10 chips take (rounded up to whole systems)" in out
+    assert "0.0 EF" not in out and "0.0 PB" not in out and "0.00 TWh" not in out

@@ -26,6 +26,7 @@ from rainier.units import (
     fmt_count,
     fmt_money,
     fmt_power,
+    fmt_si,
     parse_money,
     parse_power,
     parse_price_per_mwh,
@@ -49,11 +50,11 @@ def sizing_table(results: list[SizingResult], title: str) -> Table:
         ("W per chip: chip / IT / facility", [f"{r.watts_per_chip.chip_w:,.0f} / {r.watts_per_chip.it_w:,.0f} / {r.watts_per_chip.facility_w:,.0f}" for r in results]),
         ("IT power", [fmt_power(r.it_power_w) for r in results]),
         ("facility power (PUE)", [f"{fmt_power(r.facility_power_w)} ({r.pue:.2f})" for r in results]),
-        ("peak dense BF16", [f"{r.peak_bf16_flops / 1e18:,.1f} EF" for r in results]),
-        ("peak dense FP8", [f"{r.peak_fp8_flops / 1e18:,.1f} EF" if r.peak_fp8_flops else "-" for r in results]),
-        ("HBM", [f"{r.hbm_bytes / 1e15:,.1f} PB" for r in results]),
+        ("peak dense BF16", [_flops(r.peak_bf16_flops) for r in results]),
+        ("peak dense FP8", [_flops(r.peak_fp8_flops) if r.peak_fp8_flops else "-" for r in results]),
+        ("HBM", [fmt_si(r.hbm_bytes, "B") for r in results]),
         ("capex (hardware + facility)", [fmt_money(r.capex_usd) for r in results]),
-        ("annual energy", [f"{r.annual_energy_mwh / 1e6:,.2f} TWh" for r in results]),
+        ("annual energy", [fmt_si(r.annual_energy_mwh * 1e6, "Wh") for r in results]),
         ("annual energy cost", [fmt_money(r.annual_energy_cost_usd) for r in results]),
         ("annual owner cost", [fmt_money(r.annual_cost_usd) for r in results]),
         ("cost per chip-hour (owner)", [f"${r.cost_per_chip_hour_usd:.2f}" for r in results]),
@@ -113,7 +114,9 @@ def size_cmd(
         envelope = max(r.facility_power_w for r in results) if power is None else parse_power(power)
         title = f"What {fmt_power(envelope)} of facility power buys"
     elif r0.basis == "chips":
-        title = f"What {fmt_count(r0.chips)} chips take"
+        asked = parse_int(chips, "--chips") if chips is not None else r0.chips
+        rounded = any(r.chips != asked for r in results)
+        title = f"What {fmt_count(asked)} chips take" + (" (rounded up to whole systems)" if rounded else "")
     else:
         title = f"What {fmt_money(r0.budget_usd or 0)} over {r0.years:g} years buys"
     console.print(sizing_table(results, title))
@@ -125,6 +128,11 @@ def size_cmd(
                       "Owner cost = capex (CRF 10%, 5 y) + facility (15 y) + power + O&M; see `rainier catalog show`.")
         if report_file is not None:
             console.print(f"report: {report_file}")
+
+
+def _flops(x: float) -> str:
+    """EF (exaFLOP/s) for a fleet, smaller units for a few systems (64 chips are not '0.0 EF')."""
+    return f"{x / 1e18:,.1f} EF" if x >= 1e17 else fmt_si(x, "FLOP/s")
 
 
 def _per_pf_hour(r: Any, peak_flops: float) -> str:
