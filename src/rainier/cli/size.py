@@ -114,7 +114,7 @@ def size_cmd(
         envelope = max(r.facility_power_w for r in results) if power is None else parse_power(power)
         title = f"What {fmt_power(envelope)} of facility power buys"
     elif r0.basis == "chips":
-        asked = parse_int(chips, "--chips") if chips is not None else r0.chips
+        asked = (parse_int(chips, "--chips") if chips is not None else None) or r0.chips
         rounded = any(r.chips != asked for r in results)
         title = f"What {fmt_count(asked)} chips take" + (" (rounded up to whole systems)" if rounded else "")
     else:
