@@ -99,3 +99,12 @@ def test_the_search_tries_pipeline_depths_that_divide_the_layers():
     # only powers of two were tried: Llama 3.1 405B (126 layers) on 12 H100 was refused, though tp 4 x pp 3 serves
     r = estimate_serving("llama3.1-405b", "h100", 12, offline=True, requests=100)
     assert (r.config["tp"], r.config["pp"]) == (4, 3) and r.output_tokens_per_s > 0
+
+
+def test_a_non_numeric_size_and_an_oversized_tp_get_fixes_that_work(run_cli):
+    # "--tp abc" suggested token counts (1M, 15T); "--tp 128" on NVL72 suggested --tp 72, which 128 heads refuse
+    line = one_error(*run_cli("serve", "--model", "llama3-8b", "--chip", "h100", "--chips", "8", "--tp", "abc"),
+                     "--tp", "whole number")
+    assert "15T" not in line
+    line = one_error(*run_cli("serve", "--model", "llama3.1-405b", "--chip", "gb200", "--chips", "144", "--tp", "128"),
+                     "--tp", "--tp 64 or less")

@@ -127,7 +127,10 @@ def parse_int(value: str | None, field: str, minimum: int = 1, maximum: int = MA
     try:  # parse_count refuses negative numbers with its own wording; the range is said once, here
         n = -parse_count(text[1:], field) if text.startswith("-") else parse_count(text, field)
     except RainierError:
-        n = parse_count(value, field)  # the error for the text as given
+        # the text is not a number: the examples are counts of this option's size, not token counts
+        raise RainierError(f"cannot read '{value}' as a whole number", field=field,
+                           fix=f"give e.g. {field} {max(minimum, 8) if maximum >= 8 else minimum} (1k = 1,000 works "
+                               "too)") from None
     if n != int(n) or n < minimum:
         raise RainierError(f"must be a whole number of at least {minimum} (got {value})", field=field,
                            fix=f"give {field} {minimum} or more")

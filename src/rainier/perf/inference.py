@@ -1340,7 +1340,8 @@ def estimate_serving(model: Model | str, chip: Accelerator | str, chips: int, *,
                            fix=f"lower {flag} or raise --chips")
     if tp is not None and tp > s.scaleup_domain_chips:
         raise RainierError(f"tp={tp} spans more than the {s.scaleup_domain_chips}-chip scale-up domain of {s.name}",
-                           field="--tp", fix=f"use --tp {s.scaleup_domain_chips} or less")
+                           field="--tp", fix=f"use --tp {max(tp_choices(m, s.scaleup_domain_chips) or [1])} or less "
+                                             f"(a divisor of {m.name}'s heads within the domain)")
     tp_limit = min(chips, s.scaleup_domain_chips)
     if tp is not None and (why := tp_problem(m, tp)):
         raise RainierError(why, field="--tp",
