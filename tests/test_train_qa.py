@@ -140,3 +140,14 @@ def test_conflicting_fixed_sizes_name_the_conflict(run_cli, args, field, word):
     # each got "no valid configuration ... try more chips" (more chips made the second worse)
     line = one_error(*run_cli("train", "--chip", "h100", "--seq", "4096", *args), field, word)
     assert "try more chips" not in line
+
+
+def test_a_model_whose_dimensions_miss_its_published_count_is_flagged():
+    # published_params_b: 1000 on a 8B-sized model was accepted without comment
+    from rainier.perf.training import estimate_training
+
+    m = default_catalog().model("llama3-8b")
+    bad = m.model_copy(update={"published_params_b": 1000.0})
+    r = estimate_training(bad, "h100", 8, seq=4096, global_batch=64)
+    assert any(n.startswith("parameters:") for n in r.notes)
+    assert not any(n.startswith("parameters:") for n in estimate_training(m, "h100", 8, seq=4096, global_batch=64).notes)

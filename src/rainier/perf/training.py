@@ -1301,6 +1301,11 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
     if ctx.seq > model.max_seq:
         notes.append(f"context: {ctx.seq:,} tokens is longer than {model.name}'s max_seq of {model.max_seq:,} (the "
                      "catalog's trained sequence length): a context extension, costed here like any sequence")
+    counted = param_counts(model).total / 1e9
+    if model.published_params_b and abs(counted / model.published_params_b - 1.0) > 0.05:
+        # (the catalog's own models are within 2%, a test checks; a user's file may have a dimension wrong)
+        notes.append(f"parameters: {model.name}'s dimensions give {counted:,.1f}B, not the {model.published_params_b:g}B "
+                     "it states as published: check its layers, hidden, ffn_hidden, heads and vocab")
     # the fit's held-out error describes the shipped parameters, not parameters the caller passed in
     accuracy = C.heldout_accuracy(acc.family, model.moe is not None) if ctx.opt.params is None else None
     if accuracy:
