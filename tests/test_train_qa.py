@@ -151,3 +151,13 @@ def test_a_model_whose_dimensions_miss_its_published_count_is_flagged():
     r = estimate_training(bad, "h100", 8, seq=4096, global_batch=64)
     assert any(n.startswith("parameters:") for n in r.notes)
     assert not any(n.startswith("parameters:") for n in estimate_training(m, "h100", 8, seq=4096, global_batch=64).notes)
+
+
+def test_a_pipeline_across_three_sites_is_searched():
+    # the search tried the layers' divisors and powers of two only: none splits over 3 sites, so "no valid
+    # configuration", though --pp 3 or 6 runs
+    from rainier.perf.training import estimate_training
+
+    r = estimate_training("llama3-70b", "h100", 3072, seq=8192, global_batch=1536, sites=3, cross_site_gbps=50000,
+                          options=Options(cross_site_dim="pp"))
+    assert r.parallelism["pp"] % 3 == 0

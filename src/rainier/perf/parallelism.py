@@ -168,9 +168,10 @@ def divisors(n: int) -> list[int]:
 
 
 def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup_span: int,
-               fixed: dict[str, Any]) -> list[Parallelism]:
+               fixed: dict[str, Any], pp_multiple_of: int = 1) -> list[Parallelism]:
     """Configurations to try: fixed sizes (and ``sp``, ``recompute_fraction``) as given, the others enumerated, dp
-    derived from the chips."""
+    derived from the chips. ``pp_multiple_of`` (the sites, when the pipeline spans them): stage counts that are its
+    multiples are tried too (3 sites: 3, 6, 9, ...)."""
     pow2 = [1, 2, 4, 8, 16, 32, 64]
 
     def opts(name: str, default: list[Any]) -> list[Any]:
@@ -180,7 +181,9 @@ def candidates(model: Model, *, chips: int, seq: int, global_batch: int, scaleup
     tps = opts("tp", [t for t in pow2 if t <= dom and model.heads % t == 0 and chips % t == 0])
     # stage counts that divide the layers, and powers of two (uneven stages: the most loaded one sets the pace,
     # as Llama 3 405B's 126 layers on 16 stages)
+    spans = [pp_multiple_of * k for k in range(1, 129)] if pp_multiple_of > 1 else []
     pps = opts("pp", sorted({d for d in divisors(model.layers) + [x for x in (*pow2, 128) if x <= model.layers]
+                             + [x for x in spans if x <= model.layers]
                              if d <= 128 and chips % d == 0}))
     cps = opts("cp", [c for c in (1, 2, 4, 8, 16, 32) if seq % c == 0 and seq // c >= 1024] or [1])
     if model.moe is not None:

@@ -697,8 +697,9 @@ def _check(ctx: _Ctx, p: Parallelism) -> str | None:
 
 
 def _candidates(ctx: _Ctx, fixed: dict[str, Any]) -> list[Parallelism]:
+    across = ctx.topo.sites if ctx.topo.sites > 1 and ctx.opt.cross_site_dim == "pp" else 1
     return candidates(ctx.model, chips=ctx.chips, seq=ctx.seq, global_batch=ctx.gb,
-                      scaleup_span=ctx.topo.scaleup_span, fixed=fixed)
+                      scaleup_span=ctx.topo.scaleup_span, fixed=fixed, pp_multiple_of=across)
 
 
 _SIZES = ("tp", "pp", "dp", "cp", "ep", "etp", "vp", "micro_batch")
