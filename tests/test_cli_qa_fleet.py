@@ -191,3 +191,19 @@ def test_size_of_a_few_chips_says_what_it_rounded_and_shows_small_figures(run_cl
     rc, out, _ = run_cli("size", "--chips", "10", "--chip", "trn2,h100")
     assert rc == 0 and "What 10 chips take (rounded up to whole systems)" in out
     assert "0.0 EF" not in out and "0.0 PB" not in out and "0.00 TWh" not in out
+
+
+def test_monthly_deliveries_from_the_start_month_keep_the_last_month():
+    # a start on Jan 15 with from 2026-01 to 2026-03 stepped Jan 15, Feb 15, Mar 15 and dropped Mar 15 (after Mar 1)
+    from rainier.fleet.scenario import scenario_from_dict
+
+    doc = _tiny()
+    doc["start"] = "2026-01-15"
+    doc["sites"][0]["systems"][0]["deliveries"] = [{"from": "2026-01", "to": "2026-03", "systems": 1}]
+    days = [d.at_s / 86400 for d in scenario_from_dict(doc).sites[0].systems[0].deliveries]
+    assert days == [0.0, 17.0, 45.0]  # the start, Feb 1, Mar 1
+
+
+def test_plan_workload_with_an_unknown_chip_keeps_its_own_error(run_cli):
+    one_error(*run_cli("plan", "--demand", "2026:1", "--chip", "h100,nosuchchip", "--workload", "llama3-8b",
+                       "--job-chips", "64"), "--chip", "nosuchchip")

@@ -68,9 +68,19 @@ def _check_magnitudes(obj: BaseModel, prefix: str = "") -> None:
 
 
 def _allows_bool(ann: Any) -> bool:
-    if ann is bool or ann is Any:
-        return True
+    if ann is bool or ann is Any or (isinstance(ann, type) and issubclass(ann, BaseModel)):
+        return True  # (a nested model checks its own fields)
     return any(_allows_bool(a) for a in typing.get_args(ann))
+
+
+def _holds_bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return True
+    if isinstance(v, dict):
+        return any(_holds_bool(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return any(_holds_bool(x) for x in v)
+    return False
 
 
 class _NoBool(BaseModel):
@@ -80,7 +90,7 @@ class _NoBool(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool(cls, v: Any, info: ValidationInfo) -> Any:
-        if isinstance(v, bool) and info.field_name is not None \
+        if _holds_bool(v) and info.field_name is not None \
                 and not _allows_bool(cls.model_fields[info.field_name].annotation):
             raise ValueError("must be a number or text, not true/false")
         return v

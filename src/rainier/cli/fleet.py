@@ -104,7 +104,7 @@ def run_scenario(scenario: str, out: Path | None, seed: int | None, catalog: lis
         # another policy starts from its defaults; the file's own policy keeps the file's parameters (as
         # ``fleet sweep --set scheduler.name=...`` does)
         name = scheduler.strip().lower()
-        params = sc.scheduler.params if name == sc.scheduler.name else {}
+        params = sc.scheduler.params if name == sc.scheduler.name.strip().lower() else {}
         sc = sc.model_copy(update={"scheduler": sc.scheduler.model_copy(update={"name": name, "params": params})})
     out_dir = out or Path("runs") / f"{sc.name}-seed{sc.seed}"
     check_out_dir(out_dir)  # before the simulation, not after it

@@ -671,6 +671,19 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
                                    fix="count months from the start (12 = a year later) or write a date") from None
         return when(v, field)
 
+    def month_index(v: Any) -> int | None:
+        """Months from the start's month of a month written as 2026-03 or a whole count; None for a date or
+        a duration."""
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        if isinstance(v, str):
+            try:
+                m = dt.datetime.strptime(v.strip(), "%Y-%m")
+            except ValueError:
+                return None
+            return (m.year - start.year) * 12 + m.month - start.month
+        return None
+
     def pools(site: dict[str, Any], si: int) -> list[Any]:
         out = []
         for pi, p in enumerate(_list(site, "systems", f"sites[{si}].systems")):
@@ -703,6 +716,15 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
                         if t1 < t0:
                             raise RainierError(f"to: {b} comes before from: {a}", field=f"{ff}.to",
                                                fix="give the first month as from: and the last as to:")
+                        ia, ib = month_index(a), month_index(b)
+                        if ia is not None and ib is not None:
+                            # calendar months: each one's first day (the start's own month at the start), so a
+                            # start in mid-month keeps the to: month's delivery
+                            for k in range(ia, ib + 1):
+                                y = dict(x)
+                                y["at_s"] = month_start_s(start, k)
+                                items.append(y)
+                            continue
                         for m in range(0, 600):
                             try:
                                 t = _add_months(start, t0, m)

@@ -220,6 +220,12 @@ class Simulation:
                                    field=exc.field.replace("services", f"services[{i}]", 1), fix=exc.fix) from None
             k = self.kind_index[sv.system]
             pools = [p for p in self.pools_of_kind[k] if not sv.sites or self.sites[self.pools[p].site].name in sv.sites]
+            need = -(-cap.chips_per_replica // self.pools[pools[0]].cps) if pools else 0
+            if pools and all(self.pools[p].n < need for p in pools):
+                # a replica lives inside one pool (site): one that no pool can ever hold would serve nothing
+                raise RainierError(f"service '{sv.name}': a replica of {sv.model} takes {cap.chips_per_replica} chips "
+                                   f"({need} x {sv.system}), more than any site it may use will ever hold",
+                                   field=f"services[{i}]", fix="give a site more of that system, or serve a smaller model")
             self.services.append(Service(
                 i, sv.name, self.tenant_index[sv.tenant], sv.model, k, sv.system, cap.chips_per_replica,
                 cap.total_tokens_per_s, sv.demand.tokens_per_s, sv.demand.daily_amplitude, sv.demand.peak_hour,
@@ -961,12 +967,18 @@ class Simulation:
         points (whatever the accounting step), each spike counted for the part of the step it overlaps."""
         n = max(1, math.ceil(step / 600.0 - 1e-9))
         base = sum(self._demand(sv, t + (i + 0.5) * step / n, spikes=False) for i in range(n)) / n
-        mult = 1.0
-        for t0, t1, f in sv.spikes:
-            over = min(t1, t + step) - max(t0, t)
-            if over > 0:
-                mult += (f - 1.0) * over / step
-        return base * mult
+        # the step cut at every spike's start and end: each piece at the product of the spikes over it (overlapping
+        # spikes multiply, as _demand's do; a factor below 1 never makes demand negative)
+        end = t + step
+        cuts = sorted({t, end, *(x for a, b, _ in sv.spikes for x in (a, b) if t < x < end)})
+        mult = 0.0
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            f = 1.0
+            for t0, t1, fac in sv.spikes:
+                if t0 <= a and b <= t1:
+                    f *= fac
+            mult += f * (b - a)
+        return base * mult / step
 
     def _demand(self, sv: Service, t: float, spikes: bool = True) -> float:
         hour = (t / HOUR_S) % 24.0
@@ -1026,8 +1038,9 @@ class Simulation:
         if held < need:
             short = need - held
             st = self._startable()
-            if sv.reclaim and sum(self._replicas(sv, cps[p], have[p] + st[p]) - reps[p] for p in sv.pools) < short:
-                self._reclaim_for(sv, short * cpr)
+            can = sum(self._replicas(sv, cps[p], have[p] + st[p]) - reps[p] for p in sv.pools)
+            if sv.reclaim and can < short:
+                self._reclaim_for(sv, (short - can) * cpr)  # only what startable systems cannot cover
                 st = self._startable()
             for p in sorted(sv.pools, key=lambda q: (-st[q], q)):  # most startable site first
                 pool = self.pools[p]
@@ -1085,8 +1098,11 @@ class Simulation:
         if step is None or step[0] <= t:
             return
         end, demand, util = step
-        served = util * sum(self._replicas(sv, self.pools[p].cps, sv.alloc.get(p, 0)) for p in sv.pools) \
+        # the surviving replicas take up the demand they can (their power stays at the step's level: a replica
+        # that was below full use serves more at the same draw, a simplification that keeps the site under its cap)
+        cap = sum(self._replicas(sv, self.pools[p].cps, sv.alloc.get(p, 0)) for p in sv.pools) \
             * sv.tokens_per_s_per_replica
+        served = min(demand, cap)
         before = sum(v[0] for v in sv.extra.get("levels", {}).values())
         if served < before:
             sv.served_tokens -= (before - served) * (end - t)

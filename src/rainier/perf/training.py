@@ -1244,9 +1244,10 @@ def _result(ctx: _Ctx, evals: list[_Eval], *, tokens: float | None, resilience: 
     tps = tok_step / step
     mflops = model_flops_per_token(model, ctx.seq) * tok_step
     hw_extra = _recompute_flops(ctx, best)
-    if model.moe is not None and model.moe.capacity_factor != 1.0:
+    if model.moe is not None and model.moe.capacity_factor > 1.0:
         # drop-and-pad experts compute every capacity slot in forward and backward (the recomputed forward's
-        # are in hw_extra already): the hardware FLOPs beyond (or, dropping, below) the routed tokens' own
+        # are in hw_extra already): the hardware FLOPs beyond the routed tokens' own (a capacity below 1 drops
+        # tokens, which the model FLOPs already leave out)
         e = model.moe
         mats = 3 if model.ffn_type == "swiglu" else 2
         per_tok = 2.0 * e.top_k * mats * model.hidden * e.expert_ffn_hidden * param_counts(model).moe_layers

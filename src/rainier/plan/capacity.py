@@ -805,7 +805,7 @@ def workload_utilization(cat: Catalog, chips: list[str], model: str, *, seq: int
         cmp = compare_training(model, chips, seq=seq, global_batch=global_batch, chips=job_chips, precision=precision,
                                catalog=cat, sites=sites, cross_site_gbps=cross_site_gbps)
     except RainierError as e:  # named by the plan's own flags (`rainier plan --workload ...`)
-        if e.field not in ("parallelism", "--chips", "--chip"):
+        if e.field not in ("parallelism", "--chips"):  # (an unknown --chip keeps its own error and hint)
             raise
         text = str(e).removesuffix(f"; {e.fix}") if e.fix else str(e)
         raise RainierError(text, field="--job-chips",

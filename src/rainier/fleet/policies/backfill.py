@@ -6,7 +6,7 @@ may start now if they fit and either end before the shadow time or use only the 
 the reservation does not need. Runtime estimates are the engine's ideal remaining time (no failures);
 free capacity for the reservation is counted in the one pool (site) that frees enough systems first for a
 job held to one site, and over every pool of the kind for a job that may span sites. A start that takes no
-system from the reservation's pool never delays it.
+system at the reservation's site (whose pools share its power headroom) never delays it.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ class EasyBackfill:
             if plan is None:
                 continue
             t_shadow, extra, pool = shadow[k]
-            # systems the start would take from the reservation's pool (all of them for a cross-site reservation)
-            used = sum(m for p, m in plan if pool is None or p == pool)
+            # systems the start would take at the reservation's site (its pool's systems, or its power headroom
+            # through another pool of that site; all of them for a cross-site reservation)
+            site = None if pool is None else cap.pool_site[pool]
+            used = sum(m for p, m in plan if pool is None or cap.pool_site[p] == site)
             if view.now_s + job.est_runtime_s <= t_shadow or used == 0:
                 cap.take(plan)
                 out.append(Start(job.id))
