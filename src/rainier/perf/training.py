@@ -786,7 +786,7 @@ def _lower_bound(ctx: _Ctx, p: Parallelism, m: int, recompute_fraction: float | 
     ``recompute_fraction`` stands in for ``p.recompute_fraction`` (the search bounds a "full" candidate as
     if it recomputed the fewest layers it can)."""
     L = ctx.model.layers
-    key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, p.recompute, p.pp if ctx.topo.sites > 1 else 0,
+    key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, p.recompute, p.pp if ctx.topo.sites > 1 or ctx.pp_inner else 0,
            p.zero >= 3, p.expert_tp)
     ab = ctx._bound.get(key)
     if ab is None:
