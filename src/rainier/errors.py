@@ -22,6 +22,7 @@ class RainierError(Exception):
     def __init__(self, message: str, *, field: str | None = None, fix: str | None = None):
         self.field = field
         self.fix = fix
+        self.message = message  # without the field and the fix: for re-raising under another field
         text = message
         if field and field not in message:
             text = f"{field}: {text}"

@@ -213,10 +213,7 @@ class Simulation:
             except RainierError as exc:  # name the service: services[i]
                 if exc.field is None or not exc.field.startswith("services"):
                     raise
-                text = str(exc).removeprefix(f"{exc.field}: ")
-                if exc.fix:
-                    text = text.removesuffix(f"; {exc.fix}")
-                raise RainierError(f"service '{sv.name}': {text}",
+                raise RainierError(f"service '{sv.name}': {exc.message}",
                                    field=exc.field.replace("services", f"services[{i}]", 1), fix=exc.fix) from None
             k = self.kind_index[sv.system]
             pools = [p for p in self.pools_of_kind[k] if not sv.sites or self.sites[self.pools[p].site].name in sv.sites]
@@ -309,10 +306,7 @@ class Simulation:
         try:
             job.est_tokens_per_s = self.perf.training(model, system_name, chips, 1).tokens_per_s
         except RainierError as exc:  # (the estimators backend: no fallback) name the job, not train's flags
-            text = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
-            if exc.fix:
-                text = text.removesuffix(f"; {exc.fix}")
-            raise RainierError(f"{model} on {chips:,} x {system.accelerator}: {text}", field=f"job '{name}'",
+            raise RainierError(f"{model} on {chips:,} x {system.accelerator}: {exc.message}", field=f"job '{name}'",
                                fix="give the job more chips (or a larger system), or perf.backend: auto to fall back "
                                    "to the closed-form physics") from None
         self.jobs.append(job)
@@ -1091,8 +1085,8 @@ class Simulation:
         sv.extra["levels"] = prev
 
     def _service_lost(self, sv: Service) -> None:
-        """Systems a failure or outage took from ``sv`` mid-step: its remaining replicas serve at the step's
-        utilization (their power is unchanged) until the next accounting step re-plans it."""
+        """Systems a failure or outage took from ``sv`` mid-step: until the next accounting step re-plans it, its
+        remaining replicas serve what they can of the step's demand (at the step's power)."""
         step = sv.extra.get("step")
         t = self.k.now_s
         if step is None or step[0] <= t:

@@ -807,8 +807,7 @@ def workload_utilization(cat: Catalog, chips: list[str], model: str, *, seq: int
     except RainierError as e:  # named by the plan's own flags (`rainier plan --workload ...`)
         if e.field not in ("parallelism", "--chips"):  # (an unknown --chip keeps its own error and hint)
             raise
-        text = str(e).removesuffix(f"; {e.fix}") if e.fix else str(e)
-        raise RainierError(text, field="--job-chips",
+        raise RainierError(e.message, field="--job-chips",
                            fix="give --job-chips enough for the model (or a chip with more memory), or a smaller "
                                "--workload") from None
     out = []
