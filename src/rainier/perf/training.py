@@ -1215,8 +1215,7 @@ def cross_site_sensitivity(res: TrainingResult, model: Model, acc: Accelerator, 
         "step_time_s": res.step_time_s,
         "one_site_step_time_s": t1,
         "one_site_parallelism": one.parallelism,
-        "one_site_rank_order": "tp-cp-pp-dp" if one is ones[1] and ones[1].step_time_s < ones[0].step_time_s
-        else "tp-cp-dp-pp",
+        "one_site_rank_order": "tp-cp-pp-dp" if one is ones[1] else "tp-cp-dp-pp",  # (min keeps the default on a tie)
         "slowdown": res.step_time_s / t1 - 1.0,
         # the best layout over an unlimited link: what the link's latency alone costs
         "slowdown_unlimited_link": unlimited / t1 - 1.0,
