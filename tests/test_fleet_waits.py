@@ -116,3 +116,17 @@ def test_a_gang_behind_a_gang_waits_for_training_though_a_service_holds_systems(
     assert any(sv.alloc for sv in sim.services)
     w = _by_reason(r)
     assert w["training"] == pytest.approx(sum(w.values()), rel=1e-9) and w["training"] > 0
+
+
+def test_a_gang_that_repairs_alone_would_make_up_waits_for_repairs(cat):
+    # 5 systems: a 4-system gang lost one to a failure (3 idle, 1 under repair) while a 1-system gang runs. The
+    # repair alone lets it restart, so the wait is "repairs", not "training" (the other gang) as it was labelled
+    sim = Simulation(scenario_from_dict(_doc(5, [{"systems": 1, "tokens": "1e9", "at": "0h"}], horizon="1d"),
+                                        catalog=cat), cat)
+    pool = sim.pools[0]
+    pool.n_idle, pool.n_busy, pool.n_failed = 3, 1, 1
+    st, svc = [3], [0]
+    assert WAIT_REASONS[sim._wait_reason(pool.kind, 4, False, st, svc, 0.0)] == "repairs"
+    # with the failed system healthy but held by the other gang instead, it is a wait behind training
+    pool.n_idle, pool.n_busy, pool.n_failed = 3, 2, 0
+    assert WAIT_REASONS[sim._wait_reason(pool.kind, 4, False, st, svc, 0.0)] == "training"

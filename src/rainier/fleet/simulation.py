@@ -25,7 +25,8 @@ What is modelled (per event, Python; per hour, numpy):
 - **Why jobs waited**: while a training job is queued, its chips accrue wait time under the first reason
   that blocks it, re-read after every scheduling pass and every hour (``WAIT_REASONS``): ``supply`` (fewer
   systems of its kind installed than the gang needs), ``site_outage`` (enough installed, too few at sites
-  that are up), ``repairs`` (too few of those healthy), ``training`` (too few idle, and other gangs hold
+  that are up), ``repairs`` (too few of those healthy, or the idle ones with those under repair would make it
+  up), ``training`` (too few idle, and other gangs hold
   enough to make up the gang), ``inference`` (too few idle even if every gang ended: services hold what it
   lacks), ``power`` (idle systems the site's power headroom cannot start) and ``policy``
   (startable, but the scheduler ran others first: queue order, fair share, a reservation, domain
@@ -846,6 +847,10 @@ class Simulation:
         if most(lambda p, P, up: P.n_idle + P.n_busy + P.n_failed if up else 0) < m:
             return WAIT_REASONS.index("site_outage")  # (an outage fails a site's systems until it ends)
         if most(lambda p, P, up: P.n_idle + P.n_busy if up else 0) < m:
+            return WAIT_REASONS.index("repairs")
+        if most(lambda p, P, up: P.n_idle if up else 0) < m <= most(lambda p, P, up: P.n_idle + P.n_failed if up else 0):
+            # the systems under repair would make up the gang with the idle ones (a restart after a failure
+            # waiting for its replacement): repairs, not other gangs, are what it waits for
             return WAIT_REASONS.index("repairs")
         if most(lambda p, P, up: P.n_idle if up else 0) < m:
             # other gangs, if their systems alone would make up the gang; else services hold what it lacks
