@@ -139,12 +139,13 @@ def _yaml_files(d: Path) -> list[Path]:
 
 
 def _duplicates(raws: Iterable[_Raw]) -> list[tuple[str, str, list[str]]]:
-    """(kind, name, files) for every name given more than once per kind in ``raws`` (one source)."""
+    """(kind, name, files) for every name given more than once per kind in ``raws`` (one source); names are
+    compared as they are looked up, regardless of case ("MyChip" and "mychip" are one name)."""
     files: dict[tuple[str, str], list[str]] = {}
     for r in raws:
         name = r.data.get("name")
         if name:
-            files.setdefault((r.kind, str(name)), []).append(r.file)
+            files.setdefault((r.kind, str(name).lower()), []).append(r.file)
     return [(k, n, fs) for (k, n), fs in files.items() if len(fs) > 1]
 
 
@@ -234,20 +235,43 @@ class Catalog:
         entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         files_of: dict[tuple[str, str], str] = {}
         merged: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
-        for r in raws:
-            data = dict(r.data)
-            base = data.pop("extends", None)
-            name = data.get("name")
-            if not name:
-                raise RainierError(f"{r.file}: a {r.kind[:-1]} entry has no name", fix="add name: to every entry")
-            if base is not None:
-                if base not in merged[r.kind]:
-                    raise UnknownNameError(r.kind[:-1], str(base), merged[r.kind], field=f"{r.file}: {name}: extends")
-                data = {**merged[r.kind][base], **data}
-                if "aliases" not in r.data:
-                    data["aliases"] = []
-            merged[r.kind][name] = data
-            files_of[(r.kind, name)] = r.file
+        # names and aliases are looked up case-insensitively, as everywhere else: lower-case key -> merged name
+        keys: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+        pending = list(raws)
+        while pending:
+            # an entry extending one defined later (in a later file of the same folder) waits for it
+            waiting: list[_Raw] = []
+            for r in pending:
+                data = dict(r.data)
+                base = data.pop("extends", None)
+                name = data.get("name")
+                if not name:
+                    raise RainierError(f"{r.file}: a {r.kind[:-1]} entry has no name", fix="add name: to every entry")
+                for what, v in (("name", name), ("extends", base)):
+                    if v is not None and not isinstance(v, str):
+                        raise RainierError(f"{r.file}: a {r.kind[:-1]} entry's {what} is {type(v).__name__}, not a name",
+                                           field=what, fix=f"write {what}: as one name, e.g. {what}: h100")
+                old = keys[r.kind].get(name.lower())
+                if base is not None:
+                    hit = keys[r.kind].get(base.lower())
+                    if hit is None:
+                        waiting.append(r)
+                        continue
+                    data = _extend(merged[r.kind][hit], data, keep_aliases=hit == old)
+                if old is not None and old != name:
+                    # "H100" replaces "h100": one entry, under the name other entries (systems) refer to
+                    name = old
+                    data["name"] = old
+                merged[r.kind][name] = data
+                files_of[(r.kind, name)] = r.file
+                keys[r.kind] = {k: v for k, v in keys[r.kind].items() if v not in (old, name)}
+                for a in [name, *(x for x in (data.get("aliases") or []) if isinstance(x, str))]:
+                    keys[r.kind].setdefault(a.lower(), name)
+            if len(waiting) == len(pending):
+                r = waiting[0]
+                base = str(r.data.get("extends"))
+                raise UnknownNameError(r.kind[:-1], base, merged[r.kind], field=f"{r.file}: {r.data.get('name')}: extends")
+            pending = waiting
         # An entry overriding a built-in one should take its aliases off the old name.
         for kind, by_name in merged.items():
             for name, data in by_name.items():
@@ -373,6 +397,23 @@ def _kind(kind: str) -> str:
     return k
 
 
+def _extend(parent: dict[str, Any], own: dict[str, Any], keep_aliases: bool = False) -> dict[str, Any]:
+    """An entry that ``extends:`` another: the parent's fields under its own, nested mappings merged (overriding
+    ``peak_tflops: {bf16: 1100}`` keeps the other precisions); no aliases of the parent unless the entry re-specifies
+    the same name (``keep_aliases``); the figures it gives are its own, not the parent's estimates nor sourced to
+    the parent's references."""
+    data = {**parent, **{k: ({**parent[k], **v} if isinstance(v, dict) and isinstance(parent.get(k), dict) else v)
+                         for k, v in own.items()}}
+    if "aliases" not in own:
+        data["aliases"] = list(parent.get("aliases") or []) if keep_aliases else []
+    mine = set(own) - {"name", "extends", "source", "estimated", "field_sources", "aliases"}
+    if "estimated" not in own and isinstance(parent.get("estimated"), (list, tuple)):
+        data["estimated"] = [f for f in parent["estimated"] if f not in mine]
+    if "field_sources" not in own and isinstance(parent.get("field_sources"), dict):
+        data["field_sources"] = {k: v for k, v in parent["field_sources"].items() if k not in mine}
+    return data
+
+
 def load_entry_file(path: Path, kind: str, catalog: Catalog | None = None, field: str | None = None) -> Entry:
     """One entry of ``kind`` from a YAML file (a bare mapping, ``kind:`` form, or a one-item list); ``field`` names
     the flag that gave the path in errors."""
@@ -393,7 +434,7 @@ def load_entry_file(path: Path, kind: str, catalog: Catalog | None = None, field
     base = data.pop("extends", None)
     if base is not None:
         cat = catalog or default_catalog()
-        data = {**cat.get(kind, base).model_dump(exclude_defaults=True), "aliases": [], **data}
+        data = _extend(cat.get(kind, base).model_dump(exclude_defaults=True), data)
     entry = _validate(kind, data, str(path))
     if kind == "systems" and catalog is not None:
         assert isinstance(entry, System)
