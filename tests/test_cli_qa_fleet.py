@@ -207,3 +207,22 @@ def test_monthly_deliveries_from_the_start_month_keep_the_last_month():
 def test_plan_workload_with_an_unknown_chip_keeps_its_own_error(run_cli):
     one_error(*run_cli("plan", "--demand", "2026:1", "--chip", "h100,nosuchchip", "--workload", "llama3-8b",
                        "--job-chips", "64"), "--chip", "nosuchchip")
+
+
+def test_report_never_overwrites_a_commands_inputs(run_cli, tmp_path):
+    # --report replaced the --chip YAML file, a --catalog folder's file, or plan's --scenario-out
+    chip = tmp_path / "chip.yaml"
+    chip.write_text("name: h100-ours\nextends: h100\ncapex_usd: 30000\n")
+    before = chip.read_text()
+    one_error(*run_cli("size", "--chips", "1000", "--chip", str(chip), "--report", str(chip)), "--report",
+              "own files")
+    assert chip.read_text() == before
+    cat = tmp_path / "cat"
+    cat.mkdir()
+    (cat / "acc.yaml").write_text("accelerators:\n  - name: h100-ours\n    extends: h100\n")
+    one_error(*run_cli("size", "--chips", "1000", "--chip", "h100-ours", "--catalog", str(cat), "--report",
+                       str(cat / "acc.yaml")), "--report", "catalog folder")
+    same = tmp_path / "same.out"
+    one_error(*run_cli("plan", "--demand", "2026:50", "--chip", "trn2", "--scenario-out", str(same), "--report",
+                       str(same)), "--report")
+    assert not same.exists()

@@ -108,3 +108,13 @@ def test_a_non_numeric_size_and_an_oversized_tp_get_fixes_that_work(run_cli):
     assert "15T" not in line
     line = one_error(*run_cli("serve", "--model", "llama3.1-405b", "--chip", "gb200", "--chips", "144", "--tp", "128"),
                      "--tp", "--tp 64 or less")
+
+
+@pytest.mark.parametrize("kw", [{"input_len": -1}, {"output_len": 0}, {"input_len": float("nan")},
+                                {"slo_ttft_s": -2}, {"slo_tpot_s": 0}, {"slo_ttft_s": "2s"}])
+def test_replica_capacity_refuses_impossible_inputs(kw):
+    # input_len -1 gave more output than total tokens; output_len 0 a ZeroDivisionError; "2s" a ValueError
+    from rainier.perf.inference import replica_capacity
+
+    with pytest.raises(RainierError, match=next(iter(kw))):
+        replica_capacity("llama3-8b", "h100", **kw)

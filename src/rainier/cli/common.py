@@ -10,7 +10,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
@@ -72,11 +72,28 @@ def out_path(value: str | None, field: str) -> Path | None:
     return Path(value)
 
 
-def report_target(value: str | None) -> Path | None:
-    """Where ``--report`` writes: None without the option; an empty path is an error; a folder gets report.html."""
+def report_target(value: str | None, inputs: Iterable[str | Path | None] = ()) -> Path | None:
+    """Where ``--report`` writes: None without the option; an empty path is an error; a folder gets report.html.
+    ``inputs``: what the command reads or writes besides (``--chip a.yaml,h100``, ``--catalog`` folders,
+    ``--scenario-out``): the report never overwrites one of them, nor a YAML file of a catalog folder."""
     path = out_path(value, "--report")
     # the text keeps a trailing / (a folder); a path under a file is refused now, by its flag, not after the work
-    return None if path is None else check_output_path(report_path(value or path), "--report")
+    if path is None:
+        return None
+    target = check_output_path(report_path(value or path), "--report")
+    dirs = [Path(d) for d in os.environ.get("RAINIER_CATALOG", "").split(os.pathsep) if d]
+    for item in inputs:
+        for part in ([] if item is None else str(item).split(",")):
+            p = Path(part.strip())
+            if part.strip() and p.is_dir():
+                dirs.append(p)
+            elif part.strip() and p.resolve() == target.resolve():
+                raise RainierError(f"{target} is one of the command's own files", field="--report",
+                                   fix="write the report to a new .html file")
+    if target.suffix.lower() in (".yaml", ".yml") and any(target.resolve().parent == d.resolve() for d in dirs):
+        raise RainierError(f"{target} is in a catalog folder the command reads", field="--report",
+                           fix="write the report to a new .html file")
+    return target
 
 
 def emit_json(obj: Any) -> None:

@@ -239,7 +239,7 @@ def plan_cmd(
     """Least-cost purchase plan (chips x sites x years) meeting a delivered-FLOP/s demand under site power caps."""
     cross_site_gbps = parse_gbps(cross_site_gbps_text, "--cross-site-gbps")
     cat = load_catalog(catalog)
-    report_file = report_target(report)
+    report_file = report_target(report, [*(catalog or []), chip, scenario_out])
     chips = distinct_kinds(split_names(chip, "--chip"), cat)
     prec = precision.strip().lower()
     if (serve is None) != (serve_demand is None):

@@ -171,7 +171,7 @@ def serve_cmd(
         with busy("simulating the deployment...", quiet=json or quiet):
             res = estimate_serving(model, chip, parse_int(chips, "--chips") or 0, catalog=cat, system=system,
                                    **serve_args)
-    report_file = report_target(report)
+    report_file = report_target(report, [*(catalog or []), model, chip, system, trace])
     if report_file is not None:
         from rainier.report import write_serving_report
 

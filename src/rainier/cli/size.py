@@ -101,7 +101,7 @@ def size_cmd(
         electricity_usd_per_mwh=parse_price_per_mwh(electricity) if electricity is not None else None,
         load_factor=load,
     )
-    report_file = report_target(report)
+    report_file = report_target(report, [*(catalog or []), chip, system])
     if report_file is not None:
         from rainier.report import write_sizing_report  # type: ignore[attr-defined]
 

@@ -339,7 +339,7 @@ def train_cmd(
             raise RainierError(str(e).split("; ")[0].removeprefix(f"{e.field}: ") if e.field else str(e),
                                field="--chips", fix=f"try --chips {near:,} (the largest count below with a valid "
                                                   "layout) or another --global-batch") from None
-    report_file = common.report_target(report)
+    report_file = common.report_target(report, [*(catalog or []), model, chip, system])
     if report_file is not None:
         from rainier.report import write_training_report
 

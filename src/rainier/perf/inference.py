@@ -1947,6 +1947,15 @@ def replica_capacity(model: Model | str, chip: Accelerator | str, *, precision: 
                      slo_tpot_s: float | None = None, catalog: Catalog | None = None,
                      system: str | None = None) -> ReplicaCapacity:
     """The best replica (fewest chips per output token/s) and its throughput at the SLO; cached."""
+    for name, v, low in (("input_len", input_len, 1.0), ("output_len", output_len, 1.0)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not low <= v < math.inf:
+            raise RainierError(f"must be a number of tokens of at least {low:g} (got {v!r})", field=name,
+                               fix=f"give e.g. {name}=1024")
+    for name, slo in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s)):
+        if slo is not None and (isinstance(slo, bool) or not isinstance(slo, (int, float, np.integer, np.floating))
+                              or not 0 < slo < math.inf):
+            raise RainierError(f"must be a positive number of seconds (got {slo!r})", field=name,
+                               fix=f"give e.g. {name}=0.1, or None for no target")
     return _replica_capacity(_key(model), _key(chip), precision, float(input_len), float(output_len),
                              None if slo_ttft_s is None else float(slo_ttft_s),
                              None if slo_tpot_s is None else float(slo_tpot_s), catalog, _key(system))
