@@ -395,8 +395,11 @@ def validate_training_cmd(
         t.add_row(str(r.id), ("F" if r.fitted else "") + ("+" if r.added else ""), r.source[:28], r.model[:26], r.hardware[:24],
                   str(r.chips), r.unit, f"{r.measured:,.4g}", f"{r.predicted:,.4g}", f"{r.error_pct:+.1f}%")
     console.print(t)
-    console.print(f"held-out rows: {rep.n_heldout}, MAPE {rep.mape_heldout:.1f}% (target <= {rep.target_mape:g}%), "
-                  f"max |error| {rep.max_abs_err_heldout:.1f}% (row {rep.max_err_row}; target <= {rep.target_max_err:g}%)")
+    met = lambda ok: "met" if ok else "not met"  # noqa: E731
+    console.print(f"held-out rows: {rep.n_heldout}, MAPE {rep.mape_heldout:.1f}% (target <= {rep.target_mape:g}%: "
+                  f"{met(rep.mape_heldout <= rep.target_mape)}), max |error| {rep.max_abs_err_heldout:.1f}% (row "
+                  f"{rep.max_err_row}; target <= {rep.target_max_err:g}%: "
+                  f"{met(rep.max_abs_err_heldout <= rep.target_max_err)})")
     console.print("per family (held out): " + ", ".join(f"{k} {v:.1f}%" for k, v in rep.mape_by_family.items()))
     if quiet:
         return
