@@ -118,3 +118,4 @@ def test_replica_capacity_refuses_impossible_inputs(kw):
 
     with pytest.raises(RainierError, match=next(iter(kw))):
         replica_capacity("llama3-8b", "h100", **kw)
+

@@ -192,3 +192,16 @@ def test_yaml_true_inside_a_mapping_is_refused(run_cli, tmp_path: Path):
     f = tmp_path / "c.yaml"
     f.write_text(yaml.safe_dump(doc))
     one_error(*run_cli(*TRAIN, "--chip", str(f)), "peak_tflops", "true/false")
+
+
+def test_a_search_with_pipeline_stages_inside_dp_prices_the_layout_it_picks():
+    # the per-layer cache left out pp under the tp-cp-pp-dp order: a layout reused the EP time of the first one
+    # priced (17.6 s reported for a 50.7 s layout)
+    from rainier.perf.training import estimate_training
+
+    opt = Options(pp_inside_dp=True)
+    r = estimate_training("mixtral-8x7b", "h100", 64, seq=4096, global_batch=256, options=opt, top=6)
+    for alt in [{"parallelism": r.parallelism, "step_time_s": r.step_time_s}, *r.alternatives]:
+        alone = estimate_training("mixtral-8x7b", "h100", 64, seq=4096, global_batch=256, options=opt,
+                                  parallelism=alt["parallelism"])
+        assert alone.step_time_s == pytest.approx(alt["step_time_s"], rel=1e-9)

@@ -426,9 +426,10 @@ class _Ctx:
         """(fwd compute, bwd compute, attention fwd, recompute extra, tp comm fwd, ep comm fwd,
         cp comm exposed fwd, cp comm exposed bwd, flops fwd, recompute flops, host-bound excess) of one
         layer, one microbatch."""
-        # TP, CP and EP groups' strides do not depend on dp, nor on pp with one site (see strides())
-        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute, p.pp if self.topo.sites > 1 else 0,
-               p.zero >= 3, p.expert_tp)
+        # TP, CP and EP groups' strides do not depend on dp, nor on pp in the default rank order at one site (see
+        # strides(): with PP inside DP the EP stride is tp x cp x pp)
+        key = (p.tp, p.cp, p.ep, p.micro_batch, p.sp, moe, p.recompute,
+               p.pp if self.topo.sites > 1 or self.pp_inner else 0, p.zero >= 3, p.expert_tp)
         hit = self._layer.get(key)
         if hit is not None:
             return hit
