@@ -252,7 +252,9 @@ def training_memory(model: Model, *, b: int, seq: int, tp: int, pp: int, cp: int
     dense, expert = params_chip or params_per_chip(model, tp=tp, pp=pp, ep=ep, pc=pc)
     layer_params = (dense + expert) / max(1.0, L / pp)
     w, g, o = model_state_bytes(dense, expert, zero=zero, dp_shard=dp * cp, ep=ep, precision=precision,
-                                gathered_params=2 * layer_params, grad_bytes=grad_bytes, expert_dp=expert_dp,
+                                gathered_params=min(2 * layer_params, dense + expert),  # (never more than the
+                                # stage holds: a stage of under two layers gathers what it has)
+                                grad_bytes=grad_bytes, expert_dp=expert_dp,
                                 optimizer_bytes=optimizer_bytes)
     stage1 = acts + (logits if pp == 1 else 0.0)
     last = per_layer_avg * (L / pp) + logits if pp > 1 else stage1
