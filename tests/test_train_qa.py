@@ -217,3 +217,14 @@ def test_zero3_never_holds_more_than_zero2_when_a_stage_is_under_two_layers():
                                              "recompute": "selective", "zero": z}).memory_gb_per_chip
            for z in (2, 3)}
     assert mem[3] <= mem[2] + 1e-9
+
+
+def test_a_power_cap_lowers_the_energy_it_slows_the_clocks_for():
+    # Options.power_cap_w slowed the clocks but charged full-TDP power: a 350 W H100 used more energy per token
+    from rainier.perf.training import estimate_training
+
+    kw = dict(seq=4096, global_batch=256, tokens=1e12, parallelism={"tp": 8, "pp": 1, "cp": 1})
+    full = estimate_training("llama3-8b", "h100", 64, **kw)
+    capped = estimate_training("llama3-8b", "h100", 64, options=Options(power_cap_w=350.0), **kw)
+    assert capped.step_time_s > full.step_time_s
+    assert capped.energy_mwh < full.energy_mwh

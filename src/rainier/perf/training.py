@@ -1033,9 +1033,13 @@ def estimate_training(model: Model | str, chip: Accelerator | str, chips: int, *
                            fix="use fp32 (fp32 gradient buffer and reduction) or bf16")
     if opt.power_cap_w is not None and opt.power_cap_w < acc.tdp_w:
         f = (opt.power_cap_w / acc.tdp_w) ** (1.0 / 3.0)
-        upd: dict[str, Any] = {"peak_tflops": {k: v * f for k, v in acc.peak_tflops.items()}}
+        upd: dict[str, Any] = {"peak_tflops": {k: v * f for k, v in acc.peak_tflops.items()},
+                               "tdp_w": float(opt.power_cap_w)}
         if acc.exp_tera_per_s:  # the special-function units run at the same (lowered) clock
             upd["exp_tera_per_s"] = acc.exp_tera_per_s * f
+        # the capped chips draw the cap: the system's power (hence energy) falls by the difference per chip
+        sysm = sysm.model_copy(update={"system_power_w": max(sysm.system_power_w - sysm.chips * (acc.tdp_w - opt.power_cap_w),
+                                                             sysm.chips * opt.power_cap_w)})
         acc = acc.model_copy(update=upd)
     if opt.cross_site_dim not in ("dp", "pp"):
         raise RainierError(f"'{opt.cross_site_dim}' cannot span sites", field="--cross-site-dim", fix="use dp or pp")
