@@ -264,7 +264,8 @@ class Catalog:
                     data["name"] = old
                 merged[r.kind][name] = data
                 files_of[(r.kind, name)] = r.file
-                keys[r.kind] = {k: v for k, v in keys[r.kind].items() if v not in (old, name)}
+                if old is not None:  # the replaced entry's aliases go (the new entry's are added below)
+                    keys[r.kind] = {k: v for k, v in keys[r.kind].items() if v != old}
                 for a in [name, *(x for x in (data.get("aliases") or []) if isinstance(x, str))]:
                     keys[r.kind].setdefault(a.lower(), name)
             if len(waiting) == len(pending):

@@ -84,10 +84,12 @@ def report_target(value: str | None, inputs: Iterable[str | Path | None] = ()) -
     dirs = [Path(d) for d in os.environ.get("RAINIER_CATALOG", "").split(os.pathsep) if d]
     for item in inputs:
         for part in ([] if item is None else str(item).split(",")):
+            if not part.strip():
+                continue
             p = Path(part.strip())
-            if part.strip() and p.is_dir():
+            if p.is_dir():
                 dirs.append(p)
-            elif part.strip() and p.resolve() == target.resolve():
+            elif p.resolve() == target.resolve():
                 raise RainierError(f"{target} is one of the command's own files", field="--report",
                                    fix="write the report to a new .html file")
     if target.suffix.lower() in (".yaml", ".yml") and any(target.resolve().parent == d.resolve() for d in dirs):

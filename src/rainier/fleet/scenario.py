@@ -650,27 +650,6 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
                                fix="give a time on or after start:, or move start: earlier")
         return t
 
-    def month(v: Any, field: str) -> float:
-        if isinstance(v, float):
-            raise RainierError(f"month {v} is not a whole number of months", field=field,
-                               fix="count whole months from the start (12 = a year later) or write a month like 2026-03")
-        if isinstance(v, str):
-            try:
-                m = dt.datetime.strptime(v.strip(), "%Y-%m")
-                v = (m.year - start.year) * 12 + m.month - start.month  # the start's own month is month 0
-            except ValueError:
-                pass
-        if isinstance(v, int) and not isinstance(v, bool):
-            if v < 0:
-                raise RainierError(f"month {v} is before the scenario's start ({start})", field=field,
-                                   fix="count months from the start: 0 is the start's month, 12 a year later")
-            try:
-                return month_start_s(start, v)
-            except (ValueError, OverflowError):
-                raise RainierError(f"month {v} after the start is beyond the calendar", field=field,
-                                   fix="count months from the start (12 = a year later) or write a date") from None
-        return when(v, field)
-
     def month_index(v: Any) -> int | None:
         """Months from the start's month of a month written as 2026-03 or a whole count; None for a date or
         a duration."""
@@ -683,6 +662,23 @@ def _prep(doc: dict[str, Any]) -> dict[str, Any]:
                 return None
             return (m.year - start.year) * 12 + m.month - start.month
         return None
+
+    def month(v: Any, field: str) -> float:
+        if isinstance(v, float):
+            raise RainierError(f"month {v} is not a whole number of months", field=field,
+                               fix="count whole months from the start (12 = a year later) or write a month like 2026-03")
+        idx = month_index(v)  # (the start's own month is month 0)
+        if idx is not None:
+            v = idx
+            if v < 0:
+                raise RainierError(f"month {v} is before the scenario's start ({start})", field=field,
+                                   fix="count months from the start: 0 is the start's month, 12 a year later")
+            try:
+                return month_start_s(start, v)
+            except (ValueError, OverflowError):
+                raise RainierError(f"month {v} after the start is beyond the calendar", field=field,
+                                   fix="count months from the start (12 = a year later) or write a date") from None
+        return when(v, field)
 
     def pools(site: dict[str, Any], si: int) -> list[Any]:
         out = []

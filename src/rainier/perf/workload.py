@@ -269,8 +269,8 @@ def load_trace(path: str | Path, limit: int | None = None) -> Requests:
             bad = int((~np.isfinite(t)).argmax())
             raise RainierError(f"{p}: row {bad + 2}: timestamp '{raw.iloc[bad]}' is empty or not finite", field="--trace",
                                fix="give every request a time in seconds")
-    elif pd.to_numeric(raw, errors="coerce").notna().any():  # seconds, with a value that is not a number
-        bad = int(pd.to_numeric(raw, errors="coerce").isna().to_numpy().argmax())
+    elif (num := pd.to_numeric(raw, errors="coerce")).notna().any():  # seconds, with a value that is not a number
+        bad = int(num.isna().to_numpy().argmax())
         raise RainierError(f"{p}: row {bad + 2}: timestamp '{raw.iloc[bad]}' is not a number of seconds",
                            field="--trace", fix="give every request a time in seconds (or every one a date-time)")
     else:
